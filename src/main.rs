@@ -1,0 +1,2 @@
+//! The `rotaledger` binary.
+fn main() {}
