@@ -8,3 +8,6 @@ pub mod proto {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("rotaledger_descriptor");
 }
+
+pub mod cli;
+pub mod log;

@@ -1,0 +1,28 @@
+//! The command-line surface: each subcommand's work, called from `main.rs` after parsing.
+//!
+//! Exit codes are deliberate, as `verify` needs them: 0 all good, 1 the log (or export) is bad
+//! and the output says where, 2 the command could not run.
+
+pub mod offline;
+pub mod progress;
+
+/// How a command ended, mapped to the process exit code by `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: a problem was found (and reported).
+    Problem,
+}
+
+/// A command that could not run (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl CliError {
+    /// Wraps any displayable error with context.
+    pub fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> CliError {
+        move |e| CliError(format!("{what}: {e}"))
+    }
+}

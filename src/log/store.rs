@@ -1,0 +1,408 @@
+//! The sled store that holds the log: key layout, reads, and the durable commit.
+//!
+//! **Contract.** [`Store::commit`] MUST NOT return `Ok` before the batch is on stable storage:
+//! it applies the batch atomically, calls sled's `flush`, and then `fdatasync`s sled's data
+//! file and any new blob file itself. sled 0.34's flush on Linux only issues
+//! `sync_file_range`, which neither flushes the device's write cache nor the file's metadata,
+//! so on its own it is not power-loss safe (see `docs/FORMAT.md`, "Durability").
+//!
+//! Everything lives in sled's default tree so that one `Batch` covers entries, the head,
+//! idempotency records and Merkle nodes: they become durable together or not at all.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::entry::{Entry, GENESIS_HASH, Hash};
+
+/// Key prefix of entries: `b'e' || seq_be64`.
+pub const ENTRY_PREFIX: u8 = b'e';
+/// Key prefix of idempotency records: `b'r' || actor || 0x00 || request_id`.
+pub const REQUEST_PREFIX: u8 = b'r';
+/// Key prefix of Merkle nodes: `b't' || level || index_be64`.
+pub const NODE_PREFIX: u8 = b't';
+/// Key of the head record: `size_be64 || hash`.
+pub const HEAD_KEY: &[u8] = b"m:head";
+
+/// The end of the log: how many entries it holds and the hash of the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Number of entries (the next entry's sequence number).
+    pub size: u64,
+    /// Hash of entry `size - 1`, or [`GENESIS_HASH`] when empty.
+    pub hash: Hash,
+}
+
+impl Head {
+    /// The head of an empty log.
+    pub const EMPTY: Head = Head {
+        size: 0,
+        hash: GENESIS_HASH,
+    };
+
+    fn to_bytes(self) -> [u8; 40] {
+        let mut b = [0u8; 40];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..].copy_from_slice(&self.hash);
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Head> {
+        if b.len() != 40 {
+            return None;
+        }
+        let size = u64::from_be_bytes(b[..8].try_into().ok()?);
+        let hash: Hash = b[8..].try_into().ok()?;
+        Some(Head { size, hash })
+    }
+}
+
+/// What the store remembers about an append, keyed by actor and request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Sequence number of the append's first entry.
+    pub first_seq: u64,
+    /// How many entries it appended.
+    pub count: u32,
+    /// Digest of the request's content, to tell a retry from a conflicting reuse.
+    pub fingerprint: Hash,
+}
+
+impl RequestRecord {
+    pub(crate) fn to_bytes(self) -> [u8; 44] {
+        let mut b = [0u8; 44];
+        b[..8].copy_from_slice(&self.first_seq.to_be_bytes());
+        b[8..12].copy_from_slice(&self.count.to_be_bytes());
+        b[12..].copy_from_slice(&self.fingerprint);
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<RequestRecord> {
+        if b.len() != 44 {
+            return None;
+        }
+        Some(RequestRecord {
+            first_seq: u64::from_be_bytes(b[..8].try_into().ok()?),
+            count: u32::from_be_bytes(b[8..12].try_into().ok()?),
+            fingerprint: b[12..].try_into().ok()?,
+        })
+    }
+}
+
+/// Storage failures. Every one of them means the store cannot be trusted to continue as is.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error (I/O, corruption it detected itself, or the store is locked).
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A direct file operation (fdatasync, directory sync) failed.
+    #[error("file error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A stored record does not have the shape the format requires.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// Counters that make group commit and the durability path observable (and testable).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Appends (requests) acknowledged as written.
+    pub appends: AtomicU64,
+    /// Entries written.
+    pub entries: AtomicU64,
+    /// Durable commits: one sled batch + flush + fdatasync each.
+    pub commits: AtomicU64,
+    /// `fdatasync` calls that completed on sled's data file.
+    pub data_syncs: AtomicU64,
+    /// Blob files synced (sled stores large values in separate files).
+    pub blob_syncs: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// See [`Stats::appends`].
+    pub appends: u64,
+    /// See [`Stats::entries`].
+    pub entries: u64,
+    /// See [`Stats::commits`].
+    pub commits: u64,
+    /// See [`Stats::data_syncs`].
+    pub data_syncs: u64,
+    /// See [`Stats::blob_syncs`].
+    pub blob_syncs: u64,
+}
+
+impl Stats {
+    /// Reads all counters.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            appends: self.appends.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            data_syncs: self.data_syncs.load(Ordering::Relaxed),
+            blob_syncs: self.blob_syncs.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The on-disk log.
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    /// sled's data file, opened again by us so that we can fdatasync it.
+    data_file: File,
+    /// Blob files already synced, so each is synced once.
+    synced_blobs: Mutex<HashSet<OsString>>,
+    /// Durability and batching counters.
+    pub stats: Stats,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Key of entry `seq`.
+pub fn entry_key(seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = ENTRY_PREFIX;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Key of the idempotency record of `request_id` from `actor`.
+pub fn request_key(actor: &str, request_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + actor.len() + request_id.len());
+    k.push(REQUEST_PREFIX);
+    k.extend_from_slice(actor.as_bytes());
+    k.push(0);
+    k.extend_from_slice(request_id.as_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let db = sled::Config::new()
+            .path(dir)
+            // We flush explicitly after every batch; a background flusher would only compete.
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let data_path = dir.join("db");
+        let data_file = File::open(&data_path).map_err(io_err(&data_path))?;
+        // A newly created store's files must survive a crash too: sync the directory entry.
+        sync_dir(dir)?;
+        Ok(Store {
+            db,
+            dir: dir.to_path_buf(),
+            data_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The head as recorded in the store (not checked against the entries).
+    pub fn stored_head(&self) -> Result<Head, StoreError> {
+        match self.db.get(HEAD_KEY)? {
+            None => Ok(Head::EMPTY),
+            Some(v) => Head::from_bytes(&v).ok_or_else(|| {
+                StoreError::Corrupt(format!("head record is {} bytes, not 40", v.len()))
+            }),
+        }
+    }
+
+    /// Startup check: the stored head must name the last stored entry, that entry's hash must
+    /// recompute, and it must link to the one before. A full check is `verify`'s job; this one
+    /// costs O(1) so that restart stays fast however long the log is.
+    pub fn check_head(&self) -> Result<Head, StoreError> {
+        let head = self.stored_head()?;
+        let last = self.last_entry()?;
+        match (head.size, last) {
+            (0, None) => Ok(head),
+            (0, Some(e)) => Err(StoreError::Corrupt(format!(
+                "the head record says the log is empty but entry {} is stored",
+                e.seq
+            ))),
+            (n, None) => Err(StoreError::Corrupt(format!(
+                "the head record says {n} entries but none is stored"
+            ))),
+            (n, Some(e)) => {
+                if e.seq + 1 != n {
+                    return Err(StoreError::Corrupt(format!(
+                        "the head record says {n} entries but the last stored entry is {}",
+                        e.seq
+                    )));
+                }
+                if e.hash != head.hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "the head record's hash {} differs from entry {}'s stored hash {}",
+                        hex::encode(head.hash),
+                        e.seq,
+                        hex::encode(e.hash)
+                    )));
+                }
+                if e.computed_hash() != e.hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "entry {} does not hash to its stored hash",
+                        e.seq
+                    )));
+                }
+                if e.seq > 0 {
+                    let prev = self.entry(e.seq - 1)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("entry {} is missing", e.seq - 1))
+                    })?;
+                    if prev.hash != e.prev_hash {
+                        return Err(StoreError::Corrupt(format!(
+                            "entry {} does not link to entry {}",
+                            e.seq, prev.seq
+                        )));
+                    }
+                }
+                Ok(head)
+            }
+        }
+    }
+
+    /// The entry with the highest sequence number, if any.
+    pub fn last_entry(&self) -> Result<Option<Entry>, StoreError> {
+        match self.db.scan_prefix([ENTRY_PREFIX]).next_back() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let seq = seq_of_key(&k)?;
+                Entry::from_stored(seq, &v)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))
+            }
+        }
+    }
+
+    /// One entry, undecoded beyond its hash prefix.
+    pub fn entry(&self, seq: u64) -> Result<Option<Entry>, StoreError> {
+        match self.db.get(entry_key(seq))? {
+            None => Ok(None),
+            Some(v) => Entry::from_stored(seq, &v)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}"))),
+        }
+    }
+
+    /// Raw stored entries with `from <= seq < to`, in key order, as `(seq, value)`. Gaps are
+    /// not filled in: verification must see exactly what is stored.
+    pub fn raw_range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + use<> {
+        self.db.range(entry_key(from)..entry_key(to)).map(|kv| {
+            let (k, v) = kv?;
+            Ok((seq_of_key(&k)?, v))
+        })
+    }
+
+    /// All raw entries, including any stored past the head (verification reports those).
+    pub fn raw_all(&self) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + use<> {
+        self.db.scan_prefix([ENTRY_PREFIX]).map(|kv| {
+            let (k, v) = kv?;
+            Ok((seq_of_key(&k)?, v))
+        })
+    }
+
+    /// The idempotency record of a request, if that request was appended.
+    pub fn request(&self, key: &[u8]) -> Result<Option<RequestRecord>, StoreError> {
+        match self.db.get(key)? {
+            None => Ok(None),
+            Some(v) => RequestRecord::from_bytes(&v).map(Some).ok_or_else(|| {
+                StoreError::Corrupt("idempotency record of the wrong length".into())
+            }),
+        }
+    }
+
+    /// A stored value by key (Merkle nodes and other derived records).
+    pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.db.get(key)?)
+    }
+
+    /// Applies `batch` atomically and makes it durable. See the module contract.
+    pub fn commit(&self, batch: sled::Batch, head: Head) -> Result<(), StoreError> {
+        let mut batch = batch;
+        batch.insert(HEAD_KEY, &head.to_bytes()[..]);
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        self.sync_files()?;
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// fdatasync sled's data file and every blob file not synced yet.
+    fn sync_files(&self) -> Result<(), StoreError> {
+        let data_path = self.dir.join("db");
+        self.data_file.sync_data().map_err(io_err(&data_path))?;
+        self.stats.data_syncs.fetch_add(1, Ordering::Relaxed);
+        let blobs = self.dir.join("blobs");
+        let Ok(listing) = std::fs::read_dir(&blobs) else {
+            return Ok(());
+        };
+        let mut synced = self
+            .synced_blobs
+            .lock()
+            .map_err(|_| StoreError::Corrupt("blob sync bookkeeping poisoned".into()))?;
+        let mut new = false;
+        let mut present = HashSet::new();
+        for ent in listing {
+            let ent = ent.map_err(io_err(&blobs))?;
+            let name = ent.file_name();
+            if !synced.contains(&name) {
+                let path = ent.path();
+                File::open(&path)
+                    .and_then(|f| f.sync_data())
+                    .map_err(io_err(&path))?;
+                self.stats.blob_syncs.fetch_add(1, Ordering::Relaxed);
+                new = true;
+            }
+            present.insert(name);
+        }
+        // Forget blobs sled has since removed, so the set stays as small as the directory.
+        *synced = present;
+        if new {
+            sync_dir(&blobs)?;
+        }
+        Ok(())
+    }
+}
+
+fn seq_of_key(k: &[u8]) -> Result<u64, StoreError> {
+    if k.len() != 9 || k[0] != ENTRY_PREFIX {
+        return Err(StoreError::Corrupt(format!(
+            "malformed entry key {}",
+            hex::encode(k)
+        )));
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&k[1..]);
+    Ok(u64::from_be_bytes(b))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}

@@ -1,0 +1,484 @@
+//! The single writer: group commit of concurrent appends.
+//!
+//! **Contracts.**
+//! - An append MUST either return with durably assigned sequence numbers, or with an error
+//!   and nothing of it written. Its entries become durable in one sled batch with the head and
+//!   its idempotency record; the answer is sent only after [`Store::commit`] returned.
+//! - Appends are atomic: a [`Sequencer`] that rejects an append discards every entry it
+//!   pushed for it; nothing of it reaches the batch.
+//! - Concurrent appends share a commit: the writer drains its queue, sequences every append in
+//!   arrival order against the state left by the ones before, then commits them all with one
+//!   flush and one fdatasync, and only then answers each waiter.
+//! - A retried append (same actor and request id, same fingerprint) returns the original
+//!   sequence numbers and hashes and appends nothing; the same id with another fingerprint is
+//!   a conflict. The record is durable in the same batch as the entries, so this survives
+//!   restarts.
+//! - After a storage error the writer stops accepting appends (the on-disk state is then
+//!   unknown until a restart re-reads it); it never acknowledges anything it could not sync.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use serde_json::value::RawValue;
+use tokio::sync::{oneshot, watch};
+
+use super::entry::{Entry, Hash, check_id, encode_body, format_time};
+use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key};
+
+/// Most appends drained into one commit; bounds the latency a batch adds to its first waiter.
+const MAX_APPENDS_PER_COMMIT: usize = 1024;
+/// Stop draining once a commit holds this many entries.
+const MAX_ENTRIES_PER_COMMIT: usize = 16 * 1024;
+
+/// Turns one append's input into entries, on the writer thread, in log order.
+///
+/// Implementations keep whatever state they check appends against (the ledger keeps the
+/// domain state). `sequence` MUST leave that state unchanged when it returns `Err`.
+pub trait Sequencer: Send + 'static {
+    /// What an append carries.
+    type Input: Send + 'static;
+    /// Why an append was refused.
+    type Rejection: Send + std::fmt::Debug + 'static;
+    /// Pushes the entries of `input` onto `chain`, or refuses it.
+    fn sequence(
+        &mut self,
+        input: &Self::Input,
+        chain: &mut Chain<'_>,
+    ) -> Result<(), Self::Rejection>;
+    /// Everything sequenced since the last call is durable; `head` is the new end of the log.
+    fn committed(&mut self, _head: Head) {}
+    /// Everything sequenced since the last commit was NOT written: forget it.
+    fn aborted(&mut self) {}
+}
+
+/// One append as submitted to the writer.
+#[derive(Debug)]
+pub struct AppendRequest<I> {
+    /// The authenticated principal appending.
+    pub actor: String,
+    /// The client's idempotency key, scoped to `actor`.
+    pub request_id: String,
+    /// Digest of the append's content: equal for a genuine retry, different for a reuse.
+    pub fingerprint: Hash,
+    /// Optimistic concurrency: the log size the client expects to append after.
+    pub expected_size: Option<u64>,
+    /// What the sequencer turns into entries.
+    pub input: I,
+}
+
+/// What an accepted append (or its retry) returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Sequence number of the first entry written.
+    pub first_seq: u64,
+    /// Hash of each entry written, in order.
+    pub hashes: Vec<Hash>,
+    /// The head after the commit (for a retry of an older append: the head now).
+    pub head: Head,
+    /// True when this answers a retry: nothing new was appended.
+    pub duplicate: bool,
+}
+
+/// Why an append was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError<R: std::fmt::Debug> {
+    /// The actor or request id is malformed.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The request id was used before for different content.
+    #[error(
+        "request id {request_id:?} was already used by {actor:?} for a different append (entries {first_seq}..{})",
+        first_seq + u64::from(*count)
+    )]
+    RequestIdConflict {
+        /// The actor.
+        actor: String,
+        /// The reused id.
+        request_id: String,
+        /// Where the original append starts.
+        first_seq: u64,
+        /// How many entries it wrote.
+        count: u32,
+    },
+    /// The log does not end where the client expected.
+    #[error("expected the log to hold {expected} entries, it holds {actual}")]
+    UnexpectedSize {
+        /// What the client said.
+        expected: u64,
+        /// What the log holds (including appends committed in the same batch before it).
+        actual: u64,
+    },
+    /// The sequencer refused the append.
+    #[error("rejected: {0:?}")]
+    Rejected(R),
+    /// The store failed; nothing of this append is acknowledged.
+    #[error("storage failure, nothing acknowledged: {0}")]
+    Storage(String),
+    /// The writer is stopped (shut down, or after a storage failure).
+    #[error("the ledger is not accepting appends: {0}")]
+    Unavailable(String),
+}
+
+/// An append's entries under construction. Nothing pushed here reaches the store unless the
+/// sequencer returns `Ok`.
+pub struct Chain<'a> {
+    head: Head,
+    recorded_at: &'a str,
+    actor: &'a str,
+    request_id: &'a str,
+    entries: Vec<Entry>,
+}
+
+impl Chain<'_> {
+    /// The sequence number the next pushed entry will get.
+    pub fn next_seq(&self) -> u64 {
+        self.head.size
+    }
+
+    /// The log's end including what this chain pushed so far.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Entries pushed so far.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Appends an entry with `payload` (JSON) and returns its sequence number and hash.
+    pub fn push(&mut self, payload: &RawValue) -> (u64, Hash) {
+        let seq = self.head.size;
+        let body = encode_body(seq, self.recorded_at, self.actor, self.request_id, payload);
+        let entry = Entry::seal(seq, self.head.hash, body);
+        let hash = entry.hash;
+        self.entries.push(entry);
+        self.head = Head {
+            size: seq + 1,
+            hash,
+        };
+        (seq, hash)
+    }
+}
+
+struct Job<S: Sequencer> {
+    req: AppendRequest<S::Input>,
+    reply: oneshot::Sender<Result<AppendOutcome, AppendError<S::Rejection>>>,
+}
+
+/// The write side of the log: submit appends, read the committed head.
+pub struct Writer<S: Sequencer> {
+    tx: Mutex<Option<mpsc::Sender<Job<S>>>>,
+    head: watch::Receiver<Head>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    store: Arc<Store>,
+}
+
+impl<S: Sequencer> Writer<S> {
+    /// Starts the writer thread over `store`, whose checked head is `head`.
+    pub fn start(store: Arc<Store>, head: Head, sequencer: S) -> std::io::Result<Writer<S>> {
+        let (tx, rx) = mpsc::channel::<Job<S>>();
+        let (head_tx, head_rx) = watch::channel(head);
+        let st = store.clone();
+        let thread = std::thread::Builder::new()
+            .name("rotaledger-writer".into())
+            .spawn(move || run(st, head, sequencer, rx, head_tx))?;
+        Ok(Writer {
+            tx: Mutex::new(Some(tx)),
+            head: head_rx,
+            thread: Mutex::new(Some(thread)),
+            store,
+        })
+    }
+
+    /// Submits an append and waits until it is durable (or refused).
+    pub async fn append(
+        &self,
+        req: AppendRequest<S::Input>,
+    ) -> Result<AppendOutcome, AppendError<S::Rejection>> {
+        let rx = self.submit(req)?;
+        rx.await
+            .unwrap_or_else(|_| Err(AppendError::Unavailable("the writer stopped".into())))
+    }
+
+    /// Blocking variant of [`Writer::append`], for threads outside an async runtime.
+    pub fn append_blocking(
+        &self,
+        req: AppendRequest<S::Input>,
+    ) -> Result<AppendOutcome, AppendError<S::Rejection>> {
+        let rx = self.submit(req)?;
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(AppendError::Unavailable("the writer stopped".into())))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn submit(
+        &self,
+        req: AppendRequest<S::Input>,
+    ) -> Result<
+        oneshot::Receiver<Result<AppendOutcome, AppendError<S::Rejection>>>,
+        AppendError<S::Rejection>,
+    > {
+        let (reply, rx) = oneshot::channel();
+        let guard = self
+            .tx
+            .lock()
+            .map_err(|_| AppendError::Unavailable("writer handle poisoned".into()))?;
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| AppendError::Unavailable("the ledger is shutting down".into()))?;
+        tx.send(Job { req, reply })
+            .map_err(|_| AppendError::Unavailable("the writer stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// The committed head: every entry below it is durable and acknowledged.
+    pub fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+
+    /// A receiver that sees every change of the committed head (for live subscribers).
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.head.clone()
+    }
+
+    /// The store underneath (for reads).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Stops accepting appends, lets the writer finish what is queued, and waits for it.
+    pub fn shutdown(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Ok(mut t) = self.thread.lock()
+            && let Some(t) = t.take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S: Sequencer> Drop for Writer<S> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An append waiting for the commit that makes it durable.
+struct Waiting<R: std::fmt::Debug> {
+    reply: oneshot::Sender<Result<AppendOutcome, AppendError<R>>>,
+    first_seq: u64,
+    hashes: Vec<Hash>,
+    duplicate: bool,
+}
+
+fn run<S: Sequencer>(
+    store: Arc<Store>,
+    mut head: Head,
+    mut seq: S,
+    rx: mpsc::Receiver<Job<S>>,
+    head_tx: watch::Sender<Head>,
+) {
+    let mut last_time = Utc::now();
+    let mut poisoned: Option<String> = None;
+    // Appends received but not yet taken into a commit, in arrival order.
+    let mut backlog: VecDeque<Job<S>> = VecDeque::new();
+    loop {
+        if backlog.is_empty() {
+            match rx.recv() {
+                Ok(j) => backlog.push_back(j),
+                Err(_) => break,
+            }
+        }
+        while backlog.len() < MAX_APPENDS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(j) => backlog.push_back(j),
+                Err(_) => break,
+            }
+        }
+        if let Some(why) = &poisoned {
+            for j in backlog.drain(..) {
+                let _ = j.reply.send(Err(AppendError::Unavailable(why.clone())));
+            }
+            continue;
+        }
+        // One recorded time per commit, never running backwards even if the clock does.
+        let now = Utc::now().max(last_time);
+        last_time = now;
+        let recorded_at = format_time(now);
+
+        let mut batch = sled::Batch::default();
+        let mut staged = head;
+        let mut waiting: Vec<Waiting<S::Rejection>> = Vec::new();
+        // Request ids first used in this very batch, for retries that arrive before the commit.
+        let mut pending: HashMap<Vec<u8>, (RequestRecord, Vec<Hash>)> = HashMap::new();
+        let mut entries_in_batch = 0usize;
+        // What does not fit this commit stays in the backlog, first in line for the next.
+        while entries_in_batch < MAX_ENTRIES_PER_COMMIT {
+            let Some(job) = backlog.pop_front() else {
+                break;
+            };
+            let Job { req, reply } = job;
+            if let Err(e) =
+                check_id("actor", &req.actor).and(check_id("request id", &req.request_id))
+            {
+                let _ = reply.send(Err(AppendError::Invalid(e)));
+                continue;
+            }
+            let key = request_key(&req.actor, &req.request_id);
+            let prior = match pending.get(&key) {
+                Some((rec, hashes)) => Some((*rec, Some(hashes.clone()))),
+                None => match store.request(&key) {
+                    Ok(r) => r.map(|r| (r, None)),
+                    Err(e) => {
+                        let _ = reply.send(Err(AppendError::Storage(e.to_string())));
+                        continue;
+                    }
+                },
+            };
+            if let Some((rec, hashes)) = prior {
+                if rec.fingerprint != req.fingerprint {
+                    let _ = reply.send(Err(AppendError::RequestIdConflict {
+                        actor: req.actor,
+                        request_id: req.request_id,
+                        first_seq: rec.first_seq,
+                        count: rec.count,
+                    }));
+                    continue;
+                }
+                let hashes = match hashes {
+                    Some(h) => h,
+                    None => match read_hashes(&store, rec.first_seq, rec.count) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            let _ = reply.send(Err(AppendError::Storage(e.to_string())));
+                            continue;
+                        }
+                    },
+                };
+                waiting.push(Waiting {
+                    reply,
+                    first_seq: rec.first_seq,
+                    hashes,
+                    duplicate: true,
+                });
+                continue;
+            }
+            if let Some(expected) = req.expected_size
+                && expected != staged.size
+            {
+                let _ = reply.send(Err(AppendError::UnexpectedSize {
+                    expected,
+                    actual: staged.size,
+                }));
+                continue;
+            }
+            let mut chain = Chain {
+                head: staged,
+                recorded_at: &recorded_at,
+                actor: &req.actor,
+                request_id: &req.request_id,
+                entries: Vec::new(),
+            };
+            match seq.sequence(&req.input, &mut chain) {
+                Err(r) => {
+                    let _ = reply.send(Err(AppendError::Rejected(r)));
+                }
+                Ok(()) => {
+                    let count = chain.entries.len();
+                    let hashes: Vec<Hash> = chain.entries.iter().map(|e| e.hash).collect();
+                    for e in &chain.entries {
+                        batch.insert(&entry_key(e.seq)[..], e.to_stored());
+                    }
+                    let rec = RequestRecord {
+                        first_seq: staged.size,
+                        count: u32::try_from(count).unwrap_or(u32::MAX),
+                        fingerprint: req.fingerprint,
+                    };
+                    batch.insert(key.clone(), &rec.to_bytes()[..]);
+                    pending.insert(key, (rec, hashes.clone()));
+                    entries_in_batch += count;
+                    waiting.push(Waiting {
+                        reply,
+                        first_seq: staged.size,
+                        hashes,
+                        duplicate: false,
+                    });
+                    staged = chain.head;
+                }
+            }
+        }
+        finish(
+            &mut seq,
+            &store,
+            &mut head,
+            staged,
+            batch,
+            waiting,
+            &head_tx,
+            &mut poisoned,
+        );
+    }
+}
+
+/// Commits a batch and answers its waiters.
+#[allow(clippy::too_many_arguments)]
+fn finish<S: Sequencer>(
+    seq: &mut S,
+    store: &Store,
+    head: &mut Head,
+    staged: Head,
+    batch: sled::Batch,
+    waiting: Vec<Waiting<S::Rejection>>,
+    head_tx: &watch::Sender<Head>,
+    poisoned: &mut Option<String>,
+) {
+    if waiting.is_empty() {
+        return;
+    }
+    let wrote = staged.size - head.size;
+    if wrote > 0 {
+        if let Err(e) = store.commit(batch, staged) {
+            seq.aborted();
+            let why = format!("storage failure: {e}; restart the ledger");
+            tracing::error!(error = %e, "commit failed; refusing further appends until restart");
+            for w in waiting {
+                let _ = w.reply.send(Err(AppendError::Storage(e.to_string())));
+            }
+            *poisoned = Some(why);
+            return;
+        }
+        *head = staged;
+        seq.committed(staged);
+        store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
+        head_tx.send_replace(staged);
+    }
+    for w in waiting {
+        if !w.duplicate {
+            store.stats.appends.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = w.reply.send(Ok(AppendOutcome {
+            first_seq: w.first_seq,
+            hashes: w.hashes,
+            head: *head,
+            duplicate: w.duplicate,
+        }));
+    }
+}
+
+fn read_hashes(store: &Store, first: u64, count: u32) -> Result<Vec<Hash>, StoreError> {
+    (first..first + u64::from(count))
+        .map(|s| {
+            store.entry(s)?.map(|e| e.hash).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "entry {s} named by an idempotency record is missing"
+                ))
+            })
+        })
+        .collect()
+}
