@@ -238,6 +238,10 @@ fn parse_root(s: &str) -> Option<Digest> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, and only its canonical spelling.
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    // chrono would read and write years past 9999 as "+10000": not the four-digit form.
+    if s.len() != "YYYY-MM-DDTHH:MM:SSZ".len() {
+        return None;
+    }
     let time = NaiveDateTime::parse_from_str(s, TIME_FORMAT)
         .ok()?
         .and_utc();

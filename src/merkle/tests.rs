@@ -1,1 +1,0 @@
-//! Cross-cutting tests of the merkle module.
