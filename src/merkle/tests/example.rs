@@ -58,6 +58,11 @@ fn worked_example_of_the_format_document() {
         ]
     );
     assert_eq!(
+        hx(&Blake3.empty_root()),
+        "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+    );
+    assert_eq!(checkpoint.body().len(), 103, "the signed message");
+    assert_eq!(
         hx(&node01),
         "d6cc37da59f667698af533eadac5b7a72311e175851ff6b40100b12f82b445c8"
     );
