@@ -201,8 +201,18 @@ impl Checkpoint {
     }
 
     /// Signs the body with `key`.
+    ///
+    /// The fields are public, so a checkpoint built without [`Checkpoint::new`] is checked
+    /// here: the ledger MUST NOT sign a text that verifiers cannot parse back to it.
     pub fn sign(&self, key: &CheckpointKey) -> Result<SignedCheckpoint, CheckpointError> {
-        let signature = key.sign_bytes(self.body().as_bytes())?;
+        let body = self.body();
+        if Checkpoint::parse_body(&body)? != *self {
+            return Err(CheckpointError::TimeOutOfRange(format!(
+                "{} (sub-second times cannot be signed; use Checkpoint::new)",
+                self.time.to_rfc3339()
+            )));
+        }
+        let signature = key.sign_bytes(body.as_bytes())?;
         Ok(SignedCheckpoint {
             checkpoint: self.clone(),
             signatures: vec![NoteSignature {

@@ -235,6 +235,19 @@ fn checkpoint_fields_are_validated() {
         Checkpoint::new(ORIGIN, 1, entry(0), far),
         Err(CheckpointError::TimeOutOfRange(_))
     ));
+    // Fields are public: signing re-checks them rather than emit an unparseable note.
+    let mut sneaky = checkpoint();
+    sneaky.origin = "two\nlines".into();
+    assert!(matches!(
+        sneaky.sign(&key(1)),
+        Err(CheckpointError::BodyLines { found: 5 })
+    ));
+    let mut sneaky = checkpoint();
+    sneaky.time += Duration::milliseconds(5);
+    assert!(matches!(
+        sneaky.sign(&key(1)),
+        Err(CheckpointError::TimeOutOfRange(_))
+    ));
     assert!(CheckpointKey::from_seed("has space", &[1; 32]).is_err());
     assert!(CheckpointKey::from_seed("has+plus", &[1; 32]).is_err());
     assert!(CheckpointKey::from_seed("", &[1; 32]).is_err());
