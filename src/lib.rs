@@ -1,5 +1,7 @@
 //! rotaledger: a tamper-evident, event-sourced ledger of teacher rotation (教师交流轮岗).
 
+pub mod merkle;
+
 /// Code generated from `proto/rotaledger/v1` (package `rotaledger.v1`).
 #[allow(clippy::all, missing_docs)]
 pub mod proto {

@@ -1,0 +1,383 @@
+//! The ledger's ed25519 checkpoint key: generation, the owner-only key file, and the
+//! one-line verifier key handed to auditors.
+//!
+//! Text forms follow the C2SP signed-note conventions (as in Go's `golang.org/x/mod/sumdb/note`),
+//! so existing note tooling can read them:
+//!
+//! - key id: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)`, big-endian;
+//! - verifier key: `<name>+<key id, 8 hex digits>+<base64(0x01 || public key)>`;
+//! - key file: `PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 || 32-byte seed)>` and a newline.
+//!
+//! **Contract:** [`CheckpointKey::save`] MUST NOT overwrite an existing file and creates the
+//! file with mode 0600; [`CheckpointKey::load`] MUST refuse a key file that group or others
+//! can access (on Unix), because anyone who can read it can sign checkpoints.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use sha2::Digest as _;
+
+/// The signed-note signature type byte of Ed25519.
+pub const ALG_ED25519: u8 = 0x01;
+
+/// Prefix of the key file's single line.
+const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
+
+/// A key file larger than this is not a key file; refuse before reading it all.
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// Why a key could not be made, parsed, saved or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Names appear in signature lines and key strings, where spaces and `+` are separators.
+    #[error(
+        "invalid key name {0:?}: it must be non-empty, without spaces, control characters or '+'"
+    )]
+    InvalidName(String),
+    /// The operating system's random source failed.
+    #[error("no randomness from the operating system: {0}")]
+    Randomness(String),
+    /// Reading or writing the key file failed.
+    #[error("key file {}: {source}", .path.display())]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Saving never replaces a key: the old one may have signed checkpoints auditors hold.
+    #[error("key file {} already exists; refusing to overwrite a signing key", .0.display())]
+    AlreadyExists(PathBuf),
+    /// The key file can be read or written by group or others.
+    #[error(
+        "key file {} is accessible by group or others (mode {mode:03o}); restrict it with chmod 600",
+        .path.display()
+    )]
+    InsecurePermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file is larger than any key file.
+    #[error("key file {} is too large to be a key file", .0.display())]
+    FileTooLarge(PathBuf),
+    /// The private key text is not `PRIVATE+KEY+name+keyid+base64`.
+    #[error("malformed private key: {0}")]
+    MalformedPrivateKey(&'static str),
+    /// The verifier key text is not `name+keyid+base64`.
+    #[error("malformed verifier key: {0}")]
+    MalformedVerifierKey(&'static str),
+    /// Only Ed25519 (type 0x01) keys are supported.
+    #[error("unsupported signature algorithm {0:#04x}; only 0x01 (Ed25519) is supported")]
+    UnsupportedAlgorithm(u8),
+    /// The 32 bytes are not an Ed25519 public key.
+    #[error("the public key is not a valid Ed25519 point")]
+    InvalidPublicKey,
+    /// The stated key id is not the one computed from the name and key.
+    #[error("key id mismatch: the text says {stated}, the name and key give {computed}")]
+    KeyIdMismatch {
+        /// Key id written in the text (hex).
+        stated: String,
+        /// Key id computed (hex).
+        computed: String,
+    },
+    /// Signing failed (not expected with an in-memory ed25519 key).
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// Checks a signed-note key name: non-empty, no Unicode whitespace, no control
+/// characters, no `+`.
+pub fn check_key_name(name: &str) -> Result<(), KeyError> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || c == '+';
+    if name.is_empty() || name.chars().any(bad) {
+        return Err(KeyError::InvalidName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The signed-note key id of an Ed25519 key: `SHA-256(name || "\n" || 0x01 || key)[..4]`.
+pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    let mut h = sha2::Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([ALG_ED25519]);
+    h.update(public_key);
+    let digest = h.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// Splits `name+keyid+base64(0x01 || 32 bytes)` into its checked parts.
+fn parse_key_text(
+    text: &str,
+    err: fn(&'static str) -> KeyError,
+) -> Result<(String, [u8; 4], [u8; 32]), KeyError> {
+    let mut parts = text.split('+');
+    let (Some(name), Some(id_hex), Some(b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(err("expected three '+'-separated fields: name+keyid+key"));
+    };
+    check_key_name(name)?;
+    if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(err("key id must be 8 hex digits"));
+    }
+    let mut id = [0u8; 4];
+    hex::decode_to_slice(id_hex, &mut id).map_err(|_| err("key id must be 8 hex digits"))?;
+    let bytes = BASE64
+        .decode(b64)
+        .map_err(|_| err("key is not valid base64"))?;
+    let (&alg, key) = bytes.split_first().ok_or(err("key is empty"))?;
+    if alg != ALG_ED25519 {
+        return Err(KeyError::UnsupportedAlgorithm(alg));
+    }
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| err("an Ed25519 key is 32 bytes after the type byte"))?;
+    Ok((name.to_owned(), id, key))
+}
+
+/// Compares a stated key id with the computed one.
+fn check_key_id(stated: [u8; 4], computed: [u8; 4]) -> Result<(), KeyError> {
+    if stated != computed {
+        return Err(KeyError::KeyIdMismatch {
+            stated: hex::encode(stated),
+            computed: hex::encode(computed),
+        });
+    }
+    Ok(())
+}
+
+/// The ledger's private checkpoint key, with the name signatures are made under.
+///
+/// `Debug` shows the name and key id only. ed25519-dalek zeroizes the secret on drop;
+/// the transient text of the key file is not (the file holds it anyway).
+#[derive(Clone)]
+pub struct CheckpointKey {
+    /// Key name: appears in every signature line (`— <name> ...`).
+    name: String,
+    /// The secret key.
+    signing: SigningKey,
+}
+
+impl fmt::Debug for CheckpointKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointKey")
+            .field("name", &self.name)
+            .field("key_id", &hex::encode(self.key_id()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointKey {
+    /// A fresh key from the operating system's randomness.
+    pub fn generate(name: &str) -> Result<Self, KeyError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| KeyError::Randomness(e.to_string()))?;
+        let key = Self::from_seed(name, &seed);
+        seed.fill(0);
+        key
+    }
+
+    /// The key with this 32-byte Ed25519 seed (deterministic: for tests and examples).
+    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, KeyError> {
+        check_key_name(name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            signing: SigningKey::from_bytes(seed),
+        })
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signed-note key id.
+    pub fn key_id(&self) -> [u8; 4] {
+        key_id(&self.name, self.signing.verifying_key().as_bytes())
+    }
+
+    /// The public half, to hand to auditors.
+    pub fn verifier(&self) -> VerifierKey {
+        let key = self.signing.verifying_key();
+        VerifierKey {
+            name: self.name.clone(),
+            key_id: self.key_id(),
+            key,
+        }
+    }
+
+    /// An Ed25519 signature over `message`.
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
+        let sig: Signature = self
+            .signing
+            .try_sign(message)
+            .map_err(|e| KeyError::Signing(e.to_string()))?;
+        Ok(sig.to_bytes())
+    }
+
+    /// The key file text: `PRIVATE+KEY+<name>+<keyid>+<base64(0x01 || seed)>`.
+    fn to_private_text(&self) -> String {
+        let mut bytes = Vec::with_capacity(33);
+        bytes.push(ALG_ED25519);
+        bytes.extend_from_slice(self.signing.as_bytes());
+        let text = format!(
+            "{PRIVATE_PREFIX}{}+{}+{}\n",
+            self.name,
+            hex::encode(self.key_id()),
+            BASE64.encode(&bytes)
+        );
+        bytes.fill(0);
+        text
+    }
+
+    /// Parses the key file text (one line, trailing newline optional).
+    fn from_private_text(text: &str) -> Result<Self, KeyError> {
+        let line = text.strip_suffix('\n').unwrap_or(text);
+        let rest = line
+            .strip_prefix(PRIVATE_PREFIX)
+            .ok_or(KeyError::MalformedPrivateKey("missing PRIVATE+KEY+ prefix"))?;
+        let (name, id, mut seed) = parse_key_text(rest, KeyError::MalformedPrivateKey)?;
+        let key = Self::from_seed(&name, &seed);
+        seed.fill(0);
+        let key = key?;
+        check_key_id(id, key.key_id())?;
+        Ok(key)
+    }
+
+    /// Writes the key to a new file at `path`, readable and writable by the owner only
+    /// (0600 on Unix). Refuses to overwrite an existing file.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::AlreadyExists(path.to_owned())
+            } else {
+                io(e)
+            }
+        })?;
+        let text = self.to_private_text();
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io)
+    }
+
+    /// Reads a key file written by [`CheckpointKey::save`]. On Unix, refuses a file that
+    /// group or others can access.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // Check the permissions of the file actually opened, not of the path, so a swap
+        // between the check and the read cannot slip a different file in.
+        let meta = file.metadata().map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::InsecurePermissions {
+                    path: path.to_owned(),
+                    mode,
+                });
+            }
+        }
+        if meta.len() > MAX_KEY_FILE_BYTES {
+            return Err(KeyError::FileTooLarge(path.to_owned()));
+        }
+        let mut text = String::new();
+        file.take(MAX_KEY_FILE_BYTES)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        Self::from_private_text(&text)
+    }
+}
+
+/// The public key an auditor verifies checkpoints with, as one line:
+/// `<name>+<keyid hex>+<base64(0x01 || public key)>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierKey {
+    /// Key name, matched against the signature line's name.
+    name: String,
+    /// Key id, matched against the first 4 bytes of the signature.
+    key_id: [u8; 4],
+    /// The Ed25519 public key.
+    key: VerifyingKey,
+}
+
+impl VerifierKey {
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signed-note key id.
+    pub fn key_id(&self) -> [u8; 4] {
+        self.key_id
+    }
+
+    /// The raw 32-byte public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// Checks an Ed25519 signature strictly (no malleable or small-order encodings).
+    pub(crate) fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(sig) = Signature::from_slice(signature) else {
+            return false;
+        };
+        self.key.verify_strict(message, &sig).is_ok()
+    }
+}
+
+impl fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bytes = Vec::with_capacity(33);
+        bytes.push(ALG_ED25519);
+        bytes.extend_from_slice(self.key.as_bytes());
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.key_id),
+            BASE64.encode(bytes)
+        )
+    }
+}
+
+impl FromStr for VerifierKey {
+    type Err = KeyError;
+
+    /// Parses the one-line form; the key id must match the name and key.
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let (name, id, public) =
+            parse_key_text(s.trim_end_matches('\n'), KeyError::MalformedVerifierKey)?;
+        let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::InvalidPublicKey)?;
+        check_key_id(id, key_id(&name, &public))?;
+        Ok(Self {
+            name,
+            key_id: id,
+            key,
+        })
+    }
+}

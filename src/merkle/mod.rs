@@ -1,0 +1,37 @@
+//! The Merkle tree over the entry hashes, its proofs, and signed checkpoints (SPEC §5).
+//!
+//! Pure computation: the node store is behind [`NodeSource`], so this module does no I/O
+//! except loading and saving the checkpoint key file ([`key`]).
+//!
+//! # Layout
+//!
+//! - [`hasher`]: leaf/node hashing (RFC 9162 §2.1.1), blake3 for the ledger, SHA-256 for the
+//!   RFC 6962 test vectors.
+//! - [`tree`]: the tree over a store of perfect subtrees: roots of any past size, the
+//!   [`CompactRange`] frontier maintained on append, an in-memory store.
+//! - [`proof`]: inclusion and consistency proofs, generation and verification.
+//! - [`checkpoint`]: the signed checkpoint text (C2SP tlog-checkpoint + signed-note).
+//! - [`key`]: the ed25519 checkpoint key, its file, and the one-line verifier key.
+//!
+//! The byte-level formats are in `docs/FORMAT-merkle.md`.
+
+pub mod checkpoint;
+pub mod hasher;
+pub mod key;
+pub mod proof;
+pub mod tree;
+
+#[cfg(test)]
+mod tests;
+
+pub use checkpoint::{Checkpoint, CheckpointError, NoteSignature, SignedCheckpoint};
+pub use hasher::{Blake3, Digest, Sha256, TreeHasher};
+pub use key::{CheckpointKey, KeyError, VerifierKey};
+pub use proof::{
+    VerifyError, consistency_proof, inclusion_proof, proof_from_bytes, proof_to_bytes,
+    verify_consistency, verify_inclusion,
+};
+pub use tree::{
+    CompactRange, MemoryNodes, MemoryNodesError, MissingNode, Node, NodeSource, TreeError,
+    TreeFull, root,
+};

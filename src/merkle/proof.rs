@@ -1,0 +1,382 @@
+//! Inclusion and consistency proofs: generated from a [`NodeSource`] in O(log n) reads
+//! (RFC 9162 §2.1.3.1, §2.1.4.1) and verified exactly by the algorithms of RFC 9162
+//! §2.1.3.2 and §2.1.4.2.
+//!
+//! A proof is a list of 32-byte hashes, deepest first; on the wire it is their plain
+//! concatenation ([`proof_to_bytes`], [`proof_from_bytes`]).
+//!
+//! Verification never answers a bare `false`: every failure is a [`VerifyError`] that says
+//! which check failed, so an auditor can report it.
+//!
+//! Note that a verifier trusts a `(size, root)` pair only together, as signed in a
+//! checkpoint: an inclusion proof is checked against the root of the size it claims.
+
+use super::hasher::{Digest, TreeHasher};
+use super::tree::{NodeSource, TreeError, range_root, split_point};
+
+/// The longest proof that can exist: a tree of at most `u64::MAX` leaves is at most 64
+/// levels deep, and a consistency proof has at most one hash more than that.
+pub const MAX_PROOF_HASHES: usize = 65;
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1
+/// `PATH(index, D[0:size])`), deepest sibling first.
+///
+/// Reads: every left sibling is a perfect subtree (one read); at most one right sibling is
+/// ragged (at most 64 reads), so the total is O(log n).
+pub fn inclusion_proof<H: TreeHasher, S: NodeSource + ?Sized>(
+    hasher: &H,
+    index: u64,
+    size: u64,
+    src: &S,
+) -> Result<Vec<Digest>, TreeError<S::Error>> {
+    if index >= size {
+        return Err(TreeError::IndexOutOfRange { index, size });
+    }
+    let mut path = Vec::new();
+    let (mut begin, mut end) = (0u64, size);
+    while end - begin > 1 {
+        let k = split_point(end - begin);
+        if index < begin + k {
+            // PATH(m, D[0:k]) : MTH(D[k:n])
+            path.push(range_root(hasher, src, begin + k, end)?);
+            end = begin + k;
+        } else {
+            // PATH(m - k, D[k:n]) : MTH(D[0:k])
+            path.push(range_root(hasher, src, begin, begin + k)?);
+            begin += k;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// The consistency proof from the tree of `old_size` leaves to the tree of `new_size`
+/// (RFC 9162 §2.1.4.1 `PROOF(old_size, D[0:new_size])`).
+///
+/// For `old_size == new_size` and for `old_size == 0` the proof is empty (the RFC leaves
+/// these cases out; [`verify_consistency`] documents how they are checked).
+pub fn consistency_proof<H: TreeHasher, S: NodeSource + ?Sized>(
+    hasher: &H,
+    old_size: u64,
+    new_size: u64,
+    src: &S,
+) -> Result<Vec<Digest>, TreeError<S::Error>> {
+    if old_size > new_size {
+        return Err(TreeError::SizesOutOfOrder { old_size, new_size });
+    }
+    let mut path = Vec::new();
+    if old_size == 0 || old_size == new_size {
+        return Ok(path);
+    }
+    // SUBPROOF(m, D[begin:end], b), unrolled: m is relative to `begin`.
+    let (mut begin, mut end, mut m, mut whole) = (0u64, new_size, old_size, true);
+    loop {
+        let n = end - begin;
+        if m == n {
+            // SUBPROOF(m, D[m], true) = {}; SUBPROOF(m, D[m], false) = {MTH(D[m])}
+            if !whole {
+                path.push(range_root(hasher, src, begin, end)?);
+            }
+            break;
+        }
+        let k = split_point(n);
+        if m <= k {
+            // SUBPROOF(m, D[0:k], b) : MTH(D[k:n])
+            path.push(range_root(hasher, src, begin + k, end)?);
+            end = begin + k;
+        } else {
+            // SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k])
+            path.push(range_root(hasher, src, begin, begin + k)?);
+            begin += k;
+            m -= k;
+            whole = false;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// Why a proof did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The leaf index is not below the tree size.
+    #[error("leaf index {index} is out of range for a tree of size {size}")]
+    IndexOutOfRange {
+        /// Claimed leaf index.
+        index: u64,
+        /// Claimed tree size.
+        size: u64,
+    },
+    /// A consistency proof from a larger tree to a smaller one.
+    #[error("old size {old_size} is larger than new size {new_size}")]
+    SizesOutOfOrder {
+        /// Claimed old size.
+        old_size: u64,
+        /// Claimed new size.
+        new_size: u64,
+    },
+    /// The proof has more hashes than the path from the leaf (or old tree) to the root.
+    #[error("proof too long: {len} hashes, but the path to the root ends after {used}")]
+    ProofTooLong {
+        /// Hashes in the proof.
+        len: usize,
+        /// Hashes the path used.
+        used: usize,
+    },
+    /// The proof ran out of hashes before reaching the root.
+    #[error("proof too short: {len} hashes do not reach the root")]
+    ProofTooShort {
+        /// Hashes in the proof.
+        len: usize,
+    },
+    /// A consistency proof between two different sizes must not be empty.
+    #[error("empty consistency proof from size {old_size} to {new_size}")]
+    EmptyProof {
+        /// Claimed old size.
+        old_size: u64,
+        /// Claimed new size.
+        new_size: u64,
+    },
+    /// Equal sizes, or an empty old tree, need no proof; one was given anyway.
+    #[error("expected an empty proof from size {old_size} to {new_size}, got {len} hashes")]
+    ProofNotEmpty {
+        /// Claimed old size.
+        old_size: u64,
+        /// Claimed new size.
+        new_size: u64,
+        /// Hashes given.
+        len: usize,
+    },
+    /// The root recomputed from the leaf and proof is not the root given.
+    #[error("root mismatch: proof leads to {}, expected {}", hex::encode(.computed), hex::encode(.expected))]
+    RootMismatch {
+        /// Root computed from the proof.
+        computed: Digest,
+        /// Root given (from a checkpoint).
+        expected: Digest,
+    },
+    /// The proof does not lead to the old root: the old tree is not a prefix of the new one
+    /// as claimed.
+    #[error("old root mismatch: proof leads to {}, expected {}", hex::encode(.computed), hex::encode(.expected))]
+    OldRootMismatch {
+        /// Old root computed from the proof.
+        computed: Digest,
+        /// Old root given.
+        expected: Digest,
+    },
+    /// The proof does not lead to the new root: the new tree does not extend the old one.
+    #[error("new root mismatch: proof leads to {}, expected {}", hex::encode(.computed), hex::encode(.expected))]
+    NewRootMismatch {
+        /// New root computed from the proof.
+        computed: Digest,
+        /// New root given.
+        expected: Digest,
+    },
+    /// Same size, different roots: two different logs (a fork).
+    #[error("same size {size} but different roots {} and {}: the log forked", hex::encode(.old_root), hex::encode(.new_root))]
+    RootsDiffer {
+        /// The size of both trees.
+        size: u64,
+        /// The first root.
+        old_root: Digest,
+        /// The second root.
+        new_root: Digest,
+    },
+    /// Proof bytes are not a whole number of 32-byte hashes.
+    #[error("proof is {len} bytes, not a multiple of 32")]
+    BadProofLength {
+        /// Length of the bytes.
+        len: usize,
+    },
+    /// More hashes than any proof can have.
+    #[error("proof has {len} hashes, more than the maximum {MAX_PROOF_HASHES}")]
+    ProofTooLarge {
+        /// Hashes in the bytes.
+        len: usize,
+    },
+}
+
+/// Right-shift both counters, as the RFC algorithms do after each step.
+fn shift(fn_: &mut u64, sn: &mut u64) {
+    *fn_ >>= 1;
+    *sn >>= 1;
+}
+
+/// Verifies that `leaf_hash` is leaf `leaf_index` of the tree of `size` leaves with root
+/// `root` (RFC 9162 §2.1.3.2). For a ledger entry, `leaf_hash` is
+/// `hasher.hash_leaf(entry_hash)`, not the entry hash itself.
+pub fn verify_inclusion<H: TreeHasher>(
+    hasher: &H,
+    leaf_index: u64,
+    size: u64,
+    leaf_hash: &Digest,
+    proof: &[Digest],
+    root: &Digest,
+) -> Result<(), VerifyError> {
+    // 1. leaf_index must be below tree_size.
+    if leaf_index >= size {
+        return Err(VerifyError::IndexOutOfRange {
+            index: leaf_index,
+            size,
+        });
+    }
+    // 2-3.
+    let (mut fn_, mut sn) = (leaf_index, size - 1);
+    let mut r = *leaf_hash;
+    // 4.
+    for (used, p) in proof.iter().enumerate() {
+        if sn == 0 {
+            return Err(VerifyError::ProofTooLong {
+                len: proof.len(),
+                used,
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = hasher.hash_children(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    shift(&mut fn_, &mut sn);
+                }
+            }
+        } else {
+            r = hasher.hash_children(&r, p);
+        }
+        shift(&mut fn_, &mut sn);
+    }
+    // 5.
+    if sn != 0 {
+        return Err(VerifyError::ProofTooShort { len: proof.len() });
+    }
+    if r != *root {
+        return Err(VerifyError::RootMismatch {
+            computed: r,
+            expected: *root,
+        });
+    }
+    Ok(())
+}
+
+/// Verifies that the tree of `new_size` leaves with root `new_root` extends the tree of
+/// `old_size` leaves with root `old_root` (RFC 9162 §2.1.4.2).
+///
+/// Two cases the RFC algorithm does not cover are decided as follows: equal sizes need an
+/// empty proof and equal roots (different roots are a fork); an old size of 0 needs an
+/// empty proof and `old_root == H("")`, since every tree extends the empty one.
+pub fn verify_consistency<H: TreeHasher>(
+    hasher: &H,
+    old_size: u64,
+    new_size: u64,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+) -> Result<(), VerifyError> {
+    if old_size > new_size {
+        return Err(VerifyError::SizesOutOfOrder { old_size, new_size });
+    }
+    if old_size == new_size || old_size == 0 {
+        if !proof.is_empty() {
+            return Err(VerifyError::ProofNotEmpty {
+                old_size,
+                new_size,
+                len: proof.len(),
+            });
+        }
+        if old_size == new_size {
+            if old_root != new_root {
+                return Err(VerifyError::RootsDiffer {
+                    size: old_size,
+                    old_root: *old_root,
+                    new_root: *new_root,
+                });
+            }
+        } else if *old_root != hasher.empty_root() {
+            return Err(VerifyError::OldRootMismatch {
+                computed: hasher.empty_root(),
+                expected: *old_root,
+            });
+        }
+        return Ok(());
+    }
+    // 1. An empty path fails.
+    if proof.is_empty() {
+        return Err(VerifyError::EmptyProof { old_size, new_size });
+    }
+    // 2. If first is an exact power of 2, prepend first_hash to the path.
+    let (first, rest) = if old_size.is_power_of_two() {
+        (*old_root, proof)
+    } else {
+        (proof[0], &proof[1..])
+    };
+    // Count of proof hashes consumed before `rest`, for error messages.
+    let offset = proof.len() - rest.len();
+    // 3.
+    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    // 4. If LSB(fn) is set, right-shift both until it is not.
+    while fn_ & 1 == 1 {
+        shift(&mut fn_, &mut sn);
+    }
+    // 5.
+    let (mut fr, mut sr) = (first, first);
+    // 6.
+    for (i, c) in rest.iter().enumerate() {
+        if sn == 0 {
+            return Err(VerifyError::ProofTooLong {
+                len: proof.len(),
+                used: offset + i,
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = hasher.hash_children(c, &fr);
+            sr = hasher.hash_children(c, &sr);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    shift(&mut fn_, &mut sn);
+                }
+            }
+        } else {
+            sr = hasher.hash_children(&sr, c);
+        }
+        shift(&mut fn_, &mut sn);
+    }
+    // 7.
+    if sn != 0 {
+        return Err(VerifyError::ProofTooShort { len: proof.len() });
+    }
+    if fr != *old_root {
+        return Err(VerifyError::OldRootMismatch {
+            computed: fr,
+            expected: *old_root,
+        });
+    }
+    if sr != *new_root {
+        return Err(VerifyError::NewRootMismatch {
+            computed: sr,
+            expected: *new_root,
+        });
+    }
+    Ok(())
+}
+
+/// A proof on the wire: its hashes concatenated, deepest first.
+pub fn proof_to_bytes(proof: &[Digest]) -> Vec<u8> {
+    proof.concat()
+}
+
+/// Decodes [`proof_to_bytes`] output, refusing ragged or oversized input.
+pub fn proof_from_bytes(bytes: &[u8]) -> Result<Vec<Digest>, VerifyError> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(VerifyError::BadProofLength { len: bytes.len() });
+    }
+    let len = bytes.len() / 32;
+    if len > MAX_PROOF_HASHES {
+        return Err(VerifyError::ProofTooLarge { len });
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut d = [0u8; 32];
+            d.copy_from_slice(c);
+            d
+        })
+        .collect())
+}
