@@ -358,3 +358,78 @@ fn fingerprint_separates_payload_boundaries() {
     let b = fingerprint([b"a".as_slice(), b"bc".as_slice()]);
     assert_ne!(a, b);
 }
+
+#[test]
+fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
+    use rotaledger::merkle::{
+        Blake3, TreeHasher, consistency_proof, inclusion_proof, root, verify_consistency,
+        verify_inclusion,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let w = open_log(dir.path());
+    let mut hashes = Vec::new();
+    let mut roots = vec![Blake3.empty_root()];
+    for i in 0..37u64 {
+        let n = 1 + (i % 3) as usize;
+        let items: Vec<String> = (0..n).map(|k| format!(r#"{{"i":{i},"k":{k}}}"#)).collect();
+        let o = append(&w, &format!("m{i}"), &items).unwrap();
+        hashes.extend(o.hashes.iter().copied());
+        // The head's root is the RFC 9162 root over every entry hash so far.
+        let (mem, _) =
+            rotaledger::merkle::MemoryNodes::from_entries(Blake3, hashes.iter()).unwrap();
+        assert_eq!(
+            o.head.root,
+            root(&Blake3, hashes.len() as u64, &mem).unwrap()
+        );
+        while roots.len() < hashes.len() {
+            roots.push(root(&Blake3, roots.len() as u64, &mem).unwrap());
+        }
+        roots.push(o.head.root);
+    }
+    let store = w.store();
+    let size = hashes.len() as u64;
+    for (i, h) in hashes.iter().enumerate() {
+        let proof = inclusion_proof(&Blake3, i as u64, size, store.as_ref()).unwrap();
+        verify_inclusion(
+            &Blake3,
+            i as u64,
+            size,
+            &Blake3.hash_leaf(h),
+            &proof,
+            &roots[size as usize],
+        )
+        .unwrap();
+    }
+    for old in [1u64, 5, 17, size - 1] {
+        let proof = consistency_proof(&Blake3, old, size, store.as_ref()).unwrap();
+        verify_consistency(
+            &Blake3,
+            old,
+            size,
+            &roots[old as usize],
+            &roots[size as usize],
+            &proof,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn damaged_tree_state_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 8);
+    tamper(dir.path(), |db| {
+        // The perfect subtree over leaves 0..8 is the frontier of size 8.
+        let mut k = vec![b't', 3];
+        k.extend_from_slice(&0u64.to_be_bytes());
+        let mut v = db.get(&k).unwrap().unwrap().to_vec();
+        v[0] ^= 1;
+        db.insert(k, v).unwrap();
+    });
+    let err = Store::open(dir.path())
+        .unwrap()
+        .check_head()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Merkle tree"), "{err}");
+}

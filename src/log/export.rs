@@ -3,7 +3,7 @@
 //!
 //! Format (see `docs/FORMAT.md`):
 //! ```text
-//! {"format":"rotaledger-export","version":1,"size":N,"head_hash":"<hex>"}
+//! {"format":"rotaledger-export","version":1,"size":N,"head_hash":"<hex>","root":"<hex>"}
 //! {"seq":0,"prev_hash":"<hex>","hash":"<hex>","body":"<the stored body bytes as a JSON string>"}
 //! ...
 //! ```
@@ -35,6 +35,8 @@ pub struct Header {
     pub size: u64,
     /// Hash of the last one (hex; all zeros when empty).
     pub head_hash: String,
+    /// Merkle root over the entry hashes (hex).
+    pub root: String,
 }
 
 /// One entry line.
@@ -107,6 +109,7 @@ pub fn export_store(
         version: EXPORT_VERSION,
         size: head.size,
         head_hash: hex::encode(head.hash),
+        root: hex::encode(head.root),
     };
     serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
@@ -151,6 +154,7 @@ pub fn verify_export(
 ) -> Result<Result<Verified, Failure>, ExportError> {
     let header = read_header(input)?;
     let head_hash = parse_hash("head_hash", &header.head_hash).map_err(ExportError::BadHeader)?;
+    let root = parse_hash("root", &header.root).map_err(ExportError::BadHeader)?;
     let mut v = Verifier::new();
     let mut buf = String::new();
     loop {
@@ -181,5 +185,6 @@ pub fn verify_export(
     Ok(v.finish(Some(Head {
         size: header.size,
         hash: head_hash,
+        root,
     })))
 }

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::entry::{Entry, GENESIS_HASH, Hash};
+use crate::merkle::{Blake3, CompactRange, NodeSource, TreeHasher};
 
 /// Key prefix of entries: `b'e' || seq_be64`.
 pub const ENTRY_PREFIX: u8 = b'e';
@@ -24,39 +25,48 @@ pub const ENTRY_PREFIX: u8 = b'e';
 pub const REQUEST_PREFIX: u8 = b'r';
 /// Key prefix of Merkle nodes: `b't' || level || index_be64`.
 pub const NODE_PREFIX: u8 = b't';
-/// Key of the head record: `size_be64 || hash`.
+/// Key of the head record: `size_be64 || hash || merkle_root`.
 pub const HEAD_KEY: &[u8] = b"m:head";
 
-/// The end of the log: how many entries it holds and the hash of the last one.
+/// The end of the log: how many entries it holds, the hash of the last one, and the root of
+/// the Merkle tree over all entry hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
     /// Number of entries (the next entry's sequence number).
     pub size: u64,
     /// Hash of entry `size - 1`, or [`GENESIS_HASH`] when empty.
     pub hash: Hash,
+    /// RFC 9162 tree root (blake3) over the entry hashes `0..size`.
+    pub root: Hash,
 }
 
 impl Head {
     /// The head of an empty log.
-    pub const EMPTY: Head = Head {
-        size: 0,
-        hash: GENESIS_HASH,
-    };
+    pub fn empty() -> Head {
+        Head {
+            size: 0,
+            hash: GENESIS_HASH,
+            root: Blake3.empty_root(),
+        }
+    }
 
-    fn to_bytes(self) -> [u8; 40] {
-        let mut b = [0u8; 40];
+    fn to_bytes(self) -> [u8; 72] {
+        let mut b = [0u8; 72];
         b[..8].copy_from_slice(&self.size.to_be_bytes());
-        b[8..].copy_from_slice(&self.hash);
+        b[8..40].copy_from_slice(&self.hash);
+        b[40..].copy_from_slice(&self.root);
         b
     }
 
     fn from_bytes(b: &[u8]) -> Option<Head> {
-        if b.len() != 40 {
+        if b.len() != 72 {
             return None;
         }
-        let size = u64::from_be_bytes(b[..8].try_into().ok()?);
-        let hash: Hash = b[8..].try_into().ok()?;
-        Some(Head { size, hash })
+        Some(Head {
+            size: u64::from_be_bytes(b[..8].try_into().ok()?),
+            hash: b[8..40].try_into().ok()?,
+            root: b[40..].try_into().ok()?,
+        })
     }
 }
 
@@ -222,17 +232,37 @@ impl Store {
     /// The head as recorded in the store (not checked against the entries).
     pub fn stored_head(&self) -> Result<Head, StoreError> {
         match self.db.get(HEAD_KEY)? {
-            None => Ok(Head::EMPTY),
+            None => Ok(Head::empty()),
             Some(v) => Head::from_bytes(&v).ok_or_else(|| {
-                StoreError::Corrupt(format!("head record is {} bytes, not 40", v.len()))
+                StoreError::Corrupt(format!("head record is {} bytes, not 72", v.len()))
             }),
         }
     }
 
     /// Startup check: the stored head must name the last stored entry, that entry's hash must
-    /// recompute, and it must link to the one before. A full check is `verify`'s job; this one
-    /// costs O(1) so that restart stays fast however long the log is.
+    /// recompute and link to the one before, and the Merkle frontier read from the stored nodes
+    /// must give the stored root. A full check is `verify`'s job; this one costs O(log n) so
+    /// that restart stays fast however long the log is.
     pub fn check_head(&self) -> Result<Head, StoreError> {
+        let head = self.check_chain_head()?;
+        let tree = self.load_tree(head.size)?;
+        if tree.root() != head.root {
+            return Err(StoreError::Corrupt(format!(
+                "the Merkle tree's stored nodes give root {} but the head records root {}",
+                hex::encode(tree.root()),
+                hex::encode(head.root)
+            )));
+        }
+        Ok(head)
+    }
+
+    /// The Merkle frontier at `size`, read from the stored nodes.
+    pub fn load_tree(&self, size: u64) -> Result<CompactRange<Blake3>, StoreError> {
+        CompactRange::load(Blake3, size, self)
+            .map_err(|e| StoreError::Corrupt(format!("Merkle tree: {e}")))
+    }
+
+    fn check_chain_head(&self) -> Result<Head, StoreError> {
         let head = self.stored_head()?;
         let last = self.last_entry()?;
         match (head.size, last) {
@@ -386,6 +416,30 @@ impl Store {
             sync_dir(&blobs)?;
         }
         Ok(())
+    }
+}
+
+/// Key of Merkle node `(level, index)`.
+pub fn node_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = NODE_PREFIX;
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The store serves the Merkle tree's perfect-subtree hashes.
+impl NodeSource for Store {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        match self.db.get(node_key(level, index))? {
+            Some(v) => v.as_ref().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("Merkle node ({level}, {index}) is not 32 bytes"))
+            }),
+            None => Err(StoreError::Corrupt(format!(
+                "Merkle node ({level}, {index}) is missing"
+            ))),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::entry::{Entry, GENESIS_HASH, Hash};
 use super::store::{Head, Store, StoreError};
+use crate::merkle::{Blake3, CompactRange};
 
 /// What is wrong with the first bad entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +80,18 @@ pub enum Problem {
         /// The first entry past it.
         seq: u64,
     },
+    /// The Merkle root recomputed from the entries is not the one the head records.
+    #[error(
+        "Merkle root mismatch: the head records {}, the entries give {}",
+        hex::encode(head),
+        hex::encode(computed)
+    )]
+    RootMismatch {
+        /// The root the head or header records.
+        head: Hash,
+        /// The root of the tree over the entries checked.
+        computed: Hash,
+    },
     /// The last entry's hash is not the head's.
     #[error(
         "the head names hash {}, the last entry's hash is {}",
@@ -120,12 +133,19 @@ pub struct Verifier {
     from: u64,
     next: u64,
     prev: Hash,
+    /// The Merkle tree over the checked entries, when checking from the start.
+    tree: Option<CompactRange<Blake3>>,
 }
 
 impl Verifier {
     /// Verifies from the start of the log.
     pub fn new() -> Verifier {
-        Verifier::starting_at(0, GENESIS_HASH)
+        Verifier {
+            from: 0,
+            next: 0,
+            prev: GENESIS_HASH,
+            tree: Some(CompactRange::new(Blake3)),
+        }
     }
 
     /// Verifies a range starting at `seq`, whose predecessor's hash is trusted to be `prev`.
@@ -134,6 +154,7 @@ impl Verifier {
             from: seq,
             next: seq,
             prev,
+            tree: None,
         }
     }
 
@@ -184,16 +205,25 @@ impl Verifier {
         if let Err(e) = meta {
             return Err(fail(Problem::Undecodable(e.to_string())));
         }
+        if let Some(t) = &mut self.tree
+            && t.append(&entry.hash).is_err()
+        {
+            return Err(fail(Problem::Undecodable(
+                "the log is full (2^64 entries)".into(),
+            )));
+        }
         self.prev = entry.hash;
         self.next += 1;
         Ok(())
     }
 
-    /// The head after the entries checked so far.
+    /// The head after the entries checked so far (its root is meaningful only when checking
+    /// from the start; a range check reports all zeros).
     pub fn head(&self) -> Head {
         Head {
             size: self.next,
             hash: self.prev,
+            root: self.tree.as_ref().map(|t| t.root()).unwrap_or_default(),
         }
     }
 
@@ -225,6 +255,15 @@ impl Verifier {
                     problem: Problem::HeadMismatch {
                         head: exp.hash,
                         last: head.hash,
+                    },
+                });
+            }
+            if self.tree.is_some() && exp.root != head.root {
+                return Err(Failure {
+                    seq: head.size.saturating_sub(1),
+                    problem: Problem::RootMismatch {
+                        head: exp.root,
+                        computed: head.root,
                     },
                 });
             }

@@ -27,7 +27,8 @@ use serde_json::value::RawValue;
 use tokio::sync::{oneshot, watch};
 
 use super::entry::{Entry, Hash, check_id, encode_body, format_time};
-use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key};
+use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
+use crate::merkle::{Blake3, CompactRange};
 
 /// Most appends drained into one commit; bounds the latency a batch adds to its first waiter.
 const MAX_APPENDS_PER_COMMIT: usize = 1024;
@@ -156,10 +157,8 @@ impl Chain<'_> {
         let entry = Entry::seal(seq, self.head.hash, body);
         let hash = entry.hash;
         self.entries.push(entry);
-        self.head = Head {
-            size: seq + 1,
-            hash,
-        };
+        self.head.size = seq + 1;
+        self.head.hash = hash;
         (seq, hash)
     }
 }
@@ -179,13 +178,18 @@ pub struct Writer<S: Sequencer> {
 
 impl<S: Sequencer> Writer<S> {
     /// Starts the writer thread over `store`, whose checked head is `head`.
-    pub fn start(store: Arc<Store>, head: Head, sequencer: S) -> std::io::Result<Writer<S>> {
+    pub fn start(store: Arc<Store>, head: Head, sequencer: S) -> Result<Writer<S>, StoreError> {
+        let tree = store.load_tree(head.size)?;
         let (tx, rx) = mpsc::channel::<Job<S>>();
         let (head_tx, head_rx) = watch::channel(head);
         let st = store.clone();
         let thread = std::thread::Builder::new()
             .name("rotaledger-writer".into())
-            .spawn(move || run(st, head, sequencer, rx, head_tx))?;
+            .spawn(move || run(st, head, tree, sequencer, rx, head_tx))
+            .map_err(|e| StoreError::Io {
+                path: store.dir().to_path_buf(),
+                source: e,
+            })?;
         Ok(Writer {
             tx: Mutex::new(Some(tx)),
             head: head_rx,
@@ -280,6 +284,7 @@ struct Waiting<R: std::fmt::Debug> {
 fn run<S: Sequencer>(
     store: Arc<Store>,
     mut head: Head,
+    mut tree: CompactRange<Blake3>,
     mut seq: S,
     rx: mpsc::Receiver<Job<S>>,
     head_tx: watch::Sender<Head>,
@@ -314,6 +319,8 @@ fn run<S: Sequencer>(
 
         let mut batch = sled::Batch::default();
         let mut staged = head;
+        // The tree as committed, restored if the commit fails.
+        let committed_tree = tree.clone();
         let mut waiting: Vec<Waiting<S::Rejection>> = Vec::new();
         // Request ids first used in this very batch, for retries that arrive before the commit.
         let mut pending: HashMap<Vec<u8>, (RequestRecord, Vec<Hash>)> = HashMap::new();
@@ -394,6 +401,18 @@ fn run<S: Sequencer>(
                     let hashes: Vec<Hash> = chain.entries.iter().map(|e| e.hash).collect();
                     for e in &chain.entries {
                         batch.insert(&entry_key(e.seq)[..], e.to_stored());
+                        match tree.append(&e.hash) {
+                            Ok(nodes) => {
+                                for n in nodes {
+                                    batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
+                                }
+                            }
+                            // 2^64 entries: unreachable in practice, refused rather than panic.
+                            Err(full) => {
+                                poisoned = Some(full.to_string());
+                                break;
+                            }
+                        }
                     }
                     let rec = RequestRecord {
                         first_seq: staged.size,
@@ -410,10 +429,11 @@ fn run<S: Sequencer>(
                         duplicate: false,
                     });
                     staged = chain.head;
+                    staged.root = tree.root();
                 }
             }
         }
-        finish(
+        let ok = finish(
             &mut seq,
             &store,
             &mut head,
@@ -423,10 +443,13 @@ fn run<S: Sequencer>(
             &head_tx,
             &mut poisoned,
         );
+        if !ok {
+            tree = committed_tree;
+        }
     }
 }
 
-/// Commits a batch and answers its waiters.
+/// Commits a batch and answers its waiters. Returns false when the commit failed.
 #[allow(clippy::too_many_arguments)]
 fn finish<S: Sequencer>(
     seq: &mut S,
@@ -437,9 +460,9 @@ fn finish<S: Sequencer>(
     waiting: Vec<Waiting<S::Rejection>>,
     head_tx: &watch::Sender<Head>,
     poisoned: &mut Option<String>,
-) {
+) -> bool {
     if waiting.is_empty() {
-        return;
+        return true;
     }
     let wrote = staged.size - head.size;
     if wrote > 0 {
@@ -451,7 +474,7 @@ fn finish<S: Sequencer>(
                 let _ = w.reply.send(Err(AppendError::Storage(e.to_string())));
             }
             *poisoned = Some(why);
-            return;
+            return false;
         }
         *head = staged;
         seq.committed(staged);
@@ -469,6 +492,7 @@ fn finish<S: Sequencer>(
             duplicate: w.duplicate,
         }));
     }
+    true
 }
 
 fn read_hashes(store: &Store, first: u64, count: u32) -> Result<Vec<Hash>, StoreError> {
