@@ -12,4 +12,5 @@ pub mod proto {
 }
 
 pub mod cli;
+pub mod ledger;
 pub mod log;
