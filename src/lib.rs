@@ -1,4 +1,22 @@
 //! rotaledger: a tamper-evident, event-sourced ledger of teacher rotation (教师交流轮岗).
+//!
+//! HR systems append events; every entry is chained to the one before by a blake3 hash and is
+//! a leaf of an RFC 9162 Merkle tree, so auditors can verify the log offline and check
+//! inclusion and consistency proofs against signed checkpoints. `docs/ARCHITECTURE.md` is the
+//! map; `docs/FORMAT.md` the byte formats.
+//!
+//! # Layout
+//!
+//! - [`log`]: the on-disk log: entry encoding and hash chain, sled store with durable
+//!   (fdatasync'd) commits, the group-commit single writer, the verifier, the JSON Lines export.
+//! - [`merkle`]: the Merkle tree over entry hashes, inclusion and consistency proofs, signed
+//!   checkpoints and their key. Pure computation.
+//! - [`ledger`]: the façade: log + tree + checkpoints + the domain's sequencer; durable appends
+//!   answered with receipts, committed reads.
+//! - `domain`: events, policy, rules, projections; plain Rust, no I/O.
+//! - `grpc`, `server`: the gRPC services and the server around the ledger.
+//! - [`cli`]: the offline commands (`verify`, `export`, `bench`) behind `src/main.rs`.
+//! - [`proto`]: code generated from `proto/rotaledger/v1`.
 
 pub mod merkle;
 

@@ -21,24 +21,40 @@ struct Args {
 enum Command {
     /// Verify the hash chain of a store (offline; no server may hold it) or of an export.
     ///
-    /// Reports the first bad entry and what is wrong with it. Exit 0 verified, 1 bad, 2 could
-    /// not run.
+    /// Checks every entry in order: its position, its hash, its link to the entry before, its
+    /// body; then that the log ends where the head (or the export's header) says, with the
+    /// head's hash and Merkle root. The rules are in docs/FORMAT.md.
+    ///
+    /// Prints `verified: ... N entries, head <hash>` or `BAD: ... first bad entry <seq>: <what
+    /// is wrong>`. Exit 0 verified, 1 bad (the output names the first bad entry), 2 could not
+    /// run (no store, store in use, not an export, I/O error).
     Verify {
-        /// Data directory of a store no server is using.
+        /// Data directory of a store no server is using. Give this or --export.
         #[arg(long, conflicts_with = "export", required_unless_present = "export")]
         data: Option<PathBuf>,
-        /// An export file written by `rotaledger export`.
+        /// An export file written by `rotaledger export`. Give this or --data.
         #[arg(long)]
         export: Option<PathBuf>,
     },
     /// Export a store as JSON Lines carrying the exact hashed bytes (offline).
+    ///
+    /// One header line (size, head hash, Merkle root), then one line per entry with its
+    /// sequence number, previous hash, hash and the exact stored body (docs/FORMAT.md). The
+    /// file is written as `<OUT without extension>.partial`, fsynced, then renamed to OUT, so a
+    /// half-written export never carries the final name. The store is not verified first: run
+    /// `rotaledger verify --export OUT` on the result. Exit 0 written, 2 could not run.
     Export {
         /// Data directory of a store no server is using.
         #[arg(long, default_value = "rotaledger-data")]
         data: PathBuf,
-        /// The file to write (written under a temporary name, renamed when complete).
+        /// The file to write (replaced if it exists).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Benchmarks (not tests): `bench append`, `bench verify`. Results: docs/BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        which: cli::bench::BenchCommand,
     },
 }
 
@@ -51,6 +67,7 @@ fn main() -> ExitCode {
             (None, None) => Err(CliError("give --data DIR or --export FILE".into())),
         },
         Command::Export { data, out } => cli::offline::export(&data, &out),
+        Command::Bench { which } => cli::bench::run(which),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

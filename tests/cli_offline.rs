@@ -51,6 +51,31 @@ fn export_then_verify_and_tampering_is_located() {
             "first bad entry 299: undecodable entry",
         ),
         (
+            "a stored hash altered",
+            alter_line(&lines, 78, |l| {
+                let at = l.find(r#""hash":""#).unwrap() + 8;
+                let flipped = if &l[at..at + 1] == "0" { "1" } else { "0" };
+                format!("{}{flipped}{}", &l[..at], &l[at + 1..])
+            }),
+            "first bad entry 77: hash mismatch",
+        ),
+        (
+            "two lines swapped",
+            swap_lines(&lines, 11, 12),
+            "first bad entry 10: gap in sequence numbers: expected entry 10, found entry 11",
+        ),
+        (
+            "two lines swapped and renumbered",
+            {
+                let swapped = swap_lines(&lines, 11, 12);
+                let l: Vec<&str> = swapped.lines().collect();
+                let l = alter_line(&l, 11, |s| s.replacen(r#""seq":11,"#, r#""seq":10,"#, 1));
+                let l: Vec<&str> = l.lines().collect();
+                alter_line(&l, 12, |s| s.replacen(r#""seq":10,"#, r#""seq":11,"#, 1))
+            },
+            "first bad entry 10: the entry stored at position 10 says it is entry 11",
+        ),
+        (
             "a line removed",
             [&lines[..51], &lines[52..]].concat().join("\n") + "\n",
             "first bad entry 50: gap in sequence numbers",
@@ -63,6 +88,20 @@ fn export_then_verify_and_tampering_is_located() {
         assert_eq!(code, 1, "{name}: {out}{err}");
         assert!(out.contains(expected), "{name}: {out}");
     }
+}
+
+/// The export with line `i` (0 is the header) replaced by `f(line)`.
+fn alter_line(lines: &[&str], i: usize, f: impl FnOnce(&str) -> String) -> String {
+    let mut v: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    v[i] = f(&v[i]);
+    v.join("\n") + "\n"
+}
+
+/// The export with lines `a` and `b` exchanged.
+fn swap_lines(lines: &[&str], a: usize, b: usize) -> String {
+    let mut v = lines.to_vec();
+    v.swap(a, b);
+    v.join("\n") + "\n"
 }
 
 #[test]

@@ -352,6 +352,42 @@ fn group_commit_batches_concurrent_appends_and_syncs_every_commit() {
     assert_eq!(w.head().size, 800);
 }
 
+/// The durability contract, observed: the sync counters advance only after `fdatasync`
+/// returned, so reading them after an append returns shows the sync happened before the answer.
+#[test]
+fn every_acknowledged_append_follows_its_own_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open_log(dir.path());
+    for i in 0..20 {
+        let before = w.store().stats.snapshot();
+        append(&w, &format!("s{i}"), &[format!(r#"{{"i":{i}}}"#)]).unwrap();
+        let after = w.store().stats.snapshot();
+        assert_eq!(after.commits, before.commits + 1, "append {i}: {after:?}");
+        assert_eq!(
+            after.data_syncs,
+            before.data_syncs + 1,
+            "append {i}: {after:?}"
+        );
+    }
+    // sled keeps values over about 128 KiB in blob files of their own, which it never syncs:
+    // the store must sync the new file before the append returns.
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(300 * 1024));
+    let before = w.store().stats.snapshot();
+    append(&w, "big", &[big]).unwrap();
+    let after = w.store().stats.snapshot();
+    let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+    assert!(blobs > 0, "sled wrote no blob file for a 300 KiB value");
+    assert!(
+        after.blob_syncs > before.blob_syncs,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(after.data_syncs, before.data_syncs + 1);
+    // A retry writes nothing, so it needs no commit.
+    let again = append(&w, "s3", &[r#"{"i":3}"#.into()]).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(w.store().stats.snapshot().commits, after.commits);
+}
+
 #[test]
 fn fingerprint_separates_payload_boundaries() {
     let a = fingerprint([b"ab".as_slice(), b"c".as_slice()]);

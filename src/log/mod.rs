@@ -15,6 +15,10 @@ pub mod store;
 pub mod verify;
 pub mod writer;
 
+/// The worked example of `docs/FORMAT.md`, checked byte for byte.
+#[cfg(test)]
+mod example;
+
 pub use entry::{Entry, GENESIS_HASH, Hash};
 pub use store::{Head, Store, StoreError};
 pub use verify::{Failure, Problem, Verified, Verifier};

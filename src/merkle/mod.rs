@@ -13,7 +13,7 @@
 //! - [`checkpoint`]: the signed checkpoint text (C2SP tlog-checkpoint + signed-note).
 //! - [`key`]: the ed25519 checkpoint key, its file, and the one-line verifier key.
 //!
-//! The byte-level formats are in `docs/FORMAT-merkle.md`.
+//! The byte-level formats are in `docs/FORMAT.md`, part 2.
 
 pub mod checkpoint;
 pub mod hasher;

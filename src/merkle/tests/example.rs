@@ -1,4 +1,4 @@
-//! The worked example of docs/FORMAT-merkle.md, computed here so the document stays true.
+//! The worked example of docs/FORMAT.md §2.6, computed here so the document stays true.
 //! Run `cargo test --lib merkle::tests::example -- --nocapture` to print it.
 
 use super::{entry, hx};
@@ -39,7 +39,7 @@ fn worked_example_of_the_format_document() {
     }
     println!("verifier key: {}\n{text}", key.verifier());
 
-    // The values printed in docs/FORMAT-merkle.md: if this fails, the document is wrong.
+    // The values printed in docs/FORMAT.md §2.6: if this fails, the document is wrong.
     let hexes = |ds: &[[u8; 32]]| ds.iter().map(hx).collect::<Vec<_>>();
     assert_eq!(
         hexes(&entries),

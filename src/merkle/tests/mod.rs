@@ -2,7 +2,7 @@
 
 /// Signed checkpoints and keys.
 mod checkpoint;
-/// The worked example of docs/FORMAT-merkle.md.
+/// The worked example of docs/FORMAT.md §2.6.
 mod example;
 /// Every proof of every tree up to 64 leaves, and mangled proofs rejected.
 mod exhaustive;

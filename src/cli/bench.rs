@@ -1,0 +1,762 @@
+//! `rotaledger bench`: throughput and latency of the log, each measured next to its raw floor
+//! in the same run, so a figure always comes with what the machine itself could do.
+//!
+//! These are benchmarks, never tests: nothing here asserts a speed. Results and the commands
+//! that produced them go in `docs/BENCHMARKS.md`.
+//!
+//! - `bench append`: durable appends through the real group-commit [`Writer`] (with
+//!   [`PassThrough`]) from 1, 16 and 64 concurrent appenders, next to the floor of the same
+//!   storage work without the writer (sled insert + flush + fdatasync with the batching the
+//!   writer achieved) and a plain fdatasync rate.
+//! - `bench verify`: full chain verification of a store, next to a raw sled scan and raw
+//!   blake3 over the same stored bytes.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::{CliError, Outcome, progress};
+use crate::log::entry::{encode_body, format_time};
+use crate::log::store::{HEAD_KEY, entry_key, node_key, request_key};
+use crate::log::verify::verify_store;
+use crate::log::{AppendRequest, PassThrough, Store, Writer, fingerprint};
+
+/// The benchmarks. New ones are added as further variants (`rotaledger bench <name>`).
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Durable appends/s and p50/p99 latency through the group-commit writer, next to the raw
+    /// floor measured in the same run.
+    ///
+    /// For every combination of --appenders and --entries-per-append: (1) the writer: that
+    /// many threads append in a closed loop on a fresh store, each append acknowledged only
+    /// once durable; (2) the floor: one thread does the same storage work directly on sled
+    /// (insert + flush + fdatasync, as many appends per commit as the writer achieved), with no
+    /// writer, no hashing, no JSON. Before them, a plain fdatasync rate (4 KiB append +
+    /// fdatasync). Each measurement stops after --seconds or --appends, whichever comes first.
+    ///
+    /// Stores are created in a fresh directory under --dir (default: the system temporary
+    /// directory) and removed afterwards. It must be on the disk being measured: on tmpfs
+    /// fdatasync costs nothing and the figures mean nothing.
+    ///
+    /// Prints a table on stdout (or JSON with --json); progress on stderr. Exit 0 done, 2 could
+    /// not run.
+    Append(AppendArgs),
+    /// Full chain verification rate of a store of --entries entries, next to a raw sled scan
+    /// and raw blake3 over the same stored bytes, measured in the same run.
+    ///
+    /// Fills a fresh store through the writer (synthetic event-like payloads), reopens it,
+    /// then times --runs passes of each: `verify` (scan + decode + every hash, link and the
+    /// Merkle root), the bare sled scan, and blake3 of every stored value held in memory. The
+    /// median pass is reported. The OS page cache is warm: this is the CPU cost of
+    /// verification, not a cold-disk read.
+    ///
+    /// With --keep DIR the filled store is left in DIR (which must not exist yet), e.g. for
+    /// `rotaledger export --data DIR`. Prints a table on stdout (or JSON with --json). Exit 0
+    /// done, 1 the filled store did not verify, 2 could not run.
+    Verify(VerifyArgs),
+}
+
+/// Flags of `bench append`.
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    /// Concurrent appenders (threads), comma-separated: one scenario per value.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub appenders: Vec<usize>,
+    /// Entries per append, comma-separated: one scenario per value.
+    #[arg(long, value_delimiter = ',', default_value = "1,100")]
+    pub entries_per_append: Vec<usize>,
+    /// Longest duration of each measurement, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Most appends in each measurement (0: bounded by --seconds only).
+    #[arg(long, default_value_t = 0)]
+    pub appends: u64,
+    /// Size of each entry's payload in bytes (a JSON object padded to about this size).
+    #[arg(long, default_value_t = 200)]
+    pub payload_bytes: usize,
+    /// Parent directory of the temporary stores [default: the system temporary directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `bench verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Entries in the store to verify.
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: u64,
+    /// Entries per append while filling the store.
+    #[arg(long, default_value_t = 1000)]
+    pub fill_batch: u64,
+    /// Size of each entry's payload in bytes (a JSON object padded to about this size).
+    #[arg(long, default_value_t = 200)]
+    pub payload_bytes: usize,
+    /// Timed passes of each measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Leave the filled store in this directory (it must not exist yet) instead of removing it.
+    #[arg(long, conflicts_with = "dir")]
+    pub keep: Option<PathBuf>,
+    /// Parent directory of the temporary store [default: the system temporary directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs one benchmark.
+pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        BenchCommand::Append(a) => bench_append(&a),
+        BenchCommand::Verify(v) => bench_verify(&v),
+    }
+}
+
+/// A directory removed when dropped (unless kept).
+struct ScratchDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl ScratchDir {
+    /// A new, empty directory under `parent`.
+    fn new(parent: Option<&Path>, what: &str) -> Result<ScratchDir, CliError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = parent.join(format!(
+            "rotaledger-bench-{}-{what}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).map_err(CliError::ctx(path.display()))?;
+        Ok(ScratchDir { path, keep: false })
+    }
+
+    /// `path`, which must not exist yet, kept after the run.
+    fn kept(path: &Path) -> Result<ScratchDir, CliError> {
+        if path.exists() {
+            return Err(CliError(format!(
+                "{} already exists; --keep wants a new directory",
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(CliError::ctx(path.display()))?;
+        Ok(ScratchDir {
+            path: path.to_path_buf(),
+            keep: true,
+        })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Latency percentiles and rates of one measurement.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Measured {
+    /// Appends (or commits, or syncs) completed.
+    ops: u64,
+    /// Entries written.
+    entries: u64,
+    /// Wall time of the whole measurement, seconds.
+    seconds: f64,
+    /// Durable commits.
+    commits: u64,
+    /// Median latency, milliseconds.
+    p50_ms: f64,
+    /// 99th percentile latency, milliseconds.
+    p99_ms: f64,
+}
+
+impl Measured {
+    fn new(mut lat_ns: Vec<u64>, entries: u64, commits: u64, elapsed: Duration) -> Measured {
+        lat_ns.sort_unstable();
+        Measured {
+            ops: lat_ns.len() as u64,
+            entries,
+            seconds: elapsed.as_secs_f64(),
+            commits,
+            p50_ms: percentile(&lat_ns, 50) as f64 / 1e6,
+            p99_ms: percentile(&lat_ns, 99) as f64 / 1e6,
+        }
+    }
+    fn ops_per_s(&self) -> f64 {
+        self.ops as f64 / self.seconds.max(1e-9)
+    }
+    fn entries_per_s(&self) -> f64 {
+        self.entries as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The `p`th percentile of sorted values (nearest rank), 0 when empty.
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// When a measurement stops.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    duration: Duration,
+    /// 0: no limit.
+    max_ops: u64,
+}
+
+impl Limits {
+    /// Takes one more operation if the limits allow it.
+    fn take(&self, start: Instant, taken: &AtomicU64) -> bool {
+        if start.elapsed() >= self.duration {
+            return false;
+        }
+        self.max_ops == 0 || taken.fetch_add(1, Ordering::Relaxed) < self.max_ops
+    }
+}
+
+/// A JSON payload of about `size` bytes: event-like fields and padding.
+fn payload(t: usize, i: u64, j: usize, size: usize) -> String {
+    let head = format!(
+        r#"{{"type":"TeacherRotated","v":1,"teacher":"T{t:03}-{i:07}","from_school":"S{:03}","to_school":"S{:03}","n":{j},"pad":""#,
+        i % 997,
+        i % 991
+    );
+    let pad = size.saturating_sub(head.len() + 2);
+    format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+fn raw_json(s: String) -> Result<Box<RawValue>, CliError> {
+    RawValue::from_string(s).map_err(CliError::ctx("building a payload"))
+}
+
+fn request(
+    actor: &str,
+    request_id: String,
+    payloads: Vec<Box<RawValue>>,
+) -> AppendRequest<Vec<Box<RawValue>>> {
+    AppendRequest {
+        actor: actor.into(),
+        request_id,
+        fingerprint: fingerprint(payloads.iter().map(|p| p.get().as_bytes())),
+        expected_size: None,
+        input: payloads,
+    }
+}
+
+fn open_writer(dir: &Path) -> Result<Writer<PassThrough>, CliError> {
+    let store = Arc::new(Store::open(dir).map_err(CliError::ctx(dir.display()))?);
+    let head = store.check_head().map_err(CliError::ctx(dir.display()))?;
+    Writer::start(store, head, PassThrough).map_err(CliError::ctx("starting the writer"))
+}
+
+/// A bar over the measurement's duration, showing operations done so far.
+fn timed_bar(limits: &Limits, what: String) -> ProgressBar {
+    let bar = ProgressBar::new(limits.duration.as_millis() as u64);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what);
+    bar
+}
+
+/// Waits for worker threads, drawing progress; returns their results and the wall time.
+fn join_all<T>(
+    handles: Vec<JoinHandle<Result<T, CliError>>>,
+    start: Instant,
+    bar: &ProgressBar,
+    done: &AtomicU64,
+    what: &str,
+) -> Result<(Vec<T>, Duration), CliError> {
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+        bar.set_position(start.elapsed().as_millis() as u64);
+        bar.set_message(format!("{what}: {} appends", done.load(Ordering::Relaxed)));
+    }
+    let elapsed = start.elapsed();
+    bar.finish_and_clear();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(
+            h.join()
+                .map_err(|_| CliError("a benchmark thread panicked".into()))??,
+        );
+    }
+    Ok((out, elapsed))
+}
+
+/// The writer: `appenders` threads append `per_append` entries each time, closed loop.
+fn measure_writer(
+    parent: Option<&Path>,
+    appenders: usize,
+    per_append: usize,
+    payload_bytes: usize,
+    limits: Limits,
+) -> Result<Measured, CliError> {
+    let dir = ScratchDir::new(parent, "writer")?;
+    let writer = Arc::new(open_writer(&dir.path)?);
+    let taken = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<JoinHandle<Result<Vec<u64>, CliError>>> = (0..appenders)
+        .map(|t| {
+            let (writer, taken, done) = (writer.clone(), taken.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                let mut i = 0u64;
+                while limits.take(start, &taken) {
+                    let payloads = (0..per_append)
+                        .map(|j| raw_json(payload(t, i, j, payload_bytes)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let req = request("bench", format!("t{t}-{i}"), payloads);
+                    let t0 = Instant::now();
+                    writer
+                        .append_blocking(req)
+                        .map_err(CliError::ctx("append"))?;
+                    lat.push(t0.elapsed().as_nanos() as u64);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let what = format!("writer   {appenders:>2} x {per_append:>3}");
+    let bar = timed_bar(&limits, what.clone());
+    let (lats, elapsed) = join_all(handles, start, &bar, &done, &what)?;
+    let stats = writer.store().stats.snapshot();
+    writer.shutdown();
+    let lat: Vec<u64> = lats.into_iter().flatten().collect();
+    Ok(Measured::new(lat, stats.entries, stats.commits, elapsed))
+}
+
+/// The floor: the storage work of the writer's commits done directly on sled by one thread,
+/// `batch` appends of `per_append` entries per commit, with values of the same sizes (entry,
+/// Merkle nodes, idempotency record, head). Latency is per commit.
+fn measure_floor(
+    parent: Option<&Path>,
+    batch: usize,
+    per_append: usize,
+    payload_bytes: usize,
+    limits: Limits,
+) -> Result<Measured, CliError> {
+    let dir = ScratchDir::new(parent, "floor")?;
+    let db = sled::Config::new()
+        .path(&dir.path)
+        .flush_every_ms(None)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(CliError::ctx(dir.path.display()))?;
+    let data_path = dir.path.join("db");
+    let data = File::open(&data_path).map_err(CliError::ctx(data_path.display()))?;
+    let time = format_time(chrono::Utc::now());
+    let sample = raw_json(payload(0, 0, 0, payload_bytes))?;
+    let body_len = encode_body(0, &time, "bench", "t0-0", &sample).len();
+    let mut value = vec![0u8; 64 + body_len];
+    let (mut seq, mut appends, mut commits) = (0u64, 0u64, 0u64);
+    let taken = AtomicU64::new(0);
+    let mut lat = Vec::new();
+    let what = format!("floor    {batch:>2} x {per_append:>3}");
+    let bar = timed_bar(&limits, what.clone());
+    let start = Instant::now();
+    while limits.take(start, &taken) {
+        let mut b = sled::Batch::default();
+        for a in 0..batch {
+            for _ in 0..per_append {
+                value[..8].copy_from_slice(&seq.to_be_bytes());
+                b.insert(&entry_key(seq)[..], &value[..]);
+                let node = *blake3::hash(&seq.to_be_bytes()).as_bytes();
+                b.insert(&node_key(0, seq)[..], &node[..]);
+                for l in 1..=seq.trailing_ones() {
+                    b.insert(&node_key(l as u8, ((seq + 1) >> l) - 1)[..], &node[..]);
+                }
+                seq += 1;
+            }
+            b.insert(
+                request_key("bench", &format!("c{commits}-{a}")),
+                &[7u8; 44][..],
+            );
+        }
+        b.insert(HEAD_KEY, &[9u8; 72][..]);
+        let t0 = Instant::now();
+        db.apply_batch(b)
+            .map_err(CliError::ctx("sled apply_batch"))?;
+        db.flush().map_err(CliError::ctx("sled flush"))?;
+        data.sync_data()
+            .map_err(CliError::ctx(data_path.display()))?;
+        lat.push(t0.elapsed().as_nanos() as u64);
+        appends += batch as u64;
+        commits += 1;
+        if commits % 16 == 0 {
+            bar.set_position(start.elapsed().as_millis() as u64);
+            bar.set_message(format!("{what}: {appends} appends"));
+        }
+    }
+    let elapsed = start.elapsed();
+    bar.finish_and_clear();
+    let mut m = Measured::new(lat, seq, commits, elapsed);
+    m.ops = appends;
+    Ok(m)
+}
+
+/// Plain fdatasync rate: append 4 KiB to a file and fdatasync it, in a loop.
+fn measure_fdatasync(parent: Option<&Path>, limits: Limits) -> Result<Measured, CliError> {
+    let dir = ScratchDir::new(parent, "fdatasync")?;
+    let path = dir.path.join("probe");
+    let f = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(&path)
+        .map_err(CliError::ctx(path.display()))?;
+    let block = [0x5au8; 4096];
+    let taken = AtomicU64::new(0);
+    let mut lat = Vec::new();
+    let mut offset = 0u64;
+    let bar = timed_bar(&limits, "fdatasync".into());
+    let start = Instant::now();
+    while limits.take(start, &taken) {
+        let t0 = Instant::now();
+        f.write_all_at(&block, offset)
+            .and_then(|()| f.sync_data())
+            .map_err(CliError::ctx(path.display()))?;
+        lat.push(t0.elapsed().as_nanos() as u64);
+        offset += block.len() as u64;
+        if lat.len() % 64 == 0 {
+            bar.set_position(start.elapsed().as_millis() as u64);
+        }
+    }
+    let elapsed = start.elapsed();
+    bar.finish_and_clear();
+    let n = lat.len() as u64;
+    Ok(Measured::new(lat, n, n, elapsed))
+}
+
+/// One row pair of `bench append`.
+#[derive(Debug, Serialize)]
+struct AppendScenario {
+    appenders: usize,
+    entries_per_append: usize,
+    writer: Measured,
+    /// Appends per commit the floor used: the writer's mean, rounded, at least 1.
+    floor_batch: usize,
+    floor: Measured,
+    /// Writer entries/s over floor entries/s.
+    writer_vs_floor: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct AppendReport {
+    seconds_per_measurement: f64,
+    max_appends_per_measurement: u64,
+    payload_bytes: usize,
+    dir: PathBuf,
+    fdatasync: Measured,
+    scenarios: Vec<AppendScenario>,
+}
+
+fn bench_append(a: &AppendArgs) -> Result<Outcome, CliError> {
+    // Duration::from_secs_f64 panics outside its range: refuse such values first.
+    let seconds_ok = a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 86_400.0;
+    if a.appenders.contains(&0) || a.entries_per_append.contains(&0) || !seconds_ok {
+        return Err(CliError(
+            "--appenders and --entries-per-append must be positive, --seconds in (0, 86400]".into(),
+        ));
+    }
+    let limits = Limits {
+        duration: Duration::from_secs_f64(a.seconds),
+        max_ops: a.appends,
+    };
+    let parent = a.dir.as_deref();
+    let fdatasync = measure_fdatasync(parent, limits)?;
+    let mut scenarios = Vec::new();
+    for &per_append in &a.entries_per_append {
+        for &appenders in &a.appenders {
+            let writer = measure_writer(parent, appenders, per_append, a.payload_bytes, limits)?;
+            let floor_batch = if writer.commits == 0 {
+                1
+            } else {
+                ((writer.ops as f64 / writer.commits as f64).round() as usize).max(1)
+            };
+            let floor = measure_floor(parent, floor_batch, per_append, a.payload_bytes, limits)?;
+            scenarios.push(AppendScenario {
+                appenders,
+                entries_per_append: per_append,
+                writer_vs_floor: writer.entries_per_s() / floor.entries_per_s().max(1e-9),
+                writer,
+                floor_batch,
+                floor,
+            });
+        }
+    }
+    let report = AppendReport {
+        seconds_per_measurement: a.seconds,
+        max_appends_per_measurement: a.appends,
+        payload_bytes: a.payload_bytes,
+        dir: parent.map_or_else(std::env::temp_dir, Path::to_path_buf),
+        fdatasync,
+        scenarios,
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        print_append_table(&report);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
+    let s = serde_json::to_string_pretty(v).map_err(CliError::ctx("encoding JSON"))?;
+    println!("{s}");
+    Ok(())
+}
+
+fn print_append_table(r: &AppendReport) {
+    println!(
+        "bench append: at most {} s{} per measurement, payload ~{} B, stores under {}",
+        r.seconds_per_measurement,
+        if r.max_appends_per_measurement > 0 {
+            format!(" or {} appends", r.max_appends_per_measurement)
+        } else {
+            String::new()
+        },
+        r.payload_bytes,
+        r.dir.display()
+    );
+    let f = &r.fdatasync;
+    println!(
+        "fdatasync floor (4 KiB append + fdatasync): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        f.ops_per_s(),
+        f.p50_ms,
+        f.p99_ms
+    );
+    println!();
+    println!(
+        "{:>9} {:>9} {:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>8}",
+        "appenders",
+        "entries/",
+        "path",
+        "appends/s",
+        "entries/s",
+        "p50 ms",
+        "p99 ms",
+        "appends/",
+        "vs floor"
+    );
+    println!(
+        "{:>9} {:>9} {:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>8}",
+        "", "append", "", "", "", "", "", "commit", ""
+    );
+    for s in &r.scenarios {
+        let w = &s.writer;
+        let fl = &s.floor;
+        println!(
+            "{:>9} {:>9} {:<7} {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>9.1} {:>7.0}%",
+            s.appenders,
+            s.entries_per_append,
+            "writer",
+            w.ops_per_s(),
+            w.entries_per_s(),
+            w.p50_ms,
+            w.p99_ms,
+            w.ops as f64 / (w.commits.max(1)) as f64,
+            s.writer_vs_floor * 100.0
+        );
+        println!(
+            "{:>9} {:>9} {:<7} {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>9} {:>8}",
+            "",
+            "",
+            "floor",
+            fl.ops_per_s(),
+            fl.entries_per_s(),
+            fl.p50_ms,
+            fl.p99_ms,
+            s.floor_batch,
+            ""
+        );
+    }
+    println!();
+    println!(
+        "writer latency: one append, submit to durable answer; floor latency: one commit \
+         (apply_batch + flush + fdatasync)."
+    );
+}
+
+/// Median of a few timed passes.
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// One line of `bench verify`.
+#[derive(Debug, Serialize)]
+struct VerifyRow {
+    what: &'static str,
+    seconds: f64,
+    entries_per_s: f64,
+    mib_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyReport {
+    entries: u64,
+    stored_bytes: u64,
+    fill_seconds: f64,
+    runs: usize,
+    store: PathBuf,
+    kept: bool,
+    rows: Vec<VerifyRow>,
+}
+
+fn bench_verify(a: &VerifyArgs) -> Result<Outcome, CliError> {
+    if a.runs == 0 || a.fill_batch == 0 {
+        return Err(CliError("--runs and --fill-batch must be positive".into()));
+    }
+    let dir = match &a.keep {
+        Some(k) => ScratchDir::kept(k)?,
+        None => ScratchDir::new(a.dir.as_deref(), "verify")?,
+    };
+    // Fill through the real writer, so the store is exactly what the ledger writes.
+    let fill_start = Instant::now();
+    {
+        let writer = open_writer(&dir.path)?;
+        let bar = progress::entries(a.entries, "filling");
+        let mut written = 0u64;
+        let mut i = 0u64;
+        while written < a.entries {
+            let n = a.fill_batch.min(a.entries - written);
+            let payloads = (0..n as usize)
+                .map(|j| raw_json(payload(0, written + j as u64, j, a.payload_bytes)))
+                .collect::<Result<Vec<_>, _>>()?;
+            writer
+                .append_blocking(request("bench", format!("fill-{i}"), payloads))
+                .map_err(CliError::ctx("append"))?;
+            written += n;
+            i += 1;
+            bar.set_position(written);
+        }
+        writer.shutdown();
+        bar.finish_and_clear();
+    }
+    let fill = fill_start.elapsed();
+
+    let store = Store::open(&dir.path).map_err(CliError::ctx(dir.path.display()))?;
+    let mut verify_t = Vec::new();
+    let mut scan_t = Vec::new();
+    let mut hash_t = Vec::new();
+    let mut bytes = 0u64;
+    let bar = ProgressBar::new((a.runs * 3) as u64);
+    bar.set_message("measuring");
+    for _ in 0..a.runs {
+        let t0 = Instant::now();
+        let result =
+            verify_store(&store, &mut |_| {}).map_err(CliError::ctx("reading the store"))?;
+        verify_t.push(t0.elapsed());
+        if let Err(f) = result {
+            bar.finish_and_clear();
+            println!("BAD: the filled store does not verify: first bad entry {f}");
+            return Ok(Outcome::Problem);
+        }
+        bar.inc(1);
+
+        let t0 = Instant::now();
+        let (mut n, mut b) = (0u64, 0u64);
+        for item in store.raw_all() {
+            let (_, v) = item.map_err(CliError::ctx("scanning"))?;
+            n += 1;
+            b += v.len() as u64;
+        }
+        scan_t.push(t0.elapsed());
+        std::hint::black_box(n);
+        bytes = b;
+        bar.inc(1);
+
+        // The same bytes in memory (loaded untimed), hashed one value at a time.
+        let values = store
+            .raw_all()
+            .map(|item| item.map(|(_, v)| v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::ctx("scanning"))?;
+        let t0 = Instant::now();
+        for v in &values {
+            std::hint::black_box(blake3::hash(v));
+        }
+        hash_t.push(t0.elapsed());
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let row = |what, d: Duration| VerifyRow {
+        what,
+        seconds: d.as_secs_f64(),
+        entries_per_s: a.entries as f64 / d.as_secs_f64().max(1e-9),
+        mib_per_s: bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9),
+    };
+    let report = VerifyReport {
+        entries: a.entries,
+        stored_bytes: bytes,
+        fill_seconds: fill.as_secs_f64(),
+        runs: a.runs,
+        store: dir.path.clone(),
+        kept: dir.keep,
+        rows: vec![
+            row("verify (full chain + Merkle root)", median(verify_t)),
+            row("raw sled scan", median(scan_t)),
+            row("raw blake3 of the stored values", median(hash_t)),
+        ],
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        print_verify_table(&report);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_verify_table(r: &VerifyReport) {
+    println!(
+        "bench verify: {} entries, {:.1} MiB stored (filled in {:.1} s{}), median of {} runs",
+        r.entries,
+        r.stored_bytes as f64 / (1024.0 * 1024.0),
+        r.fill_seconds,
+        if r.kept {
+            format!(", kept in {}", r.store.display())
+        } else {
+            String::new()
+        },
+        r.runs
+    );
+    println!();
+    println!(
+        "{:<36} {:>9} {:>12} {:>8} {:>10}",
+        "", "seconds", "entries/s", "MiB/s", "vs verify"
+    );
+    let verify_s = r.rows.first().map_or(1.0, |v| v.seconds);
+    for row in &r.rows {
+        println!(
+            "{:<36} {:>9.3} {:>12.0} {:>8.1} {:>9.2}x",
+            row.what,
+            row.seconds,
+            row.entries_per_s,
+            row.mib_per_s,
+            verify_s / row.seconds.max(1e-9)
+        );
+    }
+}
