@@ -40,8 +40,10 @@ pub enum BenchCommand {
     /// many threads append in a closed loop on a fresh store, each append acknowledged only
     /// once durable; (2) the floor: one thread does the same storage work directly on sled
     /// (insert + flush + fdatasync, as many appends per commit as the writer achieved), with no
-    /// writer, no hashing, no JSON. Before them, a plain fdatasync rate (4 KiB append +
-    /// fdatasync). Each measurement stops after --seconds or --appends, whichever comes first.
+    /// writer, no hashing, no JSON. Before them, plain fdatasync rates (4 KiB overwritten in
+    /// place, and 4 KiB appended, + fdatasync). Each measurement stops after --seconds or
+    /// --appends, whichever comes first, and runs --rounds times (writer and floor
+    /// alternating); the median round is reported.
     ///
     /// Stores are created in a fresh directory under --dir (default: the system temporary
     /// directory) and removed afterwards. It must be on the disk being measured: on tmpfs
@@ -75,8 +77,12 @@ pub struct AppendArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,100")]
     pub entries_per_append: Vec<usize>,
     /// Longest duration of each measurement, in seconds.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,
+    /// Rounds of every measurement (writer and floor alternating); the median round by
+    /// throughput is reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Most appends in each measurement (0: bounded by --seconds only).
     #[arg(long, default_value_t = 0)]
     pub appends: u64,
@@ -418,8 +424,16 @@ fn measure_floor(
     Ok(m)
 }
 
-/// Plain fdatasync rate: append 4 KiB to a file and fdatasync it, in a loop.
-fn measure_fdatasync(parent: Option<&Path>, limits: Limits) -> Result<Measured, CliError> {
+/// Plain fdatasync rate: write 4 KiB and fdatasync, in a loop. With `grow`, each write
+/// appends (the file's size changes, so ext4 must also commit metadata through its journal);
+/// without, it overwrites blocks of a preallocated, synced 1 MiB file in place.
+fn measure_fdatasync(
+    parent: Option<&Path>,
+    limits: Limits,
+    grow: bool,
+) -> Result<Measured, CliError> {
+    const BLOCK: usize = 4096;
+    const SLOTS: u64 = 256;
     let dir = ScratchDir::new(parent, "fdatasync")?;
     let path = dir.path.join("probe");
     let f = OpenOptions::new()
@@ -427,20 +441,26 @@ fn measure_fdatasync(parent: Option<&Path>, limits: Limits) -> Result<Measured, 
         .write(true)
         .open(&path)
         .map_err(CliError::ctx(path.display()))?;
-    let block = [0x5au8; 4096];
+    let block = [0x5au8; BLOCK];
+    if !grow {
+        f.write_all_at(&vec![0u8; BLOCK * SLOTS as usize], 0)
+            .and_then(|()| f.sync_all())
+            .map_err(CliError::ctx(path.display()))?;
+    }
     let taken = AtomicU64::new(0);
     let mut lat = Vec::new();
-    let mut offset = 0u64;
+    let mut i = 0u64;
     let bar = timed_bar(&limits, "fdatasync".into());
     let start = Instant::now();
     while limits.take(start, &taken) {
+        let offset = if grow { i } else { i % SLOTS } * BLOCK as u64;
         let t0 = Instant::now();
         f.write_all_at(&block, offset)
             .and_then(|()| f.sync_data())
             .map_err(CliError::ctx(path.display()))?;
         lat.push(t0.elapsed().as_nanos() as u64);
-        offset += block.len() as u64;
-        if lat.len() % 64 == 0 {
+        i += 1;
+        if i % 64 == 0 {
             bar.set_position(start.elapsed().as_millis() as u64);
         }
     }
@@ -465,11 +485,18 @@ struct AppendScenario {
 
 #[derive(Debug, Serialize)]
 struct AppendReport {
+    /// `/proc/loadavg` before and after: other work on the machine moves every figure.
+    load_before: String,
+    load_after: String,
     seconds_per_measurement: f64,
+    rounds: usize,
     max_appends_per_measurement: u64,
     payload_bytes: usize,
     dir: PathBuf,
+    /// 4 KiB overwrite in place + fdatasync.
     fdatasync: Measured,
+    /// 4 KiB append (the file grows) + fdatasync.
+    fdatasync_append: Measured,
     scenarios: Vec<AppendScenario>,
 }
 
@@ -486,17 +513,42 @@ fn bench_append(a: &AppendArgs) -> Result<Outcome, CliError> {
         max_ops: a.appends,
     };
     let parent = a.dir.as_deref();
-    let fdatasync = measure_fdatasync(parent, limits)?;
+    let rounds = a.rounds.max(1);
+    let load_before = load_average();
+    let (mut overwrite, mut append) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        overwrite.push(measure_fdatasync(parent, limits, false)?);
+        append.push(measure_fdatasync(parent, limits, true)?);
+    }
+    let fdatasync = median_by_rate(overwrite);
+    let fdatasync_append = median_by_rate(append);
     let mut scenarios = Vec::new();
     for &per_append in &a.entries_per_append {
         for &appenders in &a.appenders {
-            let writer = measure_writer(parent, appenders, per_append, a.payload_bytes, limits)?;
-            let floor_batch = if writer.commits == 0 {
-                1
-            } else {
-                ((writer.ops as f64 / writer.commits as f64).round() as usize).max(1)
-            };
-            let floor = measure_floor(parent, floor_batch, per_append, a.payload_bytes, limits)?;
+            // Writer and floor alternate, so that a burst of load elsewhere on the machine
+            // hits both sides of the comparison rather than one.
+            let (mut writers, mut floors, mut batches) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let w = measure_writer(parent, appenders, per_append, a.payload_bytes, limits)?;
+                let batch = if w.commits == 0 {
+                    1
+                } else {
+                    ((w.ops as f64 / w.commits as f64).round() as usize).max(1)
+                };
+                floors.push(measure_floor(
+                    parent,
+                    batch,
+                    per_append,
+                    a.payload_bytes,
+                    limits,
+                )?);
+                writers.push(w);
+                batches.push(batch);
+            }
+            batches.sort_unstable();
+            let floor_batch = batches[batches.len() / 2];
+            let writer = median_by_rate(writers);
+            let floor = median_by_rate(floors);
             scenarios.push(AppendScenario {
                 appenders,
                 entries_per_append: per_append,
@@ -508,11 +560,15 @@ fn bench_append(a: &AppendArgs) -> Result<Outcome, CliError> {
         }
     }
     let report = AppendReport {
+        load_before,
+        load_after: load_average(),
         seconds_per_measurement: a.seconds,
+        rounds,
         max_appends_per_measurement: a.appends,
         payload_bytes: a.payload_bytes,
         dir: parent.map_or_else(std::env::temp_dir, Path::to_path_buf),
         fdatasync,
+        fdatasync_append,
         scenarios,
     };
     if a.json {
@@ -531,23 +587,32 @@ fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
 
 fn print_append_table(r: &AppendReport) {
     println!(
-        "bench append: at most {} s{} per measurement, payload ~{} B, stores under {}",
+        "bench append: at most {} s{} per measurement, median of {} rounds, payload ~{} B, stores under {}",
         r.seconds_per_measurement,
         if r.max_appends_per_measurement > 0 {
             format!(" or {} appends", r.max_appends_per_measurement)
         } else {
             String::new()
         },
+        r.rounds,
         r.payload_bytes,
         r.dir.display()
     );
-    let f = &r.fdatasync;
     println!(
-        "fdatasync floor (4 KiB append + fdatasync): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        f.ops_per_s(),
-        f.p50_ms,
-        f.p99_ms
+        "load average before: {}, after: {}",
+        r.load_before, r.load_after
     );
+    for (what, f) in [
+        ("4 KiB overwrite", &r.fdatasync),
+        ("4 KiB append   ", &r.fdatasync_append),
+    ] {
+        println!(
+            "fdatasync floor, {what} + fdatasync: {:>6.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            f.ops_per_s(),
+            f.p50_ms,
+            f.p99_ms
+        );
+    }
     println!();
     println!(
         "{:>9} {:>9} {:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>8}",
@@ -600,6 +665,20 @@ fn print_append_table(r: &AppendReport) {
     );
 }
 
+/// The 1, 5 and 15 minute load averages, or "unknown" off Linux.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The measurement with the median throughput.
+fn median_by_rate(mut v: Vec<Measured>) -> Measured {
+    v.sort_by(|a, b| a.entries_per_s().total_cmp(&b.entries_per_s()));
+    let i = v.len() / 2;
+    v.swap_remove(i)
+}
+
 /// Median of a few timed passes.
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort_unstable();
@@ -617,6 +696,8 @@ struct VerifyRow {
 
 #[derive(Debug, Serialize)]
 struct VerifyReport {
+    load_before: String,
+    load_after: String,
     entries: u64,
     stored_bytes: u64,
     fill_seconds: f64,
@@ -658,6 +739,7 @@ fn bench_verify(a: &VerifyArgs) -> Result<Outcome, CliError> {
     }
     let fill = fill_start.elapsed();
 
+    let load_before = load_average();
     let store = Store::open(&dir.path).map_err(CliError::ctx(dir.path.display()))?;
     let mut verify_t = Vec::new();
     let mut scan_t = Vec::new();
@@ -710,6 +792,8 @@ fn bench_verify(a: &VerifyArgs) -> Result<Outcome, CliError> {
         mib_per_s: bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9),
     };
     let report = VerifyReport {
+        load_before,
+        load_after: load_average(),
         entries: a.entries,
         stored_bytes: bytes,
         fill_seconds: fill.as_secs_f64(),
@@ -742,6 +826,10 @@ fn print_verify_table(r: &VerifyReport) {
             String::new()
         },
         r.runs
+    );
+    println!(
+        "load average before: {}, after: {}",
+        r.load_before, r.load_after
     );
     println!();
     println!(
