@@ -412,7 +412,7 @@ fn measure_floor(
         lat.push(t0.elapsed().as_nanos() as u64);
         appends += batch as u64;
         commits += 1;
-        if commits % 16 == 0 {
+        if commits.is_multiple_of(16) {
             bar.set_position(start.elapsed().as_millis() as u64);
             bar.set_message(format!("{what}: {appends} appends"));
         }
@@ -460,7 +460,7 @@ fn measure_fdatasync(
             .map_err(CliError::ctx(path.display()))?;
         lat.push(t0.elapsed().as_nanos() as u64);
         i += 1;
-        if i % 64 == 0 {
+        if i.is_multiple_of(64) {
             bar.set_position(start.elapsed().as_millis() as u64);
         }
     }
