@@ -40,6 +40,36 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Offline audit: verify exports, proofs and checkpoints with no server; produce them
+    /// from a store no server holds.
+    Audit {
+        #[command(subcommand)]
+        command: cli::audit::AuditCommand,
+    },
+    /// Benchmarks (results go to docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Inclusion/consistency proofs, past roots and checkpoints on a store of many entries.
+    Proofs {
+        /// Entries in the store.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Random samples measured per operation.
+        #[arg(long, default_value_t = 10_000)]
+        samples: usize,
+        /// Entries per append while filling.
+        #[arg(long, default_value_t = 1000)]
+        batch: u64,
+        /// Use (and fill up to --entries) this store instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +81,15 @@ fn main() -> ExitCode {
             (None, None) => Err(CliError("give --data DIR or --export FILE".into())),
         },
         Command::Export { data, out } => cli::offline::export(&data, &out),
+        Command::Audit { command } => cli::audit::run(command),
+        Command::Bench { command } => match command {
+            BenchCommand::Proofs {
+                entries,
+                samples,
+                batch,
+                dir,
+            } => cli::bench_proofs::run(entries, samples, batch, dir.as_deref()),
+        },
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
