@@ -52,7 +52,14 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Benchmarks (not tests): `bench append`, `bench verify`. Results: docs/BENCHMARKS.md.
+    /// Offline audit: verify exports, proofs and checkpoints with no server; produce them
+    /// from a store no server holds.
+    Audit {
+        #[command(subcommand)]
+        command: cli::audit::AuditCommand,
+    },
+    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`. Results:
+    /// docs/BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
         which: cli::bench::BenchCommand,
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
             (None, None) => Err(CliError("give --data DIR or --export FILE".into())),
         },
         Command::Export { data, out } => cli::offline::export(&data, &out),
+        Command::Audit { command } => cli::audit::run(command),
         Command::Bench { which } => cli::bench::run(which),
     };
     match result {

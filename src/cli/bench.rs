@@ -65,6 +65,26 @@ pub enum BenchCommand {
     /// `rotaledger export --data DIR`. Prints a table on stdout (or JSON with --json). Exit 0
     /// done, 1 the filled store did not verify, 2 could not run.
     Verify(VerifyArgs),
+    /// Inclusion and consistency proofs, past roots and checkpoints on a store of --entries
+    /// entries, next to a raw sled node read and one blake3 node hash measured in the same run.
+    Proofs(ProofsArgs),
+}
+
+/// Flags of `bench proofs`.
+#[derive(Args, Debug)]
+pub struct ProofsArgs {
+    /// Entries in the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: u64,
+    /// Random samples measured per operation.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// Entries per append while filling.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: u64,
+    /// Use (and fill up to --entries) this store instead of a temporary one.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags of `bench append`.
@@ -128,6 +148,9 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
     match cmd {
         BenchCommand::Append(a) => bench_append(&a),
         BenchCommand::Verify(v) => bench_verify(&v),
+        BenchCommand::Proofs(p) => {
+            super::bench_proofs::run(p.entries, p.samples, p.batch, p.dir.as_deref())
+        }
     }
 }
 

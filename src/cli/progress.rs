@@ -22,3 +22,15 @@ pub fn ticker(bar: &ProgressBar) -> impl FnMut(u64) + '_ {
         }
     }
 }
+
+/// A bar counting bytes of a file read up to `total` (for files whose entry count is not
+/// known before reading them).
+pub fn bytes(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}

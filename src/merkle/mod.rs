@@ -10,6 +10,7 @@
 //! - [`tree`]: the tree over a store of perfect subtrees: roots of any past size, the
 //!   [`CompactRange`] frontier maintained on append, an in-memory store.
 //! - [`proof`]: inclusion and consistency proofs, generation and verification.
+//! - [`proof_file`]: the JSON proof file an auditor checks offline against checkpoints.
 //! - [`checkpoint`]: the signed checkpoint text (C2SP tlog-checkpoint + signed-note).
 //! - [`key`]: the ed25519 checkpoint key, its file, and the one-line verifier key.
 //!
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod hasher;
 pub mod key;
 pub mod proof;
+pub mod proof_file;
 pub mod tree;
 
 #[cfg(test)]
@@ -31,6 +33,7 @@ pub use proof::{
     VerifyError, consistency_proof, inclusion_proof, proof_from_bytes, proof_to_bytes,
     verify_consistency, verify_inclusion,
 };
+pub use proof_file::{ConsistencyProof, InclusionProof, ProofFile, ProofFileError, ProofMismatch};
 pub use tree::{
     CompactRange, MemoryNodes, MemoryNodesError, MissingNode, Node, NodeSource, TreeError,
     TreeFull, root,

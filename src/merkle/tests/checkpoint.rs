@@ -309,6 +309,34 @@ fn verifier_key_string_round_trips_and_is_checked() {
 }
 
 #[test]
+fn keys_whose_base64_holds_a_plus_round_trip() {
+    // Standard base64 uses '+': about half of all keys have one in the verifier key or the
+    // key file, so both must parse with it.
+    let mut seen = (false, false);
+    for seed in 0..=255u8 {
+        let k = key(seed);
+        let vkey = k.verifier().to_string();
+        let b64 = vkey.splitn(3, '+').nth(2).expect("three fields");
+        if b64.contains('+') {
+            seen.0 = true;
+            assert_eq!(vkey.parse::<VerifierKey>().expect(&vkey), k.verifier());
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("checkpoint.key");
+        k.save(&path).expect("save");
+        let text = std::fs::read_to_string(&path).expect("read");
+        if text.matches('+').count() > 4 {
+            seen.1 = true;
+            assert_eq!(
+                CheckpointKey::load(&path).expect(&text).verifier(),
+                k.verifier()
+            );
+        }
+    }
+    assert_eq!(seen, (true, true), "some seed gives a '+' in each form");
+}
+
+#[test]
 fn generated_keys_differ_and_sign() {
     let a = CheckpointKey::generate("rotaledger.example").expect("generate");
     let b = CheckpointKey::generate("rotaledger.example").expect("generate");

@@ -1,0 +1,630 @@
+//! `rotaledger audit ...`: the offline auditor, and the owner's side that produces what it
+//! checks (checkpoints, the public key, proof files) from a store no server holds.
+//!
+//! The verifying commands need no store and no server: an auditor holding files answers
+//! "is this entry in the log?" (`audit inclusion`), "did the log commit to exactly this
+//! export?" (`audit export`) and "has history been rewritten since I last looked?"
+//! (`audit consistency`). Every one of them checks the checkpoint signature first, because
+//! a root is only worth the signature over it.
+//!
+//! Exit codes as `verify`: 0 verified, 1 a problem found (printed with the check that failed
+//! and the values it compared), 2 could not run (a missing or malformed file, named with the
+//! line where it broke). See `docs/AUDIT.md`.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use clap::Subcommand;
+
+use super::{CliError, Outcome, progress};
+use crate::ledger::KEY_FILE;
+use crate::log::export::{parse_hash, verify_export};
+use crate::log::{Entry, Store};
+use crate::merkle::{
+    Blake3, Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof,
+    ProofFile, SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
+};
+
+/// The `audit` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Verify an export against a signed checkpoint: its hash chain, and that the Merkle root
+    /// of its first `size` entries is the checkpoint's root.
+    ///
+    /// The export may be longer than the checkpoint (it was taken later). Exit 0 verified,
+    /// 1 a problem found, 2 could not run.
+    Export {
+        /// The export file (`rotaledger export`).
+        #[arg(long)]
+        export: PathBuf,
+        /// The signed checkpoint file.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The ledger's public key: a file holding the one-line verifier key, or the line.
+        #[arg(long)]
+        key: String,
+    },
+    /// Verify an inclusion proof: the entry is in the log the signed checkpoint commits to.
+    Inclusion {
+        /// The proof file (`rotaledger audit prove inclusion`).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The signed checkpoint file.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The ledger's public key: a file holding the one-line verifier key, or the line.
+        #[arg(long)]
+        key: String,
+        /// The entry hash to check (64 hex digits), e.g. from a receipt.
+        #[arg(long, conflicts_with = "export")]
+        entry_hash: Option<String>,
+        /// Take the entry from this export instead (its chain is verified up to it).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Verify a consistency proof: the log at the new checkpoint extends the log at the old
+    /// one (same origin, both signatures, no rollback, the proof).
+    Consistency {
+        /// The older signed checkpoint.
+        #[arg(long)]
+        old: PathBuf,
+        /// The newer signed checkpoint.
+        #[arg(long)]
+        new: PathBuf,
+        /// The proof file (`rotaledger audit prove consistency`).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The ledger's public key: a file holding the one-line verifier key, or the line.
+        #[arg(long)]
+        key: String,
+    },
+    /// Sign a checkpoint of a store no server holds, with its key (`<data>/checkpoint.key`).
+    Checkpoint {
+        /// Data directory of a store no server is using.
+        #[arg(long)]
+        data: PathBuf,
+        /// Number of entries to cover (default: all).
+        #[arg(long)]
+        size: Option<u64>,
+        /// Write the checkpoint here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The log's origin line (default: the key's name, which the ledger sets to its
+        /// origin when it generates the key).
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Print the one-line verifier key of a data directory's checkpoint key.
+    PublicKey {
+        /// Data directory holding `checkpoint.key`.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Write a proof file from a store no server holds.
+    Prove {
+        #[command(subcommand)]
+        what: ProveCommand,
+    },
+}
+
+/// `audit prove ...`.
+#[derive(Subcommand, Debug)]
+pub enum ProveCommand {
+    /// Inclusion proof of entry `seq` in the log of `size` entries.
+    Inclusion {
+        /// Data directory of a store no server is using.
+        #[arg(long)]
+        data: PathBuf,
+        /// The entry's sequence number.
+        #[arg(long)]
+        seq: u64,
+        /// The log size the proof leads to (a checkpoint's size; default: all entries).
+        #[arg(long)]
+        size: Option<u64>,
+        /// Write the proof here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Consistency proof from the log of `old` entries to the log of `new` entries.
+    Consistency {
+        /// Data directory of a store no server is using.
+        #[arg(long)]
+        data: PathBuf,
+        /// The older size.
+        #[arg(long)]
+        old: u64,
+        /// The newer size (default: all entries).
+        #[arg(long)]
+        new: Option<u64>,
+        /// Write the proof here (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs one `audit` subcommand.
+pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        AuditCommand::Export {
+            export,
+            checkpoint,
+            key,
+        } => audit_export(&export, &checkpoint, &key),
+        AuditCommand::Inclusion {
+            proof,
+            checkpoint,
+            key,
+            entry_hash,
+            export,
+        } => audit_inclusion(
+            &proof,
+            &checkpoint,
+            &key,
+            entry_hash.as_deref(),
+            export.as_deref(),
+        ),
+        AuditCommand::Consistency {
+            old,
+            new,
+            proof,
+            key,
+        } => audit_consistency(&old, &new, &proof, &key),
+        AuditCommand::Checkpoint {
+            data,
+            size,
+            out,
+            origin,
+        } => make_checkpoint(&data, size, out.as_deref(), origin.as_deref()),
+        AuditCommand::PublicKey { data } => {
+            let key = load_key(&data)?;
+            println!("{}", key.verifier());
+            Ok(Outcome::Ok)
+        }
+        AuditCommand::Prove { what } => match what {
+            ProveCommand::Inclusion {
+                data,
+                seq,
+                size,
+                out,
+            } => prove_inclusion(&data, seq, size, out.as_deref()),
+            ProveCommand::Consistency {
+                data,
+                old,
+                new,
+                out,
+            } => prove_consistency(&data, old, new, out.as_deref()),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the auditor's files. Every failure here is "could not run" (exit 2) and names the
+// file; a file that reads but says the wrong thing is a problem found (exit 1) instead.
+
+/// Reads a whole small file, refusing anything larger than `max` bytes unread.
+fn read_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, CliError> {
+    let f = File::open(path).map_err(|e| CliError(format!("{what} {}: {e}", path.display())))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        return Err(CliError(format!(
+            "{what} {}: {len} bytes is too large to be a {what}",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
+        .map_err(|e| CliError(format!("{what} {}: {e}", path.display())))?;
+    Ok(bytes)
+}
+
+/// The verifier key: the argument is a file holding the one-line key, or the key itself.
+fn verifier_key(arg: &str) -> Result<VerifierKey, CliError> {
+    let path = Path::new(arg);
+    if path.exists() {
+        let bytes = read_small(path, "key file", 4096)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| CliError(format!("key file {arg}: not UTF-8 text")))?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let line = lines
+            .next()
+            .ok_or_else(|| CliError(format!("key file {arg}: empty")))?;
+        if lines.next().is_some() {
+            return Err(CliError(format!(
+                "key file {arg}: expected one line (name+keyid+base64), found more"
+            )));
+        }
+        return line
+            .trim()
+            .parse()
+            .map_err(|e| CliError(format!("key file {arg}, line 1: {e}")));
+    }
+    if arg.contains('+') {
+        return arg
+            .parse()
+            .map_err(|e| CliError(format!("--key {arg:?}: {e}")));
+    }
+    Err(CliError(format!(
+        "key file {arg}: no such file (give a file holding the verifier key, or the key line itself)"
+    )))
+}
+
+/// Reads and parses a signed checkpoint (syntax only; the signature is checked separately
+/// so that a bad signature is reported as a problem, not as an unreadable file).
+fn read_checkpoint(path: &Path) -> Result<SignedCheckpoint, CliError> {
+    let bytes = read_small(
+        path,
+        "checkpoint",
+        crate::merkle::checkpoint::MAX_NOTE_BYTES as u64,
+    )?;
+    SignedCheckpoint::parse_bytes(&bytes)
+        .map_err(|e| CliError(format!("checkpoint {}: {e}", path.display())))
+}
+
+/// Checks a checkpoint's signature; on failure prints the evidence and returns `None`.
+fn signed<'a>(cp: &'a SignedCheckpoint, key: &VerifierKey, path: &Path) -> Option<&'a Checkpoint> {
+    match cp.verify(key) {
+        Ok(c) => {
+            println!(
+                "checkpoint {}: signature by {key_name} verified: origin {:?}, size {}, root {}, time {}",
+                path.display(),
+                c.origin,
+                c.size,
+                hex::encode(c.root),
+                c.time.format(crate::merkle::checkpoint::TIME_FORMAT),
+                key_name = key.name(),
+            );
+            Some(c)
+        }
+        Err(e) => {
+            println!("BAD: checkpoint signature: {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn read_proof(path: &Path) -> Result<ProofFile, CliError> {
+    let bytes = read_small(
+        path,
+        "proof file",
+        crate::merkle::proof_file::MAX_PROOF_FILE_BYTES as u64,
+    )?;
+    ProofFile::parse(&bytes).map_err(|e| CliError(format!("proof file {}: {e}", path.display())))
+}
+
+fn inclusion_file(path: &Path) -> Result<InclusionProof, CliError> {
+    match read_proof(path)? {
+        ProofFile::Inclusion(p) => Ok(p),
+        other => Err(CliError(format!(
+            "proof file {}: its kind is {:?}, expected \"inclusion\"",
+            path.display(),
+            other.kind()
+        ))),
+    }
+}
+
+fn consistency_file(path: &Path) -> Result<ConsistencyProof, CliError> {
+    match read_proof(path)? {
+        ProofFile::Consistency(p) => Ok(p),
+        other => Err(CliError(format!(
+            "proof file {}: its kind is {:?}, expected \"consistency\"",
+            path.display(),
+            other.kind()
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The auditor's commands.
+
+/// `audit export`: the export's chain verifies, and its first `size` entries have the root
+/// the checkpoint signs.
+fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, CliError> {
+    let key = verifier_key(key)?;
+    let signed_cp = read_checkpoint(checkpoint)?;
+    let f =
+        File::open(export).map_err(|e| CliError(format!("export {}: {e}", export.display())))?;
+    let Some(cp) = signed(&signed_cp, &key, checkpoint) else {
+        return Ok(Outcome::Problem);
+    };
+    let bar = progress::bytes(
+        f.metadata().map(|m| m.len()).unwrap_or(0),
+        "verifying export",
+    );
+    let mut input = BufReader::new(bar.wrap_read(f));
+    // The tree over the first `cp.size` entries; its root is taken when it reaches that size.
+    let mut tree = CompactRange::new(Blake3);
+    let mut at_size = (cp.size == 0).then(|| tree.root());
+    let result = verify_export(&mut input, &mut |_| {}, &mut |e: &Entry| {
+        // The chain verifier refuses a log of 2^64 entries first, so `append` cannot fail.
+        if tree.size() < cp.size && tree.append(&e.hash).is_ok() && tree.size() == cp.size {
+            at_size = Some(tree.root());
+        }
+    })
+    .map_err(|e| CliError(format!("export {}: {e}", export.display())))?;
+    bar.finish_and_clear();
+    let verified = match result {
+        Ok(v) => v,
+        Err(f) => {
+            println!(
+                "BAD: export chain: {}: first bad entry {}: {}",
+                export.display(),
+                f.seq,
+                f.problem
+            );
+            return Ok(Outcome::Problem);
+        }
+    };
+    println!(
+        "export {}: chain verified: {} entries, head {}, root {}",
+        export.display(),
+        verified.checked,
+        hex::encode(verified.head.hash),
+        hex::encode(verified.head.root)
+    );
+    let Some(computed) = at_size else {
+        println!(
+            "BAD: export length: the checkpoint covers {} entries, the export holds only {}",
+            cp.size, verified.checked
+        );
+        return Ok(Outcome::Problem);
+    };
+    if computed != cp.root {
+        println!(
+            "BAD: root at size {}: the checkpoint signs {}, the export's first {} entries give {}",
+            cp.size,
+            hex::encode(cp.root),
+            cp.size,
+            hex::encode(computed)
+        );
+        return Ok(Outcome::Problem);
+    }
+    println!(
+        "verified: the export's first {} entries have the checkpoint's root {}",
+        cp.size,
+        hex::encode(cp.root)
+    );
+    Ok(Outcome::Ok)
+}
+
+/// The entry `seq` of an export, after verifying the export's chain up to it.
+fn entry_from_export(path: &Path, seq: u64) -> Result<Result<Digest, String>, CliError> {
+    let f = File::open(path).map_err(|e| CliError(format!("export {}: {e}", path.display())))?;
+    let mut input = BufReader::new(f);
+    let mut found = None;
+    let result = verify_export(&mut input, &mut |_| {}, &mut |e: &Entry| {
+        if e.seq == seq {
+            found = Some(e.hash);
+        }
+    })
+    .map_err(|e| CliError(format!("export {}: {e}", path.display())))?;
+    match (result, found) {
+        (Ok(_), Some(h)) => Ok(Ok(h)),
+        (Ok(_), None) => Ok(Err(format!(
+            "the export {} has no entry {seq}",
+            path.display()
+        ))),
+        (Err(f), _) => Ok(Err(format!(
+            "export chain: {}: first bad entry {}: {}",
+            path.display(),
+            f.seq,
+            f.problem
+        ))),
+    }
+}
+
+/// `audit inclusion`.
+fn audit_inclusion(
+    proof: &Path,
+    checkpoint: &Path,
+    key: &str,
+    entry_hash: Option<&str>,
+    export: Option<&Path>,
+) -> Result<Outcome, CliError> {
+    let key = verifier_key(key)?;
+    let signed_cp = read_checkpoint(checkpoint)?;
+    let p = inclusion_file(proof)?;
+    let given = match (entry_hash, export) {
+        (Some(h), _) => Some(parse_hash("--entry-hash", h).map_err(CliError)?),
+        (None, Some(path)) => match entry_from_export(path, p.index)? {
+            Ok(h) => Some(h),
+            Err(why) => {
+                println!("BAD: {why}");
+                return Ok(Outcome::Problem);
+            }
+        },
+        (None, None) => None,
+    };
+    let Some(cp) = signed(&signed_cp, &key, checkpoint) else {
+        return Ok(Outcome::Problem);
+    };
+    let entry = given.unwrap_or(p.entry_hash);
+    match p.verify(&entry, cp) {
+        Ok(()) => {
+            println!(
+                "verified: entry {} with hash {} is in the log {:?} of {} entries (root {}), proof of {} hashes",
+                p.index,
+                hex::encode(entry),
+                cp.origin,
+                cp.size,
+                hex::encode(cp.root),
+                p.proof.len()
+            );
+            if given.is_none() {
+                println!(
+                    "note: the entry hash was taken from the proof file; give --entry-hash or --export to check an entry you hold"
+                );
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            println!("BAD: inclusion of entry {}: {e}", p.index);
+            Ok(Outcome::Problem)
+        }
+    }
+}
+
+/// `audit consistency`.
+fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<Outcome, CliError> {
+    let key = verifier_key(key)?;
+    let old_signed = read_checkpoint(old)?;
+    let new_signed = read_checkpoint(new)?;
+    let p = consistency_file(proof)?;
+    let (Some(o), Some(n)) = (
+        signed(&old_signed, &key, old),
+        signed(&new_signed, &key, new),
+    ) else {
+        return Ok(Outcome::Problem);
+    };
+    match p.verify(o, n) {
+        Ok(()) => {
+            println!(
+                "verified: the log {:?} of {} entries (root {}) extends the log of {} entries (root {}), proof of {} hashes",
+                n.origin,
+                n.size,
+                hex::encode(n.root),
+                o.size,
+                hex::encode(o.root),
+                p.proof.len()
+            );
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            println!(
+                "BAD: consistency from {} to {} entries: {e}",
+                o.size, n.size
+            );
+            Ok(Outcome::Problem)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The owner's side: checkpoints and proofs from a store no server holds.
+
+/// Opens a store for reading and checks its head (O(log n)); the server must not hold it.
+fn open_store(dir: &Path) -> Result<(Store, u64), CliError> {
+    if !dir.join("db").exists() {
+        return Err(CliError(format!(
+            "{} holds no rotaledger store (no `db` file)",
+            dir.display()
+        )));
+    }
+    let store = Store::open(dir).map_err(|e| {
+        CliError(format!(
+            "cannot open the store in {}: {e} (is a server using it?)",
+            dir.display()
+        ))
+    })?;
+    let head = store
+        .check_head()
+        .map_err(|e| CliError(format!("the store in {}: {e}", dir.display())))?;
+    Ok((store, head.size))
+}
+
+fn load_key(dir: &Path) -> Result<CheckpointKey, CliError> {
+    let path = dir.join(KEY_FILE);
+    CheckpointKey::load(&path).map_err(|e| CliError(format!("checkpoint key: {e}")))
+}
+
+/// Writes `text` to `out` (whole, under a temporary name first) or to standard output.
+fn emit(text: &str, out: Option<&Path>, what: &str) -> Result<(), CliError> {
+    let Some(out) = out else {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(CliError::ctx("standard output"));
+    };
+    let tmp = out.with_extension("partial");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, out))
+        .map_err(CliError::ctx(out.display()))?;
+    eprintln!("wrote {what} to {}", out.display());
+    Ok(())
+}
+
+fn size_or_head(size: Option<u64>, head: u64, what: &str) -> Result<u64, CliError> {
+    let size = size.unwrap_or(head);
+    if size > head {
+        return Err(CliError(format!(
+            "{what} {size} is beyond the log's {head} entries"
+        )));
+    }
+    Ok(size)
+}
+
+/// `audit checkpoint`.
+fn make_checkpoint(
+    data: &Path,
+    size: Option<u64>,
+    out: Option<&Path>,
+    origin: Option<&str>,
+) -> Result<Outcome, CliError> {
+    let key = load_key(data)?;
+    let (store, head) = open_store(data)?;
+    let size = size_or_head(size, head, "size")?;
+    let r = root(&Blake3, size, &store).map_err(CliError::ctx("computing the root"))?;
+    let origin = origin.unwrap_or(key.name());
+    let cp = Checkpoint::new(origin, size, r, Utc::now())
+        .and_then(|c| c.sign(&key))
+        .map_err(CliError::ctx("signing the checkpoint"))?;
+    emit(&cp.to_text(), out, "the checkpoint")?;
+    Ok(Outcome::Ok)
+}
+
+/// `audit prove inclusion`.
+fn prove_inclusion(
+    data: &Path,
+    seq: u64,
+    size: Option<u64>,
+    out: Option<&Path>,
+) -> Result<Outcome, CliError> {
+    let (store, head) = open_store(data)?;
+    let size = size_or_head(size, head, "size")?;
+    if seq >= size {
+        return Err(CliError(format!(
+            "no entry {seq} in a log of {size} entries"
+        )));
+    }
+    let entry = store
+        .entry(seq)
+        .map_err(CliError::ctx(format!("reading entry {seq}")))?
+        .ok_or_else(|| CliError(format!("entry {seq} is missing from the store")))?;
+    let proof = inclusion_proof(&Blake3, seq, size, &store)
+        .map_err(CliError::ctx("computing the proof"))?;
+    let file = ProofFile::Inclusion(InclusionProof {
+        index: seq,
+        size,
+        entry_hash: entry.hash,
+        proof,
+    });
+    emit(&file.to_json(), out, "the inclusion proof")?;
+    Ok(Outcome::Ok)
+}
+
+/// `audit prove consistency`.
+fn prove_consistency(
+    data: &Path,
+    old: u64,
+    new: Option<u64>,
+    out: Option<&Path>,
+) -> Result<Outcome, CliError> {
+    let (store, head) = open_store(data)?;
+    let new = size_or_head(new, head, "new size")?;
+    if old > new {
+        return Err(CliError(format!(
+            "old size {old} is larger than new size {new}"
+        )));
+    }
+    let proof = consistency_proof(&Blake3, old, new, &store)
+        .map_err(CliError::ctx("computing the proof"))?;
+    let file = ProofFile::Consistency(ConsistencyProof {
+        old_size: old,
+        new_size: new,
+        proof,
+    });
+    emit(&file.to_json(), out, "the consistency proof")?;
+    Ok(Outcome::Ok)
+}
