@@ -2,15 +2,25 @@
 
 use std::process::Command;
 
-use crate::util::{bin, fill};
+use crate::util::{bin, fill, retry_while_locked};
 
+/// Runs the binary; a store this process just closed may still be locked for a moment (see
+/// `retry_while_locked`), so that one failure is retried.
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let once = || {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        let result = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        if result.0 == 2 && result.2.contains("could not acquire lock") {
+            Err(result.2)
+        } else {
+            Ok(result)
+        }
+    };
+    retry_while_locked(once).unwrap_or_else(|e| panic!("still locked: {e}"))
 }
 
 #[test]
