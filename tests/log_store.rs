@@ -9,12 +9,12 @@ use rotaledger::log::{
 };
 use serde_json::value::RawValue;
 
-use crate::util::{append, fill, open_log, request};
+use crate::util::{append, fill, open_log, open_store, request, retry_while_locked};
 
 fn verify_dir(
     dir: &std::path::Path,
 ) -> Result<rotaledger::log::Verified, rotaledger::log::Failure> {
-    let store = Store::open(dir).unwrap();
+    let store = open_store(dir);
     verify_store(&store, &mut |_| {}).unwrap()
 }
 
@@ -47,7 +47,7 @@ fn chain_round_trip_and_reopen() {
 
 /// Damages entry `seq` of a closed store through sled directly.
 fn tamper(dir: &std::path::Path, f: impl FnOnce(&sled::Db)) {
-    let db = sled::open(dir).unwrap();
+    let db = retry_while_locked(|| sled::open(dir)).unwrap();
     f(&db);
     db.flush().unwrap();
 }
@@ -185,7 +185,7 @@ fn startup_refuses_a_head_that_does_not_match() {
     tamper(dir.path(), |db| {
         db.remove(ekey(4)).unwrap();
     });
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let err = store.check_head().unwrap_err().to_string();
     assert!(
         err.contains("5 entries") && err.contains("last stored entry is 3"),
@@ -462,10 +462,6 @@ fn damaged_tree_state_is_refused_at_startup() {
         v[0] ^= 1;
         db.insert(k, v).unwrap();
     });
-    let err = Store::open(dir.path())
-        .unwrap()
-        .check_head()
-        .unwrap_err()
-        .to_string();
+    let err = open_store(dir.path()).check_head().unwrap_err().to_string();
     assert!(err.contains("Merkle tree"), "{err}");
 }

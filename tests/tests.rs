@@ -5,7 +5,7 @@ mod util;
 
 /// The offline auditor: `audit` checkpoints, proofs and exports; forgeries, forks, rollbacks.
 mod audit_offline;
-/// The offline CLI: `verify` and `export`, their exit codes and messages.
+/// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;

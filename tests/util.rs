@@ -2,15 +2,43 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rotaledger::log::{
     AppendError, AppendOutcome, AppendRequest, PassThrough, Store, Writer, fingerprint,
 };
 use serde_json::value::RawValue;
 
+/// Runs `open` again while it fails on sled's file lock, for at most 10 s.
+///
+/// sled 0.34 releases a dropped database's lock only when its deferred (epoch-based) garbage
+/// is collected, which can be a moment after the `Db` was dropped; a test that closes a store
+/// and reopens it at once (in this process or in a child) can meet the lock still held.
+pub fn retry_while_locked<T, E: std::fmt::Display>(
+    mut open: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open() {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens a store, waiting out a lock still held by a store just dropped (see above).
+pub fn open_store(dir: &Path) -> Store {
+    retry_while_locked(|| Store::open(dir)).expect("open store")
+}
+
 /// Opens a store and starts a pass-through writer on it.
 pub fn open_log(dir: &Path) -> Writer<PassThrough> {
-    let store = Arc::new(Store::open(dir).expect("open store"));
+    let store = Arc::new(open_store(dir));
     let head = store.check_head().expect("head check");
     Writer::start(store, head, PassThrough).expect("start writer")
 }

@@ -103,7 +103,7 @@ pub struct AppendArgs {
     /// throughput is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-    /// Most appends in each measurement (0: bounded by --seconds only).
+    /// Most appends (fdatasync floor: syncs) in each measurement (0: bounded by --seconds only).
     #[arg(long, default_value_t = 0)]
     pub appends: u64,
     /// Size of each entry's payload in bytes (a JSON object padded to about this size).
@@ -402,12 +402,11 @@ fn measure_floor(
     let body_len = encode_body(0, &time, "bench", "t0-0", &sample).len();
     let mut value = vec![0u8; 64 + body_len];
     let (mut seq, mut appends, mut commits) = (0u64, 0u64, 0u64);
-    let taken = AtomicU64::new(0);
     let mut lat = Vec::new();
     let what = format!("floor    {batch:>2} x {per_append:>3}");
     let bar = timed_bar(&limits, what.clone());
     let start = Instant::now();
-    while limits.take(start, &taken) {
+    while start.elapsed() < limits.duration && (limits.max_ops == 0 || appends < limits.max_ops) {
         let mut b = sled::Batch::default();
         for a in 0..batch {
             for _ in 0..per_append {
