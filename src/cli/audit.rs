@@ -12,7 +12,7 @@
 //! line where it broke). See `docs/AUDIT.md`.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -60,7 +60,7 @@ pub enum AuditCommand {
         /// The entry hash to check (64 hex digits), e.g. from a receipt.
         #[arg(long, conflicts_with = "export")]
         entry_hash: Option<String>,
-        /// Take the entry from this export instead (its chain is verified up to it).
+        /// Take the entry from this export instead (the export's whole chain is verified).
         #[arg(long)]
         export: Option<PathBuf>,
     },
@@ -214,7 +214,8 @@ fn read_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, CliError> {
         )));
     }
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut bytes)
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| CliError(format!("{what} {}: {e}", path.display())))?;
     Ok(bytes)
 }
@@ -388,10 +389,12 @@ fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, 
     Ok(Outcome::Ok)
 }
 
-/// The entry `seq` of an export, after verifying the export's chain up to it.
+/// The hash of entry `seq` of an export, after verifying the export's whole chain; or, as
+/// `Err`, the problem found in it.
 fn entry_from_export(path: &Path, seq: u64) -> Result<Result<Digest, String>, CliError> {
     let f = File::open(path).map_err(|e| CliError(format!("export {}: {e}", path.display())))?;
-    let mut input = BufReader::new(f);
+    let bar = progress::bytes(f.metadata().map(|m| m.len()).unwrap_or(0), "reading export");
+    let mut input = BufReader::new(bar.wrap_read(f));
     let mut found = None;
     let result = verify_export(&mut input, &mut |_| {}, &mut |e: &Entry| {
         if e.seq == seq {
@@ -399,6 +402,7 @@ fn entry_from_export(path: &Path, seq: u64) -> Result<Result<Digest, String>, Cl
         }
     })
     .map_err(|e| CliError(format!("export {}: {e}", path.display())))?;
+    bar.finish_and_clear();
     match (result, found) {
         (Ok(_), Some(h)) => Ok(Ok(h)),
         (Ok(_), None) => Ok(Err(format!(

@@ -565,6 +565,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// Untrusted bytes never panic the parser, and no mutation of a valid file yields a
+        /// different proof that still verifies: a mutated file is refused or found out.
+        #[test]
+        fn mutated_files_never_pass_as_another_proof(
+            flips in proptest::collection::vec((0usize..4096, 1u8..=255), 1..4),
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let _ = ProofFile::parse(&junk);
+            let (entries, nodes) = tree(21);
+            let cp = checkpoint(&nodes, "o", 21);
+            let good = inclusion(&entries, &nodes, 6, 21);
+            let mut bytes = good.to_json().into_bytes();
+            for (at, x) in &flips {
+                let i = at % bytes.len();
+                bytes[i] ^= x;
+            }
+            if let Ok(ProofFile::Inclusion(p)) = ProofFile::parse(&bytes)
+                && p.verify(&p.entry_hash, &cp).is_ok()
+            {
+                proptest::prop_assert_eq!(ProofFile::Inclusion(p), good);
+            }
+        }
+    }
+
     #[test]
     fn malformed_files_are_refused_with_their_position() {
         let (entries, nodes) = tree(8);
