@@ -1,0 +1,34 @@
+//! The domain of rotaledger: events, policy, state, rules and projections, as plain Rust
+//! with no I/O (SPEC §1-4).
+//!
+//! # Layout
+//! - [`id`]: validated identifiers and free text.
+//! - [`vocab`]: the closed vocabularies (stages, standings, titles, grades, ...) and school years.
+//! - [`fields`]: the strict JSON field reader every decoder uses.
+//! - [`calendar`]: min_end and days served, counted the one way SPEC §4 defines.
+//! - [`event`]: the events, their strict decoding and canonical JSON (`docs/EVENTS.md`).
+//! - [`policy`]: every number of SPEC as a parameter; presets; `policy_adopted` overrides.
+//! - [`timeline`]: values over effective dates.
+//! - [`state`]: the state folded from the log, and its accessors.
+//!
+//! **Architecture Invariant:** nothing here reads a clock, a file or the network. Time
+//! enters only as effective dates in events and as-of dates in questions, so every answer is
+//! a function of the log and the question.
+
+pub mod calendar;
+pub mod event;
+pub mod fields;
+pub mod id;
+pub mod policy;
+pub mod state;
+pub mod timeline;
+pub mod vocab;
+
+#[cfg(test)]
+mod testkit;
+
+pub use event::{EntryLink, Event};
+pub use fields::DecodeError;
+pub use id::Id;
+pub use policy::{Policy, Preset, Ratio};
+pub use state::{Meta, State};
