@@ -16,10 +16,15 @@
 //! a function of the log and the question.
 
 pub mod calendar;
+pub mod duty;
 pub mod event;
 pub mod fields;
+pub mod group_summary;
+pub mod history;
 pub mod id;
 pub mod policy;
+pub mod query;
+pub mod quota;
 pub mod state;
 pub mod timeline;
 pub mod vocab;

@@ -1,0 +1,295 @@
+//! Teacher history (SPEC 4.5): every entry about a teacher in log order, each with its
+//! place in the log and in the teacher's own chain, and a summary as of a date (posting,
+//! dispatches with their term status, evaluations, promotions).
+//!
+//! The per-teacher chain link of an entry is the previous entry about the same teacher
+//! (sequence number and entry hash; none for the first): exactly the `teacher_prev` link the
+//! ledger stores in the entry's payload, so an auditor can walk a teacher's history backwards
+//! and check each link against the log. Voided entries stay in the history, marked with the
+//! entry that voided them; the void is itself an entry of the history.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::calendar::{add_years, days_served};
+use super::event::EntryLink;
+use super::id::Id;
+use super::query::QueryError;
+use super::state::{Dispatch, State};
+use super::vocab::{DispatchKind, Grade, KeyLevel, PromotionKind, ReturnReason, SchoolYear, Title};
+
+/// One entry of a teacher's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Sequence number in the log.
+    pub seq: u64,
+    /// Server time of the append.
+    pub recorded_at: DateTime<Utc>,
+    /// The event's effective date (`None` for a void, which takes effect when recorded).
+    pub effective_date: Option<NaiveDate>,
+    /// Who appended it.
+    pub actor: Arc<str>,
+    /// Entry hash.
+    pub hash: [u8; 32],
+    /// The event type (`None` if the payload did not decode).
+    pub event_type: Option<&'static str>,
+    /// The event's canonical JSON (`None` if the payload did not decode).
+    pub event: Option<String>,
+    /// The previous entry about the teacher (`None` for the first): the per-teacher chain.
+    pub teacher_prev: Option<EntryLink>,
+    /// The entry that voided this one, if any.
+    pub voided_by: Option<u64>,
+    /// For a void: the entry it voids.
+    pub voids: Option<u64>,
+    /// Whether the entry is in effect on the as-of date: not voided, and its effective date
+    /// (if any) on or before it.
+    pub in_effect: bool,
+}
+
+/// Where a term stands as of a date (SPEC 4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermStatus {
+    /// Serving, before min_end.
+    Serving,
+    /// Serving, min_end reached.
+    ServingBeyondMinimum,
+    /// Returned on or after min_end.
+    Completed,
+    /// Returned before min_end; `exempt` when the reason is in
+    /// `early_return_exempt_reasons`.
+    ReturnedEarly {
+        /// Whether the early return does not count against the teacher.
+        exempt: bool,
+    },
+}
+
+/// One dispatch in a teacher's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchSummary {
+    /// The dispatch.
+    pub dispatch: Id,
+    /// Its kind.
+    pub kind: DispatchKind,
+    /// Sending school.
+    pub from_school: Id,
+    /// Receiving school.
+    pub to_school: Id,
+    /// First day.
+    pub start_date: NaiveDate,
+    /// Start plus `min_term_years` (policy in force on the start date).
+    pub min_end: Option<NaiveDate>,
+    /// First day back, if the return is effective on the as-of date.
+    pub end: Option<NaiveDate>,
+    /// Why it ended, if it has.
+    pub return_reason: Option<ReturnReason>,
+    /// Days served as of the date.
+    pub days_served: i64,
+    /// Term status as of the date.
+    pub status: TermStatus,
+    /// The team, if a team dispatch.
+    pub team: Option<Id>,
+}
+
+/// One evaluation in a teacher's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationSummary {
+    /// The dispatch evaluated.
+    pub dispatch: Id,
+    /// The evaluating school.
+    pub school: Id,
+    /// The school year.
+    pub school_year: SchoolYear,
+    /// The grade.
+    pub grade: Grade,
+    /// Effective date.
+    pub date: NaiveDate,
+    /// The evaluating entry.
+    pub seq: u64,
+}
+
+/// One promotion in a teacher's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionSummary {
+    /// The promoting entry.
+    pub seq: u64,
+    /// Title, rank or leadership.
+    pub kind: PromotionKind,
+    /// What to.
+    pub to: String,
+    /// Effective date.
+    pub date: NaiveDate,
+    /// Whether rotation credit was claimed.
+    pub rotation_credit: bool,
+}
+
+/// A teacher's situation as of a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeacherSummary {
+    /// Name on the date.
+    pub name: Option<String>,
+    /// Home school (编制) on the date.
+    pub home_school: Option<Id>,
+    /// Employed there since.
+    pub home_since: Option<NaiveDate>,
+    /// Where the teacher works on the date: the receiving school of the dispatch being
+    /// served, else the home school.
+    pub posted_at: Option<Id>,
+    /// The dispatch being served on the date, if any.
+    pub serving_dispatch: Option<Id>,
+    /// Title on the date.
+    pub title: Option<Title>,
+    /// Key-teacher level on the date.
+    pub key_level: Option<KeyLevel>,
+    /// Dispatches started on or before the date, by start date.
+    pub dispatches: Vec<DispatchSummary>,
+    /// Evaluations effective on or before the date, by dispatch and school year.
+    pub evaluations: Vec<EvaluationSummary>,
+    /// Promotions effective on or before the date, in log order.
+    pub promotions: Vec<PromotionSummary>,
+}
+
+/// A teacher's history and summary as of a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeacherHistory {
+    /// The teacher.
+    pub teacher: Id,
+    /// The date asked about.
+    pub as_of: NaiveDate,
+    /// Every entry about the teacher, in log order (voided ones included).
+    pub entries: Vec<HistoryEntry>,
+    /// The summary; `None` when the teacher's registration was voided.
+    pub summary: Option<TeacherSummary>,
+}
+
+/// The history of `teacher` as of `as_of`. Known to the log (even if the registration was
+/// voided) or an error.
+pub fn teacher_history(
+    state: &State,
+    teacher: &str,
+    as_of: NaiveDate,
+) -> Result<TeacherHistory, QueryError> {
+    let records = state.history(teacher);
+    if records.is_empty() {
+        return Err(QueryError::UnknownTeacher(teacher.to_string()));
+    }
+    let mut prev: Option<EntryLink> = None;
+    let mut entries = Vec::with_capacity(records.len());
+    for r in records {
+        let event = r.event.as_deref();
+        let effective_date = event.and_then(|e| e.date());
+        entries.push(HistoryEntry {
+            seq: r.meta.seq,
+            recorded_at: r.meta.recorded_at,
+            effective_date,
+            actor: r.meta.actor.clone(),
+            hash: r.meta.hash,
+            event_type: event.map(|e| e.type_name()),
+            event: event.map(|e| e.to_json()),
+            teacher_prev: prev,
+            voided_by: r.voided_by,
+            voids: match event {
+                Some(super::event::Event::EntryVoided(v)) => Some(v.seq),
+                _ => None,
+            },
+            in_effect: r.voided_by.is_none() && effective_date.is_none_or(|d| d <= as_of),
+        });
+        prev = Some(EntryLink {
+            seq: r.meta.seq,
+            hash: r.meta.hash,
+        });
+    }
+    let teacher_id = match state.teacher(teacher) {
+        Some(t) => t.id.clone(),
+        None => Id::new(teacher).map_err(|_| QueryError::UnknownTeacher(teacher.to_string()))?,
+    };
+    Ok(TeacherHistory {
+        summary: summary(state, teacher, as_of),
+        teacher: teacher_id,
+        as_of,
+        entries,
+    })
+}
+
+fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSummary> {
+    let t = state.teacher(teacher)?;
+    let policy = state.policy_at(as_of);
+    let home = t.home.at(as_of);
+    let started: Vec<&Dispatch> = state
+        .dispatches_of(teacher)
+        .into_iter()
+        .filter(|d| d.start_date <= as_of)
+        .collect();
+    let serving = started.iter().find(|d| d.serving_on(as_of));
+    let dispatches = started
+        .iter()
+        .map(|d| {
+            let min_end = add_years(d.start_date, state.policy_at(d.start_date).min_term_years);
+            let end = d.end_as_of(as_of);
+            let reached = min_end.is_some_and(|m| m <= as_of);
+            let return_reason = end.and(d.returned.as_ref().map(|r| r.reason));
+            let status = match (end, return_reason) {
+                (Some(e), Some(reason)) if min_end.is_none_or(|m| e < m) => {
+                    TermStatus::ReturnedEarly {
+                        exempt: policy.exempt(reason),
+                    }
+                }
+                (Some(_), _) => TermStatus::Completed,
+                (None, _) if reached => TermStatus::ServingBeyondMinimum,
+                (None, _) => TermStatus::Serving,
+            };
+            DispatchSummary {
+                dispatch: d.id.clone(),
+                kind: d.kind,
+                from_school: d.from_school.clone(),
+                to_school: d.to_school.clone(),
+                start_date: d.start_date,
+                min_end,
+                end,
+                return_reason,
+                days_served: days_served(d.start_date, end, as_of),
+                status,
+                team: d.team.clone(),
+            }
+        })
+        .collect();
+    let evaluations = started
+        .iter()
+        .flat_map(|d| {
+            d.evaluations_as_of(as_of).map(|e| EvaluationSummary {
+                dispatch: d.id.clone(),
+                school: e.school.clone(),
+                school_year: e.school_year,
+                grade: e.grade,
+                date: e.date,
+                seq: e.seq,
+            })
+        })
+        .collect();
+    let promotions = state
+        .promotions_of(teacher)
+        .into_iter()
+        .filter(|p| p.date <= as_of)
+        .map(|p| PromotionSummary {
+            seq: p.seq,
+            kind: p.kind,
+            to: p.to.clone(),
+            date: p.date,
+            rotation_credit: p.rotation_credit,
+        })
+        .collect();
+    Some(TeacherSummary {
+        name: t.name.at(as_of).cloned(),
+        home_school: home.map(|h| h.school.clone()),
+        home_since: home.map(|h| h.since),
+        posted_at: serving
+            .map(|d| d.to_school.clone())
+            .or_else(|| home.map(|h| h.school.clone())),
+        serving_dispatch: serving.map(|d| d.id.clone()),
+        title: t.title.at(as_of).map(|h| h.title),
+        key_level: t.key_level.at(as_of).copied(),
+        dispatches,
+        evaluations,
+        promotions,
+    })
+}
