@@ -183,3 +183,280 @@ pub fn school_duty(
         teachers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::projkit::Reg;
+    use super::super::testkit::*;
+    use super::*;
+    use crate::domain::event::Event;
+
+    /// The verdicts and the facts they turn on, in one comparable line.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Expect {
+        tenure_met: bool,
+        on_dispatch: Option<&'static str>,
+        exempt: bool,
+        intermediate_since: Option<(&'static str, bool)>,
+        meets: bool,
+        due: bool,
+    }
+
+    fn seen(t: &TeacherDuty) -> Expect {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        Expect {
+            tenure_met: t.tenure_met,
+            on_dispatch: t.on_dispatch.as_ref().map(|d| leak(d.to_string())),
+            exempt: t.exempt,
+            intermediate_since: t
+                .intermediate_since
+                .map(|d| (leak(d.to_string()), t.intermediate_since_known)),
+            meets: t.meets_conditions,
+            due: t.due_to_rotate,
+        }
+    }
+
+    /// Given the world plus `given`, when T asks on `as_of`, then `expect`.
+    fn check(name: &str, given: Vec<Event>, as_of: &str, expect: Expect) {
+        let mut evs = world();
+        evs.extend(given);
+        let s = apply_all(State::new(), &evs);
+        let got = teacher_duty(&s, "T", d(as_of)).unwrap_or_else(|| panic!("{name}: no duty"));
+        assert_eq!(seen(&got), expect, "{name}");
+    }
+
+    const FREE: Expect = Expect {
+        tenure_met: true,
+        on_dispatch: None,
+        exempt: false,
+        intermediate_since: Some(("2010-09-01", false)),
+        meets: true,
+        due: true,
+    };
+
+    fn reg(f: impl FnOnce(&mut Reg)) -> Event {
+        let mut r = Reg::new("T", "S1", "2010-09-01");
+        f(&mut r);
+        r.event()
+    }
+
+    #[test]
+    fn tenure_reaches_six_years_on_the_anniversary() {
+        let cases = [
+            ("employed exactly 6 years before", "2018-09-01", true),
+            ("one day short", "2018-09-02", false),
+            ("long ago", "2001-02-28", true),
+        ];
+        for (name, employed, met) in cases {
+            let e = reg(|r| {
+                r.employed = employed;
+                r.title = "senior";
+            });
+            check(
+                name,
+                vec![e],
+                "2024-09-01",
+                Expect {
+                    tenure_met: met,
+                    meets: met,
+                    intermediate_since: None,
+                    due: false,
+                    ..FREE
+                },
+            );
+        }
+        // The same edge with a 5-year policy adopted before the date.
+        check(
+            "policy of 5 years",
+            vec![
+                reg(|r| r.employed = "2019-09-01"),
+                policy(
+                    "shanghai-2023",
+                    r#"{"eligible_tenure_years":5}"#,
+                    "2024-01-01",
+                ),
+            ],
+            "2024-09-01",
+            Expect {
+                intermediate_since: Some(("2019-09-01", false)),
+                due: false,
+                ..FREE
+            },
+        );
+    }
+
+    #[test]
+    fn an_open_dispatch_suspends_duty() {
+        let out = |ret_date: Option<&str>| {
+            let mut v = vec![
+                reg(|_| {}),
+                dispatch_kind("D1", "T", "S1", "W1", "2023-09-01", "training", None),
+            ];
+            if let Some(r) = ret_date {
+                v.push(ret("D1", r, "family_hardship"));
+            }
+            v
+        };
+        let serving = Expect {
+            on_dispatch: Some("D1"),
+            meets: false,
+            due: false,
+            ..FREE
+        };
+        check("serving", out(None), "2024-09-01", serving);
+        check(
+            "back on the date",
+            out(Some("2024-09-01")),
+            "2024-09-01",
+            FREE,
+        );
+        check(
+            "back the day after",
+            out(Some("2024-09-02")),
+            "2024-09-01",
+            serving,
+        );
+        check("before the start", out(None), "2023-08-31", FREE);
+    }
+
+    #[test]
+    fn retirement_within_five_years_exempts() {
+        let at = |retire: &'static str| vec![reg(|r| r.retirement = Some(retire))];
+        let exempt = Expect {
+            exempt: true,
+            meets: false,
+            due: false,
+            ..FREE
+        };
+        check(
+            "exactly 5 years ahead",
+            at("2029-09-01"),
+            "2024-09-01",
+            exempt,
+        );
+        check("5 years and a day", at("2029-09-02"), "2024-09-01", FREE);
+        check("already past", at("2024-01-01"), "2024-09-01", exempt);
+        // A retirement date learnt later, by a profile update effective 2024-06-01.
+        let update = ev(
+            r#"{"type":"teacher_profile_updated","version":1,"teacher":"T","retirement_date":"2028-01-01","date":"2024-06-01"}"#,
+        );
+        check(
+            "learnt by update",
+            vec![reg(|_| {}), update.clone()],
+            "2024-09-01",
+            exempt,
+        );
+        check(
+            "not yet learnt",
+            vec![reg(|_| {}), update],
+            "2024-05-31",
+            FREE,
+        );
+    }
+
+    #[test]
+    fn ten_years_in_an_intermediate_post_is_due() {
+        let titled = |date: &'static str| vec![reg(|r| r.title_date = Some(date))];
+        let not_due = |since: &'static str| Expect {
+            intermediate_since: Some((since, true)),
+            due: false,
+            ..FREE
+        };
+        check(
+            "exactly 10 years",
+            titled("2014-09-01"),
+            "2024-09-01",
+            Expect {
+                intermediate_since: Some(("2014-09-01", true)),
+                ..FREE
+            },
+        );
+        check(
+            "a day short",
+            titled("2014-09-02"),
+            "2024-09-01",
+            not_due("2014-09-02"),
+        );
+        // A senior promotion ends the intermediate run; no title date falls back on the
+        // registration (a lower bound).
+        check(
+            "promoted to senior",
+            vec![
+                reg(|_| {}),
+                promote("T", "title", "senior", "2020-01-01", false),
+            ],
+            "2024-09-01",
+            Expect {
+                intermediate_since: None,
+                due: false,
+                ..FREE
+            },
+        );
+        // Restating the title (a registry correction) does not restart the run.
+        let restate = ev(
+            r#"{"type":"teacher_profile_updated","version":1,"teacher":"T","title":"intermediate","title_date":"2020-01-01","date":"2020-01-01"}"#,
+        );
+        check(
+            "restated",
+            vec![reg(|r| r.title_date = Some("2012-01-01")), restate],
+            "2024-09-01",
+            Expect {
+                intermediate_since: Some(("2012-01-01", true)),
+                ..FREE
+            },
+        );
+        // Seed 002's number is a parameter too.
+        check(
+            "12-year policy",
+            vec![
+                reg(|r| r.title_date = Some("2014-09-01")),
+                policy(
+                    "shanghai-2023",
+                    r#"{"intermediate_title_max_years":12}"#,
+                    "2020-01-01",
+                ),
+            ],
+            "2024-09-01",
+            not_due("2014-09-01"),
+        );
+    }
+
+    #[test]
+    fn school_lists_follow_home_posts() {
+        let mut evs = world();
+        evs.push(Reg::new("N", "S1", "2020-09-01").event());
+        evs.push(transfer("T6", "S2", "2024-01-01"));
+        evs.push(dispatch("D1", "T1", "S1", "W1", "2024-02-01"));
+        let s = apply_all(State::new(), &evs);
+        let sd = school_duty(&s, "S1", d("2024-09-01")).unwrap();
+        let ids = |v: &[Id]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sd.teachers
+                .iter()
+                .map(|t| t.teacher.to_string())
+                .collect::<Vec<_>>(),
+            ["N", "T1", "T2", "T3", "T4", "T5"]
+        );
+        assert_eq!(ids(&sd.meeting_conditions), ["T2", "T3", "T4", "T5"]);
+        // N is intermediate since 2020 (registration), the others since 2010.
+        assert_eq!(ids(&sd.due_to_rotate), ["T2", "T3", "T4", "T5"]);
+        assert_eq!(sd.eligible_tenure_years, 6);
+        let s2 = school_duty(&s, "S2", d("2024-09-01")).unwrap();
+        assert_eq!(
+            ids(&s2.meeting_conditions),
+            Vec::<String>::new(),
+            "tenure restarts"
+        );
+        assert_eq!(ids(&s2.due_to_rotate), ["T6"]);
+        let before = school_duty(&s, "S2", d("2023-12-31")).unwrap();
+        assert!(before.teachers.is_empty());
+        assert_eq!(
+            school_duty(&s, "S9", d("2024-09-01")).unwrap_err(),
+            QueryError::UnknownSchool("S9".into())
+        );
+        assert!(
+            teacher_duty(&s, "N", d("2020-08-31")).is_none(),
+            "not yet employed"
+        );
+    }
+}

@@ -23,6 +23,8 @@ pub mod group_summary;
 pub mod history;
 pub mod id;
 pub mod policy;
+#[cfg(test)]
+mod projkit;
 pub mod query;
 pub mod quota;
 pub mod state;
