@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::calendar::add_years;
 use super::id::Id;
-use super::query::QueryError;
+use super::query::{QueryError, year_bounds};
 use super::quota::{SchoolQuota, school_quota};
 use super::state::{Dispatch, State};
 use super::vocab::{GroupKind, ReturnReason, SchoolYear, Standing};
@@ -107,10 +107,7 @@ pub fn group_summary(
     year: SchoolYear,
     as_of: NaiveDate,
 ) -> Result<GroupSummary, QueryError> {
-    let (first, last) = match (year.first_day(), year.last_day()) {
-        (Some(f), Some(l)) => (f, l),
-        _ => return Err(QueryError::YearOutOfRange(year)),
-    };
+    let (first, last) = year_bounds(year)?;
     let g = state
         .group(group)
         .ok_or_else(|| QueryError::UnknownGroup(group.to_string()))?;

@@ -38,3 +38,16 @@ pub enum QueryError {
     #[error("school year {} is out of range", .0.0)]
     YearOutOfRange(SchoolYear),
 }
+
+/// The first and last day of `year`, for years inside the range the events accept
+/// (`fields::MIN_YEAR` .. `fields::MAX_YEAR`); checked before any arithmetic on the year, so
+/// an absurd year from a request is an error, never an overflow.
+pub fn year_bounds(year: SchoolYear) -> Result<(NaiveDate, NaiveDate), QueryError> {
+    if !(super::fields::MIN_YEAR..super::fields::MAX_YEAR).contains(&year.0) {
+        return Err(QueryError::YearOutOfRange(year));
+    }
+    match (year.first_day(), year.last_day()) {
+        (Some(f), Some(l)) => Ok((f, l)),
+        _ => Err(QueryError::YearOutOfRange(year)),
+    }
+}

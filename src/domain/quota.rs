@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use super::calendar::add_years;
 use super::id::Id;
 use super::policy::Ratio;
-use super::query::QueryError;
+use super::query::{QueryError, year_bounds};
 use super::state::State;
 use super::vocab::{DispatchKind, KeyLevel, KeyShareBasis, SchoolYear, Standing};
 
@@ -101,10 +101,7 @@ pub fn school_quota(
     year: SchoolYear,
     as_of: NaiveDate,
 ) -> Result<SchoolQuota, QueryError> {
-    let (first, last) = match (year.first_day(), year.last_day()) {
-        (Some(f), Some(l)) => (f, l),
-        _ => return Err(QueryError::YearOutOfRange(year)),
-    };
+    let (first, last) = year_bounds(year)?;
     let s = state
         .school(school)
         .ok_or_else(|| QueryError::UnknownSchool(school.to_string()))?;
@@ -214,4 +211,244 @@ pub fn school_quota(
             .key_teacher_outflow_threshold
             .exceeded_by(district_key_teachers, school_teachers),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::projkit::{Reg, rotate, staff};
+    use super::super::testkit::*;
+    use super::*;
+    use crate::domain::event::Event;
+
+    fn base() -> Vec<Event> {
+        vec![
+            school("Q", "strong", "primary", false),
+            school("W1", "weak", "primary", false),
+            school("R1", "ordinary", "primary", true),
+        ]
+    }
+
+    fn quota(given: Vec<Event>, year: i32, as_of: &str) -> Result<SchoolQuota, QueryError> {
+        let mut evs = base();
+        evs.extend(given);
+        let s = apply_all(State::new(), &evs);
+        school_quota(&s, "Q", SchoolYear(year), d(as_of))
+    }
+
+    /// (required, missing, outflow_met, key_required, key_share_met)
+    type Numbers = (u64, u64, bool, u64, bool);
+
+    fn numbers(q: &SchoolQuota) -> Numbers {
+        (
+            q.required,
+            q.missing,
+            q.outflow_met,
+            q.key_required,
+            q.key_share_met,
+        )
+    }
+
+    #[test]
+    fn outflow_and_key_share_at_their_edges() {
+        // (case, eligible, rotated out on 1 September, key teachers among them, then)
+        let cases: &[(&str, usize, usize, usize, Numbers)] = &[
+            ("10 of 50 meets 20%", 50, 10, 3, (10, 0, true, 3, true)),
+            ("9 of 50 misses 1", 50, 9, 3, (10, 1, false, 3, true)),
+            ("47 eligible need 10", 47, 0, 0, (10, 10, false, 0, false)),
+            ("47 eligible, 10 out", 47, 10, 2, (10, 0, true, 3, false)),
+            ("key share exactly 30%", 20, 10, 3, (4, 0, true, 3, true)),
+            (
+                "key share 2 of 7 under 30%",
+                30,
+                7,
+                2,
+                (6, 0, true, 3, false),
+            ),
+            (
+                "no outflow: share not met",
+                5,
+                0,
+                0,
+                (1, 1, false, 0, false),
+            ),
+            ("45 eligible need 9", 45, 9, 9, (9, 0, true, 3, true)),
+        ];
+        for (name, n, out, key, expect) in cases {
+            let mut evs = staff("T", "Q", *n, *key, "school");
+            evs.extend(rotate("T", "Q", "W1", *out, "2024-09-01"));
+            let q = quota(evs, 2024, "2025-08-31").unwrap();
+            assert_eq!(q.eligible.len(), *n, "{name}: eligible");
+            assert_eq!(q.outflow.len(), *out, "{name}: outflow");
+            assert_eq!(q.key_outflow, *key as u64, "{name}: key outflow");
+            assert_eq!(numbers(&q), *expect, "{name}");
+        }
+        let empty = quota(vec![], 2024, "2025-08-31").unwrap();
+        assert_eq!(numbers(&empty), (0, 0, true, 0, false), "nobody eligible");
+    }
+
+    #[test]
+    fn eligibility_on_the_first_of_september() {
+        let mut evs = vec![
+            Reg::new("SIX", "Q", "2018-09-01").event(),
+            Reg::new("SHORT", "Q", "2018-09-02").event(),
+            Reg::new("OPEN", "Q", "2010-01-01").event(),
+            Reg::new("BACK31", "Q", "2010-01-01").event(),
+            Reg::new("BACK01", "Q", "2010-01-01").event(),
+            Reg::new("SEPT", "Q", "2010-01-01").event(),
+            Reg::new("GONE", "Q", "2010-01-01").event(),
+            Reg::new("LATE", "W1", "2010-01-01").event(),
+        ];
+        evs.extend([
+            dispatch("D-OPEN", "OPEN", "Q", "W1", "2023-09-01"),
+            dispatch("D-B31", "BACK31", "Q", "W1", "2023-09-01"),
+            ret("D-B31", "2024-08-31", "health"),
+            dispatch("D-B01", "BACK01", "Q", "W1", "2023-09-01"),
+            ret("D-B01", "2024-09-01", "term_completed"),
+            dispatch("D-SEPT", "SEPT", "Q", "W1", "2024-09-01"),
+            transfer("GONE", "W1", "2024-08-31"),
+            transfer("LATE", "Q", "2010-01-01"),
+        ]);
+        let q = quota(evs, 2024, "2025-08-31").unwrap();
+        let ids = |v: &[Id]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&q.eligible), ["BACK31", "LATE", "SEPT", "SIX"]);
+        assert_eq!(
+            q.not_eligible,
+            vec![
+                (
+                    Id::new("BACK01").unwrap(),
+                    NotEligible::OnDispatch(Id::new("D-B01").unwrap())
+                ),
+                (
+                    Id::new("OPEN").unwrap(),
+                    NotEligible::OnDispatch(Id::new("D-OPEN").unwrap())
+                ),
+                (
+                    Id::new("SHORT").unwrap(),
+                    NotEligible::TenureShort(Some(d("2024-09-02")))
+                ),
+            ]
+        );
+        assert_eq!(q.school_teachers, 7);
+        assert_eq!(
+            q.outflow
+                .iter()
+                .map(|o| o.dispatch.to_string())
+                .collect::<Vec<_>>(),
+            ["D-SEPT"],
+            "a dispatch starting on 1 September is this year's outflow"
+        );
+    }
+
+    #[test]
+    fn outflow_counts_rotations_started_in_the_year_up_to_the_date() {
+        let mut evs = staff("T", "Q", 10, 0, "none");
+        evs.extend([
+            dispatch("A", "T1", "Q", "W1", "2024-09-01"),
+            dispatch("B", "T2", "Q", "W1", "2025-03-01"),
+            dispatch("C", "T3", "Q", "W1", "2025-09-01"),
+            dispatch("E", "T5", "Q", "W1", "2024-08-31"),
+            dispatch_kind("F", "T4", "Q", "R1", "2024-10-01", "support", None),
+        ]);
+        let out = |as_of: &str| {
+            quota(evs.clone(), 2024, as_of)
+                .unwrap()
+                .outflow
+                .iter()
+                .map(|o| o.dispatch.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(out("2025-08-31"), ["A", "B"]);
+        assert_eq!(out("2026-12-31"), ["A", "B"]);
+        assert_eq!(out("2025-02-28"), ["A"]);
+        assert_eq!(out("2024-08-31"), Vec::<String>::new());
+        // E was open on 31 August: its teacher is out of the count.
+        assert_eq!(quota(evs, 2024, "2025-08-31").unwrap().eligible.len(), 9);
+    }
+
+    #[test]
+    fn key_teacher_outflow_flag_at_fifteen_percent() {
+        // (case, teachers, of them key, level, flagged)
+        let cases = [
+            ("3 of 20 is exactly 15%", 20, 3, "district", false),
+            ("4 of 20 exceeds 15%", 20, 4, "city", true),
+            (
+                "school-level key teachers do not count",
+                20,
+                4,
+                "school",
+                false,
+            ),
+            ("1 of 6", 6, 1, "district", true),
+        ];
+        for (name, n, key, level, flagged) in cases {
+            let q = quota(staff("T", "Q", n, key, level), 2024, "2024-09-01").unwrap();
+            assert_eq!(q.key_teacher_outflow_flag, flagged, "{name}");
+            let counted = if level == "school" { 0 } else { key };
+            assert_eq!(q.district_key_teachers, counted as u64, "{name}");
+        }
+        // The threshold is a parameter.
+        let mut evs = staff("T", "Q", 20, 4, "city");
+        evs.push(policy(
+            "shanghai-2023",
+            r#"{"key_teacher_outflow_threshold":"0.2"}"#,
+            "2024-01-01",
+        ));
+        assert!(
+            !quota(evs, 2024, "2024-09-01")
+                .unwrap()
+                .key_teacher_outflow_flag
+        );
+    }
+
+    #[test]
+    fn policy_in_force_on_the_first_of_september() {
+        let with = |p: Event| {
+            let mut evs = staff("T", "Q", 50, 3, "district");
+            evs.extend(rotate("T", "Q", "W1", 10, "2024-09-01"));
+            evs.push(p);
+            numbers(&quota(evs, 2024, "2025-08-31").unwrap())
+        };
+        assert_eq!(
+            with(policy("national-2014", "{}", "2024-09-01")),
+            (5, 0, true, 2, true)
+        );
+        assert_eq!(
+            with(policy("national-2014", "{}", "2024-09-02")),
+            (10, 0, true, 3, true),
+            "adopted a day late: next year"
+        );
+        // Anhui: key teachers over the eligible, not over the rotated.
+        let over = with(policy(
+            "shanghai-2023",
+            r#"{"key_share_basis":"over_eligible"}"#,
+            "2024-01-01",
+        ));
+        assert_eq!(over, (10, 0, true, 15, false));
+    }
+
+    #[test]
+    fn only_strong_schools_have_quotas() {
+        let evs = vec![
+            standing("Q", "ordinary", "2020-01-01"),
+            standing("Q", "strong", "2024-09-02"),
+        ];
+        assert_eq!(
+            quota(evs.clone(), 2024, "2025-08-31").unwrap_err(),
+            QueryError::NotStrong {
+                school: "Q".into(),
+                date: d("2024-09-01"),
+                standing: Some(Standing::Ordinary)
+            }
+        );
+        assert!(quota(evs, 2025, "2025-09-01").is_ok());
+        let s = apply_all(State::new(), &base());
+        assert_eq!(
+            school_quota(&s, "Z", SchoolYear(2024), d("2025-01-01")).unwrap_err(),
+            QueryError::UnknownSchool("Z".into())
+        );
+        assert_eq!(
+            school_quota(&s, "Q", SchoolYear(i32::MAX), d("2025-01-01")).unwrap_err(),
+            QueryError::YearOutOfRange(SchoolYear(i32::MAX))
+        );
+    }
 }
