@@ -16,16 +16,21 @@
 //! a function of the log and the question.
 
 pub mod calendar;
+pub mod eligibility;
 pub mod event;
 pub mod fields;
 pub mod id;
 pub mod policy;
+pub mod rules;
 pub mod state;
 pub mod timeline;
 pub mod vocab;
+mod voids;
 
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tests;
 
 pub use event::{EntryLink, Event};
 pub use fields::DecodeError;
