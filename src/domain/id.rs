@@ -42,6 +42,13 @@ impl Id {
     }
 }
 
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Borrow<str> for Id {
     fn borrow(&self) -> &str {
         &self.0

@@ -17,6 +17,7 @@
 
 pub mod calendar;
 pub mod duty;
+pub mod eligibility;
 pub mod event;
 pub mod fields;
 pub mod group_summary;
@@ -27,12 +28,16 @@ pub mod policy;
 mod projkit;
 pub mod query;
 pub mod quota;
+pub mod rules;
 pub mod state;
 pub mod timeline;
 pub mod vocab;
+mod voids;
 
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tests;
 
 pub use event::{EntryLink, Event};
 pub use fields::DecodeError;

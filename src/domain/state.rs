@@ -19,6 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use imbl::{OrdMap, OrdSet, Vector};
 
+use super::calendar::add_years;
 use super::event::{EntryLink, Event};
 use super::id::Id;
 use super::policy::Policy;
@@ -385,6 +386,13 @@ impl State {
     /// A dispatch.
     pub fn dispatch(&self, id: &str) -> Option<&Dispatch> {
         self.dispatches.get(id)
+    }
+
+    /// A dispatch's minimum end (`min_end`, SPEC 4.1): the start plus the policy's
+    /// `min_term_years` as in force on the start date (a term's length is fixed when it
+    /// begins), 29 February clamping to 28 February.
+    pub fn min_end(&self, d: &Dispatch) -> Option<NaiveDate> {
+        add_years(d.start_date, self.policy_at(d.start_date).min_term_years)
     }
 
     /// Every dispatch, by id.

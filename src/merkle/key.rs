@@ -119,7 +119,8 @@ fn parse_key_text(
     text: &str,
     err: fn(&'static str) -> KeyError,
 ) -> Result<(String, [u8; 4], [u8; 32]), KeyError> {
-    let mut parts = text.split('+');
+    // The name has no '+' but standard base64 may: split off the first two fields only.
+    let mut parts = text.splitn(3, '+');
     let (Some(name), Some(id_hex), Some(b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {

@@ -376,3 +376,23 @@ fn key_file_is_owner_only_and_loose_permissions_are_refused() {
         Err(KeyError::KeyIdMismatch { .. })
     ));
 }
+
+#[test]
+fn keys_whose_base64_holds_a_plus_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut with_plus = 0;
+    for i in 0..=255u8 {
+        let k = key(i);
+        let text = k.verifier().to_string();
+        with_plus += usize::from(text.matches('+').count() > 2);
+        let back: VerifierKey = text.parse().expect("verifier text parses");
+        assert_eq!(back, k.verifier(), "{text}");
+        let path = dir.path().join(format!("k{i}"));
+        k.save(&path).expect("save");
+        assert_eq!(
+            CheckpointKey::load(&path).expect("load").verifier(),
+            k.verifier()
+        );
+    }
+    assert!(with_plus > 0, "some key encodings contain '+'");
+}

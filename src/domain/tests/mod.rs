@@ -1,0 +1,5 @@
+//! Table-driven tests of the domain: given a history, when an append, then accepted or
+//! rejected by a named rule; and projections at their edges.
+
+mod given;
+mod rules;
