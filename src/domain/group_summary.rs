@@ -8,7 +8,6 @@
 
 use chrono::NaiveDate;
 
-use super::calendar::add_years;
 use super::id::Id;
 use super::query::{QueryError, year_bounds};
 use super::quota::{SchoolQuota, school_quota};
@@ -162,7 +161,7 @@ pub fn group_summary(
             if r.date < first || r.date > until {
                 return None;
             }
-            let min_end = add_years(d.start_date, state.policy_at(d.start_date).min_term_years);
+            let min_end = state.min_end(d);
             if min_end.is_some_and(|m| r.date >= m) {
                 return None;
             }
@@ -201,4 +200,124 @@ pub fn group_summary(
         outflow,
         missing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::projkit::accepted;
+    use super::super::testkit::*;
+    use super::*;
+
+    /// District G1 (S1, S2 strong; W1, W2 weak) in 2024/25: W3 joins and S2 leaves on
+    /// 2025-01-01; a team of three from S1 to W1; early returns inside and outside the group.
+    fn district() -> State {
+        accepted(vec![
+            {
+                let mut w = world();
+                w.push(teacher("V", "R1"));
+                w
+            },
+            vec![
+                dispatch("D5", "T5", "S1", "W2", "2021-09-01"),
+                ret("D5", "2024-10-01", "term_completed"),
+            ],
+            vec![
+                dispatch_kind("D1", "T1", "S1", "W1", "2024-09-01", "rotation", Some("TM")),
+                dispatch_kind("D2", "T2", "S1", "W1", "2024-09-01", "rotation", Some("TM")),
+                dispatch_kind("D3", "T3", "S1", "W1", "2024-09-01", "rotation", Some("TM")),
+                dispatch("D4", "T4", "S1", "W3", "2024-09-01"),
+                dispatch("DV", "V", "R1", "W3", "2024-09-01"),
+            ],
+            vec![
+                membership("G1", "W3", "joined", "2025-01-01"),
+                membership("G1", "S2", "left", "2025-01-01"),
+                ret("DV", "2025-02-01", "family_hardship"),
+                ret("D1", "2025-03-01", "health"),
+                ret("D4", "2025-03-01", "family_hardship"),
+            ],
+        ])
+    }
+
+    fn ids<'a>(v: impl IntoIterator<Item = &'a Id>) -> Vec<String> {
+        v.into_iter().map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn members_quotas_teams_and_early_returns_of_a_year() {
+        let s = district();
+        let g = group_summary(&s, "G1", SchoolYear(2024), d("2025-08-31")).unwrap();
+        assert_eq!(
+            ids(g.members.iter().map(|m| &m.school)),
+            ["S1", "S2", "W1", "W2"],
+            "membership on 1 September: S2 left mid-year and stays, W3 joined and waits"
+        );
+        let s1 = g.members[0].quota.as_ref().unwrap();
+        assert!(g.members[0].lead);
+        assert_eq!(
+            ids(&s1.eligible),
+            ["T1", "T2", "T3", "T4", "T6"],
+            "T5 away on 31 August"
+        );
+        assert_eq!((s1.outflow.len(), s1.required, s1.missing), (4, 1, 0));
+        assert_eq!(g.members[1].quota.as_ref().unwrap().eligible.len(), 0);
+        assert!(g.members[2].quota.is_none() && g.members[2].standing == Some(Standing::Weak));
+        assert_eq!((g.eligible, g.outflow, g.missing), (5, 4, 0));
+
+        assert_eq!(ids(g.teams.iter().map(|t| &t.team)), ["TM"]);
+        assert_eq!((g.teams[0].members.len(), g.teams[0].serving), (3, 2));
+
+        let early: Vec<(String, bool, NaiveDate)> = g
+            .early_returns
+            .iter()
+            .map(|e| (e.dispatch.to_string(), e.exempt, e.return_date))
+            .collect();
+        assert_eq!(
+            early,
+            [
+                ("D1".to_string(), true, d("2025-03-01")),
+                ("D4".to_string(), false, d("2025-03-01")),
+            ],
+            "D5 completed its term; DV touches no member school on 1 September"
+        );
+        assert_eq!(g.early_returns[0].min_end, Some(d("2027-09-01")));
+        assert_eq!(
+            g.early_returns[0].team.as_ref().map(|t| t.as_str()),
+            Some("TM")
+        );
+    }
+
+    #[test]
+    fn as_of_dates_inside_and_after_the_year() {
+        let s = district();
+        let mid = group_summary(&s, "G1", SchoolYear(2024), d("2025-02-15")).unwrap();
+        assert_eq!(mid.strength_date, d("2025-02-15"));
+        assert_eq!(mid.teams[0].serving, 3);
+        assert!(
+            mid.early_returns.is_empty(),
+            "the returns take effect later"
+        );
+        let before = group_summary(&s, "G1", SchoolYear(2024), d("2024-08-31")).unwrap();
+        assert!(before.teams.is_empty() && before.outflow == 0);
+
+        let next = group_summary(&s, "G1", SchoolYear(2025), d("2026-01-01")).unwrap();
+        assert_eq!(
+            ids(next.members.iter().map(|m| &m.school)),
+            ["S1", "W1", "W2", "W3"]
+        );
+        assert_eq!(next.strength_date, d("2026-01-01"));
+        assert_eq!(ids(next.teams.iter().map(|t| &t.team)), ["TM"]);
+        assert_eq!(next.teams[0].serving, 2);
+        assert!(next.early_returns.is_empty());
+        let s1 = next.members[0].quota.as_ref().unwrap();
+        assert_eq!(
+            ids(&s1.eligible),
+            ["T1", "T4", "T5", "T6"],
+            "T2, T3 still away"
+        );
+
+        assert_eq!(
+            group_summary(&s, "G9", SchoolYear(2024), d("2025-01-01")).unwrap_err(),
+            QueryError::UnknownGroup("G9".into())
+        );
+    }
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::calendar::{add_years, days_served};
+use super::calendar::days_served;
+use super::eligibility::{Eligibility, eligibility};
 use super::event::EntryLink;
 use super::id::Id;
 use super::query::QueryError;
@@ -147,6 +148,8 @@ pub struct TeacherSummary {
     pub evaluations: Vec<EvaluationSummary>,
     /// Promotions effective on or before the date, in log order.
     pub promotions: Vec<PromotionSummary>,
+    /// Promotion-credit eligibility on the date (SPEC 4.3), with its reasons.
+    pub credits: Eligibility,
 }
 
 /// A teacher's history and summary as of a date.
@@ -213,6 +216,7 @@ pub fn teacher_history(
 
 fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSummary> {
     let t = state.teacher(teacher)?;
+    let credits = eligibility(state, teacher, as_of)?;
     let policy = state.policy_at(as_of);
     let home = t.home.at(as_of);
     let started: Vec<&Dispatch> = state
@@ -224,7 +228,7 @@ fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSumm
     let dispatches = started
         .iter()
         .map(|d| {
-            let min_end = add_years(d.start_date, state.policy_at(d.start_date).min_term_years);
+            let min_end = state.min_end(d);
             let end = d.end_as_of(as_of);
             let reached = min_end.is_some_and(|m| m <= as_of);
             let return_reason = end.and(d.returned.as_ref().map(|r| r.reason));
@@ -291,5 +295,6 @@ fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSumm
         dispatches,
         evaluations,
         promotions,
+        credits,
     })
 }

@@ -85,3 +85,22 @@ pub fn rotate(prefix: &str, from: &str, to: &str, n: usize, start: &str) -> Vec<
         })
         .collect()
 }
+
+/// The state after `appends`, each judged by the domain rules as one append (they must all
+/// be accepted: projections are tested on histories the ledger would have let in).
+pub fn accepted(appends: Vec<Vec<Event>>) -> super::state::State {
+    let mut state = super::state::State::new();
+    for (n, events) in appends.into_iter().enumerate() {
+        let mut b = super::rules::Batch::new(&state);
+        for (i, e) in events.into_iter().enumerate() {
+            let seq = b.state().len();
+            if let Err(r) = b.push(i, super::testkit::meta(seq), std::sync::Arc::new(e)) {
+                panic!("append {n} was rejected: {r}");
+            }
+        }
+        state = b
+            .finish()
+            .unwrap_or_else(|r| panic!("append {n} was rejected: {r}"));
+    }
+    state
+}
