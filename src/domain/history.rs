@@ -298,3 +298,202 @@ fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSumm
         credits,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::event::Event;
+    use super::super::projkit::accepted;
+    use super::super::testkit::*;
+    use super::*;
+
+    const BASE: u64 = 14; // world() holds entries 0..14; T1 is entry 7.
+
+    /// T1: a completed rotation (one evaluation voided), an early support return, a rank
+    /// promotion on credit, and a third dispatch serving; X registered and voided.
+    fn story() -> Vec<Vec<Event>> {
+        vec![
+            world(),
+            vec![dispatch("D1", "T1", "S1", "W1", "2021-09-01")], // 14
+            vec![eval("D1", "W1", 2021, "good", "2022-07-01")],   // 15
+            vec![eval("D1", "W1", 2022, "pass", "2023-07-01")],   // 16
+            vec![ret("D1", "2024-09-01", "term_completed")],      // 17
+            vec![dispatch_kind(
+                "D2",
+                "T1",
+                "S1",
+                "R1",
+                "2024-10-01",
+                "support",
+                None,
+            )], // 18
+            vec![ret("D2", "2025-01-01", "health")],              // 19
+            vec![promote("T1", "rank", "level-2", "2025-01-01", true)], // 20
+            vec![void(BASE + 2)],                                 // 21
+            vec![dispatch("D3", "T1", "S1", "W2", "2025-03-01")], // 22
+            vec![teacher("X", "S2")],                             // 23
+            vec![void(BASE + 9)],                                 // 24
+        ]
+    }
+
+    #[test]
+    fn entries_in_log_order_with_voids_and_chain_links() {
+        let s = accepted(story());
+        let h = teacher_history(&s, "T1", d("2025-02-01")).unwrap();
+        let rows: Vec<(u64, Option<&str>, Option<u64>, Option<u64>, bool)> = h
+            .entries
+            .iter()
+            .map(|e| (e.seq, e.event_type, e.voided_by, e.voids, e.in_effect))
+            .collect();
+        let t = |n: u64, ty: &'static str, by: Option<u64>, voids: Option<u64>, live: bool| {
+            (n, Some(ty), by, voids, live)
+        };
+        assert_eq!(
+            rows,
+            vec![
+                t(7, "teacher_registered", None, None, true),
+                t(14, "teacher_dispatched", None, None, true),
+                t(15, "teacher_evaluated", None, None, true),
+                t(16, "teacher_evaluated", Some(21), None, false),
+                t(17, "teacher_returned", None, None, true),
+                t(18, "teacher_dispatched", None, None, true),
+                t(19, "teacher_returned", None, None, true),
+                t(20, "teacher_promoted", None, None, true),
+                t(21, "entry_voided", None, Some(16), true),
+                t(22, "teacher_dispatched", None, None, false),
+            ],
+            "D3 starts after the as-of date; entry 16 is voided"
+        );
+        assert_eq!(h.entries[0].teacher_prev, None);
+        for w in h.entries.windows(2) {
+            assert_eq!(
+                w[1].teacher_prev,
+                Some(EntryLink {
+                    seq: w[0].seq,
+                    hash: w[0].hash
+                }),
+                "entry {} links to {}",
+                w[1].seq,
+                w[0].seq
+            );
+        }
+        let e = &h.entries[1];
+        assert_eq!(
+            (e.effective_date, e.hash, &*e.actor, e.recorded_at),
+            (
+                Some(d("2021-09-01")),
+                meta(14).hash,
+                "hr",
+                meta(14).recorded_at
+            )
+        );
+        assert_eq!(
+            e.event.as_deref(),
+            Some(
+                dispatch("D1", "T1", "S1", "W1", "2021-09-01")
+                    .to_json()
+                    .as_str()
+            )
+        );
+        assert_eq!(
+            h.entries[8].effective_date, None,
+            "a void has no effective date"
+        );
+    }
+
+    #[test]
+    fn chain_links_are_the_stored_teacher_prev() {
+        // Store every event the way the ledger does, then read the links back.
+        let mut s = State::new();
+        let mut stored_links = Vec::new();
+        for e in story().into_iter().flatten() {
+            let link = s.teacher_of(&e).map(|t| s.teacher_head(t.as_str()));
+            let (_, read) = Event::decode_stored(&e.to_stored(link)).unwrap();
+            if s.teacher_of(&e).is_some_and(|t| t.as_str() == "T1") {
+                stored_links.push(read.flatten());
+            }
+            let seq = s.len();
+            s.apply(meta(seq), std::sync::Arc::new(e));
+        }
+        let h = teacher_history(&s, "T1", d("2030-01-01")).unwrap();
+        let links: Vec<Option<EntryLink>> = h.entries.iter().map(|e| e.teacher_prev).collect();
+        assert_eq!(links.len(), 10);
+        assert_eq!(links, stored_links);
+    }
+
+    #[test]
+    fn summary_as_of_dates() {
+        let s = accepted(story());
+        // (as of, posted at, serving, statuses of the dispatches started by then)
+        let cases: &[(&str, &str, Option<&str>, &[TermStatus])] = &[
+            ("2021-08-31", "S1", None, &[]),
+            ("2024-08-31", "W1", Some("D1"), &[TermStatus::Serving]),
+            ("2024-09-01", "S1", None, &[TermStatus::Completed]),
+            (
+                "2024-12-31",
+                "R1",
+                Some("D2"),
+                &[TermStatus::Completed, TermStatus::Serving],
+            ),
+            (
+                "2025-06-01",
+                "W2",
+                Some("D3"),
+                &[
+                    TermStatus::Completed,
+                    TermStatus::ReturnedEarly { exempt: true },
+                    TermStatus::Serving,
+                ],
+            ),
+            (
+                "2028-03-01",
+                "W2",
+                Some("D3"),
+                &[
+                    TermStatus::Completed,
+                    TermStatus::ReturnedEarly { exempt: true },
+                    TermStatus::ServingBeyondMinimum,
+                ],
+            ),
+        ];
+        for (as_of, posted, serving, statuses) in cases {
+            let h = teacher_history(&s, "T1", d(as_of)).unwrap();
+            let sm = h.summary.unwrap();
+            assert_eq!(sm.posted_at.as_deref(), Some(*posted), "{as_of}");
+            assert_eq!(sm.home_school.as_deref(), Some("S1"), "{as_of}");
+            assert_eq!(sm.serving_dispatch.as_deref(), *serving, "{as_of}");
+            let got: Vec<TermStatus> = sm.dispatches.iter().map(|d| d.status).collect();
+            assert_eq!(got, *statuses, "{as_of}");
+        }
+        let sm = teacher_history(&s, "T1", d("2025-06-01"))
+            .unwrap()
+            .summary
+            .unwrap();
+        assert_eq!(
+            sm.evaluations
+                .iter()
+                .map(|e| (e.dispatch.as_str(), e.school_year.0, e.grade))
+                .collect::<Vec<_>>(),
+            [("D1", 2021, Grade::Good)],
+            "the voided evaluation is gone from the summary"
+        );
+        assert_eq!(sm.promotions.len(), 1);
+        assert_eq!(sm.promotions[0].kind, PromotionKind::Rank);
+        assert!(sm.credits.rotation.met);
+        assert_eq!(sm.dispatches[0].days_served, 1096);
+        assert_eq!(sm.dispatches[1].return_reason, Some(ReturnReason::Health));
+        assert_eq!(sm.dispatches[2].min_end, Some(d("2028-03-01")));
+    }
+
+    #[test]
+    fn voided_registrations_and_unknown_teachers() {
+        let s = accepted(story());
+        let h = teacher_history(&s, "X", d("2030-01-01")).unwrap();
+        assert_eq!(h.entries.len(), 2);
+        assert_eq!(h.entries[0].voided_by, Some(BASE + 10));
+        assert!(h.summary.is_none(), "the registration is voided");
+        assert_eq!(
+            teacher_history(&s, "Z", d("2030-01-01")).unwrap_err(),
+            QueryError::UnknownTeacher("Z".into())
+        );
+    }
+}
