@@ -339,7 +339,8 @@ mod tests {
     fn entries_in_log_order_with_voids_and_chain_links() {
         let s = accepted(story());
         let h = teacher_history(&s, "T1", d("2025-02-01")).unwrap();
-        let rows: Vec<(u64, Option<&str>, Option<u64>, Option<u64>, bool)> = h
+        type Row = (u64, Option<&'static str>, Option<u64>, Option<u64>, bool);
+        let rows: Vec<Row> = h
             .entries
             .iter()
             .map(|e| (e.seq, e.event_type, e.voided_by, e.voids, e.in_effect))
