@@ -23,6 +23,8 @@ pub mod id;
 pub mod policy;
 pub mod rules;
 pub mod state;
+pub mod teams;
+pub mod terms;
 pub mod timeline;
 pub mod vocab;
 mod voids;

@@ -2,4 +2,5 @@
 //! rejected by a named rule; and projections at their edges.
 
 mod given;
+mod projections;
 mod rules;
