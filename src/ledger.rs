@@ -27,6 +27,8 @@ use tokio::sync::watch;
 
 use crate::domain::eligibility::{Eligibility, eligibility};
 use crate::domain::rules::{Batch, Rejection};
+use crate::domain::teams::{TeamView, team, teams};
+use crate::domain::terms::{Term, TermQuery, terms};
 use crate::domain::{Event, Meta, State};
 use crate::log::verify::verify_range;
 use crate::log::{
@@ -617,6 +619,31 @@ impl Ledger {
             }),
             None => Err(LedgerError::NotFound(format!(
                 "no teacher {teacher} is registered"
+            ))),
+        }
+    }
+
+    /// Terms matching `q` as of `as_of` (SPEC 4.1).
+    pub fn terms(&self, q: &TermQuery, as_of: NaiveDate) -> Positioned<Vec<Term>> {
+        self.query(|s| terms(s, q, as_of))
+    }
+
+    /// Every team started by `as_of` (SPEC 4.2).
+    pub fn teams(&self, as_of: NaiveDate) -> Positioned<Vec<TeamView>> {
+        self.query(|s| teams(s, as_of))
+    }
+
+    /// One team as of `as_of` (SPEC 4.2).
+    pub fn team(&self, id: &str, as_of: NaiveDate) -> Result<Positioned<TeamView>, LedgerError> {
+        let p = self.query(|s| team(s, id, as_of));
+        match p.value {
+            Some(value) => Ok(Positioned {
+                size: p.size,
+                head_hash: p.head_hash,
+                value,
+            }),
+            None => Err(LedgerError::NotFound(format!(
+                "no team {id} has started by {as_of}"
             ))),
         }
     }

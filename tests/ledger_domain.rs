@@ -3,6 +3,7 @@
 
 use rotaledger::domain::event::{EntryLink, Event};
 use rotaledger::domain::state::State;
+use rotaledger::domain::terms::{TermQuery, TermStatus};
 use rotaledger::ledger::{Ledger, LedgerError, LedgerOptions};
 
 fn school(id: &str, standing: &str) -> String {
@@ -190,6 +191,21 @@ async fn reopening_rebuilds_the_same_state_and_prefixes_replay() {
         assert!(e.value.senior_title.met && e.value.rotation.met);
         assert_eq!(e.value.senior_title.days_served, 1096);
         assert_eq!(e.size, l.head().size);
+        let as_of = chrono::NaiveDate::from_ymd_opt(2022, 3, 1).unwrap();
+        let team = l.team("TM", as_of).unwrap();
+        assert_eq!((team.value.strength, team.size), (2, l.head().size));
+        assert_eq!(team.head_hash, l.head().hash);
+        let early = l.terms(
+            &TermQuery {
+                status: Some(TermStatus::ReturnedEarly),
+                ..Default::default()
+            },
+            as_of,
+        );
+        assert_eq!(early.value.len(), 1);
+        assert!(early.value[0].exempt, "health is exempt");
+        assert_eq!(l.teams(as_of).value.len(), 1);
+        assert!(matches!(l.team("TX", as_of), Err(LedgerError::NotFound(_))));
         let s = l.snapshot();
         l.shutdown();
         (s.state.clone(), s.head.size, states)

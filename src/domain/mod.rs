@@ -30,6 +30,8 @@ pub mod query;
 pub mod quota;
 pub mod rules;
 pub mod state;
+pub mod teams;
+pub mod terms;
 pub mod timeline;
 pub mod vocab;
 mod voids;
