@@ -11,8 +11,10 @@ use chrono::NaiveDate;
 use super::id::Id;
 use super::query::{QueryError, year_bounds};
 use super::quota::{SchoolQuota, school_quota};
-use super::state::{Dispatch, State};
-use super::vocab::{GroupKind, ReturnReason, SchoolYear, Standing};
+use super::state::State;
+use super::teams::{TeamView, team};
+use super::terms::{Term, TermStatus, term};
+use super::vocab::{GroupKind, SchoolYear, Standing};
 
 /// A member school and, if strong, its quota.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,48 +27,6 @@ pub struct MemberSchool {
     pub lead: bool,
     /// Its quota, for a strong school.
     pub quota: Option<SchoolQuota>,
-}
-
-/// A team (组团流入) received by a member school, active during the year.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeamInYear {
-    /// The team.
-    pub team: Id,
-    /// The receiving school.
-    pub school: Id,
-    /// The founders' start date.
-    pub start_date: NaiveDate,
-    /// Member dispatches.
-    pub members: Vec<Id>,
-    /// Members serving on the summary's `strength_date`.
-    pub serving: u64,
-}
-
-/// A dispatch that ended before its minimum term, during the year.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EarlyReturn {
-    /// The dispatch.
-    pub dispatch: Id,
-    /// The teacher.
-    pub teacher: Id,
-    /// Sending school.
-    pub from_school: Id,
-    /// Receiving school.
-    pub to_school: Id,
-    /// First day.
-    pub start_date: NaiveDate,
-    /// The minimum end it fell short of.
-    pub min_end: Option<NaiveDate>,
-    /// First day back.
-    pub return_date: NaiveDate,
-    /// Why.
-    pub reason: ReturnReason,
-    /// Explanation, if any.
-    pub reason_text: Option<String>,
-    /// Whether the reason is in `early_return_exempt_reasons` (policy on the as-of date).
-    pub exempt: bool,
-    /// The team, if a team dispatch.
-    pub team: Option<Id>,
 }
 
 /// A group's summary for one school year, as of a date.
@@ -86,11 +46,12 @@ pub struct GroupSummary {
     pub strength_date: NaiveDate,
     /// Member schools on 1 September, by id.
     pub members: Vec<MemberSchool>,
-    /// Teams received by member schools and active in the year, by id.
-    pub teams: Vec<TeamInYear>,
-    /// Early returns in the year (on or before the as-of date) of dispatches from or to a
-    /// member school, by return date.
-    pub early_returns: Vec<EarlyReturn>,
+    /// Teams received by member schools and active in the year (a member serving on some
+    /// day of it), as of `strength_date`, by id (SPEC 4.2).
+    pub teams: Vec<TeamView>,
+    /// Terms returned early during the year (on or before `strength_date`), of dispatches
+    /// from or to a member school, by return date (SPEC 4.1).
+    pub early_returns: Vec<Term>,
     /// Sum of the strong members' eligible teachers.
     pub eligible: u64,
     /// Sum of their outflow.
@@ -131,56 +92,22 @@ pub fn group_summary(
 
     let teams = state
         .teams()
-        .filter(|t| is_member(&t.school) && t.start_date <= until)
-        .filter_map(|t| {
-            let dispatches: Vec<&Dispatch> = t
-                .members
+        .filter(|t| is_member(&t.school))
+        .filter_map(|t| team(state, &t.id, until))
+        .filter(|v| {
+            v.members
                 .iter()
-                .filter_map(|d| state.dispatch(d.as_str()))
-                .collect();
-            // Active in the year: some member served on a day of it up to `until`.
-            let active = dispatches
-                .iter()
-                .any(|d| d.start_date <= until && d.end_as_of(until).is_none_or(|end| end > first));
-            active.then(|| TeamInYear {
-                team: t.id.clone(),
-                school: t.school.clone(),
-                start_date: t.start_date,
-                members: t.members.iter().cloned().collect(),
-                serving: dispatches.iter().filter(|d| d.serving_on(until)).count() as u64,
-            })
+                .any(|m| m.end.is_none_or(|end| end > first))
         })
         .collect();
 
-    let policy = state.policy_at(as_of);
-    let mut early_returns: Vec<EarlyReturn> = state
+    let mut early_returns: Vec<Term> = state
         .dispatches()
         .filter(|d| is_member(&d.from_school) || is_member(&d.to_school))
-        .filter_map(|d| {
-            let r = d.returned.as_ref()?;
-            if r.date < first || r.date > until {
-                return None;
-            }
-            let min_end = state.min_end(d);
-            if min_end.is_some_and(|m| r.date >= m) {
-                return None;
-            }
-            Some(EarlyReturn {
-                dispatch: d.id.clone(),
-                teacher: d.teacher.clone(),
-                from_school: d.from_school.clone(),
-                to_school: d.to_school.clone(),
-                start_date: d.start_date,
-                min_end,
-                return_date: r.date,
-                reason: r.reason,
-                reason_text: r.reason_text.clone(),
-                exempt: policy.exempt(r.reason),
-                team: d.team.clone(),
-            })
-        })
+        .filter_map(|d| term(state, d, until))
+        .filter(|t| t.status == TermStatus::ReturnedEarly && t.end.is_some_and(|e| e >= first))
         .collect();
-    early_returns.sort_by(|a, b| (a.return_date, &a.dispatch).cmp(&(b.return_date, &b.dispatch)));
+    early_returns.sort_by(|a, b| (a.end, &a.dispatch).cmp(&(b.end, &b.dispatch)));
 
     let quotas = || members.iter().filter_map(|m| m.quota.as_ref());
     let eligible = quotas().map(|q| q.eligible.len() as u64).sum();
@@ -264,12 +191,18 @@ mod tests {
         assert_eq!((g.eligible, g.outflow, g.missing), (5, 4, 0));
 
         assert_eq!(ids(g.teams.iter().map(|t| &t.team)), ["TM"]);
-        assert_eq!((g.teams[0].members.len(), g.teams[0].serving), (3, 2));
+        assert_eq!((g.teams[0].members.len(), g.teams[0].strength), (3, 2));
+        assert_eq!(
+            g.teams[0].status,
+            crate::domain::teams::TeamStatus::BelowMinimum {
+                since: d("2025-03-01")
+            }
+        );
 
         let early: Vec<(String, bool, NaiveDate)> = g
             .early_returns
             .iter()
-            .map(|e| (e.dispatch.to_string(), e.exempt, e.return_date))
+            .map(|e| (e.dispatch.to_string(), e.exempt, e.end.unwrap()))
             .collect();
         assert_eq!(
             early,
@@ -279,7 +212,7 @@ mod tests {
             ],
             "D5 completed its term; DV touches no member school on 1 September"
         );
-        assert_eq!(g.early_returns[0].min_end, Some(d("2027-09-01")));
+        assert_eq!(g.early_returns[0].min_end, d("2027-09-01"));
         assert_eq!(
             g.early_returns[0].team.as_ref().map(|t| t.as_str()),
             Some("TM")
@@ -291,7 +224,7 @@ mod tests {
         let s = district();
         let mid = group_summary(&s, "G1", SchoolYear(2024), d("2025-02-15")).unwrap();
         assert_eq!(mid.strength_date, d("2025-02-15"));
-        assert_eq!(mid.teams[0].serving, 3);
+        assert_eq!(mid.teams[0].strength, 3);
         assert!(
             mid.early_returns.is_empty(),
             "the returns take effect later"
@@ -306,7 +239,7 @@ mod tests {
         );
         assert_eq!(next.strength_date, d("2026-01-01"));
         assert_eq!(ids(next.teams.iter().map(|t| &t.team)), ["TM"]);
-        assert_eq!(next.teams[0].serving, 2);
+        assert_eq!(next.teams[0].strength, 2);
         assert!(next.early_returns.is_empty());
         let s1 = next.members[0].quota.as_ref().unwrap();
         assert_eq!(

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::calendar::days_served;
 use super::eligibility::{Eligibility, eligibility};
 use super::event::EntryLink;
 use super::id::Id;
 use super::query::QueryError;
 use super::state::{Dispatch, State};
-use super::vocab::{DispatchKind, Grade, KeyLevel, PromotionKind, ReturnReason, SchoolYear, Title};
+use super::terms::{Term, term};
+use super::vocab::{Grade, KeyLevel, PromotionKind, SchoolYear, Title};
 
 /// One entry of a teacher's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,50 +46,6 @@ pub struct HistoryEntry {
     /// Whether the entry is in effect on the as-of date: not voided, and its effective date
     /// (if any) on or before it.
     pub in_effect: bool,
-}
-
-/// Where a term stands as of a date (SPEC 4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TermStatus {
-    /// Serving, before min_end.
-    Serving,
-    /// Serving, min_end reached.
-    ServingBeyondMinimum,
-    /// Returned on or after min_end.
-    Completed,
-    /// Returned before min_end; `exempt` when the reason is in
-    /// `early_return_exempt_reasons`.
-    ReturnedEarly {
-        /// Whether the early return does not count against the teacher.
-        exempt: bool,
-    },
-}
-
-/// One dispatch in a teacher's summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DispatchSummary {
-    /// The dispatch.
-    pub dispatch: Id,
-    /// Its kind.
-    pub kind: DispatchKind,
-    /// Sending school.
-    pub from_school: Id,
-    /// Receiving school.
-    pub to_school: Id,
-    /// First day.
-    pub start_date: NaiveDate,
-    /// Start plus `min_term_years` (policy in force on the start date).
-    pub min_end: Option<NaiveDate>,
-    /// First day back, if the return is effective on the as-of date.
-    pub end: Option<NaiveDate>,
-    /// Why it ended, if it has.
-    pub return_reason: Option<ReturnReason>,
-    /// Days served as of the date.
-    pub days_served: i64,
-    /// Term status as of the date.
-    pub status: TermStatus,
-    /// The team, if a team dispatch.
-    pub team: Option<Id>,
 }
 
 /// One evaluation in a teacher's summary.
@@ -142,8 +98,8 @@ pub struct TeacherSummary {
     pub title: Option<Title>,
     /// Key-teacher level on the date.
     pub key_level: Option<KeyLevel>,
-    /// Dispatches started on or before the date, by start date.
-    pub dispatches: Vec<DispatchSummary>,
+    /// The terms of the dispatches started on or before the date, by start date (SPEC 4.1).
+    pub dispatches: Vec<Term>,
     /// Evaluations effective on or before the date, by dispatch and school year.
     pub evaluations: Vec<EvaluationSummary>,
     /// Promotions effective on or before the date, in log order.
@@ -217,7 +173,6 @@ pub fn teacher_history(
 fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSummary> {
     let t = state.teacher(teacher)?;
     let credits = eligibility(state, teacher, as_of)?;
-    let policy = state.policy_at(as_of);
     let home = t.home.at(as_of);
     let started: Vec<&Dispatch> = state
         .dispatches_of(teacher)
@@ -227,35 +182,7 @@ fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSumm
     let serving = started.iter().find(|d| d.serving_on(as_of));
     let dispatches = started
         .iter()
-        .map(|d| {
-            let min_end = state.min_end(d);
-            let end = d.end_as_of(as_of);
-            let reached = min_end.is_some_and(|m| m <= as_of);
-            let return_reason = end.and(d.returned.as_ref().map(|r| r.reason));
-            let status = match (end, return_reason) {
-                (Some(e), Some(reason)) if min_end.is_none_or(|m| e < m) => {
-                    TermStatus::ReturnedEarly {
-                        exempt: policy.exempt(reason),
-                    }
-                }
-                (Some(_), _) => TermStatus::Completed,
-                (None, _) if reached => TermStatus::ServingBeyondMinimum,
-                (None, _) => TermStatus::Serving,
-            };
-            DispatchSummary {
-                dispatch: d.id.clone(),
-                kind: d.kind,
-                from_school: d.from_school.clone(),
-                to_school: d.to_school.clone(),
-                start_date: d.start_date,
-                min_end,
-                end,
-                return_reason,
-                days_served: days_served(d.start_date, end, as_of),
-                status,
-                team: d.team.clone(),
-            }
-        })
+        .filter_map(|d| term(state, d, as_of))
         .collect();
     let evaluations = started
         .iter()
@@ -305,6 +232,8 @@ mod tests {
     use super::super::projkit::accepted;
     use super::super::testkit::*;
     use super::*;
+    use crate::domain::terms::TermStatus;
+    use crate::domain::vocab::ReturnReason;
 
     const BASE: u64 = 14; // world() holds entries 0..14; T1 is entry 7.
 
@@ -441,7 +370,7 @@ mod tests {
                 Some("D3"),
                 &[
                     TermStatus::Completed,
-                    TermStatus::ReturnedEarly { exempt: true },
+                    TermStatus::ReturnedEarly,
                     TermStatus::Serving,
                 ],
             ),
@@ -451,7 +380,7 @@ mod tests {
                 Some("D3"),
                 &[
                     TermStatus::Completed,
-                    TermStatus::ReturnedEarly { exempt: true },
+                    TermStatus::ReturnedEarly,
                     TermStatus::ServingBeyondMinimum,
                 ],
             ),
@@ -482,7 +411,8 @@ mod tests {
         assert!(sm.credits.rotation.met);
         assert_eq!(sm.dispatches[0].days_served, 1096);
         assert_eq!(sm.dispatches[1].return_reason, Some(ReturnReason::Health));
-        assert_eq!(sm.dispatches[2].min_end, Some(d("2028-03-01")));
+        assert!(sm.dispatches[1].exempt);
+        assert_eq!(sm.dispatches[2].min_end, d("2028-03-01"));
     }
 
     #[test]
