@@ -25,10 +25,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
+use crate::domain::duty::{SchoolDuty, TeacherDuty, school_duty, teacher_duty};
 use crate::domain::eligibility::{Eligibility, eligibility};
+use crate::domain::group_summary::{GroupSummary, group_summary};
+use crate::domain::history::{TeacherHistory, teacher_history};
+use crate::domain::query::QueryError;
+use crate::domain::quota::{SchoolQuota, school_quota};
 use crate::domain::rules::{Batch, Rejection};
 use crate::domain::teams::{TeamView, team, teams};
 use crate::domain::terms::{Term, TermQuery, terms};
+use crate::domain::vocab::SchoolYear;
 use crate::domain::{Event, Meta, State};
 use crate::log::verify::verify_range;
 use crate::log::{
@@ -648,6 +654,63 @@ impl Ledger {
         }
     }
 
+    /// The rotation duty of a school's teachers as of `as_of`: who meets rotation
+    /// conditions and who is due to rotate (SPEC 4.4).
+    pub fn school_duty(
+        &self,
+        school: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<SchoolDuty>, LedgerError> {
+        positioned(self.query(|s| school_duty(s, school, as_of)))
+    }
+
+    /// One teacher's rotation duty as of `as_of` (SPEC 4.4).
+    pub fn teacher_duty(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<TeacherDuty>, LedgerError> {
+        positioned(self.query(|s| {
+            teacher_duty(s, teacher, as_of).ok_or_else(|| match s.teacher(teacher) {
+                Some(_) => QueryError::NoHomePost {
+                    teacher: teacher.to_string(),
+                    date: as_of,
+                },
+                None => QueryError::UnknownTeacher(teacher.to_string()),
+            })
+        }))
+    }
+
+    /// A strong school's quota position for a school year, as of `as_of` (SPEC 4.4).
+    pub fn school_quota(
+        &self,
+        school: &str,
+        year: SchoolYear,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<SchoolQuota>, LedgerError> {
+        positioned(self.query(|s| school_quota(s, school, year, as_of)))
+    }
+
+    /// A district's or group's summary for a school year, as of `as_of` (SPEC 4.4).
+    pub fn group_summary(
+        &self,
+        group: &str,
+        year: SchoolYear,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<GroupSummary>, LedgerError> {
+        positioned(self.query(|s| group_summary(s, group, year, as_of)))
+    }
+
+    /// Every entry about a teacher, with chain links, and their summary as of `as_of`
+    /// (SPEC 4.5).
+    pub fn teacher_history(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<TeacherHistory>, LedgerError> {
+        positioned(self.query(|s| teacher_history(s, teacher, as_of)))
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &Arc<Store> {
         self.writer.store()
@@ -656,6 +719,37 @@ impl Ledger {
     /// Stops accepting appends, finishes queued ones, and waits for the writer.
     pub fn shutdown(&self) {
         self.writer.shutdown();
+    }
+}
+
+/// Moves a projection's error out of the position: the caller is told "no" without a
+/// position, exactly as for the other queries.
+fn positioned<T>(p: Positioned<Result<T, QueryError>>) -> Result<Positioned<T>, LedgerError> {
+    Ok(Positioned {
+        size: p.size,
+        head_hash: p.head_hash,
+        value: p.value?,
+    })
+}
+
+impl From<QueryError> for LedgerError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::UnknownSchool(_)
+            | QueryError::UnknownGroup(_)
+            | QueryError::UnknownTeacher(_)
+            | QueryError::NoHomePost { .. } => LedgerError::NotFound(e.to_string()),
+            QueryError::NotStrong { .. } => LedgerError::Input {
+                index: None,
+                field: "school".into(),
+                problem: e.to_string(),
+            },
+            QueryError::YearOutOfRange(_) => LedgerError::Input {
+                index: None,
+                field: "school_year".into(),
+                problem: e.to_string(),
+            },
+        }
     }
 }
 

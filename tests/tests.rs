@@ -11,3 +11,5 @@ mod crash;
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
+/// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
+mod projections;

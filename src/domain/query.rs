@@ -21,6 +21,14 @@ pub enum QueryError {
     /// No teacher with this id is registered.
     #[error("no teacher {0} is registered")]
     UnknownTeacher(String),
+    /// The teacher holds no post at any school on the date (not yet employed).
+    #[error("teacher {teacher} holds no post at any school on {date}")]
+    NoHomePost {
+        /// The teacher asked about.
+        teacher: String,
+        /// The date asked about.
+        date: NaiveDate,
+    },
     /// Quotas are kept for `strong` schools only (SPEC 4.4).
     #[error(
         "school {school} is {} on {date}, not strong: quotas apply to strong schools only",
