@@ -4,4 +4,5 @@
 mod docs;
 mod given;
 mod projections;
+mod props;
 mod rules;
