@@ -162,8 +162,9 @@ pub fn school_duty(
     let policy = state.policy_at(as_of);
     let teachers: Vec<TeacherDuty> = state
         .teachers()
+        // The cheap test first: most teachers of a jurisdiction belong to other schools.
+        .filter(|t| t.home.at(as_of).is_some_and(|h| h.school == s.id))
         .filter_map(|t| duty_of(state, t, as_of))
-        .filter(|d| d.home_school == s.id)
         .collect();
     let pick = |f: fn(&TeacherDuty) -> bool| {
         teachers
