@@ -31,8 +31,21 @@ fn evaluation(dispatch: &str, year: i32) -> String {
     )
 }
 
+/// Opens the ledger, waiting (at most 10 s) while sled still holds the lock of a store this
+/// test just closed: sled 0.34 releases it only when its deferred garbage is collected.
 fn open(dir: &std::path::Path) -> Ledger {
-    Ledger::open(dir, LedgerOptions::default()).expect("open ledger")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Ledger::open(dir, LedgerOptions::default()) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("open ledger"),
+        }
+    }
 }
 
 async fn append(l: &Ledger, id: &str, events: Vec<String>) -> Result<u64, LedgerError> {
