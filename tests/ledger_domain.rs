@@ -236,3 +236,49 @@ async fn reopening_rebuilds_the_same_state_and_prefixes_replay() {
     assert!(l.state_at(size + 1).is_err());
     l.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_in_one_commit_see_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::sync::Arc::new(open(dir.path()));
+    append(&l, "r0", vec![school("S1", "strong"), school("W1", "weak")])
+        .await
+        .unwrap();
+    // Ten appends race to register the same teacher: exactly one wins, the others are told
+    // by rule, whichever commit they share.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            append(&l, &format!("same{i}"), vec![teacher("T1", "S1")]).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(LedgerError::Rejected { rule, .. }) => assert_eq!(rule, "teacher.duplicate_id"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    // Twenty appends of distinct teachers all land.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            append(&l, &format!("t{i}"), vec![teacher(&format!("U{i}"), "S1")]).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let state = l.snapshot().state.clone();
+    assert_eq!(state.teachers().count(), 21);
+    assert_eq!(state.len(), l.head().size);
+    l.shutdown();
+    drop(l);
+    let l = open(dir.path());
+    assert_eq!(l.snapshot().state, state);
+    l.shutdown();
+}

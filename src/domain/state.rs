@@ -100,6 +100,11 @@ impl State {
             .is_some_and(|e| e.voided_by.is_some())
     }
 
+    /// The voided entries, in log order.
+    pub fn voided(&self) -> impl Iterator<Item = &EntryRecord> {
+        self.entries.values().filter(|e| e.voided_by.is_some())
+    }
+
     /// A school.
     pub fn school(&self, id: &str) -> Option<&School> {
         self.schools.get(id)

@@ -127,6 +127,8 @@ fn voids_undo_exactly_their_entry() {
     );
     assert_eq!(s.standing_at("W1", d("2026-01-01")), Some(Standing::Weak));
     assert!(s.is_voided(base) && !s.is_voided(base + 5));
+    let voided: Vec<u64> = s.voided().map(|e| e.meta.seq).collect();
+    assert_eq!(voided, (base..base + 5).collect::<Vec<_>>());
     // The voids themselves are history of T1 (except the standing change).
     assert_eq!(s.history("T1").len(), 1 + 4 + 4);
     assert_eq!(before_voids.history("T1").len(), 5);
