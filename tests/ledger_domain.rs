@@ -151,6 +151,28 @@ async fn errors_name_the_event_the_field_and_the_rule() {
         append(&l, "r5", too_many).await,
         Err(LedgerError::Input { index: None, .. })
     ));
+    // The limit is policy: the one in force today.
+    append(
+        &l,
+        "r6",
+        vec![r#"{"type":"policy_adopted","version":1,"preset":"shanghai-2023","parameters":{"max_events_per_append":2},"date":"2020-01-01"}"#.into()],
+    )
+    .await
+    .unwrap();
+    let three = (0..3).map(|i| school(&format!("Y{i}"), "weak")).collect();
+    match append(&l, "r7", three).await {
+        Err(LedgerError::Input {
+            index: None,
+            field,
+            problem,
+        }) => {
+            assert_eq!(field, "events");
+            assert!(problem.contains("limit of 2"), "{problem}");
+        }
+        other => panic!("expected the policy's limit, got {other:?}"),
+    }
+    let two = (0..2).map(|i| school(&format!("Y{i}"), "weak")).collect();
+    append(&l, "r8", two).await.unwrap();
     l.shutdown();
 }
 
