@@ -9,7 +9,11 @@
 //! - [`event`]: the events, their strict decoding and canonical JSON (`docs/EVENTS.md`).
 //! - [`policy`]: every number of SPEC as a parameter; presets; `policy_adopted` overrides.
 //! - [`timeline`]: values over effective dates.
+//! - [`records`]: what the state keeps per school, group, teacher, dispatch, team, entry.
 //! - [`state`]: the state folded from the log, and its accessors.
+//! - [`rules`]: the rules judged on append (SPEC §3); voids in `voids`.
+//! - [`eligibility`]: promotion-credit eligibility (SPEC 4.3), used by rules 5 and 6.
+//! - [`terms`], [`teams`]: projections as of a date (SPEC 4.1, 4.2).
 //!
 //! **Architecture Invariant:** nothing here reads a clock, a file or the network. Time
 //! enters only as effective dates in events and as-of dates in questions, so every answer is
@@ -28,6 +32,7 @@ pub mod policy;
 mod projkit;
 pub mod query;
 pub mod quota;
+pub mod records;
 pub mod rules;
 pub mod state;
 pub mod teams;

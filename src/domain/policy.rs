@@ -53,7 +53,8 @@ impl Ratio {
 
     /// `ceil(self × n)`, exactly: the smallest count that reaches the ratio of `n`.
     pub fn ceil_of(self, n: u64) -> u64 {
-        (u64::from(self.0) * n).div_ceil(10_000)
+        // In u128: no count can overflow it, and the result is at most `n`.
+        u64::try_from((u128::from(self.0) * u128::from(n)).div_ceil(10_000)).unwrap_or(n)
     }
 
     /// Whether `num / den >= self`; false when `den` is 0.
@@ -412,6 +413,7 @@ mod tests {
         assert_eq!(r.ceil_of(50), 10);
         assert_eq!(r.ceil_of(47), 10);
         assert_eq!(r.ceil_of(45), 9);
+        assert_eq!(Ratio::ONE.ceil_of(u64::MAX), u64::MAX);
         assert!(r.met_by(10, 50));
         assert!(!r.met_by(9, 50));
         assert!(!r.met_by(0, 0));

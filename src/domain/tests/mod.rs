@@ -6,3 +6,4 @@ mod given;
 mod projections;
 mod props;
 mod rules;
+mod state;

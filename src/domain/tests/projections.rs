@@ -36,6 +36,11 @@ fn term_status_at_the_three_year_edge() {
     assert_eq!(status_of(vec![d1(), ret("D1", "2025-03-01", "health")], "D1", "2025-03-01"), (TermStatus::ReturnedEarly, true));
     assert_eq!(status_of(vec![d1(), ret("D1", "2025-03-01", "school_closure")], "D1", "2025-03-01"), (TermStatus::ReturnedEarly, true));
     assert_eq!(status_of(vec![d1(), ret("D1", "2025-03-01", "family_hardship")], "D1", "2025-03-01"), (TermStatus::ReturnedEarly, false));
+    // A term started on 29 February reaches its minimum on 28 February three years on.
+    let leap = || dispatch("D1", "T1", "S1", "W1", "2024-02-29");
+    assert_eq!(status_of(vec![leap()], "D1", "2027-02-27"), (TermStatus::Serving, false));
+    assert_eq!(status_of(vec![leap()], "D1", "2027-02-28"), (TermStatus::ServingBeyondMinimum, false));
+    assert_eq!(status_of(vec![leap(), ret("D1", "2027-02-28", "term_completed")], "D1", "2027-03-01"), (TermStatus::Completed, false));
     // A return effective after the date asked is not seen yet.
     assert_eq!(status_of(vec![d1(), ret("D1", "2025-03-01", "health")], "D1", "2025-02-28"), (TermStatus::Serving, false));
     // The exempt reasons are policy: the one in force on the return date.

@@ -135,6 +135,9 @@ fn rule_5_rotation_credit_needs_a_completed_evaluated_term() {
     // Returned early: no credit; returned on min_end: completed, credit.
     served().and(vec![ret("D1", "2024-08-31", "health")]).when(vec![promote("T1", "rank", "level 2", "2025-01-01", true)]).then_reject("promotion.rotation_credit");
     served().and(vec![ret("D1", "2024-09-01", "term_completed")]).when(vec![promote("T1", "rank", "level 2", "2025-01-01", true)]).then_accept();
+    // Started on 29 February: min_end is 28 February three years on.
+    dispatched("2024-02-29").and(vec![eval("D1", "W1", 2023, "good", "2024-07-01")]).when(vec![promote("T1", "title", "intermediate", "2027-02-28", true)]).then_accept();
+    dispatched("2024-02-29").and(vec![eval("D1", "W1", 2023, "good", "2024-07-01")]).when(vec![promote("T1", "title", "intermediate", "2027-02-27", true)]).then_reject("promotion.rotation_credit");
     // Training dispatches give no rotation credit.
     given(world()).and(vec![dispatch_kind("D1", "U1", "W1", "S1", "2021-09-01", "training", None), eval("D1", "S1", 2021, "excellent", "2022-07-01")]).when(vec![promote("U1", "rank", "level 2", "2024-09-01", true)]).then_reject("promotion.rotation_credit");
     // A longer minimum term in force at the start moves min_end.
@@ -187,6 +190,10 @@ fn rule_7_voids_leave_a_valid_history() {
     history().when(vec![void(7)]).then_reject("void.still_referenced");
     history().when(vec![void(2)]).then_reject("void.still_referenced");
     given(world()).when(vec![void(12), void(11)]).then_accept();
+    let mut unreadable = crate::domain::State::new();
+    unreadable.apply_stored(meta(0), r#"{"n":1}"#);
+    super::given::Given(unreadable.clone()).when(vec![void(0)]).then_accept();
+    super::given::Given(unreadable).when(vec![void(0), void(0)]).then_reject_at(1, "void.already_voided");
     // Voiding a return while a later dispatch stands would leave two open dispatches.
     history().and(vec![dispatch("D2", "T1", "S1", "W2", "2024-09-01")]).when(vec![void(16)]).then_reject("void.later_dispatch");
     history().and(vec![dispatch("D2", "T1", "S1", "W2", "2024-09-01")]).when(vec![void(17), void(16)]).then_accept();
