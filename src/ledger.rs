@@ -1,6 +1,13 @@
 //! The ledger: the log, the Merkle tree, signed checkpoints and the domain state, wired
 //! together. validate -> append -> apply; rebuild on open; reads for the services above.
 //!
+//! An append's events are decoded (strictly, `domain::event`) before they reach the writer;
+//! on the writer thread each is checked by the domain rules against the state left by the
+//! events before it (`domain::rules`), stored as its canonical JSON plus the per-teacher
+//! history link, and applied to a pending copy of the state. The copy is published to
+//! readers when the commit is durable and dropped when the append is refused or the commit
+//! fails.
+//!
 //! **Contracts.**
 //! - [`Ledger::append`] MUST return only once the append is durable (see `log::writer`), and
 //!   answers with a receipt: the entries' sequence numbers and hashes, a checkpoint signed over
@@ -14,10 +21,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
+use crate::domain::duty::{SchoolDuty, TeacherDuty, school_duty, teacher_duty};
+use crate::domain::eligibility::{Eligibility, eligibility};
+use crate::domain::group_summary::{GroupSummary, group_summary};
+use crate::domain::history::{TeacherHistory, teacher_history};
+use crate::domain::query::QueryError;
+use crate::domain::quota::{SchoolQuota, school_quota};
+use crate::domain::rules::{Batch, Rejection};
+use crate::domain::teams::{TeamView, team, teams};
+use crate::domain::terms::{Term, TermQuery, terms};
+use crate::domain::vocab::SchoolYear;
+use crate::domain::{Event, Meta, State};
 use crate::log::verify::verify_range;
 use crate::log::{
     AppendError, AppendRequest, Chain, Entry, Failure, Head, Sequencer, Store, StoreError,
@@ -139,6 +157,20 @@ pub struct Receipt {
 pub struct Snapshot {
     /// The log position this state reflects.
     pub head: Head,
+    /// The domain state folded from the entries `0..head.size`.
+    pub state: State,
+}
+
+/// An answer together with the log position it was computed at, so a reader can tie it to
+/// a checkpoint (and ask for proofs of the entries behind it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positioned<T> {
+    /// Number of entries the answer reflects.
+    pub size: u64,
+    /// Hash of entry `size - 1` (all zero for an empty log).
+    pub head_hash: Digest,
+    /// The answer.
+    pub value: T,
 }
 
 /// The writer-side half of the ledger: checks appends, and publishes what was committed.
@@ -148,30 +180,87 @@ struct LedgerSequencer {
     checkpoint: Arc<ArcSwap<SignedCheckpoint>>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     max_events: usize,
+    /// The state as of the last durable commit.
+    committed: State,
+    /// `committed` plus the appends sequenced since (not yet durable).
+    pending: State,
 }
 
-/// Events of one append, already decoded and canonicalised.
-pub struct Events(Vec<Box<RawValue>>);
+/// Events of one append, already decoded.
+pub struct Events(Vec<Arc<Event>>);
+
+impl From<Rejection> for LedgerError {
+    fn from(r: Rejection) -> Self {
+        LedgerError::Rejected {
+            index: r.index,
+            rule: r.rule.to_owned(),
+            message: r.message,
+            values: r.values,
+        }
+    }
+}
 
 impl Sequencer for LedgerSequencer {
     type Input = Events;
     type Rejection = LedgerError;
 
     fn sequence(&mut self, input: &Events, chain: &mut Chain<'_>) -> Result<(), LedgerError> {
-        if input.0.len() > self.max_events {
+        let today = Utc::now().date_naive();
+        let limit = self
+            .max_events
+            .min(self.pending.policy_at(today).max_events_per_append as usize);
+        if input.0.len() > limit {
             return Err(LedgerError::Input {
                 index: None,
                 field: "events".into(),
                 problem: format!(
-                    "{} events in one append, more than the limit of {}",
+                    "{} events in one append, more than the limit of {limit}",
                     input.0.len(),
-                    self.max_events
                 ),
             });
         }
-        for e in &input.0 {
-            chain.push(e);
+        // Everything below works on a clone; `self.pending` changes only if all is accepted.
+        let mut batch = Batch::new(&self.pending);
+        let mut stamp: Option<(DateTime<Utc>, Arc<str>)> = None;
+        for (i, event) in input.0.iter().enumerate() {
+            batch.check(i, event)?;
+            let state = batch.state();
+            let link = state
+                .teacher_of(event)
+                .map(|t| state.teacher_head(t.as_str()));
+            let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
+                LedgerError::Storage(format!("event {i} did not encode as JSON: {e}"))
+            })?;
+            let (seq, hash) = chain.push(&payload);
+            // Every entry of an append shares its recorded time and actor: read them back
+            // from the first entry, exactly as a replay will.
+            let (recorded_at, actor) = match &stamp {
+                Some(s) => s.clone(),
+                None => {
+                    let m = chain
+                        .entries()
+                        .last()
+                        .map(|e| e.meta())
+                        .transpose()
+                        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?
+                        .ok_or_else(|| LedgerError::Storage(format!("entry {seq} vanished")))?;
+                    let s = (m.recorded_at, Arc::<str>::from(m.actor));
+                    stamp = Some(s.clone());
+                    s
+                }
+            };
+            batch.apply(
+                i,
+                Meta {
+                    seq,
+                    hash,
+                    recorded_at,
+                    actor,
+                },
+                event.clone(),
+            );
         }
+        self.pending = batch.finish()?;
         Ok(())
     }
 
@@ -179,7 +268,15 @@ impl Sequencer for LedgerSequencer {
         if let Ok(cp) = sign(&self.key, &self.origin, head.size, head.root) {
             self.checkpoint.store(Arc::new(cp));
         }
-        self.snapshot.store(Arc::new(Snapshot { head }));
+        self.committed = self.pending.clone();
+        self.snapshot.store(Arc::new(Snapshot {
+            head,
+            state: self.committed.clone(),
+        }));
+    }
+
+    fn aborted(&mut self) {
+        self.pending = self.committed.clone();
     }
 }
 
@@ -201,6 +298,7 @@ pub struct Ledger {
     origin: String,
     checkpoint: Arc<ArcSwap<SignedCheckpoint>>,
     snapshot: Arc<ArcSwap<Snapshot>>,
+    max_events: usize,
 }
 
 impl Ledger {
@@ -223,13 +321,25 @@ impl Ledger {
             head.size,
             head.root,
         )?));
-        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot { head }));
+        let state = replay(&store, head.size)?;
+        if state.unreadable() > 0 {
+            tracing::warn!(
+                entries = state.unreadable(),
+                "entries whose payload is not a domain event were ignored by the state"
+            );
+        }
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot {
+            head,
+            state: state.clone(),
+        }));
         let seq = LedgerSequencer {
             key: key.clone(),
             origin: opts.origin.clone(),
             checkpoint: checkpoint.clone(),
             snapshot: snapshot.clone(),
             max_events: opts.max_events_per_append,
+            committed: state.clone(),
+            pending: state,
         };
         let writer = Writer::start(store, head, seq)?;
         Ok(Ledger {
@@ -238,6 +348,7 @@ impl Ledger {
             origin: opts.origin,
             checkpoint,
             snapshot,
+            max_events: opts.max_events_per_append,
         })
     }
 
@@ -256,11 +367,30 @@ impl Ledger {
                 problem: "an append needs at least one event".into(),
             });
         }
-        let mut decoded = Vec::with_capacity(events.len());
-        for (i, e) in events.into_iter().enumerate() {
-            decoded.push(decode_event(i, e)?);
+        if events.len() > self.max_events {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: format!(
+                    "{} events in one append, more than the limit of {}",
+                    events.len(),
+                    self.max_events
+                ),
+            });
         }
-        let fp = fingerprint(decoded.iter().map(|r| r.get().as_bytes()));
+        let mut decoded = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let event = Event::decode(e).map_err(|d| LedgerError::Input {
+                index: Some(i),
+                field: d.field,
+                problem: d.problem,
+            })?;
+            decoded.push(Arc::new(event));
+        }
+        // The fingerprint covers the canonical forms: a retry that spells the same events
+        // differently is still the same append.
+        let canonical: Vec<String> = decoded.iter().map(|e| e.to_json()).collect();
+        let fp = fingerprint(canonical.iter().map(|c| c.as_bytes()));
         let req = AppendRequest {
             actor: actor.to_owned(),
             request_id: request_id.to_owned(),
@@ -441,6 +571,146 @@ impl Ledger {
         })
     }
 
+    /// The state as recorded in the first `size` entries (entries `0..size`): what the
+    /// ledger said at a checkpoint of that size. Replays the prefix; the current size is
+    /// answered from the committed snapshot without a replay.
+    pub fn state_at(&self, size: u64) -> Result<Positioned<State>, LedgerError> {
+        let snap = self.snapshot.load_full();
+        if size == snap.head.size {
+            return Ok(Positioned {
+                size,
+                head_hash: snap.head.hash,
+                value: snap.state.clone(),
+            });
+        }
+        if size > snap.head.size {
+            return Err(LedgerError::OutOfRange(format!(
+                "size {size} is beyond the log's {} entries",
+                snap.head.size
+            )));
+        }
+        let head_hash = match size {
+            0 => crate::log::GENESIS_HASH,
+            n => self.entry(n - 1)?.hash,
+        };
+        Ok(Positioned {
+            size,
+            head_hash,
+            value: replay(self.store(), size)?,
+        })
+    }
+
+    /// Answers `f` on the committed state, with the log position it reflects.
+    pub fn query<T>(&self, f: impl FnOnce(&State) -> T) -> Positioned<T> {
+        let snap = self.snapshot.load_full();
+        Positioned {
+            size: snap.head.size,
+            head_hash: snap.head.hash,
+            value: f(&snap.state),
+        }
+    }
+
+    /// A teacher's promotion-credit eligibility as of `as_of` (SPEC 4.3).
+    pub fn eligibility(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<Eligibility>, LedgerError> {
+        let p = self.query(|s| eligibility(s, teacher, as_of));
+        match p.value {
+            Some(value) => Ok(Positioned {
+                size: p.size,
+                head_hash: p.head_hash,
+                value,
+            }),
+            None => Err(LedgerError::NotFound(format!(
+                "no teacher {teacher} is registered"
+            ))),
+        }
+    }
+
+    /// Terms matching `q` as of `as_of` (SPEC 4.1).
+    pub fn terms(&self, q: &TermQuery, as_of: NaiveDate) -> Positioned<Vec<Term>> {
+        self.query(|s| terms(s, q, as_of))
+    }
+
+    /// Every team started by `as_of` (SPEC 4.2).
+    pub fn teams(&self, as_of: NaiveDate) -> Positioned<Vec<TeamView>> {
+        self.query(|s| teams(s, as_of))
+    }
+
+    /// One team as of `as_of` (SPEC 4.2).
+    pub fn team(&self, id: &str, as_of: NaiveDate) -> Result<Positioned<TeamView>, LedgerError> {
+        let p = self.query(|s| team(s, id, as_of));
+        match p.value {
+            Some(value) => Ok(Positioned {
+                size: p.size,
+                head_hash: p.head_hash,
+                value,
+            }),
+            None => Err(LedgerError::NotFound(format!(
+                "no team {id} has started by {as_of}"
+            ))),
+        }
+    }
+
+    /// The rotation duty of a school's teachers as of `as_of`: who meets rotation
+    /// conditions and who is due to rotate (SPEC 4.4).
+    pub fn school_duty(
+        &self,
+        school: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<SchoolDuty>, LedgerError> {
+        positioned(self.query(|s| school_duty(s, school, as_of)))
+    }
+
+    /// One teacher's rotation duty as of `as_of` (SPEC 4.4).
+    pub fn teacher_duty(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<TeacherDuty>, LedgerError> {
+        positioned(self.query(|s| {
+            teacher_duty(s, teacher, as_of).ok_or_else(|| match s.teacher(teacher) {
+                Some(_) => QueryError::NoHomePost {
+                    teacher: teacher.to_string(),
+                    date: as_of,
+                },
+                None => QueryError::UnknownTeacher(teacher.to_string()),
+            })
+        }))
+    }
+
+    /// A strong school's quota position for a school year, as of `as_of` (SPEC 4.4).
+    pub fn school_quota(
+        &self,
+        school: &str,
+        year: SchoolYear,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<SchoolQuota>, LedgerError> {
+        positioned(self.query(|s| school_quota(s, school, year, as_of)))
+    }
+
+    /// A district's or group's summary for a school year, as of `as_of` (SPEC 4.4).
+    pub fn group_summary(
+        &self,
+        group: &str,
+        year: SchoolYear,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<GroupSummary>, LedgerError> {
+        positioned(self.query(|s| group_summary(s, group, year, as_of)))
+    }
+
+    /// Every entry about a teacher, with chain links, and their summary as of `as_of`
+    /// (SPEC 4.5).
+    pub fn teacher_history(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Result<Positioned<TeacherHistory>, LedgerError> {
+        positioned(self.query(|s| teacher_history(s, teacher, as_of)))
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &Arc<Store> {
         self.writer.store()
@@ -452,22 +722,56 @@ impl Ledger {
     }
 }
 
-fn decode_event(index: usize, text: String) -> Result<Box<RawValue>, LedgerError> {
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| LedgerError::Input {
-        index: Some(index),
-        field: "event".into(),
-        problem: format!("not JSON: {e}"),
-    })?;
-    if !v.get("type").is_some_and(|t| t.is_string()) {
-        return Err(LedgerError::Input {
-            index: Some(index),
-            field: "type".into(),
-            problem: "an event is a JSON object with a string field \"type\"".into(),
-        });
-    }
-    RawValue::from_string(v.to_string()).map_err(|e| LedgerError::Input {
-        index: Some(index),
-        field: "event".into(),
-        problem: e.to_string(),
+/// Moves a projection's error out of the position: the caller is told "no" without a
+/// position, exactly as for the other queries.
+fn positioned<T>(p: Positioned<Result<T, QueryError>>) -> Result<Positioned<T>, LedgerError> {
+    Ok(Positioned {
+        size: p.size,
+        head_hash: p.head_hash,
+        value: p.value?,
     })
+}
+
+impl From<QueryError> for LedgerError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::UnknownSchool(_)
+            | QueryError::UnknownGroup(_)
+            | QueryError::UnknownTeacher(_)
+            | QueryError::NoHomePost { .. } => LedgerError::NotFound(e.to_string()),
+            QueryError::NotStrong { .. } => LedgerError::Input {
+                index: None,
+                field: "school".into(),
+                problem: e.to_string(),
+            },
+            QueryError::YearOutOfRange(_) => LedgerError::Input {
+                index: None,
+                field: "school_year".into(),
+                problem: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Folds the first `size` entries of the store into a state.
+fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
+    let mut state = State::new();
+    for r in store.raw_range(0, size) {
+        let (seq, v) = r?;
+        let entry = Entry::from_stored(seq, &v)
+            .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+        let m = entry
+            .meta()
+            .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+        state.apply_stored(
+            Meta {
+                seq,
+                hash: entry.hash,
+                recorded_at: m.recorded_at,
+                actor: Arc::from(m.actor),
+            },
+            &m.payload,
+        );
+    }
+    Ok(state)
 }

@@ -30,5 +30,6 @@ pub mod proto {
 }
 
 pub mod cli;
+pub mod domain;
 pub mod ledger;
 pub mod log;

@@ -9,5 +9,9 @@ mod audit_offline;
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
+/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
+mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
+/// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
+mod projections;

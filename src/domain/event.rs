@@ -1,0 +1,763 @@
+//! The events of SPEC §2: what the HR systems send, decoded strictly, and the canonical JSON
+//! the ledger stores. `docs/EVENTS.md` documents the JSON form of each with an example.
+//!
+//! Every event's JSON form is an object with `"type"` (snake_case, past tense) and
+//! `"version"` (1), then its fields in a fixed order. Decoding rejects unknown fields,
+//! unknown enum values, impossible dates and empty or over-long strings, naming the field.
+//! The canonical form (what is stored and fingerprinted) is the decoded event written back
+//! with that field order, optional fields left out when absent, and no whitespace.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{DecodeError, Fields};
+use super::id::{Id, MAX_NAME_LEN, MAX_TEXT_LEN};
+use super::policy::{PolicyParameters, Preset};
+use super::vocab::{
+    DispatchKind, Grade, GroupKind, KeyLevel, MembershipChange, PromotionKind, ReturnReason,
+    SchoolYear, Stage, Standing, Title, Vocabulary,
+};
+
+/// The only event version so far.
+pub const VERSION: u64 = 1;
+/// Most member schools a `group_formed` event may list.
+pub const MAX_GROUP_SCHOOLS: usize = 500;
+/// The field the ledger adds to stored payloads of entries about a teacher.
+pub const TEACHER_PREV: &str = "teacher_prev";
+
+/// 学校登记: a school enters the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchoolRegistered {
+    /// The school's id.
+    pub school: Id,
+    /// Its name.
+    pub name: String,
+    /// Its stage.
+    pub stage: Stage,
+    /// Its standing from `date`.
+    pub standing: Standing,
+    /// Whether it is a rural school (乡村学校).
+    pub rural: bool,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A school's standing changes (e.g. a weak school is no longer weak).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchoolStandingChanged {
+    /// The school.
+    pub school: Id,
+    /// The standing from `date`.
+    pub standing: Standing,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A district (学区) or education group (集团) is formed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupFormed {
+    /// The group's id.
+    pub group: Id,
+    /// District or education group.
+    pub kind: GroupKind,
+    /// Its name.
+    pub name: String,
+    /// The lead school (牵头校); must be one of `schools`.
+    pub lead_school: Id,
+    /// The member schools from `date`.
+    pub schools: Vec<Id>,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A school joins or leaves a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMembershipChanged {
+    /// The group.
+    pub group: Id,
+    /// The school.
+    pub school: Id,
+    /// Joined or left.
+    pub change: MembershipChange,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A teacher enters the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherRegistered {
+    /// The teacher's id, as issued by the HR system.
+    pub teacher: Id,
+    /// The teacher's name.
+    pub name: String,
+    /// Home school (the school holding the post, 编制).
+    pub school: Id,
+    /// Subject taught (an id such as `mathematics`).
+    pub subject: Id,
+    /// Professional title.
+    pub title: Title,
+    /// When the title was obtained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_date: Option<NaiveDate>,
+    /// Key-teacher level.
+    pub key_level: KeyLevel,
+    /// Date employed at the home school (tenure counts from it).
+    pub employed_date: NaiveDate,
+    /// Known retirement date, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retirement_date: Option<NaiveDate>,
+    /// Effective date: the facts above hold from it.
+    pub date: NaiveDate,
+}
+
+/// A teacher's profile changes: at least one of the optional fields is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherProfileUpdated {
+    /// The teacher.
+    pub teacher: Id,
+    /// New name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Id>,
+    /// New title (outside a promotion, e.g. a correction of the registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Title>,
+    /// When the new title was obtained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_date: Option<NaiveDate>,
+    /// New key-teacher level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_level: Option<KeyLevel>,
+    /// New retirement date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retirement_date: Option<NaiveDate>,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A permanent change of home school (调动), not a rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherTransferred {
+    /// The teacher.
+    pub teacher: Id,
+    /// The new home school; tenure there counts from `date`.
+    pub school: Id,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// A policy takes effect: a preset with overrides, or (without a preset) a full set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyAdopted {
+    /// The preset the parameters override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
+    /// Overrides, or every parameter when there is no preset.
+    pub parameters: PolicyParameters,
+    /// The date it takes effect.
+    pub date: NaiveDate,
+}
+
+/// 交流轮岗 / 支教 / 挂职: a teacher is posted to another school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherDispatched {
+    /// The dispatch's id.
+    pub dispatch: Id,
+    /// The teacher.
+    pub teacher: Id,
+    /// The sending school: must be the teacher's home school on `start_date`.
+    pub from_school: Id,
+    /// The receiving school.
+    pub to_school: Id,
+    /// First day at the receiving school.
+    pub start_date: NaiveDate,
+    /// Rotation, support or training.
+    pub kind: DispatchKind,
+    /// 组团流入: the team this dispatch belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<Id>,
+}
+
+/// A dispatched teacher returns (ends the dispatch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherReturned {
+    /// The dispatch.
+    pub dispatch: Id,
+    /// The first day back; not before the start date.
+    pub return_date: NaiveDate,
+    /// Why.
+    pub reason: ReturnReason,
+    /// An explanation; required when `reason` is `other`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_text: Option<String>,
+}
+
+/// The receiving school evaluates a dispatched teacher for a school year (流入校考核).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherEvaluated {
+    /// The dispatch.
+    pub dispatch: Id,
+    /// The evaluating school: must be the receiving school.
+    pub school: Id,
+    /// The school year evaluated (2024 means 2024-09-01..2025-08-31).
+    pub school_year: SchoolYear,
+    /// The grade.
+    pub grade: Grade,
+    /// Effective date of the evaluation.
+    pub date: NaiveDate,
+}
+
+/// A teacher is promoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeacherPromoted {
+    /// The teacher.
+    pub teacher: Id,
+    /// Title, rank or leadership.
+    pub kind: PromotionKind,
+    /// What to: a title spelling for `title`, free text otherwise.
+    pub to: String,
+    /// Effective date.
+    pub date: NaiveDate,
+    /// Whether the promotion claims rotation credit.
+    pub rotation_credit: bool,
+}
+
+impl TeacherPromoted {
+    /// The title promoted to, for a `title` promotion.
+    pub fn title(&self) -> Option<Title> {
+        (self.kind == PromotionKind::Title)
+            .then(|| Title::parse(&self.to))
+            .flatten()
+    }
+}
+
+/// A mistaken entry is voided (作废): projections ignore it from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryVoided {
+    /// The sequence number of the entry voided.
+    pub seq: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Event {
+    SchoolRegistered(SchoolRegistered),
+    SchoolStandingChanged(SchoolStandingChanged),
+    GroupFormed(GroupFormed),
+    GroupMembershipChanged(GroupMembershipChanged),
+    TeacherRegistered(TeacherRegistered),
+    TeacherProfileUpdated(TeacherProfileUpdated),
+    TeacherTransferred(TeacherTransferred),
+    PolicyAdopted(PolicyAdopted),
+    TeacherDispatched(TeacherDispatched),
+    TeacherReturned(TeacherReturned),
+    TeacherEvaluated(TeacherEvaluated),
+    TeacherPromoted(TeacherPromoted),
+    EntryVoided(EntryVoided),
+}
+
+/// Every event type name, in documentation order.
+pub const EVENT_TYPES: &[&str] = &[
+    "school_registered",
+    "school_standing_changed",
+    "group_formed",
+    "group_membership_changed",
+    "teacher_registered",
+    "teacher_profile_updated",
+    "teacher_transferred",
+    "policy_adopted",
+    "teacher_dispatched",
+    "teacher_returned",
+    "teacher_evaluated",
+    "teacher_promoted",
+    "entry_voided",
+];
+
+/// A link to an earlier entry: its sequence number and entry hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLink {
+    /// Sequence number.
+    pub seq: u64,
+    /// Entry hash.
+    pub hash: [u8; 32],
+}
+
+impl Event {
+    /// The `type` of the JSON form.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::SchoolRegistered(_) => "school_registered",
+            Event::SchoolStandingChanged(_) => "school_standing_changed",
+            Event::GroupFormed(_) => "group_formed",
+            Event::GroupMembershipChanged(_) => "group_membership_changed",
+            Event::TeacherRegistered(_) => "teacher_registered",
+            Event::TeacherProfileUpdated(_) => "teacher_profile_updated",
+            Event::TeacherTransferred(_) => "teacher_transferred",
+            Event::PolicyAdopted(_) => "policy_adopted",
+            Event::TeacherDispatched(_) => "teacher_dispatched",
+            Event::TeacherReturned(_) => "teacher_returned",
+            Event::TeacherEvaluated(_) => "teacher_evaluated",
+            Event::TeacherPromoted(_) => "teacher_promoted",
+            Event::EntryVoided(_) => "entry_voided",
+        }
+    }
+
+    /// The effective date, for events that have one (all but voids).
+    pub fn date(&self) -> Option<NaiveDate> {
+        Some(match self {
+            Event::SchoolRegistered(e) => e.date,
+            Event::SchoolStandingChanged(e) => e.date,
+            Event::GroupFormed(e) => e.date,
+            Event::GroupMembershipChanged(e) => e.date,
+            Event::TeacherRegistered(e) => e.date,
+            Event::TeacherProfileUpdated(e) => e.date,
+            Event::TeacherTransferred(e) => e.date,
+            Event::PolicyAdopted(e) => e.date,
+            Event::TeacherDispatched(e) => e.start_date,
+            Event::TeacherReturned(e) => e.return_date,
+            Event::TeacherEvaluated(e) => e.date,
+            Event::TeacherPromoted(e) => e.date,
+            Event::EntryVoided(_) => return None,
+        })
+    }
+
+    /// Decodes the JSON form an HR system sends.
+    pub fn decode(text: &str) -> Result<Event, DecodeError> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| DecodeError::new("event", format!("not JSON: {e}")))?;
+        Event::decode_value(v)
+    }
+
+    /// Decodes an already parsed JSON form.
+    pub fn decode_value(v: Value) -> Result<Event, DecodeError> {
+        let mut f = Fields::new(v, "")?;
+        let ty = match f.take("type") {
+            Some(Value::String(s)) => s,
+            Some(_) => return Err(DecodeError::new("type", "must be a string")),
+            None => return Err(DecodeError::new("type", "is missing")),
+        };
+        if !EVENT_TYPES.contains(&ty.as_str()) {
+            return Err(DecodeError::new(
+                "type",
+                format!(
+                    "unknown event type {ty:?}; expected one of {}",
+                    EVENT_TYPES.join(", ")
+                ),
+            ));
+        }
+        let version = f.uint("version", 0, u64::MAX)?;
+        if version != VERSION {
+            return Err(DecodeError::new(
+                "version",
+                format!("version {version} of {ty} is not supported (only {VERSION})"),
+            ));
+        }
+        let e = decode_fields(&ty, &mut f)?;
+        f.finish()?;
+        Ok(e)
+    }
+
+    /// The canonical JSON text: `type`, `version`, then the fields in their fixed order.
+    pub fn to_json(&self) -> String {
+        let body = match self {
+            Event::SchoolRegistered(e) => serde_json::to_string(e),
+            Event::SchoolStandingChanged(e) => serde_json::to_string(e),
+            Event::GroupFormed(e) => serde_json::to_string(e),
+            Event::GroupMembershipChanged(e) => serde_json::to_string(e),
+            Event::TeacherRegistered(e) => serde_json::to_string(e),
+            Event::TeacherProfileUpdated(e) => serde_json::to_string(e),
+            Event::TeacherTransferred(e) => serde_json::to_string(e),
+            Event::PolicyAdopted(e) => serde_json::to_string(e),
+            Event::TeacherDispatched(e) => serde_json::to_string(e),
+            Event::TeacherReturned(e) => serde_json::to_string(e),
+            Event::TeacherEvaluated(e) => serde_json::to_string(e),
+            Event::TeacherPromoted(e) => serde_json::to_string(e),
+            Event::EntryVoided(e) => serde_json::to_string(e),
+        }
+        // Serialising these structs (strings, numbers, dates) into a String cannot fail.
+        .unwrap_or_default();
+        // Every event struct has at least one field: `body` is `{"...":...}`.
+        let fields = body.strip_prefix('{').unwrap_or("}");
+        format!(
+            "{{\"type\":\"{}\",\"version\":{VERSION},{fields}",
+            self.type_name()
+        )
+    }
+
+    /// The stored payload: the canonical JSON plus, for an entry about a teacher, the
+    /// `teacher_prev` link to the previous entry about the same teacher (`null` for the first).
+    /// See "Per-teacher history chain" in `docs/EVENTS.md`.
+    pub fn to_stored(&self, teacher_prev: Option<Option<EntryLink>>) -> String {
+        let mut s = self.to_json();
+        if let Some(link) = teacher_prev {
+            s.pop();
+            match link {
+                None => s.push_str(",\"teacher_prev\":null}"),
+                Some(l) => {
+                    s.push_str(&format!(
+                        ",\"teacher_prev\":{{\"seq\":{},\"hash\":\"{}\"}}}}",
+                        l.seq,
+                        hex::encode(l.hash)
+                    ));
+                }
+            }
+        }
+        s
+    }
+
+    /// Decodes a stored payload: the event, and its `teacher_prev` link if it has one
+    /// (`Some(None)` for a `null` link).
+    pub fn decode_stored(text: &str) -> Result<(Event, Option<Option<EntryLink>>), DecodeError> {
+        let mut v: Value = serde_json::from_str(text)
+            .map_err(|e| DecodeError::new("event", format!("not JSON: {e}")))?;
+        let link = match v.as_object_mut().and_then(|m| m.remove(TEACHER_PREV)) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(l) => Some(Some(decode_link(l)?)),
+        };
+        Ok((Event::decode_value(v)?, link))
+    }
+}
+
+fn decode_link(v: Value) -> Result<EntryLink, DecodeError> {
+    let mut f = Fields::new(v, TEACHER_PREV)?;
+    let seq = f.uint("seq", 0, u64::MAX)?;
+    let h = f.text("hash", 64)?;
+    f.finish()?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(&h, &mut hash)
+        .map_err(|_| DecodeError::new("teacher_prev.hash", "is not 64 hex digits"))?;
+    Ok(EntryLink { seq, hash })
+}
+
+fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
+    Ok(match ty {
+        "school_registered" => Event::SchoolRegistered(SchoolRegistered {
+            school: f.id("school")?,
+            name: f.text("name", MAX_NAME_LEN)?,
+            stage: f.vocab("stage")?,
+            standing: f.vocab("standing")?,
+            rural: f.boolean("rural")?,
+            date: f.date("date")?,
+        }),
+        "school_standing_changed" => Event::SchoolStandingChanged(SchoolStandingChanged {
+            school: f.id("school")?,
+            standing: f.vocab("standing")?,
+            date: f.date("date")?,
+        }),
+        "group_formed" => {
+            let g = GroupFormed {
+                group: f.id("group")?,
+                kind: f.vocab("kind")?,
+                name: f.text("name", MAX_NAME_LEN)?,
+                lead_school: f.id("lead_school")?,
+                schools: f.ids("schools", MAX_GROUP_SCHOOLS)?,
+                date: f.date("date")?,
+            };
+            if g.schools.is_empty() {
+                return Err(DecodeError::new("schools", "is empty"));
+            }
+            if !g.schools.contains(&g.lead_school) {
+                return Err(DecodeError::new(
+                    "lead_school",
+                    format!("{} is not one of the group's schools", g.lead_school),
+                ));
+            }
+            Event::GroupFormed(g)
+        }
+        "group_membership_changed" => Event::GroupMembershipChanged(GroupMembershipChanged {
+            group: f.id("group")?,
+            school: f.id("school")?,
+            change: f.vocab("change")?,
+            date: f.date("date")?,
+        }),
+        "teacher_registered" => Event::TeacherRegistered(TeacherRegistered {
+            teacher: f.id("teacher")?,
+            name: f.text("name", MAX_NAME_LEN)?,
+            school: f.id("school")?,
+            subject: f.id("subject")?,
+            title: f.vocab("title")?,
+            title_date: f.opt_date("title_date")?,
+            key_level: f.vocab("key_level")?,
+            employed_date: f.date("employed_date")?,
+            retirement_date: f.opt_date("retirement_date")?,
+            date: f.date("date")?,
+        }),
+        "teacher_profile_updated" => {
+            let p = TeacherProfileUpdated {
+                teacher: f.id("teacher")?,
+                name: f.opt_text("name", MAX_NAME_LEN)?,
+                subject: f.opt_id("subject")?,
+                title: f.opt_vocab("title")?,
+                title_date: f.opt_date("title_date")?,
+                key_level: f.opt_vocab("key_level")?,
+                retirement_date: f.opt_date("retirement_date")?,
+                date: f.date("date")?,
+            };
+            if p.name.is_none()
+                && p.subject.is_none()
+                && p.title.is_none()
+                && p.key_level.is_none()
+                && p.retirement_date.is_none()
+            {
+                return Err(DecodeError::new(
+                    "teacher_profile_updated",
+                    "changes nothing: set at least one of name, subject, title, key_level, retirement_date",
+                ));
+            }
+            if p.title_date.is_some() && p.title.is_none() {
+                return Err(DecodeError::new("title_date", "is given without a title"));
+            }
+            Event::TeacherProfileUpdated(p)
+        }
+        "teacher_transferred" => Event::TeacherTransferred(TeacherTransferred {
+            teacher: f.id("teacher")?,
+            school: f.id("school")?,
+            date: f.date("date")?,
+        }),
+        "policy_adopted" => {
+            let preset: Option<Preset> = f.opt_vocab("preset")?;
+            let parameters = match f.take("parameters") {
+                Some(v) => PolicyParameters::decode(v, preset.is_none())?,
+                None if preset.is_some() => PolicyParameters::default(),
+                None => {
+                    return Err(DecodeError::new(
+                        "parameters",
+                        "is missing: give a preset, or every parameter",
+                    ));
+                }
+            };
+            Event::PolicyAdopted(PolicyAdopted {
+                preset,
+                parameters,
+                date: f.date("date")?,
+            })
+        }
+        "teacher_dispatched" => Event::TeacherDispatched(TeacherDispatched {
+            dispatch: f.id("dispatch")?,
+            teacher: f.id("teacher")?,
+            from_school: f.id("from_school")?,
+            to_school: f.id("to_school")?,
+            start_date: f.date("start_date")?,
+            kind: f.vocab("kind")?,
+            team: f.opt_id("team")?,
+        }),
+        "teacher_returned" => {
+            let r = TeacherReturned {
+                dispatch: f.id("dispatch")?,
+                return_date: f.date("return_date")?,
+                reason: f.vocab("reason")?,
+                reason_text: f.opt_text("reason_text", MAX_TEXT_LEN)?,
+            };
+            if r.reason == ReturnReason::Other && r.reason_text.is_none() {
+                return Err(DecodeError::new(
+                    "reason_text",
+                    "is missing: a return for reason \"other\" must say why",
+                ));
+            }
+            Event::TeacherReturned(r)
+        }
+        "teacher_evaluated" => Event::TeacherEvaluated(TeacherEvaluated {
+            dispatch: f.id("dispatch")?,
+            school: f.id("school")?,
+            school_year: SchoolYear(f.uint(
+                "school_year",
+                super::fields::MIN_YEAR as u64,
+                super::fields::MAX_YEAR as u64 - 1,
+            )? as i32),
+            grade: f.vocab("grade")?,
+            date: f.date("date")?,
+        }),
+        "teacher_promoted" => {
+            let kind: PromotionKind = f.vocab("kind")?;
+            let to = f.text("to", MAX_NAME_LEN)?;
+            if kind == PromotionKind::Title && Title::parse(&to).is_none() {
+                return Err(DecodeError::new(
+                    "to",
+                    format!(
+                        "unknown title {to:?}; expected one of {}",
+                        Title::spellings()
+                    ),
+                ));
+            }
+            Event::TeacherPromoted(TeacherPromoted {
+                teacher: f.id("teacher")?,
+                kind,
+                to,
+                date: f.date("date")?,
+                rotation_credit: f.boolean("rotation_credit")?,
+            })
+        }
+        "entry_voided" => Event::EntryVoided(EntryVoided {
+            seq: f.uint("seq", 0, u64::MAX)?,
+            reason: f.text("reason", MAX_TEXT_LEN)?,
+        }),
+        other => {
+            return Err(DecodeError::new(
+                "type",
+                format!("unknown event type {other:?}"),
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHOOL: &str = r#"{"type":"school_registered","version":1,"school":"S001","name":"Minhang No.1 Primary","stage":"primary","standing":"strong","rural":false,"date":"2024-09-01"}"#;
+
+    #[test]
+    fn the_binding_school_form_round_trips_byte_for_byte() {
+        let e = Event::decode(SCHOOL).unwrap();
+        assert_eq!(e.to_json(), SCHOOL);
+        assert_eq!(Event::decode(&e.to_json()).unwrap(), e);
+    }
+
+    #[test]
+    fn canonical_form_ignores_input_order_and_whitespace() {
+        let shuffled = r#"{ "date":"2024-09-01", "rural":false, "standing":"strong", "stage":"primary",
+            "name":"Minhang No.1 Primary", "school":"S001", "version":1, "type":"school_registered" }"#;
+        assert_eq!(Event::decode(shuffled).unwrap().to_json(), SCHOOL);
+    }
+
+    fn field_of(text: &str) -> String {
+        Event::decode(text).unwrap_err().field
+    }
+
+    #[test]
+    fn decoding_errors_name_the_field() {
+        let with = |k: &str, v: &str| {
+            let mut m: serde_json::Map<String, Value> = serde_json::from_str(SCHOOL).unwrap();
+            if v.is_empty() {
+                m.remove(k);
+            } else {
+                m.insert(k.into(), serde_json::from_str(v).unwrap());
+            }
+            Value::Object(m).to_string()
+        };
+        let cases: &[(&str, &str, &str)] = &[
+            ("colour", "\"red\"", "colour"),
+            ("stage", "\"university\"", "stage"),
+            ("standing", "\"excellent\"", "standing"),
+            ("date", "\"2023-02-29\"", "date"),
+            ("date", "\"2024-13-01\"", "date"),
+            ("date", "", "date"),
+            ("school", "\"\"", "school"),
+            ("school", "\"a b\"", "school"),
+            ("school", &format!("\"{}\"", "x".repeat(65)), "school"),
+            ("name", "\"\"", "name"),
+            ("name", &format!("\"{}\"", "x".repeat(201)), "name"),
+            ("rural", "\"no\"", "rural"),
+            ("version", "2", "version"),
+            ("type", "\"school_demolished\"", "type"),
+            ("teacher_prev", "null", "teacher_prev"),
+        ];
+        for (k, v, field) in cases {
+            assert_eq!(field_of(&with(k, v)), *field, "{k}={v}");
+        }
+        assert_eq!(field_of("[1]"), "event");
+        assert_eq!(field_of("{"), "event");
+    }
+
+    #[test]
+    fn every_event_type_round_trips() {
+        let texts = [
+            SCHOOL,
+            r#"{"type":"school_standing_changed","version":1,"school":"S001","standing":"weak","date":"2025-01-01"}"#,
+            r#"{"type":"group_formed","version":1,"group":"G1","kind":"education_group","name":"Minhang Group","lead_school":"S001","schools":["S001","S002"],"date":"2024-09-01"}"#,
+            r#"{"type":"group_membership_changed","version":1,"group":"G1","school":"S003","change":"joined","date":"2025-09-01"}"#,
+            r#"{"type":"teacher_registered","version":1,"teacher":"T1","name":"Li Hua","school":"S001","subject":"mathematics","title":"intermediate","title_date":"2015-07-01","key_level":"district","employed_date":"2010-09-01","date":"2024-09-01"}"#,
+            r#"{"type":"teacher_profile_updated","version":1,"teacher":"T1","key_level":"city","date":"2025-03-01"}"#,
+            r#"{"type":"teacher_transferred","version":1,"teacher":"T1","school":"S002","date":"2025-09-01"}"#,
+            r#"{"type":"policy_adopted","version":1,"preset":"national-2014","parameters":{"min_team_size":4,"min_outflow_ratio":"0.15"},"date":"2025-01-01"}"#,
+            r#"{"type":"teacher_dispatched","version":1,"dispatch":"D1","teacher":"T1","from_school":"S001","to_school":"S009","start_date":"2024-09-01","kind":"rotation","team":"TM1"}"#,
+            r#"{"type":"teacher_returned","version":1,"dispatch":"D1","return_date":"2025-02-01","reason":"other","reason_text":"post abolished"}"#,
+            r#"{"type":"teacher_evaluated","version":1,"dispatch":"D1","school":"S009","school_year":2024,"grade":"excellent","date":"2025-07-01"}"#,
+            r#"{"type":"teacher_promoted","version":1,"teacher":"T1","kind":"title","to":"senior","date":"2026-01-01","rotation_credit":true}"#,
+            r#"{"type":"entry_voided","version":1,"seq":12,"reason":"entered twice"}"#,
+        ];
+        assert_eq!(texts.len(), EVENT_TYPES.len());
+        for t in texts {
+            let e = Event::decode(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+            assert_eq!(e.to_json(), t);
+        }
+    }
+
+    #[test]
+    fn event_specific_checks() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"type":"teacher_returned","version":1,"dispatch":"D1","return_date":"2025-02-01","reason":"other"}"#,
+                "reason_text",
+            ),
+            (
+                r#"{"type":"teacher_promoted","version":1,"teacher":"T1","kind":"title","to":"professor","date":"2026-01-01","rotation_credit":false}"#,
+                "to",
+            ),
+            (
+                r#"{"type":"group_formed","version":1,"group":"G1","kind":"district","name":"D","lead_school":"S9","schools":["S1"],"date":"2024-09-01"}"#,
+                "lead_school",
+            ),
+            (
+                r#"{"type":"group_formed","version":1,"group":"G1","kind":"district","name":"D","lead_school":"S1","schools":["S1","S1"],"date":"2024-09-01"}"#,
+                "schools[1]",
+            ),
+            (
+                r#"{"type":"teacher_profile_updated","version":1,"teacher":"T1","date":"2025-03-01"}"#,
+                "teacher_profile_updated",
+            ),
+            (
+                r#"{"type":"policy_adopted","version":1,"parameters":{"min_team_size":4},"date":"2025-01-01"}"#,
+                "parameters.min_term_years",
+            ),
+            (
+                r#"{"type":"policy_adopted","version":1,"preset":"beijing-2021","date":"2025-01-01"}"#,
+                "preset",
+            ),
+            (
+                r#"{"type":"entry_voided","version":1,"seq":-1,"reason":"x"}"#,
+                "seq",
+            ),
+            (
+                r#"{"type":"teacher_evaluated","version":1,"dispatch":"D1","school":"S9","school_year":"2024","grade":"good","date":"2025-07-01"}"#,
+                "school_year",
+            ),
+        ];
+        for (t, field) in cases {
+            assert_eq!(field_of(t), *field, "{t}");
+        }
+    }
+
+    #[test]
+    fn stored_form_carries_the_teacher_link() {
+        let e = Event::decode(r#"{"type":"teacher_transferred","version":1,"teacher":"T1","school":"S002","date":"2025-09-01"}"#).unwrap();
+        let first = e.to_stored(Some(None));
+        assert!(first.ends_with(r#""date":"2025-09-01","teacher_prev":null}"#));
+        let link = EntryLink {
+            seq: 12,
+            hash: [0xab; 32],
+        };
+        let later = e.to_stored(Some(Some(link)));
+        assert!(later.ends_with(&format!(
+            r#""teacher_prev":{{"seq":12,"hash":"{}"}}}}"#,
+            "ab".repeat(32)
+        )));
+        assert_eq!(
+            Event::decode_stored(&later).unwrap(),
+            (e.clone(), Some(Some(link)))
+        );
+        assert_eq!(
+            Event::decode_stored(&first).unwrap(),
+            (e.clone(), Some(None))
+        );
+        assert_eq!(e.to_stored(None), e.to_json());
+        assert_eq!(Event::decode_stored(&e.to_json()).unwrap(), (e, None));
+    }
+}

@@ -1,0 +1,53 @@
+//! The domain of rotaledger: events, policy, state, rules and projections, as plain Rust
+//! with no I/O (SPEC §1-4).
+//!
+//! # Layout
+//! - [`id`]: validated identifiers and free text.
+//! - [`vocab`]: the closed vocabularies (stages, standings, titles, grades, ...) and school years.
+//! - [`fields`]: the strict JSON field reader every decoder uses.
+//! - [`calendar`]: min_end and days served, counted the one way SPEC §4 defines.
+//! - [`event`]: the events, their strict decoding and canonical JSON (`docs/EVENTS.md`).
+//! - [`policy`]: every number of SPEC as a parameter; presets; `policy_adopted` overrides.
+//! - [`timeline`]: values over effective dates.
+//! - [`records`]: what the state keeps per school, group, teacher, dispatch, team, entry.
+//! - [`state`]: the state folded from the log, and its accessors.
+//! - [`rules`]: the rules judged on append (SPEC §3); voids in `voids`.
+//! - [`eligibility`]: promotion-credit eligibility (SPEC 4.3), used by rules 5 and 6.
+//! - [`terms`], [`teams`]: projections as of a date (SPEC 4.1, 4.2).
+//!
+//! **Architecture Invariant:** nothing here reads a clock, a file or the network. Time
+//! enters only as effective dates in events and as-of dates in questions, so every answer is
+//! a function of the log and the question.
+
+pub mod calendar;
+pub mod duty;
+pub mod eligibility;
+pub mod event;
+pub mod fields;
+pub mod group_summary;
+pub mod history;
+pub mod id;
+pub mod policy;
+#[cfg(test)]
+mod projkit;
+pub mod query;
+pub mod quota;
+pub mod records;
+pub mod rules;
+pub mod state;
+pub mod teams;
+pub mod terms;
+pub mod timeline;
+pub mod vocab;
+mod voids;
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use event::{EntryLink, Event};
+pub use fields::DecodeError;
+pub use id::Id;
+pub use policy::{Policy, Preset, Ratio};
+pub use state::{Meta, State};

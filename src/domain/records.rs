@@ -1,0 +1,244 @@
+//! The records the state keeps: one per registered school, group and teacher, per dispatch
+//! (with its return and evaluations), team, promotion and log entry.
+//!
+//! Their fields are public for the projections to read; only `State::apply` builds them.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use imbl::{OrdMap, OrdSet};
+
+use super::event::Event;
+use super::id::Id;
+use super::state::Meta;
+use super::timeline::Timeline;
+use super::vocab::{
+    DispatchKind, Grade, GroupKind, KeyLevel, PromotionKind, ReturnReason, SchoolYear, Stage,
+    Standing, Title,
+};
+
+/// One log entry as the state remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// Sequence number, hash, time and actor.
+    pub meta: Meta,
+    /// The event; `None` when the payload did not decode (written without the domain).
+    pub event: Option<Arc<Event>>,
+    /// The teacher the entry is about, if any (its place in that teacher's history).
+    pub teacher: Option<Id>,
+    /// The entry that voided this one, if any.
+    pub voided_by: Option<u64>,
+}
+
+/// A registered school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct School {
+    /// Id.
+    pub id: Id,
+    /// Name.
+    pub name: String,
+    /// Stage.
+    pub stage: Stage,
+    /// Rural (乡村学校).
+    pub rural: bool,
+    /// The registering entry.
+    pub registered: u64,
+    /// Registration's effective date.
+    pub date: NaiveDate,
+    /// Standing over time.
+    pub standing: Timeline<Standing>,
+}
+
+/// A district or education group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Id.
+    pub id: Id,
+    /// District or education group.
+    pub kind: GroupKind,
+    /// Name.
+    pub name: String,
+    /// Lead school (牵头校).
+    pub lead_school: Id,
+    /// The forming entry.
+    pub formed: u64,
+    /// Formation's effective date.
+    pub date: NaiveDate,
+    /// Per school, whether it is a member, over time.
+    pub members: OrdMap<Id, Timeline<bool>>,
+}
+
+impl Group {
+    /// Whether `school` is a member as of `date`.
+    pub fn has_member(&self, school: &Id, date: NaiveDate) -> bool {
+        self.members
+            .get(school)
+            .and_then(|t| t.at(date))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The member schools as of `date`.
+    pub fn members_at(&self, date: NaiveDate) -> Vec<Id> {
+        self.members
+            .iter()
+            .filter(|(_, t)| t.at(date).copied().unwrap_or(false))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+/// A teacher's post at a home school (编制).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomePost {
+    /// The home school.
+    pub school: Id,
+    /// Employed there since (tenure counts from it).
+    pub since: NaiveDate,
+}
+
+/// A professional title held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TitleHeld {
+    /// The title.
+    pub title: Title,
+    /// Obtained on, when known.
+    pub since: Option<NaiveDate>,
+}
+
+/// A registered teacher: registry facts over time, and indexes of their rotation records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Teacher {
+    /// Id.
+    pub id: Id,
+    /// The registering entry.
+    pub registered: u64,
+    /// Registration's effective date.
+    pub date: NaiveDate,
+    /// Name over time.
+    pub name: Timeline<String>,
+    /// Subject over time.
+    pub subject: Timeline<Id>,
+    /// Title over time (registry, profile updates and title promotions).
+    pub title: Timeline<TitleHeld>,
+    /// Key-teacher level over time.
+    pub key_level: Timeline<KeyLevel>,
+    /// Known retirement date over time.
+    pub retirement: Timeline<Option<NaiveDate>>,
+    /// Home school over time (registration from the employment date, then transfers).
+    pub home: Timeline<HomePost>,
+    /// The teacher's dispatches.
+    pub dispatches: OrdSet<Id>,
+    /// The teacher's promotions (by entry).
+    pub promotions: OrdSet<u64>,
+}
+
+/// The end of a dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    /// The returning entry.
+    pub seq: u64,
+    /// First day back.
+    pub date: NaiveDate,
+    /// Why.
+    pub reason: ReturnReason,
+    /// Explanation.
+    pub reason_text: Option<String>,
+}
+
+/// An evaluation by the receiving school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The evaluating entry.
+    pub seq: u64,
+    /// The evaluating school.
+    pub school: Id,
+    /// The school year evaluated.
+    pub school_year: SchoolYear,
+    /// The grade.
+    pub grade: Grade,
+    /// Effective date.
+    pub date: NaiveDate,
+}
+
+/// One rotation posting and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    /// Id.
+    pub id: Id,
+    /// The dispatching entry.
+    pub seq: u64,
+    /// The teacher.
+    pub teacher: Id,
+    /// Sending (home) school.
+    pub from_school: Id,
+    /// Receiving school.
+    pub to_school: Id,
+    /// First day.
+    pub start_date: NaiveDate,
+    /// Rotation, support or training.
+    pub kind: DispatchKind,
+    /// The team, if a team dispatch.
+    pub team: Option<Id>,
+    /// The return, once recorded.
+    pub returned: Option<Return>,
+    /// Evaluations by school year.
+    pub evaluations: OrdMap<SchoolYear, Evaluation>,
+}
+
+impl Dispatch {
+    /// The return date if the return is effective as of `date`.
+    pub fn end_as_of(&self, date: NaiveDate) -> Option<NaiveDate> {
+        self.returned
+            .as_ref()
+            .map(|r| r.date)
+            .filter(|end| *end <= date)
+    }
+
+    /// Whether the dispatch is open in the recorded sense (no return recorded yet).
+    pub fn is_open(&self) -> bool {
+        self.returned.is_none()
+    }
+
+    /// Whether the teacher is at the receiving school on `date`.
+    pub fn serving_on(&self, date: NaiveDate) -> bool {
+        self.start_date <= date && self.end_as_of(date).is_none()
+    }
+
+    /// The evaluations whose effective date is on or before `date`, by school year.
+    pub fn evaluations_as_of(&self, date: NaiveDate) -> impl Iterator<Item = &Evaluation> {
+        self.evaluations.values().filter(move |e| e.date <= date)
+    }
+}
+
+/// 组团流入: a team of dispatches to one weak school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    /// Id.
+    pub id: Id,
+    /// Receiving school.
+    pub school: Id,
+    /// The founders' common start date.
+    pub start_date: NaiveDate,
+    /// The entry of the first founding dispatch.
+    pub created: u64,
+    /// Member dispatches.
+    pub members: OrdSet<Id>,
+}
+
+/// A promotion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    /// The promoting entry.
+    pub seq: u64,
+    /// The teacher.
+    pub teacher: Id,
+    /// Title, rank or leadership.
+    pub kind: PromotionKind,
+    /// What to.
+    pub to: String,
+    /// Effective date.
+    pub date: NaiveDate,
+    /// Whether rotation credit was claimed.
+    pub rotation_credit: bool,
+}
