@@ -119,10 +119,10 @@ fn parse_key_text(
     text: &str,
     err: fn(&'static str) -> KeyError,
 ) -> Result<(String, [u8; 4], [u8; 32]), KeyError> {
-    let mut parts = text.split('+');
-    let (Some(name), Some(id_hex), Some(b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Standard base64 uses '+' itself, so only the first two '+' separate fields (the name
+    // may not contain one).
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(err("expected three '+'-separated fields: name+keyid+key"));
     };
     check_key_name(name)?;

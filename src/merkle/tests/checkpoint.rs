@@ -309,6 +309,19 @@ fn verifier_key_string_round_trips_and_is_checked() {
 }
 
 #[test]
+fn keys_whose_base64_contains_plus_round_trip() {
+    let mut with_plus = 0;
+    for seed in 0..64u8 {
+        let k = key(seed);
+        let text = k.verifier().to_string();
+        with_plus += usize::from(text.matches('+').count() > 2);
+        let parsed: VerifierKey = text.parse().expect("parse");
+        assert_eq!(parsed, k.verifier(), "{text}");
+    }
+    assert!(with_plus > 0, "the seeds exercise a '+' inside the base64");
+}
+
+#[test]
 fn generated_keys_differ_and_sign() {
     let a = CheckpointKey::generate("rotaledger.example").expect("generate");
     let b = CheckpointKey::generate("rotaledger.example").expect("generate");
