@@ -12,5 +12,7 @@ pub mod proto {
 }
 
 pub mod cli;
+pub mod grpc;
 pub mod ledger;
 pub mod log;
+pub mod server;

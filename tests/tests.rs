@@ -7,5 +7,9 @@ mod util;
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
+/// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
+mod grpc;
+/// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
+mod grpc_cli;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;

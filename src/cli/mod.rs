@@ -3,8 +3,12 @@
 //! Exit codes are deliberate, as `verify` needs them: 0 all good, 1 the log (or export) is bad
 //! and the output says where, 2 the command could not run.
 
+pub mod client;
 pub mod offline;
 pub mod progress;
+pub mod serve;
+pub mod service;
+pub mod token;
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
