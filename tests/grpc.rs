@@ -856,3 +856,41 @@ async fn health_and_reflection_answer() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_with_the_given_certificate() {
+    bounded(60, async {
+        let dir = tempfile::tempdir().unwrap();
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let tls = rotaledger::server::TlsFiles {
+            cert: cert.clone(),
+            key,
+        };
+        let s = TestServer::start_in(dir, |c| c.tls = Some(tls)).await;
+        let mut conn = s.connect(None);
+        conn.server = format!("https://localhost:{}", s.addr.port());
+        conn.tls_ca = Some(cert);
+        let head = conn
+            .ledger()
+            .await
+            .unwrap()
+            .get_head(proto::GetHeadRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(head.head.unwrap().size, 0);
+        // A plaintext client gets no answer from a TLS server.
+        let plain = s.connect(None).ledger().await;
+        let refused = match plain {
+            Err(_) => true,
+            Ok(mut c) => c.get_head(proto::GetHeadRequest {}).await.is_err(),
+        };
+        assert!(refused);
+        s.stop().await;
+    })
+    .await
+}
