@@ -68,6 +68,7 @@ fn main() -> ExitCode {
             (None, None, Some(server)) => cli::client::verify_remote(&cli::client::Connect {
                 server,
                 token,
+                token_file: None,
                 tls_ca: std::env::var_os("ROTALEDGER_TLS_CA").map(PathBuf::from),
                 json,
             }),

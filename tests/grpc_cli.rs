@@ -49,6 +49,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env_remove("ROTALEDGER_SERVER")
         .env_remove("ROTALEDGER_TOKEN")
+        .env_remove("ROTALEDGER_TOKEN_FILE")
         .output()
         .unwrap();
     (
@@ -207,5 +208,16 @@ fn serve_refuses_unsafe_setups() {
     let (code, out, err) = run(&["head", "--server", &url, "--token", &token]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("size 0"), "{out}");
+    // A token file must be private too.
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let tf = token_file.to_str().unwrap();
+    let (code, _, err) = run(&["head", "--server", &url, "--token-file", tf]);
+    assert_eq!(code, 2);
+    assert!(err.contains("readable by group or others"), "{err}");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out, err) = run(&["head", "--server", &url, "--token-file", tf]);
+    assert_eq!(code, 0, "{out}{err}");
     assert_eq!(terminate(server), 0);
 }

@@ -150,6 +150,7 @@ impl TestServer {
         rotaledger::cli::client::Connect {
             server: format!("http://{}", self.addr),
             token: token.map(str::to_owned),
+            token_file: None,
             tls_ca: None,
             json: false,
         }

@@ -37,6 +37,9 @@ pub struct Connect {
     /// A bearer token (from `rotaledger token new`).
     #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the bearer token (must not be readable by group or others).
+    #[arg(long, env = "ROTALEDGER_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// PEM file of the CA that signed the server's certificate.
     #[arg(long, env = "ROTALEDGER_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
@@ -81,7 +84,15 @@ impl Connect {
             .connect()
             .await
             .map_err(|e| CliError(format!("cannot connect to {}: {e}", self.server)))?;
-        let bearer = match &self.token {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => {
+                crate::grpc::auth::check_private(f).map_err(|e| CliError(e.to_string()))?;
+                Some(std::fs::read_to_string(f).map_err(CliError::ctx(f.display()))?)
+            }
+            (None, None) => None,
+        };
+        let bearer = match &token {
             Some(t) => Some(
                 format!("Bearer {}", t.trim())
                     .parse()

@@ -126,7 +126,7 @@ impl Caller {
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     /// It could not be read.
-    #[error("cannot read the access file {path}: {error}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
@@ -134,9 +134,7 @@ pub enum AccessError {
         error: std::io::Error,
     },
     /// Group or others may read it.
-    #[error(
-        "the access file {path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
-    )]
+    #[error("{path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`")]
     LoosePermissions {
         /// The file.
         path: String,

@@ -209,3 +209,127 @@ pub fn invalid_argument(field: &str, problem: &str) -> Status {
         problem: problem.to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_of(s: &Status) -> String {
+        s.get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_ledger_error_has_its_code_and_reason() {
+        let cases: Vec<(LedgerError, Code, &str)> = vec![
+            (
+                LedgerError::Input {
+                    index: Some(2),
+                    field: "date".into(),
+                    problem: "not a date".into(),
+                },
+                Code::InvalidArgument,
+                reason::INVALID_INPUT,
+            ),
+            (
+                LedgerError::Rejected {
+                    index: 1,
+                    rule: "team_too_small".into(),
+                    message: "a team needs 3 dispatches".into(),
+                    values: vec![("team".into(), "T1".into()), ("size".into(), "2".into())],
+                },
+                Code::FailedPrecondition,
+                "team_too_small",
+            ),
+            (
+                LedgerError::RequestIdConflict {
+                    request_id: "r".into(),
+                    first_seq: 4,
+                    end: 6,
+                },
+                Code::AlreadyExists,
+                reason::REQUEST_ID_REUSED,
+            ),
+            (
+                LedgerError::UnexpectedSize {
+                    expected: 1,
+                    actual: 2,
+                },
+                Code::Aborted,
+                reason::UNEXPECTED_SIZE,
+            ),
+            (
+                LedgerError::NotFound("x".into()),
+                Code::NotFound,
+                reason::NOT_FOUND,
+            ),
+            (
+                LedgerError::OutOfRange("x".into()),
+                Code::OutOfRange,
+                reason::OUT_OF_RANGE,
+            ),
+            (
+                LedgerError::Storage("disk".into()),
+                Code::Internal,
+                reason::STORAGE,
+            ),
+            (
+                LedgerError::Unavailable("stopping".into()),
+                Code::Unavailable,
+                reason::UNAVAILABLE,
+            ),
+        ];
+        for (e, code, reason) in cases {
+            let s = ledger_status(&e);
+            assert_eq!(s.code(), code, "{e}");
+            assert_eq!(reason_of(&s), reason, "{e}");
+        }
+    }
+
+    #[test]
+    fn rejections_carry_the_rule_values_and_the_event() {
+        let s = ledger_status(&LedgerError::Rejected {
+            index: 1,
+            rule: "team_too_small".into(),
+            message: "a team needs 3 dispatches".into(),
+            values: vec![("team".into(), "T1".into()), ("size".into(), "2".into())],
+        });
+        let d = s.get_error_details();
+        let info = d.error_info().unwrap();
+        assert_eq!(info.metadata["team"], "T1");
+        assert_eq!(info.metadata["size"], "2");
+        assert_eq!(info.metadata["event_index"], "1");
+        let pf = d.precondition_failure().unwrap();
+        assert_eq!(pf.violations[0].subject, "events[1]");
+        assert_eq!(pf.violations[0].r#type, "team_too_small");
+        assert!(s.message().contains("event 1 breaks rule team_too_small"));
+    }
+
+    #[test]
+    fn input_errors_name_the_field_path() {
+        let s = ledger_status(&LedgerError::Input {
+            index: Some(3),
+            field: "date".into(),
+            problem: "not a date".into(),
+        });
+        let d = s.get_error_details();
+        let br = d.bad_request().unwrap();
+        assert_eq!(br.field_violations[0].field, "events[3].date");
+        assert_eq!(br.field_violations[0].description, "not a date");
+        let s = ledger_status(&LedgerError::Input {
+            index: None,
+            field: "request_id".into(),
+            problem: "empty".into(),
+        });
+        assert_eq!(
+            s.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "request_id"
+        );
+    }
+}
