@@ -29,6 +29,9 @@ use crate::proto::ledger_server::LedgerServer;
 /// Default largest gRPC message, either way: room for a full append of 1000 events.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Default time shutdown waits for open connections.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Certificate and key files (PEM) for TLS.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
@@ -51,6 +54,9 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// Largest message accepted or sent.
     pub max_message_bytes: usize,
+    /// How long shutdown waits for connections to finish before closing them (a client
+    /// that stops reading a stream must not keep the server up forever).
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -62,6 +68,7 @@ impl ServerConfig {
             access: Access::Open,
             tls: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
@@ -175,10 +182,12 @@ pub async fn run(
         .add_service(ledger_svc)
         .add_service(audit_svc);
 
+    let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = {
         let health = health.clone();
         async move {
             shutdown.await;
+            let _ = grace_tx.send(());
             tracing::info!("shutting down: no new connections; finishing in-flight requests");
             health
                 .set_not_serving::<LedgerServer<LedgerService>>()
@@ -188,10 +197,22 @@ pub async fn run(
         }
     };
     tracing::info!(%addr, tls = config.tls.is_some(), "serving");
-    let served = router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped)
-        .await
-        .map_err(|e| ServerError::Transport(e.to_string()));
+    let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped);
+    let grace = config.shutdown_grace;
+    let grace_over = async move {
+        match grace_rx.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            // The transport ended on its own; `serve` completes first.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let served = tokio::select! {
+        r = serve => r.map_err(|e| ServerError::Transport(e.to_string())),
+        () = grace_over => {
+            tracing::warn!(?grace, "connections still open after the grace period; closing them");
+            Ok(())
+        }
+    };
 
     // Whatever happened to the transport, stop the writer so queued appends finish and the
     // store is flushed before returning.

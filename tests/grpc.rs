@@ -894,3 +894,34 @@ async fn tls_serves_with_the_given_certificate() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_does_not_hold_shutdown_open() {
+    bounded(90, async {
+        let s =
+            TestServer::start_with(|c| c.shutdown_grace = std::time::Duration::from_secs(1)).await;
+        let mut c = s.ledger().await;
+        for i in 0..3u64 {
+            c.append(append_req(
+                &format!("big{i}"),
+                school_events(i * 1000, i * 1000 + 1000),
+            ))
+            .await
+            .unwrap();
+        }
+        let mut a = s.audit().await;
+        // Far more than the stream's buffers and the HTTP/2 window; never read.
+        let stuck = a
+            .subscribe(proto::SubscribeRequest { from: 0 })
+            .await
+            .unwrap()
+            .into_inner();
+        let dir = s.stop().await;
+        drop(stuck);
+        // The store was closed cleanly and holds everything.
+        let ledger = Ledger::open(&dir.path().join("data"), LedgerOptions::default()).unwrap();
+        assert_eq!(ledger.head().size, 3000);
+        ledger.shutdown();
+    })
+    .await
+}

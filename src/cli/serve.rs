@@ -93,6 +93,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         access,
         tls,
         max_message_bytes: args.max_message_bytes,
+        shutdown_grace: crate::server::DEFAULT_SHUTDOWN_GRACE,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
