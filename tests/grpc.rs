@@ -114,7 +114,10 @@ async fn append_and_idempotent_retry() {
         // The stored entries are the ones acknowledged, recorded as the local actor.
         let mut a = s.audit().await;
         let mut stream = a
-            .read_entries(proto::ReadEntriesRequest { from: 0, to: None })
+            .read_entries(proto::ReadEntriesRequest {
+                from_seq: 0,
+                to_seq: None,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -262,17 +265,17 @@ async fn each_error_class_has_its_code_and_details() {
                 .await
                 .unwrap_err(),
             a.read_entries(proto::ReadEntriesRequest {
-                from: 2,
-                to: Some(9),
+                from_seq: 2,
+                to_seq: Some(9),
             })
             .await
             .unwrap_err(),
-            a.subscribe(proto::SubscribeRequest { from: 4 })
+            a.subscribe(proto::SubscribeRequest { from_seq: 4 })
                 .await
                 .unwrap_err(),
             a.verify(proto::VerifyRequest {
-                from: 3,
-                to: Some(1),
+                from_seq: 3,
+                to_seq: Some(1),
             })
             .await
             .unwrap_err(),
@@ -301,14 +304,14 @@ async fn subscribe_catches_up_then_follows_live_appends_in_order() {
         }
         let mut a = s.audit().await;
         let mut fast = a
-            .subscribe(proto::SubscribeRequest { from: 0 })
+            .subscribe(proto::SubscribeRequest { from_seq: 0 })
             .await
             .unwrap()
             .into_inner();
         // A subscriber that reads nothing until every append is done: far more entries than
         // the server buffers per stream pile up, and it must be caught up from storage.
         let mut slow = a
-            .subscribe(proto::SubscribeRequest { from: 25 })
+            .subscribe(proto::SubscribeRequest { from_seq: 25 })
             .await
             .unwrap()
             .into_inner();
@@ -370,7 +373,10 @@ async fn subscribe_catches_up_then_follows_live_appends_in_order() {
         // Every event appears exactly once.
         let mut schools = HashSet::new();
         let mut r = a
-            .read_entries(proto::ReadEntriesRequest { from: 0, to: None })
+            .read_entries(proto::ReadEntriesRequest {
+                from_seq: 0,
+                to_seq: None,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -454,7 +460,10 @@ async fn proofs_from_the_server_verify() {
             .unwrap();
         assert_eq!(latest.size, 37);
         let v = a
-            .verify(proto::VerifyRequest { from: 0, to: None })
+            .verify(proto::VerifyRequest {
+                from_seq: 0,
+                to_seq: None,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -462,13 +471,13 @@ async fn proofs_from_the_server_verify() {
         assert_eq!(v.head.unwrap().hash, hashes[36]);
         let v = a
             .verify(proto::VerifyRequest {
-                from: 10,
-                to: Some(20),
+                from_seq: 10,
+                to_seq: Some(20),
             })
             .await
             .unwrap()
             .into_inner();
-        assert!(v.ok && v.from == 10 && v.checked == 10, "{v:?}");
+        assert!(v.ok && v.from_seq == 10 && v.checked == 10, "{v:?}");
         s.stop().await;
     })
     .await
@@ -520,15 +529,18 @@ async fn every_rpc(s: &TestServer, token: Option<&str>, n: u64) -> Vec<(&'static
         (
             "ReadEntries",
             code(
-                a.read_entries(proto::ReadEntriesRequest { from: 0, to: None })
-                    .await
-                    .map(|_| ()),
+                a.read_entries(proto::ReadEntriesRequest {
+                    from_seq: 0,
+                    to_seq: None,
+                })
+                .await
+                .map(|_| ()),
             ),
         ),
         (
             "Subscribe",
             code(
-                a.subscribe(proto::SubscribeRequest { from: 0 })
+                a.subscribe(proto::SubscribeRequest { from_seq: 0 })
                     .await
                     .map(|_| ()),
             ),
@@ -536,9 +548,12 @@ async fn every_rpc(s: &TestServer, token: Option<&str>, n: u64) -> Vec<(&'static
         (
             "Verify",
             code(
-                a.verify(proto::VerifyRequest { from: 0, to: None })
-                    .await
-                    .map(|_| ()),
+                a.verify(proto::VerifyRequest {
+                    from_seq: 0,
+                    to_seq: None,
+                })
+                .await
+                .map(|_| ()),
             ),
         ),
         (
@@ -626,7 +641,10 @@ async fn access_matrix() {
         // The actor recorded is the token's configured name.
         let mut a = s.connect(Some("tok-auditor")).audit().await.unwrap();
         let mut r = a
-            .read_entries(proto::ReadEntriesRequest { from: 0, to: None })
+            .read_entries(proto::ReadEntriesRequest {
+                from_seq: 0,
+                to_seq: None,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -912,7 +930,7 @@ async fn a_subscriber_that_stops_reading_does_not_hold_shutdown_open() {
         let mut a = s.audit().await;
         // Far more than the stream's buffers and the HTTP/2 window; never read.
         let stuck = a
-            .subscribe(proto::SubscribeRequest { from: 0 })
+            .subscribe(proto::SubscribeRequest { from_seq: 0 })
             .await
             .unwrap()
             .into_inner();

@@ -320,7 +320,7 @@ pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliEr
     runtime()?.block_on(async {
         let mut client = c.audit().await?;
         let mut stream = client
-            .subscribe(proto::SubscribeRequest { from })
+            .subscribe(proto::SubscribeRequest { from_seq: from })
             .await
             .map_err(status_err("Subscribe"))?
             .into_inner();
@@ -460,7 +460,10 @@ pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<O
 pub fn verify_remote(c: &Connect) -> Result<Outcome, CliError> {
     runtime()?.block_on(async {
         let mut client = c.audit().await?;
-        let mut req = Request::new(proto::VerifyRequest { from: 0, to: None });
+        let mut req = Request::new(proto::VerifyRequest {
+            from_seq: 0,
+            to_seq: None,
+        });
         // Verification of a large log takes a while; give it more than a normal call.
         req.set_timeout(CALL_TIMEOUT * 10);
         let r = client

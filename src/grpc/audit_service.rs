@@ -159,15 +159,15 @@ impl Audit for AuditService {
         self.shared.access.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let size = self.shared.ledger.head().size;
-        let to = req.to.unwrap_or(size);
-        if req.from > to || to > size {
+        let to = req.to_seq.unwrap_or(size);
+        if req.from_seq > to || to > size {
             return Err(LedgerError::OutOfRange(format!(
                 "cannot read entries {}..{to}: the log holds {size} entries",
-                req.from
+                req.from_seq
             ))
             .into());
         }
-        Ok(stream(&self.shared, req.from, Some(to), false, |e| {
+        Ok(stream(&self.shared, req.from_seq, Some(to), false, |e| {
             proto::ReadEntriesResponse { entry: Some(e) }
         }))
     }
@@ -177,7 +177,7 @@ impl Audit for AuditService {
         request: Request<proto::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         self.shared.access.authorize(&request, Permission::Audit)?;
-        let from = request.into_inner().from;
+        let from = request.into_inner().from_seq;
         let size = self.shared.ledger.head().size;
         if from > size {
             return Err(LedgerError::OutOfRange(format!(
@@ -197,15 +197,15 @@ impl Audit for AuditService {
         self.shared.access.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let size = self.shared.ledger.head().size;
-        let to = req.to.unwrap_or(size);
-        if req.from > to || to > size {
+        let to = req.to_seq.unwrap_or(size);
+        if req.from_seq > to || to > size {
             return Err(LedgerError::OutOfRange(format!(
                 "cannot verify entries {}..{to}: the log holds {size} entries",
-                req.from
+                req.from_seq
             ))
             .into());
         }
-        let range = (req.from != 0 || req.to.is_some()).then_some((req.from, to));
+        let range = (req.from_seq != 0 || req.to_seq.is_some()).then_some((req.from_seq, to));
         let ledger = self.shared.ledger.clone();
         let verdict = tokio::task::spawn_blocking(move || ledger.verify(range, &mut |_| {}))
             .await
@@ -213,7 +213,7 @@ impl Audit for AuditService {
         Ok(Response::new(match verdict {
             Ok(v) => proto::VerifyResponse {
                 ok: true,
-                from: v.from,
+                from_seq: v.from,
                 checked: v.checked,
                 head: Some(convert::head(&v.head)),
                 first_bad: None,
@@ -222,8 +222,8 @@ impl Audit for AuditService {
                 tracing::error!(seq = f.seq, problem = %f.problem, "verification failed");
                 proto::VerifyResponse {
                     ok: false,
-                    from: req.from,
-                    checked: f.seq.saturating_sub(req.from),
+                    from_seq: req.from_seq,
+                    checked: f.seq.saturating_sub(req.from_seq),
                     head: None,
                     first_bad: Some(proto::BadEntry {
                         seq: f.seq,
