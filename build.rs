@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/rotaledger/v1/rotaledger.proto"];
+    let protos = [
+        "proto/rotaledger/v1/types.proto",
+        "proto/rotaledger/v1/ledger.proto",
+        "proto/rotaledger/v1/audit.proto",
+    ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

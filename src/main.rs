@@ -29,12 +29,21 @@ enum Command {
     /// is wrong>`. Exit 0 verified, 1 bad (the output names the first bad entry), 2 could not
     /// run (no store, store in use, not an export, I/O error).
     Verify {
-        /// Data directory of a store no server is using. Give this or --export.
-        #[arg(long, conflicts_with = "export", required_unless_present = "export")]
+        /// Data directory of a store no server is using. Give this, --export or --server.
+        #[arg(long, conflicts_with_all = ["export", "server"], required_unless_present_any = ["export", "server"])]
         data: Option<PathBuf>,
-        /// An export file written by `rotaledger export`. Give this or --data.
-        #[arg(long)]
+        /// An export file written by `rotaledger export`. Give this, --data or --server.
+        #[arg(long, conflicts_with = "server")]
         export: Option<PathBuf>,
+        /// Ask a running server to verify its whole log (needs an auditor token).
+        #[arg(long)]
+        server: Option<String>,
+        /// Bearer token for --server.
+        #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Print JSON instead of text (with --server).
+        #[arg(long)]
+        json: bool,
     },
     /// Export a store as JSON Lines carrying the exact hashed bytes (offline).
     ///
@@ -64,19 +73,37 @@ enum Command {
         #[command(subcommand)]
         which: cli::bench::BenchCommand,
     },
+    #[command(flatten)]
+    Service(cli::service::ServiceCommand),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result: Result<Outcome, CliError> = match args.command {
-        Command::Verify { data, export } => match (data, export) {
-            (Some(d), _) => cli::offline::verify_data(&d),
-            (None, Some(f)) => cli::offline::verify_export_file(&f),
-            (None, None) => Err(CliError("give --data DIR or --export FILE".into())),
+        Command::Verify {
+            data,
+            export,
+            server,
+            token,
+            json,
+        } => match (data, export, server) {
+            (Some(d), _, _) => cli::offline::verify_data(&d),
+            (None, Some(f), _) => cli::offline::verify_export_file(&f),
+            (None, None, Some(server)) => cli::client::verify_remote(&cli::client::Connect {
+                server,
+                token,
+                token_file: None,
+                tls_ca: std::env::var_os("ROTALEDGER_TLS_CA").map(PathBuf::from),
+                json,
+            }),
+            (None, None, None) => Err(CliError(
+                "give --data DIR, --export FILE or --server URL".into(),
+            )),
         },
         Command::Export { data, out } => cli::offline::export(&data, &out),
         Command::Audit { command } => cli::audit::run(command),
         Command::Bench { which } => cli::bench::run(which),
+        Command::Service(cmd) => cmd.run(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -11,6 +11,10 @@ mod cli_offline;
 mod crash;
 /// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
 mod ledger_domain;
+/// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
+mod grpc;
+/// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
+mod grpc_cli;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.

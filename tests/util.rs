@@ -89,3 +89,136 @@ pub fn fill(dir: &Path, n: u64) {
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_rotaledger")
 }
+
+/// A valid domain event, distinct for each `i` (a school registration). Every test that
+/// appends through the ledger builds its events here, so the event form lives in one place.
+pub fn school_event(i: u64) -> String {
+    format!(
+        r#"{{"type":"school_registered","version":1,"school":"S{i:04}","name":"School {i}","stage":"primary","standing":"strong","rural":false,"date":"2024-09-01"}}"#
+    )
+}
+
+/// Events `from..to` from [`school_event`].
+pub fn school_events(from: u64, to: u64) -> Vec<String> {
+    (from..to).map(school_event).collect()
+}
+
+/// Runs a test body with a time bound, so a hung server fails the test instead of the run.
+pub async fn bounded<F: std::future::Future>(secs: u64, f: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), f)
+        .await
+        .expect("test took too long")
+}
+
+/// A real server on 127.0.0.1:0 over a temporary data directory.
+pub struct TestServer {
+    /// The bound address.
+    pub addr: std::net::SocketAddr,
+    /// The data directory (kept alive with the server).
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), rotaledger::server::ServerError>>>,
+}
+
+impl TestServer {
+    /// Starts a server with default options and no access file.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `configure` adjusts its configuration.
+    pub async fn start_with(
+        configure: impl FnOnce(&mut rotaledger::server::ServerConfig),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        TestServer::start_in(dir, configure).await
+    }
+
+    /// Starts a server on an existing directory (its `data` subdirectory).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut rotaledger::server::ServerConfig),
+    ) -> TestServer {
+        let mut config = rotaledger::server::ServerConfig::new(dir.path().join("data"));
+        configure(&mut config);
+        let tls = config.tls.is_some();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(rotaledger::server::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        let server = TestServer {
+            addr,
+            dir,
+            stop: Some(tx),
+            handle: Some(handle),
+        };
+        if tls {
+            // The listener is bound, so clients queue until the server accepts.
+            return server;
+        }
+        // Wait until the ledger is open and the services answer (any answer but
+        // UNAVAILABLE: with an access file the probe is refused, which is an answer).
+        for _ in 0..200 {
+            if let Ok(mut c) = server.connect(Some("probe")).ledger().await {
+                match c.get_head(rotaledger::proto::GetHeadRequest {}).await {
+                    Ok(_) => return server,
+                    Err(s) if s.code() != tonic::Code::Unavailable => return server,
+                    Err(_) => {}
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the server did not come up");
+    }
+
+    /// Connection settings for a client with `token`.
+    pub fn connect(&self, token: Option<&str>) -> rotaledger::cli::client::Connect {
+        rotaledger::cli::client::Connect {
+            server: format!("http://{}", self.addr),
+            token: token.map(str::to_owned),
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        }
+    }
+
+    /// A Ledger client without a token.
+    pub async fn ledger(&self) -> rotaledger::cli::client::Ledger {
+        self.connect(None).ledger().await.unwrap()
+    }
+
+    /// An Audit client without a token.
+    pub async fn audit(&self) -> rotaledger::cli::client::Audit {
+        self.connect(None).audit().await.unwrap()
+    }
+
+    /// Signals shutdown and waits for `run` to return; returns the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Writes an access file with mode 0600 and returns its path.
+pub fn write_access_file(dir: &Path, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("access.toml");
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}

@@ -6,8 +6,12 @@
 pub mod audit;
 pub mod bench;
 pub mod bench_proofs;
+pub mod client;
 pub mod offline;
 pub mod progress;
+pub mod serve;
+pub mod service;
+pub mod token;
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

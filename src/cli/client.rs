@@ -1,0 +1,522 @@
+//! Client commands against a running server: `append --file`, `head`, `tail`, `checkpoint`,
+//! `verify --server`.
+//!
+//! Output is for people by default and one JSON object per line with `--json`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Request, Status};
+use tonic_types::StatusExt;
+
+use super::{CliError, Outcome, progress};
+use crate::log::{Entry, GENESIS_HASH};
+use crate::merkle::{SignedCheckpoint, VerifierKey};
+use crate::proto;
+use crate::proto::audit_client::AuditClient;
+use crate::proto::ledger_client::LedgerClient;
+
+/// How long one unary call may take before the client gives up (sent as `grpc-timeout`).
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where the server is and how to authenticate to it.
+#[derive(Args, Debug, Clone)]
+pub struct Connect {
+    /// The server's URL (`https://` needs --tls-ca).
+    #[arg(
+        long,
+        env = "ROTALEDGER_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// A bearer token (from `rotaledger token new`).
+    #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the bearer token (must not be readable by group or others).
+    #[arg(long, env = "ROTALEDGER_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the server's certificate.
+    #[arg(long, env = "ROTALEDGER_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Print JSON (one object per line) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A Ledger client with the token attached.
+pub type Ledger = LedgerClient<InterceptedService<Channel, Bearer>>;
+/// An Audit client with the token attached.
+pub type Audit = AuditClient<InterceptedService<Channel, Bearer>>;
+
+impl Connect {
+    async fn channel(&self) -> Result<(Channel, Bearer), CliError> {
+        let mut ep = Endpoint::from_shared(self.server.clone())
+            .map_err(CliError::ctx(format!("server URL {:?}", self.server)))?
+            .connect_timeout(Duration::from_secs(10));
+        if self.server.starts_with("https://") {
+            let ca = self.tls_ca.as_ref().ok_or_else(|| {
+                CliError("an https:// server needs --tls-ca FILE (the CA's certificate)".into())
+            })?;
+            let pem = std::fs::read(ca).map_err(CliError::ctx(ca.display()))?;
+            ep = ep
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .map_err(CliError::ctx("TLS"))?;
+        }
+        let channel = ep
+            .connect()
+            .await
+            .map_err(|e| CliError(format!("cannot connect to {}: {e}", self.server)))?;
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => {
+                crate::grpc::auth::check_private(f).map_err(|e| CliError(e.to_string()))?;
+                Some(std::fs::read_to_string(f).map_err(CliError::ctx(f.display()))?)
+            }
+            (None, None) => None,
+        };
+        let bearer = match &token {
+            Some(t) => Some(
+                format!("Bearer {}", t.trim())
+                    .parse()
+                    .map_err(|_| CliError("the token is not valid header text".into()))?,
+            ),
+            None => None,
+        };
+        Ok((channel, Bearer(bearer)))
+    }
+
+    /// A connected Ledger client.
+    pub async fn ledger(&self) -> Result<Ledger, CliError> {
+        let (c, b) = self.channel().await?;
+        Ok(LedgerClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
+    }
+
+    /// A connected Audit client.
+    pub async fn audit(&self) -> Result<Audit, CliError> {
+        let (c, b) = self.channel().await?;
+        Ok(AuditClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
+    }
+}
+
+/// A request with the client's deadline.
+fn call<T>(msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.set_timeout(CALL_TIMEOUT);
+    r
+}
+
+/// A status as a person reads it: code, message and the structured details.
+pub fn describe(s: &Status) -> String {
+    let mut out = format!("{:?}: {}", s.code(), s.message());
+    let d = s.get_error_details();
+    if let Some(info) = d.error_info() {
+        let mut md: Vec<_> = info.metadata.iter().collect();
+        md.sort();
+        let md: Vec<String> = md.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!(" [{}; {}]", info.reason, md.join(", ")));
+    }
+    out
+}
+
+fn status_err(what: &str) -> impl FnOnce(Status) -> CliError + '_ {
+    move |s| CliError(format!("{what}: {}", describe(&s)))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::ctx("starting the async runtime"))
+}
+
+fn json_head(h: &proto::Head) -> serde_json::Value {
+    serde_json::json!({
+        "size": h.size,
+        "hash": hex::encode(&h.hash),
+        "root": hex::encode(&h.root),
+    })
+}
+
+/// `rotaledger head`.
+pub fn head(c: &Connect) -> Result<Outcome, CliError> {
+    runtime()?.block_on(async {
+        let mut client = c.ledger().await?;
+        let r = client
+            .get_head(call(proto::GetHeadRequest {}))
+            .await
+            .map_err(status_err("GetHead"))?
+            .into_inner();
+        let h = r.head.unwrap_or_default();
+        if c.json {
+            println!("{}", json_head(&h));
+        } else {
+            println!("size {}", h.size);
+            println!("hash {}", hex::encode(&h.hash));
+            println!("root {}", hex::encode(&h.root));
+        }
+        Ok(Outcome::Ok)
+    })
+}
+
+/// One batch of a bulk import.
+struct Batch {
+    /// 1-based line number of each event.
+    lines: Vec<usize>,
+    /// The events.
+    events: Vec<String>,
+}
+
+impl Batch {
+    /// The request id: derived from the batch's content and its position in the file, so a
+    /// rerun of the same file sends the same ids and appends nothing twice.
+    fn request_id(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(b"rotaledger.import.v1\0");
+        for e in &self.events {
+            h.update(&(e.len() as u64).to_be_bytes());
+            h.update(e.as_bytes());
+        }
+        let first = self.lines.first().copied().unwrap_or(0);
+        format!(
+            "import-{}-line{first}",
+            &hex::encode(h.finalize().as_bytes())[..32]
+        )
+    }
+}
+
+/// Splits a JSON Lines file into batches, skipping blank lines.
+fn batches(text: &str, size: usize) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut cur = Batch {
+        lines: Vec::new(),
+        events: Vec::new(),
+    };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        cur.lines.push(i + 1);
+        cur.events.push(line.to_owned());
+        if cur.events.len() == size {
+            out.push(std::mem::replace(
+                &mut cur,
+                Batch {
+                    lines: Vec::new(),
+                    events: Vec::new(),
+                },
+            ));
+        }
+    }
+    if !cur.events.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Names the file line of an event a status points at (`events[3]...` in the details).
+fn locate(s: &Status, batch: &Batch) -> String {
+    let d = s.get_error_details();
+    let index = d
+        .error_info()
+        .and_then(|i| i.metadata.get("event_index"))
+        .and_then(|v| v.parse::<usize>().ok());
+    match index.and_then(|i| batch.lines.get(i)) {
+        Some(line) => format!("line {line}: "),
+        None => String::new(),
+    }
+}
+
+/// `rotaledger append --file FILE`: a resumable bulk import.
+pub fn append_file(c: &Connect, file: &Path, batch_size: usize) -> Result<Outcome, CliError> {
+    if batch_size == 0 {
+        return Err(CliError("--batch must be at least 1".into()));
+    }
+    let text = std::fs::read_to_string(file).map_err(CliError::ctx(file.display()))?;
+    let batches = batches(&text, batch_size);
+    let total: usize = batches.iter().map(|b| b.events.len()).sum();
+    runtime()?.block_on(async {
+        let mut client = c.ledger().await?;
+        let bar = progress::entries(total as u64, "appending");
+        let (mut appended, mut present) = (0u64, 0u64);
+        let mut head = None;
+        for b in &batches {
+            let req = proto::AppendRequest {
+                events: b.events.clone(),
+                request_id: b.request_id(),
+                expected_size: None,
+            };
+            let r = match client.append(call(req)).await {
+                Ok(r) => r.into_inner(),
+                Err(s) => {
+                    bar.abandon();
+                    let first = b.lines.first().copied().unwrap_or(0);
+                    let last = b.lines.last().copied().unwrap_or(0);
+                    return Err(CliError(format!(
+                        "{}the batch of lines {first}..={last} was refused: {}\n\
+                         {appended} events were appended before it ({present} were already present); \
+                         fix the file and run the same command again: appended batches are skipped",
+                        locate(&s, b),
+                        describe(&s)
+                    )));
+                }
+            };
+            let n = b.events.len() as u64;
+            if r.duplicate {
+                present += n;
+            } else {
+                appended += n;
+            }
+            bar.inc(n);
+            head = r.head;
+        }
+        bar.finish_and_clear();
+        let h = head.unwrap_or_default();
+        if c.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "events": total,
+                    "batches": batches.len(),
+                    "appended": appended,
+                    "already_present": present,
+                    "head": json_head(&h),
+                })
+            );
+        } else {
+            println!(
+                "appended {appended} events in {} batches ({present} already present); log size {}, head {}",
+                batches.len(),
+                h.size,
+                hex::encode(&h.hash)
+            );
+        }
+        Ok(Outcome::Ok)
+    })
+}
+
+/// `rotaledger tail [--from N] [--limit N]`: follows the log, checking each entry's hash and
+/// link as it arrives.
+pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliError> {
+    runtime()?.block_on(async {
+        let mut client = c.audit().await?;
+        let mut stream = client
+            .subscribe(proto::SubscribeRequest { from_seq: from })
+            .await
+            .map_err(status_err("Subscribe"))?
+            .into_inner();
+        let mut seen = 0u64;
+        let mut prev: Option<[u8; 32]> = None;
+        let mut next = from;
+        while limit.is_none_or(|l| seen < l) {
+            let Some(msg) = stream.message().await.map_err(status_err("Subscribe"))? else {
+                break;
+            };
+            let e = msg
+                .entry
+                .ok_or_else(|| CliError("the server sent a message without an entry".into()))?;
+            let entry = to_entry(e)?;
+            if entry.seq != next {
+                return Err(CliError(format!(
+                    "expected entry {next}, the server sent entry {}",
+                    entry.seq
+                )));
+            }
+            if entry.computed_hash() != entry.hash {
+                println!("BAD: entry {}: hash mismatch", entry.seq);
+                return Ok(Outcome::Problem);
+            }
+            let expected_prev = prev.or((entry.seq == 0).then_some(GENESIS_HASH));
+            if expected_prev.is_some_and(|p| p != entry.prev_hash) {
+                println!("BAD: entry {}: broken link", entry.seq);
+                return Ok(Outcome::Problem);
+            }
+            print_entry(&entry, c.json)?;
+            prev = Some(entry.hash);
+            next += 1;
+            seen += 1;
+        }
+        Ok(Outcome::Ok)
+    })
+}
+
+fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
+    let h = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
+        b.try_into()
+            .map_err(|_| CliError(format!("entry {}: {what} is not 32 bytes", e.seq)))
+    };
+    Ok(Entry {
+        seq: e.seq,
+        prev_hash: h(&e.prev_hash, "prev_hash")?,
+        hash: h(&e.hash, "hash")?,
+        body: e.body,
+    })
+}
+
+fn print_entry(e: &Entry, json: bool) -> Result<(), CliError> {
+    let m = e
+        .meta()
+        .map_err(|err| CliError(format!("entry {}: {err}", e.seq)))?;
+    if json {
+        let payload: serde_json::Value =
+            serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::String(m.payload));
+        println!(
+            "{}",
+            serde_json::json!({
+                "seq": e.seq,
+                "recorded_at": crate::log::entry::format_time(m.recorded_at),
+                "actor": m.actor,
+                "request_id": m.request_id,
+                "hash": hex::encode(e.hash),
+                "event": payload,
+            })
+        );
+    } else {
+        println!(
+            "{}\t{}\t{}\t{}",
+            e.seq,
+            crate::log::entry::format_time(m.recorded_at),
+            m.actor,
+            m.payload
+        );
+    }
+    Ok(())
+}
+
+/// `rotaledger checkpoint [--size N]`: fetches a checkpoint and checks its signature with the
+/// server's public key (or `--key`, the verifier key an auditor already trusts).
+pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<Outcome, CliError> {
+    runtime()?.block_on(async {
+        let mut client = c.audit().await?;
+        let cp = client
+            .get_checkpoint(call(proto::GetCheckpointRequest { size }))
+            .await
+            .map_err(status_err("GetCheckpoint"))?
+            .into_inner()
+            .checkpoint
+            .unwrap_or_default();
+        let key_text = match key {
+            Some(k) => k.to_owned(),
+            None => {
+                client
+                    .get_public_key(call(proto::GetPublicKeyRequest {}))
+                    .await
+                    .map_err(status_err("GetPublicKey"))?
+                    .into_inner()
+                    .verifier_key
+            }
+        };
+        let vk: VerifierKey = key_text
+            .parse()
+            .map_err(CliError::ctx("the verifier key"))?;
+        let signed = SignedCheckpoint::parse(&cp.text).map_err(CliError::ctx("the checkpoint"))?;
+        let verdict = signed.verify(&vk).map(|_| ());
+        if c.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "size": cp.size,
+                    "root": hex::encode(&cp.root),
+                    "text": cp.text,
+                    "signature_ok": verdict.is_ok(),
+                    "verifier_key": key_text,
+                })
+            );
+        } else {
+            print!("{}", cp.text);
+            match &verdict {
+                Ok(()) => eprintln!("signature verified with {key_text}"),
+                Err(e) => eprintln!("BAD signature: {e}"),
+            }
+        }
+        Ok(if verdict.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Problem
+        })
+    })
+}
+
+/// `rotaledger verify --server URL`: asks the server to verify its whole log.
+pub fn verify_remote(c: &Connect) -> Result<Outcome, CliError> {
+    runtime()?.block_on(async {
+        let mut client = c.audit().await?;
+        let mut req = Request::new(proto::VerifyRequest {
+            from_seq: 0,
+            to_seq: None,
+        });
+        // Verification of a large log takes a while; give it more than a normal call.
+        req.set_timeout(CALL_TIMEOUT * 10);
+        let r = client
+            .verify(req)
+            .await
+            .map_err(status_err("Verify"))?
+            .into_inner();
+        let what = &c.server;
+        if r.ok {
+            let h = r.head.unwrap_or_default();
+            if c.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "checked": r.checked, "head": json_head(&h)})
+                );
+            } else {
+                println!(
+                    "verified: {what}: {} entries, head {}",
+                    r.checked,
+                    hex::encode(&h.hash)
+                );
+            }
+            Ok(Outcome::Ok)
+        } else {
+            let bad = r.first_bad.unwrap_or_default();
+            if c.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "first_bad": bad.seq, "problem": bad.problem})
+                );
+            } else {
+                println!("BAD: {what}: first bad entry {}: {}", bad.seq, bad.problem);
+            }
+            Ok(Outcome::Problem)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_skip_blank_lines_and_keep_line_numbers() {
+        let b = batches("{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n", 2);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].lines, vec![1, 3]);
+        assert_eq!(b[1].lines, vec![4]);
+        // Same content and position, same id; different position, different id.
+        let again = batches("{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n", 2);
+        assert_eq!(b[0].request_id(), again[0].request_id());
+        let shifted = batches("\n{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n", 2);
+        assert_ne!(b[0].request_id(), shifted[0].request_id());
+        assert!(b[0].request_id().len() <= crate::log::entry::MAX_ID_LEN);
+    }
+}

@@ -1,0 +1,116 @@
+//! `rotaledger serve`: binds, loads the access file, sets up logs and signals, and runs the
+//! server until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, Outcome};
+use crate::grpc::auth::Access;
+use crate::ledger::LedgerOptions;
+use crate::server::{self, DEFAULT_MAX_MESSAGE_BYTES, ServerConfig, TlsFiles};
+
+/// Options of `rotaledger serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The data directory (created on first start, with the checkpoint signing key).
+    #[arg(long, default_value = "rotaledger-data")]
+    pub data: PathBuf,
+    /// Address to listen on. Without --config only a loopback address is allowed.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: String,
+    /// Access file (TOML) mapping token hashes to roles; must not be readable by others.
+    #[arg(long, env = "ROTALEDGER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The log's name in signed checkpoints (e.g. `rotaledger/minhang`).
+    #[arg(long, default_value = "rotaledger")]
+    pub origin: String,
+    /// Most events in one append.
+    #[arg(long, default_value_t = 1000)]
+    pub max_events: usize,
+    /// Largest gRPC message, in bytes, either way.
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `rotaledger serve`.
+pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
+    init_logs();
+    let access = match &args.config {
+        Some(p) => Access::load(p).map_err(|e| CliError(e.to_string()))?,
+        None => Access::Open,
+    };
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let config = ServerConfig {
+        data: args.data,
+        ledger: LedgerOptions {
+            origin: args.origin,
+            key_file: None,
+            max_events_per_append: args.max_events,
+        },
+        access,
+        tls,
+        max_message_bytes: args.max_message_bytes,
+        shutdown_grace: crate::server::DEFAULT_SHUTDOWN_GRACE,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::ctx("starting the async runtime"))?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(CliError::ctx(format!("cannot listen on {}", args.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(CliError::ctx("reading the bound address"))?;
+        // On stdout, so scripts (and tests) that listen on port 0 learn the port.
+        println!("listening on {addr}");
+        server::run(listener, config, signalled())
+            .await
+            .map_err(|e| CliError(e.to_string()))
+    })?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,86 @@
+//! The subcommands that run or talk to a server, flattened into the binary's command list:
+//! `serve`, `append`, `head`, `tail`, `checkpoint`, `token`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::client::{self, Connect};
+use super::serve::{self, ServeArgs};
+use super::token::{self, TokenCommand};
+use super::{CliError, Outcome};
+
+/// Server and client subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ServiceCommand {
+    /// Run the gRPC server (Ledger, Audit, health, reflection) until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Append the events of a JSON Lines file (one event per line) in batches.
+    ///
+    /// Resumable: each batch's request id derives from its content and position in the file,
+    /// so running the same command again appends nothing twice.
+    Append {
+        #[command(flatten)]
+        connect: Connect,
+        /// The JSON Lines file of events.
+        #[arg(long)]
+        file: PathBuf,
+        /// Events per append (at most the server's limit, 1000 by default).
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+    /// Print the log's size, last entry hash and Merkle root.
+    Head {
+        #[command(flatten)]
+        connect: Connect,
+    },
+    /// Print entries as they are committed, from --from on (checks each hash and link).
+    Tail {
+        #[command(flatten)]
+        connect: Connect,
+        /// The first entry to print.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Stop after this many entries (default: follow until interrupted).
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Print a signed checkpoint and check its signature.
+    Checkpoint {
+        #[command(flatten)]
+        connect: Connect,
+        /// Sign over this past size instead of returning the latest checkpoint.
+        #[arg(long)]
+        size: Option<u64>,
+        /// The verifier key to check against (default: the server's own, from GetPublicKey).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Make access tokens and their hashes.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+impl ServiceCommand {
+    /// Runs the command.
+    pub fn run(self) -> Result<Outcome, CliError> {
+        match self {
+            ServiceCommand::Serve(args) => serve::serve(args),
+            ServiceCommand::Append {
+                connect,
+                file,
+                batch,
+            } => client::append_file(&connect, &file, batch),
+            ServiceCommand::Head { connect } => client::head(&connect),
+            ServiceCommand::Tail {
+                connect,
+                from,
+                limit,
+            } => client::tail(&connect, from, limit),
+            ServiceCommand::Checkpoint { connect, size, key } => {
+                client::checkpoint(&connect, size, key.as_deref())
+            }
+            ServiceCommand::Token(cmd) => token::run(cmd),
+        }
+    }
+}

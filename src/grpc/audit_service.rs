@@ -1,0 +1,300 @@
+//! `rotaledger.v1.Audit`: raw entries, live subscription, verification, checkpoints, proofs.
+//!
+//! **Contract (Subscribe).** A subscriber MUST receive every entry from its start position
+//! on, in order, once each. The stream is driven by the committed head (`watch_head`) and reads
+//! the entries themselves from storage, so a subscriber that falls behind is simply caught up
+//! from storage on its next read: nothing is buffered per subscriber beyond one channel, and
+//! nothing is dropped.
+
+use std::pin::Pin;
+
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::auth::Permission;
+use super::{Shared, convert};
+use crate::ledger::{Ledger, LedgerError};
+use crate::proto;
+use crate::proto::audit_server::Audit;
+
+/// Entries read from storage per blocking read.
+const CHUNK: u64 = 256;
+/// Messages buffered per stream before the sender waits for the client.
+const CHANNEL: usize = 128;
+
+/// A server stream of `T`.
+type EntryStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The Audit service.
+pub struct AuditService {
+    /// Ledger, access and the shutdown signal.
+    shared: Shared,
+}
+
+impl AuditService {
+    /// A service over `shared`.
+    pub fn new(shared: Shared) -> AuditService {
+        AuditService { shared }
+    }
+}
+
+/// Reads entries `from..to` from storage off the async threads.
+async fn read_chunk(
+    ledger: &std::sync::Arc<Ledger>,
+    from: u64,
+    to: u64,
+) -> Result<Vec<proto::Entry>, Status> {
+    let l = ledger.clone();
+    let entries = tokio::task::spawn_blocking(move || {
+        l.entries(from, to)
+            .map(|r| r.map(convert::entry))
+            .collect::<Result<Vec<_>, LedgerError>>()
+    })
+    .await
+    .map_err(|e| Status::internal(format!("reading entries: {e}")))??;
+    // The store must hand back exactly the range asked for; anything else is a gap a
+    // subscriber must never see silently.
+    for (i, e) in entries.iter().enumerate() {
+        if e.seq != from + i as u64 {
+            return Err(Status::internal(format!(
+                "storage returned entry {} where entry {} was expected",
+                e.seq,
+                from + i as u64
+            )));
+        }
+    }
+    if (entries.len() as u64) < to - from {
+        return Err(Status::internal(format!(
+            "storage returned {} entries for the range {from}..{to}",
+            entries.len()
+        )));
+    }
+    Ok(entries)
+}
+
+/// Completes when the server starts shutting down (or is gone).
+async fn until_stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it before returning.
+    let _ = stopping.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Sends entries `from..` (up to `to`, or forever when `follow`) into `tx`, wrapped by `wrap`.
+/// Ends quietly when the client goes away, with `UNAVAILABLE` when the server stops.
+async fn pump<T: Send + 'static>(
+    shared: Shared,
+    from: u64,
+    to: Option<u64>,
+    follow: bool,
+    tx: mpsc::Sender<Result<T, Status>>,
+    wrap: fn(proto::Entry) -> T,
+) {
+    let ledger = shared.ledger.clone();
+    let mut heads = ledger.watch_head();
+    let mut stopping = shared.stopping.clone();
+    let mut next = from;
+    loop {
+        // Mark the head seen *before* reading, so a commit after this point wakes us below.
+        let size = heads.borrow_and_update().size;
+        let limit = to.map_or(size, |t| t.min(size));
+        while next < limit {
+            let end = (next + CHUNK).min(limit);
+            let chunk = match read_chunk(&ledger, next, end).await {
+                Ok(c) => c,
+                Err(s) => {
+                    let _ = tx.send(Err(s)).await;
+                    return;
+                }
+            };
+            for e in chunk {
+                tokio::select! {
+                    r = tx.send(Ok(wrap(e))) => if r.is_err() { return },
+                    _ = until_stopped(&mut stopping) => {
+                        let _ = tx.try_send(Err(Status::unavailable("the server is shutting down; resubscribe from the next sequence number")));
+                        return;
+                    }
+                }
+            }
+            next = end;
+        }
+        if !follow || to.is_some_and(|t| next >= t) {
+            return;
+        }
+        tokio::select! {
+            r = heads.changed() => if r.is_err() {
+                let _ = tx.send(Err(Status::unavailable("the ledger stopped; resubscribe from the next sequence number"))).await;
+                return;
+            },
+            _ = until_stopped(&mut stopping) => {
+                let _ = tx.send(Err(Status::unavailable("the server is shutting down; resubscribe from the next sequence number"))).await;
+                return;
+            }
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+fn stream<T: Send + 'static>(
+    shared: &Shared,
+    from: u64,
+    to: Option<u64>,
+    follow: bool,
+    wrap: fn(proto::Entry) -> T,
+) -> Response<EntryStream<T>> {
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    tokio::spawn(pump(shared.clone(), from, to, follow, tx, wrap));
+    Response::new(Box::pin(ReceiverStream::new(rx)))
+}
+
+#[tonic::async_trait]
+impl Audit for AuditService {
+    type ReadEntriesStream = EntryStream<proto::ReadEntriesResponse>;
+    type SubscribeStream = EntryStream<proto::SubscribeResponse>;
+
+    async fn read_entries(
+        &self,
+        request: Request<proto::ReadEntriesRequest>,
+    ) -> Result<Response<Self::ReadEntriesStream>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let req = request.into_inner();
+        let size = self.shared.ledger.head().size;
+        let to = req.to_seq.unwrap_or(size);
+        if req.from_seq > to || to > size {
+            return Err(LedgerError::OutOfRange(format!(
+                "cannot read entries {}..{to}: the log holds {size} entries",
+                req.from_seq
+            ))
+            .into());
+        }
+        Ok(stream(&self.shared, req.from_seq, Some(to), false, |e| {
+            proto::ReadEntriesResponse { entry: Some(e) }
+        }))
+    }
+
+    async fn subscribe(
+        &self,
+        request: Request<proto::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let from = request.into_inner().from_seq;
+        let size = self.shared.ledger.head().size;
+        if from > size {
+            return Err(LedgerError::OutOfRange(format!(
+                "cannot subscribe from entry {from}: the log holds {size} entries (subscribe from {size} at most)"
+            ))
+            .into());
+        }
+        Ok(stream(&self.shared, from, None, true, |e| {
+            proto::SubscribeResponse { entry: Some(e) }
+        }))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<proto::VerifyRequest>,
+    ) -> Result<Response<proto::VerifyResponse>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let req = request.into_inner();
+        let size = self.shared.ledger.head().size;
+        let to = req.to_seq.unwrap_or(size);
+        if req.from_seq > to || to > size {
+            return Err(LedgerError::OutOfRange(format!(
+                "cannot verify entries {}..{to}: the log holds {size} entries",
+                req.from_seq
+            ))
+            .into());
+        }
+        let range = (req.from_seq != 0 || req.to_seq.is_some()).then_some((req.from_seq, to));
+        let ledger = self.shared.ledger.clone();
+        let verdict = tokio::task::spawn_blocking(move || ledger.verify(range, &mut |_| {}))
+            .await
+            .map_err(|e| Status::internal(format!("verification task failed: {e}")))??;
+        Ok(Response::new(match verdict {
+            Ok(v) => proto::VerifyResponse {
+                ok: true,
+                from_seq: v.from,
+                checked: v.checked,
+                head: Some(convert::head(&v.head)),
+                first_bad: None,
+            },
+            Err(f) => {
+                tracing::error!(seq = f.seq, problem = %f.problem, "verification failed");
+                proto::VerifyResponse {
+                    ok: false,
+                    from_seq: req.from_seq,
+                    checked: f.seq.saturating_sub(req.from_seq),
+                    head: None,
+                    first_bad: Some(proto::BadEntry {
+                        seq: f.seq,
+                        problem: f.problem.to_string(),
+                    }),
+                }
+            }
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<proto::GetCheckpointRequest>,
+    ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let cp = match request.into_inner().size {
+            None => (*self.shared.ledger.checkpoint()).clone(),
+            Some(size) => self.shared.ledger.checkpoint_at(size)?,
+        };
+        Ok(Response::new(proto::GetCheckpointResponse {
+            checkpoint: Some(convert::checkpoint(&cp)),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<proto::GetInclusionProofRequest>,
+    ) -> Result<Response<proto::GetInclusionProofResponse>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let req = request.into_inner();
+        let ledger = &self.shared.ledger;
+        let size = req.size.unwrap_or_else(|| ledger.head().size);
+        let hashes = ledger.inclusion_proof(req.seq, size)?;
+        let entry = ledger.entry(req.seq)?;
+        let cp = ledger.checkpoint_at(size)?;
+        Ok(Response::new(proto::GetInclusionProofResponse {
+            proof: Some(convert::inclusion(req.seq, size, &entry.hash, &hashes)),
+            checkpoint: Some(convert::checkpoint(&cp)),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<proto::GetConsistencyProofRequest>,
+    ) -> Result<Response<proto::GetConsistencyProofResponse>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let req = request.into_inner();
+        let ledger = &self.shared.ledger;
+        let new_size = req.new_size.unwrap_or_else(|| ledger.head().size);
+        let hashes = ledger.consistency_proof(req.old_size, new_size)?;
+        let old = ledger.checkpoint_at(req.old_size)?;
+        let new = ledger.checkpoint_at(new_size)?;
+        Ok(Response::new(proto::GetConsistencyProofResponse {
+            old_size: req.old_size,
+            new_size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+            old_checkpoint: Some(convert::checkpoint(&old)),
+            new_checkpoint: Some(convert::checkpoint(&new)),
+        }))
+    }
+
+    async fn get_public_key(
+        &self,
+        request: Request<proto::GetPublicKeyRequest>,
+    ) -> Result<Response<proto::GetPublicKeyResponse>, Status> {
+        self.shared.access.authorize(&request, Permission::Audit)?;
+        let key = self.shared.ledger.verifier_key();
+        Ok(Response::new(proto::GetPublicKeyResponse {
+            verifier_key: key.to_string(),
+            origin: self.shared.ledger.origin().to_owned(),
+            public_key: key.public_key().to_vec(),
+        }))
+    }
+}

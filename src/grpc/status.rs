@@ -1,0 +1,335 @@
+//! The one place where ledger and access errors become gRPC `Status` codes with structured
+//! details (`google.rpc.BadRequest`, `ErrorInfo`, `PreconditionFailure`).
+//!
+//! A client reacts to the code; the details tell a program which event and field, which rule
+//! and which values; the message tells a person what to do about it.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::ledger::LedgerError;
+
+/// The `ErrorInfo.domain` of every error this service returns.
+pub const DOMAIN: &str = "rotaledger";
+
+/// `ErrorInfo.reason` values that are not rule codes (rule rejections carry the rule's code).
+pub mod reason {
+    /// An event or field is malformed.
+    pub const INVALID_INPUT: &str = "INVALID_INPUT";
+    /// The request id was already used for a different append.
+    pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+    /// The log does not hold the expected number of entries.
+    pub const UNEXPECTED_SIZE: &str = "UNEXPECTED_SIZE";
+    /// Something asked for does not exist.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// A position or range lies outside the log.
+    pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
+    /// The store failed.
+    pub const STORAGE: &str = "STORAGE";
+    /// The ledger is not accepting appends (shutting down).
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+    /// No credentials, or credentials that match no token.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The token's role does not allow the call.
+    pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
+}
+
+fn info(reason: &str, metadata: &[(&str, String)]) -> ErrorDetails {
+    let md: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    ErrorDetails::with_error_info(reason, DOMAIN, md)
+}
+
+/// The field path of an input problem as a client sees it: `events[3].date`.
+fn field_path(index: Option<usize>, field: &str) -> String {
+    match index {
+        Some(i) if field == "event" => format!("events[{i}]"),
+        Some(i) => format!("events[{i}].{field}"),
+        None => field.to_owned(),
+    }
+}
+
+/// Maps a ledger error to a status with details and an actionable message.
+pub fn ledger_status(e: &LedgerError) -> Status {
+    match e {
+        LedgerError::Input {
+            index,
+            field,
+            problem,
+        } => {
+            let path = field_path(*index, field);
+            let mut md = vec![("field", path.clone())];
+            if let Some(i) = index {
+                md.push(("event_index", i.to_string()));
+            }
+            let mut d = info(reason::INVALID_INPUT, &md);
+            d.add_bad_request_violation(path.clone(), problem.clone());
+            Status::with_error_details(
+                Code::InvalidArgument,
+                format!("{path}: {problem}; fix the request and send it again"),
+                d,
+            )
+        }
+        LedgerError::Rejected {
+            index,
+            rule,
+            message,
+            values,
+        } => {
+            let mut md: Vec<(&str, String)> = values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            md.push(("event_index", index.to_string()));
+            let mut d = info(rule, &md);
+            d.add_precondition_failure_violation(
+                rule.clone(),
+                format!("events[{index}]"),
+                message.clone(),
+            );
+            Status::with_error_details(
+                Code::FailedPrecondition,
+                format!(
+                    "event {index} breaks rule {rule}: {message}; nothing was appended, \
+                     correct or reorder the events and send them again"
+                ),
+                d,
+            )
+        }
+        LedgerError::RequestIdConflict {
+            request_id,
+            first_seq,
+            end,
+        } => {
+            let d = info(
+                reason::REQUEST_ID_REUSED,
+                &[
+                    ("request_id", request_id.clone()),
+                    ("first_seq", first_seq.to_string()),
+                    ("end", end.to_string()),
+                ],
+            );
+            Status::with_error_details(
+                Code::AlreadyExists,
+                format!(
+                    "request id {request_id:?} was already used for a different append \
+                     (entries {first_seq}..{end}); use a new request id for new events"
+                ),
+                d,
+            )
+        }
+        LedgerError::UnexpectedSize { expected, actual } => {
+            let mut d = info(
+                reason::UNEXPECTED_SIZE,
+                &[
+                    ("expected_size", expected.to_string()),
+                    ("actual_size", actual.to_string()),
+                ],
+            );
+            d.add_precondition_failure_violation(
+                reason::UNEXPECTED_SIZE,
+                "expected_size",
+                format!("expected {expected} entries, the log holds {actual}"),
+            );
+            Status::with_error_details(
+                Code::Aborted,
+                format!(
+                    "expected the log to hold {expected} entries, it holds {actual}; \
+                     read the new entries, re-decide, and retry with expected_size {actual}"
+                ),
+                d,
+            )
+        }
+        LedgerError::NotFound(m) => {
+            Status::with_error_details(Code::NotFound, m.clone(), info(reason::NOT_FOUND, &[]))
+        }
+        LedgerError::OutOfRange(m) => {
+            Status::with_error_details(Code::OutOfRange, m.clone(), info(reason::OUT_OF_RANGE, &[]))
+        }
+        LedgerError::Storage(m) => {
+            tracing::error!(error = %m, "storage failure");
+            Status::with_error_details(
+                Code::Internal,
+                format!(
+                    "storage failure: {m}; the append was not acknowledged, retry later with the same request id"
+                ),
+                info(reason::STORAGE, &[]),
+            )
+        }
+        LedgerError::Unavailable(m) => Status::with_error_details(
+            Code::Unavailable,
+            format!("{m}; retry with the same request id"),
+            info(reason::UNAVAILABLE, &[]),
+        ),
+    }
+}
+
+impl From<LedgerError> for Status {
+    fn from(e: LedgerError) -> Status {
+        ledger_status(&e)
+    }
+}
+
+/// No or unknown credentials.
+pub fn unauthenticated(why: &str) -> Status {
+    Status::with_error_details(
+        Code::Unauthenticated,
+        format!(
+            "{why}; send `authorization: Bearer <token>` with a token from the server's access file"
+        ),
+        info(reason::UNAUTHENTICATED, &[]),
+    )
+}
+
+/// Known credentials without the needed role.
+pub fn permission_denied(name: &str, role: &str, needs: &str) -> Status {
+    Status::with_error_details(
+        Code::PermissionDenied,
+        format!("token {name:?} has role {role}, which may not {needs}"),
+        info(
+            reason::PERMISSION_DENIED,
+            &[
+                ("token", name.to_owned()),
+                ("role", role.to_owned()),
+                ("needs", needs.to_owned()),
+            ],
+        ),
+    )
+}
+
+/// A malformed request field found by the gRPC layer itself.
+pub fn invalid_argument(field: &str, problem: &str) -> Status {
+    ledger_status(&LedgerError::Input {
+        index: None,
+        field: field.to_owned(),
+        problem: problem.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_of(s: &Status) -> String {
+        s.get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_ledger_error_has_its_code_and_reason() {
+        let cases: Vec<(LedgerError, Code, &str)> = vec![
+            (
+                LedgerError::Input {
+                    index: Some(2),
+                    field: "date".into(),
+                    problem: "not a date".into(),
+                },
+                Code::InvalidArgument,
+                reason::INVALID_INPUT,
+            ),
+            (
+                LedgerError::Rejected {
+                    index: 1,
+                    rule: "team_too_small".into(),
+                    message: "a team needs 3 dispatches".into(),
+                    values: vec![("team".into(), "T1".into()), ("size".into(), "2".into())],
+                },
+                Code::FailedPrecondition,
+                "team_too_small",
+            ),
+            (
+                LedgerError::RequestIdConflict {
+                    request_id: "r".into(),
+                    first_seq: 4,
+                    end: 6,
+                },
+                Code::AlreadyExists,
+                reason::REQUEST_ID_REUSED,
+            ),
+            (
+                LedgerError::UnexpectedSize {
+                    expected: 1,
+                    actual: 2,
+                },
+                Code::Aborted,
+                reason::UNEXPECTED_SIZE,
+            ),
+            (
+                LedgerError::NotFound("x".into()),
+                Code::NotFound,
+                reason::NOT_FOUND,
+            ),
+            (
+                LedgerError::OutOfRange("x".into()),
+                Code::OutOfRange,
+                reason::OUT_OF_RANGE,
+            ),
+            (
+                LedgerError::Storage("disk".into()),
+                Code::Internal,
+                reason::STORAGE,
+            ),
+            (
+                LedgerError::Unavailable("stopping".into()),
+                Code::Unavailable,
+                reason::UNAVAILABLE,
+            ),
+        ];
+        for (e, code, reason) in cases {
+            let s = ledger_status(&e);
+            assert_eq!(s.code(), code, "{e}");
+            assert_eq!(reason_of(&s), reason, "{e}");
+        }
+    }
+
+    #[test]
+    fn rejections_carry_the_rule_values_and_the_event() {
+        let s = ledger_status(&LedgerError::Rejected {
+            index: 1,
+            rule: "team_too_small".into(),
+            message: "a team needs 3 dispatches".into(),
+            values: vec![("team".into(), "T1".into()), ("size".into(), "2".into())],
+        });
+        let d = s.get_error_details();
+        let info = d.error_info().unwrap();
+        assert_eq!(info.metadata["team"], "T1");
+        assert_eq!(info.metadata["size"], "2");
+        assert_eq!(info.metadata["event_index"], "1");
+        let pf = d.precondition_failure().unwrap();
+        assert_eq!(pf.violations[0].subject, "events[1]");
+        assert_eq!(pf.violations[0].r#type, "team_too_small");
+        assert!(s.message().contains("event 1 breaks rule team_too_small"));
+    }
+
+    #[test]
+    fn input_errors_name_the_field_path() {
+        let s = ledger_status(&LedgerError::Input {
+            index: Some(3),
+            field: "date".into(),
+            problem: "not a date".into(),
+        });
+        let d = s.get_error_details();
+        let br = d.bad_request().unwrap();
+        assert_eq!(br.field_violations[0].field, "events[3].date");
+        assert_eq!(br.field_violations[0].description, "not a date");
+        let s = ledger_status(&LedgerError::Input {
+            index: None,
+            field: "request_id".into(),
+            problem: "empty".into(),
+        });
+        assert_eq!(
+            s.get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "request_id"
+        );
+    }
+}
