@@ -356,6 +356,11 @@ impl Store {
         })
     }
 
+    /// True when the store holds no record at all (a restore goes only into such a store).
+    pub fn is_empty(&self) -> bool {
+        self.db.is_empty()
+    }
+
     /// The idempotency record of a request, if that request was appended.
     pub fn request(&self, key: &[u8]) -> Result<Option<RequestRecord>, StoreError> {
         match self.db.get(key)? {
