@@ -84,7 +84,10 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
                 let entry = to_entry(e)?;
                 if let Err(f) = v.check(&entry) {
                     let _ = std::fs::remove_file(&tmp);
-                    println!("BAD: {}: first bad entry {}: {}", c.server, f.seq, f.problem);
+                    println!(
+                        "BAD: {}: first bad entry {}: {}",
+                        c.server, f.seq, f.problem
+                    );
                     return Ok(Outcome::Problem);
                 }
                 let line = Line::of(&entry)
@@ -96,7 +99,10 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
         }
         if let Err(f) = v.finish(Some(head)) {
             let _ = std::fs::remove_file(&tmp);
-            println!("BAD: {}: first bad entry {}: {}", c.server, f.seq, f.problem);
+            println!(
+                "BAD: {}: first bad entry {}: {}",
+                c.server, f.seq, f.problem
+            );
             return Ok(Outcome::Problem);
         }
         let f = w

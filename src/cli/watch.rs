@@ -15,7 +15,9 @@ use tonic::Request;
 
 use super::client::{Audit, Connect, describe};
 use super::{CliError, Outcome, audit};
-use crate::merkle::{Blake3, Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency};
+use crate::merkle::{
+    Blake3, Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency,
+};
 use crate::proto;
 
 /// How long one call may take before the round gives up.
@@ -163,11 +165,7 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
                 let cp = SignedCheckpoint::parse(&text)
                     .map_err(CliError::ctx("the checkpoint"))?
                     .checkpoint;
-                println!(
-                    "ok: size {} root {}",
-                    cp.size,
-                    hex::encode(cp.root)
-                );
+                println!("ok: size {} root {}", cp.size, hex::encode(cp.root));
                 state.checkpoint = Some(text);
                 save_state(&opts.state, &state)?;
             }
@@ -232,7 +230,8 @@ async fn round(
     let Some(saved) = saved else {
         return Ok(Round::Good(cp.text));
     };
-    let old_signed = SignedCheckpoint::parse(saved).map_err(CliError::ctx("the saved checkpoint"))?;
+    let old_signed =
+        SignedCheckpoint::parse(saved).map_err(CliError::ctx("the saved checkpoint"))?;
     let old = old_signed.checkpoint.clone();
     if old.origin != new.origin {
         return Ok(Round::Bad(evidence(
@@ -240,7 +239,10 @@ async fn round(
             saved,
             &cp.text,
             &[],
-            &format!("the saved checkpoint is of {:?}, the new one of {:?}", old.origin, new.origin),
+            &format!(
+                "the saved checkpoint is of {:?}, the new one of {:?}",
+                old.origin, new.origin
+            ),
         )));
     }
     if new.size < old.size {
@@ -249,10 +251,7 @@ async fn round(
             saved,
             &cp.text,
             &[],
-            &format!(
-                "the log shrank from {} to {} entries",
-                old.size, new.size
-            ),
+            &format!("the log shrank from {} to {} entries", old.size, new.size),
         )));
     }
     if new.size == old.size {

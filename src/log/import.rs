@@ -155,9 +155,7 @@ impl Restorer<'_> {
         // An append's entries are consecutive and share actor and request id: a change of
         // either starts the next append.
         let meta = entry.meta().ok();
-        let key = meta
-            .as_ref()
-            .map(|m| request_key(&m.actor, &m.request_id));
+        let key = meta.as_ref().map(|m| request_key(&m.actor, &m.request_id));
         let same = matches!((&self.group, &key), (Some(g), Some(k)) if &g.key == k);
         if !same {
             self.end_group();
