@@ -140,3 +140,40 @@ async fn a_wrong_key_is_caught() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_once_it_loops_until_sigterm_and_exits_0() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        append_schools(&s, "a", 0, 2).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("watch.json");
+        let mut args = watch_args(&s, &state, &["--interval", "1"]);
+        args.retain(|a| a != "--once");
+        let code = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut child = std::process::Command::new(crate::util::bin())
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            // Two good rounds: it keeps watching.
+            for _ in 0..2 {
+                let line = lines.next().unwrap().unwrap();
+                assert!(line.starts_with("ok: size 2"), "{line}");
+            }
+            let killed = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(killed.success());
+            child.wait().unwrap().code()
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, Some(0));
+    })
+    .await;
+}
