@@ -129,6 +129,7 @@ async fn a_wrong_key_is_caught() {
         let (code, out, err) = run_bin(watch_args(&s, &state, &["--key", &other])).await;
         assert_eq!(code, 1, "{out}{err}");
         assert!(out.contains("BAD SIGNATURE"), "{out}");
+        assert!(!state.exists(), "nothing is pinned before a round passes");
 
         // With the right key pinned, a different --key is refused rather than trusted.
         let good = tmp.path().join("good.json");

@@ -106,7 +106,7 @@ pub fn run(opts: WatchOptions) -> Result<Outcome, CliError> {
 }
 
 async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
-    let mut state = load_state(&opts.state)?;
+    let state = load_state(&opts.state)?;
     let given = opts.key.as_deref().map(audit::verifier_key).transpose()?;
     let mut client = opts.connect.audit().await?;
     let key: VerifierKey = match (&state, given) {
@@ -139,21 +139,18 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
                 .map_err(CliError::ctx("the server's public key"))?;
             eprintln!(
                 "WARNING: no --key given and no state yet: trusting the key the server sent, \
-                 {k}, and pinning it in {}. Check it against the key published out of band.",
+                 {k}, pinning it in {} after the first good round. Check it against the key published out of band.",
                 opts.state.display()
             );
             k
         }
     };
-    if state.is_none() {
-        let s = WatchState {
-            verifier_key: key.to_string(),
-            checkpoint: None,
-        };
-        save_state(&opts.state, &s)?;
-        state = Some(s);
-    }
-    let mut state = state.ok_or_else(|| CliError("no state".into()))?;
+    // A first run pins the key with the first checkpoint that verifies under it, so a state
+    // file never holds a key that nothing has been checked against.
+    let mut state = state.unwrap_or_else(|| WatchState {
+        verifier_key: key.to_string(),
+        checkpoint: None,
+    });
     let mut terminate = signal_stream()?;
     loop {
         match round(&mut client, &key, state.checkpoint.as_deref()).await? {
