@@ -60,6 +60,26 @@ enum Command {
         /// The file to write (replaced if it exists).
         #[arg(long)]
         out: PathBuf,
+        /// Export from a running server instead (a consistent snapshot at its head, every
+        /// entry checked as it arrives; needs an auditor token).
+        #[arg(long, conflicts_with = "data")]
+        server: Option<String>,
+        /// Bearer token for --server.
+        #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Restore a fresh store from an export (docs/RELIABILITY.md).
+    ///
+    /// Verifies the whole export first, then writes its entries, Merkle nodes, head and
+    /// idempotency records. Exit 0 imported, 1 the export does not verify (nothing written),
+    /// 2 could not run (the store is not empty or in use, not an export, I/O error).
+    Import {
+        /// The export file.
+        #[arg(long)]
+        export: PathBuf,
+        /// Data directory of the new store (must be empty or absent).
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Offline audit: verify exports, proofs and checkpoints with no server; produce them
     /// from a store no server holds.
@@ -100,7 +120,23 @@ fn main() -> ExitCode {
                 "give --data DIR, --export FILE or --server URL".into(),
             )),
         },
-        Command::Export { data, out } => cli::offline::export(&data, &out),
+        Command::Export {
+            out,
+            server: Some(server),
+            token,
+            ..
+        } => cli::backup::export_remote(
+            &cli::client::Connect {
+                server,
+                token,
+                token_file: None,
+                tls_ca: std::env::var_os("ROTALEDGER_TLS_CA").map(PathBuf::from),
+                json: false,
+            },
+            &out,
+        ),
+        Command::Export { data, out, .. } => cli::offline::export(&data, &out),
+        Command::Import { export, data } => cli::backup::import(&export, &data),
         Command::Audit { command } => cli::audit::run(command),
         Command::Bench { which } => cli::bench::run(which),
         Command::Service(cmd) => cmd.run(),

@@ -5,16 +5,20 @@ mod util;
 
 /// The offline auditor: `audit` checkpoints, proofs and exports; forgeries, forks, rollbacks.
 mod audit_offline;
+/// `audit watch` against live servers: key pinning, growth, forks, rollbacks, wrong keys.
+mod audit_watch;
+/// Backup and restore: `export --server` while appends continue, `import` into a fresh store.
+mod backup;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
-/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
-mod ledger_domain;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
 mod grpc_cli;
+/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
+mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.

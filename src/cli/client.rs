@@ -359,7 +359,7 @@ pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliEr
     })
 }
 
-fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
+pub(super) fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
     let h = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
         b.try_into()
             .map_err(|_| CliError(format!("entry {}: {what} is not 32 bytes", e.seq)))

@@ -4,6 +4,7 @@
 //! and the output says where, 2 the command could not run.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_proofs;
 pub mod client;
@@ -12,6 +13,7 @@ pub mod progress;
 pub mod serve;
 pub mod service;
 pub mod token;
+pub mod watch;
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
