@@ -13,5 +13,6 @@ pub mod proto {
 
 pub mod cli;
 pub mod domain;
+pub mod generate;
 pub mod ledger;
 pub mod log;
