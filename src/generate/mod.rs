@@ -253,3 +253,100 @@ impl<'w, W: Write> Out<'w, W> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, GenerateError, generate};
+    use crate::domain::Event;
+
+    fn lines(config: &Config) -> (Vec<serde_json::Value>, super::Stats) {
+        let mut out = Vec::new();
+        let stats = generate(config, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines, stats)
+    }
+
+    #[test]
+    fn lines_are_numbered_requests_of_decodable_events() {
+        let config = Config {
+            teachers: 400,
+            years: 4,
+            seed: 11,
+            batch: 50,
+            ..Config::default()
+        };
+        let (lines, stats) = lines(&config);
+        assert_eq!(lines.len() as u64, stats.lines);
+        let mut events = 0u64;
+        let mut teams = 0u64;
+        for (n, line) in lines.iter().enumerate() {
+            assert_eq!(line["request_id"], format!("gen-11-{n}"));
+            let list = line["events"].as_array().unwrap();
+            assert!(!list.is_empty() && list.len() <= 50, "line {n}");
+            let decoded: Vec<Event> = list
+                .iter()
+                .map(|e| Event::decode(&e.to_string()).unwrap())
+                .collect();
+            // A team is one append of 3 to 5 dispatches to one school, nothing else.
+            let team_members = list.iter().filter(|e| e.get("team").is_some()).count();
+            if team_members > 0 {
+                teams += 1;
+                assert_eq!(team_members, list.len(), "line {n}");
+                assert!((3..=5).contains(&team_members), "line {n}");
+                let to: std::collections::BTreeSet<_> =
+                    list.iter().map(|e| e["to_school"].to_string()).collect();
+                assert_eq!(to.len(), 1, "line {n}");
+            }
+            events += decoded.len() as u64;
+        }
+        assert_eq!(events, stats.events);
+        assert_eq!(teams, stats.years.iter().map(|y| y.teams).sum::<u64>());
+        assert!(teams > 0);
+    }
+
+    #[test]
+    fn district_scales_with_teachers() {
+        let (_, small) = lines(&Config {
+            teachers: 15_000,
+            years: 0,
+            ..Config::default()
+        });
+        assert_eq!(small.schools_by_standing.iter().sum::<u64>(), 402);
+        assert_eq!((small.districts, small.education_groups), (12, 8));
+        assert_eq!(small.teachers, 15_000);
+        let (_, big) = lines(&Config {
+            teachers: 30_000,
+            years: 0,
+            ..Config::default()
+        });
+        assert_eq!(big.schools_by_standing.iter().sum::<u64>(), 804);
+        assert_eq!((big.districts, big.education_groups), (24, 16));
+    }
+
+    #[test]
+    fn out_of_range_configurations_write_nothing() {
+        for config in [
+            Config {
+                teachers: 5,
+                ..Config::default()
+            },
+            Config {
+                years: 61,
+                ..Config::default()
+            },
+            Config {
+                batch: 1001,
+                ..Config::default()
+            },
+        ] {
+            let mut out = Vec::new();
+            let e = generate(&config, &mut out).unwrap_err();
+            assert!(matches!(e, GenerateError::Config(_)), "{e}");
+            assert!(out.is_empty());
+        }
+    }
+}

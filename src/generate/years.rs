@@ -267,9 +267,20 @@ impl Sim {
     ) -> Result<(), GenerateError> {
         let n = self.schools.len();
         let mut eligible: Vec<Vec<u32>> = vec![Vec::new(); n];
+        // Weak schools' promising teachers, for training placements (挂职锻炼).
+        let mut trainees: Vec<Vec<u32>> = vec![Vec::new(); n];
         for t in 0..self.teachers.len() {
+            let x = &self.teachers[t];
             if self.eligible(t, y, sept1) {
-                eligible[self.teachers[t].home as usize].push(t as u32);
+                eligible[x.home as usize].push(t as u32);
+            }
+            if self.schools[x.home as usize].standing == Standing::Weak
+                && x.open.is_none()
+                && x.last_move != y
+                && x.key == KeyLevel::None
+                && matches!(x.title, Title::Junior | Title::Intermediate)
+            {
+                trainees[x.home as usize].push(t as u32);
             }
         }
         let weak: Vec<u32> = (0..n as u32)
@@ -314,18 +325,11 @@ impl Sim {
                 if !self.rng.chance(300) {
                     continue;
                 }
-                let start = self.rng.below(self.teachers.len() as u64) as usize;
-                let pick = (0..self.teachers.len().min(5_000))
-                    .map(|i| (start + i) % self.teachers.len())
-                    .find(|t| {
-                        let x = &self.teachers[*t];
-                        x.home == s
-                            && x.open.is_none()
-                            && x.last_move != y
-                            && x.key == KeyLevel::None
-                            && matches!(x.title, Title::Junior | Title::Intermediate)
-                    });
-                let Some(t) = pick else { continue };
+                let candidates = &trainees[s as usize];
+                if candidates.is_empty() {
+                    continue;
+                }
+                let t = candidates[self.rng.below(candidates.len() as u64) as usize] as usize;
                 let local: Vec<u32> = self.districts[self.schools[s as usize].district as usize]
                     .iter()
                     .copied()
