@@ -281,6 +281,7 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
         groups.push(members);
     }
     stats.education_groups = groups.len() as u64;
+    out.flush()?;
 
     // Teachers: school sizes by stage with some spread, counts summing to n exactly.
     let weights: Vec<u64> = schools
@@ -397,6 +398,7 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
             });
         }
     }
+    out.flush()?;
     stats.teachers = teachers.len() as u64;
     Ok(Sim {
         rng,
