@@ -662,6 +662,8 @@ impl Ledger {
 /// Folds the first `size` entries of the store into a state.
 fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
     let mut state = State::new();
+    // Appends by the same actor follow each other: share one allocation of the name.
+    let mut actor: Arc<str> = Arc::from("");
     for r in store.raw_range(0, size) {
         let (seq, v) = r?;
         let entry = Entry::from_stored(seq, &v)
@@ -674,7 +676,12 @@ fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
                 seq,
                 hash: entry.hash,
                 recorded_at: m.recorded_at,
-                actor: Arc::from(m.actor),
+                actor: if *actor == *m.actor {
+                    actor.clone()
+                } else {
+                    actor = Arc::from(m.actor);
+                    actor.clone()
+                },
             },
             &m.payload,
         );

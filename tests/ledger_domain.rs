@@ -304,3 +304,22 @@ async fn concurrent_appends_in_one_commit_see_each_other() {
     assert_eq!(l.snapshot().state, state);
     l.shutdown();
 }
+
+#[tokio::test]
+async fn a_log_written_without_the_domain_opens_with_its_entries_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || crate::util::fill(&path, 3))
+        .await
+        .unwrap();
+    let l = open(dir.path());
+    let state = l.snapshot().state.clone();
+    assert_eq!((state.len(), state.unreadable()), (3, 3));
+    append(&l, "r1", vec![school("S1", "strong")])
+        .await
+        .unwrap();
+    let s = l.snapshot();
+    assert_eq!(s.state.len(), 4);
+    assert!(s.state.school("S1").is_some());
+    l.shutdown();
+}
