@@ -62,8 +62,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     );
 }
 
-/// Teachers meeting rotation conditions at strong schools on 1 September of `year`, as SPEC
-/// 4.4 counts them from the ledger's state, per school.
+/// Eligible teachers at strong schools for `year`, as SPEC 4.4's quota counts them from the
+/// ledger's state (home school on 1 September, tenure reached, no dispatch open on 31 August),
+/// per school.
 fn eligible_at_strong(state: &State, year: i32) -> Vec<u64> {
     let sept1 = day(year, 9, 1);
     let aug31 = day(year, 8, 31);
@@ -84,13 +85,7 @@ fn eligible_at_strong(state: &State, year: i32) -> Vec<u64> {
         let open_on_aug31 = state.dispatches_of(t.id.as_str()).iter().any(|d| {
             d.start_date <= aug31 && d.end_as_of(day(year, 9, 1)).is_none_or(|e| e > aug31)
         });
-        let exempt = t
-            .retirement
-            .at(sept1)
-            .copied()
-            .flatten()
-            .is_some_and(|r| add_years(sept1, 5).unwrap() >= r);
-        if tenure && !open_on_aug31 && !exempt {
+        if tenure && !open_on_aug31 {
             *count += 1;
         }
     }

@@ -163,14 +163,20 @@ impl Sim {
         out.flush()
     }
 
-    /// Whether teacher `t` meets rotation conditions on `sept1` (SPEC 4.4).
+    /// Whether teacher `t` counts among a school's eligible teachers on `sept1` (SPEC 4.4's
+    /// quota: tenure reached, not on a dispatch open on 31 August).
     fn eligible(&self, t: usize, y: i32, sept1: NaiveDate) -> bool {
         let teacher = &self.teachers[t];
         teacher.open.is_none()
             && teacher.last_move != y
             && add_years(teacher.employed, ELIGIBLE_TENURE_YEARS).is_some_and(|d| d <= sept1)
-            && add_years(sept1, EXEMPT_YEARS_BEFORE_RETIREMENT)
-                .is_some_and(|d| d < teacher.retirement)
+    }
+
+    /// Whether an eligible teacher is sent at all: not within five years of retirement (the
+    /// exemption SPEC 4.4 gives for rotation duty; the quota still counts them).
+    fn sendable(&self, t: u32, sept1: NaiveDate) -> bool {
+        add_years(sept1, EXEMPT_YEARS_BEFORE_RETIREMENT)
+            .is_some_and(|d| d < self.teachers[t as usize].retirement)
     }
 
     /// A weak school for a teacher of `from`: in its district seven times in ten.
@@ -371,12 +377,14 @@ impl Sim {
             _ => quota.saturating_sub(1),
         }
         .min(e);
+        let (mut keys, mut others): (Vec<u32>, Vec<u32>) = eligible
+            .into_iter()
+            .filter(|t| self.sendable(*t, sept1))
+            .partition(|t| self.teachers[*t as usize].key != KeyLevel::None);
+        let k = k.min((keys.len() + others.len()) as u64);
         if k < quota {
             st.schools_below_quota += 1;
         }
-        let (mut keys, mut others): (Vec<u32>, Vec<u32>) = eligible
-            .into_iter()
-            .partition(|t| self.teachers[*t as usize].key != KeyLevel::None);
         self.rng.shuffle(&mut keys);
         self.rng.shuffle(&mut others);
         let want_keys = (k * 3).div_ceil(10).min(keys.len() as u64) as usize;
