@@ -95,6 +95,34 @@ enum Command {
     },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
+    /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
+    /// Lines of append requests (see docs/GENERATE.md).
+    ///
+    /// Exit 0 written (and, with --check, every line accepted), 1 the ledger refused a line,
+    /// 2 could not run.
+    Generate {
+        /// Teachers at the start (about 400 schools per 15,000 teachers).
+        #[arg(long, default_value_t = 15_000)]
+        teachers: u32,
+        /// School years of activity.
+        #[arg(long, default_value_t = 5)]
+        years: u32,
+        /// Seed of every random choice: the same seed writes the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The first school year.
+        #[arg(long, default_value_t = 2023)]
+        first_year: i32,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Then append every line through a ledger in a scratch store and count refusals.
+        #[arg(long)]
+        check: bool,
+        /// The (empty) directory for --check's store; default a temporary one, removed after.
+        #[arg(long, requires = "check")]
+        check_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +168,24 @@ fn main() -> ExitCode {
         Command::Audit { command } => cli::audit::run(command),
         Command::Bench { which } => cli::bench::run(which),
         Command::Service(cmd) => cmd.run(),
+        Command::Generate {
+            teachers,
+            years,
+            seed,
+            first_year,
+            out,
+            check,
+            check_dir,
+        } => {
+            let config = rotaledger::generate::Config {
+                teachers,
+                years,
+                seed,
+                first_year,
+                ..Default::default()
+            };
+            cli::generate::run(&config, &out, check, check_dir.as_deref())
+        }
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -13,6 +13,8 @@ mod backup;
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
+/// The generator: every generated append accepted by a real ledger, determinism, projections.
+mod generate;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
