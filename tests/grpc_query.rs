@@ -11,7 +11,7 @@ use rotaledger::proto::{
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::util::{TestServer, bounded, write_access_file};
+use crate::util::{TestServer, bin, bounded, write_access_file};
 
 const TOKENS: [(&str, &str, &str, &str); 6] = [
     ("hr-system", "writer", "", "tok-writer"),
@@ -106,6 +106,15 @@ fn quota(school: &str, year: i32) -> SchoolQuotaRequest {
     SchoolQuotaRequest {
         school: school.into(),
         school_year: year,
+        as_of: "2025-08-31".into(),
+        recorded_up_to: None,
+    }
+}
+
+fn group_2024() -> GroupSummaryRequest {
+    GroupSummaryRequest {
+        group: "G1".into(),
+        school_year: 2024,
         as_of: "2025-08-31".into(),
         recorded_up_to: None,
     }
@@ -351,12 +360,7 @@ async fn full_scenario_answers_every_query_with_its_position() {
 
         // Group summary: S1's and S3's quotas summed (W1 is weak, no quota).
         let g = q
-            .group_summary(GroupSummaryRequest {
-                group: "G1".into(),
-                school_year: 2024,
-                as_of: "2025-08-31".into(),
-                recorded_up_to: None,
-            })
+            .group_summary(group_2024())
             .await
             .unwrap()
             .into_inner()
@@ -554,12 +558,7 @@ async fn principals_see_their_schools_only_and_others_may_not_query() {
         assert_eq!(s1.teams(teams).await.unwrap().into_inner().teams.len(), 1);
         // The group summary shows S3 only to S3's head, with S3's figures.
         let g = s3
-            .group_summary(GroupSummaryRequest {
-                group: "G1".into(),
-                school_year: 2024,
-                as_of: "2025-08-31".into(),
-                recorded_up_to: None,
-            })
+            .group_summary(group_2024())
             .await
             .unwrap()
             .into_inner()
@@ -604,6 +603,97 @@ async fn principals_see_their_schools_only_and_others_may_not_query() {
             assert_eq!(e.code(), Code::PermissionDenied, "{tok}");
             assert_eq!(reason(&e), "PERMISSION_DENIED");
         }
+        s.stop().await;
+    })
+    .await
+}
+
+/// Runs the binary against the server with `args` and S1's principal token.
+async fn run_cli(s: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args).args([
+        "--server",
+        &format!("http://{}", s.addr),
+        "--token",
+        "tok-s1",
+    ]);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Like [`run_cli`], for a command that must succeed; returns its stdout.
+async fn cli(s: &TestServer, args: &[&str]) -> String {
+    let out = run_cli(s, args).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_prints_history_eligibility_and_quota() {
+    bounded(120, async {
+        let s = server().await;
+        let sizes = scenario(&s).await;
+        let size = *sizes.last().unwrap();
+
+        let out = cli(&s, &["history", "T1", "--as-of", "2027-12-31"]).await;
+        assert!(
+            out.starts_with(&format!("as of 2027-12-31 at log size {size} ")),
+            "{out}"
+        );
+        assert!(
+            out.contains("home S1 since 2010-09-01, posted at W1"),
+            "{out}"
+        );
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains("teacher_")).collect();
+        assert_eq!(rows.len(), 6, "{out}");
+        assert!(
+            rows[5].contains("teacher_promoted") && rows[5].contains("hr-system"),
+            "{out}"
+        );
+
+        let out = cli(
+            &s,
+            &["eligibility", "T1", "--as-of", "2027-06-01", "--json"],
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["position"]["size"], size);
+        assert_eq!(v["position"]["head_hash"].as_str().unwrap().len(), 64);
+        let rot = &v["eligibility"]["rotation"];
+        assert_eq!(rot["met"], false);
+        assert_eq!(rot["dispatches"][0]["min_end"], "2027-09-01");
+        assert_eq!(rot["dispatches"][0]["reached_min_end"], false);
+
+        let out = cli(
+            &s,
+            &["quota", "S1", "--year", "2024", "--as-of", "2025-08-31"],
+        )
+        .await;
+        assert!(out.contains("school S1 school year 2024/2025"), "{out}");
+        assert!(
+            out.contains("eligible 10 of 10 teachers; outflow 3 of"),
+            "{out}"
+        );
+        for d in ["D1", "D2", "D3"] {
+            assert!(
+                out.lines().any(|l| l.starts_with(d) && l.contains("W1")),
+                "{out}"
+            );
+        }
+
+        // A refusal exits 2 and names the reason.
+        let out = run_cli(&s, &["quota", "S3", "--year", "2024"]).await;
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("PermissionDenied") && err.contains("OUT_OF_SCOPE"),
+            "{err}"
+        );
         s.stop().await;
     })
     .await

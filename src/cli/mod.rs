@@ -9,6 +9,7 @@ pub mod bench_proofs;
 pub mod client;
 pub mod offline;
 pub mod progress;
+pub mod query;
 pub mod serve;
 pub mod service;
 pub mod token;
