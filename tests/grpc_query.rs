@@ -319,15 +319,14 @@ async fn full_scenario_answers_every_query_with_its_position() {
             ..Default::default()
         };
         assert_eq!(q.terms(beyond).await.unwrap().into_inner().terms.len(), 3);
-        let ends = TermsRequest {
-            ends_before: Some("2027-09-01".into()),
-            ..all.clone()
-        };
-        assert_eq!(
-            q.terms(ends).await.unwrap().into_inner().terms.len(),
-            0,
-            "min_end is not before itself"
-        );
+        for (before, n) in [("2027-09-02", 3), ("2027-09-01", 0)] {
+            let r = TermsRequest {
+                ends_before: Some(before.into()),
+                ..all.clone()
+            };
+            let got = q.terms(r).await.unwrap().into_inner().terms.len();
+            assert_eq!(got, n, "min_end 2027-09-01 before {before}");
+        }
 
         // Teams.
         let tm = q
@@ -471,6 +470,19 @@ async fn recorded_up_to_and_as_of_answer_from_the_past() {
         assert_eq!(e.code(), Code::NotFound);
         let e = q.school_quota(quota("NOWHERE", 2024)).await.unwrap_err();
         assert_eq!(e.code(), Code::NotFound);
+        for filter in [
+            TermsRequest {
+                teacher: Some("NOBODY".into()),
+                ..Default::default()
+            },
+            TermsRequest {
+                group: Some("NOGROUP".into()),
+                ..Default::default()
+            },
+        ] {
+            let e = q.terms(filter).await.unwrap_err();
+            assert_eq!(e.code(), Code::NotFound, "{e:?}");
+        }
         s.stop().await;
     })
     .await

@@ -69,7 +69,7 @@ pub struct TermFilters {
     /// Only terms in this status on the date.
     #[arg(long, value_enum)]
     pub status: Option<StatusArg>,
-    /// Only terms whose minimum end falls before this date (YYYY-MM-DD).
+    /// Only terms still being served whose minimum end falls before this date (YYYY-MM-DD).
     #[arg(long)]
     pub ends_before: Option<String>,
 }

@@ -138,6 +138,11 @@ fn deny_school(caller: &Caller, school: &str) -> Status {
     )
 }
 
+/// NOT_FOUND for a teacher, school or group a request names.
+fn not_found(what: String) -> Status {
+    LedgerError::NotFound(what).into()
+}
+
 /// Refuses a school outside the caller's scope (an unknown school is left to the projection,
 /// which answers NOT_FOUND).
 fn check_school(caller: &Caller, state: &State, school: &str) -> Result<(), Status> {
@@ -283,11 +288,23 @@ impl Query for QueryService {
                     .as_deref()
                     .map(|t| parse_id("group", t))
                     .transpose()?;
+                // A filter naming nothing known is a mistake worth saying, not an empty list.
                 if let Some(t) = &teacher {
+                    if s.teacher(t).is_none() && s.history(t).is_empty() {
+                        return Err(not_found(format!("no teacher {t} is registered")));
+                    }
                     check_teacher(caller, s, t, at.as_of)?;
                 }
                 if let Some(sc) = &school {
+                    if s.school(sc).is_none() {
+                        return Err(not_found(format!("no school {sc} is registered")));
+                    }
                     check_school(caller, s, sc)?;
+                }
+                if let Some(g) = &group
+                    && s.group(g).is_none()
+                {
+                    return Err(not_found(format!("no district or group {g} is formed")));
                 }
                 let status = match req.status {
                     0 => None,
@@ -336,9 +353,7 @@ impl Query for QueryService {
                     .transpose()?;
                 if let Some(sc) = &school {
                     if s.school(sc).is_none() {
-                        return Err(
-                            LedgerError::NotFound(format!("no school {sc} is registered")).into(),
-                        );
+                        return Err(not_found(format!("no school {sc} is registered")));
                     }
                     check_school(caller, s, sc)?;
                 }
