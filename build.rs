@@ -3,11 +3,55 @@
 
 use std::path::PathBuf;
 
+/// The messages of `query.proto` (answers printed as JSON by the CLI).
+const QUERY_MESSAGES: &[&str] = &[
+    "Position",
+    "Term",
+    "TeacherLink",
+    "HistoryEntry",
+    "Evaluation",
+    "Promotion",
+    "TeacherSummary",
+    "TeacherHistoryRequest",
+    "TeacherHistoryResponse",
+    "YearGrade",
+    "TermCheck",
+    "RotationCredit",
+    "DispatchDays",
+    "ServiceCredit",
+    "MentorCheck",
+    "MentorCredit",
+    "Eligibility",
+    "EligibilityRequest",
+    "EligibilityResponse",
+    "TermsRequest",
+    "TermsResponse",
+    "TeamMember",
+    "Coverage",
+    "StrengthChange",
+    "Team",
+    "TeamsRequest",
+    "TeamsResponse",
+    "NotEligible",
+    "Outflow",
+    "SchoolQuota",
+    "SchoolQuotaRequest",
+    "SchoolQuotaResponse",
+    "MemberSchool",
+    "GroupSummary",
+    "GroupSummaryRequest",
+    "GroupSummaryResponse",
+    "TeacherDuty",
+    "RotationDutyRequest",
+    "RotationDutyResponse",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/rotaledger/v1/types.proto",
         "proto/rotaledger/v1/ledger.proto",
         "proto/rotaledger/v1/audit.proto",
+        "proto/rotaledger/v1/query.proto",
     ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
@@ -19,6 +63,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("rotaledger_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // The Query answers also serialize to JSON for `rotaledger ... --json`: hashes as hex,
+    // enums by name, proofs left to the Audit tools.
+    let mut cfg = tonic_prost_build::configure();
+    for m in QUERY_MESSAGES {
+        cfg = cfg.type_attribute(format!(".rotaledger.v1.{m}"), "#[derive(serde::Serialize)]");
+    }
+    for f in [
+        "Position.head_hash",
+        "TeacherLink.hash",
+        "HistoryEntry.hash",
+    ] {
+        cfg = cfg.field_attribute(
+            format!(".rotaledger.v1.{f}"),
+            "#[serde(serialize_with = \"crate::grpc::query_convert::hex_bytes\")]",
+        );
+    }
+    for f in ["HistoryEntry.proof", "TeacherHistoryResponse.checkpoint"] {
+        cfg = cfg.field_attribute(format!(".rotaledger.v1.{f}"), "#[serde(skip)]");
+    }
+    cfg = cfg.field_attribute(
+        ".rotaledger.v1.Term.status",
+        "#[serde(serialize_with = \"crate::grpc::query_convert::term_status_name\")]",
+    );
+    cfg = cfg.field_attribute(
+        ".rotaledger.v1.Team.status",
+        "#[serde(serialize_with = \"crate::grpc::query_convert::team_status_name\")]",
+    );
+    cfg.compile_fds(fds)?;
     Ok(())
 }

@@ -21,10 +21,12 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use crate::grpc::audit_service::AuditService;
 use crate::grpc::auth::Access;
 use crate::grpc::ledger_service::LedgerService;
+use crate::grpc::query_service::QueryService;
 use crate::grpc::{Shared, auth};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::proto::audit_server::AuditServer;
 use crate::proto::ledger_server::LedgerServer;
+use crate::proto::query_server::QueryServer;
 
 /// Default largest gRPC message, either way: room for a full append of 1000 events.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -153,10 +155,14 @@ pub async fn run(
     let audit_svc = AuditServer::new(AuditService::new(shared.clone()))
         .max_decoding_message_size(n)
         .max_encoding_message_size(n);
+    let query_svc = QueryServer::new(QueryService::new(shared.clone()))
+        .max_decoding_message_size(n)
+        .max_encoding_message_size(n);
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServer<LedgerService>>().await;
     health.set_serving::<AuditServer<AuditService>>().await;
+    health.set_serving::<QueryServer<QueryService>>().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -180,7 +186,8 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(ledger_svc)
-        .add_service(audit_svc);
+        .add_service(audit_svc)
+        .add_service(query_svc);
 
     let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = {
@@ -193,6 +200,7 @@ pub async fn run(
                 .set_not_serving::<LedgerServer<LedgerService>>()
                 .await;
             health.set_not_serving::<AuditServer<AuditService>>().await;
+            health.set_not_serving::<QueryServer<QueryService>>().await;
             let _ = stop_tx.send(true);
         }
     };

@@ -19,6 +19,8 @@ mod generate;
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
 mod grpc_cli;
+/// The Query service over the wire: a full scenario, every projection, scope, as-of.
+mod grpc_query;
 /// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.

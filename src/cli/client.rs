@@ -20,6 +20,7 @@ use crate::merkle::{SignedCheckpoint, VerifierKey};
 use crate::proto;
 use crate::proto::audit_client::AuditClient;
 use crate::proto::ledger_client::LedgerClient;
+use crate::proto::query_client::QueryClient;
 
 /// How long one unary call may take before the client gives up (sent as `grpc-timeout`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -65,6 +66,8 @@ impl Interceptor for Bearer {
 pub type Ledger = LedgerClient<InterceptedService<Channel, Bearer>>;
 /// An Audit client with the token attached.
 pub type Audit = AuditClient<InterceptedService<Channel, Bearer>>;
+/// A Query client with the token attached.
+pub type Query = QueryClient<InterceptedService<Channel, Bearer>>;
 
 impl Connect {
     async fn channel(&self) -> Result<(Channel, Bearer), CliError> {
@@ -114,10 +117,16 @@ impl Connect {
         let (c, b) = self.channel().await?;
         Ok(AuditClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
     }
+
+    /// A connected Query client.
+    pub async fn query(&self) -> Result<Query, CliError> {
+        let (c, b) = self.channel().await?;
+        Ok(QueryClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
+    }
 }
 
 /// A request with the client's deadline.
-fn call<T>(msg: T) -> Request<T> {
+pub(crate) fn call<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.set_timeout(CALL_TIMEOUT);
     r
@@ -136,11 +145,11 @@ pub fn describe(s: &Status) -> String {
     out
 }
 
-fn status_err(what: &str) -> impl FnOnce(Status) -> CliError + '_ {
+pub(crate) fn status_err(what: &str) -> impl FnOnce(Status) -> CliError + '_ {
     move |s| CliError(format!("{what}: {}", describe(&s)))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

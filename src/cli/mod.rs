@@ -11,6 +11,7 @@ pub mod client;
 pub mod generate;
 pub mod offline;
 pub mod progress;
+pub mod query;
 pub mod serve;
 pub mod service;
 pub mod token;

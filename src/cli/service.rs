@@ -1,11 +1,13 @@
 //! The subcommands that run or talk to a server, flattened into the binary's command list:
-//! `serve`, `append`, `head`, `tail`, `checkpoint`, `token`.
+//! `serve`, `append`, `head`, `tail`, `checkpoint`, `token`, and the queries (`history`,
+//! `eligibility`, `terms`, `teams`, `quota`, `group`, `duty`).
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
 use super::client::{self, Connect};
+use super::query::{self, AsOf, TermFilters};
 use super::serve::{self, ServeArgs};
 use super::token::{self, TokenCommand};
 use super::{CliError, Outcome};
@@ -65,6 +67,76 @@ pub enum ServiceCommand {
     /// Make access tokens and their hashes.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print a teacher's history: every entry about them, with its per-teacher chain link.
+    History {
+        #[command(flatten)]
+        connect: Connect,
+        /// The teacher id.
+        teacher: String,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print a teacher's promotion-credit eligibility with the reasons.
+    Eligibility {
+        #[command(flatten)]
+        connect: Connect,
+        /// The teacher id.
+        teacher: String,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print dispatches' terms (start, min_end, end, status), filtered.
+    Terms {
+        #[command(flatten)]
+        connect: Connect,
+        #[command(flatten)]
+        filters: TermFilters,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print the teams, their strength and status.
+    Teams {
+        #[command(flatten)]
+        connect: Connect,
+        /// Only teams received by this school.
+        #[arg(long)]
+        school: Option<String>,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print a strong school's outflow quota position for a school year.
+    Quota {
+        #[command(flatten)]
+        connect: Connect,
+        /// The school id.
+        school: String,
+        /// The school year's first calendar year (2025 for 2025/26).
+        #[arg(long)]
+        year: i32,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print a district's or group's summary for a school year.
+    Group {
+        #[command(flatten)]
+        connect: Connect,
+        /// The district or group id.
+        group: String,
+        /// The school year's first calendar year (2025 for 2025/26).
+        #[arg(long)]
+        year: i32,
+        #[command(flatten)]
+        at: AsOf,
+    },
+    /// Print a school's rotation duty list: who meets rotation conditions, who is due.
+    Duty {
+        #[command(flatten)]
+        connect: Connect,
+        /// The school id.
+        school: String,
+        #[command(flatten)]
+        at: AsOf,
+    },
 }
 
 impl ServiceCommand {
@@ -87,6 +159,43 @@ impl ServiceCommand {
                 client::checkpoint(&connect, size, key.as_deref())
             }
             ServiceCommand::Token(cmd) => token::run(cmd),
+            ServiceCommand::History {
+                connect,
+                teacher,
+                at,
+            } => query::history(&connect, &teacher, &at),
+            ServiceCommand::Eligibility {
+                connect,
+                teacher,
+                at,
+            } => query::eligibility(&connect, &teacher, &at),
+            ServiceCommand::Terms {
+                connect,
+                filters,
+                at,
+            } => query::terms(&connect, &filters, &at),
+            ServiceCommand::Teams {
+                connect,
+                school,
+                at,
+            } => query::teams(&connect, school, &at),
+            ServiceCommand::Quota {
+                connect,
+                school,
+                year,
+                at,
+            } => query::quota(&connect, &school, year, &at),
+            ServiceCommand::Group {
+                connect,
+                group,
+                year,
+                at,
+            } => query::group(&connect, &group, year, &at),
+            ServiceCommand::Duty {
+                connect,
+                school,
+                at,
+            } => query::duty(&connect, &school, &at),
         }
     }
 }

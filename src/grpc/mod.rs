@@ -6,6 +6,8 @@
 //! - [`ledger_service`]: `rotaledger.v1.Ledger` (writers: `Append`, `GetHead`).
 //! - [`audit_service`]: `rotaledger.v1.Audit` (auditors: entries, live subscription,
 //!   verification, checkpoints, proofs, public key).
+//! - [`query_service`]: `rotaledger.v1.Query` (principals, scoped to their schools; admins):
+//!   the projections as of a date; [`query_convert`] turns them into messages.
 //! - [`auth`]: bearer tokens, roles and permissions.
 //! - [`status`]: the one place where errors become `tonic::Status`.
 //! - [`convert`]: ledger types to proto messages.
@@ -17,6 +19,8 @@ pub mod audit_service;
 pub mod auth;
 pub mod convert;
 pub mod ledger_service;
+pub mod query_convert;
+pub mod query_service;
 pub mod status;
 
 use std::sync::Arc;

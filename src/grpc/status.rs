@@ -34,6 +34,8 @@ pub mod reason {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     /// The token's role does not allow the call.
     pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
+    /// A principal asked about a teacher or school outside its schools.
+    pub const OUT_OF_SCOPE: &str = "OUT_OF_SCOPE";
 }
 
 fn info(reason: &str, metadata: &[(&str, String)]) -> ErrorDetails {
@@ -197,6 +199,19 @@ pub fn permission_denied(name: &str, role: &str, needs: &str) -> Status {
                 ("role", role.to_owned()),
                 ("needs", needs.to_owned()),
             ],
+        ),
+    )
+}
+
+/// A principal asked about something outside its schools: `what` names it ("teacher T1",
+/// "school S2"), `why` says what scope it missed.
+pub fn out_of_scope(name: &str, what: &str, why: &str) -> Status {
+    Status::with_error_details(
+        Code::PermissionDenied,
+        format!("token {name:?} may not see {what}: {why}"),
+        info(
+            reason::OUT_OF_SCOPE,
+            &[("token", name.to_owned()), ("subject", what.to_owned())],
         ),
     )
 }

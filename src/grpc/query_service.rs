@@ -1,0 +1,482 @@
+//! `rotaledger.v1.Query`: the principals' projections (SPEC §4), answered as of a date, from
+//! the committed state or "as recorded up to size N" (SPEC 4.6), with the log position.
+//!
+//! **Scope.** A principal sees a teacher whose home school or host school (the receiving
+//! school of a dispatch served on the as-of date) is one of its schools. A single teacher
+//! or school outside that scope is refused with `PERMISSION_DENIED` (reason `OUT_OF_SCOPE`);
+//! lists are filtered: terms from or to the principal's schools, teams received by them or
+//! with a visible member, and a group summary shows only the member schools in scope, its
+//! totals summed over those (how many were left out is said, not what they hold). Admins see
+//! everything; writers and auditors may not query at all (`auth::Role::allows`).
+//!
+//! **Today.** Without an as-of date the answer is for today in China Standard Time (UTC+8,
+//! no daylight saving), the calendar of the jurisdictions the ledger serves: an HR office in
+//! Shanghai asking at 07:00 local time means that day, not yesterday in UTC.
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+use tonic::{Request, Response, Status};
+
+use super::auth::{Caller, Permission, Role};
+use super::status::{invalid_argument, out_of_scope};
+use super::{Shared, convert, query_convert as qc};
+use crate::domain::State;
+use crate::domain::duty::school_duty;
+use crate::domain::eligibility::eligibility;
+use crate::domain::group_summary::group_summary;
+use crate::domain::history::teacher_history;
+use crate::domain::id::Id;
+use crate::domain::quota::school_quota;
+use crate::domain::teams::teams;
+use crate::domain::terms::{TermQuery, terms};
+use crate::domain::vocab::SchoolYear;
+use crate::ledger::{Ledger, LedgerError, Positioned};
+use crate::proto;
+use crate::proto::query_server::Query;
+
+/// Offset of China Standard Time from UTC, in seconds.
+const CST_OFFSET_SECS: i32 = 8 * 3600;
+
+/// Today in China Standard Time (UTC+8).
+pub fn today() -> NaiveDate {
+    let now = Utc::now();
+    FixedOffset::east_opt(CST_OFFSET_SECS)
+        .map_or(now.date_naive(), |tz| now.with_timezone(&tz).date_naive())
+}
+
+/// The Query service.
+pub struct QueryService {
+    /// Ledger and access.
+    shared: Shared,
+}
+
+impl QueryService {
+    /// A service over `shared`.
+    pub fn new(shared: Shared) -> QueryService {
+        QueryService { shared }
+    }
+}
+
+/// The state a question is answered from, and the date it is asked for.
+struct At {
+    /// The state with its log position.
+    state: Positioned<State>,
+    /// The as-of date.
+    as_of: NaiveDate,
+}
+
+impl At {
+    fn position(&self) -> Option<proto::Position> {
+        Some(proto::Position {
+            size: self.state.size,
+            head_hash: self.state.head_hash.to_vec(),
+            as_of: qc::date(self.as_of),
+        })
+    }
+}
+
+/// Parses a `YYYY-MM-DD` request field.
+fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        invalid_argument(
+            field,
+            &format!("{text:?} is not a date; write YYYY-MM-DD, e.g. 2025-09-01"),
+        )
+    })
+}
+
+/// Parses an id field (empty and malformed ids named by the field).
+fn parse_id(field: &str, text: &str) -> Result<Id, Status> {
+    Id::new(text).map_err(|e| invalid_argument(field, &e.to_string()))
+}
+
+/// Checks a school year is one the ledger can work with.
+fn parse_year(year: i32) -> Result<SchoolYear, Status> {
+    let y = SchoolYear(year);
+    crate::domain::query::year_bounds(y).map_err(|e| {
+        invalid_argument(
+            "school_year",
+            &format!("{e}; give the first calendar year, e.g. 2025 for 2025/26"),
+        )
+    })?;
+    Ok(y)
+}
+
+/// Whether the caller may see a teacher as of a date: its home school, or the receiving school
+/// of a dispatch it serves on that date, is in scope.
+fn teacher_visible(caller: &Caller, state: &State, teacher: &str, as_of: NaiveDate) -> bool {
+    if caller.role == Role::Admin {
+        return true;
+    }
+    let home = state
+        .home_at(teacher, as_of)
+        .is_some_and(|h| caller.in_scope(&h.school));
+    home || state
+        .dispatches_of(teacher)
+        .iter()
+        .any(|d| d.serving_on(as_of) && caller.in_scope(&d.to_school))
+}
+
+fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
+    out_of_scope(
+        &caller.name,
+        &format!("teacher {teacher}"),
+        &format!(
+            "neither the home school nor the host school is one of its schools ({})",
+            caller.schools.join(", ")
+        ),
+    )
+}
+
+fn deny_school(caller: &Caller, school: &str) -> Status {
+    out_of_scope(
+        &caller.name,
+        &format!("school {school}"),
+        &format!(
+            "it is not one of its schools ({})",
+            caller.schools.join(", ")
+        ),
+    )
+}
+
+/// NOT_FOUND for a teacher, school or group a request names.
+fn not_found(what: String) -> Status {
+    LedgerError::NotFound(what).into()
+}
+
+/// Refuses a school outside the caller's scope (an unknown school is left to the projection,
+/// which answers NOT_FOUND).
+fn check_school(caller: &Caller, state: &State, school: &str) -> Result<(), Status> {
+    if state.school(school).is_some() && !caller.in_scope(school) {
+        return Err(deny_school(caller, school));
+    }
+    Ok(())
+}
+
+/// Refuses a teacher outside the caller's scope (an unknown teacher is left to the
+/// projection, which answers NOT_FOUND).
+fn check_teacher(
+    caller: &Caller,
+    state: &State,
+    teacher: &str,
+    as_of: NaiveDate,
+) -> Result<(), Status> {
+    let known = state.teacher(teacher).is_some() || !state.history(teacher).is_empty();
+    if known && !teacher_visible(caller, state, teacher, as_of) {
+        return Err(deny_teacher(caller, teacher));
+    }
+    Ok(())
+}
+
+impl QueryService {
+    /// Authorizes the call, parses the as-of date, and runs `f` on the state asked for on a
+    /// blocking thread (a `recorded_up_to` answer replays a prefix of the log).
+    async fn answer<Req, T>(
+        &self,
+        request: Request<Req>,
+        as_of: impl FnOnce(&Req) -> (String, Option<u64>),
+        f: impl FnOnce(&Caller, &Ledger, At, Req) -> Result<T, Status> + Send + 'static,
+    ) -> Result<Response<T>, Status>
+    where
+        Req: Send + 'static,
+        T: Send + 'static,
+    {
+        let caller = self.shared.access.authorize(&request, Permission::Query)?;
+        let req = request.into_inner();
+        let (date, recorded_up_to) = as_of(&req);
+        let as_of = match date.as_str() {
+            "" => today(),
+            d => parse_date("as_of", d)?,
+        };
+        let ledger = self.shared.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let state = match recorded_up_to {
+                Some(n) => ledger.state_at(n).map_err(|e| match e {
+                    LedgerError::OutOfRange(m) => invalid_argument("recorded_up_to", &m),
+                    e => Status::from(e),
+                })?,
+                None => ledger.query(State::clone),
+            };
+            f(&caller, &ledger, At { state, as_of }, req)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("query task failed: {e}")))?
+        .map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl Query for QueryService {
+    async fn teacher_history(
+        &self,
+        request: Request<proto::TeacherHistoryRequest>,
+    ) -> Result<Response<proto::TeacherHistoryResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, ledger, at, req| {
+                let teacher = parse_id("teacher", &req.teacher)?;
+                let s = &at.state.value;
+                check_teacher(caller, s, &teacher, at.as_of)?;
+                let h = teacher_history(s, &teacher, at.as_of).map_err(LedgerError::from)?;
+                let mut entries: Vec<proto::HistoryEntry> =
+                    h.entries.iter().map(qc::history_entry).collect();
+                let mut checkpoint = None;
+                if req.with_proofs {
+                    let size = at.state.size;
+                    checkpoint = Some(convert::checkpoint(&ledger.checkpoint_at(size)?));
+                    for (e, d) in entries.iter_mut().zip(&h.entries) {
+                        let hashes = ledger.inclusion_proof(d.seq, size)?;
+                        e.proof = Some(convert::inclusion(d.seq, size, &d.hash, &hashes));
+                    }
+                }
+                Ok(proto::TeacherHistoryResponse {
+                    position: at.position(),
+                    teacher: h.teacher.to_string(),
+                    entries,
+                    summary: h.summary.as_ref().map(qc::teacher_summary),
+                    checkpoint,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn eligibility(
+        &self,
+        request: Request<proto::EligibilityRequest>,
+    ) -> Result<Response<proto::EligibilityResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let teacher = parse_id("teacher", &req.teacher)?;
+                let s = &at.state.value;
+                check_teacher(caller, s, &teacher, at.as_of)?;
+                let e = eligibility(s, &teacher, at.as_of).ok_or_else(|| {
+                    LedgerError::NotFound(format!("no teacher {teacher} is registered"))
+                })?;
+                Ok(proto::EligibilityResponse {
+                    position: at.position(),
+                    eligibility: Some(qc::eligibility(&e)),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn terms(
+        &self,
+        request: Request<proto::TermsRequest>,
+    ) -> Result<Response<proto::TermsResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let s = &at.state.value;
+                let teacher = req
+                    .teacher
+                    .as_deref()
+                    .map(|t| parse_id("teacher", t))
+                    .transpose()?;
+                let school = req
+                    .school
+                    .as_deref()
+                    .map(|t| parse_id("school", t))
+                    .transpose()?;
+                let group = req
+                    .group
+                    .as_deref()
+                    .map(|t| parse_id("group", t))
+                    .transpose()?;
+                // A filter naming nothing known is a mistake worth saying, not an empty list.
+                if let Some(t) = &teacher {
+                    if s.teacher(t).is_none() && s.history(t).is_empty() {
+                        return Err(not_found(format!("no teacher {t} is registered")));
+                    }
+                    check_teacher(caller, s, t, at.as_of)?;
+                }
+                if let Some(sc) = &school {
+                    if s.school(sc).is_none() {
+                        return Err(not_found(format!("no school {sc} is registered")));
+                    }
+                    check_school(caller, s, sc)?;
+                }
+                if let Some(g) = &group
+                    && s.group(g).is_none()
+                {
+                    return Err(not_found(format!("no district or group {g} is formed")));
+                }
+                let status = match req.status {
+                    0 => None,
+                    n => Some(qc::term_status_filter(n).ok_or_else(|| {
+                        invalid_argument("status", &format!("{n} is not a TermStatus"))
+                    })?),
+                };
+                let q = TermQuery {
+                    teacher,
+                    school,
+                    group,
+                    status,
+                    min_end_before: req
+                        .ends_before
+                        .as_deref()
+                        .map(|d| parse_date("ends_before", d))
+                        .transpose()?,
+                };
+                let terms = terms(s, &q, at.as_of)
+                    .iter()
+                    .filter(|t| caller.in_scope(&t.from_school) || caller.in_scope(&t.to_school))
+                    .map(qc::term)
+                    .collect();
+                Ok(proto::TermsResponse {
+                    position: at.position(),
+                    terms,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn teams(
+        &self,
+        request: Request<proto::TeamsRequest>,
+    ) -> Result<Response<proto::TeamsResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let s = &at.state.value;
+                let school = req
+                    .school
+                    .as_deref()
+                    .map(|t| parse_id("school", t))
+                    .transpose()?;
+                if let Some(sc) = &school {
+                    if s.school(sc).is_none() {
+                        return Err(not_found(format!("no school {sc} is registered")));
+                    }
+                    check_school(caller, s, sc)?;
+                }
+                let teams = teams(s, at.as_of)
+                    .iter()
+                    .filter(|t| school.as_ref().is_none_or(|sc| &t.school == sc))
+                    .filter(|t| {
+                        caller.in_scope(&t.school)
+                            || t.members
+                                .iter()
+                                .any(|m| teacher_visible(caller, s, &m.teacher, at.as_of))
+                    })
+                    .map(qc::team)
+                    .collect();
+                Ok(proto::TeamsResponse {
+                    position: at.position(),
+                    teams,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn school_quota(
+        &self,
+        request: Request<proto::SchoolQuotaRequest>,
+    ) -> Result<Response<proto::SchoolQuotaResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let school = parse_id("school", &req.school)?;
+                let year = parse_year(req.school_year)?;
+                let s = &at.state.value;
+                check_school(caller, s, &school)?;
+                let q = school_quota(s, &school, year, at.as_of).map_err(LedgerError::from)?;
+                Ok(proto::SchoolQuotaResponse {
+                    position: at.position(),
+                    quota: Some(qc::quota(&q)),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn group_summary(
+        &self,
+        request: Request<proto::GroupSummaryRequest>,
+    ) -> Result<Response<proto::GroupSummaryResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let group = parse_id("group", &req.group)?;
+                let year = parse_year(req.school_year)?;
+                let s = &at.state.value;
+                let g = group_summary(s, &group, year, at.as_of).map_err(LedgerError::from)?;
+                let members: Vec<_> = g
+                    .members
+                    .iter()
+                    .filter(|m| caller.in_scope(&m.school))
+                    .collect();
+                if members.is_empty() && !g.members.is_empty() {
+                    return Err(out_of_scope(
+                        &caller.name,
+                        &format!("group {group}"),
+                        "none of its member schools is one of the token's schools",
+                    ));
+                }
+                let quotas = || members.iter().filter_map(|m| m.quota.as_ref());
+                let summary = proto::GroupSummary {
+                    group: g.group.to_string(),
+                    kind: g.kind.to_string(),
+                    name: g.name.clone(),
+                    school_year: g.school_year.0,
+                    as_of: qc::date(g.as_of),
+                    strength_date: qc::date(g.strength_date),
+                    members: members.iter().map(|m| qc::member(m)).collect(),
+                    teams: g
+                        .teams
+                        .iter()
+                        .filter(|t| caller.in_scope(&t.school))
+                        .map(qc::team)
+                        .collect(),
+                    early_returns: g
+                        .early_returns
+                        .iter()
+                        .filter(|t| {
+                            caller.in_scope(&t.from_school) || caller.in_scope(&t.to_school)
+                        })
+                        .map(qc::term)
+                        .collect(),
+                    eligible: quotas().map(|q| q.eligible.len() as u64).sum(),
+                    outflow: quotas().map(|q| q.outflow.len() as u64).sum(),
+                    missing: quotas().map(|q| q.missing).sum(),
+                    members_hidden: (g.members.len() - members.len()) as u32,
+                };
+                Ok(proto::GroupSummaryResponse {
+                    position: at.position(),
+                    summary: Some(summary),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn rotation_duty(
+        &self,
+        request: Request<proto::RotationDutyRequest>,
+    ) -> Result<Response<proto::RotationDutyResponse>, Status> {
+        self.answer(
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let school = parse_id("school", &req.school)?;
+                let s = &at.state.value;
+                check_school(caller, s, &school)?;
+                let d = school_duty(s, &school, at.as_of).map_err(LedgerError::from)?;
+                let mut r = qc::duty(&d);
+                r.position = at.position();
+                Ok(r)
+            },
+        )
+        .await
+    }
+}
