@@ -5,16 +5,22 @@ mod util;
 
 /// The offline auditor: `audit` checkpoints, proofs and exports; forgeries, forks, rollbacks.
 mod audit_offline;
+/// The bad-input catalogue: malformed requests of every kind, their codes and messages.
+mod bad_input;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
+/// A damaged store: `serve` refuses it with exit code 2 and names the damage.
+mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
-/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
-mod ledger_domain;
+/// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
+mod crash_server;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
 mod grpc_cli;
+/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
+mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
