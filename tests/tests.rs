@@ -23,5 +23,7 @@ mod grpc_cli;
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
+/// No panic on any input: mutated entries, exports, access files and key files.
+mod no_panic;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
