@@ -31,6 +31,7 @@ pub mod proto {
 
 pub mod cli;
 pub mod domain;
+pub mod generate;
 pub mod grpc;
 pub mod ledger;
 pub mod log;

@@ -60,6 +60,26 @@ enum Command {
         /// The file to write (replaced if it exists).
         #[arg(long)]
         out: PathBuf,
+        /// Export from a running server instead (a consistent snapshot at its head, every
+        /// entry checked as it arrives; needs an auditor token).
+        #[arg(long, conflicts_with = "data")]
+        server: Option<String>,
+        /// Bearer token for --server.
+        #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Restore a fresh store from an export (docs/RELIABILITY.md).
+    ///
+    /// Verifies the whole export first, then writes its entries, Merkle nodes, head and
+    /// idempotency records. Exit 0 imported, 1 the export does not verify (nothing written),
+    /// 2 could not run (the store is not empty or in use, not an export, I/O error).
+    Import {
+        /// The export file.
+        #[arg(long)]
+        export: PathBuf,
+        /// Data directory of the new store (must be empty or absent).
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Offline audit: verify exports, proofs and checkpoints with no server; produce them
     /// from a store no server holds.
@@ -75,6 +95,34 @@ enum Command {
     },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
+    /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
+    /// Lines of append requests (see docs/GENERATE.md).
+    ///
+    /// Exit 0 written (and, with --check, every line accepted), 1 the ledger refused a line,
+    /// 2 could not run.
+    Generate {
+        /// Teachers at the start (about 400 schools per 15,000 teachers).
+        #[arg(long, default_value_t = 15_000)]
+        teachers: u32,
+        /// School years of activity.
+        #[arg(long, default_value_t = 5)]
+        years: u32,
+        /// Seed of every random choice: the same seed writes the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The first school year.
+        #[arg(long, default_value_t = 2023)]
+        first_year: i32,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Then append every line through a ledger in a scratch store and count refusals.
+        #[arg(long)]
+        check: bool,
+        /// The (empty) directory for --check's store; default a temporary one, removed after.
+        #[arg(long, requires = "check")]
+        check_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,10 +148,44 @@ fn main() -> ExitCode {
                 "give --data DIR, --export FILE or --server URL".into(),
             )),
         },
-        Command::Export { data, out } => cli::offline::export(&data, &out),
+        Command::Export {
+            out,
+            server: Some(server),
+            token,
+            ..
+        } => cli::backup::export_remote(
+            &cli::client::Connect {
+                server,
+                token,
+                token_file: None,
+                tls_ca: std::env::var_os("ROTALEDGER_TLS_CA").map(PathBuf::from),
+                json: false,
+            },
+            &out,
+        ),
+        Command::Export { data, out, .. } => cli::offline::export(&data, &out),
+        Command::Import { export, data } => cli::backup::import(&export, &data),
         Command::Audit { command } => cli::audit::run(command),
         Command::Bench { which } => cli::bench::run(which),
         Command::Service(cmd) => cmd.run(),
+        Command::Generate {
+            teachers,
+            years,
+            seed,
+            first_year,
+            out,
+            check,
+            check_dir,
+        } => {
+            let config = rotaledger::generate::Config {
+                teachers,
+                years,
+                seed,
+                first_year,
+                ..Default::default()
+            };
+            cli::generate::run(&config, &out, check, check_dir.as_deref())
+        }
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -6,21 +6,7 @@ use std::path::Path;
 use rotaledger::ledger::{Ledger, LedgerOptions};
 use rotaledger::log::store::{HEAD_KEY, entry_key, node_key};
 
-use crate::util::{ServeProc, school_event, serve_until_exit};
-
-/// Copies a store directory (sled files and key) so each damage starts from the same log.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
+use crate::util::{ServeProc, copy_dir, school_event, serve_until_exit};
 
 /// Edits the sled database directly, as a disk fault or an intruder would.
 fn with_db(data: &Path, edit: impl FnOnce(&sled::Db)) {

@@ -221,3 +221,50 @@ fn serve_refuses_unsafe_setups() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(terminate(server), 0);
 }
+
+#[test]
+fn a_generated_district_loads_through_append_file_with_zero_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("district.jsonl");
+    let file_s = file.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "generate",
+        "--teachers",
+        "300",
+        "--years",
+        "3",
+        "--seed",
+        "7",
+        "--out",
+        file_s,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let events: usize = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["events"].as_array().expect("append-request lines").len()
+        })
+        .sum();
+
+    let data = dir.path().join("data");
+    let (server, url) = serve(&["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let (code, out, err) = run(&["append", "--server", &url, "--file", file_s, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    // Every line went as its own append, all accepted, in order.
+    assert_eq!(v["batches"], lines as u64, "{v}");
+    assert_eq!(v["appended"], events as u64, "{v}");
+    assert_eq!(v["already_present"], 0, "{v}");
+    assert_eq!(v["head"]["size"], events as u64, "{v}");
+    // The generator's request ids make a rerun a no-op.
+    let (code, out, err) = run(&["append", "--server", &url, "--file", file_s, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["appended"], 0, "{v}");
+    assert_eq!(v["already_present"], events as u64, "{v}");
+    assert_eq!(terminate(server), 0);
+}

@@ -5,6 +5,10 @@ mod util;
 
 /// The offline auditor: `audit` checkpoints, proofs and exports; forgeries, forks, rollbacks.
 mod audit_offline;
+/// `audit watch` against live servers: key pinning, growth, forks, rollbacks, wrong keys.
+mod audit_watch;
+/// Backup and restore: `export --server` while appends continue, `import` into a fresh store.
+mod backup;
 /// The bad-input catalogue: malformed requests of every kind, their codes and messages.
 mod bad_input;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
@@ -15,6 +19,8 @@ mod corrupt_store;
 mod crash;
 /// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
 mod crash_server;
+/// The generator: every generated append accepted by a real ledger, determinism, projections.
+mod generate;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.

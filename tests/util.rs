@@ -336,3 +336,49 @@ pub fn serve_until_exit(data: &Path) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Runs the binary with `args` off the async runtime; returns exit code, stdout, stderr.
+pub async fn run_bin(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(bin())
+            .args(&args)
+            .env_remove("ROTALEDGER_SERVER")
+            .env_remove("ROTALEDGER_TOKEN")
+            .env_remove("ROTALEDGER_TOKEN_FILE")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Appends `school_event(i)` for each `i` in `from..to` as one append with `request_id`.
+pub async fn append_schools(s: &TestServer, request_id: &str, from: u64, to: u64) {
+    let mut c = s.ledger().await;
+    c.append(rotaledger::proto::AppendRequest {
+        events: school_events(from, to),
+        request_id: request_id.into(),
+        expected_size: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// Copies a directory tree (a stopped server's data directory).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for ent in std::fs::read_dir(from).unwrap() {
+        let ent = ent.unwrap();
+        let target = to.join(ent.file_name());
+        if ent.file_type().unwrap().is_dir() {
+            copy_dir(&ent.path(), &target);
+        } else {
+            std::fs::copy(ent.path(), target).unwrap();
+        }
+    }
+}

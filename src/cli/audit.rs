@@ -102,6 +102,29 @@ pub enum AuditCommand {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Watch a running server: each round, check that its newest signed checkpoint is signed
+    /// by the pinned key and extends the last one seen (kept in --state).
+    ///
+    /// On the first run without --key the server's key is trusted and pinned in the state
+    /// file (with a warning). Exit 1 with the evidence (both checkpoints, the proof, what
+    /// failed) on a fork, a rollback or a bad signature; 2 if it could not run; 0 after one
+    /// good round with --once, else on SIGINT/SIGTERM.
+    Watch {
+        #[command(flatten)]
+        connect: super::client::Connect,
+        /// The state file (created on the first run).
+        #[arg(long)]
+        state: PathBuf,
+        /// The ledger's public key: a file holding the one-line verifier key, or the line.
+        #[arg(long)]
+        key: Option<String>,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        /// Stop after one good round.
+        #[arg(long)]
+        once: bool,
+    },
     /// Write a proof file from a store no server holds.
     Prove {
         #[command(subcommand)]
@@ -182,6 +205,19 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             println!("{}", key.verifier());
             Ok(Outcome::Ok)
         }
+        AuditCommand::Watch {
+            connect,
+            state,
+            key,
+            interval,
+            once,
+        } => super::watch::run(super::watch::WatchOptions {
+            connect,
+            state,
+            key,
+            interval,
+            once,
+        }),
         AuditCommand::Prove { what } => match what {
             ProveCommand::Inclusion {
                 data,
@@ -221,7 +257,7 @@ fn read_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, CliError> {
 }
 
 /// The verifier key: the argument is a file holding the one-line key, or the key itself.
-fn verifier_key(arg: &str) -> Result<VerifierKey, CliError> {
+pub(super) fn verifier_key(arg: &str) -> Result<VerifierKey, CliError> {
     let path = Path::new(arg);
     if path.exists() {
         let bytes = read_small(path, "key file", 4096)?;

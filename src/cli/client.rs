@@ -183,12 +183,27 @@ struct Batch {
     lines: Vec<usize>,
     /// The events.
     events: Vec<String>,
+    /// The request id a line of the append-request form gave (`rotaledger generate` writes
+    /// them); `None` for batches of single-event lines.
+    given_id: Option<String>,
 }
 
 impl Batch {
-    /// The request id: derived from the batch's content and its position in the file, so a
-    /// rerun of the same file sends the same ids and appends nothing twice.
+    fn new() -> Batch {
+        Batch {
+            lines: Vec::new(),
+            events: Vec::new(),
+            given_id: None,
+        }
+    }
+
+    /// The request id: the one the file gave, or else derived from the batch's content and
+    /// its position in the file, so a rerun of the same file sends the same ids and appends
+    /// nothing twice.
     fn request_id(&self) -> String {
+        if let Some(id) = &self.given_id {
+            return id.clone();
+        }
         let mut h = blake3::Hasher::new();
         h.update(b"rotaledger.import.v1\0");
         for e in &self.events {
@@ -203,28 +218,40 @@ impl Batch {
     }
 }
 
-/// Splits a JSON Lines file into batches, skipping blank lines.
+/// A line of the append-request form: `{"request_id": "...", "events": [ ... ]}`, one whole
+/// append that must not be split or merged (a team dispatch; a void naming a sequence number).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestLine {
+    request_id: Option<String>,
+    events: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// Splits a JSON Lines file into batches, skipping blank lines. A line is either one event
+/// (consecutive ones are batched by `size`) or one whole append request, sent as it is.
 fn batches(text: &str, size: usize) -> Vec<Batch> {
     let mut out = Vec::new();
-    let mut cur = Batch {
-        lines: Vec::new(),
-        events: Vec::new(),
-    };
+    let mut cur = Batch::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
+        if let Ok(req) = serde_json::from_str::<RequestLine>(line) {
+            if !cur.events.is_empty() {
+                out.push(std::mem::replace(&mut cur, Batch::new()));
+            }
+            out.push(Batch {
+                lines: vec![i + 1; req.events.len()],
+                events: req.events.iter().map(|e| e.get().to_owned()).collect(),
+                given_id: req.request_id,
+            });
+            continue;
+        }
         cur.lines.push(i + 1);
         cur.events.push(line.to_owned());
         if cur.events.len() == size {
-            out.push(std::mem::replace(
-                &mut cur,
-                Batch {
-                    lines: Vec::new(),
-                    events: Vec::new(),
-                },
-            ));
+            out.push(std::mem::replace(&mut cur, Batch::new()));
         }
     }
     if !cur.events.is_empty() {
@@ -359,7 +386,7 @@ pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliEr
     })
 }
 
-fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
+pub(super) fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
     let h = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
         b.try_into()
             .map_err(|_| CliError(format!("entry {}: {what} is not 32 bytes", e.seq)))
@@ -518,5 +545,30 @@ mod tests {
         let shifted = batches("\n{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n", 2);
         assert_ne!(b[0].request_id(), shifted[0].request_id());
         assert!(b[0].request_id().len() <= crate::log::entry::MAX_ID_LEN);
+    }
+
+    #[test]
+    fn append_request_lines_stay_whole_with_their_ids() {
+        let text = "{\"a\":1}\n\
+                    {\"request_id\":\"gen-1-0\",\"events\":[{\"a\":2},{\"a\":3},{\"a\":4}]}\n\
+                    {\"a\":5}\n{\"a\":6}\n{\"events\":[{\"a\":7}]}\n";
+        let b = batches(text, 10);
+        let shape: Vec<(usize, Vec<usize>)> = b
+            .iter()
+            .map(|b| (b.events.len(), b.lines.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (1, vec![1]),
+                (3, vec![2, 2, 2]),
+                (2, vec![3, 4]),
+                (1, vec![5])
+            ]
+        );
+        assert_eq!(b[1].request_id(), "gen-1-0");
+        assert_eq!(b[1].events, vec!["{\"a\":2}", "{\"a\":3}", "{\"a\":4}"]);
+        // A request line without an id gets one derived from its content and position.
+        assert!(b[3].request_id().starts_with("import-"));
     }
 }

@@ -4,14 +4,17 @@
 //! and the output says where, 2 the command could not run.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_proofs;
 pub mod client;
+pub mod generate;
 pub mod offline;
 pub mod progress;
 pub mod serve;
 pub mod service;
 pub mod token;
+pub mod watch;
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,10 +15,16 @@ use super::{CliError, Outcome};
 pub enum ServiceCommand {
     /// Run the gRPC server (Ledger, Audit, health, reflection) until SIGINT/SIGTERM.
     Serve(ServeArgs),
-    /// Append the events of a JSON Lines file (one event per line) in batches.
+    /// Append the events of a JSON Lines file, in order.
     ///
-    /// Resumable: each batch's request id derives from its content and position in the file,
-    /// so running the same command again appends nothing twice.
+    /// A line is either one event (docs/EVENTS.md; consecutive event lines are sent in
+    /// batches of --batch) or one whole append request,
+    /// `{"request_id": "...", "events": [...]}`, sent as it is (the form `rotaledger generate`
+    /// writes: a team dispatch must arrive in one append).
+    ///
+    /// Resumable: a batch's request id is the one its line gave, or else derived from its
+    /// content and position in the file, so running the same command again appends nothing
+    /// twice.
     Append {
         #[command(flatten)]
         connect: Connect,

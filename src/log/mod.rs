@@ -5,12 +5,14 @@
 //! - [`writer`]: the single writer thread and its group commit; atomic, idempotent appends.
 //! - [`verify`]: the chain verifier shared by the server, the offline CLI and exports.
 //! - [`export`]: the JSON Lines export an auditor verifies offline.
+//! - [`import`]: restoring a fresh store from an export (backup and restore).
 //!
 //! The log knows nothing of teachers: its payloads are opaque JSON. What an entry *means* is
 //! the domain's business; the [`writer::Sequencer`] is the seam between the two.
 
 pub mod entry;
 pub mod export;
+pub mod import;
 pub mod store;
 pub mod verify;
 pub mod writer;

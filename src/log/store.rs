@@ -356,6 +356,21 @@ impl Store {
         })
     }
 
+    /// True when the store holds no record at all (a restore goes only into such a store).
+    pub fn is_empty(&self) -> bool {
+        self.db.is_empty()
+    }
+
+    /// Every record, in key order: for tests that compare two stores byte for byte.
+    #[cfg(test)]
+    pub(crate) fn all_records(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.db
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .unwrap_or_default()
+    }
+
     /// The idempotency record of a request, if that request was appended.
     pub fn request(&self, key: &[u8]) -> Result<Option<RequestRecord>, StoreError> {
         match self.db.get(key)? {

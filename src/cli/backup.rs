@@ -1,0 +1,204 @@
+//! Backup and restore: `export --server` (a consistent snapshot of a live server's log) and
+//! `import` (a fresh store from an export). See `docs/RELIABILITY.md`.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use tonic::Request;
+
+use super::client::{Connect, describe, to_entry};
+use super::{CliError, Outcome, progress};
+use crate::domain::event::Event;
+use crate::log::export::{EXPORT_FORMAT, EXPORT_VERSION, Header, Line, read_header};
+use crate::log::import::{ImportError, check_empty, import_export};
+use crate::log::{Head, Store, Verifier};
+use crate::proto;
+
+/// `rotaledger export --server URL --out FILE`.
+///
+/// Reads the head once, then streams entries `0..size` and checks each as it arrives (hash,
+/// link, Merkle root at the end against the head), so the file is a consistent snapshot even
+/// while appends continue. Written as `<OUT>.partial`, fsynced, then renamed.
+pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::ctx("starting the async runtime"))?;
+    rt.block_on(async {
+        let mut ledger = c.ledger().await?;
+        let mut req = Request::new(proto::GetHeadRequest {});
+        req.set_timeout(Duration::from_secs(60));
+        let h = ledger
+            .get_head(req)
+            .await
+            .map_err(|s| CliError(format!("GetHead: {}", describe(&s))))?
+            .into_inner()
+            .head
+            .unwrap_or_default();
+        let hash32 = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
+            b.try_into()
+                .map_err(|_| CliError(format!("the server's head {what} is not 32 bytes")))
+        };
+        let head = Head {
+            size: h.size,
+            hash: hash32(&h.hash, "hash")?,
+            root: hash32(&h.root, "root")?,
+        };
+        let tmp = out.with_extension("partial");
+        let f = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
+        let mut w = BufWriter::new(f);
+        let header = Header {
+            format: EXPORT_FORMAT.into(),
+            version: EXPORT_VERSION,
+            size: head.size,
+            head_hash: hex::encode(head.hash),
+            root: hex::encode(head.root),
+        };
+        let io = |e: std::io::Error| CliError(format!("writing {}: {e}", tmp.display()));
+        serde_json::to_writer(&mut w, &header).map_err(|e| io(e.into()))?;
+        w.write_all(b"\n").map_err(io)?;
+        let bar = progress::entries(head.size, "exporting");
+        let mut tick = progress::ticker(&bar);
+        let mut v = Verifier::new();
+        if head.size > 0 {
+            let mut audit = c.audit().await?;
+            let mut stream = audit
+                .read_entries(proto::ReadEntriesRequest {
+                    from_seq: 0,
+                    to_seq: Some(head.size),
+                })
+                .await
+                .map_err(|s| CliError(format!("ReadEntries: {}", describe(&s))))?
+                .into_inner();
+            while let Some(msg) = stream
+                .message()
+                .await
+                .map_err(|s| CliError(format!("ReadEntries: {}", describe(&s))))?
+            {
+                let e = msg
+                    .entry
+                    .ok_or_else(|| CliError("the server sent a message without an entry".into()))?;
+                let entry = to_entry(e)?;
+                if let Err(f) = v.check(&entry) {
+                    let _ = std::fs::remove_file(&tmp);
+                    println!(
+                        "BAD: {}: first bad entry {}: {}",
+                        c.server, f.seq, f.problem
+                    );
+                    return Ok(Outcome::Problem);
+                }
+                let line = Line::of(&entry)
+                    .map_err(|_| CliError(format!("entry {}: body is not UTF-8", entry.seq)))?;
+                serde_json::to_writer(&mut w, &line).map_err(|e| io(e.into()))?;
+                w.write_all(b"\n").map_err(io)?;
+                tick(entry.seq + 1);
+            }
+        }
+        if let Err(f) = v.finish(Some(head)) {
+            let _ = std::fs::remove_file(&tmp);
+            println!(
+                "BAD: {}: first bad entry {}: {}",
+                c.server, f.seq, f.problem
+            );
+            return Ok(Outcome::Problem);
+        }
+        let f = w
+            .into_inner()
+            .map_err(|e| CliError(format!("writing {}: {e}", tmp.display())))?;
+        f.sync_all().map_err(CliError::ctx(tmp.display()))?;
+        std::fs::rename(&tmp, out).map_err(CliError::ctx(out.display()))?;
+        bar.finish_and_clear();
+        eprintln!(
+            "exported {} entries from {} to {}, head {}, root {}",
+            head.size,
+            c.server,
+            out.display(),
+            hex::encode(head.hash),
+            hex::encode(head.root)
+        );
+        Ok(Outcome::Ok)
+    })
+}
+
+/// The form the ledger fingerprinted an event with: its canonical JSON, without the
+/// history link the stored payload adds. A payload that is not a domain event (a log
+/// written without the domain) was fingerprinted as stored.
+fn canonical(payload: &str) -> String {
+    match Event::decode_stored(payload) {
+        Ok((event, _)) => event.to_json(),
+        Err(_) => payload.to_owned(),
+    }
+}
+
+/// `rotaledger import --export FILE --data DIR`.
+pub fn import(export: &Path, data: &Path) -> Result<Outcome, CliError> {
+    let len = std::fs::metadata(export)
+        .map_err(CliError::ctx(export.display()))?
+        .len();
+    // Refuse a non-empty store before touching the directory.
+    let store = Store::open(data).map_err(|e| {
+        CliError(format!(
+            "cannot open the store in {}: {e} (is a server using it?)",
+            data.display()
+        ))
+    })?;
+    check_empty(&store).map_err(|e| CliError(format!("{}: {e}", data.display())))?;
+    // The header gives the entry count for the writing pass's bar.
+    let size = {
+        let f = File::open(export).map_err(CliError::ctx(export.display()))?;
+        read_header(&mut BufReader::new(f))
+            .map_err(|e| CliError(format!("{}: {e}", export.display())))?
+            .size
+    };
+    let vbar = progress::bytes(len, "verifying");
+    let wbar = progress::entries(size, "importing");
+    wbar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let mut pass = 0;
+    let mut open = || -> std::io::Result<Box<dyn std::io::BufRead>> {
+        pass += 1;
+        let f = File::open(export)?;
+        if pass == 1 {
+            Ok(Box::new(BufReader::new(vbar.wrap_read(f))))
+        } else {
+            vbar.finish_and_clear();
+            wbar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            Ok(Box::new(BufReader::new(f)))
+        }
+    };
+    let mut written = progress::ticker(&wbar);
+    let result = import_export(&mut open, &store, &canonical, &mut |_| {}, &mut written);
+    wbar.finish_and_clear();
+    match result {
+        Ok(Ok(done)) => {
+            eprintln!(
+                "imported {} entries ({} appends) from {} into {}",
+                done.head.size,
+                done.requests,
+                export.display(),
+                data.display()
+            );
+            println!(
+                "imported: {}: {} entries, head {}, root {}",
+                data.display(),
+                done.head.size,
+                hex::encode(done.head.hash),
+                hex::encode(done.head.root)
+            );
+            Ok(Outcome::Ok)
+        }
+        Ok(Err(f)) => {
+            println!(
+                "BAD: {}: first bad entry {}: {}; nothing imported",
+                export.display(),
+                f.seq,
+                f.problem
+            );
+            Ok(Outcome::Problem)
+        }
+        Err(e @ ImportError::Changed(_)) => Err(CliError(e.to_string())),
+        Err(e) => Err(CliError(format!("{}: {e}", export.display()))),
+    }
+}

@@ -1,0 +1,307 @@
+//! `rotaledger audit watch`: a monitor that keeps the last signed checkpoint it saw and, each
+//! round, checks that the server's newest checkpoint is signed by the pinned key and extends
+//! the saved one (a consistency proof), so a fork or a rollback is caught as it happens.
+//!
+//! The state file is a small JSON object (the pinned verifier key and the last checkpoint's
+//! signed text), replaced atomically (temporary file, fsync, rename, directory fsync) after
+//! every good round, so a crash never leaves a half-written state that would unpin the key
+//! or forget how far the log had grown.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tonic::Request;
+
+use super::client::{Audit, Connect, describe};
+use super::{CliError, Outcome, audit};
+use crate::merkle::{
+    Blake3, Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency,
+};
+use crate::proto;
+
+/// How long one call may take before the round gives up.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the watcher remembers between rounds and runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchState {
+    /// The pinned verifier key (one line, as `audit public-key` prints it).
+    pub verifier_key: String,
+    /// The last checkpoint that passed, as signed text; `None` before the first round.
+    pub checkpoint: Option<String>,
+}
+
+/// The options of `audit watch`.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Where the server is.
+    pub connect: Connect,
+    /// The state file.
+    pub state: PathBuf,
+    /// A verifier key given on the command line (file or line).
+    pub key: Option<String>,
+    /// Seconds between rounds.
+    pub interval: u64,
+    /// Stop after one good round.
+    pub once: bool,
+}
+
+/// How one round ended.
+enum Round {
+    /// The new checkpoint extends the saved one (or is the first).
+    Good(String),
+    /// The log forked, rolled back, or the signature failed: the evidence, printed as is.
+    Bad(String),
+}
+
+fn call<T>(msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.set_timeout(CALL_TIMEOUT);
+    r
+}
+
+/// Reads the state file; a missing file is a first run.
+pub fn load_state(path: &Path) -> Result<Option<WatchState>, CliError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CliError(format!("state file {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CliError(format!("state file {}: {e}", path.display()))),
+    }
+}
+
+/// Replaces the state file atomically: a reader (or a crash) sees the old state or the new
+/// one, never a mix.
+pub fn save_state(path: &Path, state: &WatchState) -> Result<(), CliError> {
+    use std::io::Write;
+    let text = serde_json::to_vec_pretty(state).map_err(CliError::ctx("encoding the state"))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
+    f.write_all(&text).map_err(CliError::ctx(tmp.display()))?;
+    f.write_all(b"\n").map_err(CliError::ctx(tmp.display()))?;
+    f.sync_all().map_err(CliError::ctx(tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(CliError::ctx(path.display()))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(CliError::ctx(dir.display()))?;
+    Ok(())
+}
+
+/// `rotaledger audit watch`.
+pub fn run(opts: WatchOptions) -> Result<Outcome, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(CliError::ctx("starting the async runtime"))?;
+    rt.block_on(watch(opts))
+}
+
+async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
+    let state = load_state(&opts.state)?;
+    let given = opts.key.as_deref().map(audit::verifier_key).transpose()?;
+    let mut client = opts.connect.audit().await?;
+    let key: VerifierKey = match (&state, given) {
+        (Some(s), given) => {
+            let pinned: VerifierKey = s
+                .verifier_key
+                .parse()
+                .map_err(CliError::ctx("the pinned key in the state file"))?;
+            if let Some(g) = given
+                && g.to_string() != pinned.to_string()
+            {
+                return Err(CliError(format!(
+                    "--key {g} differs from the key pinned in {}: {pinned}; \
+                     start a new state file to trust another key",
+                    opts.state.display()
+                )));
+            }
+            pinned
+        }
+        (None, Some(g)) => g,
+        (None, None) => {
+            let text = client
+                .get_public_key(call(proto::GetPublicKeyRequest {}))
+                .await
+                .map_err(|s| CliError(format!("GetPublicKey: {}", describe(&s))))?
+                .into_inner()
+                .verifier_key;
+            let k: VerifierKey = text
+                .parse()
+                .map_err(CliError::ctx("the server's public key"))?;
+            eprintln!(
+                "WARNING: no --key given and no state yet: trusting the key the server sent, \
+                 {k}, pinning it in {} after the first good round. Check it against the key published out of band.",
+                opts.state.display()
+            );
+            k
+        }
+    };
+    // A first run pins the key with the first checkpoint that verifies under it, so a state
+    // file never holds a key that nothing has been checked against.
+    let mut state = state.unwrap_or_else(|| WatchState {
+        verifier_key: key.to_string(),
+        checkpoint: None,
+    });
+    let mut terminate = signal_stream()?;
+    loop {
+        match round(&mut client, &key, state.checkpoint.as_deref()).await? {
+            Round::Bad(evidence) => {
+                println!("{evidence}");
+                return Ok(Outcome::Problem);
+            }
+            Round::Good(text) => {
+                let cp = SignedCheckpoint::parse(&text)
+                    .map_err(CliError::ctx("the checkpoint"))?
+                    .checkpoint;
+                println!("ok: size {} root {}", cp.size, hex::encode(cp.root));
+                state.checkpoint = Some(text);
+                save_state(&opts.state, &state)?;
+            }
+        }
+        if opts.once {
+            return Ok(Outcome::Ok);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(opts.interval)) => {}
+            _ = terminate.recv() => return Ok(Outcome::Ok),
+        }
+    }
+}
+
+/// A channel that yields once SIGINT or SIGTERM arrives.
+fn signal_stream() -> Result<tokio::sync::mpsc::Receiver<()>, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).map_err(CliError::ctx("SIGINT"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(CliError::ctx("SIGTERM"))?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        let _ = tx.send(()).await;
+    });
+    Ok(rx)
+}
+
+fn evidence(what: &str, old: &str, new: &str, proof: &[Digest], why: &str) -> String {
+    let proof: Vec<String> = proof.iter().map(hex::encode).collect();
+    format!(
+        "{what}: {why}\n--- saved checkpoint ---\n{old}--- new checkpoint ---\n{new}--- consistency proof ({} hashes) ---\n{}",
+        proof.len(),
+        proof.join("\n")
+    )
+}
+
+async fn round(
+    client: &mut Audit,
+    key: &VerifierKey,
+    saved: Option<&str>,
+) -> Result<Round, CliError> {
+    let cp = client
+        .get_checkpoint(call(proto::GetCheckpointRequest { size: None }))
+        .await
+        .map_err(|s| CliError(format!("GetCheckpoint: {}", describe(&s))))?
+        .into_inner()
+        .checkpoint
+        .unwrap_or_default();
+    let signed = SignedCheckpoint::parse(&cp.text).map_err(CliError::ctx("the checkpoint"))?;
+    let new: Checkpoint = match signed.verify(key) {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            return Ok(Round::Bad(format!(
+                "BAD SIGNATURE: the newest checkpoint does not verify with the pinned key {key}: {e}\n--- new checkpoint ---\n{}",
+                cp.text
+            )));
+        }
+    };
+    let Some(saved) = saved else {
+        return Ok(Round::Good(cp.text));
+    };
+    let old_signed =
+        SignedCheckpoint::parse(saved).map_err(CliError::ctx("the saved checkpoint"))?;
+    let old = old_signed.checkpoint.clone();
+    if old.origin != new.origin {
+        return Ok(Round::Bad(evidence(
+            "ORIGIN CHANGED",
+            saved,
+            &cp.text,
+            &[],
+            &format!(
+                "the saved checkpoint is of {:?}, the new one of {:?}",
+                old.origin, new.origin
+            ),
+        )));
+    }
+    if new.size < old.size {
+        return Ok(Round::Bad(evidence(
+            "ROLLBACK",
+            saved,
+            &cp.text,
+            &[],
+            &format!("the log shrank from {} to {} entries", old.size, new.size),
+        )));
+    }
+    if new.size == old.size {
+        if new.root != old.root {
+            return Ok(Round::Bad(evidence(
+                "FORK",
+                saved,
+                &cp.text,
+                &[],
+                &format!(
+                    "two different roots for size {}: saved {}, new {}",
+                    old.size,
+                    hex::encode(old.root),
+                    hex::encode(new.root)
+                ),
+            )));
+        }
+        return Ok(Round::Good(cp.text));
+    }
+    let resp = client
+        .get_consistency_proof(call(proto::GetConsistencyProofRequest {
+            old_size: old.size,
+            new_size: Some(new.size),
+        }))
+        .await
+        .map_err(|s| CliError(format!("GetConsistencyProof: {}", describe(&s))))?
+        .into_inner();
+    let mut proof: Vec<Digest> = Vec::with_capacity(resp.hashes.len());
+    for h in &resp.hashes {
+        match <Digest>::try_from(h.as_slice()) {
+            Ok(d) => proof.push(d),
+            Err(_) => {
+                return Ok(Round::Bad(evidence(
+                    "FORK",
+                    saved,
+                    &cp.text,
+                    &proof,
+                    &format!("the server sent a proof hash of {} bytes", h.len()),
+                )));
+            }
+        }
+    }
+    if let Err(e) = verify_consistency(&Blake3, old.size, new.size, &old.root, &new.root, &proof) {
+        return Ok(Round::Bad(evidence(
+            "FORK",
+            saved,
+            &cp.text,
+            &proof,
+            &format!(
+                "the consistency proof from size {} to size {} does not verify: {e}",
+                old.size, new.size
+            ),
+        )));
+    }
+    Ok(Round::Good(cp.text))
+}
