@@ -85,8 +85,31 @@ pub enum ServerError {
     )]
     OpenOnPublicAddress(std::net::SocketAddr),
     /// The ledger could not be opened.
-    #[error("cannot open the ledger: {0}")]
-    Ledger(#[from] LedgerError),
+    #[error(
+        "cannot open the ledger in {data}: {source}; refusing to serve. Locate the damage with \
+         `rotaledger verify --data {data}` and restore from the last export (docs/RELIABILITY.md)"
+    )]
+    Ledger {
+        /// The data directory.
+        data: String,
+        /// What went wrong.
+        source: LedgerError,
+    },
+    /// The stored log does not verify from its head: the server will not serve it, and does
+    /// not repair it (a silent repair would hide tampering or lose acknowledged entries).
+    #[error(
+        "the log in {data} does not verify: first bad entry {seq}: {problem}; refusing to serve. \
+         Locate the damage with `rotaledger verify --data {data}` and restore from the last \
+         export (docs/RELIABILITY.md)"
+    )]
+    Corrupt {
+        /// The data directory.
+        data: String,
+        /// The first bad entry (or position).
+        seq: u64,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// TLS files could not be read or used.
     #[error("TLS: {0}")]
     Tls(String),
@@ -128,9 +151,29 @@ pub async fn run(
 
     let data = config.data.clone();
     let opts = config.ledger.clone();
-    let ledger = tokio::task::spawn_blocking(move || Ledger::open(&data, opts))
-        .await
-        .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))??;
+    let shown = config.data.display().to_string();
+    let (ledger, verdict) = tokio::task::spawn_blocking(move || {
+        let ledger = Ledger::open(&data, opts)?;
+        // The head check at open is O(log n); before serving, check every entry, its link
+        // and the Merkle root against the stored head, so a damaged body or node is found
+        // here rather than by the first auditor who asks.
+        let verdict = ledger.verify(None, &mut |_| {})?;
+        Ok::<_, LedgerError>((ledger, verdict))
+    })
+    .await
+    .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
+    .map_err(|source| ServerError::Ledger {
+        data: shown.clone(),
+        source,
+    })?;
+    if let Err(f) = verdict {
+        let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+        return Err(ServerError::Corrupt {
+            data: shown,
+            seq: f.seq,
+            problem: f.problem.to_string(),
+        });
+    }
     let ledger = Arc::new(ledger);
     let head = ledger.head();
     tracing::info!(

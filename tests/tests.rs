@@ -9,10 +9,16 @@ mod audit_offline;
 mod audit_watch;
 /// Backup and restore: `export --server` while appends continue, `import` into a fresh store.
 mod backup;
+/// The bad-input catalogue: malformed requests of every kind, their codes and messages.
+mod bad_input;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
+/// A damaged store: `serve` refuses it with exit code 2 and names the damage.
+mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
+/// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
+mod crash_server;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.
 mod generate;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
@@ -25,5 +31,7 @@ mod grpc_query;
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
+/// No panic on any input: mutated entries, exports, access files and key files.
+mod no_panic;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;

@@ -223,6 +223,120 @@ pub fn write_access_file(dir: &Path, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// A `rotaledger serve` child process on 127.0.0.1:0; killed (SIGKILL) when dropped.
+pub struct ServeProc {
+    /// The child.
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, read from the server's first line.
+    pub url: String,
+}
+
+impl ServeProc {
+    /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0` and reads its address.
+    pub fn start(data: &Path) -> ServeProc {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut proc = ServeProc {
+            child,
+            url: String::new(),
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server announces its address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        proc.url = format!("http://{addr}");
+        proc
+    }
+
+    /// Connection settings without a token.
+    pub fn connect(&self) -> rotaledger::cli::client::Connect {
+        rotaledger::cli::client::Connect {
+            server: self.url.clone(),
+            token: None,
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        }
+    }
+
+    /// Waits (bounded) until the ledger answers GetHead.
+    pub async fn ready(&self) {
+        for _ in 0..600 {
+            if let Ok(mut c) = self.connect().ledger().await
+                && c.get_head(rotaledger::proto::GetHeadRequest {})
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server did not come up");
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `rotaledger serve` on `data` and expects it to stop on its own within 20 s;
+/// returns its exit code and stderr (code -1 and a note if it had to be killed).
+pub fn serve_until_exit(data: &Path) -> (i32, String) {
+    let mut child = std::process::Command::new(bin())
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            return (st.code().unwrap_or(-1), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (-1, "still running after 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Runs the binary with `args` off the async runtime; returns exit code, stdout, stderr.
 pub async fn run_bin(args: Vec<String>) -> (i32, String, String) {
     tokio::task::spawn_blocking(move || {

@@ -1,0 +1,572 @@
+//! The bad-input catalogue: every kind of malformed request a client can send over gRPC, with
+//! the status code it must get and words its message must contain; none of them appends.
+
+use tonic::Code;
+
+use rotaledger::proto;
+
+use crate::util::{TestServer, bounded, school_event};
+
+/// The request of one row.
+enum Call {
+    /// Ledger.Append with these events, request id and expected size.
+    Append(Vec<String>, String, Option<u64>),
+    /// Audit.Verify from, to.
+    Verify(u64, Option<u64>),
+    /// Audit.ReadEntries from, to.
+    Read(u64, Option<u64>),
+    /// Audit.Subscribe from.
+    Subscribe(u64),
+    /// Audit.GetCheckpoint size.
+    Checkpoint(Option<u64>),
+    /// Audit.GetInclusionProof seq, size.
+    Inclusion(u64, Option<u64>),
+    /// Audit.GetConsistencyProof old, new.
+    Consistency(u64, Option<u64>),
+}
+
+/// Events for one append.
+fn ev(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A school registration with one field's JSON replaced (or removed with `None`).
+fn school_with(field: &str, value: Option<&str>) -> String {
+    let mut v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&school_event(900)).unwrap();
+    match value {
+        Some(x) => {
+            v.insert(field.into(), serde_json::from_str(x).unwrap());
+        }
+        None => {
+            v.remove(field);
+        }
+    }
+    serde_json::Value::Object(v).to_string()
+}
+
+const MAX_EVENTS: usize = 50;
+const MAX_MESSAGE: usize = 256 * 1024;
+/// Entries appended before the catalogue runs.
+const SEEDED: u64 = 4;
+
+fn rows() -> Vec<(&'static str, Call, Code, &'static str)> {
+    let ok = |i: u64| vec![school_event(1000 + i)];
+    let rid = |s: &str| s.to_owned();
+    let long = "x".repeat(300);
+    let huge = "名".repeat(MAX_MESSAGE / 3 + 10);
+    vec![
+        (
+            "no events",
+            Call::Append(vec![], rid("a1"), None),
+            Code::InvalidArgument,
+            "events",
+        ),
+        (
+            "empty request id",
+            Call::Append(ok(1), rid(""), None),
+            Code::InvalidArgument,
+            "request_id",
+        ),
+        (
+            "request id with a control character",
+            Call::Append(ok(2), rid("a\u{7}b"), None),
+            Code::InvalidArgument,
+            "control character",
+        ),
+        (
+            "request id with a newline",
+            Call::Append(ok(2), rid("a\nb"), None),
+            Code::InvalidArgument,
+            "request_id",
+        ),
+        (
+            "request id over 128 bytes",
+            Call::Append(ok(3), "r".repeat(129), None),
+            Code::InvalidArgument,
+            "request_id",
+        ),
+        (
+            "not JSON",
+            Call::Append(ev(&["{"]), rid("a4"), None),
+            Code::InvalidArgument,
+            "events[0]",
+        ),
+        (
+            "JSON array",
+            Call::Append(ev(&["[]"]), rid("a5"), None),
+            Code::InvalidArgument,
+            "events[0]",
+        ),
+        (
+            "JSON string",
+            Call::Append(ev(&["\"school\""]), rid("a5b"), None),
+            Code::InvalidArgument,
+            "events[0]",
+        ),
+        (
+            "empty event text",
+            Call::Append(ev(&[""]), rid("a5c"), None),
+            Code::InvalidArgument,
+            "events[0]",
+        ),
+        (
+            "missing type",
+            Call::Append(vec![school_with("type", None)], rid("a6"), None),
+            Code::InvalidArgument,
+            "type",
+        ),
+        (
+            "unknown event type",
+            Call::Append(
+                vec![school_with("type", Some("\"school_sold\""))],
+                rid("a7"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "type",
+        ),
+        (
+            "missing version",
+            Call::Append(vec![school_with("version", None)], rid("a8"), None),
+            Code::InvalidArgument,
+            "version",
+        ),
+        (
+            "unknown version",
+            Call::Append(vec![school_with("version", Some("2"))], rid("a9"), None),
+            Code::InvalidArgument,
+            "version",
+        ),
+        (
+            "missing field",
+            Call::Append(vec![school_with("name", None)], rid("a10"), None),
+            Code::InvalidArgument,
+            "name",
+        ),
+        (
+            "unknown field",
+            Call::Append(
+                vec![school_with("colour", Some("\"red\""))],
+                rid("a11"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "colour",
+        ),
+        (
+            "unknown enum value",
+            Call::Append(
+                vec![school_with("stage", Some("\"kindergarten\""))],
+                rid("a12"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "stage",
+        ),
+        (
+            "enum value in capitals",
+            Call::Append(
+                vec![school_with("standing", Some("\"STRONG\""))],
+                rid("a13"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "standing",
+        ),
+        (
+            "wrong JSON type",
+            Call::Append(
+                vec![school_with("rural", Some("\"yes\""))],
+                rid("a14"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "rural",
+        ),
+        (
+            "29 February of a common year",
+            Call::Append(
+                vec![school_with("date", Some("\"2023-02-29\""))],
+                rid("a15"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "date",
+        ),
+        (
+            "month 13",
+            Call::Append(
+                vec![school_with("date", Some("\"2024-13-01\""))],
+                rid("a16"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "date",
+        ),
+        (
+            "date not a date",
+            Call::Append(
+                vec![school_with("date", Some("\"yesterday\""))],
+                rid("a17"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "date",
+        ),
+        (
+            "year out of range",
+            Call::Append(
+                vec![school_with("date", Some("\"3024-01-01\""))],
+                rid("a18"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "date",
+        ),
+        (
+            "oversized name",
+            Call::Append(
+                vec![school_with("name", Some(&format!("\"{long}\"")))],
+                rid("a19"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "name",
+        ),
+        (
+            "blank name",
+            Call::Append(vec![school_with("name", Some("\"   \""))], rid("a20"), None),
+            Code::InvalidArgument,
+            "name",
+        ),
+        (
+            "id with a control character",
+            Call::Append(
+                vec![school_with("school", Some("\"S\\u0001\""))],
+                rid("a21"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "school",
+        ),
+        (
+            "id with a space",
+            Call::Append(
+                vec![school_with("school", Some("\"S 1\""))],
+                rid("a22"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "school",
+        ),
+        (
+            "empty id",
+            Call::Append(vec![school_with("school", Some("\"\""))], rid("a23"), None),
+            Code::InvalidArgument,
+            "school",
+        ),
+        (
+            "oversized id",
+            Call::Append(
+                vec![school_with(
+                    "school",
+                    Some(&format!("\"{}\"", "S".repeat(65))),
+                )],
+                rid("a24"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "school",
+        ),
+        (
+            "second event bad",
+            Call::Append(
+                vec![school_event(1100), school_with("stage", Some("1"))],
+                rid("a25"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[1].stage",
+        ),
+        (
+            "too many events",
+            Call::Append(
+                (0..MAX_EVENTS as u64 + 1)
+                    .map(|i| school_event(2000 + i))
+                    .collect(),
+                rid("a26"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "limit",
+        ),
+        (
+            "message over the size limit",
+            Call::Append(vec![huge], rid("a27"), None),
+            Code::OutOfRange,
+            "too large",
+        ),
+        (
+            "duplicate id in one append",
+            Call::Append(
+                vec![school_event(1200), school_event(1200)],
+                rid("a28"),
+                None,
+            ),
+            Code::FailedPrecondition,
+            "S1200",
+        ),
+        (
+            "duplicate id across appends",
+            Call::Append(vec![school_event(0)], rid("a29"), None),
+            Code::FailedPrecondition,
+            "S0000",
+        ),
+        (
+            "request id reused for other events",
+            Call::Append(ok(30), rid("seed-0"), None),
+            Code::AlreadyExists,
+            "seed-0",
+        ),
+        (
+            "expected size wrong",
+            Call::Append(ok(31), rid("a31"), Some(999)),
+            Code::Aborted,
+            "999",
+        ),
+        (
+            "expected size huge",
+            Call::Append(ok(32), rid("a32"), Some(u64::MAX)),
+            Code::Aborted,
+            "expected",
+        ),
+        (
+            "verify from beyond the log",
+            Call::Verify(SEEDED + 1, None),
+            Code::OutOfRange,
+            "holds 4",
+        ),
+        (
+            "verify to beyond the log",
+            Call::Verify(0, Some(u64::MAX)),
+            Code::OutOfRange,
+            "holds 4",
+        ),
+        (
+            "verify a reversed range",
+            Call::Verify(3, Some(2)),
+            Code::OutOfRange,
+            "3..2",
+        ),
+        (
+            "read from u64::MAX (-1 on the wire)",
+            Call::Read(u64::MAX, None),
+            Code::OutOfRange,
+            "holds 4",
+        ),
+        (
+            "read a reversed range",
+            Call::Read(3, Some(1)),
+            Code::OutOfRange,
+            "3..1",
+        ),
+        (
+            "read beyond the log",
+            Call::Read(0, Some(SEEDED + 1)),
+            Code::OutOfRange,
+            "holds 4",
+        ),
+        (
+            "subscribe beyond the log",
+            Call::Subscribe(SEEDED + 1),
+            Code::OutOfRange,
+            "subscribe",
+        ),
+        (
+            "subscribe from u64::MAX",
+            Call::Subscribe(u64::MAX),
+            Code::OutOfRange,
+            "holds 4",
+        ),
+        (
+            "checkpoint beyond the log",
+            Call::Checkpoint(Some(SEEDED + 1)),
+            Code::OutOfRange,
+            "5",
+        ),
+        (
+            "checkpoint at u64::MAX",
+            Call::Checkpoint(Some(u64::MAX)),
+            Code::OutOfRange,
+            "18446744073709551615",
+        ),
+        (
+            "inclusion of an entry not in the log",
+            Call::Inclusion(SEEDED, None),
+            Code::OutOfRange,
+            "4",
+        ),
+        (
+            "inclusion at u64::MAX",
+            Call::Inclusion(u64::MAX, None),
+            Code::OutOfRange,
+            "18446744073709551615",
+        ),
+        (
+            "inclusion against a size beyond the log",
+            Call::Inclusion(0, Some(u64::MAX)),
+            Code::OutOfRange,
+            "18446744073709551615",
+        ),
+        (
+            "inclusion against a size not covering it",
+            Call::Inclusion(3, Some(2)),
+            Code::OutOfRange,
+            "3",
+        ),
+        (
+            "inclusion against size 0",
+            Call::Inclusion(0, Some(0)),
+            Code::OutOfRange,
+            "0",
+        ),
+        (
+            "consistency from beyond the log",
+            Call::Consistency(SEEDED + 1, None),
+            Code::OutOfRange,
+            "5",
+        ),
+        (
+            "consistency reversed",
+            Call::Consistency(3, Some(2)),
+            Code::OutOfRange,
+            "3",
+        ),
+        (
+            "consistency to u64::MAX",
+            Call::Consistency(0, Some(u64::MAX)),
+            Code::OutOfRange,
+            "18446744073709551615",
+        ),
+    ]
+}
+
+async fn call(s: &TestServer, c: &Call) -> Result<(), tonic::Status> {
+    let mut l = s.ledger().await;
+    let mut a = s.audit().await;
+    match c {
+        Call::Append(events, request_id, expected_size) => l
+            .append(proto::AppendRequest {
+                events: events.clone(),
+                request_id: request_id.clone(),
+                expected_size: *expected_size,
+            })
+            .await
+            .map(drop),
+        Call::Verify(from_seq, to_seq) => a
+            .verify(proto::VerifyRequest {
+                from_seq: *from_seq,
+                to_seq: *to_seq,
+            })
+            .await
+            .map(drop),
+        Call::Read(from_seq, to_seq) => a
+            .read_entries(proto::ReadEntriesRequest {
+                from_seq: *from_seq,
+                to_seq: *to_seq,
+            })
+            .await
+            .map(drop),
+        Call::Subscribe(from_seq) => a
+            .subscribe(proto::SubscribeRequest {
+                from_seq: *from_seq,
+            })
+            .await
+            .map(drop),
+        Call::Checkpoint(size) => a
+            .get_checkpoint(proto::GetCheckpointRequest { size: *size })
+            .await
+            .map(drop),
+        Call::Inclusion(seq, size) => a
+            .get_inclusion_proof(proto::GetInclusionProofRequest {
+                seq: *seq,
+                size: *size,
+            })
+            .await
+            .map(drop),
+        Call::Consistency(old_size, new_size) => a
+            .get_consistency_proof(proto::GetConsistencyProofRequest {
+                old_size: *old_size,
+                new_size: *new_size,
+            })
+            .await
+            .map(drop),
+    }
+}
+
+async fn size(s: &TestServer) -> u64 {
+    let mut l = s.ledger().await;
+    l.get_head(proto::GetHeadRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .head
+        .unwrap()
+        .size
+}
+
+#[tokio::test]
+async fn every_malformed_request_is_refused_with_its_code_and_nothing_is_appended() {
+    bounded(120, async {
+        let s = TestServer::start_with(|c| {
+            c.max_message_bytes = MAX_MESSAGE;
+            c.ledger.max_events_per_append = MAX_EVENTS;
+        })
+        .await;
+        let mut l = s.ledger().await;
+        for i in 0..SEEDED {
+            l.append(proto::AppendRequest {
+                events: vec![school_event(i)],
+                request_id: format!("seed-{i}"),
+                expected_size: None,
+            })
+            .await
+            .unwrap();
+        }
+        let mut wrong = Vec::new();
+        let rows = rows();
+        let n = rows.len();
+        for (name, c, code, needle) in rows {
+            match call(&s, &c).await {
+                Ok(()) => wrong.push(format!("{name}: accepted")),
+                Err(st) => {
+                    if st.code() != code || !st.message().contains(needle) {
+                        wrong.push(format!(
+                            "{name}: got {:?} {:?}, want {code:?} containing {needle:?}",
+                            st.code(),
+                            st.message()
+                        ));
+                    }
+                }
+            }
+            assert_eq!(size(&s).await, SEEDED, "{name}: the log grew");
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of {n} rows wrong:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+        // The server still takes a valid append afterwards.
+        l.append(proto::AppendRequest {
+            events: vec![school_event(SEEDED)],
+            request_id: "after".into(),
+            expected_size: None,
+        })
+        .await
+        .unwrap();
+        assert_eq!(size(&s).await, SEEDED + 1);
+    })
+    .await;
+}
