@@ -124,6 +124,14 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    check_listener(&listener, &config)?;
+    let ledger = open_ledger(&config).await?;
+    serve_opened(listener, config, ledger, shutdown).await
+}
+
+/// Refuses an open (no access file) server on a non-loopback address, and says loudly that a
+/// loopback one is open.
+fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), ServerError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
@@ -138,17 +146,12 @@ pub async fn run(
             auth::LOCAL_ACTOR
         );
     }
-    let tls = match &config.tls {
-        Some(t) => {
-            let cert = std::fs::read(&t.cert)
-                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.cert.display())))?;
-            let key = std::fs::read(&t.key)
-                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.key.display())))?;
-            Some(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
-        }
-        None => None,
-    };
+    Ok(())
+}
 
+/// Opens the ledger of `config` and checks the whole log before anything is served; a log
+/// that does not verify is refused, never repaired.
+pub async fn open_ledger(config: &ServerConfig) -> Result<Ledger, ServerError> {
     let data = config.data.clone();
     let opts = config.ledger.clone();
     let shown = config.data.display().to_string();
@@ -174,6 +177,46 @@ pub async fn run(
             problem: f.problem.to_string(),
         });
     }
+    Ok(ledger)
+}
+
+/// Serves an already opened `ledger` on `listener` until `shutdown` completes, then shuts
+/// down gracefully and closes the ledger. `serve --demo` opens the ledger with
+/// [`open_ledger`], loads it, then hands it here.
+pub async fn serve_ledger(
+    listener: TcpListener,
+    config: ServerConfig,
+    ledger: Ledger,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    if let Err(e) = check_listener(&listener, &config) {
+        let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+        return Err(e);
+    }
+    serve_opened(listener, config, ledger, shutdown).await
+}
+
+/// [`serve_ledger`] once the listener is checked.
+async fn serve_opened(
+    listener: TcpListener,
+    config: ServerConfig,
+    ledger: Ledger,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Transport(e.to_string()))?;
+    let tls = match &config.tls {
+        Some(t) => {
+            let cert = std::fs::read(&t.cert)
+                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.cert.display())))?;
+            let key = std::fs::read(&t.key)
+                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.key.display())))?;
+            Some(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+        }
+        None => None,
+    };
+
     let ledger = Arc::new(ledger);
     let head = ledger.head();
     tracing::info!(

@@ -268,3 +268,46 @@ fn a_generated_district_loads_through_append_file_with_zero_rejections() {
     assert_eq!(v["already_present"], events as u64, "{v}");
     assert_eq!(terminate(server), 0);
 }
+
+#[test]
+fn serve_demo_loads_a_district_once_and_answers_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let data_s = data.to_str().unwrap();
+    let args = [
+        "--demo",
+        "--demo-teachers",
+        "300",
+        "--data",
+        data_s,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (server, url) = serve(&args);
+    let (code, out, err) = run(&["head", "--server", &url, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let head: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let size = head["size"].as_u64().unwrap();
+    assert!(
+        size > 300,
+        "the demo district is loaded before serving: {head}"
+    );
+    // The generated district's first team (docs/GENERATE.md's ids) is there to query.
+    let (code, out, err) = run(&["teams", "--server", &url, "--json", "--as-of", "2024-01-01"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let teams: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        !teams["teams"].as_array().unwrap().is_empty(),
+        "the demo has teams: {teams}"
+    );
+    assert_eq!(terminate(server), 0);
+
+    // A second start serves what is there; nothing is loaded twice.
+    let (server, url) = serve(&args);
+    let (code, out, _) = run(&["head", "--server", &url, "--json"]);
+    assert_eq!(code, 0);
+    let again: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(again["size"].as_u64(), Some(size));
+    assert_eq!(again["hash"], head["hash"]);
+    assert_eq!(terminate(server), 0);
+}

@@ -38,6 +38,16 @@ pub struct CheckReport {
 /// Appends every line of `input` to `ledger`, in order, counting refusals (a refused line
 /// appends nothing; the next line is still tried). Fails only on unreadable input.
 pub async fn check_lines(ledger: &Ledger, input: impl BufRead) -> Result<CheckReport, CliError> {
+    check_lines_with(ledger, input, &mut |_| {}).await
+}
+
+/// [`check_lines`], calling `progress` with the number of events sent after each line.
+pub async fn check_lines_with(
+    ledger: &Ledger,
+    input: impl BufRead,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<CheckReport, CliError> {
+    let mut sent = 0u64;
     let mut report = CheckReport::default();
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(CliError::ctx("reading the generated file"))?;
@@ -46,7 +56,8 @@ pub async fn check_lines(ledger: &Ledger, input: impl BufRead) -> Result<CheckRe
         }
         let parsed: Line =
             serde_json::from_str(&line).map_err(CliError::ctx(format_args!("line {}", i + 1)))?;
-        let events = parsed.events.iter().map(|e| e.get().to_owned()).collect();
+        let events: Vec<String> = parsed.events.iter().map(|e| e.get().to_owned()).collect();
+        sent += events.len() as u64;
         report.lines += 1;
         if let Err(e) = ledger
             .append("generator", &parsed.request_id, None, events)
@@ -57,6 +68,7 @@ pub async fn check_lines(ledger: &Ledger, input: impl BufRead) -> Result<CheckRe
                 report.first_rejections.push((i as u64 + 1, e.to_string()));
             }
         }
+        progress(sent);
     }
     report.entries = ledger.head().size;
     Ok(report)

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CliError, Outcome};
+use super::generate::check_lines_with;
+use super::{CliError, Outcome, progress};
 use crate::grpc::auth::Access;
+use crate::ledger::Ledger;
 use crate::ledger::LedgerOptions;
 use crate::server::{self, DEFAULT_MAX_MESSAGE_BYTES, ServerConfig, TlsFiles};
 
@@ -14,7 +16,7 @@ use crate::server::{self, DEFAULT_MAX_MESSAGE_BYTES, ServerConfig, TlsFiles};
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// The data directory (created on first start, with the checkpoint signing key).
-    #[arg(long, default_value = "rotaledger-data")]
+    #[arg(long, default_value = DEFAULT_DATA)]
     pub data: PathBuf,
     /// Address to listen on. Without --config only a loopback address is allowed.
     #[arg(long, default_value = "127.0.0.1:50051")]
@@ -37,6 +39,61 @@ pub struct ServeArgs {
     /// Largest gRPC message, in bytes, either way.
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
+    /// Serve a demo district: on first start, generate a Minhang-shaped district with five
+    /// school years of rotation (docs/GENERATE.md) and append it before serving. Unless
+    /// --data names another, the demo keeps its own data directory, `rotaledger-demo`, so it
+    /// never mixes with real data; later starts serve what is there.
+    #[arg(long)]
+    pub demo: bool,
+    /// Teachers in the demo district (with --demo).
+    #[arg(long, default_value_t = 15_000, requires = "demo")]
+    pub demo_teachers: u32,
+}
+
+/// The data directory `serve` uses by default.
+pub const DEFAULT_DATA: &str = "rotaledger-data";
+/// The data directory `serve --demo` uses unless `--data` names another.
+pub const DEMO_DATA: &str = "rotaledger-demo";
+
+/// Appends a generated demo district to an empty ledger; a ledger that holds entries is left
+/// as it is. Refuses to serve a demo the ledger did not fully accept.
+pub async fn load_demo(ledger: &Ledger, teachers: u32) -> Result<(), CliError> {
+    if ledger.head().size > 0 {
+        tracing::info!(
+            entries = ledger.head().size,
+            "demo: serving the existing log"
+        );
+        return Ok(());
+    }
+    let config = crate::generate::Config {
+        teachers,
+        ..Default::default()
+    };
+    let mut lines = Vec::new();
+    let stats = crate::generate::generate(&config, &mut lines)
+        .map_err(CliError::ctx("generating the demo district"))?;
+    tracing::info!(
+        teachers,
+        events = stats.events,
+        "demo: loading a generated district"
+    );
+    let bar = progress::entries(stats.events, "loading the demo district");
+    let report = check_lines_with(ledger, lines.as_slice(), &mut |n| bar.set_position(n)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    if report.rejected > 0 {
+        let first = report
+            .first_rejections
+            .first()
+            .map(|(line, e)| format!("line {line}: {e}"))
+            .unwrap_or_default();
+        return Err(CliError(format!(
+            "the ledger refused {} of {} demo lines (first: {first})",
+            report.rejected, report.lines
+        )));
+    }
+    tracing::info!(entries = report.entries, "demo: district loaded");
+    Ok(())
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -83,8 +140,13 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
+    let data = if args.demo && args.data == std::path::Path::new(DEFAULT_DATA) {
+        PathBuf::from(DEMO_DATA)
+    } else {
+        args.data
+    };
     let config = ServerConfig {
-        data: args.data,
+        data,
         ledger: LedgerOptions {
             origin: args.origin,
             key_file: None,
@@ -106,9 +168,23 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         let addr = listener
             .local_addr()
             .map_err(CliError::ctx("reading the bound address"))?;
-        // On stdout, so scripts (and tests) that listen on port 0 learn the port.
+        if !args.demo {
+            // On stdout, so scripts (and tests) that listen on port 0 learn the port.
+            println!("listening on {addr}");
+            return server::run(listener, config, signalled())
+                .await
+                .map_err(|e| CliError(e.to_string()));
+        }
+        let ledger = server::open_ledger(&config)
+            .await
+            .map_err(|e| CliError(e.to_string()))?;
+        if let Err(e) = load_demo(&ledger, args.demo_teachers).await {
+            let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+            return Err(e);
+        }
+        // Announced once the district is loaded, so a script that waits for it can query.
         println!("listening on {addr}");
-        server::run(listener, config, signalled())
+        server::serve_ledger(listener, config, ledger, signalled())
             .await
             .map_err(|e| CliError(e.to_string()))
     })?;
