@@ -201,16 +201,37 @@ pub fn request_key(actor: &str, request_id: &str) -> Vec<u8> {
     k
 }
 
+/// How long [`Store::open`] waits for a lock that a just-closed handle still holds.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Store {
     /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    ///
+    /// sled 0.34 releases a closed database's file lock only once its background threads have
+    /// let go of it, a moment after the last handle is dropped; so a store closed and reopened
+    /// in one process (a restart in tests, `bench`, `serve --demo`) can briefly find its own
+    /// lock still held. Opening waits out such a lock for up to [`LOCK_WAIT`] before it
+    /// reports it, which is also how long a second server on the same store takes to fail.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let db = sled::Config::new()
-            .path(dir)
-            // We flush explicitly after every batch; a background flusher would only compete.
-            .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                // We flush explicitly after every batch; a background flusher would only compete.
+                .flush_every_ms(None)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let data_path = dir.join("db");
         let data_file = File::open(&data_path).map_err(io_err(&data_path))?;
         // A newly created store's files must survive a crash too: sync the directory entry.
