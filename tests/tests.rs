@@ -9,12 +9,12 @@ mod audit_offline;
 mod cli_offline;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
-/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
-mod ledger_domain;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.
 mod grpc;
 /// The server binary with the CLI client: `serve`, `append --file`, `tail`, `head`.
 mod grpc_cli;
+/// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
+mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
