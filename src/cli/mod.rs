@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod bench;
 pub mod bench_proofs;
+pub mod bench_rebuild;
 pub mod client;
 pub mod offline;
 pub mod progress;
