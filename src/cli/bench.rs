@@ -74,8 +74,9 @@ pub enum BenchCommand {
     ///
     /// Fills a fresh ledger through the real `Ledger` (schools, groups, then per teacher:
     /// registered, dispatched, evaluated three times, returned, promoted), in appends of
-    /// --batch events, with a progress bar on stderr; then times one reopen (head check,
-    /// Merkle frontier, replay) and reads the peak RSS (`VmHWM`) after it. The store is
+    /// --batch events, with a progress bar on stderr; then, in a fresh process (so the fill's
+    /// memory is not counted), times one reopen (head check, Merkle frontier, replay) and
+    /// reads the peak RSS (`VmHWM`) after it. The store is
     /// created under --dir (default: the system temporary directory) and removed afterwards.
     /// Exit 0 done, 2 could not run.
     Rebuild(RebuildArgs),
@@ -93,6 +94,9 @@ pub struct RebuildArgs {
     /// Parent directory of the temporary ledger [default: the system temporary directory].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Measure the ledger already in this directory instead (no fill; left in place).
+    #[arg(long, conflicts_with = "dir")]
+    pub existing: Option<PathBuf>,
 }
 
 /// Flags of `bench proofs`.
@@ -176,7 +180,9 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
         BenchCommand::Proofs(p) => {
             super::bench_proofs::run(p.entries, p.samples, p.batch, p.dir.as_deref())
         }
-        BenchCommand::Rebuild(r) => super::bench_rebuild::run(r.entries, r.batch, r.dir.as_deref()),
+        BenchCommand::Rebuild(r) => {
+            super::bench_rebuild::run(r.entries, r.batch, r.dir.as_deref(), r.existing.as_deref())
+        }
     }
 }
 

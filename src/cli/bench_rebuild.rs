@@ -139,9 +139,17 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-/// Runs the benchmark: fill, reopen (timed, with the peak memory after it), then the
-/// floors over the same entries.
-pub fn run(entries: u64, batch: usize, dir: Option<&Path>) -> Result<Outcome, CliError> {
+/// Runs the benchmark: fill a fresh ledger, then measure its rebuild in a child process
+/// (`existing`), so the peak memory is the reopen's alone and not the fill's.
+pub fn run(
+    entries: u64,
+    batch: usize,
+    dir: Option<&Path>,
+    existing: Option<&Path>,
+) -> Result<Outcome, CliError> {
+    if let Some(d) = existing {
+        return measure(d);
+    }
     if entries == 0 || batch == 0 || batch > 1000 {
         return Err(CliError(
             "need --entries >= 1 and --batch in 1..=1000".into(),
@@ -160,21 +168,33 @@ pub fn run(entries: u64, batch: usize, dir: Option<&Path>) -> Result<Outcome, Cl
     if scratch.0.exists() {
         return Err(CliError(format!("{} already exists", scratch.0.display())));
     }
-    let dir = scratch.0.clone();
-
     let started = Instant::now();
-    let n = fill(&dir, entries, batch)?;
+    let n = fill(&scratch.0, entries, batch)?;
     let filled = started.elapsed();
     eprintln!(
         "filled {n} entries in {:.1} s ({:.0} entries/s)",
         secs(filled),
         rate(n, filled)
     );
-    let before = peak_rss_kib().unwrap_or(0);
+    let exe = std::env::current_exe().map_err(CliError::ctx("this program's path"))?;
+    let status = std::process::Command::new(exe)
+        .args(["bench", "rebuild", "--existing"])
+        .arg(&scratch.0)
+        .status()
+        .map_err(CliError::ctx("starting the measuring process"))?;
+    if status.success() {
+        Ok(Outcome::Ok)
+    } else {
+        Err(CliError(format!("the measuring process failed: {status}")))
+    }
+}
 
+/// Measures the rebuild of the ledger in `dir` (which it leaves in place).
+fn measure(dir: &Path) -> Result<Outcome, CliError> {
+    let before = peak_rss_kib().unwrap_or(0);
     // The rebuild: what a restart costs.
     let t = Instant::now();
-    let ledger = open(&dir)?;
+    let ledger = open(dir)?;
     let reopen = t.elapsed();
     let peak = peak_rss_kib().unwrap_or(0);
     let snap = ledger.snapshot();
