@@ -754,31 +754,69 @@ impl From<QueryError> for LedgerError {
 }
 
 /// Folds the first `size` entries of the store into a state.
+/// Entries decoded per message from the decoding thread to the applying one.
+const REPLAY_CHUNK: usize = 1024;
+
+/// Rebuilds the state from the entries `0..size`. Reading and decoding (the larger half of
+/// the cost) run on a thread of their own while this one applies, in order, what it sends.
 fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
-    let mut state = State::new();
-    // Appends by the same actor follow each other: share one allocation of the name.
-    let mut actor: Arc<str> = Arc::from("");
-    for r in store.raw_range(0, size) {
-        let (seq, v) = r?;
-        let entry = Entry::from_stored(seq, &v)
-            .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
-        let m = entry
-            .meta()
-            .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
-        state.apply_stored(
-            Meta {
-                seq,
-                hash: entry.hash,
-                recorded_at: m.recorded_at,
-                actor: if *actor == *m.actor {
-                    actor.clone()
-                } else {
-                    actor = Arc::from(m.actor);
-                    actor.clone()
-                },
-            },
-            &m.payload,
-        );
+    type Decoded = Vec<(Meta, Option<Event>)>;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, LedgerError>>(8);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
+            // Appends by the same actor follow each other: share one allocation of the name.
+            let mut actor: Arc<str> = Arc::from("");
+            for r in store.raw_range(0, size) {
+                match decode_stored_entry(r, &mut actor) {
+                    Ok(d) => chunk.push(d),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                if chunk.len() == REPLAY_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(REPLAY_CHUNK));
+                    if tx.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Ok(chunk));
+        });
+        let mut state = State::new();
+        for decoded in rx {
+            for (meta, event) in decoded? {
+                state.apply_decoded(meta, event);
+            }
+        }
+        Ok(state)
+    })
+}
+
+/// One stored entry as the replay needs it: its meta, and its payload decoded (`None`: not
+/// a domain event).
+fn decode_stored_entry(
+    r: Result<(u64, sled::IVec), StoreError>,
+    actor: &mut Arc<str>,
+) -> Result<(Meta, Option<Event>), LedgerError> {
+    let (seq, v) = r?;
+    let entry = Entry::from_stored(seq, &v)
+        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    let m = entry
+        .meta()
+        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    if **actor != *m.actor {
+        *actor = Arc::from(m.actor);
     }
-    Ok(state)
+    let event = Event::decode_stored(&m.payload).ok().map(|(e, _)| e);
+    Ok((
+        Meta {
+            seq,
+            hash: entry.hash,
+            recorded_at: m.recorded_at,
+            actor: actor.clone(),
+        },
+        event,
+    ))
 }

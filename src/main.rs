@@ -87,7 +87,7 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
-    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`. Results:
+    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`, `bench rebuild`. Results:
     /// docs/BENCHMARKS.md.
     Bench {
         #[command(subcommand)]

@@ -68,6 +68,35 @@ pub enum BenchCommand {
     /// Inclusion and consistency proofs, past roots and checkpoints on a store of --entries
     /// entries, next to a raw sled node read and one blake3 node hash measured in the same run.
     Proofs(ProofsArgs),
+    /// Rebuild of the domain state on open: reopen time, replay rate and peak RSS of a
+    /// ledger of --entries realistic domain entries, next to a raw sled scan and a serde_json
+    /// parse of the same entries measured in the same run.
+    ///
+    /// Fills a fresh ledger through the real `Ledger` (schools, groups, then per teacher:
+    /// registered, dispatched, evaluated three times, returned, promoted), in appends of
+    /// --batch events, with a progress bar on stderr; then, in a fresh process (so the fill's
+    /// memory is not counted), times one reopen (head check, Merkle frontier, replay) and
+    /// reads the peak RSS (`VmHWM`) after it. The store is
+    /// created under --dir (default: the system temporary directory) and removed afterwards.
+    /// Exit 0 done, 2 could not run.
+    Rebuild(RebuildArgs),
+}
+
+/// Flags of `bench rebuild`.
+#[derive(Args, Debug)]
+pub struct RebuildArgs {
+    /// Entries in the ledger to rebuild.
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: u64,
+    /// Events per append while filling (at most 1000, the ledger's limit).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Parent directory of the temporary ledger [default: the system temporary directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Measure the ledger already in this directory instead (no fill; left in place).
+    #[arg(long, conflicts_with = "dir")]
+    pub existing: Option<PathBuf>,
 }
 
 /// Flags of `bench proofs`.
@@ -150,6 +179,9 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
         BenchCommand::Verify(v) => bench_verify(&v),
         BenchCommand::Proofs(p) => {
             super::bench_proofs::run(p.entries, p.samples, p.batch, p.dir.as_deref())
+        }
+        BenchCommand::Rebuild(r) => {
+            super::bench_rebuild::run(r.entries, r.batch, r.dir.as_deref(), r.existing.as_deref())
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_proofs;
+pub mod bench_rebuild;
 pub mod client;
 pub mod generate;
 pub mod offline;

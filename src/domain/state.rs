@@ -296,9 +296,16 @@ impl State {
     /// Folds a stored payload in: decodes it (see `Event::decode_stored`) and applies it, or
     /// records it as unreadable.
     pub fn apply_stored(&mut self, meta: Meta, payload: &str) {
-        match Event::decode_stored(payload) {
-            Ok((event, _link)) => self.apply(meta, Arc::new(event)),
-            Err(_) => {
+        self.apply_decoded(meta, Event::decode_stored(payload).ok().map(|(e, _)| e));
+    }
+
+    /// Folds in a stored payload already decoded by `Event::decode_stored` (`None`: it did
+    /// not decode). Lets a replay decode on one thread while it applies on another; the
+    /// result is exactly [`State::apply_stored`]'s.
+    pub fn apply_decoded(&mut self, meta: Meta, event: Option<Event>) {
+        match event {
+            Some(event) => self.apply(meta, Arc::new(event)),
+            None => {
                 self.unreadable += 1;
                 self.entries.insert(
                     meta.seq,

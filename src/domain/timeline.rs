@@ -1,52 +1,64 @@
 //! A value that changes over effective dates (a school's standing, a teacher's home school),
 //! answerable as of any date, with each change traceable to the entry that made it.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
-use imbl::OrdMap;
 
 /// Changes keyed by (effective date, sequence number): the value as of a date is the last
 /// change on or before it, and among changes on the same date the later entry wins. Keeping
 /// the sequence number in the key lets a void remove exactly the change its entry made.
+///
+/// A timeline holds a handful of changes (most hold one), so it is a shared sorted vector:
+/// a clone is O(1) like a persistent map's, a change copies the few entries, and a
+/// one-change timeline costs one small allocation instead of a map node (a teacher alone
+/// has six timelines; at a million entries the map nodes dominated the state's memory).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeline<T: Clone>(OrdMap<(NaiveDate, u64), T>);
+pub struct Timeline<T: Clone>(Arc<Vec<((NaiveDate, u64), T)>>);
 
 impl<T: Clone> Default for Timeline<T> {
     fn default() -> Self {
-        Timeline(OrdMap::new())
+        Timeline(Arc::new(Vec::new()))
     }
 }
 
 impl<T: Clone> Timeline<T> {
     /// A timeline with a single change.
     pub fn starting(date: NaiveDate, seq: u64, v: T) -> Timeline<T> {
-        let mut t = Timeline::default();
-        t.set(date, seq, v);
-        t
+        Timeline(Arc::new(vec![((date, seq), v)]))
     }
 
     /// Records that entry `seq` set the value to `v` from `date`.
     pub fn set(&mut self, date: NaiveDate, seq: u64, v: T) {
-        self.0.insert((date, seq), v);
+        let key = (date, seq);
+        let changes = Arc::make_mut(&mut self.0);
+        match changes.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => changes[i].1 = v,
+            Err(i) => changes.insert(i, (key, v)),
+        }
     }
 
     /// Removes the change entry `seq` made on `date` (a void).
     pub fn unset(&mut self, date: NaiveDate, seq: u64) -> Option<T> {
-        self.0.remove(&(date, seq))
+        let key = (date, seq);
+        let i = self.0.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
+        Some(Arc::make_mut(&mut self.0).remove(i).1)
     }
 
     /// The value as of `date`, if any change took effect on or before it.
     pub fn at(&self, date: NaiveDate) -> Option<&T> {
-        self.0.get_prev(&(date, u64::MAX)).map(|(_, v)| v)
+        let end = self.0.partition_point(|((d, _), _)| *d <= date);
+        end.checked_sub(1).map(|i| &self.0[i].1)
     }
 
     /// The latest value, whatever its date.
     pub fn latest(&self) -> Option<&T> {
-        self.0.get_max().map(|(_, v)| v)
+        self.0.last().map(|(_, v)| v)
     }
 
     /// The date of the latest change.
     pub fn latest_date(&self) -> Option<NaiveDate> {
-        self.0.get_max().map(|((d, _), _)| *d)
+        self.0.last().map(|((d, _), _)| *d)
     }
 
     /// Every change: (date, seq, value), in date order.

@@ -1,0 +1,277 @@
+//! `rotaledger bench rebuild`: how long opening a ledger takes (head check, Merkle frontier,
+//! and the replay that rebuilds the domain state), at what rate and peak memory, next to the
+//! floor of the same machine in the same run (a raw sled scan of the same entries, and a
+//! `serde_json` parse of the same payloads).
+//!
+//! The ledger is filled through the real [`Ledger`] with realistic domain history: 400
+//! schools in 50 education groups, then per teacher seven entries (registered, dispatched to
+//! a weak school of the group, evaluated three times, returned after the term, promoted with
+//! rotation credit), in appends of `batch` events, so the rules and the stored form are
+//! exactly the ledger's.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{CliError, Outcome, progress};
+use crate::ledger::{Ledger, LedgerError, LedgerOptions};
+use crate::log::{Entry, Store};
+
+/// Peak resident memory of this process so far (`VmHWM` in `/proc/self/status`), in KiB;
+/// `None` where the file is not there.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+fn schools() -> Vec<String> {
+    let mut v = Vec::new();
+    for s in 0..400 {
+        let standing = if s % 4 == 3 { "weak" } else { "strong" };
+        v.push(format!(
+            r#"{{"type":"school_registered","version":1,"school":"S{s:04}","name":"School {s}","stage":"junior","standing":"{standing}","rural":false,"date":"2010-01-01"}}"#
+        ));
+    }
+    for g in 0..50 {
+        let members: Vec<String> = (g * 8..g * 8 + 8).map(|s| format!("\"S{s:04}\"")).collect();
+        v.push(format!(
+            r#"{{"type":"group_formed","version":1,"group":"G{g:02}","kind":"education_group","name":"Group {g}","lead_school":"S{:04}","schools":[{}],"date":"2010-01-01"}}"#,
+            g * 8,
+            members.join(",")
+        ));
+    }
+    v
+}
+
+fn teacher(i: u64) -> [String; 7] {
+    let home = (i % 100) * 4 + (i / 100) % 3;
+    let weak = home - home % 4 + 3;
+    let y = 2012 + (i % 7);
+    let t = format!("T{i:07}");
+    let d = format!("D{i:07}");
+    [
+        format!(
+            r#"{{"type":"teacher_registered","version":1,"teacher":"{t}","name":"Teacher {i}","school":"S{home:04}","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2010-01-01"}}"#
+        ),
+        format!(
+            r#"{{"type":"teacher_dispatched","version":1,"dispatch":"{d}","teacher":"{t}","from_school":"S{home:04}","to_school":"S{weak:04}","start_date":"{y}-09-01","kind":"rotation"}}"#
+        ),
+        evaluation(&d, weak, y),
+        evaluation(&d, weak, y + 1),
+        evaluation(&d, weak, y + 2),
+        format!(
+            r#"{{"type":"teacher_returned","version":1,"dispatch":"{d}","return_date":"{}-09-01","reason":"term_completed"}}"#,
+            y + 3
+        ),
+        format!(
+            r#"{{"type":"teacher_promoted","version":1,"teacher":"{t}","kind":"rank","to":"level 2","date":"{}-09-01","rotation_credit":true}}"#,
+            y + 3
+        ),
+    ]
+}
+
+fn evaluation(d: &str, school: u64, year: u64) -> String {
+    format!(
+        r#"{{"type":"teacher_evaluated","version":1,"dispatch":"{d}","school":"S{school:04}","school_year":{year},"grade":"good","date":"{}-07-01"}}"#,
+        year + 1
+    )
+}
+
+/// Opens the ledger in `dir`, waiting for a just-closed one to let go of the store's lock.
+fn open(dir: &Path) -> Result<Ledger, CliError> {
+    let started = Instant::now();
+    loop {
+        match Ledger::open(dir, LedgerOptions::default()) {
+            Err(e) if is_locked(&e) && started.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.map_err(CliError::ctx(dir.display())),
+        }
+    }
+}
+
+fn is_locked(e: &LedgerError) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// Fills `dir` with `entries` domain entries in appends of `batch` events.
+fn fill(dir: &Path, entries: u64, batch: usize) -> Result<u64, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::ctx("starting a runtime"))?;
+    let ledger = open(dir)?;
+    let bar = progress::entries(entries, "filling");
+    let mut pending = schools();
+    let mut next = 0u64;
+    let mut appends = 0u64;
+    let mut written = ledger.head().size;
+    while written < entries {
+        while pending.len() < batch {
+            pending.extend(teacher(next));
+            next += 1;
+        }
+        let take = usize::try_from(entries - written)
+            .unwrap_or(usize::MAX)
+            .min(batch);
+        // A cut through a teacher's seven entries is fine: the rest follows in the next append.
+        let events: Vec<String> = pending.drain(..take).collect();
+        runtime
+            .block_on(ledger.append("bench", &format!("fill-{appends}"), None, events))
+            .map_err(CliError::ctx(format!("append {appends}")))?;
+        appends += 1;
+        written = ledger.head().size;
+        bar.set_position(written);
+    }
+    bar.finish_and_clear();
+    ledger.shutdown();
+    Ok(written)
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+/// Runs the benchmark: fill a fresh ledger, then measure its rebuild in a child process
+/// (`existing`), so the peak memory is the reopen's alone and not the fill's.
+pub fn run(
+    entries: u64,
+    batch: usize,
+    dir: Option<&Path>,
+    existing: Option<&Path>,
+) -> Result<Outcome, CliError> {
+    if let Some(d) = existing {
+        return measure(d);
+    }
+    if entries == 0 || batch == 0 || batch > 1000 {
+        return Err(CliError(
+            "need --entries >= 1 and --batch in 1..=1000".into(),
+        ));
+    }
+    let scratch = Scratch(dir.map_or_else(
+        || {
+            std::env::temp_dir().join(format!(
+                "rotaledger-bench-rebuild-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            ))
+        },
+        |d| d.join("rebuild-ledger"),
+    ));
+    if scratch.0.exists() {
+        return Err(CliError(format!("{} already exists", scratch.0.display())));
+    }
+    let started = Instant::now();
+    let n = fill(&scratch.0, entries, batch)?;
+    let filled = started.elapsed();
+    eprintln!(
+        "filled {n} entries in {:.1} s ({:.0} entries/s)",
+        secs(filled),
+        rate(n, filled)
+    );
+    let exe = std::env::current_exe().map_err(CliError::ctx("this program's path"))?;
+    let status = std::process::Command::new(exe)
+        .args(["bench", "rebuild", "--existing"])
+        .arg(&scratch.0)
+        .status()
+        .map_err(CliError::ctx("starting the measuring process"))?;
+    if status.success() {
+        Ok(Outcome::Ok)
+    } else {
+        Err(CliError(format!("the measuring process failed: {status}")))
+    }
+}
+
+/// Measures the rebuild of the ledger in `dir` (which it leaves in place).
+fn measure(dir: &Path) -> Result<Outcome, CliError> {
+    let before = peak_rss_kib().unwrap_or(0);
+    // The rebuild: what a restart costs.
+    let t = Instant::now();
+    let ledger = open(dir)?;
+    let reopen = t.elapsed();
+    let peak = peak_rss_kib().unwrap_or(0);
+    let snap = ledger.snapshot();
+    let size = snap.head.size;
+    let (teachers, dispatches) = (
+        snap.state.teachers().count(),
+        snap.state.dispatches().count(),
+    );
+    drop(snap);
+
+    // Floor 1: the bare sled scan of the same entries.
+    let store = ledger.store().clone();
+    let t = Instant::now();
+    let mut bytes = 0usize;
+    let mut scanned = 0u64;
+    for r in store.raw_range(0, size) {
+        let (_, v) = r.map_err(CliError::ctx("scan"))?;
+        bytes += v.len();
+        scanned += 1;
+    }
+    let scan = t.elapsed();
+
+    // Floor 2: serde_json parse of the same payloads, already in memory.
+    let payloads = payloads(&store, size)?;
+    let t = Instant::now();
+    let mut parsed = 0u64;
+    for p in &payloads {
+        let v: serde_json::Value =
+            serde_json::from_str(p).map_err(CliError::ctx("payload JSON"))?;
+        parsed += u64::from(v.is_object());
+    }
+    let parse = t.elapsed();
+    drop(store);
+    ledger.shutdown();
+    drop(ledger);
+
+    println!("rebuild of {size} entries ({teachers} teachers, {dispatches} dispatches)");
+    println!(
+        "  reopen (head, frontier, replay)  {:>8.2} s  {:>10.0} entries/s  peak RSS {} MiB (before reopen {} MiB)",
+        secs(reopen),
+        rate(size, reopen),
+        peak / 1024,
+        before / 1024
+    );
+    println!(
+        "  floor: sled scan                 {:>8.2} s  {:>10.0} entries/s  ({} MiB stored)",
+        secs(scan),
+        rate(scanned, scan),
+        bytes / (1024 * 1024)
+    );
+    println!(
+        "  floor: serde_json parse          {:>8.2} s  {:>10.0} entries/s  ({parsed} objects)",
+        secs(parse),
+        rate(parsed, parse)
+    );
+    Ok(Outcome::Ok)
+}
+
+fn payloads(store: &Store, size: u64) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for r in store.raw_range(0, size) {
+        let (seq, v) = r.map_err(CliError::ctx("scan"))?;
+        let e = Entry::from_stored(seq, &v).map_err(CliError::ctx(format!("entry {seq}")))?;
+        out.push(
+            e.meta()
+                .map_err(CliError::ctx(format!("entry {seq}")))?
+                .payload,
+        );
+    }
+    Ok(out)
+}
+
+/// The filled ledger's directory, removed when the benchmark ends (however it ends).
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
