@@ -541,6 +541,21 @@ async fn principals_see_their_schools_only_and_others_may_not_query() {
             })
             .await
             .unwrap_err(),
+            // Ids that exist nowhere look the same as ids outside the scope, so a principal
+            // cannot probe which teachers and schools exist elsewhere.
+            s1.teacher_history(history("NOBODY", "2025-01-01"))
+                .await
+                .unwrap_err(),
+            s1.eligibility(elig("NOBODY", "2025-01-01"))
+                .await
+                .unwrap_err(),
+            s1.school_quota(quota("NOWHERE", 2024)).await.unwrap_err(),
+            s1.terms(TermsRequest {
+                school: Some("NOWHERE".into()),
+                ..all.clone()
+            })
+            .await
+            .unwrap_err(),
         ] {
             assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
             assert_eq!(reason(&e), "OUT_OF_SCOPE");

@@ -143,25 +143,26 @@ fn not_found(what: String) -> Status {
     LedgerError::NotFound(what).into()
 }
 
-/// Refuses a school outside the caller's scope (an unknown school is left to the projection,
-/// which answers NOT_FOUND).
-fn check_school(caller: &Caller, state: &State, school: &str) -> Result<(), Status> {
-    if state.school(school).is_some() && !caller.in_scope(school) {
+/// Refuses a school outside the caller's scope. An unknown school is refused the same way
+/// for a scoped caller, so that a principal cannot learn which ids exist elsewhere; only an
+/// admin is told NOT_FOUND (by the projection).
+fn check_school(caller: &Caller, school: &str) -> Result<(), Status> {
+    if !caller.in_scope(school) {
         return Err(deny_school(caller, school));
     }
     Ok(())
 }
 
-/// Refuses a teacher outside the caller's scope (an unknown teacher is left to the
-/// projection, which answers NOT_FOUND).
+/// Refuses a teacher outside the caller's scope. An unknown teacher is refused the same way
+/// for a scoped caller (nothing about it is visible), so that a principal cannot learn which
+/// ids exist elsewhere; only an admin is told NOT_FOUND (by the projection).
 fn check_teacher(
     caller: &Caller,
     state: &State,
     teacher: &str,
     as_of: NaiveDate,
 ) -> Result<(), Status> {
-    let known = state.teacher(teacher).is_some() || !state.history(teacher).is_empty();
-    if known && !teacher_visible(caller, state, teacher, as_of) {
+    if !teacher_visible(caller, state, teacher, as_of) {
         return Err(deny_teacher(caller, teacher));
     }
     Ok(())
@@ -289,17 +290,18 @@ impl Query for QueryService {
                     .map(|t| parse_id("group", t))
                     .transpose()?;
                 // A filter naming nothing known is a mistake worth saying, not an empty list.
+                // Scope first: a scoped caller learns nothing of ids outside it.
                 if let Some(t) = &teacher {
+                    check_teacher(caller, s, t, at.as_of)?;
                     if s.teacher(t).is_none() && s.history(t).is_empty() {
                         return Err(not_found(format!("no teacher {t} is registered")));
                     }
-                    check_teacher(caller, s, t, at.as_of)?;
                 }
                 if let Some(sc) = &school {
+                    check_school(caller, sc)?;
                     if s.school(sc).is_none() {
                         return Err(not_found(format!("no school {sc} is registered")));
                     }
-                    check_school(caller, s, sc)?;
                 }
                 if let Some(g) = &group
                     && s.group(g).is_none()
@@ -352,10 +354,10 @@ impl Query for QueryService {
                     .map(|t| parse_id("school", t))
                     .transpose()?;
                 if let Some(sc) = &school {
+                    check_school(caller, sc)?;
                     if s.school(sc).is_none() {
                         return Err(not_found(format!("no school {sc} is registered")));
                     }
-                    check_school(caller, s, sc)?;
                 }
                 let teams = teams(s, at.as_of)
                     .iter()
@@ -388,7 +390,7 @@ impl Query for QueryService {
                 let school = parse_id("school", &req.school)?;
                 let year = parse_year(req.school_year)?;
                 let s = &at.state.value;
-                check_school(caller, s, &school)?;
+                check_school(caller, &school)?;
                 let q = school_quota(s, &school, year, at.as_of).map_err(LedgerError::from)?;
                 Ok(proto::SchoolQuotaResponse {
                     position: at.position(),
@@ -470,7 +472,7 @@ impl Query for QueryService {
             |caller, _, at, req| {
                 let school = parse_id("school", &req.school)?;
                 let s = &at.state.value;
-                check_school(caller, s, &school)?;
+                check_school(caller, &school)?;
                 let d = school_duty(s, &school, at.as_of).map_err(LedgerError::from)?;
                 let mut r = qc::duty(&d);
                 r.position = at.position();
