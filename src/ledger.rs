@@ -127,6 +127,10 @@ pub enum LedgerError {
     /// The ledger is not accepting appends.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The stored log does not verify: the first bad entry and what is wrong. Opening refuses
+    /// such a log; nothing repairs it.
+    #[error("the log does not verify: first bad entry {}: {}", .0.seq, .0.problem)]
+    Corrupt(Failure),
 }
 
 impl From<StoreError> for LedgerError {
@@ -321,7 +325,9 @@ impl Ledger {
             head.size,
             head.root,
         )?));
-        let state = replay(&store, head.size)?;
+        // The replay reads every entry anyway, so it also checks every hash, link and the
+        // Merkle root against the head: a damaged log is refused here, in the same pass.
+        let state = replay(&store, head.size, Some(head))?;
         if state.unreadable() > 0 {
             tracing::warn!(
                 entries = state.unreadable(),
@@ -596,7 +602,7 @@ impl Ledger {
         Ok(Positioned {
             size,
             head_hash,
-            value: replay(self.store(), size)?,
+            value: replay(self.store(), size, None)?,
         })
     }
 
@@ -757,18 +763,22 @@ impl From<QueryError> for LedgerError {
 /// Entries decoded per message from the decoding thread to the applying one.
 const REPLAY_CHUNK: usize = 1024;
 
-/// Rebuilds the state from the entries `0..size`. Reading and decoding (the larger half of
-/// the cost) run on a thread of their own while this one applies, in order, what it sends.
-fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
+/// Rebuilds the state from the entries `0..size`, verifying them as it goes: every hash, link
+/// and position, and with `head`, that the log ends exactly there with that hash and Merkle
+/// root ([`LedgerError::Corrupt`] names the first bad entry otherwise). Reading, verifying
+/// and decoding (the larger half of the cost) run on a thread of their own while this one
+/// applies, in order, what it sends.
+fn replay(store: &Store, size: u64, head: Option<Head>) -> Result<State, LedgerError> {
     type Decoded = Vec<(Meta, Option<Event>)>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, LedgerError>>(8);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
+            let mut verifier = crate::log::Verifier::new();
             // Appends by the same actor follow each other: share one allocation of the name.
             let mut actor: Arc<str> = Arc::from("");
             for r in store.raw_range(0, size) {
-                match decode_stored_entry(r, &mut actor) {
+                match decode_stored_entry(r, &mut verifier, &mut actor) {
                     Ok(d) => chunk.push(d),
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -782,7 +792,24 @@ fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
                     }
                 }
             }
-            let _ = tx.send(Ok(chunk));
+            let end = match head {
+                Some(h) => verifier.finish(Some(h)).map(|_| ()),
+                // A prefix: it must hold exactly `size` entries.
+                None => verifier.finish(None).and_then(|v| {
+                    if v.head.size == size {
+                        Ok(())
+                    } else {
+                        Err(Failure {
+                            seq: v.head.size,
+                            problem: crate::log::Problem::Truncated {
+                                expected: size,
+                                found: v.head.size,
+                            },
+                        })
+                    }
+                }),
+            };
+            let _ = tx.send(end.map(|()| chunk).map_err(LedgerError::Corrupt));
         });
         let mut state = State::new();
         for decoded in rx {
@@ -798,11 +825,17 @@ fn replay(store: &Store, size: u64) -> Result<State, LedgerError> {
 /// a domain event).
 fn decode_stored_entry(
     r: Result<(u64, sled::IVec), StoreError>,
+    verifier: &mut crate::log::Verifier,
     actor: &mut Arc<str>,
 ) -> Result<(Meta, Option<Event>), LedgerError> {
     let (seq, v) = r?;
-    let entry = Entry::from_stored(seq, &v)
-        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    let entry = Entry::from_stored(seq, &v).map_err(|e| {
+        LedgerError::Corrupt(Failure {
+            seq,
+            problem: crate::log::Problem::Undecodable(e.to_string()),
+        })
+    })?;
+    verifier.check(&entry).map_err(LedgerError::Corrupt)?;
     let m = entry
         .meta()
         .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;

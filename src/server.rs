@@ -155,28 +155,23 @@ pub async fn open_ledger(config: &ServerConfig) -> Result<Ledger, ServerError> {
     let data = config.data.clone();
     let opts = config.ledger.clone();
     let shown = config.data.display().to_string();
-    let (ledger, verdict) = tokio::task::spawn_blocking(move || {
-        let ledger = Ledger::open(&data, opts)?;
-        // The head check at open is O(log n); before serving, check every entry, its link
-        // and the Merkle root against the stored head, so a damaged body or node is found
-        // here rather than by the first auditor who asks.
-        let verdict = ledger.verify(None, &mut |_| {})?;
-        Ok::<_, LedgerError>((ledger, verdict))
-    })
-    .await
-    .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
-    .map_err(|source| ServerError::Ledger {
-        data: shown.clone(),
-        source,
-    })?;
-    if let Err(f) = verdict {
-        let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
-        return Err(ServerError::Corrupt {
-            data: shown,
-            seq: f.seq,
-            problem: f.problem.to_string(),
-        });
-    }
+    // Opening replays every entry and checks each hash, link and the Merkle root against the
+    // stored head in the same pass, so a damaged body or node is found here rather than by the
+    // first auditor who asks.
+    let ledger = tokio::task::spawn_blocking(move || Ledger::open(&data, opts))
+        .await
+        .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
+        .map_err(|source| match source {
+            LedgerError::Corrupt(f) => ServerError::Corrupt {
+                data: shown.clone(),
+                seq: f.seq,
+                problem: f.problem.to_string(),
+            },
+            source => ServerError::Ledger {
+                data: shown.clone(),
+                source,
+            },
+        })?;
     Ok(ledger)
 }
 

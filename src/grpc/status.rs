@@ -167,6 +167,17 @@ pub fn ledger_status(e: &LedgerError) -> Status {
             format!("{m}; retry with the same request id"),
             info(reason::UNAVAILABLE, &[]),
         ),
+        LedgerError::Corrupt(f) => {
+            tracing::error!(seq = f.seq, problem = %f.problem, "the stored log does not verify");
+            Status::with_error_details(
+                Code::DataLoss,
+                format!(
+                    "the stored log does not verify: first bad entry {}: {}",
+                    f.seq, f.problem
+                ),
+                info(reason::STORAGE, &[]),
+            )
+        }
     }
 }
 
@@ -294,6 +305,17 @@ mod tests {
                 LedgerError::Unavailable("stopping".into()),
                 Code::Unavailable,
                 reason::UNAVAILABLE,
+            ),
+            (
+                LedgerError::Corrupt(crate::log::Failure {
+                    seq: 7,
+                    problem: crate::log::Problem::Gap {
+                        expected: 7,
+                        found: 9,
+                    },
+                }),
+                Code::DataLoss,
+                reason::STORAGE,
             ),
         ];
         for (e, code, reason) in cases {
