@@ -835,10 +835,12 @@ fn decode_stored_entry(
             problem: crate::log::Problem::Undecodable(e.to_string()),
         })
     })?;
-    verifier.check(&entry).map_err(LedgerError::Corrupt)?;
-    let m = entry
-        .meta()
-        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    let meta = entry.meta();
+    verifier
+        .check_parsed(&entry, &meta)
+        .map_err(LedgerError::Corrupt)?;
+    // The verifier refuses an undecodable body, so this is only the type's other arm.
+    let m = meta.map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
     if **actor != *m.actor {
         *actor = Arc::from(m.actor);
     }

@@ -3,7 +3,7 @@
 //! The same [`Verifier`] checks a live store, an offline store and an export, so the three
 //! can never disagree about what "verified" means.
 
-use super::entry::{Entry, GENESIS_HASH, Hash};
+use super::entry::{DecodeError, Entry, EntryMeta, GENESIS_HASH, Hash};
 use super::store::{Head, Store, StoreError};
 use crate::merkle::{Blake3, CompactRange};
 
@@ -161,6 +161,16 @@ impl Verifier {
     /// Checks the next entry. `entry.seq` is the position it was found at (its key, or its
     /// place in an export).
     pub fn check(&mut self, entry: &Entry) -> Result<(), Failure> {
+        self.check_parsed(entry, &entry.meta())
+    }
+
+    /// [`Verifier::check`] with the body already parsed (`entry.meta()`), for callers that
+    /// need the fields too and should parse each body once (the ledger's replay).
+    pub fn check_parsed(
+        &mut self,
+        entry: &Entry,
+        meta: &Result<EntryMeta, DecodeError>,
+    ) -> Result<(), Failure> {
         let fail = |problem| Failure {
             seq: entry.seq,
             problem,
@@ -180,8 +190,7 @@ impl Verifier {
                 found: entry.seq,
             }));
         }
-        let meta = entry.meta();
-        if let Ok(m) = &meta
+        if let Ok(m) = meta
             && m.seq != entry.seq
         {
             return Err(fail(Problem::OutOfPlace {
