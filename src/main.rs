@@ -49,7 +49,7 @@ enum Command {
     ///
     /// One header line (size, head hash, Merkle root), then one line per entry with its
     /// sequence number, previous hash, hash and the exact stored body (docs/FORMAT.md). The
-    /// file is written as `<OUT without extension>.partial`, fsynced, then renamed to OUT, so a
+    /// file is written as `<OUT>.partial`, fsynced, then renamed to OUT, so a
     /// half-written export never carries the final name. Only the store's head is checked
     /// first, not every entry: run `rotaledger verify --export OUT` on the result. Exit 0
     /// written, 2 could not run.

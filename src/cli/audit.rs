@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use clap::Subcommand;
 
+use super::atomic::AtomicFile;
 use super::{CliError, Outcome, progress};
 use crate::ledger::KEY_FILE;
 use crate::log::export::{parse_hash, verify_export};
@@ -577,10 +578,7 @@ fn emit(text: &str, out: Option<&Path>, what: &str) -> Result<(), CliError> {
             .and_then(|()| stdout.flush())
             .map_err(CliError::ctx("standard output"));
     };
-    let tmp = out.with_extension("partial");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, out))
-        .map_err(CliError::ctx(out.display()))?;
+    AtomicFile::write_all(out, text.as_bytes())?;
     eprintln!("wrote {what} to {}", out.display());
     Ok(())
 }

@@ -2,12 +2,13 @@
 //! `import` (a fresh store from an export). See `docs/RELIABILITY.md`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use tonic::Request;
 
+use super::atomic::AtomicFile;
 use super::client::{Connect, describe, to_entry};
 use super::{CliError, Outcome, progress};
 use crate::domain::event::Event;
@@ -47,9 +48,8 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
             hash: hash32(&h.hash, "hash")?,
             root: hash32(&h.root, "root")?,
         };
-        let tmp = out.with_extension("partial");
-        let f = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
-        let mut w = BufWriter::new(f);
+        let mut w = AtomicFile::create(out)?;
+        let tmp = w.tmp().to_path_buf();
         let header = Header {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
@@ -83,7 +83,7 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
                     .ok_or_else(|| CliError("the server sent a message without an entry".into()))?;
                 let entry = to_entry(e)?;
                 if let Err(f) = v.check(&entry) {
-                    let _ = std::fs::remove_file(&tmp);
+                    w.abandon();
                     println!(
                         "BAD: {}: first bad entry {}: {}",
                         c.server, f.seq, f.problem
@@ -98,18 +98,14 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
             }
         }
         if let Err(f) = v.finish(Some(head)) {
-            let _ = std::fs::remove_file(&tmp);
+            w.abandon();
             println!(
                 "BAD: {}: first bad entry {}: {}",
                 c.server, f.seq, f.problem
             );
             return Ok(Outcome::Problem);
         }
-        let f = w
-            .into_inner()
-            .map_err(|e| CliError(format!("writing {}: {e}", tmp.display())))?;
-        f.sync_all().map_err(CliError::ctx(tmp.display()))?;
-        std::fs::rename(&tmp, out).map_err(CliError::ctx(out.display()))?;
+        w.commit()?;
         bar.finish_and_clear();
         eprintln!(
             "exported {} entries from {} to {}, head {}, root {}",

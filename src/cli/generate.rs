@@ -2,12 +2,13 @@
 //! checks such a file by appending every line through a real [`Ledger`] in a scratch store.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::atomic::AtomicFile;
 use super::{CliError, Outcome};
 use crate::generate::{Config, Stats, generate};
 use crate::ledger::{Ledger, LedgerOptions};
@@ -98,14 +99,10 @@ pub fn run(
     check: bool,
     check_dir: Option<&Path>,
 ) -> Result<Outcome, CliError> {
-    let tmp = out.with_extension("jsonl.partial");
-    let file = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut w = AtomicFile::create(out)?;
     let started = std::time::Instant::now();
     let stats: Stats = generate(config, &mut w).map_err(CliError::ctx("generating"))?;
-    w.flush().map_err(CliError::ctx(tmp.display()))?;
-    drop(w);
-    std::fs::rename(&tmp, out).map_err(CliError::ctx(out.display()))?;
+    w.commit()?;
     eprintln!(
         "generated {} events in {} lines to {} in {:.1?}",
         stats.events,

@@ -3,6 +3,7 @@
 //! Exit codes are deliberate, as `verify` needs them: 0 all good, 1 the log (or export) is bad
 //! and the output says where, 2 the command could not run.
 
+pub mod atomic;
 pub mod audit;
 pub mod backup;
 pub mod bench;

@@ -1,9 +1,10 @@
 //! Offline commands on a store no server holds, or on an export: `verify`, `export`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::Path;
 
+use super::atomic::AtomicFile;
 use super::{CliError, Outcome, progress};
 use crate::log::export::{export_store, verify_export};
 use crate::log::verify::verify_store;
@@ -72,19 +73,13 @@ pub fn export(dir: &Path, out: &Path) -> Result<Outcome, CliError> {
     let head = store
         .check_head()
         .map_err(CliError::ctx("checking the head"))?;
-    let tmp = out.with_extension("partial");
-    let f = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
-    let mut w = BufWriter::new(f);
+    // Appears under the final name only when complete, so a half-written export is never
+    // mistaken for a whole one.
+    let mut w = AtomicFile::create(out)?;
     let bar = progress::entries(head.size, "exporting");
     export_store(&store, head, &mut w, &mut progress::ticker(&bar))
         .map_err(CliError::ctx("exporting"))?;
-    let f = w
-        .into_inner()
-        .map_err(|e| CliError(format!("writing {}: {e}", tmp.display())))?;
-    f.sync_all().map_err(CliError::ctx(tmp.display()))?;
-    // Appear under the final name only when complete, so a half-written export is never
-    // mistaken for a whole one.
-    std::fs::rename(&tmp, out).map_err(CliError::ctx(out.display()))?;
+    w.commit()?;
     bar.finish_and_clear();
     eprintln!(
         "exported {} entries to {}, head {}",

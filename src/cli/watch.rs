@@ -76,23 +76,9 @@ pub fn load_state(path: &Path) -> Result<Option<WatchState>, CliError> {
 /// Replaces the state file atomically: a reader (or a crash) sees the old state or the new
 /// one, never a mix.
 pub fn save_state(path: &Path, state: &WatchState) -> Result<(), CliError> {
-    use std::io::Write;
-    let text = serde_json::to_vec_pretty(state).map_err(CliError::ctx("encoding the state"))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
-    f.write_all(&text).map_err(CliError::ctx(tmp.display()))?;
-    f.write_all(b"\n").map_err(CliError::ctx(tmp.display()))?;
-    f.sync_all().map_err(CliError::ctx(tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(CliError::ctx(path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(CliError::ctx(dir.display()))?;
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(state).map_err(CliError::ctx("encoding the state"))?;
+    text.push(b'\n');
+    super::atomic::AtomicFile::write_all(path, &text)
 }
 
 /// `rotaledger audit watch`.

@@ -1,0 +1,113 @@
+//! Files that appear under their final name only when complete and durable: exports, proofs,
+//! checkpoints, generated districts, the watcher's state.
+//!
+//! Written under `<name>.partial`, flushed, fdatasync'd, renamed over the final name, and the
+//! directory synced, so that after a crash a reader finds either the old file or the whole new
+//! one, never a half-written file under the name it trusts.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::CliError;
+
+/// A file being written; nothing is visible under its final name until [`AtomicFile::commit`].
+pub struct AtomicFile {
+    out: PathBuf,
+    tmp: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl AtomicFile {
+    /// Starts writing what will become `out`.
+    pub fn create(out: &Path) -> Result<AtomicFile, CliError> {
+        let mut name = out.as_os_str().to_owned();
+        name.push(".partial");
+        let tmp = PathBuf::from(name);
+        let file = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
+        Ok(AtomicFile {
+            out: out.to_path_buf(),
+            tmp,
+            writer: BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    /// The temporary file's path (for messages).
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Makes the file durable and gives it its final name.
+    pub fn commit(self) -> Result<(), CliError> {
+        let tmp = self.tmp;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| CliError(format!("writing {}: {}", tmp.display(), e.error())))?;
+        file.sync_all().map_err(CliError::ctx(tmp.display()))?;
+        drop(file);
+        std::fs::rename(&tmp, &self.out).map_err(CliError::ctx(self.out.display()))?;
+        let dir = match self.out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(CliError::ctx(dir.display()))
+    }
+
+    /// Gives up: removes the temporary file (best effort) and leaves the final name alone.
+    pub fn abandon(self) {
+        let tmp = self.tmp;
+        drop(self.writer);
+        let _ = std::fs::remove_file(tmp);
+    }
+
+    /// Writes `bytes` to `out` in one go.
+    pub fn write_all(out: &Path, bytes: &[u8]) -> Result<(), CliError> {
+        let mut f = AtomicFile::create(out)?;
+        let tmp = f.tmp.clone();
+        f.write_all(bytes).map_err(CliError::ctx(tmp.display()))?;
+        f.commit()
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_under_the_final_name_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export.jsonl");
+        std::fs::write(&out, "old").unwrap();
+        let mut f = AtomicFile::create(&out).unwrap();
+        f.write_all(b"new contents").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+        assert!(dir.path().join("export.jsonl.partial").exists());
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new contents");
+        assert!(!dir.path().join("export.jsonl.partial").exists());
+
+        let f = AtomicFile::create(&out).unwrap();
+        f.abandon();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new contents");
+        assert!(!dir.path().join("export.jsonl.partial").exists());
+
+        AtomicFile::write_all(&dir.path().join("cp.txt"), b"checkpoint").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("cp.txt")).unwrap(),
+            "checkpoint"
+        );
+    }
+}
