@@ -35,3 +35,5 @@ mod log_store;
 mod no_panic;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
+/// `bench soak`: a short mixed-load run through the real binary ends with a holding verdict.
+mod soak;

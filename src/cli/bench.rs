@@ -80,6 +80,21 @@ pub enum BenchCommand {
     /// created under --dir (default: the system temporary directory) and removed afterwards.
     /// Exit 0 done, 2 could not run.
     Rebuild(RebuildArgs),
+    /// Minutes of mixed load on an in-process server over loopback, with a verdict.
+    ///
+    /// Starts a real server on 127.0.0.1:0 over a fresh store (under --dir, default the system
+    /// temporary directory, removed afterwards) and for --seconds runs: one writer sending a
+    /// generated district's append requests in order (then fresh school registrations), the
+    /// other writers registering fresh schools concurrently, readers looping over Query RPCs
+    /// (teacher history, eligibility, a strong school's quota, terms by school), and
+    /// subscribers following Audit.Subscribe from 0, checking every entry arrives in order
+    /// with no gap. Every second it samples RSS (`VmRSS`), operations and errors. Then it
+    /// shuts the server down gracefully and verifies the whole log offline.
+    ///
+    /// Prints a table (per operation: count, errors, p50, p99, max), RSS at start, after one
+    /// minute, at the end and the maximum, the log's size and a verdict (or JSON with --json).
+    /// Exit 0 the verdict holds, 1 it does not, 2 could not run.
+    Soak(super::bench_soak::SoakArgs),
 }
 
 /// Flags of `bench rebuild`.
@@ -183,6 +198,7 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
         BenchCommand::Rebuild(r) => {
             super::bench_rebuild::run(r.entries, r.batch, r.dir.as_deref(), r.existing.as_deref())
         }
+        BenchCommand::Soak(s) => super::bench_soak::run(&s),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_proofs;
 pub mod bench_rebuild;
+pub mod bench_soak;
 pub mod client;
 pub mod generate;
 pub mod offline;
