@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
@@ -286,7 +287,16 @@ async fn serve_opened(
         }
     };
     tracing::info!(%addr, tls = config.tls.is_some(), "serving");
-    let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped);
+    // Nagle's algorithm on the accepted sockets holds a small response back until the
+    // client's delayed ACK (~40 ms on Linux): every unary answer would take that long.
+    // `Server::tcp_nodelay` only applies to listeners tonic binds itself, so set it here.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.and_then(|stream| {
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    });
+    let serve = router.serve_with_incoming_shutdown(incoming, stopped);
     let grace = config.shutdown_grace;
     let grace_over = async move {
         match grace_rx.await {

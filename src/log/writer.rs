@@ -477,9 +477,12 @@ fn finish<S: Sequencer>(
             return false;
         }
         *head = staged;
-        seq.committed(staged);
         store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
+        // The head first, then what the sequencer derives from it (the ledger's checkpoint and
+        // snapshot): whatever a reader loads from those then never runs ahead of the head it
+        // checks positions against.
         head_tx.send_replace(staged);
+        seq.committed(staged);
     }
     for w in waiting {
         if !w.duplicate {
