@@ -9,6 +9,7 @@
 //! - [`event`]: the events, their strict decoding and canonical JSON (`docs/EVENTS.md`).
 //! - [`policy`]: every number of SPEC as a parameter; presets; `policy_adopted` overrides.
 //! - [`timeline`]: values over effective dates.
+//! - [`small`]: the small sorted sets and maps inside records.
 //! - [`records`]: what the state keeps per school, group, teacher, dispatch, team, entry.
 //! - [`state`]: the state folded from the log, and its accessors.
 //! - [`rules`]: the rules judged on append (SPEC §3); voids in `voids`.
@@ -34,6 +35,7 @@ pub mod query;
 pub mod quota;
 pub mod records;
 pub mod rules;
+pub mod small;
 pub mod state;
 pub mod teams;
 pub mod terms;

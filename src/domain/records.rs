@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use imbl::{OrdMap, OrdSet};
+use imbl::OrdMap;
 
 use super::event::Event;
 use super::id::Id;
+use super::small::{SmallMap, SmallSet};
 use super::state::Meta;
 use super::timeline::Timeline;
 use super::vocab::{
@@ -128,9 +129,9 @@ pub struct Teacher {
     /// Home school over time (registration from the employment date, then transfers).
     pub home: Timeline<HomePost>,
     /// The teacher's dispatches.
-    pub dispatches: OrdSet<Id>,
+    pub dispatches: SmallSet<Id>,
     /// The teacher's promotions (by entry).
-    pub promotions: OrdSet<u64>,
+    pub promotions: SmallSet<u64>,
 }
 
 /// The end of a dispatch.
@@ -183,7 +184,7 @@ pub struct Dispatch {
     /// The return, once recorded.
     pub returned: Option<Return>,
     /// Evaluations by school year.
-    pub evaluations: OrdMap<SchoolYear, Evaluation>,
+    pub evaluations: SmallMap<SchoolYear, Evaluation>,
 }
 
 impl Dispatch {
@@ -223,7 +224,7 @@ pub struct Team {
     /// The entry of the first founding dispatch.
     pub created: u64,
     /// Member dispatches.
-    pub members: OrdSet<Id>,
+    pub members: SmallSet<Id>,
 }
 
 /// A promotion.

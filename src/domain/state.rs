@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use imbl::{OrdMap, OrdSet, Vector};
+use imbl::OrdMap;
 
 use super::calendar::add_years;
 use super::event::{EntryLink, Event};
@@ -27,6 +27,7 @@ pub use super::records::{
     Dispatch, EntryRecord, Evaluation, Group, HomePost, Promotion, Return, School, Teacher, Team,
     TitleHeld,
 };
+use super::small::{SmallMap, SmallSet};
 use super::timeline::Timeline;
 use super::vocab::{MembershipChange, Standing};
 
@@ -56,7 +57,7 @@ pub struct State {
     policies: Timeline<Arc<Policy>>,
     /// Per teacher id, every entry about them in log order (kept even if the registration is
     /// voided, so the history chain stays whole).
-    histories: OrdMap<Id, Vector<u64>>,
+    histories: OrdMap<Id, SmallSet<u64>>,
     unreadable: u64,
 }
 
@@ -341,9 +342,11 @@ impl State {
         self.fold(seq, &event);
         if let Some(t) = &teacher {
             match self.histories.get_mut(t) {
-                Some(h) => h.push_back(seq),
+                Some(h) => {
+                    h.insert(seq);
+                }
                 None => {
-                    self.histories.insert(t.clone(), Vector::unit(seq));
+                    self.histories.insert(t.clone(), SmallSet::unit(seq));
                 }
             }
         }
@@ -437,8 +440,8 @@ impl State {
                                     since: e.employed_date,
                                 },
                             ),
-                            dispatches: OrdSet::new(),
-                            promotions: OrdSet::new(),
+                            dispatches: SmallSet::new(),
+                            promotions: SmallSet::new(),
                         },
                     );
                 }
@@ -508,7 +511,7 @@ impl State {
                                     school: e.to_school.clone(),
                                     start_date: e.start_date,
                                     created: seq,
-                                    members: OrdSet::unit(e.dispatch.clone()),
+                                    members: SmallSet::unit(e.dispatch.clone()),
                                 },
                             );
                         }
@@ -529,7 +532,7 @@ impl State {
                         kind: e.kind,
                         team: e.team.clone(),
                         returned: None,
-                        evaluations: OrdMap::new(),
+                        evaluations: SmallMap::new(),
                     },
                 );
             }

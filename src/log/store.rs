@@ -201,6 +201,13 @@ pub fn request_key(actor: &str, request_id: &str) -> Vec<u8> {
     k
 }
 
+/// sled's page cache, in bytes. sled's default (1 GiB) would let the cache alone grow to
+/// a gigabyte on a long-running server; the hot part of the log (the tail, the Merkle
+/// frontier, recent idempotency records) is small, and everything older is read rarely
+/// (proofs, exports, subscribers catching up), so a bounded cache keeps the server's memory
+/// proportional to its state, not to the log.
+pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// How long [`Store::open`] waits for a lock that a just-closed handle still holds.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -221,6 +228,7 @@ impl Store {
                 // We flush explicitly after every batch; a background flusher would only compete.
                 .flush_every_ms(None)
                 .mode(sled::Mode::HighThroughput)
+                .cache_capacity(CACHE_BYTES)
                 .open()
             {
                 Err(e)
