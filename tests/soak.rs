@@ -60,6 +60,11 @@ fn short_soak_passes_and_reports_every_operation() {
         .unwrap();
     assert_eq!(sub["count"].as_u64().unwrap(), 2 * entries);
     assert!(r["rss_start_kib"].as_u64().unwrap() > 0);
+    // A fresh server over the same log was started and measured, and the bound derives from it.
+    let fresh = r["rss_fresh_kib"].as_u64().unwrap();
+    assert!(fresh > 0);
+    assert!(r["rss_bound_kib"].as_u64().unwrap() > fresh);
+    assert!(r["rss_end_kib"].as_u64().unwrap() <= r["rss_bound_kib"].as_u64().unwrap());
     assert!(!r["samples"].as_array().unwrap().is_empty());
     assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
 }

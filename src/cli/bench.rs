@@ -112,6 +112,10 @@ pub struct RebuildArgs {
     /// Measure the ledger already in this directory instead (no fill; left in place).
     #[arg(long, conflicts_with = "dir")]
     pub existing: Option<PathBuf>,
+    /// Keep the filled ledger (in --dir, as `rebuild-ledger`) instead of removing it, so
+    /// later builds can be measured on the same entries with --existing.
+    #[arg(long, requires = "dir")]
+    pub keep: bool,
 }
 
 /// Flags of `bench proofs`.
@@ -195,9 +199,13 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
         BenchCommand::Proofs(p) => {
             super::bench_proofs::run(p.entries, p.samples, p.batch, p.dir.as_deref())
         }
-        BenchCommand::Rebuild(r) => {
-            super::bench_rebuild::run(r.entries, r.batch, r.dir.as_deref(), r.existing.as_deref())
-        }
+        BenchCommand::Rebuild(r) => super::bench_rebuild::run(
+            r.entries,
+            r.batch,
+            r.dir.as_deref(),
+            r.existing.as_deref(),
+            r.keep,
+        ),
         BenchCommand::Soak(s) => super::bench_soak::run(&s),
     }
 }

@@ -146,6 +146,7 @@ pub fn run(
     batch: usize,
     dir: Option<&Path>,
     existing: Option<&Path>,
+    keep: bool,
 ) -> Result<Outcome, CliError> {
     if let Some(d) = existing {
         return measure(d);
@@ -182,6 +183,13 @@ pub fn run(
         .arg(&scratch.0)
         .status()
         .map_err(CliError::ctx("starting the measuring process"))?;
+    if keep {
+        eprintln!(
+            "kept the ledger in {} (measure it again with --existing)",
+            scratch.0.display()
+        );
+        std::mem::forget(scratch);
+    }
     if status.success() {
         Ok(Outcome::Ok)
     } else {
