@@ -89,11 +89,14 @@ pub enum BenchCommand {
     /// (teacher history, eligibility, a strong school's quota, terms by school), and
     /// subscribers following Audit.Subscribe from 0, checking every entry arrives in order
     /// with no gap. Every second it samples RSS (`VmRSS`), operations and errors. Then it
-    /// shuts the server down gracefully and verifies the whole log offline.
+    /// shuts the server down gracefully, verifies the whole log offline, and measures the RSS
+    /// of a fresh `rotaledger serve` over the same store (what holding this log costs).
     ///
     /// Prints a table (per operation: count, errors, p50, p99, max), RSS at start, after one
-    /// minute, at the end and the maximum, the log's size and a verdict (or JSON with --json).
-    /// Exit 0 the verdict holds, 1 it does not, 2 could not run.
+    /// minute, at the end and the maximum, the fresh server's RSS, the log's size and a
+    /// verdict (or JSON with --json): no errors, subscribers in order, the log verifies, and
+    /// the end RSS within 1.5x the fresh server's + 128 MiB. Exit 0 the verdict holds, 1 it
+    /// does not, 2 could not run.
     Soak(super::bench_soak::SoakArgs),
 }
 
