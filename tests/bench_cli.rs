@@ -67,12 +67,14 @@ fn bench_grpc_runs_every_scenario_with_both_floors() {
     assert!(r["first_errors"].as_array().unwrap().is_empty());
     assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
 
-    // The table names the three paths of the scenario.
+    // The table names the three paths of the scenario; two clients may share a connection.
     let (code, out, err) = run(&[
         "bench",
         "grpc",
         "--clients",
         "2",
+        "--connections",
+        "1",
         "--events-per-request",
         "2",
         "--seconds",
@@ -84,6 +86,9 @@ fn bench_grpc_runs_every_scenario_with_both_floors() {
     for path in ["ours", "rpc floor", "disk floor"] {
         assert!(out.lines().any(|l| l.contains(path)), "{path}: {out}");
     }
+    let ours = out.lines().find(|l| l.contains("ours")).unwrap();
+    let cols: Vec<&str> = ours.split_whitespace().collect();
+    assert_eq!(cols[..4], ["2", "1", "2", "ours"], "{out}");
 }
 
 /// Out-of-range flags are refused before anything starts: exit 2.

@@ -103,7 +103,7 @@ pub enum BenchCommand {
     /// For every combination of --clients and --events-per-request, on a fresh ledger (under
     /// --dir, default the system temporary directory, removed afterwards) with 400 schools
     /// registered: (1) ours: a real server on 127.0.0.1:0 and that many tonic clients, each
-    /// on its own HTTP/2 connection, appending fresh teacher registrations in a closed loop
+    /// on its own HTTP/2 connection (or sharing --connections of them), appending fresh teacher registrations in a closed loop
     /// (every append judged by the rules, acknowledged once durable, with its receipt); (2)
     /// the RPC floor: Ledger.GetHead from as many clients on the same server; (3) the disk
     /// floor: sled insert + flush + fdatasync by one thread with as many appends per commit as

@@ -4,7 +4,8 @@
 //!
 //! - **ours**: a real server (the `serve` code path: [`server::open_ledger`] then
 //!   [`server::serve_ledger`] on a `127.0.0.1:0` listener, a fresh data directory) and N tonic
-//!   clients, each on its own HTTP/2 connection, appending in a closed loop. Every event is a
+//!   clients, each on its own HTTP/2 connection (or, with `--connections`, sharing that many
+//!   round robin), appending in a closed loop. Every event is a
 //!   real domain event (a fresh teacher registered at one of 400 pre-registered schools, ids
 //!   unique per client), so every append is judged by the rules and acknowledged only once
 //!   durable, with its receipt (signed checkpoint and inclusion proofs).
@@ -49,6 +50,11 @@ pub struct GrpcArgs {
     /// Events per append request, comma-separated: one scenario per value (at most 1000).
     #[arg(long, value_delimiter = ',', default_value = "1,100")]
     pub events_per_request: Vec<usize>,
+    /// HTTP/2 connections the clients share, round robin (0: one connection per client).
+    /// Requests of clients sharing a connection are multiplexed on it, so fewer connections
+    /// mean fewer, larger writes and reads on both ends.
+    #[arg(long, default_value_t = 0)]
+    pub connections: usize,
     /// Duration of each measurement (ours, RPC floor, disk floor), in seconds.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
@@ -65,6 +71,8 @@ pub struct GrpcArgs {
 #[derive(Debug, Serialize)]
 struct Scenario {
     clients: usize,
+    /// HTTP/2 connections the clients used.
+    connections: usize,
     events_per_request: usize,
     /// Appends over gRPC; latency per request, sent to answered.
     ours: Measured,
@@ -128,7 +136,17 @@ pub fn run(a: &GrpcArgs) -> Result<Outcome, CliError> {
     let mut first_errors = Vec::new();
     for &per_request in &a.events_per_request {
         for &clients in &a.clients {
-            let (s, errs) = scenario(&runtimes, parent, clients, per_request, limits)?;
+            let connections = match a.connections {
+                0 => clients,
+                n => n.min(clients),
+            };
+            let (s, errs) = scenario(
+                &runtimes,
+                parent,
+                (clients, connections),
+                per_request,
+                limits,
+            )?;
             first_errors.extend(errs);
             scenarios.push(s);
         }
@@ -292,7 +310,7 @@ fn event(client: usize, i: u64, j: usize) -> String {
 
 /// One client appending in a closed loop until `deadline`; latencies in ns.
 async fn appender(
-    c: Connect,
+    mut ledger: super::client::Ledger,
     client: usize,
     per_request: usize,
     deadline: Instant,
@@ -300,13 +318,6 @@ async fn appender(
     errors: Arc<Errors>,
 ) -> Vec<u64> {
     let mut lat = Vec::new();
-    let mut ledger = match c.ledger().await {
-        Ok(l) => l,
-        Err(e) => {
-            errors.add(e.to_string());
-            return lat;
-        }
-    };
     let mut i = 0u64;
     while Instant::now() < deadline {
         let req = proto::AppendRequest {
@@ -340,19 +351,12 @@ async fn appender(
 
 /// One client calling `Ledger.GetHead` in a closed loop until `deadline`; latencies in ns.
 async fn head_caller(
-    c: Connect,
+    mut ledger: super::client::Ledger,
     deadline: Instant,
     done: Arc<AtomicU64>,
     errors: Arc<Errors>,
 ) -> Vec<u64> {
     let mut lat = Vec::new();
-    let mut ledger = match c.ledger().await {
-        Ok(l) => l,
-        Err(e) => {
-            errors.add(e.to_string());
-            return lat;
-        }
-    };
     while Instant::now() < deadline {
         let t = Instant::now();
         match ledger.get_head(call(proto::GetHeadRequest {})).await {
@@ -413,7 +417,7 @@ where
 fn scenario(
     rt: &Runtimes,
     parent: Option<&Path>,
-    clients: usize,
+    (clients, connections): (usize, usize),
     per_request: usize,
     limits: Limits,
 ) -> Result<(Scenario, Vec<String>), CliError> {
@@ -435,26 +439,26 @@ fn scenario(
     let first_bench_seq = ledger.head().size;
     setup.finish_and_clear();
     let srv = RunningServer::start(rt, config, ledger)?;
+    // Connected before the clock starts; clients beyond `connections` share them.
+    let pool = rt.client.block_on(async {
+        let mut pool = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            pool.push(srv.connect.ledger().await?);
+        }
+        Ok::<_, CliError>(pool)
+    })?;
+    let client = |k: usize| pool[k % pool.len()].clone();
 
     let before = store.stats.snapshot();
     let errors = Arc::new(Errors::default());
-    let what = format!("grpc append {clients:>2} x {per_request:>3}");
+    let what = format!("grpc append {clients:>2} x {per_request:>3} ({connections} conn.)");
     let (lat, elapsed) = drive(
         rt,
         clients,
         limits,
         &what,
         "appends",
-        |k, deadline, done| {
-            appender(
-                srv.connect.clone(),
-                k,
-                per_request,
-                deadline,
-                done,
-                errors.clone(),
-            )
-        },
+        |k, deadline, done| appender(client(k), k, per_request, deadline, done, errors.clone()),
     )?;
     let after = store.stats.snapshot();
     let commits = after.commits - before.commits;
@@ -462,10 +466,11 @@ fn scenario(
     let ours = Measured::new(lat, after.entries - before.entries, commits, elapsed);
 
     let rpc_errors = Arc::new(Errors::default());
-    let what = format!("grpc GetHead {clients:>2}      ");
-    let (lat, elapsed) = drive(rt, clients, limits, &what, "calls", |_, deadline, done| {
-        head_caller(srv.connect.clone(), deadline, done, rpc_errors.clone())
+    let what = format!("grpc GetHead {clients:>2}       ({connections} conn.)");
+    let (lat, elapsed) = drive(rt, clients, limits, &what, "calls", |k, deadline, done| {
+        head_caller(client(k), deadline, done, rpc_errors.clone())
     })?;
+    drop(pool);
     let n = lat.len() as u64;
     let rpc_floor = Measured::new(lat, n, 0, elapsed);
     srv.stop(rt)?;
@@ -494,6 +499,7 @@ fn scenario(
     Ok((
         Scenario {
             clients,
+            connections,
             events_per_request: per_request,
             ours_vs_disk: ours.entries_per_s() / disk_floor.entries_per_s().max(1e-9),
             ours_vs_rpc: ours.ops_per_s() / rpc_floor.ops_per_s().max(1e-9),
@@ -528,8 +534,9 @@ fn print_table(r: &Report) {
     );
     println!();
     println!(
-        "{:>7} {:>7} {:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "{:>7} {:>5} {:>7} {:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
         "clients",
+        "conns",
         "events/",
         "path",
         "calls/s",
@@ -542,15 +549,20 @@ fn print_table(r: &Report) {
         "errors"
     );
     println!(
-        "{:>7} {:>7} {:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
-        "", "request", "", "", "", "", "", "", "commit", "floor", ""
+        "{:>7} {:>5} {:>7} {:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "", "", "request", "", "", "", "", "", "", "commit", "floor", ""
     );
     for s in &r.scenarios {
         let row = |path: &str, m: &Measured, per_commit: String, vs: String, errors: String| {
             println!(
-                "{:>7} {:>7} {:<11} {:>9.0} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>7} {:>6}",
+                "{:>7} {:>5} {:>7} {:<11} {:>9.0} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>7} {:>6}",
                 if path == "ours" {
                     s.clients.to_string()
+                } else {
+                    String::new()
+                },
+                if path == "ours" {
+                    s.connections.to_string()
                 } else {
                     String::new()
                 },

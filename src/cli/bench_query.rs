@@ -202,9 +202,15 @@ pub fn run(a: &QueryArgs) -> Result<Outcome, CliError> {
     let mut rows = Vec::new();
 
     // In-process: the floor without gRPC.
+    // With no appenders there is no "under load" to measure.
+    let loads: &[bool] = if a.appenders == 0 {
+        &[false]
+    } else {
+        &[false, true]
+    };
     let ledger = Arc::new(ledger);
     for kind in KINDS {
-        for under_load in [false, true] {
+        for &under_load in loads {
             rows.push(in_process(&c, &ledger, kind, under_load)?);
         }
     }
@@ -216,7 +222,7 @@ pub fn run(a: &QueryArgs) -> Result<Outcome, CliError> {
     let config = ServerConfig::new(dir.clone());
     let srv = RunningServer::start(&rt, config, ledger)?;
     for kind in KINDS {
-        for under_load in [false, true] {
+        for &under_load in loads {
             rows.push(over_grpc(&c, &srv.connect, kind, under_load)?);
         }
     }
