@@ -87,8 +87,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
-    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`, `bench rebuild`. Results:
-    /// docs/BENCHMARKS.md.
+    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`, `bench rebuild`,
+    /// `bench soak`, `bench grpc`, `bench query`. Results: docs/BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
         which: cli::bench::BenchCommand,

@@ -11,6 +11,8 @@ mod audit_watch;
 mod backup;
 /// The bad-input catalogue: malformed requests of every kind, their codes and messages.
 mod bad_input;
+/// `bench grpc` and `bench query` through the real binary: every scenario runs, nothing fails.
+mod bench_cli;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
 /// A damaged store: `serve` refuses it with exit code 2 and names the damage.

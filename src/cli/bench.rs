@@ -10,6 +10,8 @@
 //!   writer achieved) and a plain fdatasync rate.
 //! - `bench verify`: full chain verification of a store, next to a raw sled scan and raw
 //!   blake3 over the same stored bytes.
+//! - `bench proofs`, `bench rebuild`, `bench soak`, `bench grpc`, `bench query`: in their own
+//!   modules (`bench_*.rs`), which reuse the floors and helpers here.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -98,6 +100,35 @@ pub enum BenchCommand {
     /// the end RSS within 1.5x the fresh server's + 128 MiB. Exit 0 the verdict holds, 1 it
     /// does not, 2 could not run.
     Soak(super::bench_soak::SoakArgs),
+    /// Durable appends over gRPC on loopback from 1, 16 and 64 clients, next to an RPC floor
+    /// and the disk floor measured in the same run.
+    ///
+    /// For every combination of --clients and --events-per-request, on a fresh ledger (under
+    /// --dir, default the system temporary directory, removed afterwards) with 400 schools
+    /// registered: (1) ours: a real server on 127.0.0.1:0 and that many tonic clients, each
+    /// on its own HTTP/2 connection (or sharing --connections of them), appending fresh teacher registrations in a closed loop
+    /// (every append judged by the rules, acknowledged once durable, with its receipt); (2)
+    /// the RPC floor: Ledger.GetHead from as many clients on the same server; (3) the disk
+    /// floor: sled insert + flush + fdatasync by one thread with as many appends per commit as
+    /// the server achieved (`bench append`'s floor). Each runs for --seconds.
+    ///
+    /// Prints a table on stdout (or JSON with --json); progress on stderr. Exit 0 done, 1 a
+    /// call failed (the output says which), 2 could not run.
+    Grpc(super::bench_grpc::GrpcArgs),
+    /// Latency of the teacher history, eligibility and school quota queries on a large ledger
+    /// (--entries, default 1,000,000), idle and under concurrent appends, over gRPC and
+    /// in-process.
+    ///
+    /// Builds the ledger through the real `Ledger` (`bench rebuild`'s filler, untimed, with a
+    /// progress bar) or reuses the one in --data, opens it, then for each query measures for
+    /// --seconds: in-process calls (the floor without gRPC), idle and while --appenders tasks
+    /// append single events through the ledger; then the Query RPCs from tonic clients on a
+    /// real server over the same ledger, idle and while --appenders clients append over gRPC.
+    /// Random existing teachers; schools strong in --school-year.
+    ///
+    /// Prints a table on stdout (or JSON with --json); progress on stderr. Exit 0 done, 1 a
+    /// query or append failed, 2 could not run.
+    Query(super::bench_query::QueryArgs),
 }
 
 /// Flags of `bench rebuild`.
@@ -210,18 +241,22 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
             r.keep,
         ),
         BenchCommand::Soak(s) => super::bench_soak::run(&s),
+        BenchCommand::Grpc(g) => super::bench_grpc::run(&g),
+        BenchCommand::Query(q) => super::bench_query::run(&q),
     }
 }
 
 /// A directory removed when dropped (unless kept).
-struct ScratchDir {
-    path: PathBuf,
+pub(crate) struct ScratchDir {
+    /// Where it is.
+    pub(crate) path: PathBuf,
+    /// Left in place when dropped.
     keep: bool,
 }
 
 impl ScratchDir {
     /// A new, empty directory under `parent`.
-    fn new(parent: Option<&Path>, what: &str) -> Result<ScratchDir, CliError> {
+    pub(crate) fn new(parent: Option<&Path>, what: &str) -> Result<ScratchDir, CliError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -259,23 +294,30 @@ impl Drop for ScratchDir {
 
 /// Latency percentiles and rates of one measurement.
 #[derive(Debug, Clone, Copy, Serialize)]
-struct Measured {
+pub(crate) struct Measured {
     /// Appends (or commits, or syncs) completed.
-    ops: u64,
+    pub(crate) ops: u64,
     /// Entries written.
-    entries: u64,
+    pub(crate) entries: u64,
     /// Wall time of the whole measurement, seconds.
-    seconds: f64,
+    pub(crate) seconds: f64,
     /// Durable commits.
-    commits: u64,
+    pub(crate) commits: u64,
     /// Median latency, milliseconds.
-    p50_ms: f64,
+    pub(crate) p50_ms: f64,
     /// 99th percentile latency, milliseconds.
-    p99_ms: f64,
+    pub(crate) p99_ms: f64,
+    /// Largest latency, milliseconds: one stall shows here even when it is under 1%.
+    pub(crate) max_ms: f64,
 }
 
 impl Measured {
-    fn new(mut lat_ns: Vec<u64>, entries: u64, commits: u64, elapsed: Duration) -> Measured {
+    pub(crate) fn new(
+        mut lat_ns: Vec<u64>,
+        entries: u64,
+        commits: u64,
+        elapsed: Duration,
+    ) -> Measured {
         lat_ns.sort_unstable();
         Measured {
             ops: lat_ns.len() as u64,
@@ -284,12 +326,13 @@ impl Measured {
             commits,
             p50_ms: percentile(&lat_ns, 50) as f64 / 1e6,
             p99_ms: percentile(&lat_ns, 99) as f64 / 1e6,
+            max_ms: lat_ns.last().copied().unwrap_or(0) as f64 / 1e6,
         }
     }
-    fn ops_per_s(&self) -> f64 {
+    pub(crate) fn ops_per_s(&self) -> f64 {
         self.ops as f64 / self.seconds.max(1e-9)
     }
-    fn entries_per_s(&self) -> f64 {
+    pub(crate) fn entries_per_s(&self) -> f64 {
         self.entries as f64 / self.seconds.max(1e-9)
     }
 }
@@ -305,10 +348,11 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
 
 /// When a measurement stops.
 #[derive(Debug, Clone, Copy)]
-struct Limits {
-    duration: Duration,
-    /// 0: no limit.
-    max_ops: u64,
+pub(crate) struct Limits {
+    /// Longest duration.
+    pub(crate) duration: Duration,
+    /// Most operations (0: no limit).
+    pub(crate) max_ops: u64,
 }
 
 impl Limits {
@@ -357,7 +401,7 @@ fn open_writer(dir: &Path) -> Result<Writer<PassThrough>, CliError> {
 }
 
 /// A bar over the measurement's duration, showing operations done so far.
-fn timed_bar(limits: &Limits, what: String) -> ProgressBar {
+pub(crate) fn timed_bar(limits: &Limits, what: String) -> ProgressBar {
     let bar = ProgressBar::new(limits.duration.as_millis() as u64);
     let style = ProgressStyle::with_template("{msg} [{bar:30}] {elapsed}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -440,7 +484,7 @@ fn measure_writer(
 /// The floor: the storage work of the writer's commits done directly on sled by one thread,
 /// `batch` appends of `per_append` entries per commit, with values of the same sizes (entry,
 /// Merkle nodes, idempotency record, head). Latency is per commit.
-fn measure_floor(
+pub(crate) fn measure_floor(
     parent: Option<&Path>,
     batch: usize,
     per_append: usize,
@@ -508,7 +552,7 @@ fn measure_floor(
 /// Plain fdatasync rate: write 4 KiB and fdatasync, in a loop. With `grow`, each write
 /// appends (the file's size changes, so ext4 must also commit metadata through its journal);
 /// without, it overwrites blocks of a preallocated, synced 1 MiB file in place.
-fn measure_fdatasync(
+pub(crate) fn measure_fdatasync(
     parent: Option<&Path>,
     limits: Limits,
     grow: bool,
@@ -660,7 +704,7 @@ fn bench_append(a: &AppendArgs) -> Result<Outcome, CliError> {
     Ok(Outcome::Ok)
 }
 
-fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
     let s = serde_json::to_string_pretty(v).map_err(CliError::ctx("encoding JSON"))?;
     println!("{s}");
     Ok(())
@@ -747,7 +791,7 @@ fn print_append_table(r: &AppendReport) {
 }
 
 /// The 1, 5 and 15 minute load averages, or "unknown" off Linux.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())

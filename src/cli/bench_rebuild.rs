@@ -27,7 +27,9 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-fn schools() -> Vec<String> {
+/// The fixed part of the bench ledgers: 400 schools (every fourth one weak, the others
+/// strong) and 50 education groups of eight, all registered on 2010-01-01.
+pub(crate) fn schools() -> Vec<String> {
     let mut v = Vec::new();
     for s in 0..400 {
         let standing = if s % 4 == 3 { "weak" } else { "strong" };
@@ -46,6 +48,16 @@ fn schools() -> Vec<String> {
     v
 }
 
+/// A teacher registration at `school`, dated 2010-01-01 (after every bench school): valid
+/// in any ledger holding the school and no teacher `teacher` yet.
+pub(crate) fn teacher_registered(teacher: &str, name: &str, school: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_registered","version":1,"teacher":"{teacher}","name":"{name}","school":"{school}","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2010-01-01"}}"#
+    )
+}
+
+/// Teacher `i`'s seven entries: registered, dispatched, evaluated three times, returned,
+/// promoted.
 fn teacher(i: u64) -> [String; 7] {
     let home = (i % 100) * 4 + (i / 100) % 3;
     let weak = home - home % 4 + 3;
@@ -53,9 +65,7 @@ fn teacher(i: u64) -> [String; 7] {
     let t = format!("T{i:07}");
     let d = format!("D{i:07}");
     [
-        format!(
-            r#"{{"type":"teacher_registered","version":1,"teacher":"{t}","name":"Teacher {i}","school":"S{home:04}","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2010-01-01"}}"#
-        ),
+        teacher_registered(&t, &format!("Teacher {i}"), &format!("S{home:04}")),
         format!(
             r#"{{"type":"teacher_dispatched","version":1,"dispatch":"{d}","teacher":"{t}","from_school":"S{home:04}","to_school":"S{weak:04}","start_date":"{y}-09-01","kind":"rotation"}}"#
         ),
@@ -81,7 +91,7 @@ fn evaluation(d: &str, school: u64, year: u64) -> String {
 }
 
 /// Opens the ledger in `dir`, waiting for a just-closed one to let go of the store's lock.
-fn open(dir: &Path) -> Result<Ledger, CliError> {
+pub(crate) fn open(dir: &Path) -> Result<Ledger, CliError> {
     let started = Instant::now();
     loop {
         match Ledger::open(dir, LedgerOptions::default()) {
@@ -97,8 +107,11 @@ fn is_locked(e: &LedgerError) -> bool {
     e.to_string().contains("could not acquire lock")
 }
 
-/// Fills `dir` with `entries` domain entries in appends of `batch` events.
-fn fill(dir: &Path, entries: u64, batch: usize) -> Result<u64, CliError> {
+/// Fills the fresh ledger in `dir` with `entries` domain entries through the real [`Ledger`],
+/// in appends of `batch` events (the rules checked, the stored form as in production), with a
+/// progress bar on stderr. Shared by `bench rebuild` and `bench query`, so both measure the
+/// same kind of ledger.
+pub(crate) fn fill(dir: &Path, entries: u64, batch: usize) -> Result<u64, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,184 @@
+//! `rotaledger bench grpc` and `rotaledger bench query` end to end through the real binary,
+//! with tiny settings: every scenario is listed, ran, did real work and nothing failed. What
+//! they measure is never asserted (no timing in tests).
+
+use std::process::Command;
+
+use crate::util::bin;
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every client count x events per request is a scenario with the three paths; every append
+/// acknowledged by a client is one the store counted (entries = appends x events), the floors
+/// did work, nothing failed, and the temporary data directories are gone afterwards.
+#[test]
+fn bench_grpc_runs_every_scenario_with_both_floors() {
+    let parent = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(&[
+        "bench",
+        "grpc",
+        "--clients",
+        "1,3",
+        "--events-per-request",
+        "1,5",
+        "--seconds",
+        "1",
+        "--dir",
+        parent.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let scenarios = r["scenarios"].as_array().unwrap();
+    let mut seen = Vec::new();
+    for s in scenarios {
+        let (clients, per) = (
+            s["clients"].as_u64().unwrap(),
+            s["events_per_request"].as_u64().unwrap(),
+        );
+        seen.push((clients, per));
+        let ours = &s["ours"];
+        let appends = ours["ops"].as_u64().unwrap();
+        assert!(appends > 0, "{s}");
+        assert_eq!(ours["entries"].as_u64().unwrap(), appends * per, "{s}");
+        assert!(ours["commits"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["appends_per_commit"].as_f64().unwrap() >= 1.0, "{s}");
+        assert!(ours["p50_ms"].as_f64().unwrap() <= ours["max_ms"].as_f64().unwrap());
+        assert_eq!(s["errors"], 0, "{s}");
+        assert!(s["rpc_floor"]["ops"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(s["rpc_errors"], 0, "{s}");
+        let floor = &s["disk_floor"];
+        assert!(floor["ops"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(
+            floor["entries"].as_u64().unwrap(),
+            floor["ops"].as_u64().unwrap() * per,
+            "{s}"
+        );
+        assert!(s["floor_payload_bytes"].as_u64().unwrap() > 100, "{s}");
+    }
+    assert_eq!(seen, [(1, 1), (3, 1), (1, 5), (3, 5)]);
+    assert!(r["first_errors"].as_array().unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+
+    // The table names the three paths of the scenario; two clients may share a connection.
+    let (code, out, err) = run(&[
+        "bench",
+        "grpc",
+        "--clients",
+        "2",
+        "--connections",
+        "1",
+        "--events-per-request",
+        "2",
+        "--seconds",
+        "0.5",
+        "--dir",
+        parent.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    for path in ["ours", "rpc floor", "disk floor"] {
+        assert!(out.lines().any(|l| l.contains(path)), "{path}: {out}");
+    }
+    let ours = out.lines().find(|l| l.contains("ours")).unwrap();
+    let cols: Vec<&str> = ours.split_whitespace().collect();
+    assert_eq!(cols[..4], ["2", "1", "2", "ours"], "{out}");
+}
+
+/// Out-of-range flags are refused before anything starts: exit 2.
+#[test]
+fn bench_grpc_refuses_bad_flags() {
+    for bad in [
+        &["--events-per-request", "0"][..],
+        &["--events-per-request", "1001"],
+        &["--clients", "0"],
+        &["--seconds", "0"],
+    ] {
+        let mut args = vec!["bench", "grpc"];
+        args.extend_from_slice(bad);
+        let (code, _, err) = run(&args);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+    }
+}
+
+/// A small ledger is built in --data, then every query x path x load row is measured with
+/// nonzero rates and no error, appends run under load; a second run reuses the ledger (with
+/// this run's appends in it) and the ledger still verifies.
+#[test]
+fn bench_query_builds_measures_and_reuses_a_ledger() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("ledger");
+    let data_s = data.to_str().unwrap();
+    let args = [
+        "bench",
+        "query",
+        "--entries",
+        "3000",
+        "--batch",
+        "500",
+        "--seconds",
+        "0.3",
+        "--appenders",
+        "2",
+        "--data",
+        data_s,
+        "--json",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["built"], true);
+    assert_eq!(r["entries"], 3000);
+    assert!(r["teachers"].as_u64().unwrap() > 300, "{r}");
+    assert!(r["strong_schools"].as_u64().unwrap() > 0, "{r}");
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 12, "{out}");
+    for query in ["history", "eligibility", "quota"] {
+        for path in ["in-process", "grpc"] {
+            for load in [false, true] {
+                let row = rows
+                    .iter()
+                    .find(|x| x["query"] == query && x["path"] == path && x["under_load"] == load)
+                    .unwrap_or_else(|| panic!("no row {query} {path} {load}: {out}"));
+                assert!(row["queries"]["ops"].as_u64().unwrap() > 0, "{row}");
+                assert_eq!(row["errors"], 0, "{row}");
+                assert_eq!(row["append_errors"], 0, "{row}");
+                if load {
+                    assert!(row["appends"]["ops"].as_u64().unwrap() > 0, "{row}");
+                } else {
+                    assert!(row["appends"].is_null(), "{row}");
+                }
+            }
+        }
+    }
+    let appended: u64 = rows
+        .iter()
+        .filter_map(|x| x["appends"]["ops"].as_u64())
+        .sum();
+
+    // Reused: nothing built, this run's appends are in the log, the table lists every row.
+    let mut again = args.to_vec();
+    again.pop();
+    let (code, out, err) = run(&again);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains(&format!("{} entries", 3000 + appended)),
+        "{out}"
+    );
+    assert!(out.contains("reused"), "{out}");
+    for query in ["history", "eligibility", "quota"] {
+        let n = out
+            .lines()
+            .filter(|l| l.starts_with(query) && !l.contains("error"))
+            .count();
+        assert_eq!(n, 4, "{query}: {out}");
+    }
+    let (code, out, err) = run(&["verify", "--data", data_s]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
