@@ -161,8 +161,7 @@ pub fn school_duty(
         .ok_or_else(|| QueryError::UnknownSchool(school.to_string()))?;
     let policy = state.policy_at(as_of);
     let teachers: Vec<TeacherDuty> = state
-        .teachers()
-        // The cheap test first: most teachers of a jurisdiction belong to other schools.
+        .teachers_homed_at(&s.id)
         .filter(|t| t.home.at(as_of).is_some_and(|h| h.school == s.id))
         .filter_map(|t| duty_of(state, t, as_of))
         .collect();

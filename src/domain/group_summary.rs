@@ -101,9 +101,12 @@ pub fn group_summary(
         })
         .collect();
 
-    let mut early_returns: Vec<Term> = state
-        .dispatches()
-        .filter(|d| is_member(&d.from_school) || is_member(&d.to_school))
+    // The members' own dispatches (from or to one of them), each once.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut early_returns: Vec<Term> = member_ids
+        .iter()
+        .flat_map(|m| state.dispatches_at(m.as_str()))
+        .filter(|d| seen.insert(d.id.clone()))
         .filter_map(|d| term(state, d, until))
         .filter(|t| t.status == TermStatus::ReturnedEarly && t.end.is_some_and(|e| e >= first))
         .collect();

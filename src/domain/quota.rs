@@ -122,7 +122,8 @@ pub fn school_quota(
     let mut not_eligible = Vec::new();
     let mut school_teachers = 0u64;
     let mut district_key_teachers = 0u64;
-    for t in state.teachers() {
+    // By id, like `state.teachers()`, but only the school's own (at some date).
+    for t in state.teachers_homed_at(&s.id) {
         let Some(home) = t.home.at(first) else {
             continue;
         };
@@ -154,7 +155,7 @@ pub fn school_quota(
 
     let until = as_of.min(last);
     let mut outflow: Vec<Outflow> = state
-        .dispatches()
+        .dispatches_at(&s.id)
         .filter(|d| {
             d.kind == DispatchKind::Rotation
                 && d.from_school == s.id

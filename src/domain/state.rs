@@ -58,7 +58,38 @@ pub struct State {
     /// Per teacher id, every entry about them in log order (kept even if the registration is
     /// voided, so the history chain stays whole).
     histories: OrdMap<Id, SmallSet<u64>>,
+    /// Per school, the teachers with a home post there at any date (registration or
+    /// transfer): the candidates of a school's quota and duty, so those questions read the
+    /// school's own teachers rather than every teacher of the jurisdiction. Exact: a void
+    /// that removes a teacher's last post at a school removes them here too, so the index is
+    /// a function of the records alone.
+    homed: OrdMap<Id, SmallSet<Id>>,
+    /// Per school, the dispatches from or to it (quota outflow, terms by school, group
+    /// summaries). Exact, like `homed`.
+    by_school: OrdMap<Id, SmallSet<Id>>,
     unreadable: u64,
+}
+
+/// Adds `v` to the set under `k`.
+fn index_add(index: &mut OrdMap<Id, SmallSet<Id>>, k: &Id, v: &Id) {
+    match index.get_mut(k) {
+        Some(set) => {
+            set.insert(v.clone());
+        }
+        None => {
+            index.insert(k.clone(), SmallSet::unit(v.clone()));
+        }
+    }
+}
+
+/// Removes `v` from the set under `k` (and the set, once empty).
+fn index_remove(index: &mut OrdMap<Id, SmallSet<Id>>, k: &Id, v: &Id) {
+    if let Some(set) = index.get_mut(k) {
+        set.remove(v);
+        if set.is_empty() {
+            index.remove(k);
+        }
+    }
 }
 
 impl State {
@@ -195,6 +226,26 @@ impl State {
             .unwrap_or_default();
         v.sort_by_key(|d| (d.start_date, d.seq));
         v
+    }
+
+    /// The teachers with a home post at `school` on some date (registration or transfer),
+    /// by id: a superset of its teachers on any one date, which callers filter with
+    /// `home.at(date)`.
+    pub fn teachers_homed_at(&self, school: &str) -> impl Iterator<Item = &Teacher> {
+        self.homed
+            .get(school)
+            .into_iter()
+            .flat_map(|set| set.iter())
+            .filter_map(|t| self.teachers.get(t))
+    }
+
+    /// The dispatches from or to `school`, by dispatch id.
+    pub fn dispatches_at(&self, school: &str) -> impl Iterator<Item = &Dispatch> {
+        self.by_school
+            .get(school)
+            .into_iter()
+            .flat_map(|set| set.iter())
+            .filter_map(|d| self.dispatches.get(d))
     }
 
     /// The teacher's open dispatch (no return recorded), if any.
@@ -444,6 +495,7 @@ impl State {
                             promotions: SmallSet::new(),
                         },
                     );
+                    index_add(&mut self.homed, &e.school, &e.teacher);
                 }
             }
             Event::TeacherProfileUpdated(e) => {
@@ -482,6 +534,7 @@ impl State {
                             since: e.date,
                         },
                     );
+                    index_add(&mut self.homed, &e.school, &e.teacher);
                 }
             }
             Event::PolicyAdopted(e) => {
@@ -520,6 +573,8 @@ impl State {
                 if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.dispatches.insert(e.dispatch.clone());
                 }
+                index_add(&mut self.by_school, &e.from_school, &e.dispatch);
+                index_add(&mut self.by_school, &e.to_school, &e.dispatch);
                 self.dispatches.insert(
                     e.dispatch.clone(),
                     Dispatch {
@@ -651,8 +706,11 @@ impl State {
                     .teachers
                     .get(&e.teacher)
                     .is_some_and(|t| t.registered == target)
+                    && let Some(t) = self.teachers.remove(&e.teacher)
                 {
-                    self.teachers.remove(&e.teacher);
+                    for (_, _, post) in t.home.changes() {
+                        index_remove(&mut self.homed, &post.school, &e.teacher);
+                    }
                 }
             }
             Some(Event::TeacherProfileUpdated(e)) => {
@@ -667,6 +725,9 @@ impl State {
             Some(Event::TeacherTransferred(e)) => {
                 if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.home.unset(e.date, target);
+                    if !t.home.changes().any(|(_, _, p)| p.school == e.school) {
+                        index_remove(&mut self.homed, &e.school, &e.teacher);
+                    }
                 }
             }
             Some(Event::PolicyAdopted(e)) => {
@@ -682,6 +743,8 @@ impl State {
                     if let Some(t) = self.teachers.get_mut(&e.teacher) {
                         t.dispatches.remove(&e.dispatch);
                     }
+                    index_remove(&mut self.by_school, &e.from_school, &e.dispatch);
+                    index_remove(&mut self.by_school, &e.to_school, &e.dispatch);
                     if let Some(team_id) = &e.team
                         && let Some(team) = self.teams.get_mut(team_id)
                     {

@@ -119,9 +119,10 @@ pub fn terms(state: &State, q: &TermQuery, as_of: NaiveDate) -> Vec<Term> {
     if let Some(None) = group {
         return Vec::new();
     }
-    let candidates: Vec<&Dispatch> = match &q.teacher {
-        Some(t) => state.dispatches_of(t),
-        None => state.dispatches().collect(),
+    let candidates: Vec<&Dispatch> = match (&q.teacher, &q.school) {
+        (Some(t), _) => state.dispatches_of(t),
+        (None, Some(s)) => state.dispatches_at(s.as_str()).collect(),
+        (None, None) => state.dispatches().collect(),
     };
     let mut out: Vec<Term> = candidates
         .into_iter()

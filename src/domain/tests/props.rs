@@ -121,6 +121,32 @@ fn stored(state: &State) -> Vec<String> {
     out
 }
 
+/// The per-school indexes hold exactly what a scan of every teacher and dispatch finds.
+fn indexes_are_exact(s: &State) -> Result<(), TestCaseError> {
+    let schools = ["S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "X"];
+    for school in schools {
+        let indexed: Vec<&str> = s.teachers_homed_at(school).map(|t| t.id.as_str()).collect();
+        let scanned: Vec<&str> = s
+            .teachers()
+            .filter(|t| {
+                t.home
+                    .changes()
+                    .any(|(_, _, p)| p.school.as_str() == school)
+            })
+            .map(|t| t.id.as_str())
+            .collect();
+        prop_assert_eq!(indexed, scanned, "teachers homed at {}", school);
+        let indexed: Vec<&str> = s.dispatches_at(school).map(|d| d.id.as_str()).collect();
+        let scanned: Vec<&str> = s
+            .dispatches()
+            .filter(|d| d.from_school.as_str() == school || d.to_school.as_str() == school)
+            .map(|d| d.id.as_str())
+            .collect();
+        prop_assert_eq!(indexed, scanned, "dispatches at {}", school);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -148,6 +174,7 @@ proptest! {
             state.entries().map(|r| r.meta.clone()).zip(payloads.iter().map(String::as_str)),
         );
         prop_assert_eq!(&replayed, &state);
+        indexes_are_exact(&state)?;
         // And the links the payloads carry are those the state reports.
         for (rec, p) in state.entries().zip(&payloads) {
             let (_, link) = Event::decode_stored(p).unwrap();
@@ -169,6 +196,7 @@ proptest! {
         let mut s = State::new();
         for (i, e) in events.into_iter().enumerate() {
             s.apply(meta(i as u64), Arc::new(e));
+            indexes_are_exact(&s)?;
         }
         for t in s.teachers() {
             let _ = eligibility(&s, &t.id, d("2025-01-01"));
