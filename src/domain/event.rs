@@ -8,7 +8,7 @@
 //! with that field order, optional fields left out when absent, and no whitespace.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{DecodeError, Fields};
@@ -27,7 +27,7 @@ pub const MAX_GROUP_SCHOOLS: usize = 500;
 pub const TEACHER_PREV: &str = "teacher_prev";
 
 /// 学校登记: a school enters the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchoolRegistered {
     /// The school's id.
     pub school: Id,
@@ -44,7 +44,7 @@ pub struct SchoolRegistered {
 }
 
 /// A school's standing changes (e.g. a weak school is no longer weak).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchoolStandingChanged {
     /// The school.
     pub school: Id,
@@ -55,7 +55,7 @@ pub struct SchoolStandingChanged {
 }
 
 /// A district (学区) or education group (集团) is formed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupFormed {
     /// The group's id.
     pub group: Id,
@@ -72,7 +72,7 @@ pub struct GroupFormed {
 }
 
 /// A school joins or leaves a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMembershipChanged {
     /// The group.
     pub group: Id,
@@ -85,7 +85,7 @@ pub struct GroupMembershipChanged {
 }
 
 /// A teacher enters the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherRegistered {
     /// The teacher's id, as issued by the HR system.
     pub teacher: Id,
@@ -98,48 +98,48 @@ pub struct TeacherRegistered {
     /// Professional title.
     pub title: Title,
     /// When the title was obtained.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub title_date: Option<NaiveDate>,
     /// Key-teacher level.
     pub key_level: KeyLevel,
     /// Date employed at the home school (tenure counts from it).
     pub employed_date: NaiveDate,
     /// Known retirement date, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date: the facts above hold from it.
     pub date: NaiveDate,
 }
 
 /// A teacher's profile changes: at least one of the optional fields is set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherProfileUpdated {
     /// The teacher.
     pub teacher: Id,
     /// New name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub name: Option<String>,
     /// New subject.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub subject: Option<Id>,
     /// New title (outside a promotion, e.g. a correction of the registry).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub title: Option<Title>,
     /// When the new title was obtained.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub title_date: Option<NaiveDate>,
     /// New key-teacher level.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_level: Option<KeyLevel>,
     /// New retirement date.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date.
     pub date: NaiveDate,
 }
 
 /// A permanent change of home school (调动), not a rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherTransferred {
     /// The teacher.
     pub teacher: Id,
@@ -150,10 +150,10 @@ pub struct TeacherTransferred {
 }
 
 /// A policy takes effect: a preset with overrides, or (without a preset) a full set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyAdopted {
     /// The preset the parameters override.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub preset: Option<Preset>,
     /// Overrides, or every parameter when there is no preset.
     pub parameters: PolicyParameters,
@@ -162,7 +162,7 @@ pub struct PolicyAdopted {
 }
 
 /// 交流轮岗 / 支教 / 挂职: a teacher is posted to another school.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherDispatched {
     /// The dispatch's id.
     pub dispatch: Id,
@@ -177,12 +177,12 @@ pub struct TeacherDispatched {
     /// Rotation, support or training.
     pub kind: DispatchKind,
     /// 组团流入: the team this dispatch belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub team: Option<Id>,
 }
 
 /// A dispatched teacher returns (ends the dispatch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherReturned {
     /// The dispatch.
     pub dispatch: Id,
@@ -191,12 +191,12 @@ pub struct TeacherReturned {
     /// Why.
     pub reason: ReturnReason,
     /// An explanation; required when `reason` is `other`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub reason_text: Option<String>,
 }
 
 /// The receiving school evaluates a dispatched teacher for a school year (流入校考核).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherEvaluated {
     /// The dispatch.
     pub dispatch: Id,
@@ -211,7 +211,7 @@ pub struct TeacherEvaluated {
 }
 
 /// A teacher is promoted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherPromoted {
     /// The teacher.
     pub teacher: Id,
@@ -235,7 +235,7 @@ impl TeacherPromoted {
 }
 
 /// A mistaken entry is voided (作废): projections ignore it from now on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryVoided {
     /// The sequence number of the entry voided.
     pub seq: u64,
@@ -243,8 +243,9 @@ pub struct EntryVoided {
     pub reason: String,
 }
 
-/// One event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One event. (Its serde derives are the state snapshot's binary form; the JSON form is
+/// [`Event::to_json`], the payload type's fields after `type` and `version`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum Event {
     SchoolRegistered(SchoolRegistered),

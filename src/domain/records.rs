@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 
 use super::event::Event;
 use super::id::Id;
@@ -19,7 +20,7 @@ use super::vocab::{
 };
 
 /// One log entry as the state remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     /// Sequence number, hash, time and actor.
     pub meta: Meta,
@@ -32,7 +33,7 @@ pub struct EntryRecord {
 }
 
 /// A registered school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct School {
     /// Id.
     pub id: Id,
@@ -51,7 +52,7 @@ pub struct School {
 }
 
 /// A district or education group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Id.
     pub id: Id,
@@ -90,7 +91,7 @@ impl Group {
 }
 
 /// A teacher's post at a home school (编制).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HomePost {
     /// The home school.
     pub school: Id,
@@ -99,7 +100,7 @@ pub struct HomePost {
 }
 
 /// A professional title held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TitleHeld {
     /// The title.
     pub title: Title,
@@ -108,7 +109,7 @@ pub struct TitleHeld {
 }
 
 /// A registered teacher: registry facts over time, and indexes of their rotation records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Teacher {
     /// Id.
     pub id: Id,
@@ -135,7 +136,7 @@ pub struct Teacher {
 }
 
 /// The end of a dispatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Return {
     /// The returning entry.
     pub seq: u64,
@@ -148,7 +149,7 @@ pub struct Return {
 }
 
 /// An evaluation by the receiving school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The evaluating entry.
     pub seq: u64,
@@ -163,7 +164,7 @@ pub struct Evaluation {
 }
 
 /// One rotation posting and what happened to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispatch {
     /// Id.
     pub id: Id,
@@ -213,7 +214,7 @@ impl Dispatch {
 }
 
 /// 组团流入: a team of dispatches to one weak school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     /// Id.
     pub id: Id,
@@ -228,7 +229,7 @@ pub struct Team {
 }
 
 /// A promotion.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Promotion {
     /// The promoting entry.
     pub seq: u64,

@@ -32,7 +32,7 @@ use super::timeline::Timeline;
 use super::vocab::{MembershipChange, Standing};
 
 /// Where and when an entry was recorded: what `apply` needs besides the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     /// Sequence number.
     pub seq: u64,
@@ -45,7 +45,7 @@ pub struct Meta {
 }
 
 /// Everything the log says, as persistent maps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     entries: OrdMap<u64, EntryRecord>,
     schools: OrdMap<Id, School>,
