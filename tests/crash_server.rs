@@ -180,10 +180,10 @@ fn start(data: &std::path::Path, dir: &std::path::Path, round: usize) -> ServePr
 /// ignore it as damaged or foreign (a missing one is fine early on). 1 if it was used.
 fn check_snapshot(data: &std::path::Path, dir: &std::path::Path, round: usize, seed: u64) -> usize {
     let ctx = format!("seed {seed:#x}, round {round}");
-    if let Ok(bytes) = std::fs::read(rotaledger::snapshot::path(data)) {
-        if let Err(e) = rotaledger::snapshot::parse(&bytes) {
-            panic!("{ctx}: the snapshot left by a SIGKILL is unusable: {e}");
-        }
+    if let Ok(bytes) = std::fs::read(rotaledger::snapshot::path(data))
+        && let Err(e) = rotaledger::snapshot::parse(&bytes)
+    {
+        panic!("{ctx}: the snapshot left by a SIGKILL is unusable: {e}");
     }
     let log = std::fs::read_to_string(dir.join(format!("serve-{round}.log"))).unwrap();
     for bad in [

@@ -232,12 +232,8 @@ pub struct ServeProc {
 }
 
 impl ServeProc {
-    /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0` and reads its address.
-    pub fn start(data: &Path) -> ServeProc {
-        ServeProc::spawn(data, &[], None)
-    }
-
-    /// [`ServeProc::start`] with more arguments.
+    /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0 ARGS...` and reads its
+    /// address.
     pub fn start_with(data: &Path, args: &[&str]) -> ServeProc {
         ServeProc::spawn(data, args, None)
     }
@@ -329,13 +325,8 @@ impl Drop for ServeProc {
     }
 }
 
-/// Runs `rotaledger serve` on `data` and expects it to stop on its own within 20 s;
+/// Runs `rotaledger serve ARGS...` on `data` and expects it to stop on its own within 20 s;
 /// returns its exit code and stderr (code -1 and a note if it had to be killed).
-pub fn serve_until_exit(data: &Path) -> (i32, String) {
-    serve_until_exit_with(data, &[])
-}
-
-/// [`serve_until_exit`] with more arguments.
 pub fn serve_until_exit_with(data: &Path, args: &[&str]) -> (i32, String) {
     let mut child = std::process::Command::new(bin())
         .arg("serve")

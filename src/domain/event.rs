@@ -40,6 +40,7 @@ pub struct SchoolRegistered {
     /// Whether it is a rural school (乡村学校).
     pub rural: bool,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -51,6 +52,7 @@ pub struct SchoolStandingChanged {
     /// The standing from `date`.
     pub standing: Standing,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -68,6 +70,7 @@ pub struct GroupFormed {
     /// The member schools from `date`.
     pub schools: Vec<Id>,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -81,6 +84,7 @@ pub struct GroupMembershipChanged {
     /// Joined or left.
     pub change: MembershipChange,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -99,15 +103,19 @@ pub struct TeacherRegistered {
     pub title: Title,
     /// When the title was obtained.
     #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub title_date: Option<NaiveDate>,
     /// Key-teacher level.
     pub key_level: KeyLevel,
     /// Date employed at the home school (tenure counts from it).
+    #[serde(with = "super::binary::date")]
     pub employed_date: NaiveDate,
     /// Known retirement date, if any.
     #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date: the facts above hold from it.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -127,14 +135,17 @@ pub struct TeacherProfileUpdated {
     pub title: Option<Title>,
     /// When the new title was obtained.
     #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub title_date: Option<NaiveDate>,
     /// New key-teacher level.
     #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_level: Option<KeyLevel>,
     /// New retirement date.
     #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -146,6 +157,7 @@ pub struct TeacherTransferred {
     /// The new home school; tenure there counts from `date`.
     pub school: Id,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -158,6 +170,7 @@ pub struct PolicyAdopted {
     /// Overrides, or every parameter when there is no preset.
     pub parameters: PolicyParameters,
     /// The date it takes effect.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -173,6 +186,7 @@ pub struct TeacherDispatched {
     /// The receiving school.
     pub to_school: Id,
     /// First day at the receiving school.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// Rotation, support or training.
     pub kind: DispatchKind,
@@ -187,6 +201,7 @@ pub struct TeacherReturned {
     /// The dispatch.
     pub dispatch: Id,
     /// The first day back; not before the start date.
+    #[serde(with = "super::binary::date")]
     pub return_date: NaiveDate,
     /// Why.
     pub reason: ReturnReason,
@@ -207,6 +222,7 @@ pub struct TeacherEvaluated {
     /// The grade.
     pub grade: Grade,
     /// Effective date of the evaluation.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -220,6 +236,7 @@ pub struct TeacherPromoted {
     /// What to: a title spelling for `title`, free text otherwise.
     pub to: String,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Whether the promotion claims rotation credit.
     pub rotation_credit: bool,

@@ -46,6 +46,7 @@ pub struct School {
     /// The registering entry.
     pub registered: u64,
     /// Registration's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Standing over time.
     pub standing: Timeline<Standing>,
@@ -65,6 +66,7 @@ pub struct Group {
     /// The forming entry.
     pub formed: u64,
     /// Formation's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Per school, whether it is a member, over time.
     pub members: OrdMap<Id, Timeline<bool>>,
@@ -96,6 +98,7 @@ pub struct HomePost {
     /// The home school.
     pub school: Id,
     /// Employed there since (tenure counts from it).
+    #[serde(with = "super::binary::date")]
     pub since: NaiveDate,
 }
 
@@ -105,6 +108,7 @@ pub struct TitleHeld {
     /// The title.
     pub title: Title,
     /// Obtained on, when known.
+    #[serde(with = "super::binary::opt_date")]
     pub since: Option<NaiveDate>,
 }
 
@@ -116,6 +120,7 @@ pub struct Teacher {
     /// The registering entry.
     pub registered: u64,
     /// Registration's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Name over time.
     pub name: Timeline<String>,
@@ -141,6 +146,7 @@ pub struct Return {
     /// The returning entry.
     pub seq: u64,
     /// First day back.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Why.
     pub reason: ReturnReason,
@@ -160,6 +166,7 @@ pub struct Evaluation {
     /// The grade.
     pub grade: Grade,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
@@ -177,6 +184,7 @@ pub struct Dispatch {
     /// Receiving school.
     pub to_school: Id,
     /// First day.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// Rotation, support or training.
     pub kind: DispatchKind,
@@ -221,6 +229,7 @@ pub struct Team {
     /// Receiving school.
     pub school: Id,
     /// The founders' common start date.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// The entry of the first founding dispatch.
     pub created: u64,
@@ -240,6 +249,7 @@ pub struct Promotion {
     /// What to.
     pub to: String,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Whether rotation credit was claimed.
     pub rotation_credit: bool,

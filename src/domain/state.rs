@@ -37,8 +37,10 @@ pub struct Meta {
     /// Sequence number.
     pub seq: u64,
     /// Entry hash.
+    #[serde(with = "super::binary::hash")]
     pub hash: [u8; 32],
     /// Server time of the append.
+    #[serde(with = "super::binary::time")]
     pub recorded_at: DateTime<Utc>,
     /// Who appended it.
     pub actor: Arc<str>,

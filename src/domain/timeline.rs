@@ -14,7 +14,13 @@ use chrono::NaiveDate;
 /// one-change timeline costs one small allocation instead of a map node (a teacher alone
 /// has six timelines; at a million entries the map nodes dominated the state's memory).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Timeline<T: Clone>(Arc<Vec<((NaiveDate, u64), T)>>);
+#[serde(bound(
+    serialize = "T: serde::Serialize",
+    deserialize = "T: serde::Deserialize<'de>"
+))]
+pub struct Timeline<T: Clone>(
+    #[serde(with = "super::binary::timeline")] Arc<Vec<((NaiveDate, u64), T)>>,
+);
 
 impl<T: Clone> Default for Timeline<T> {
     fn default() -> Self {
