@@ -15,7 +15,12 @@
 //! - Readers see committed state only: the snapshot and checkpoint are published after the
 //!   commit that makes them true, never before.
 //! - Opening MUST refuse a store whose head, last entry or Merkle frontier disagree; it does
-//!   not repair anything.
+//!   not repair anything. It verifies every entry it replays: all of them (no usable state
+//!   snapshot, or [`LedgerOptions::full_check`]), or those after a state snapshot whose
+//!   position it checked against the store (`crate::snapshot`). In the second case the entries
+//!   before the snapshot are verified by a background check; if it fails, the ledger refuses
+//!   all further service with [`LedgerError::Corrupt`] (see [`Ledger::integrity`]).
+//! - The state snapshot is a cache: a bad one is never a reason to refuse to open.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,9 +47,10 @@ use crate::log::{
     Verified, Writer, fingerprint,
 };
 use crate::merkle::{
-    Blake3, Checkpoint, CheckpointKey, Digest, SignedCheckpoint, VerifierKey, consistency_proof,
-    inclusion_proof, root,
+    Blake3, Checkpoint, CheckpointKey, CompactRange, Digest, SignedCheckpoint, VerifierKey,
+    consistency_proof, inclusion_proof, root,
 };
+use crate::snapshot;
 
 /// File (in the data directory) holding the checkpoint signing key.
 pub const KEY_FILE: &str = "checkpoint.key";
@@ -58,7 +64,21 @@ pub struct LedgerOptions {
     pub key_file: Option<PathBuf>,
     /// Most events in one append (SPEC rule 8).
     pub max_events_per_append: usize,
+    /// Ignore the state snapshot: replay and verify the whole log before opening
+    /// (`serve --full-check`).
+    pub full_check: bool,
+    /// Write a state snapshot in the background every this many committed entries (and
+    /// always on [`Ledger::shutdown`]); 0: only on shutdown.
+    pub snapshot_every: u64,
+    /// After opening from a snapshot, verify the entries before it on a background thread
+    /// (and refuse service if they do not verify). Off only for measurements.
+    pub background_check: bool,
 }
+
+/// Default of [`LedgerOptions::snapshot_every`]: at 1M entries a snapshot takes a few seconds
+/// to write on its own thread (3.7 s on a loaded 2-core machine, BENCHMARKS.md), so every
+/// 100k entries costs little, and after a crash a restart replays at most ~100k entries.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100_000;
 
 impl Default for LedgerOptions {
     fn default() -> Self {
@@ -66,6 +86,81 @@ impl Default for LedgerOptions {
             origin: "rotaledger".into(),
             key_file: None,
             max_events_per_append: 1000,
+            full_check: false,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            background_check: true,
+        }
+    }
+}
+
+/// How [`Ledger::open`] rebuilt the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The size of the state snapshot the state was loaded from, if one was used.
+    pub snapshot: Option<u64>,
+    /// Why no snapshot was used (absent, damaged, another version or log, `full_check`).
+    pub snapshot_unused: Option<String>,
+    /// Entries replayed and verified on open (all of them without a snapshot).
+    pub replayed: u64,
+}
+
+/// Whether the whole stored log is known to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrity {
+    /// Every entry verified (on open, or since by the background check).
+    Verified,
+    /// Opened from a snapshot: the entries before it are being verified in the background.
+    Checking {
+        /// The snapshot's size: entries `0..size` are being checked.
+        size: u64,
+    },
+    /// The entries before the snapshot were not checked: the background check is off
+    /// ([`LedgerOptions::background_check`]) or was stopped (shutdown) before it finished.
+    Unchecked,
+    /// The background check found a bad entry: the ledger refuses all service.
+    Failed(Failure),
+}
+
+/// The background check's result, shared with its thread.
+struct IntegrityCell {
+    state: std::sync::Mutex<Integrity>,
+    done: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl IntegrityCell {
+    fn new(i: Integrity) -> IntegrityCell {
+        IntegrityCell {
+            state: std::sync::Mutex::new(i),
+            done: std::sync::Condvar::new(),
+            stop: std::sync::atomic::AtomicBool::new(false),
+            thread: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn get(&self) -> Integrity {
+        match self.state.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, i: Integrity) {
+        match self.state.lock() {
+            Ok(mut g) => *g = i,
+            Err(p) => *p.into_inner() = i,
+        }
+        self.done.notify_all();
+    }
+
+    /// Stops the check (if running) and waits for its thread.
+    fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Ok(mut t) = self.thread.lock()
+            && let Some(t) = t.take()
+        {
+            let _ = t.join();
         }
     }
 }
@@ -188,6 +283,8 @@ struct LedgerSequencer {
     committed: State,
     /// `committed` plus the appends sequenced since (not yet durable).
     pending: State,
+    /// Background snapshots of the committed state.
+    snapshots: Arc<snapshot::Scheduler<State>>,
 }
 
 /// Events of one append, already decoded.
@@ -277,6 +374,7 @@ impl Sequencer for LedgerSequencer {
             head,
             state: self.committed.clone(),
         }));
+        self.snapshots.committed(head, &self.committed);
     }
 
     fn aborted(&mut self) {
@@ -303,6 +401,9 @@ pub struct Ledger {
     checkpoint: Arc<ArcSwap<SignedCheckpoint>>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     max_events: usize,
+    snapshots: Arc<snapshot::Scheduler<State>>,
+    integrity: Arc<IntegrityCell>,
+    opened: OpenReport,
 }
 
 impl Ledger {
@@ -325,9 +426,10 @@ impl Ledger {
             head.size,
             head.root,
         )?));
-        // The replay reads every entry anyway, so it also checks every hash, link and the
-        // Merkle root against the head: a damaged log is refused here, in the same pass.
-        let state = replay(&store, head.size, Some(head))?;
+        // The replay reads every entry it folds in anyway, so it also checks every hash, link
+        // and the Merkle root against the head: a damaged log is refused here, in the same
+        // pass. From a snapshot, it reads and checks only the entries after it.
+        let (state, opened, check) = rebuild(dir, &store, head, &opts)?;
         if state.unreadable() > 0 {
             tracing::warn!(
                 entries = state.unreadable(),
@@ -338,6 +440,26 @@ impl Ledger {
             head,
             state: state.clone(),
         }));
+        let snapshots = Arc::new(
+            snapshot::Scheduler::start(
+                dir,
+                store.clone(),
+                opts.snapshot_every,
+                opened.snapshot.unwrap_or(0),
+            )
+            .map_err(|e| LedgerError::Storage(e.to_string()))?,
+        );
+        let check = check.filter(|p| p.size > 0);
+        let integrity = Arc::new(IntegrityCell::new(match check {
+            Some(p) if opts.background_check => Integrity::Checking { size: p.size },
+            Some(_) => Integrity::Unchecked,
+            None => Integrity::Verified,
+        }));
+        if let Some(p) = check
+            && opts.background_check
+        {
+            start_background_check(store.clone(), p, integrity.clone(), snapshots.clone())?;
+        }
         let seq = LedgerSequencer {
             key: key.clone(),
             origin: opts.origin.clone(),
@@ -346,6 +468,7 @@ impl Ledger {
             max_events: opts.max_events_per_append,
             committed: state.clone(),
             pending: state,
+            snapshots: snapshots.clone(),
         };
         let writer = Writer::start(store, head, seq)?;
         Ok(Ledger {
@@ -355,7 +478,54 @@ impl Ledger {
             checkpoint,
             snapshot,
             max_events: opts.max_events_per_append,
+            snapshots,
+            integrity,
+            opened,
         })
+    }
+
+    /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.opened
+    }
+
+    /// Whether the whole log is known to verify (see [`Integrity`]).
+    pub fn integrity(&self) -> Integrity {
+        self.integrity.get()
+    }
+
+    /// Waits for the background check (if any) to end, and returns its verdict.
+    pub fn wait_integrity(&self) -> Integrity {
+        let mut g = match self.integrity.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        while matches!(*g, Integrity::Checking { .. }) {
+            g = match self.integrity.done.wait(g) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        g.clone()
+    }
+
+    /// `Err` once the background check found the log damaged: every service refuses from
+    /// then on (the server answers `DATA_LOSS`), as it would have refused to open.
+    pub fn check_integrity(&self) -> Result<(), LedgerError> {
+        match self.integrity.get() {
+            Integrity::Failed(f) => Err(LedgerError::Corrupt(f)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes a state snapshot at the committed head now, on this thread (unless the newest
+    /// snapshot is already there, the log is empty or failed its check).
+    pub fn write_snapshot(&self) -> Result<Option<snapshot::Written>, LedgerError> {
+        self.check_integrity()?;
+        let snap = self.snapshot.load_full();
+        self.snapshots
+            .write_now(snap.head, &snap.state)
+            .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
     /// Appends the events of one request, atomically and durably. `events` are JSON texts.
@@ -366,6 +536,7 @@ impl Ledger {
         expected_size: Option<u64>,
         events: Vec<String>,
     ) -> Result<Receipt, LedgerError> {
+        self.check_integrity()?;
         if events.is_empty() {
             return Err(LedgerError::Input {
                 index: None,
@@ -722,10 +893,183 @@ impl Ledger {
         self.writer.store()
     }
 
-    /// Stops accepting appends, finishes queued ones, and waits for the writer.
+    /// Stops accepting appends, finishes queued ones, waits for the writer, and saves a state
+    /// snapshot at the final head (so the next open replays nothing). A failed snapshot is
+    /// logged, never fatal: the log is already durable.
     pub fn shutdown(&self) {
         self.writer.shutdown();
+        self.integrity.stop();
+        if matches!(self.integrity.get(), Integrity::Checking { .. }) {
+            self.integrity.set(Integrity::Unchecked);
+        }
+        match self.write_snapshot() {
+            Ok(Some(w)) => tracing::info!(
+                entries = w.size,
+                bytes = w.bytes,
+                ms = w.elapsed.as_millis() as u64,
+                "state snapshot written at shutdown"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "no state snapshot written at shutdown"),
+        }
     }
+}
+
+impl Drop for Ledger {
+    /// Without [`Ledger::shutdown`]: stop the background threads (no snapshot is written) so
+    /// that the store is released when the ledger is.
+    fn drop(&mut self) {
+        self.integrity.stop();
+        self.snapshots.stop();
+    }
+}
+
+/// Rebuilds the state for [`Ledger::open`]: from the state snapshot if there is a usable one
+/// (and `opts` allow it), replaying and verifying only the entries after it, else from the
+/// whole log. Returns the state, the report, and the position whose prefix still needs the
+/// background check.
+fn rebuild(
+    dir: &Path,
+    store: &Store,
+    head: Head,
+    opts: &LedgerOptions,
+) -> Result<(State, OpenReport, Option<Head>), LedgerError> {
+    let unused = if opts.full_check {
+        "full check asked for".to_string()
+    } else {
+        match snapshot::load::<State>(dir, store, head).and_then(usable) {
+            Ok((loaded, tree)) => {
+                let at = loaded.position.head;
+                let verifier = crate::log::Verifier::resume(at.hash, tree);
+                let state = replay_onto(store, loaded.state, verifier, head.size, Some(head))?;
+                tracing::info!(
+                    snapshot = at.size,
+                    replayed = head.size - at.size,
+                    "state loaded from the snapshot; entries after it verified"
+                );
+                return Ok((
+                    state,
+                    OpenReport {
+                        snapshot: Some(at.size),
+                        snapshot_unused: None,
+                        replayed: head.size - at.size,
+                    },
+                    Some(at),
+                ));
+            }
+            Err(snapshot::SnapshotError::Absent) if head.size == 0 => "no state snapshot".into(),
+            Err(e) => {
+                tracing::warn!(
+                    reason = %e,
+                    "state snapshot not used; replaying and verifying the whole log"
+                );
+                e.to_string()
+            }
+        }
+    };
+    let state = replay(store, head.size, Some(head))?;
+    Ok((
+        state,
+        OpenReport {
+            snapshot: None,
+            snapshot_unused: Some(unused),
+            replayed: head.size,
+        },
+        None,
+    ))
+}
+
+/// The cheap checks of a loaded snapshot's state against its position: it holds exactly the
+/// entries before it, the last with the recorded hash.
+fn usable(
+    l: snapshot::Loaded<State>,
+) -> Result<(snapshot::Loaded<State>, CompactRange<Blake3>), snapshot::SnapshotError> {
+    let p = l.position.head;
+    let bad = |m: String| Err(snapshot::SnapshotError::State(m));
+    if l.state.len() != p.size {
+        return bad(format!(
+            "it holds {} entries, its position says {}",
+            l.state.len(),
+            p.size
+        ));
+    }
+    if p.size > 0 && l.state.entry(p.size - 1).map(|e| e.meta.hash) != Some(p.hash) {
+        return bad(format!("its entry {} is not the log's", p.size - 1));
+    }
+    match l.position.tree() {
+        Some(tree) => Ok((l, tree)),
+        None => bad("its Merkle frontier does not fit its size".into()),
+    }
+}
+
+/// Verifies entries `0..at.size` against `at` on a thread of its own; on failure marks the
+/// ledger failed (every service refuses from then on) and stops snapshots.
+fn start_background_check(
+    store: Arc<Store>,
+    at: Head,
+    cell: Arc<IntegrityCell>,
+    snapshots: Arc<snapshot::Scheduler<State>>,
+) -> Result<(), LedgerError> {
+    let c = cell.clone();
+    let t = std::thread::Builder::new()
+        .name("rotaledger-check".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut v = crate::log::Verifier::new();
+            let mut failure = None;
+            for r in store.raw_range(0, at.size) {
+                if c.stop.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                let checked = r
+                    .map_err(|e| Failure {
+                        seq: v.head().size,
+                        problem: crate::log::Problem::Undecodable(e.to_string()),
+                    })
+                    .and_then(|(seq, value)| {
+                        Entry::from_stored(seq, &value)
+                            .map_err(|e| Failure {
+                                seq,
+                                problem: crate::log::Problem::Undecodable(e.to_string()),
+                            })
+                            .and_then(|e| v.check(&e))
+                    });
+                if let Err(f) = checked {
+                    failure = Some(f);
+                    break;
+                }
+            }
+            let verdict = match failure {
+                Some(f) => Err(f),
+                None => v.finish(Some(at)).map(|_| ()),
+            };
+            match verdict {
+                Ok(()) => {
+                    tracing::info!(
+                        entries = at.size,
+                        secs = started.elapsed().as_secs_f64(),
+                        "background check: the entries before the state snapshot verify"
+                    );
+                    c.set(Integrity::Verified);
+                }
+                Err(f) => {
+                    tracing::error!(
+                        seq = f.seq,
+                        problem = %f.problem,
+                        "background check: the stored log does not verify; refusing all further \
+                         service. Locate the damage with `rotaledger verify --data DIR` and \
+                         restore from the last export (docs/RELIABILITY.md)"
+                    );
+                    snapshots.halt();
+                    c.set(Integrity::Failed(f));
+                }
+            }
+        })
+        .map_err(|e| LedgerError::Storage(format!("starting the background check: {e}")))?;
+    if let Ok(mut slot) = cell.thread.lock() {
+        *slot = Some(t);
+    }
+    Ok(())
 }
 
 /// Moves a projection's error out of the position: the caller is told "no" without a
@@ -769,15 +1113,28 @@ const REPLAY_CHUNK: usize = 1024;
 /// and decoding (the larger half of the cost) run on a thread of their own while this one
 /// applies, in order, what it sends.
 fn replay(store: &Store, size: u64, head: Option<Head>) -> Result<State, LedgerError> {
+    replay_onto(store, State::new(), crate::log::Verifier::new(), size, head)
+}
+
+/// [`replay`] continued from `state` and `verifier` (both at the same position, e.g. a state
+/// snapshot's): folds in and verifies the entries from there to `size`.
+fn replay_onto(
+    store: &Store,
+    state: State,
+    verifier: crate::log::Verifier,
+    size: u64,
+    head: Option<Head>,
+) -> Result<State, LedgerError> {
+    let from = verifier.head().size;
     type Decoded = Vec<(Meta, Option<Event>)>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, LedgerError>>(8);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
-            let mut verifier = crate::log::Verifier::new();
+            let mut verifier = verifier;
             // Appends by the same actor follow each other: share one allocation of the name.
             let mut actor: Arc<str> = Arc::from("");
-            for r in store.raw_range(0, size) {
+            for r in store.raw_range(from, size) {
                 match decode_stored_entry(r, &mut verifier, &mut actor) {
                     Ok(d) => chunk.push(d),
                     Err(e) => {
@@ -811,7 +1168,7 @@ fn replay(store: &Store, size: u64, head: Option<Head>) -> Result<State, LedgerE
             };
             let _ = tx.send(end.map(|()| chunk).map_err(LedgerError::Corrupt));
         });
-        let mut state = State::new();
+        let mut state = state;
         for decoded in rx {
             for (meta, event) in decoded? {
                 state.apply_decoded(meta, event);

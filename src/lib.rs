@@ -14,6 +14,9 @@
 //! - [`ledger`]: the façade: log + tree + checkpoints + the domain's sequencer; durable appends
 //!   answered with receipts, committed reads.
 //! - `domain`: events, policy, rules, projections; plain Rust, no I/O.
+//! - [`snapshot`]: the state snapshot file: the domain state at a verified log position, so a
+//!   restart replays only the entries after it. A cache, never a source of truth.
+//! - [`atomic`]: files that appear only complete and durable (snapshot, exports, proofs).
 //! - `grpc`, `server`: the gRPC services and the server around the ledger.
 //! - [`cli`]: the offline commands (`verify`, `export`, `bench`) behind `src/main.rs`.
 //! - [`proto`]: code generated from `proto/rotaledger/v1`.
@@ -29,6 +32,7 @@ pub mod proto {
         tonic::include_file_descriptor_set!("rotaledger_descriptor");
 }
 
+pub mod atomic;
 pub mod cli;
 pub mod domain;
 pub mod generate;
@@ -36,3 +40,4 @@ pub mod grpc;
 pub mod ledger;
 pub mod log;
 pub mod server;
+pub mod snapshot;

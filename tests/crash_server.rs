@@ -169,6 +169,37 @@ async fn check_after_restart(
     ((latest.size, latest.root), landed_unacked)
 }
 
+/// Starts the server with frequent background snapshots (every 20 entries), so that SIGKILLs
+/// also land while a snapshot is being written; its log goes to `serve-ROUND.log`.
+fn start(data: &std::path::Path, dir: &std::path::Path, round: usize) -> ServeProc {
+    let log = dir.join(format!("serve-{round}.log"));
+    ServeProc::start_logged(data, &["--snapshot-every", "20"], &log)
+}
+
+/// After a restart: the snapshot on disk (if any) is whole, and the server did not have to
+/// ignore it as damaged or foreign (a missing one is fine early on). 1 if it was used.
+fn check_snapshot(data: &std::path::Path, dir: &std::path::Path, round: usize, seed: u64) -> usize {
+    let ctx = format!("seed {seed:#x}, round {round}");
+    if let Ok(bytes) = std::fs::read(rotaledger::snapshot::path(data))
+        && let Err(e) = rotaledger::snapshot::parse(&bytes)
+    {
+        panic!("{ctx}: the snapshot left by a SIGKILL is unusable: {e}");
+    }
+    let log = std::fs::read_to_string(dir.join(format!("serve-{round}.log"))).unwrap();
+    for bad in [
+        "is damaged",
+        "not of this log",
+        "snapshot's state",
+        "this version reads",
+    ] {
+        assert!(
+            !(log.contains("state snapshot not used") && log.contains(bad)),
+            "{ctx}: {log}"
+        );
+    }
+    usize::from(log.contains("state loaded from the snapshot"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_sigkill_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,9 +223,11 @@ async fn acknowledged_appends_survive_sigkill_of_the_server() {
     let (mut acked_total, mut retried_total, mut landed_unacked) = (0usize, 0usize, 0usize);
     let started = Instant::now();
     const ROUNDS: usize = 30;
+    let mut from_snapshot = 0;
     for round in 0..ROUNDS {
-        let mut p = ServeProc::start(&data);
+        let mut p = start(&data, dir.path(), round);
         p.ready().await;
+        from_snapshot += check_snapshot(&data, dir.path(), round, seed);
         {
             let mut map = sent.lock().unwrap().clone();
             retried_total += map.values().filter(|s| s.acked.is_none()).count();
@@ -266,8 +299,9 @@ async fn acknowledged_appends_survive_sigkill_of_the_server() {
     }
     // A last restart checks the last round, then an offline verification of the store.
     {
-        let mut p = ServeProc::start(&data);
+        let mut p = start(&data, dir.path(), ROUNDS);
         p.ready().await;
+        from_snapshot += check_snapshot(&data, dir.path(), ROUNDS, seed);
         let mut map = sent.lock().unwrap().clone();
         let unacked = map.values().filter(|s| s.acked.is_none()).count();
         retried_total += unacked;
@@ -296,9 +330,14 @@ async fn acknowledged_appends_survive_sigkill_of_the_server() {
     })
     .unwrap_or_else(|e| panic!("seed {seed:#x}: offline verify failed: {e}"));
     assert!(out.contains("verified"), "{out}");
+    assert!(
+        from_snapshot > ROUNDS / 2,
+        "seed {seed:#x}: only {from_snapshot} restarts used the snapshot"
+    );
     eprintln!(
         "crash_server: {ROUNDS} kills, {} appends sent, {acked_total} acknowledged before a kill, \
-         {retried_total} unacknowledged retried ({landed_unacked} of them had landed), {:?}",
+         {retried_total} unacknowledged retried ({landed_unacked} of them had landed), \
+         {from_snapshot} restarts from a state snapshot, {:?}",
         sent.lock().unwrap().len(),
         started.elapsed()
     );

@@ -37,5 +37,7 @@ mod log_store;
 mod no_panic;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
+/// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.
+mod snapshot;
 /// `bench soak`: a short mixed-load run through the real binary ends with a holding verdict.
 mod soak;

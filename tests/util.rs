@@ -232,17 +232,36 @@ pub struct ServeProc {
 }
 
 impl ServeProc {
-    /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0` and reads its address.
-    pub fn start(data: &Path) -> ServeProc {
+    /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0 ARGS...` and reads its
+    /// address.
+    pub fn start_with(data: &Path, args: &[&str]) -> ServeProc {
+        ServeProc::spawn(data, args, None)
+    }
+
+    /// [`ServeProc::start_with`], its info-level log written to `log`.
+    pub fn start_logged(data: &Path, args: &[&str], log: &Path) -> ServeProc {
+        ServeProc::spawn(data, args, Some(log))
+    }
+
+    fn spawn(data: &Path, args: &[&str], log: Option<&Path>) -> ServeProc {
         use std::io::BufRead;
+        let (level, stderr) = match log {
+            Some(p) => (
+                "info",
+                std::process::Stdio::from(std::fs::File::create(p).unwrap()),
+            ),
+            None => ("error", std::process::Stdio::null()),
+        };
         let mut child = std::process::Command::new(bin())
             .arg("serve")
             .arg("--data")
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "error")
+            .args(args)
+            .env("RUST_LOG", level)
+            .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -306,14 +325,15 @@ impl Drop for ServeProc {
     }
 }
 
-/// Runs `rotaledger serve` on `data` and expects it to stop on its own within 20 s;
+/// Runs `rotaledger serve ARGS...` on `data` and expects it to stop on its own within 20 s;
 /// returns its exit code and stderr (code -1 and a note if it had to be killed).
-pub fn serve_until_exit(data: &Path) -> (i32, String) {
+pub fn serve_until_exit_with(data: &Path, args: &[&str]) -> (i32, String) {
     let mut child = std::process::Command::new(bin())
         .arg("serve")
         .arg("--data")
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

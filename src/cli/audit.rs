@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use clap::Subcommand;
 
-use super::atomic::AtomicFile;
 use super::{CliError, Outcome, progress};
+use crate::atomic::AtomicFile;
 use crate::ledger::KEY_FILE;
 use crate::log::export::{parse_hash, verify_export};
 use crate::log::{Entry, Store};

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tonic::Request;
 
-use super::atomic::AtomicFile;
 use super::client::{Connect, describe, to_entry};
 use super::{CliError, Outcome, progress};
+use crate::atomic::AtomicFile;
 use crate::domain::event::Event;
 use crate::log::export::{EXPORT_FORMAT, EXPORT_VERSION, Header, Line, read_header};
 use crate::log::import::{ImportError, check_empty, import_export};

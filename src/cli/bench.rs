@@ -71,15 +71,19 @@ pub enum BenchCommand {
     /// entries, next to a raw sled node read and one blake3 node hash measured in the same run.
     Proofs(ProofsArgs),
     /// Rebuild of the domain state on open: reopen time, replay rate and peak RSS of a
-    /// ledger of --entries realistic domain entries, next to a raw sled scan and a serde_json
-    /// parse of the same entries measured in the same run.
+    /// ledger of --entries realistic domain entries, with a full replay and with the state
+    /// snapshot, next to a raw sled scan and a serde_json parse of the same entries measured
+    /// in the same run.
     ///
     /// Fills a fresh ledger through the real `Ledger` (schools, groups, then per teacher:
     /// registered, dispatched, evaluated three times, returned, promoted), in appends of
-    /// --batch events, with a progress bar on stderr; then, in a fresh process (so the fill's
-    /// memory is not counted), times one reopen (head check, Merkle frontier, replay) and
-    /// reads the peak RSS (`VmHWM`) after it. The store is
-    /// created under --dir (default: the system temporary directory) and removed afterwards.
+    /// --batch events, with a progress bar on stderr, and closes it gracefully. Then, each in
+    /// a fresh process (so the fill's memory is not counted): one reopen with the full check
+    /// (head check, Merkle frontier, replay and verification of every entry), after which it
+    /// writes a state snapshot and times that; and one restart from that snapshot (snapshot
+    /// read, position check, decode), with the time the background check of the older
+    /// entries then takes. Peak RSS (`VmHWM`) after each. The store is created under --dir
+    /// (default: the system temporary directory) and removed afterwards.
     /// Exit 0 done, 2 could not run.
     Rebuild(RebuildArgs),
     /// Minutes of mixed load on an in-process server over loopback, with a verdict.
@@ -150,6 +154,10 @@ pub struct RebuildArgs {
     /// later builds can be measured on the same entries with --existing.
     #[arg(long, requires = "dir")]
     pub keep: bool,
+    /// With --existing: measure only the restart from the state snapshot (without it: only
+    /// the full replay, then write a snapshot).
+    #[arg(long, requires = "existing")]
+    pub from_snapshot: bool,
 }
 
 /// Flags of `bench proofs`.
@@ -239,6 +247,7 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
             r.dir.as_deref(),
             r.existing.as_deref(),
             r.keep,
+            r.from_snapshot,
         ),
         BenchCommand::Soak(s) => super::bench_soak::run(&s),
         BenchCommand::Grpc(g) => super::bench_grpc::run(&g),

@@ -1,7 +1,8 @@
 //! `rotaledger bench rebuild`: how long opening a ledger takes (head check, Merkle frontier,
 //! and the replay that rebuilds the domain state), at what rate and peak memory, next to the
 //! floor of the same machine in the same run (a raw sled scan of the same entries, and a
-//! `serde_json` parse of the same payloads).
+//! `serde_json` parse of the same payloads); and how long a restart from the state snapshot
+//! takes, what the snapshot costs to write and how large it is.
 //!
 //! The ledger is filled through the real [`Ledger`] with realistic domain history: 400
 //! schools in 50 education groups, then per teacher seven entries (registered, dispatched to
@@ -92,9 +93,13 @@ fn evaluation(d: &str, school: u64, year: u64) -> String {
 
 /// Opens the ledger in `dir`, waiting for a just-closed one to let go of the store's lock.
 pub(crate) fn open(dir: &Path) -> Result<Ledger, CliError> {
+    open_with(dir, LedgerOptions::default())
+}
+
+fn open_with(dir: &Path, opts: LedgerOptions) -> Result<Ledger, CliError> {
     let started = Instant::now();
     loop {
-        match Ledger::open(dir, LedgerOptions::default()) {
+        match Ledger::open(dir, opts.clone()) {
             Err(e) if is_locked(&e) && started.elapsed() < Duration::from_secs(30) => {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -160,9 +165,14 @@ pub fn run(
     dir: Option<&Path>,
     existing: Option<&Path>,
     keep: bool,
+    from_snapshot: bool,
 ) -> Result<Outcome, CliError> {
     if let Some(d) = existing {
-        return measure(d);
+        return if from_snapshot {
+            measure_restart(d)
+        } else {
+            measure(d)
+        };
     }
     if entries == 0 || batch == 0 || batch > 1000 {
         return Err(CliError(
@@ -191,11 +201,19 @@ pub fn run(
         rate(n, filled)
     );
     let exe = std::env::current_exe().map_err(CliError::ctx("this program's path"))?;
-    let status = std::process::Command::new(exe)
-        .args(["bench", "rebuild", "--existing"])
-        .arg(&scratch.0)
-        .status()
-        .map_err(CliError::ctx("starting the measuring process"))?;
+    let mut result = Ok(Outcome::Ok);
+    for extra in [None, Some("--from-snapshot")] {
+        let status = std::process::Command::new(&exe)
+            .args(["bench", "rebuild", "--existing"])
+            .arg(&scratch.0)
+            .args(extra)
+            .status()
+            .map_err(CliError::ctx("starting the measuring process"))?;
+        if !status.success() {
+            result = Err(CliError(format!("the measuring process failed: {status}")));
+            break;
+        }
+    }
     if keep {
         eprintln!(
             "kept the ledger in {} (measure it again with --existing)",
@@ -203,11 +221,71 @@ pub fn run(
         );
         std::mem::forget(scratch);
     }
-    if status.success() {
-        Ok(Outcome::Ok)
-    } else {
-        Err(CliError(format!("the measuring process failed: {status}")))
-    }
+    result
+}
+
+/// Measures a restart from the state snapshot of the ledger in `dir` (left in place).
+fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
+    let before = peak_rss_kib().unwrap_or(0);
+    let t = Instant::now();
+    let ledger = open(dir)?;
+    let reopen = t.elapsed();
+    let peak = peak_rss_kib().unwrap_or(0);
+    let report = ledger.open_report().clone();
+    let Some(at) = report.snapshot else {
+        return Err(CliError(format!(
+            "the restart did not use the state snapshot: {}",
+            report.snapshot_unused.unwrap_or_default()
+        )));
+    };
+    let bytes = std::fs::metadata(crate::snapshot::path(dir))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let integrity = ledger.wait_integrity();
+    let checked = t.elapsed();
+    let peak_after_check = peak_rss_kib().unwrap_or(0);
+    // Where the restart's time goes: the snapshot's parts again, on their own.
+    let t = Instant::now();
+    let raw = std::fs::read(crate::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
+    let read = t.elapsed();
+    let t = Instant::now();
+    let parsed = crate::snapshot::parse(&raw).map_err(CliError::ctx("snapshot"))?;
+    let checksum = t.elapsed();
+    let t = Instant::now();
+    crate::snapshot::check_position(ledger.store(), ledger.head(), &parsed.position)
+        .map_err(CliError::ctx("snapshot"))?;
+    let position = t.elapsed();
+    let t = Instant::now();
+    let state: crate::domain::State =
+        crate::snapshot::decode(parsed.state).map_err(CliError::ctx("snapshot"))?;
+    let decode = t.elapsed();
+    let t = Instant::now();
+    drop(state);
+    let free = t.elapsed();
+    // No shutdown: the snapshot stays as it was for the next run.
+    drop(ledger);
+    println!(
+        "  restart from the state snapshot    {:>8.2} s  snapshot of {at} entries ({:.1} MiB), {} replayed; peak RSS {} MiB (before {} MiB)",
+        secs(reopen),
+        bytes as f64 / (1024.0 * 1024.0),
+        report.replayed,
+        peak / 1024,
+        before / 1024
+    );
+    println!(
+        "  background check of the prefix    {:>8.2} s  after open ({integrity:?}); peak RSS then {} MiB",
+        secs(checked - reopen),
+        peak_after_check / 1024
+    );
+    println!(
+        "    its parts, again: read {:.3} s, checksum {:.3} s, position {:.3} s, decode {:.3} s (and freeing the state {:.3} s)",
+        secs(read),
+        secs(checksum),
+        secs(position),
+        secs(decode),
+        secs(free)
+    );
+    Ok(Outcome::Ok)
 }
 
 /// Measures the rebuild of the ledger in `dir` (which it leaves in place).
@@ -215,7 +293,13 @@ fn measure(dir: &Path) -> Result<Outcome, CliError> {
     let before = peak_rss_kib().unwrap_or(0);
     // The rebuild: what a restart costs.
     let t = Instant::now();
-    let ledger = open(dir)?;
+    let ledger = open_with(
+        dir,
+        LedgerOptions {
+            full_check: true,
+            ..Default::default()
+        },
+    )?;
     let reopen = t.elapsed();
     let peak = peak_rss_kib().unwrap_or(0);
     let snap = ledger.snapshot();
@@ -249,25 +333,35 @@ fn measure(dir: &Path) -> Result<Outcome, CliError> {
     }
     let parse = t.elapsed();
     drop(store);
-    ledger.shutdown();
+    // The snapshot the restart below loads, written as the background writer would.
+    let written = ledger
+        .write_snapshot()
+        .map_err(CliError::ctx("writing the state snapshot"))?
+        .ok_or_else(|| CliError("no state snapshot was written".into()))?;
+    // No shutdown: it would write the same snapshot again.
     drop(ledger);
 
     println!("rebuild of {size} entries ({teachers} teachers, {dispatches} dispatches)");
     println!(
-        "  reopen (head, frontier, replay)  {:>8.2} s  {:>10.0} entries/s  peak RSS {} MiB (before reopen {} MiB)",
+        "  reopen, full check (replay all)    {:>8.2} s  {:>10.0} entries/s  peak RSS {} MiB (before reopen {} MiB)",
         secs(reopen),
         rate(size, reopen),
         peak / 1024,
         before / 1024
     );
     println!(
-        "  floor: sled scan                 {:>8.2} s  {:>10.0} entries/s  ({} MiB stored)",
+        "  state snapshot write              {:>8.2} s  {:.1} MiB",
+        secs(written.elapsed),
+        written.bytes as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "  floor: sled scan                   {:>8.2} s  {:>10.0} entries/s  ({} MiB stored)",
         secs(scan),
         rate(scanned, scan),
         bytes / (1024 * 1024)
     );
     println!(
-        "  floor: serde_json parse          {:>8.2} s  {:>10.0} entries/s  ({parsed} objects)",
+        "  floor: serde_json parse            {:>8.2} s  {:>10.0} entries/s  ({parsed} objects)",
         secs(parse),
         rate(parsed, parse)
     );

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::atomic::AtomicFile;
 use super::{CliError, Outcome};
+use crate::atomic::AtomicFile;
 use crate::generate::{Config, Stats, generate};
 use crate::ledger::{Ledger, LedgerOptions};
 

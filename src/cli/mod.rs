@@ -3,7 +3,6 @@
 //! Exit codes are deliberate, as `verify` needs them: 0 all good, 1 the log (or export) is bad
 //! and the output says where, 2 the command could not run.
 
-pub mod atomic;
 pub mod audit;
 pub mod backup;
 pub mod bench;
@@ -40,5 +39,11 @@ impl CliError {
     /// Wraps any displayable error with context.
     pub fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> CliError {
         move |e| CliError(format!("{what}: {e}"))
+    }
+}
+
+impl From<crate::atomic::FileError> for CliError {
+    fn from(e: crate::atomic::FileError) -> Self {
+        CliError(e.to_string())
     }
 }

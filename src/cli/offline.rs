@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use super::atomic::AtomicFile;
 use super::{CliError, Outcome, progress};
+use crate::atomic::AtomicFile;
 use crate::log::export::{export_store, verify_export};
 use crate::log::verify::verify_store;
 use crate::log::{Failure, Store, Verified};

@@ -48,6 +48,17 @@ pub struct ServeArgs {
     /// Teachers in the demo district (with --demo).
     #[arg(long, default_value_t = 15_000, requires = "demo")]
     pub demo_teachers: u32,
+    /// Ignore the state snapshot (<data>/state.snapshot): replay and verify every entry
+    /// before serving, as after a snapshot is deleted. Without it, a valid snapshot is loaded,
+    /// only the entries after it are replayed and verified before serving, and the entries
+    /// before it are verified in the background (a failure stops all service with
+    /// DATA_LOSS). A missing or bad snapshot always means the full check.
+    #[arg(long)]
+    pub full_check: bool,
+    /// Save the state snapshot every N committed entries, in the background (and always at
+    /// shutdown); 0: only at shutdown.
+    #[arg(long, default_value_t = crate::ledger::DEFAULT_SNAPSHOT_EVERY, value_name = "N")]
+    pub snapshot_every: u64,
 }
 
 /// The data directory `serve` uses by default.
@@ -151,6 +162,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             origin: args.origin,
             key_file: None,
             max_events_per_append: args.max_events,
+            full_check: args.full_check,
+            snapshot_every: args.snapshot_every,
+            background_check: true,
         },
         access,
         tls,

@@ -78,7 +78,7 @@ pub fn load_state(path: &Path) -> Result<Option<WatchState>, CliError> {
 pub fn save_state(path: &Path, state: &WatchState) -> Result<(), CliError> {
     let mut text = serde_json::to_vec_pretty(state).map_err(CliError::ctx("encoding the state"))?;
     text.push(b'\n');
-    super::atomic::AtomicFile::write_all(path, &text)
+    Ok(crate::atomic::AtomicFile::write_all(path, &text)?)
 }
 
 /// `rotaledger audit watch`.

@@ -8,7 +8,7 @@
 //! with that field order, optional fields left out when absent, and no whitespace.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{DecodeError, Fields};
@@ -27,7 +27,7 @@ pub const MAX_GROUP_SCHOOLS: usize = 500;
 pub const TEACHER_PREV: &str = "teacher_prev";
 
 /// 学校登记: a school enters the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchoolRegistered {
     /// The school's id.
     pub school: Id,
@@ -40,22 +40,24 @@ pub struct SchoolRegistered {
     /// Whether it is a rural school (乡村学校).
     pub rural: bool,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A school's standing changes (e.g. a weak school is no longer weak).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchoolStandingChanged {
     /// The school.
     pub school: Id,
     /// The standing from `date`.
     pub standing: Standing,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A district (学区) or education group (集团) is formed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupFormed {
     /// The group's id.
     pub group: Id,
@@ -68,11 +70,12 @@ pub struct GroupFormed {
     /// The member schools from `date`.
     pub schools: Vec<Id>,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A school joins or leaves a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMembershipChanged {
     /// The group.
     pub group: Id,
@@ -81,11 +84,12 @@ pub struct GroupMembershipChanged {
     /// Joined or left.
     pub change: MembershipChange,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A teacher enters the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherRegistered {
     /// The teacher's id, as issued by the HR system.
     pub teacher: Id,
@@ -98,71 +102,80 @@ pub struct TeacherRegistered {
     /// Professional title.
     pub title: Title,
     /// When the title was obtained.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub title_date: Option<NaiveDate>,
     /// Key-teacher level.
     pub key_level: KeyLevel,
     /// Date employed at the home school (tenure counts from it).
+    #[serde(with = "super::binary::date")]
     pub employed_date: NaiveDate,
     /// Known retirement date, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date: the facts above hold from it.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A teacher's profile changes: at least one of the optional fields is set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherProfileUpdated {
     /// The teacher.
     pub teacher: Id,
     /// New name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub name: Option<String>,
     /// New subject.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub subject: Option<Id>,
     /// New title (outside a promotion, e.g. a correction of the registry).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub title: Option<Title>,
     /// When the new title was obtained.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub title_date: Option<NaiveDate>,
     /// New key-teacher level.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_level: Option<KeyLevel>,
     /// New retirement date.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
+    #[serde(with = "super::binary::opt_date")]
     pub retirement_date: Option<NaiveDate>,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A permanent change of home school (调动), not a rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherTransferred {
     /// The teacher.
     pub teacher: Id,
     /// The new home school; tenure there counts from `date`.
     pub school: Id,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A policy takes effect: a preset with overrides, or (without a preset) a full set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyAdopted {
     /// The preset the parameters override.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub preset: Option<Preset>,
     /// Overrides, or every parameter when there is no preset.
     pub parameters: PolicyParameters,
     /// The date it takes effect.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// 交流轮岗 / 支教 / 挂职: a teacher is posted to another school.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherDispatched {
     /// The dispatch's id.
     pub dispatch: Id,
@@ -173,30 +186,32 @@ pub struct TeacherDispatched {
     /// The receiving school.
     pub to_school: Id,
     /// First day at the receiving school.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// Rotation, support or training.
     pub kind: DispatchKind,
     /// 组团流入: the team this dispatch belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub team: Option<Id>,
 }
 
 /// A dispatched teacher returns (ends the dispatch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherReturned {
     /// The dispatch.
     pub dispatch: Id,
     /// The first day back; not before the start date.
+    #[serde(with = "super::binary::date")]
     pub return_date: NaiveDate,
     /// Why.
     pub reason: ReturnReason,
     /// An explanation; required when `reason` is `other`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub reason_text: Option<String>,
 }
 
 /// The receiving school evaluates a dispatched teacher for a school year (流入校考核).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherEvaluated {
     /// The dispatch.
     pub dispatch: Id,
@@ -207,11 +222,12 @@ pub struct TeacherEvaluated {
     /// The grade.
     pub grade: Grade,
     /// Effective date of the evaluation.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// A teacher is promoted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherPromoted {
     /// The teacher.
     pub teacher: Id,
@@ -220,6 +236,7 @@ pub struct TeacherPromoted {
     /// What to: a title spelling for `title`, free text otherwise.
     pub to: String,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Whether the promotion claims rotation credit.
     pub rotation_credit: bool,
@@ -235,7 +252,7 @@ impl TeacherPromoted {
 }
 
 /// A mistaken entry is voided (作废): projections ignore it from now on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryVoided {
     /// The sequence number of the entry voided.
     pub seq: u64,
@@ -243,8 +260,9 @@ pub struct EntryVoided {
     pub reason: String,
 }
 
-/// One event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One event. (Its serde derives are the state snapshot's binary form; the JSON form is
+/// [`Event::to_json`], the payload type's fields after `type` and `version`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum Event {
     SchoolRegistered(SchoolRegistered),

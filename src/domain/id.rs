@@ -73,6 +73,14 @@ impl serde::Serialize for Id {
     }
 }
 
+/// Read back from the state snapshot, validated again (a snapshot is a cache, not trusted
+/// input).
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::binary::from_text(d, "id", Id::new)
+    }
+}
+
 /// Checks free text (a name or an explanation): non-empty after trimming, at most `max`
 /// bytes, no control characters (names and reasons are single lines of text).
 pub fn check_text(s: &str, max: usize) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! with no I/O (SPEC §1-4).
 //!
 //! # Layout
+//! - [`binary`]: what the state snapshot's binary form needs from the domain types.
 //! - [`id`]: validated identifiers and free text.
 //! - [`vocab`]: the closed vocabularies (stages, standings, titles, grades, ...) and school years.
 //! - [`fields`]: the strict JSON field reader every decoder uses.
@@ -20,6 +21,7 @@
 //! enters only as effective dates in events and as-of dates in questions, so every answer is
 //! a function of the log and the question.
 
+pub mod binary;
 pub mod calendar;
 pub mod duty;
 pub mod eligibility;

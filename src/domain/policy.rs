@@ -4,7 +4,7 @@
 //! Ratios are [`Ratio`]s in basis points, never floats, so the quota edges are exact
 //! (20% of 50 is 10, not 9.999...).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{DecodeError, Fields, kind};
@@ -87,6 +87,14 @@ impl Serialize for Ratio {
     }
 }
 
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::binary::from_text(d, "ratio", |s| {
+            Ratio::parse(s).ok_or_else(|| "not a decimal between 0 and 1".into())
+        })
+    }
+}
+
 /// A named preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Preset {
@@ -112,8 +120,16 @@ impl Serialize for Preset {
     }
 }
 
+impl<'de> Deserialize<'de> for Preset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::binary::from_text(d, "preset", |s| {
+            Preset::parse(s).ok_or_else(|| format!("not one of {}", Preset::spellings()))
+        })
+    }
+}
+
 /// Every parameter of SPEC, in force from some date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// Minimum term of a dispatch, in years (流动期限不少于3年).
     pub min_term_years: u32,
@@ -235,40 +251,40 @@ impl Policy {
 
 /// Parameters set by a `policy_adopted` event: overrides of a preset, or (without a preset)
 /// every one of them. Absent parameters are omitted from the canonical JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct PolicyParameters {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub min_term_years: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub min_team_size: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub max_events_per_append: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub early_return_exempt_reasons: Option<Vec<ReturnReason>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub scored_subjects: Option<Vec<Id>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub rotation_credit_min_grade: Option<Grade>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub leadership_min_years: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub training_credit_min_grade: Option<Grade>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub senior_title_min_rural_or_weak_days: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub eligible_tenure_years: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub exempt_years_before_retirement: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub intermediate_title_max_years: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub min_outflow_ratio: Option<Ratio>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub min_key_teacher_share: Option<Ratio>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_share_basis: Option<KeyShareBasis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_teacher_outflow_threshold: Option<Ratio>,
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 
 use super::event::Event;
 use super::id::Id;
@@ -19,7 +20,7 @@ use super::vocab::{
 };
 
 /// One log entry as the state remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     /// Sequence number, hash, time and actor.
     pub meta: Meta,
@@ -32,7 +33,7 @@ pub struct EntryRecord {
 }
 
 /// A registered school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct School {
     /// Id.
     pub id: Id,
@@ -45,13 +46,14 @@ pub struct School {
     /// The registering entry.
     pub registered: u64,
     /// Registration's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Standing over time.
     pub standing: Timeline<Standing>,
 }
 
 /// A district or education group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Id.
     pub id: Id,
@@ -64,6 +66,7 @@ pub struct Group {
     /// The forming entry.
     pub formed: u64,
     /// Formation's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Per school, whether it is a member, over time.
     pub members: OrdMap<Id, Timeline<bool>>,
@@ -90,31 +93,34 @@ impl Group {
 }
 
 /// A teacher's post at a home school (编制).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HomePost {
     /// The home school.
     pub school: Id,
     /// Employed there since (tenure counts from it).
+    #[serde(with = "super::binary::date")]
     pub since: NaiveDate,
 }
 
 /// A professional title held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TitleHeld {
     /// The title.
     pub title: Title,
     /// Obtained on, when known.
+    #[serde(with = "super::binary::opt_date")]
     pub since: Option<NaiveDate>,
 }
 
 /// A registered teacher: registry facts over time, and indexes of their rotation records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Teacher {
     /// Id.
     pub id: Id,
     /// The registering entry.
     pub registered: u64,
     /// Registration's effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Name over time.
     pub name: Timeline<String>,
@@ -135,11 +141,12 @@ pub struct Teacher {
 }
 
 /// The end of a dispatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Return {
     /// The returning entry.
     pub seq: u64,
     /// First day back.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Why.
     pub reason: ReturnReason,
@@ -148,7 +155,7 @@ pub struct Return {
 }
 
 /// An evaluation by the receiving school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The evaluating entry.
     pub seq: u64,
@@ -159,11 +166,12 @@ pub struct Evaluation {
     /// The grade.
     pub grade: Grade,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
 }
 
 /// One rotation posting and what happened to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispatch {
     /// Id.
     pub id: Id,
@@ -176,6 +184,7 @@ pub struct Dispatch {
     /// Receiving school.
     pub to_school: Id,
     /// First day.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// Rotation, support or training.
     pub kind: DispatchKind,
@@ -213,13 +222,14 @@ impl Dispatch {
 }
 
 /// 组团流入: a team of dispatches to one weak school.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     /// Id.
     pub id: Id,
     /// Receiving school.
     pub school: Id,
     /// The founders' common start date.
+    #[serde(with = "super::binary::date")]
     pub start_date: NaiveDate,
     /// The entry of the first founding dispatch.
     pub created: u64,
@@ -228,7 +238,7 @@ pub struct Team {
 }
 
 /// A promotion.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Promotion {
     /// The promoting entry.
     pub seq: u64,
@@ -239,6 +249,7 @@ pub struct Promotion {
     /// What to.
     pub to: String,
     /// Effective date.
+    #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
     /// Whether rotation credit was claimed.
     pub rotation_credit: bool,

@@ -14,7 +14,7 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 /// A sorted set of a few elements.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SmallSet<T>(Arc<Vec<T>>);
 
 impl<T> Default for SmallSet<T> {
@@ -102,7 +102,7 @@ impl<T: Ord + Clone> FromIterator<T> for SmallSet<T> {
 }
 
 /// A sorted map of a few entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SmallMap<K, V>(Arc<Vec<(K, V)>>);
 
 impl<K, V> Default for SmallMap<K, V> {

@@ -32,20 +32,22 @@ use super::timeline::Timeline;
 use super::vocab::{MembershipChange, Standing};
 
 /// Where and when an entry was recorded: what `apply` needs besides the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     /// Sequence number.
     pub seq: u64,
     /// Entry hash.
+    #[serde(with = "super::binary::hash")]
     pub hash: [u8; 32],
     /// Server time of the append.
+    #[serde(with = "super::binary::time")]
     pub recorded_at: DateTime<Utc>,
     /// Who appended it.
     pub actor: Arc<str>,
 }
 
 /// Everything the log says, as persistent maps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     entries: OrdMap<u64, EntryRecord>,
     schools: OrdMap<Id, School>,

@@ -13,8 +13,14 @@ use chrono::NaiveDate;
 /// a clone is O(1) like a persistent map's, a change copies the few entries, and a
 /// one-change timeline costs one small allocation instead of a map node (a teacher alone
 /// has six timelines; at a million entries the map nodes dominated the state's memory).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeline<T: Clone>(Arc<Vec<((NaiveDate, u64), T)>>);
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "T: serde::Serialize",
+    deserialize = "T: serde::Deserialize<'de>"
+))]
+pub struct Timeline<T: Clone>(
+    #[serde(with = "super::binary::timeline")] Arc<Vec<((NaiveDate, u64), T)>>,
+);
 
 impl<T: Clone> Default for Timeline<T> {
     fn default() -> Self {

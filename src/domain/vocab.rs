@@ -40,6 +40,14 @@ macro_rules! vocabulary {
                 s.serialize_str(self.as_str())
             }
         }
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                super::binary::from_text(d, stringify!($name), |s| {
+                    <$name as Vocabulary>::parse(s)
+                        .ok_or_else(|| format!("not one of {}", <$name as Vocabulary>::spellings()))
+                })
+            }
+        }
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -234,7 +242,9 @@ vocabulary! {
 }
 
 /// A school year: `SchoolYear(2024)` runs from 2024-09-01 to 2025-08-31.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct SchoolYear(pub i32);
 

@@ -156,7 +156,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::ReadEntriesRequest>,
     ) -> Result<Response<Self::ReadEntriesStream>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let size = self.shared.ledger.head().size;
         let to = req.to_seq.unwrap_or(size);
@@ -176,7 +176,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let from = request.into_inner().from_seq;
         let size = self.shared.ledger.head().size;
         if from > size {
@@ -194,7 +194,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::VerifyRequest>,
     ) -> Result<Response<proto::VerifyResponse>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let size = self.shared.ledger.head().size;
         let to = req.to_seq.unwrap_or(size);
@@ -238,7 +238,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetCheckpointRequest>,
     ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let cp = match request.into_inner().size {
             None => (*self.shared.ledger.checkpoint()).clone(),
             Some(size) => self.shared.ledger.checkpoint_at(size)?,
@@ -252,7 +252,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetInclusionProofRequest>,
     ) -> Result<Response<proto::GetInclusionProofResponse>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
         let size = req.size.unwrap_or_else(|| ledger.head().size);
@@ -269,7 +269,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetConsistencyProofRequest>,
     ) -> Result<Response<proto::GetConsistencyProofResponse>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
         let new_size = req.new_size.unwrap_or_else(|| ledger.head().size);
@@ -289,7 +289,7 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetPublicKeyRequest>,
     ) -> Result<Response<proto::GetPublicKeyResponse>, Status> {
-        self.shared.access.authorize(&request, Permission::Audit)?;
+        self.shared.authorize(&request, Permission::Audit)?;
         let key = self.shared.ledger.verifier_key();
         Ok(Response::new(proto::GetPublicKeyResponse {
             verifier_key: key.to_string(),

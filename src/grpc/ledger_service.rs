@@ -27,7 +27,7 @@ impl Ledger for LedgerService {
         &self,
         request: Request<proto::AppendRequest>,
     ) -> Result<Response<proto::AppendResponse>, Status> {
-        let caller = self.shared.access.authorize(&request, Permission::Append)?;
+        let caller = self.shared.authorize(&request, Permission::Append)?;
         let req = request.into_inner();
         if req.events.len() > self.shared.max_events {
             return Err(LedgerError::Input {
@@ -74,9 +74,7 @@ impl Ledger for LedgerService {
         &self,
         request: Request<proto::GetHeadRequest>,
     ) -> Result<Response<proto::GetHeadResponse>, Status> {
-        self.shared
-            .access
-            .authorize(&request, Permission::ReadHead)?;
+        self.shared.authorize(&request, Permission::ReadHead)?;
         Ok(Response::new(proto::GetHeadResponse {
             head: Some(convert::head(&self.shared.ledger.head())),
         }))

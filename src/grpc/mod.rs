@@ -12,8 +12,9 @@
 //! - [`status`]: the one place where errors become `tonic::Status`.
 //! - [`convert`]: ledger types to proto messages.
 //!
-//! Every RPC starts with `access.authorize(&request, Permission::...)`: the permission an RPC
-//! needs is visible at the top of its handler.
+//! Every RPC starts with `shared.authorize(&request, Permission::...)`: the permission an RPC
+//! needs is visible at the top of its handler, and a ledger whose background check found the
+//! log damaged refuses every RPC there with `DATA_LOSS`.
 
 pub mod audit_service;
 pub mod auth;
@@ -26,9 +27,10 @@ pub mod status;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tonic::{Request, Status};
 
 use crate::ledger::Ledger;
-use auth::Access;
+use auth::{Access, Caller, Permission};
 
 /// What every service handler shares.
 #[derive(Clone)]
@@ -42,4 +44,15 @@ pub struct Shared {
     /// Turns true when the server shuts down, so live streams end instead of holding the
     /// graceful shutdown open forever.
     pub stopping: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Refuses every request once the log is known not to verify (`DATA_LOSS`), then checks
+    /// the caller's permission.
+    pub fn authorize<T>(&self, req: &Request<T>, need: Permission) -> Result<Caller, Status> {
+        self.ledger
+            .check_integrity()
+            .map_err(|e| status::ledger_status(&e))?;
+        self.access.authorize(req, need)
+    }
 }

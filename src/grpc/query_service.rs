@@ -181,7 +181,7 @@ impl QueryService {
         Req: Send + 'static,
         T: Send + 'static,
     {
-        let caller = self.shared.access.authorize(&request, Permission::Query)?;
+        let caller = self.shared.authorize(&request, Permission::Query)?;
         let req = request.into_inner();
         let (date, recorded_up_to) = as_of(&req);
         let as_of = match date.as_str() {

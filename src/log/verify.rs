@@ -158,6 +158,20 @@ impl Verifier {
         }
     }
 
+    /// Continues a verification from a trusted position: `tree` is the Merkle frontier over
+    /// the first `tree.size()` entries and `prev` the hash of the last of them (the state
+    /// snapshot's position, checked against the store). [`Verifier::finish`] then checks the
+    /// root at the end, as if the verification had started at entry 0.
+    pub fn resume(prev: Hash, tree: CompactRange<Blake3>) -> Verifier {
+        let at = tree.size();
+        Verifier {
+            from: at,
+            next: at,
+            prev,
+            tree: Some(tree),
+        }
+    }
+
     /// Checks the next entry. `entry.seq` is the position it was found at (its key, or its
     /// place in an export).
     pub fn check(&mut self, entry: &Entry) -> Result<(), Failure> {

@@ -189,6 +189,17 @@ impl<H: TreeHasher> CompactRange<H> {
         })
     }
 
+    /// The tree of `size` leaves from its frontier (largest subtree first, as
+    /// [`CompactRange::frontier`] gives it), e.g. as saved in the state snapshot; `None` unless
+    /// it holds exactly `popcount(size)` hashes.
+    pub fn from_frontier(hasher: H, size: u64, frontier: Vec<Digest>) -> Option<Self> {
+        (frontier.len() == size.count_ones() as usize).then_some(Self {
+            hasher,
+            size,
+            frontier,
+        })
+    }
+
     /// Number of leaves.
     pub fn size(&self) -> u64 {
         self.size

@@ -1,5 +1,5 @@
-//! Files that appear under their final name only when complete and durable: exports, proofs,
-//! checkpoints, generated districts, the watcher's state.
+//! Files that appear under their final name only when complete and durable: the state
+//! snapshot, exports, proofs, checkpoints, generated districts, the watcher's state.
 //!
 //! Written under `<name>.partial`, flushed, fdatasync'd, renamed over the final name, and the
 //! directory synced, so that after a crash a reader finds either the old file or the whole new
@@ -9,7 +9,23 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::CliError;
+/// A file operation that failed, with the file it was about.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct FileError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What the OS said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn on(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
+    move |source| FileError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// A file being written; nothing is visible under its final name until [`AtomicFile::commit`].
 pub struct AtomicFile {
@@ -20,11 +36,11 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     /// Starts writing what will become `out`.
-    pub fn create(out: &Path) -> Result<AtomicFile, CliError> {
+    pub fn create(out: &Path) -> Result<AtomicFile, FileError> {
         let mut name = out.as_os_str().to_owned();
         name.push(".partial");
         let tmp = PathBuf::from(name);
-        let file = File::create(&tmp).map_err(CliError::ctx(tmp.display()))?;
+        let file = File::create(&tmp).map_err(on(&tmp))?;
         Ok(AtomicFile {
             out: out.to_path_buf(),
             tmp,
@@ -38,22 +54,20 @@ impl AtomicFile {
     }
 
     /// Makes the file durable and gives it its final name.
-    pub fn commit(self) -> Result<(), CliError> {
+    pub fn commit(self) -> Result<(), FileError> {
         let tmp = self.tmp;
         let file = self
             .writer
             .into_inner()
-            .map_err(|e| CliError(format!("writing {}: {}", tmp.display(), e.error())))?;
-        file.sync_all().map_err(CliError::ctx(tmp.display()))?;
+            .map_err(|e| on(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(on(&tmp))?;
         drop(file);
-        std::fs::rename(&tmp, &self.out).map_err(CliError::ctx(self.out.display()))?;
+        std::fs::rename(&tmp, &self.out).map_err(on(&self.out))?;
         let dir = match self.out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(CliError::ctx(dir.display()))
+        File::open(dir).and_then(|d| d.sync_all()).map_err(on(dir))
     }
 
     /// Gives up: removes the temporary file (best effort) and leaves the final name alone.
@@ -64,10 +78,10 @@ impl AtomicFile {
     }
 
     /// Writes `bytes` to `out` in one go.
-    pub fn write_all(out: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    pub fn write_all(out: &Path, bytes: &[u8]) -> Result<(), FileError> {
         let mut f = AtomicFile::create(out)?;
         let tmp = f.tmp.clone();
-        f.write_all(bytes).map_err(CliError::ctx(tmp.display()))?;
+        f.write_all(bytes).map_err(on(&tmp))?;
         f.commit()
     }
 }

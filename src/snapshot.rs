@@ -1,0 +1,617 @@
+//! The state snapshot: the domain state as of a log position, saved so that a restart
+//! replays only the entries after that position instead of the whole log.
+//!
+//! **Architecture Invariant:** the snapshot is a cache of derived state, never a source of
+//! truth. The log is the record; a snapshot that is absent, damaged, written by another
+//! version or for another log is ignored (with a warning) and the state is rebuilt from the
+//! log, and deleting the file is always safe. Nothing is ever repaired or decided from it.
+//!
+//! The file, `<data>/state.snapshot` (byte layout in `docs/FORMAT.md` §1.11), holds a header
+//! (magic, format version, [`STATE_SCHEMA`], the position: size, the hash of entry
+//! `size - 1`, the Merkle root at `size` and the Merkle frontier there), the state in postcard,
+//! and a blake3 checksum of everything before it. It is written through
+//! [`AtomicFile`](crate::atomic::AtomicFile): a crash mid-write leaves the previous snapshot.
+//!
+//! [`load`] accepts a snapshot only if its checksum and versions match and its position is a
+//! position of *this* log: `size <= head.size`, the stored entry `size - 1` has the recorded
+//! hash, and the stored Merkle nodes give the recorded frontier and root at `size`. The ledger
+//! then verifies the entries `size..head` on top of it (chain and Merkle root at the head).
+//!
+//! This module knows the log (positions) and serde, not the domain: the state type is a
+//! parameter, so the file format is tested on its own.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::atomic::{AtomicFile, FileError};
+use crate::log::{GENESIS_HASH, Head, Store};
+use crate::merkle::{Blake3, CompactRange, Digest};
+
+/// The snapshot's file name in the data directory.
+pub const FILE_NAME: &str = "state.snapshot";
+/// The first 8 bytes of every snapshot.
+pub const MAGIC: [u8; 8] = *b"RLSNAPSH";
+/// The layout of the file around the state (header, checksum). Bumped when it changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The layout of the serialized state, and the meaning of it (what `State::apply` makes of
+/// the entries). MUST be bumped whenever a type inside `domain::State` changes shape (a field
+/// added, removed, reordered or retyped; a map replaced) or `apply` folds an entry
+/// differently: an older snapshot would then decode into the wrong fields or hold a state the
+/// new code would not have built. `snapshot_schema_guard` in `tests/snapshot.rs` fails when
+/// the encoding of a reference state changes, as a reminder.
+pub const STATE_SCHEMA: u32 = 2;
+
+/// Bytes before the frontier: magic, format, schema, size, hash, root, frontier length.
+const FIXED_HEADER: usize = 8 + 4 + 4 + 8 + 32 + 32 + 1;
+/// The checksum at the end.
+const CHECKSUM: usize = 32;
+
+/// Why a snapshot was not written or not used. Never a reason to refuse to open a ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// There is no snapshot file.
+    #[error("no state snapshot")]
+    Absent,
+    /// Reading or writing the file failed.
+    #[error("state snapshot file: {0}")]
+    File(#[from] FileError),
+    /// The bytes are not a snapshot of this format: wrong magic, cut short, bad checksum.
+    #[error("the state snapshot is damaged: {0}")]
+    Damaged(String),
+    /// Written by a version with another file format or state layout.
+    #[error(
+        "the state snapshot has format {format} and state schema {schema}; this version reads \
+         format {FORMAT_VERSION}, schema {STATE_SCHEMA}"
+    )]
+    Version {
+        /// The file's format version.
+        format: u32,
+        /// The file's state schema.
+        schema: u32,
+    },
+    /// The recorded position is not a position of this log.
+    #[error("the state snapshot is not of this log: {0}")]
+    Foreign(String),
+    /// The state could not be encoded or decoded.
+    #[error("the state snapshot's state: {0}")]
+    State(String),
+}
+
+/// A log position as the snapshot records it: enough to resume verification there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// Entries covered, the hash of the last one and the Merkle root over them.
+    pub head: Head,
+    /// The Merkle frontier at `head.size` (largest subtree first).
+    pub frontier: Vec<Digest>,
+}
+
+impl Position {
+    /// The position at `head`, with its frontier read from the store.
+    pub fn of(store: &Store, head: Head) -> Result<Position, SnapshotError> {
+        let tree = store
+            .load_tree(head.size)
+            .map_err(|e| SnapshotError::Foreign(e.to_string()))?;
+        Ok(Position {
+            head,
+            frontier: tree.frontier().to_vec(),
+        })
+    }
+
+    /// The Merkle frontier as a tree to continue from.
+    pub fn tree(&self) -> Option<CompactRange<Blake3>> {
+        CompactRange::from_frontier(Blake3, self.head.size, self.frontier.clone())
+    }
+}
+
+/// What writing a snapshot cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Entries covered.
+    pub size: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Time to serialize, write and sync it.
+    pub elapsed: Duration,
+}
+
+/// A snapshot accepted by [`load`].
+#[derive(Debug)]
+pub struct Loaded<S> {
+    /// Where it was taken (checked against the store).
+    pub position: Position,
+    /// The state as of that position.
+    pub state: S,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// The snapshot's path in data directory `dir`.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// Writes through to the file and the checksum, in large pieces (postcard writes field by
+/// field; hashing a few bytes at a time would cost more than the encoding).
+struct Checksummed {
+    file: AtomicFile,
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+    bytes: u64,
+}
+
+const CHUNK: usize = 1 << 20;
+
+impl Checksummed {
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        self.hasher.update(&self.buf);
+        self.file.write_all(&self.buf)?;
+        self.bytes += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.flush_buf()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The header bytes of a snapshot at `position`.
+fn header(position: &Position) -> Vec<u8> {
+    let mut h = Vec::with_capacity(FIXED_HEADER + 32 * position.frontier.len());
+    h.extend_from_slice(&MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    h.extend_from_slice(&STATE_SCHEMA.to_be_bytes());
+    h.extend_from_slice(&position.head.size.to_be_bytes());
+    h.extend_from_slice(&position.head.hash);
+    h.extend_from_slice(&position.head.root);
+    // At most 64 (one per bit of the size).
+    h.push(position.frontier.len() as u8);
+    for d in &position.frontier {
+        h.extend_from_slice(d);
+    }
+    h
+}
+
+/// Writes the snapshot of `state` at `position` to `<dir>/state.snapshot`, atomically: the
+/// previous snapshot stays in place until the new one is complete and synced.
+pub fn write<S: Serialize>(
+    dir: &Path,
+    position: &Position,
+    state: &S,
+) -> Result<Written, SnapshotError> {
+    let started = Instant::now();
+    let out = path(dir);
+    let file = AtomicFile::create(&out)?;
+    let tmp = file.tmp().to_path_buf();
+    let mut w = Checksummed {
+        file,
+        hasher: blake3::Hasher::new(),
+        buf: Vec::with_capacity(CHUNK + 4096),
+        bytes: 0,
+    };
+    let io = |source| FileError {
+        path: tmp.clone(),
+        source,
+    };
+    let written = w
+        .write_all(&header(position))
+        .map_err(io)
+        .map_err(SnapshotError::from)
+        .and_then(|()| {
+            // Every optional field written: postcard's fields are positional.
+            crate::domain::binary::positional(|| postcard::to_io(state, &mut w))
+                .map(|_| ())
+                .map_err(|e| SnapshotError::State(e.to_string()))
+        })
+        .and_then(|()| w.flush_buf().map_err(io).map_err(SnapshotError::from));
+    if let Err(e) = written {
+        w.file.abandon();
+        return Err(e);
+    }
+    let sum = *w.hasher.finalize().as_bytes();
+    let mut file = w.file;
+    if let Err(e) = file.write_all(&sum) {
+        file.abandon();
+        return Err(io(e).into());
+    }
+    file.commit()?;
+    Ok(Written {
+        size: position.head.size,
+        bytes: w.bytes + CHECKSUM as u64,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A snapshot file's parts, checksum, magic and versions checked.
+#[derive(Debug)]
+pub struct Parsed<'a> {
+    /// The recorded position (not yet checked against a store).
+    pub position: Position,
+    /// The serialized state.
+    pub state: &'a [u8],
+}
+
+/// Splits a snapshot file's bytes into its position and state, checking the checksum, the
+/// magic and the versions. Reads nothing else: any byte string gives `Ok` or an error.
+pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SnapshotError> {
+    let damaged = |m: &str| Err(SnapshotError::Damaged(m.to_owned()));
+    if bytes.len() < FIXED_HEADER + CHECKSUM {
+        return damaged(&format!("{} bytes, shorter than any snapshot", bytes.len()));
+    }
+    if bytes[..8] != MAGIC {
+        return damaged("it does not start with the snapshot magic");
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM);
+    if blake3::hash(body).as_bytes() != sum {
+        return damaged("its checksum does not match its contents");
+    }
+    let be32 = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&body[at..at + 4]);
+        u32::from_be_bytes(b)
+    };
+    let (format, schema) = (be32(8), be32(12));
+    if format != FORMAT_VERSION || schema != STATE_SCHEMA {
+        return Err(SnapshotError::Version { format, schema });
+    }
+    let mut size = [0u8; 8];
+    size.copy_from_slice(&body[16..24]);
+    let size = u64::from_be_bytes(size);
+    let digest = |at: usize| {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&body[at..at + 32]);
+        d
+    };
+    let (hash, root) = (digest(24), digest(56));
+    let n = usize::from(body[88]);
+    if n != size.count_ones() as usize {
+        return damaged(&format!(
+            "its Merkle frontier has {n} hashes, a tree of {size} needs {}",
+            size.count_ones()
+        ));
+    }
+    let state_at = FIXED_HEADER + 32 * n;
+    if body.len() < state_at {
+        return damaged("it ends inside the Merkle frontier");
+    }
+    let frontier = (0..n).map(|i| digest(FIXED_HEADER + 32 * i)).collect();
+    Ok(Parsed {
+        position: Position {
+            head: Head { size, hash, root },
+            frontier,
+        },
+        state: &body[state_at..],
+    })
+}
+
+/// Checks that `position` is a position of the log in `store`, whose (checked) head is
+/// `head`: not beyond it, the stored entry `size - 1` has the recorded hash, and the stored
+/// Merkle nodes give the recorded frontier and root. O(log n) reads.
+pub fn check_position(store: &Store, head: Head, position: &Position) -> Result<(), SnapshotError> {
+    let foreign = |m: String| Err(SnapshotError::Foreign(m));
+    let p = position.head;
+    if p.size > head.size {
+        return foreign(format!(
+            "it covers {} entries, the log holds {}",
+            p.size, head.size
+        ));
+    }
+    let stored = match p.size {
+        0 => GENESIS_HASH,
+        n => match store.entry(n - 1) {
+            Ok(Some(e)) => e.hash,
+            Ok(None) => return foreign(format!("entry {} is not stored", n - 1)),
+            Err(e) => return foreign(format!("entry {}: {e}", n - 1)),
+        },
+    };
+    if stored != p.hash {
+        return foreign(format!(
+            "it records hash {} for entry {}, the log has {}",
+            hex::encode(p.hash),
+            p.size.saturating_sub(1),
+            hex::encode(stored)
+        ));
+    }
+    let tree = store
+        .load_tree(p.size)
+        .map_err(|e| SnapshotError::Foreign(e.to_string()))?;
+    if tree.frontier() != position.frontier.as_slice() {
+        return foreign(format!(
+            "its Merkle frontier at {} differs from the log's stored nodes",
+            p.size
+        ));
+    }
+    if tree.root() != p.root {
+        return foreign(format!(
+            "it records Merkle root {} at {}, the log's nodes give {}",
+            hex::encode(p.root),
+            p.size,
+            hex::encode(tree.root())
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes the state of a parsed snapshot.
+pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
+    let (s, rest) =
+        postcard::take_from_bytes::<S>(state).map_err(|e| SnapshotError::State(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(SnapshotError::State(format!(
+            "{} bytes left after the state",
+            rest.len()
+        )));
+    }
+    Ok(s)
+}
+
+/// Loads `<dir>/state.snapshot` if it is a snapshot of the log in `store` (whose checked head
+/// is `head`) written by this version; see the module doc for what is checked.
+pub fn load<S: DeserializeOwned>(
+    dir: &Path,
+    store: &Store,
+    head: Head,
+) -> Result<Loaded<S>, SnapshotError> {
+    let p = path(dir);
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Absent),
+        Err(source) => return Err(FileError { path: p, source }.into()),
+    };
+    let parsed = parse(&bytes)?;
+    check_position(store, head, &parsed.position)?;
+    let state = decode(parsed.state)?;
+    Ok(Loaded {
+        position: parsed.position,
+        state,
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Writes snapshots in the background as the log grows: at most one at a time, on a thread
+/// of its own, so the writer thread only hands over an `Arc` of the committed state (an O(1)
+/// clone) and never waits for serialization or disk.
+pub struct Scheduler<S> {
+    dir: PathBuf,
+    store: Arc<Store>,
+    every: u64,
+    /// Size of the newest snapshot on disk (written or loaded); 0 for none.
+    last: Arc<AtomicU64>,
+    /// A job is queued or running.
+    busy: Arc<AtomicBool>,
+    /// Set when snapshots must no longer be written (the log failed its check).
+    halted: Arc<AtomicBool>,
+    tx: Mutex<Option<mpsc::SyncSender<(Head, S)>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
+    /// Starts the snapshot thread for the log in `store` (data directory `dir`): a snapshot
+    /// is due once `every` entries were committed after the newest one (`last`, the size of
+    /// the snapshot loaded on open, or 0). `every == 0`: only [`Scheduler::write_now`].
+    pub fn start(
+        dir: &Path,
+        store: Arc<Store>,
+        every: u64,
+        last: u64,
+    ) -> Result<Scheduler<S>, SnapshotError> {
+        let (tx, rx) = mpsc::sync_channel::<(Head, S)>(1);
+        let last = Arc::new(AtomicU64::new(last));
+        let busy = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (to, store, last, busy) =
+                (dir.to_path_buf(), store.clone(), last.clone(), busy.clone());
+            std::thread::Builder::new()
+                .name("rotaledger-snapshot".into())
+                .spawn(move || {
+                    for (head, state) in rx {
+                        let r = Position::of(&store, head).and_then(|p| write(&to, &p, &state));
+                        match r {
+                            Ok(w) => {
+                                last.store(w.size, Ordering::Release);
+                                tracing::info!(
+                                    entries = w.size,
+                                    bytes = w.bytes,
+                                    ms = w.elapsed.as_millis() as u64,
+                                    "state snapshot written"
+                                );
+                            }
+                            // The previous snapshot stays; the next one is tried later.
+                            Err(e) => tracing::warn!(error = %e, "state snapshot not written"),
+                        }
+                        drop(state);
+                        busy.store(false, Ordering::Release);
+                    }
+                })
+                .map_err(|source| FileError {
+                    path: dir.to_path_buf(),
+                    source,
+                })?
+        };
+        Ok(Scheduler {
+            dir: dir.to_path_buf(),
+            store,
+            every,
+            last,
+            busy,
+            halted: Arc::new(AtomicBool::new(false)),
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Called after every durable commit with the committed head and state: hands them to
+    /// the snapshot thread if a snapshot is due and none is in progress. Never blocks.
+    pub fn committed(&self, head: Head, state: &S)
+    where
+        S: Clone,
+    {
+        if self.every == 0
+            || head.size < self.last.load(Ordering::Acquire).saturating_add(self.every)
+            || self.halted.load(Ordering::Acquire)
+            || self.busy.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let sent = match self.tx.lock() {
+            Ok(tx) => tx
+                .as_ref()
+                .is_some_and(|tx| tx.try_send((head, state.clone())).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            self.busy.store(false, Ordering::Release);
+        }
+    }
+
+    /// Writes a snapshot of `state` at `head` now, on this thread (graceful shutdown), unless
+    /// the newest one is already there, the log is empty or snapshots were halted. Stops the
+    /// snapshot thread first so two writes never race.
+    pub fn write_now(&self, head: Head, state: &S) -> Result<Option<Written>, SnapshotError> {
+        self.stop();
+        if head.size == 0 || head.size == self.last() || self.halted.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let w = write(&self.dir, &Position::of(&self.store, head)?, state)?;
+        self.last.store(w.size, Ordering::Release);
+        Ok(Some(w))
+    }
+}
+
+impl<S> Scheduler<S> {
+    /// No more snapshots from now on (the log failed its background check: its state must
+    /// not be saved as if it were good).
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::Release);
+    }
+
+    /// Size of the newest snapshot on disk (0: none).
+    pub fn last(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+
+    /// Stops the snapshot thread, letting a snapshot in progress finish.
+    pub fn stop(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Ok(mut t) = self.thread.lock()
+            && let Some(t) = t.take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S> Drop for Scheduler<S> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(size: u64) -> Position {
+        Position {
+            head: Head {
+                size,
+                hash: [7; 32],
+                root: [9; 32],
+            },
+            frontier: (0..size.count_ones()).map(|i| [i as u8; 32]).collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_every_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let state: Vec<(u64, String, Option<u32>)> = (0..1000)
+            .map(|i| (i, format!("v{i}"), (i % 3 == 0).then_some(i as u32)))
+            .collect();
+        let pos = position(11);
+        let w = write(dir.path(), &pos, &state).unwrap();
+        let bytes = std::fs::read(path(dir.path())).unwrap();
+        assert_eq!(w.bytes, bytes.len() as u64);
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.position, pos);
+        assert_eq!(
+            decode::<Vec<(u64, String, Option<u32>)>>(p.state).unwrap(),
+            state
+        );
+
+        // Every single flipped byte is caught (by the checksum, or the magic before it).
+        for at in (0..bytes.len()).step_by(37).chain([bytes.len() - 1]) {
+            let mut b = bytes.clone();
+            b[at] ^= 0x10;
+            assert!(
+                matches!(parse(&b), Err(SnapshotError::Damaged(_))),
+                "flip at {at}"
+            );
+        }
+        // Cut anywhere.
+        for len in [0, 5, 8, 60, bytes.len() / 2, bytes.len() - 1] {
+            assert!(matches!(
+                parse(&bytes[..len]),
+                Err(SnapshotError::Damaged(_))
+            ));
+        }
+        // Another version, with a checksum that matches.
+        let mut b = bytes[..bytes.len() - CHECKSUM].to_vec();
+        b[12..16].copy_from_slice(&(STATE_SCHEMA + 1).to_be_bytes());
+        let sum = *blake3::hash(&b).as_bytes();
+        b.extend_from_slice(&sum);
+        assert!(matches!(
+            parse(&b),
+            Err(SnapshotError::Version { format: FORMAT_VERSION, schema }) if schema == STATE_SCHEMA + 1
+        ));
+        // The state of another type does not decode.
+        assert!(decode::<Vec<(String, u64)>>(p.state).is_err());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &position(3), &vec![1u8, 2, 3]).unwrap();
+        let before = std::fs::read(path(dir.path())).unwrap();
+        /// A state whose serialization fails halfway.
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{Error, SerializeSeq};
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&1u8)?;
+                Err(S::Error::custom("no"))
+            }
+        }
+        assert!(matches!(
+            write(dir.path(), &position(4), &Fails),
+            Err(SnapshotError::State(_))
+        ));
+        assert_eq!(std::fs::read(path(dir.path())).unwrap(), before);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(FILE_NAME)]);
+    }
+}
