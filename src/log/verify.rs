@@ -183,17 +183,6 @@ impl Verifier {
         entry: &EntryRef<'_>,
         body_seq: Result<u64, &DecodeError>,
     ) -> Result<(), Failure> {
-        self.check_hashed(entry, &entry.computed_hash(), body_seq)
-    }
-
-    /// [`Verifier::check_ref`] with the entry's hash already recomputed
-    /// ([`EntryRef::computed_hash`]), so that another thread can do the hashing.
-    pub fn check_hashed(
-        &mut self,
-        entry: &EntryRef<'_>,
-        computed: &Hash,
-        body_seq: Result<u64, &DecodeError>,
-    ) -> Result<(), Failure> {
         let fail = |problem| Failure {
             seq: entry.seq,
             problem,
@@ -221,10 +210,11 @@ impl Verifier {
                 claims,
             }));
         }
-        if computed != entry.hash {
+        let computed = entry.computed_hash();
+        if &computed != entry.hash {
             return Err(fail(Problem::HashMismatch {
                 stored: *entry.hash,
-                computed: *computed,
+                computed,
             }));
         }
         if entry.prev_hash != &self.prev {
