@@ -41,6 +41,7 @@ use crate::domain::teams::{TeamView, team, teams};
 use crate::domain::terms::{Term, TermQuery, terms};
 use crate::domain::vocab::SchoolYear;
 use crate::domain::{Event, Meta, State};
+use crate::log::entry::{BodyRef, EntryRef};
 use crate::log::verify::verify_range;
 use crate::log::{
     AppendError, AppendRequest, Chain, Entry, Failure, Head, Sequencer, Store, StoreError,
@@ -1179,34 +1180,43 @@ fn replay_onto(
 }
 
 /// One stored entry as the replay needs it: its meta, and its payload decoded (`None`: not
-/// a domain event).
+/// a domain event). The entry is read in place (no copy of the stored value), and the payload
+/// is decoded while the body is parsed: a payload that decodes is exactly one JSON value,
+/// which is all the body check needs to know of it, so each payload is parsed once.
 fn decode_stored_entry(
     r: Result<(u64, sled::IVec), StoreError>,
     verifier: &mut crate::log::Verifier,
     actor: &mut Arc<str>,
 ) -> Result<(Meta, Option<Event>), LedgerError> {
     let (seq, v) = r?;
-    let entry = Entry::from_stored(seq, &v).map_err(|e| {
+    let entry = EntryRef::from_stored(seq, &v).map_err(|e| {
         LedgerError::Corrupt(Failure {
             seq,
             problem: crate::log::Problem::Undecodable(e.to_string()),
         })
     })?;
-    let meta = entry.meta();
+    let mut event = None;
+    let body = BodyRef::parse_with(entry.body, |payload| {
+        event = Event::decode_stored_fast(payload).map(|(e, _)| e);
+        event.is_some()
+    });
     verifier
-        .check_parsed(&entry, &meta)
+        .check_ref(&entry, body.as_ref().map(|b| b.seq))
         .map_err(LedgerError::Corrupt)?;
     // The verifier refuses an undecodable body, so this is only the type's other arm.
-    let m = meta.map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
-    if **actor != *m.actor {
-        *actor = Arc::from(m.actor);
+    let b = body.map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    if **actor != *b.actor {
+        *actor = Arc::from(&*b.actor);
     }
-    let event = Event::decode_stored(&m.payload).ok().map(|(e, _)| e);
+    let event = match event {
+        Some(e) => Some(e),
+        None => Event::decode_stored(b.payload).ok().map(|(e, _)| e),
+    };
     Ok((
         Meta {
             seq,
-            hash: entry.hash,
-            recorded_at: m.recorded_at,
+            hash: *entry.hash,
+            recorded_at: b.recorded_at,
             actor: actor.clone(),
         },
         event,

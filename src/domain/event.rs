@@ -431,7 +431,31 @@ impl Event {
 
     /// Decodes a stored payload: the event, and its `teacher_prev` link if it has one
     /// (`Some(None)` for a `null` link).
+    ///
+    /// Stored payloads are the canonical JSON the ledger wrote itself, and a replay decodes
+    /// millions of them: they take a typed fast path ([`Event::decode_stored_fast`]), and
+    /// whatever it refuses goes through the strict decoder, which gives the result (or the
+    /// error) it always did. The fast path accepts nothing the strict decoder refuses and
+    /// decodes what it accepts to the same value (a property test checks both).
     pub fn decode_stored(text: &str) -> Result<(Event, Option<Option<EntryLink>>), DecodeError> {
+        match Event::decode_stored_fast(text) {
+            Some(decoded) => Ok(decoded),
+            None => Event::decode_stored_strict(text),
+        }
+    }
+
+    /// The typed fast path of [`Event::decode_stored`]: `None` when the text is not a stored
+    /// payload it can decode by itself (not `"type"` first, an escape in an id, a date or a
+    /// vocabulary value, an unknown or repeated field, any invalid value, a `policy_adopted`
+    /// event, ...); the strict decoder then decides.
+    pub fn decode_stored_fast(text: &str) -> Option<(Event, Option<Option<EntryLink>>)> {
+        fast::decode(text)
+    }
+
+    /// [`Event::decode_stored`] through the strict, field-by-field decoder alone.
+    pub fn decode_stored_strict(
+        text: &str,
+    ) -> Result<(Event, Option<Option<EntryLink>>), DecodeError> {
         let mut v: Value = serde_json::from_str(text)
             .map_err(|e| DecodeError::new("event", format!("not JSON: {e}")))?;
         let link = match v.as_object_mut().and_then(|m| m.remove(TEACHER_PREV)) {
@@ -452,6 +476,64 @@ fn decode_link(v: Value) -> Result<EntryLink, DecodeError> {
     hex::decode_to_slice(&h, &mut hash)
         .map_err(|_| DecodeError::new("teacher_prev.hash", "is not 64 hex digits"))?;
     Ok(EntryLink { seq, hash })
+}
+
+/// A group lists at least one school, its lead among them.
+fn check_group(g: &GroupFormed) -> Result<(), DecodeError> {
+    if g.schools.is_empty() {
+        return Err(DecodeError::new("schools", "is empty"));
+    }
+    if !g.schools.contains(&g.lead_school) {
+        return Err(DecodeError::new(
+            "lead_school",
+            format!("{} is not one of the group's schools", g.lead_school),
+        ));
+    }
+    Ok(())
+}
+
+/// A profile update changes something, and a title date comes with a title.
+fn check_profile(p: &TeacherProfileUpdated) -> Result<(), DecodeError> {
+    if p.name.is_none()
+        && p.subject.is_none()
+        && p.title.is_none()
+        && p.key_level.is_none()
+        && p.retirement_date.is_none()
+    {
+        return Err(DecodeError::new(
+            "teacher_profile_updated",
+            "changes nothing: set at least one of name, subject, title, key_level, retirement_date",
+        ));
+    }
+    if p.title_date.is_some() && p.title.is_none() {
+        return Err(DecodeError::new("title_date", "is given without a title"));
+    }
+    Ok(())
+}
+
+/// A return for reason `other` says why.
+fn check_return(r: &TeacherReturned) -> Result<(), DecodeError> {
+    if r.reason == ReturnReason::Other && r.reason_text.is_none() {
+        return Err(DecodeError::new(
+            "reason_text",
+            "is missing: a return for reason \"other\" must say why",
+        ));
+    }
+    Ok(())
+}
+
+/// A title promotion names a known title.
+fn check_promotion(kind: PromotionKind, to: &str) -> Result<(), DecodeError> {
+    if kind == PromotionKind::Title && Title::parse(to).is_none() {
+        return Err(DecodeError::new(
+            "to",
+            format!(
+                "unknown title {to:?}; expected one of {}",
+                Title::spellings()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
@@ -478,15 +560,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
                 schools: f.ids("schools", MAX_GROUP_SCHOOLS)?,
                 date: f.date("date")?,
             };
-            if g.schools.is_empty() {
-                return Err(DecodeError::new("schools", "is empty"));
-            }
-            if !g.schools.contains(&g.lead_school) {
-                return Err(DecodeError::new(
-                    "lead_school",
-                    format!("{} is not one of the group's schools", g.lead_school),
-                ));
-            }
+            check_group(&g)?;
             Event::GroupFormed(g)
         }
         "group_membership_changed" => Event::GroupMembershipChanged(GroupMembershipChanged {
@@ -518,20 +592,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
                 retirement_date: f.opt_date("retirement_date")?,
                 date: f.date("date")?,
             };
-            if p.name.is_none()
-                && p.subject.is_none()
-                && p.title.is_none()
-                && p.key_level.is_none()
-                && p.retirement_date.is_none()
-            {
-                return Err(DecodeError::new(
-                    "teacher_profile_updated",
-                    "changes nothing: set at least one of name, subject, title, key_level, retirement_date",
-                ));
-            }
-            if p.title_date.is_some() && p.title.is_none() {
-                return Err(DecodeError::new("title_date", "is given without a title"));
-            }
+            check_profile(&p)?;
             Event::TeacherProfileUpdated(p)
         }
         "teacher_transferred" => Event::TeacherTransferred(TeacherTransferred {
@@ -573,12 +634,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
                 reason: f.vocab("reason")?,
                 reason_text: f.opt_text("reason_text", MAX_TEXT_LEN)?,
             };
-            if r.reason == ReturnReason::Other && r.reason_text.is_none() {
-                return Err(DecodeError::new(
-                    "reason_text",
-                    "is missing: a return for reason \"other\" must say why",
-                ));
-            }
+            check_return(&r)?;
             Event::TeacherReturned(r)
         }
         "teacher_evaluated" => Event::TeacherEvaluated(TeacherEvaluated {
@@ -595,15 +651,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
         "teacher_promoted" => {
             let kind: PromotionKind = f.vocab("kind")?;
             let to = f.text("to", MAX_NAME_LEN)?;
-            if kind == PromotionKind::Title && Title::parse(&to).is_none() {
-                return Err(DecodeError::new(
-                    "to",
-                    format!(
-                        "unknown title {to:?}; expected one of {}",
-                        Title::spellings()
-                    ),
-                ));
-            }
+            check_promotion(kind, &to)?;
             Event::TeacherPromoted(TeacherPromoted {
                 teacher: f.id("teacher")?,
                 kind,
@@ -623,6 +671,412 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
             ));
         }
     })
+}
+
+/// The typed fast path for stored payloads: serde structs with borrowed strings, one per event
+/// type, read straight from the text (no `serde_json::Value`, no field map). Every value is
+/// validated with the strict decoder's own functions (`Id::new`, `check_text`,
+/// `Vocabulary::parse`, `parse_date`, the `check_*` rules above), and every doubt is a `None`:
+/// the strict decoder then gives the answer, so the two can only differ in speed.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer};
+
+    use super::super::fields::{MAX_YEAR, MIN_YEAR, parse_date};
+    use super::super::id::check_text;
+    use super::*;
+
+    type Link = Option<Option<EntryLink>>;
+
+    /// `teacher_prev`: absent is `None` (serde's default), `null` is `Some(None)`.
+    fn link<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<RawLink<'de>>>, D::Error> {
+        Option::<RawLink<'de>>::deserialize(d).map(Some)
+    }
+
+    #[derive(Deserialize, Clone, Copy)]
+    #[serde(deny_unknown_fields)]
+    struct RawLink<'a> {
+        seq: u64,
+        hash: &'a str,
+    }
+
+    /// What every stored payload has besides its own fields.
+    struct Common<'a> {
+        ty: &'a str,
+        version: u64,
+        teacher_prev: Option<Option<RawLink<'a>>>,
+    }
+
+    impl Common<'_> {
+        /// The link, if `ty` is the type the text starts with and the version is known.
+        fn check(self, expected: &str) -> Option<Link> {
+            if self.ty != expected || self.version != VERSION {
+                return None;
+            }
+            Some(match self.teacher_prev {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(l)) => {
+                    // The strict reader's `text("hash", 64)` then 32 bytes of hex: exactly 64
+                    // hex digits (which `check_text` always accepts).
+                    let mut hash = [0u8; 32];
+                    hex::decode_to_slice(l.hash, &mut hash).ok()?;
+                    Some(Some(EntryLink { seq: l.seq, hash }))
+                }
+            })
+        }
+    }
+
+    /// Declares the borrowed struct of one event type: `type`, `version`, its fields, and
+    /// `teacher_prev`, unknown fields refused.
+    macro_rules! raw {
+        ($name:ident { $($(#[$m:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct $name<'a> {
+                #[serde(rename = "type")]
+                ty: &'a str,
+                version: u64,
+                $($(#[$m])* $field: $ty,)*
+                #[serde(default, borrow, deserialize_with = "link")]
+                teacher_prev: Option<Option<RawLink<'a>>>,
+            }
+            impl<'a> $name<'a> {
+                fn common(&self) -> Common<'a> {
+                    Common {
+                        ty: self.ty,
+                        version: self.version,
+                        teacher_prev: self.teacher_prev,
+                    }
+                }
+            }
+        };
+    }
+
+    type Text<'a> = Cow<'a, str>;
+
+    raw!(SchoolRegisteredRaw {
+        school: &'a str,
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        stage: &'a str,
+        standing: &'a str,
+        rural: bool,
+        date: &'a str,
+    });
+    raw!(SchoolStandingChangedRaw {
+        school: &'a str,
+        standing: &'a str,
+        date: &'a str,
+    });
+    raw!(GroupFormedRaw {
+        group: &'a str,
+        kind: &'a str,
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        lead_school: &'a str,
+        #[serde(borrow)]
+        schools: Vec<&'a str>,
+        date: &'a str,
+    });
+    raw!(GroupMembershipChangedRaw {
+        group: &'a str,
+        school: &'a str,
+        change: &'a str,
+        date: &'a str,
+    });
+    raw!(TeacherRegisteredRaw {
+        teacher: &'a str,
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        school: &'a str,
+        subject: &'a str,
+        title: &'a str,
+        title_date: Option<&'a str>,
+        key_level: &'a str,
+        employed_date: &'a str,
+        retirement_date: Option<&'a str>,
+        date: &'a str,
+    });
+    raw!(TeacherProfileUpdatedRaw {
+        teacher: &'a str,
+        #[serde(borrow)]
+        name: Option<Text<'a>>,
+        subject: Option<&'a str>,
+        title: Option<&'a str>,
+        title_date: Option<&'a str>,
+        key_level: Option<&'a str>,
+        retirement_date: Option<&'a str>,
+        date: &'a str,
+    });
+    raw!(TeacherTransferredRaw {
+        teacher: &'a str,
+        school: &'a str,
+        date: &'a str,
+    });
+    raw!(TeacherDispatchedRaw {
+        dispatch: &'a str,
+        teacher: &'a str,
+        from_school: &'a str,
+        to_school: &'a str,
+        start_date: &'a str,
+        kind: &'a str,
+        team: Option<&'a str>,
+    });
+    raw!(TeacherReturnedRaw {
+        dispatch: &'a str,
+        return_date: &'a str,
+        reason: &'a str,
+        #[serde(borrow)]
+        reason_text: Option<Text<'a>>,
+    });
+    raw!(TeacherEvaluatedRaw {
+        dispatch: &'a str,
+        school: &'a str,
+        school_year: u64,
+        grade: &'a str,
+        date: &'a str,
+    });
+    raw!(TeacherPromotedRaw {
+        teacher: &'a str,
+        kind: &'a str,
+        #[serde(borrow)]
+        to: Cow<'a, str>,
+        date: &'a str,
+        rotation_credit: bool,
+    });
+    raw!(EntryVoidedRaw {
+        seq: u64,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
+    });
+
+    /// An optional field: absent is fine (`Some(None)`), present must decode.
+    fn opt<T, U>(s: Option<T>, decode: impl FnOnce(T) -> Option<U>) -> Option<Option<U>> {
+        match s {
+            None => Some(None),
+            Some(v) => decode(v).map(Some),
+        }
+    }
+
+    fn id(s: &str) -> Option<Id> {
+        Id::new(s).ok()
+    }
+
+    fn opt_id(s: Option<&str>) -> Option<Option<Id>> {
+        opt(s, id)
+    }
+
+    fn text(s: Text<'_>, max: usize) -> Option<String> {
+        check_text(&s, max).ok()?;
+        Some(s.into_owned())
+    }
+
+    fn opt_text(s: Option<Text<'_>>, max: usize) -> Option<Option<String>> {
+        opt(s, |s| text(s, max))
+    }
+
+    fn vocab<V: Vocabulary>(s: &str) -> Option<V> {
+        V::parse(s)
+    }
+
+    fn opt_vocab<V: Vocabulary>(s: Option<&str>) -> Option<Option<V>> {
+        opt(s, vocab)
+    }
+
+    fn date(s: &str) -> Option<NaiveDate> {
+        parse_date(s).ok()
+    }
+
+    fn opt_date(s: Option<&str>) -> Option<Option<NaiveDate>> {
+        opt(s, date)
+    }
+
+    fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// See [`Event::decode_stored_fast`].
+    pub(super) fn decode(payload: &str) -> Option<(Event, Link)> {
+        // The canonical form starts with the type: it says which struct to read.
+        let rest = payload.strip_prefix("{\"type\":\"")?;
+        let ty = &rest[..rest.find('"')?];
+        let (event, common) = match ty {
+            "school_registered" => {
+                let r: SchoolRegisteredRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::SchoolRegistered(SchoolRegistered {
+                    school: id(r.school)?,
+                    name: text(r.name, MAX_NAME_LEN)?,
+                    stage: vocab(r.stage)?,
+                    standing: vocab(r.standing)?,
+                    rural: r.rural,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "school_standing_changed" => {
+                let r: SchoolStandingChangedRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::SchoolStandingChanged(SchoolStandingChanged {
+                    school: id(r.school)?,
+                    standing: vocab(r.standing)?,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "group_formed" => {
+                let r: GroupFormedRaw = parse(payload)?;
+                let c = r.common();
+                if r.schools.len() > MAX_GROUP_SCHOOLS {
+                    return None;
+                }
+                let mut schools: Vec<Id> = Vec::with_capacity(r.schools.len());
+                for s in &r.schools {
+                    let s = id(s)?;
+                    if schools.contains(&s) {
+                        return None;
+                    }
+                    schools.push(s);
+                }
+                let g = GroupFormed {
+                    group: id(r.group)?,
+                    kind: vocab(r.kind)?,
+                    name: text(r.name, MAX_NAME_LEN)?,
+                    lead_school: id(r.lead_school)?,
+                    schools,
+                    date: date(r.date)?,
+                };
+                check_group(&g).ok()?;
+                (Event::GroupFormed(g), c)
+            }
+            "group_membership_changed" => {
+                let r: GroupMembershipChangedRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::GroupMembershipChanged(GroupMembershipChanged {
+                    group: id(r.group)?,
+                    school: id(r.school)?,
+                    change: vocab(r.change)?,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "teacher_registered" => {
+                let r: TeacherRegisteredRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::TeacherRegistered(TeacherRegistered {
+                    teacher: id(r.teacher)?,
+                    name: text(r.name, MAX_NAME_LEN)?,
+                    school: id(r.school)?,
+                    subject: id(r.subject)?,
+                    title: vocab(r.title)?,
+                    title_date: opt_date(r.title_date)?,
+                    key_level: vocab(r.key_level)?,
+                    employed_date: date(r.employed_date)?,
+                    retirement_date: opt_date(r.retirement_date)?,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "teacher_profile_updated" => {
+                let r: TeacherProfileUpdatedRaw = parse(payload)?;
+                let c = r.common();
+                let p = TeacherProfileUpdated {
+                    teacher: id(r.teacher)?,
+                    name: opt_text(r.name, MAX_NAME_LEN)?,
+                    subject: opt_id(r.subject)?,
+                    title: opt_vocab(r.title)?,
+                    title_date: opt_date(r.title_date)?,
+                    key_level: opt_vocab(r.key_level)?,
+                    retirement_date: opt_date(r.retirement_date)?,
+                    date: date(r.date)?,
+                };
+                check_profile(&p).ok()?;
+                (Event::TeacherProfileUpdated(p), c)
+            }
+            "teacher_transferred" => {
+                let r: TeacherTransferredRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::TeacherTransferred(TeacherTransferred {
+                    teacher: id(r.teacher)?,
+                    school: id(r.school)?,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "teacher_dispatched" => {
+                let r: TeacherDispatchedRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::TeacherDispatched(TeacherDispatched {
+                    dispatch: id(r.dispatch)?,
+                    teacher: id(r.teacher)?,
+                    from_school: id(r.from_school)?,
+                    to_school: id(r.to_school)?,
+                    start_date: date(r.start_date)?,
+                    kind: vocab(r.kind)?,
+                    team: opt_id(r.team)?,
+                });
+                (e, c)
+            }
+            "teacher_returned" => {
+                let r: TeacherReturnedRaw = parse(payload)?;
+                let c = r.common();
+                let ret = TeacherReturned {
+                    dispatch: id(r.dispatch)?,
+                    return_date: date(r.return_date)?,
+                    reason: vocab(r.reason)?,
+                    reason_text: opt_text(r.reason_text, MAX_TEXT_LEN)?,
+                };
+                check_return(&ret).ok()?;
+                (Event::TeacherReturned(ret), c)
+            }
+            "teacher_evaluated" => {
+                let r: TeacherEvaluatedRaw = parse(payload)?;
+                let c = r.common();
+                if !(MIN_YEAR as u64..=MAX_YEAR as u64 - 1).contains(&r.school_year) {
+                    return None;
+                }
+                let e = Event::TeacherEvaluated(TeacherEvaluated {
+                    dispatch: id(r.dispatch)?,
+                    school: id(r.school)?,
+                    school_year: SchoolYear(i32::try_from(r.school_year).ok()?),
+                    grade: vocab(r.grade)?,
+                    date: date(r.date)?,
+                });
+                (e, c)
+            }
+            "teacher_promoted" => {
+                let r: TeacherPromotedRaw = parse(payload)?;
+                let c = r.common();
+                let kind: PromotionKind = vocab(r.kind)?;
+                let to = text(r.to, MAX_NAME_LEN)?;
+                check_promotion(kind, &to).ok()?;
+                let e = Event::TeacherPromoted(TeacherPromoted {
+                    teacher: id(r.teacher)?,
+                    kind,
+                    to,
+                    date: date(r.date)?,
+                    rotation_credit: r.rotation_credit,
+                });
+                (e, c)
+            }
+            "entry_voided" => {
+                let r: EntryVoidedRaw = parse(payload)?;
+                let c = r.common();
+                let e = Event::EntryVoided(EntryVoided {
+                    seq: r.seq,
+                    reason: text(r.reason, MAX_TEXT_LEN)?,
+                });
+                (e, c)
+            }
+            // `policy_adopted` (a handful per log, with nested parameters) and anything
+            // unknown: the strict decoder.
+            _ => return None,
+        };
+        let link = common.check(ty)?;
+        Some((event, link))
+    }
 }
 
 #[cfg(test)]
@@ -777,5 +1231,119 @@ mod tests {
         );
         assert_eq!(e.to_stored(None), e.to_json());
         assert_eq!(Event::decode_stored(&e.to_json()).unwrap(), (e, None));
+    }
+
+    /// Decodes `text` both ways; returns whether the fast path took it.
+    fn fast_and_strict(text: &str) -> bool {
+        let strict = Event::decode_stored_strict(text);
+        let fast = Event::decode_stored_fast(text);
+        if let Some(f) = &fast {
+            assert_eq!(strict.as_ref(), Ok(f), "{text}");
+        }
+        assert_eq!(Event::decode_stored(text), strict, "{text}");
+        fast.is_some()
+    }
+
+    const TRANSFER: &str = r#"{"type":"teacher_transferred","version":1,"teacher":"T1","school":"S002","date":"2025-09-01"}"#;
+
+    #[test]
+    fn the_fast_path_takes_stored_payloads_with_every_form_of_link() {
+        let hash = "ab".repeat(32);
+        for text in [
+            TRANSFER.to_string(),
+            TRANSFER.replace('}', r#","teacher_prev":null}"#),
+            TRANSFER.replace(
+                '}',
+                &format!(r#","teacher_prev":{{"seq":12,"hash":"{hash}"}}}}"#),
+            ),
+        ] {
+            assert!(fast_and_strict(&text), "{text}");
+        }
+        let (_, link) =
+            Event::decode_stored_fast(&TRANSFER.replace('}', r#","teacher_prev":null}"#)).unwrap();
+        assert_eq!(link, Some(None));
+        assert_eq!(Event::decode_stored_fast(TRANSFER).unwrap().1, None);
+    }
+
+    #[test]
+    fn the_fast_path_reads_escapes_and_non_ascii_text() {
+        for text in [
+            r#"{"type":"school_registered","version":1,"school":"S001","name":"No.1 \"Bright\" \\ School","stage":"primary","standing":"strong","rural":false,"date":"2024-09-01"}"#,
+            r#"{"type":"school_registered","version":1,"school":"S001","name":"闵行区第一中心小学","stage":"primary","standing":"strong","rural":true,"date":"2024-09-01"}"#,
+            r#"{"type":"school_registered","version":1,"school":"S001","name":"\u95f5\u884c","stage":"primary","standing":"strong","rural":true,"date":"2024-09-01"}"#,
+            r#"{"type":"teacher_returned","version":1,"dispatch":"D1","return_date":"2025-02-01","reason":"other","reason_text":"post \"abolished\"/merged"}"#,
+            r#"{"type":"teacher_registered","version":1,"teacher":"教师-7","name":"Li Hua","school":"S001","subject":"mathematics","title":"intermediate","key_level":"district","employed_date":"2010-09-01","date":"2024-09-01"}"#,
+        ] {
+            assert!(fast_and_strict(text), "{text}");
+        }
+        let (e, _) = Event::decode_stored_fast(r#"{"type":"school_registered","version":1,"school":"S001","name":"\u95f5\u884c","stage":"primary","standing":"strong","rural":true,"date":"2024-09-01"}"#).unwrap();
+        let Event::SchoolRegistered(s) = e else {
+            panic!("not a school")
+        };
+        assert_eq!(s.name, "闵行");
+    }
+
+    #[test]
+    fn the_fast_path_hands_anything_unusual_to_the_strict_decoder() {
+        let with = |from: &str, to: &str| TRANSFER.replace(from, to);
+        // Still valid for the strict decoder, refused by the fast path:
+        for text in [
+            // `type` not first.
+            r#"{"version":1,"type":"teacher_transferred","teacher":"T1","school":"S002","date":"2025-09-01"}"#.to_string(),
+            r#" {"type":"teacher_transferred","version":1,"teacher":"T1","school":"S002","date":"2025-09-01"}"#.to_string(),
+            // An escape in an id or a date.
+            with(r#""T1""#, r#""T\u0031""#),
+            with("2025-09-01", r#"2025\u002d09-01"#),
+            // A repeated field (the strict decoder keeps the last).
+            with(r#""school":"S002""#, r#""school":"S001","school":"S002""#),
+            // A policy.
+            r#"{"type":"policy_adopted","version":1,"preset":"national-2014","parameters":{"min_team_size":4},"date":"2025-01-01"}"#.to_string(),
+        ] {
+            assert!(!fast_and_strict(&text), "{text}");
+            assert!(Event::decode_stored(&text).is_ok(), "{text}");
+        }
+        // Once the type is known, the fields may come in any order, with whitespace.
+        for text in [
+            r#"{"type":"teacher_transferred","version":1,"date":"2025-09-01","teacher":"T1","school":"S002"}"#.to_string(),
+            with(",", " ,\n "),
+        ] {
+            assert!(fast_and_strict(&text), "{text}");
+        }
+        // Invalid: both refuse, and the error is the strict decoder's.
+        for (text, field) in [
+            (with("}", r#","colour":"red"}"#), "colour"),
+            (with(r#""version":1"#, r#""version":2"#), "version"),
+            (with(r#""version":1"#, r#""version":1.0"#), "version"),
+            (with(r#""T1""#, r#""T 1""#), "teacher"),
+            (with(r#""T1""#, "null"), "teacher"),
+            (with("2025-09-01", "2025-02-30"), "date"),
+            (
+                with("}", r#","teacher_prev":{"seq":1,"hash":"zz"}}"#),
+                "teacher_prev.hash",
+            ),
+            (
+                with("}", r#","teacher_prev":{"seq":1,"hash":"ab","x":1}}"#),
+                "teacher_prev.x",
+            ),
+            (with("}", r#","teacher_prev":7}"#), "teacher_prev"),
+            (with("teacher_transferred", "teacher_moved"), "type"),
+        ] {
+            assert!(!fast_and_strict(&text), "{text}");
+            assert_eq!(
+                Event::decode_stored(&text).unwrap_err().field,
+                field,
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "{",
+            "{\"type\":\"",
+            "{\"type\":\"entry_voided\"",
+            "[]",
+            "null",
+        ] {
+            assert!(!fast_and_strict(text), "{text}");
+        }
     }
 }

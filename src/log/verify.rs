@@ -3,7 +3,7 @@
 //! The same [`Verifier`] checks a live store, an offline store and an export, so the three
 //! can never disagree about what "verified" means.
 
-use super::entry::{DecodeError, Entry, EntryMeta, GENESIS_HASH, Hash};
+use super::entry::{BodyRef, DecodeError, Entry, EntryMeta, EntryRef, GENESIS_HASH, Hash};
 use super::store::{Head, Store, StoreError};
 use crate::merkle::{Blake3, CompactRange};
 
@@ -175,15 +175,27 @@ impl Verifier {
     /// Checks the next entry. `entry.seq` is the position it was found at (its key, or its
     /// place in an export).
     pub fn check(&mut self, entry: &Entry) -> Result<(), Failure> {
-        self.check_parsed(entry, &entry.meta())
+        let view = entry.view();
+        let body = view.body();
+        self.check_ref(&view, body.as_ref().map(|b| b.seq))
     }
 
     /// [`Verifier::check`] with the body already parsed (`entry.meta()`), for callers that
-    /// need the fields too and should parse each body once (the ledger's replay).
+    /// need the fields too and should parse each body once.
     pub fn check_parsed(
         &mut self,
         entry: &Entry,
         meta: &Result<EntryMeta, DecodeError>,
+    ) -> Result<(), Failure> {
+        self.check_ref(&entry.view(), meta.as_ref().map(|m| m.seq))
+    }
+
+    /// Checks the next entry, borrowed from its stored value, given what parsing its body
+    /// gave: the `seq` it claims, or why it does not parse (`docs/FORMAT.md` §1.8 step 3).
+    pub fn check_ref(
+        &mut self,
+        entry: &EntryRef<'_>,
+        body_seq: Result<u64, &DecodeError>,
     ) -> Result<(), Failure> {
         let fail = |problem| Failure {
             seq: entry.seq,
@@ -204,38 +216,38 @@ impl Verifier {
                 found: entry.seq,
             }));
         }
-        if let Ok(m) = meta
-            && m.seq != entry.seq
+        if let Ok(claims) = body_seq
+            && claims != entry.seq
         {
             return Err(fail(Problem::OutOfPlace {
                 at: entry.seq,
-                claims: m.seq,
+                claims,
             }));
         }
         let computed = entry.computed_hash();
-        if computed != entry.hash {
+        if &computed != entry.hash {
             return Err(fail(Problem::HashMismatch {
-                stored: entry.hash,
+                stored: *entry.hash,
                 computed,
             }));
         }
-        if entry.prev_hash != self.prev {
+        if entry.prev_hash != &self.prev {
             return Err(fail(Problem::BrokenLink {
-                named: entry.prev_hash,
+                named: *entry.prev_hash,
                 actual: self.prev,
             }));
         }
-        if let Err(e) = meta {
+        if let Err(e) = body_seq {
             return Err(fail(Problem::Undecodable(e.to_string())));
         }
         if let Some(t) = &mut self.tree
-            && t.append(&entry.hash).is_err()
+            && t.append(entry.hash).is_err()
         {
             return Err(fail(Problem::Undecodable(
                 "the log is full (2^64 entries)".into(),
             )));
         }
-        self.prev = entry.hash;
+        self.prev = *entry.hash;
         self.next += 1;
         Ok(())
     }
@@ -305,6 +317,72 @@ impl Default for Verifier {
     }
 }
 
+/// Stored entries handed from the reading thread to the checking one per message.
+const READ_AHEAD_CHUNK: usize = 512;
+
+/// A stored entry read by the reading thread, its body already parsed there.
+struct ReadAhead {
+    seq: u64,
+    value: sled::IVec,
+    /// The `seq` the body claims or why it does not parse; `None` when the value is shorter
+    /// than the hash prefix (so there is no body).
+    body: Option<Result<u64, DecodeError>>,
+}
+
+impl ReadAhead {
+    /// Checks this entry as the verifier's next one.
+    fn check(&self, v: &mut Verifier) -> Result<(), Failure> {
+        let (Ok(entry), Some(body)) = (EntryRef::from_stored(self.seq, &self.value), &self.body)
+        else {
+            return Err(Failure {
+                seq: self.seq,
+                problem: Problem::Undecodable(DecodeError::TooShort(self.value.len()).to_string()),
+            });
+        };
+        v.check_ref(&entry, body.as_ref().copied())
+    }
+}
+
+/// Runs `each` on every stored entry in order, on this thread, while another thread reads
+/// the store and parses the bodies ahead of it: verification is CPU-bound (sled's scan and
+/// the JSON parse on one side, blake3 and the Merkle tree on the other), and splitting it
+/// this way keeps both cores of a small server busy. Stops at the first failure.
+fn each_read_ahead(
+    items: impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + Send,
+    mut each: impl FnMut(&ReadAhead) -> Result<(), Failure>,
+) -> Result<Result<(), Failure>, StoreError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadAhead, StoreError>>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(READ_AHEAD_CHUNK);
+            for item in items {
+                let failed = item.is_err();
+                chunk.push(item.map(|(seq, value)| {
+                    let body = value.get(64..).map(|b| BodyRef::parse(b).map(|b| b.seq));
+                    ReadAhead { seq, value, body }
+                }));
+                if chunk.len() == READ_AHEAD_CHUNK || failed {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_AHEAD_CHUNK));
+                    // A closed channel: the checking side stopped at a failure.
+                    if tx.send(full).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(chunk);
+        });
+        // Returning drops `rx`, which ends the reading thread at its next send.
+        for chunk in rx {
+            for item in chunk {
+                if let Err(f) = each(&item?) {
+                    return Ok(Err(f));
+                }
+            }
+        }
+        Ok(Ok(()))
+    })
+}
+
 /// Verifies a whole store against its stored head. The outer error is a failure to *read*;
 /// the inner one is what verification found.
 pub fn verify_store(
@@ -313,30 +391,22 @@ pub fn verify_store(
 ) -> Result<Result<Verified, Failure>, StoreError> {
     let head = store.stored_head()?;
     let mut v = Verifier::new();
-    for item in store.raw_all() {
-        let (seq, value) = item?;
-        if seq >= head.size && seq == v.head().size {
-            return Ok(Err(Failure {
-                seq,
+    let checked = each_read_ahead(store.raw_all(), |item| {
+        if item.seq >= head.size && item.seq == v.head().size {
+            return Err(Failure {
+                seq: item.seq,
                 problem: Problem::BeyondHead {
                     head_size: head.size,
-                    seq,
+                    seq: item.seq,
                 },
-            }));
+            });
         }
-        let entry = match Entry::from_stored(seq, &value) {
-            Ok(e) => e,
-            Err(e) => {
-                return Ok(Err(Failure {
-                    seq,
-                    problem: Problem::Undecodable(e.to_string()),
-                }));
-            }
-        };
-        if let Err(f) = v.check(&entry) {
-            return Ok(Err(f));
-        }
-        progress(seq + 1);
+        item.check(&mut v)?;
+        progress(item.seq + 1);
+        Ok(())
+    })?;
+    if let Err(f) = checked {
+        return Ok(Err(f));
     }
     Ok(v.finish(Some(head)))
 }
@@ -363,21 +433,13 @@ pub fn verify_range(
         }
     };
     let mut v = Verifier::starting_at(from, prev);
-    for item in store.raw_range(from, to) {
-        let (seq, value) = item?;
-        let entry = match Entry::from_stored(seq, &value) {
-            Ok(e) => e,
-            Err(e) => {
-                return Ok(Err(Failure {
-                    seq,
-                    problem: Problem::Undecodable(e.to_string()),
-                }));
-            }
-        };
-        if let Err(f) = v.check(&entry) {
-            return Ok(Err(f));
-        }
-        progress(seq + 1);
+    let checked = each_read_ahead(store.raw_range(from, to), |item| {
+        item.check(&mut v)?;
+        progress(item.seq + 1);
+        Ok(())
+    })?;
+    if let Err(f) = checked {
+        return Ok(Err(f));
     }
     let end = v.head();
     if end.size < to {

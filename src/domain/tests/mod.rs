@@ -7,3 +7,4 @@ mod projections;
 mod props;
 mod rules;
 mod state;
+mod stored;

@@ -26,7 +26,7 @@ fn pick(prefix: &'static str, n: u32) -> impl Strategy<Value = String> {
     (0..n).prop_map(move |i| format!("{prefix}{i}"))
 }
 
-fn event() -> impl Strategy<Value = Event> {
+pub(super) fn event() -> impl Strategy<Value = Event> {
     let standing = prop_oneof![Just("strong"), Just("ordinary"), Just("weak")];
     let stage = prop_oneof![Just("primary"), Just("junior"), Just("nine_year")];
     let kind = prop_oneof![Just("rotation"), Just("support"), Just("training")];
