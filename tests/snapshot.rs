@@ -342,8 +342,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            1,
-            "9a778e885630e5036b754c2851d7414fc195b95c109c9500b0aa467008c841b3"
+            2,
+            "cc9cd7e543b12f18872b271201dbdb3b7b3f716cdd16cf7dcf1bb639226a7816"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,
