@@ -42,7 +42,7 @@ use crate::domain::terms::{Term, TermQuery, terms};
 use crate::domain::vocab::SchoolYear;
 use crate::domain::{Event, Meta, State};
 use crate::log::entry::{BodyRef, EntryRef};
-use crate::log::verify::verify_range;
+use crate::log::verify::{verify_prefix, verify_range};
 use crate::log::{
     AppendError, AppendRequest, Chain, Entry, Failure, Head, Sequencer, Store, StoreError,
     Verified, Writer, fingerprint,
@@ -733,18 +733,10 @@ impl Ledger {
     ) -> Result<Result<Verified, Failure>, LedgerError> {
         let head = self.head();
         Ok(match range {
-            None => {
-                // The store may hold entries committed after `head` was read; check up to it.
-                let mut v = crate::log::Verifier::new();
-                for e in self.entries(0, head.size) {
-                    let e = e?;
-                    if let Err(f) = v.check(&e) {
-                        return Ok(Err(f));
-                    }
-                    progress(e.seq + 1);
-                }
-                v.finish(Some(head))
-            }
+            // The store may hold entries committed after `head` was read; check up to it.
+            None => verify_prefix(self.store(), head, &|| true, progress)?.ok_or_else(|| {
+                LedgerError::Storage("verification stopped before the end".into())
+            })?,
             Some((from, to)) => verify_range(self.store(), from, to.min(head.size), progress)?,
         })
     }
@@ -1016,33 +1008,15 @@ fn start_background_check(
         .name("rotaledger-check".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let mut v = crate::log::Verifier::new();
-            let mut failure = None;
-            for r in store.raw_range(0, at.size) {
-                if c.stop.load(std::sync::atomic::Ordering::Acquire) {
-                    return;
-                }
-                let checked = r
-                    .map_err(|e| Failure {
-                        seq: v.head().size,
-                        problem: crate::log::Problem::Undecodable(e.to_string()),
-                    })
-                    .and_then(|(seq, value)| {
-                        Entry::from_stored(seq, &value)
-                            .map_err(|e| Failure {
-                                seq,
-                                problem: crate::log::Problem::Undecodable(e.to_string()),
-                            })
-                            .and_then(|e| v.check(&e))
-                    });
-                if let Err(f) = checked {
-                    failure = Some(f);
-                    break;
-                }
-            }
-            let verdict = match failure {
-                Some(f) => Err(f),
-                None => v.finish(Some(at)).map(|_| ()),
+            let stopped = || c.stop.load(std::sync::atomic::Ordering::Acquire);
+            let mut done = 0;
+            let verdict = match verify_prefix(&store, at, &|| !stopped(), &mut |n| done = n) {
+                Ok(None) => return,
+                Ok(Some(v)) => v.map(|_| ()),
+                Err(e) => Err(Failure {
+                    seq: done,
+                    problem: crate::log::Problem::Undecodable(e.to_string()),
+                }),
             };
             match verdict {
                 Ok(()) => {

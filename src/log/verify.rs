@@ -347,10 +347,10 @@ impl ReadAhead {
 /// the store and parses the bodies ahead of it: verification is CPU-bound (sled's scan and
 /// the JSON parse on one side, blake3 and the Merkle tree on the other), and splitting it
 /// this way keeps both cores of a small server busy. Stops at the first failure.
-fn each_read_ahead(
+fn each_read_ahead<E>(
     items: impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + Send,
-    mut each: impl FnMut(&ReadAhead) -> Result<(), Failure>,
-) -> Result<Result<(), Failure>, StoreError> {
+    mut each: impl FnMut(&ReadAhead) -> Result<(), E>,
+) -> Result<Result<(), E>, StoreError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadAhead, StoreError>>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -409,6 +409,33 @@ pub fn verify_store(
         return Ok(Err(f));
     }
     Ok(v.finish(Some(head)))
+}
+
+/// Verifies the first `at.size` entries of a store from the genesis, and that they end
+/// exactly at `at` (hash and Merkle root): the full check of the log up to a known position
+/// (the head on `verify`, a state snapshot's position in the background check). Before each
+/// entry it asks `keep_going`; when that says no, it stops and returns `Ok(None)`.
+pub fn verify_prefix(
+    store: &Store,
+    at: Head,
+    keep_going: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<Result<Verified, Failure>>, StoreError> {
+    let mut v = Verifier::new();
+    // `None`: stopped by `keep_going`.
+    let checked = each_read_ahead(store.raw_range(0, at.size), |item| {
+        if !keep_going() {
+            return Err(None);
+        }
+        item.check(&mut v).map_err(Some)?;
+        progress(item.seq + 1);
+        Ok(())
+    })?;
+    match checked {
+        Ok(()) => Ok(Some(v.finish(Some(at)))),
+        Err(Some(f)) => Ok(Some(Err(f))),
+        Err(None) => Ok(None),
+    }
 }
 
 /// Verifies entries `from..to` of a store, trusting entry `from - 1`'s stored hash as the
