@@ -17,15 +17,21 @@ use super::{CliError, Outcome, progress};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::log::{Entry, Store};
 
-/// Peak resident memory of this process so far (`VmHWM` in `/proc/self/status`), in KiB;
-/// `None` where the file is not there.
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A memory figure of a process, in KiB, from its `/proc/<pid>/status` (`status_file`):
+/// `field` is e.g. `VmRSS` (resident now) or `VmHWM` (peak resident). `None` where the file
+/// or the field is not there.
+pub fn proc_status_kib(status_file: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("/proc/self/status", "VmHWM")
 }
 
 /// The fixed part of the bench ledgers: 400 schools (every fourth one weak, the others

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
+use super::bench_rebuild::proc_status_kib;
 use super::client::{Connect, call};
 use super::{CliError, Outcome};
 use crate::generate::{Config, Rng, generate};
@@ -113,7 +114,7 @@ async fn fresh_server_rss_kib(dir: &Path, size: u64) -> Option<u64> {
             && let Ok(h) = l.get_head(call(proto::GetHeadRequest {})).await
             && h.into_inner().head.is_some_and(|h| h.size == size)
         {
-            rss = proc_rss_kib(&format!("/proc/{pid}/status"));
+            rss = proc_status_kib(&format!("/proc/{pid}/status"), "VmRSS");
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -121,15 +122,6 @@ async fn fresh_server_rss_kib(dir: &Path, size: u64) -> Option<u64> {
     let _ = child.kill();
     let _ = child.wait();
     rss
-}
-
-fn proc_rss_kib(status_file: &str) -> Option<u64> {
-    std::fs::read_to_string(status_file).ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-    })
 }
 
 /// Log-scale latency histogram (1% wide buckets): bounded memory however long the run, so
@@ -536,7 +528,7 @@ async fn subscriber(
 
 /// Resident memory of this process now (`VmRSS`), in KiB.
 fn rss_kib() -> u64 {
-    proc_rss_kib("/proc/self/status").unwrap_or(0)
+    proc_status_kib("/proc/self/status", "VmRSS").unwrap_or(0)
 }
 
 /// One per-second sample.
