@@ -36,6 +36,12 @@ impl<T: Ord + Clone> SmallSet<T> {
 
     /// Adds `v`; false if it was already there.
     pub fn insert(&mut self, v: T) -> bool {
+        // Elements mostly arrive in order (sequence numbers, ids registered one after
+        // another): one comparison with the last then, not a binary search.
+        if self.0.last().is_none_or(|last| *last < v) {
+            Arc::make_mut(&mut self.0).push(v);
+            return true;
+        }
         match self.0.binary_search(&v) {
             Ok(_) => false,
             Err(i) => {
@@ -127,6 +133,10 @@ impl<K: Ord + Clone, V: Clone> SmallMap<K, V> {
 
     /// Sets `k` to `v`, returning the value it replaced.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        if self.0.last().is_none_or(|(last, _)| *last < k) {
+            Arc::make_mut(&mut self.0).push((k, v));
+            return None;
+        }
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut Arc::make_mut(&mut self.0)[i].1, v)),
             Err(i) => {
