@@ -386,7 +386,8 @@ async fn a_full_replay_names_the_first_bad_entry_across_chunks() {
         v[at] = if v[at] == b'0' { b'1' } else { b'0' };
         db.insert(entry_key(seq), v).unwrap();
     };
-    let cases: Vec<(&str, Box<dyn Fn(&sled::Db)>, u64)> = vec![
+    type Case = (&'static str, Box<dyn Fn(&sled::Db)>, u64);
+    let cases: Vec<Case> = vec![
         (
             "one altered body",
             Box::new(move |db| alter(db, 2_500)),
