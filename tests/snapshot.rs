@@ -342,8 +342,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            2,
-            "cc9cd7e543b12f18872b271201dbdb3b7b3f716cdd16cf7dcf1bb639226a7816"
+            3,
+            "f71ab61bbd9ab2ea30f05cdd69b33385b44acf33f5bfef739f84cbdd4aecd86a"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use imbl::OrdMap;
+use imbl::{OrdMap, Vector};
 
 use super::calendar::add_years;
 use super::event::{EntryLink, Event};
@@ -49,7 +49,9 @@ pub struct Meta {
 /// Everything the log says, as persistent maps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
-    entries: OrdMap<u64, EntryRecord>,
+    /// Every entry, at its sequence number: the log is dense from 0, so a vector (appends
+    /// at the end, O(1) clones like the maps) rather than a map keyed by sequence number.
+    entries: Vector<EntryRecord>,
     schools: OrdMap<Id, School>,
     groups: OrdMap<Id, Group>,
     teachers: OrdMap<Id, Teacher>,
@@ -119,24 +121,22 @@ impl State {
 
     /// One entry.
     pub fn entry(&self, seq: u64) -> Option<&EntryRecord> {
-        self.entries.get(&seq)
+        self.entries.get(usize::try_from(seq).ok()?)
     }
 
     /// Every entry, in log order.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &EntryRecord> {
-        self.entries.values()
+        self.entries.iter()
     }
 
     /// Whether entry `seq` is voided.
     pub fn is_voided(&self, seq: u64) -> bool {
-        self.entries
-            .get(&seq)
-            .is_some_and(|e| e.voided_by.is_some())
+        self.entry(seq).is_some_and(|e| e.voided_by.is_some())
     }
 
     /// The voided entries, in log order.
     pub fn voided(&self) -> impl Iterator<Item = &EntryRecord> {
-        self.entries.values().filter(|e| e.voided_by.is_some())
+        self.entries.iter().filter(|e| e.voided_by.is_some())
     }
 
     /// A school.
@@ -307,14 +307,14 @@ impl State {
     pub fn history(&self, teacher: &str) -> Vec<&EntryRecord> {
         self.histories
             .get(teacher)
-            .map(|h| h.iter().filter_map(|s| self.entries.get(s)).collect())
+            .map(|h| h.iter().filter_map(|s| self.entry(*s)).collect())
             .unwrap_or_default()
     }
 
     /// The latest entry about `teacher`: what the next entry about them links to.
     pub fn teacher_head(&self, teacher: &str) -> Option<EntryLink> {
         let seq = *self.histories.get(teacher)?.last()?;
-        let e = self.entries.get(&seq)?;
+        let e = self.entry(seq)?;
         Some(EntryLink {
             seq,
             hash: e.meta.hash,
@@ -336,7 +336,7 @@ impl State {
             Event::TeacherEvaluated(e) => {
                 self.dispatches.get(&e.dispatch).map(|d| d.teacher.clone())
             }
-            Event::EntryVoided(v) => self.entries.get(&v.seq).and_then(|e| e.teacher.clone()),
+            Event::EntryVoided(v) => self.entry(v.seq).and_then(|e| e.teacher.clone()),
             Event::SchoolRegistered(_)
             | Event::SchoolStandingChanged(_)
             | Event::GroupFormed(_)
@@ -360,16 +360,16 @@ impl State {
         match event {
             Some(event) => self.apply(meta, Arc::new(event)),
             None => {
+                if !self.is_next(meta.seq) {
+                    return;
+                }
                 self.unreadable += 1;
-                self.entries.insert(
-                    meta.seq,
-                    EntryRecord {
-                        meta,
-                        event: None,
-                        teacher: None,
-                        voided_by: None,
-                    },
-                );
+                self.entries.push_back(EntryRecord {
+                    meta,
+                    event: None,
+                    teacher: None,
+                    voided_by: None,
+                });
             }
         }
     }
@@ -385,9 +385,10 @@ impl State {
 
     /// Folds one entry in. Never panics; entries that make no sense here (a duplicate
     /// registration, a return of an unknown dispatch) are kept in the index and otherwise
-    /// ignored. An entry whose sequence number is already present is ignored entirely.
+    /// ignored. An entry that is not the next in the log (already folded in, or after a gap)
+    /// is ignored entirely.
     pub fn apply(&mut self, meta: Meta, event: Arc<Event>) {
-        if self.entries.contains_key(&meta.seq) {
+        if !self.is_next(meta.seq) {
             return;
         }
         let seq = meta.seq;
@@ -403,15 +404,17 @@ impl State {
                 }
             }
         }
-        self.entries.insert(
-            seq,
-            EntryRecord {
-                meta,
-                event: Some(event),
-                teacher,
-                voided_by: None,
-            },
-        );
+        self.entries.push_back(EntryRecord {
+            meta,
+            event: Some(event),
+            teacher,
+            voided_by: None,
+        });
+    }
+
+    /// Whether `seq` is the next entry of the log, the only one `apply` folds in.
+    fn is_next(&self, seq: u64) -> bool {
+        seq == self.entries.len() as u64
     }
 
     fn fold(&mut self, seq: u64, event: &Event) {
@@ -656,7 +659,7 @@ impl State {
     // One arm per event type, guards inside: a catch-all arm would hide a new event type.
     #[allow(clippy::collapsible_match)]
     fn void(&mut self, by: u64, target: u64) {
-        let Some(rec) = self.entries.get(&target) else {
+        let Some(rec) = self.entry(target) else {
             return;
         };
         if rec.voided_by.is_some() {
@@ -782,7 +785,10 @@ impl State {
                 }
             }
         }
-        if let Some(rec) = self.entries.get_mut(&target) {
+        if let Some(rec) = usize::try_from(target)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+        {
             rec.voided_by = Some(by);
         }
     }

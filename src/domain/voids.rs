@@ -220,7 +220,8 @@ pub(super) fn check_void(s: &State, target: u64) -> Result<(), Refusal> {
     let mut after = s.clone();
     after.apply(
         Meta {
-            seq: u64::MAX,
+            // The next entry: `apply` folds in only that one.
+            seq: s.len(),
             hash: [0; 32],
             recorded_at: Utc.timestamp_opt(0, 0).single().unwrap_or_default(),
             actor: Arc::from(""),
