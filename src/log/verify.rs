@@ -197,18 +197,6 @@ impl Verifier {
         entry: &EntryRef<'_>,
         body_seq: Result<u64, &DecodeError>,
     ) -> Result<(), Failure> {
-        self.check_hashed(entry, body_seq, entry.computed_hash())
-    }
-
-    /// [`Verifier::check_ref`] given the entry's hash as recomputed from its stored parts
-    /// (`entry.computed_hash()`), so that a pipeline can hash entries on one thread and
-    /// check them, in order, on another. The checks and their order are the same.
-    pub fn check_hashed(
-        &mut self,
-        entry: &EntryRef<'_>,
-        body_seq: Result<u64, &DecodeError>,
-        computed: Hash,
-    ) -> Result<(), Failure> {
         let fail = |problem| Failure {
             seq: entry.seq,
             problem,
@@ -236,6 +224,7 @@ impl Verifier {
                 claims,
             }));
         }
+        let computed = entry.computed_hash();
         if &computed != entry.hash {
             return Err(fail(Problem::HashMismatch {
                 stored: *entry.hash,
