@@ -1098,8 +1098,9 @@ type Read = (u64, sled::IVec);
 /// from sled; hashing, parsing and decoding each entry and checking it against the chain;
 /// applying it to the state. No stage is most of the work (1.7, 2.6 and 1.3 s of CPU at a
 /// million entries, measured with perf), so on two cores a pipeline of three keeps both
-/// busy, where two stages (read and decode | apply) left the applying one waiting. An error travels down the pipeline behind the
-/// entries before it, so the first bad entry is still the one reported.
+/// busy, where two stages (read and decode | apply) left the applying one waiting. An error
+/// travels down the pipeline behind the entries before it, so the first bad entry is still
+/// the one reported.
 fn replay_onto(
     store: &Store,
     state: State,

@@ -111,18 +111,23 @@ async fn restart_from_the_snapshot_gives_the_replayed_state() {
     );
     assert!(state(&l) == reference, "snapshot-loaded state differs");
     assert_eq!(l.wait_integrity(), Integrity::Verified);
-    // Appends on top of the loaded state are judged and folded like any others.
-    let more: Vec<Vec<String>> = (0..5)
-        .map(|i| school_events(9000 + i * 3, 9003 + i * 3))
-        .collect();
-    append_all(&l, "more", &more).await;
+    // Appends on top of the loaded state are judged and folded like any others. The tail is
+    // longer than two of the replay's chunks (1,024 entries), starting off a chunk boundary.
+    let mut live = Vec::new();
+    for i in 0..5 {
+        let events = school_events(9000 + i * 500, 9500 + i * 500);
+        l.append("hr", &format!("more{i}"), None, events)
+            .await
+            .unwrap();
+        live.push((l.head().size, state(&l)));
+    }
     let after = state(&l);
-    // A crash: no shutdown, so no snapshot of the last 15 entries.
+    // A crash: no shutdown, so no snapshot of the last 2,500 entries.
     drop(l);
 
     let l = open(d);
     assert_eq!(l.open_report().snapshot, Some(n));
-    assert_eq!(l.open_report().replayed, 15, "only the tail is replayed");
+    assert_eq!(l.open_report().replayed, 2_500, "only the tail is replayed");
     assert!(
         state(&l) == after,
         "snapshot + tail differs from the live state"
@@ -134,6 +139,13 @@ async fn restart_from_the_snapshot_gives_the_replayed_state() {
         "snapshot + tail differs from a full replay"
     );
     assert_eq!(l.integrity(), Integrity::Verified);
+    // "As recorded up to N": a replay of a prefix equals the live state at N.
+    for (size, s) in &live {
+        assert!(
+            l.state_at(*size).unwrap().value == *s,
+            "the replay of the first {size} entries differs from the live state then"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,6 +124,9 @@ impl Batch {
                 );
             }
         }
+        // `apply` ignores anything but the next entry of the log; the sequencer numbers a
+        // batch from the pending state's length, so this holds by construction.
+        debug_assert_eq!(meta.seq, self.state.len(), "a batch entry out of sequence");
         self.state.apply(meta, event);
     }
 

@@ -5,9 +5,9 @@
 //! and does no I/O; the same entries always give the same state, so a replay (on open, or of
 //! a prefix for "as recorded up to N") equals the state built append by append.
 //!
-//! The maps are `imbl` persistent maps: a clone is O(1) and shares structure, so readers keep
-//! a snapshot while the writer works on its own copy, and a rejected append is just a
-//! dropped clone.
+//! The maps are `imbl` persistent maps, and the entries an `imbl` persistent vector: a clone
+//! is O(1) and shares structure, so readers keep a snapshot while the writer works on its own
+//! copy, and a rejected append is just a dropped clone.
 //!
 //! `apply` never panics and never fails, whatever the entry holds: the rules
 //! (`super::rules`) decide what may be appended; `apply` folds in what *was* appended and
@@ -46,7 +46,7 @@ pub struct Meta {
     pub actor: Arc<str>,
 }
 
-/// Everything the log says, as persistent maps.
+/// Everything the log says, as persistent maps (and a persistent vector of the entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Every entry, at its sequence number: the log is dense from 0, so a vector (appends
