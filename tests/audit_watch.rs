@@ -4,7 +4,9 @@ use rotaledger::cli::watch::load_state;
 use rotaledger::ledger::KEY_FILE;
 use rotaledger::merkle::{CheckpointKey, SignedCheckpoint};
 
-use crate::util::{TestServer, append_schools, bounded, copy_dir, run_bin};
+use crate::util::{
+    ServeProc, TestServer, append_schools, bounded, copy_dir, run_bin, school_events,
+};
 
 fn watch_args(s: &TestServer, state: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = vec![
@@ -175,6 +177,115 @@ async fn without_once_it_loops_until_sigterm_and_exits_0() {
         .await
         .unwrap();
         assert_eq!(code, Some(0));
+    })
+    .await;
+}
+
+/// Lines of a child's output, read on a thread, so a test can wait for one with a bound.
+fn line_reader(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line of `rx` that satisfies `want`, within 30 s.
+fn wait_for(
+    rx: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if want(&line) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line {what}: {e}"),
+        }
+    }
+}
+
+async fn append_to(p: &ServeProc, request_id: &str, from: u64, to: u64) {
+    let mut c = p.connect().ledger().await.unwrap();
+    c.append(rotaledger::proto::AppendRequest {
+        events: school_events(from, to),
+        request_id: request_id.into(),
+        expected_size: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// A monitor outlives the server's restarts: when the server is down (at the start, or
+/// killed between rounds) the watch says so on stderr and tries again next round, then goes
+/// on checking from the last checkpoint that passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_once_it_waits_for_an_unreachable_server() {
+    bounded(120, async {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let state = tmp.path().join("watch.json");
+        // A free port, with nothing listening on it yet.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let mut child = std::process::Command::new(crate::util::bin())
+            .args([
+                "audit",
+                "watch",
+                "--server",
+                &format!("http://{addr}"),
+                "--interval",
+                "1",
+            ])
+            .arg("--state")
+            .arg(&state)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = line_reader(child.stdout.take().unwrap());
+        let err = line_reader(child.stderr.take().unwrap());
+        let line = wait_for(&err, "about the unreachable server", |l| {
+            l.contains("trying again")
+        });
+        assert!(line.contains("cannot connect"), "{line}");
+        assert!(child.try_wait().unwrap().is_none(), "the watch gave up");
+
+        let mut server = ServeProc::start_listening(&data, &addr);
+        server.ready().await;
+        append_to(&server, "a", 0, 3).await;
+        wait_for(&out, "with size 3", |l| l.starts_with("ok: size 3"));
+
+        server.kill();
+        let line = wait_for(&err, "about the failed round", |l| {
+            l.contains("round failed")
+        });
+        assert!(line.contains("GetCheckpoint"), "{line}");
+        assert!(child.try_wait().unwrap().is_none(), "the watch gave up");
+
+        let server = ServeProc::start_listening(&data, &addr);
+        server.ready().await;
+        append_to(&server, "b", 3, 5).await;
+        wait_for(&out, "with size 5", |l| l.starts_with("ok: size 5"));
+        assert_eq!(saved_size(&state), 5);
+
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        assert_eq!(child.wait().unwrap().code(), Some(0));
     })
     .await;
 }

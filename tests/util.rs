@@ -235,15 +235,21 @@ impl ServeProc {
     /// Starts `rotaledger serve --data DATA --listen 127.0.0.1:0 ARGS...` and reads its
     /// address.
     pub fn start_with(data: &Path, args: &[&str]) -> ServeProc {
-        ServeProc::spawn(data, args, None)
+        ServeProc::spawn(data, "127.0.0.1:0", args, None)
     }
 
     /// [`ServeProc::start_with`], its info-level log written to `log`.
     pub fn start_logged(data: &Path, args: &[&str], log: &Path) -> ServeProc {
-        ServeProc::spawn(data, args, Some(log))
+        ServeProc::spawn(data, "127.0.0.1:0", args, Some(log))
     }
 
-    fn spawn(data: &Path, args: &[&str], log: Option<&Path>) -> ServeProc {
+    /// `rotaledger serve --data DATA --listen LISTEN` (a fixed address, e.g. to restart a
+    /// server where its clients expect it).
+    pub fn start_listening(data: &Path, listen: &str) -> ServeProc {
+        ServeProc::spawn(data, listen, &[], None)
+    }
+
+    fn spawn(data: &Path, listen: &str, args: &[&str], log: Option<&Path>) -> ServeProc {
         use std::io::BufRead;
         let (level, stderr) = match log {
             Some(p) => (
@@ -256,7 +262,7 @@ impl ServeProc {
             .arg("serve")
             .arg("--data")
             .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .env("RUST_LOG", level)
             .env("NO_COLOR", "1")

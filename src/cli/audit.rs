@@ -107,9 +107,10 @@ pub enum AuditCommand {
     /// by the pinned key and extends the last one seen (kept in --state).
     ///
     /// On the first run without --key the server's key is trusted and pinned in the state
-    /// file (with a warning). Exit 1 with the evidence (both checkpoints, the proof, what
-    /// failed) on a fork, a rollback or a bad signature; 2 if it could not run; 0 after one
-    /// good round with --once, else on SIGINT/SIGTERM.
+    /// file (with a warning). Without --once, a server that cannot be reached is reported on
+    /// stderr and tried again at the next round. Exit 1 with the evidence (both checkpoints,
+    /// the proof, what failed) on a fork, a rollback or a bad signature; 2 if it could not
+    /// run; 0 after one good round with --once, else on SIGINT/SIGTERM.
     Watch {
         #[command(flatten)]
         connect: super::client::Connect,

@@ -56,6 +56,44 @@ enum Round {
     Bad(String),
 }
 
+/// Why a round did not finish. Only the continuous mode tells the two apart: a server that
+/// is restarting, unreachable or overloaded is waited for (the next round tries again), while
+/// anything else (a refused token, a checkpoint that does not parse, the state file) stops
+/// the watch with exit 2, as with `--once`.
+enum Failure {
+    /// The server could not be reached or did not answer in time.
+    Unreachable(CliError),
+    /// Anything else.
+    Fatal(CliError),
+}
+
+impl From<CliError> for Failure {
+    fn from(e: CliError) -> Self {
+        Failure::Fatal(e)
+    }
+}
+
+impl Failure {
+    /// A failed call, classified by its status code.
+    fn rpc(name: &str, s: &tonic::Status) -> Failure {
+        let e = CliError(format!("{name}: {}", describe(s)));
+        match s.code() {
+            tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Cancelled
+            | tonic::Code::ResourceExhausted
+            | tonic::Code::Aborted => Failure::Unreachable(e),
+            _ => Failure::Fatal(e),
+        }
+    }
+
+    fn into_error(self) -> CliError {
+        match self {
+            Failure::Unreachable(e) | Failure::Fatal(e) => e,
+        }
+    }
+}
+
 fn call<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.set_timeout(CALL_TIMEOUT);
@@ -94,7 +132,21 @@ pub fn run(opts: WatchOptions) -> Result<Outcome, CliError> {
 async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
     let state = load_state(&opts.state)?;
     let given = opts.key.as_deref().map(audit::verifier_key).transpose()?;
-    let mut client = opts.connect.audit().await?;
+    let mut terminate = signal_stream()?;
+    // A server down when the watch starts is waited for too, unless --once.
+    let mut client = loop {
+        match opts.connect.audit().await {
+            Ok(c) => break c,
+            Err(e) if !opts.once => {
+                eprintln!("{e}; trying again in {} s", opts.interval);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(opts.interval)) => {}
+                    _ = terminate.recv() => return Ok(Outcome::Ok),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let key: VerifierKey = match (&state, given) {
         (Some(s), given) => {
             let pinned: VerifierKey = s
@@ -137,20 +189,29 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
         verifier_key: key.to_string(),
         checkpoint: None,
     });
-    let mut terminate = signal_stream()?;
     loop {
-        match round(&mut client, &key, state.checkpoint.as_deref()).await? {
-            Round::Bad(evidence) => {
+        match round(&mut client, &key, state.checkpoint.as_deref()).await {
+            Err(Failure::Unreachable(e)) if !opts.once => {
+                // The channel reconnects by itself; the saved checkpoint is unchanged, so
+                // the next good round is checked against the last one that passed.
+                eprintln!(
+                    "round failed, the server did not answer: {e}; next round in {} s",
+                    opts.interval
+                );
+            }
+            Err(f) => return Err(f.into_error()),
+            Ok(Round::Bad(evidence)) => {
                 println!("{evidence}");
                 return Ok(Outcome::Problem);
             }
-            Round::Good(text) => {
+            Ok(Round::Good(text)) => {
                 let cp = SignedCheckpoint::parse(&text)
                     .map_err(CliError::ctx("the checkpoint"))?
                     .checkpoint;
-                println!("ok: size {} root {}", cp.size, hex::encode(cp.root));
+                // Saved before it is reported: an `ok` line means the state file holds it.
                 state.checkpoint = Some(text);
                 save_state(&opts.state, &state)?;
+                println!("ok: size {} root {}", cp.size, hex::encode(cp.root));
             }
         }
         if opts.once {
@@ -192,11 +253,11 @@ async fn round(
     client: &mut Audit,
     key: &VerifierKey,
     saved: Option<&str>,
-) -> Result<Round, CliError> {
+) -> Result<Round, Failure> {
     let cp = client
         .get_checkpoint(call(proto::GetCheckpointRequest { size: None }))
         .await
-        .map_err(|s| CliError(format!("GetCheckpoint: {}", describe(&s))))?
+        .map_err(|s| Failure::rpc("GetCheckpoint", &s))?
         .into_inner()
         .checkpoint
         .unwrap_or_default();
@@ -260,7 +321,7 @@ async fn round(
             new_size: Some(new.size),
         }))
         .await
-        .map_err(|s| CliError(format!("GetConsistencyProof: {}", describe(&s))))?
+        .map_err(|s| Failure::rpc("GetConsistencyProof", &s))?
         .into_inner();
     let mut proof: Vec<Digest> = Vec::with_capacity(resp.hashes.len());
     for h in &resp.hashes {
