@@ -35,6 +35,19 @@ async fn build(data: &Path) {
     assert!(snapshot::path(data).exists());
 }
 
+/// `Ledger::open` with `--full-check`: the whole log replayed and verified.
+fn full_check_open(data: &Path) -> Result<Ledger, LedgerError> {
+    retry_while_locked(|| {
+        Ledger::open(
+            data,
+            LedgerOptions {
+                full_check: true,
+                ..Default::default()
+            },
+        )
+    })
+}
+
 type Damage = fn(&Path);
 
 /// The named damages: what, how, and what `serve --full-check` says (besides "refusing to
@@ -340,15 +353,7 @@ async fn the_background_check_fails_the_ledger() {
     drop(l);
     assert_eq!(std::fs::read(snapshot::path(&data)).unwrap(), snap);
     // With --full-check (or without the snapshot) the open itself refuses.
-    let r = retry_while_locked(|| {
-        Ledger::open(
-            &data,
-            LedgerOptions {
-                full_check: true,
-                ..Default::default()
-            },
-        )
-    });
+    let r = full_check_open(&data);
     match r {
         Err(LedgerError::Corrupt(f)) => assert_eq!(f.seq, 5),
         Err(e) => panic!("{e}"),
@@ -419,15 +424,7 @@ async fn a_full_replay_names_the_first_bad_entry_across_chunks() {
         let data = dir.path().join(format!("case{k}"));
         copy_dir(&clean, &data);
         with_db(&data, damage);
-        let r = retry_while_locked(|| {
-            Ledger::open(
-                &data,
-                LedgerOptions {
-                    full_check: true,
-                    ..Default::default()
-                },
-            )
-        });
+        let r = full_check_open(&data);
         match r {
             Err(LedgerError::Corrupt(f)) => assert_eq!(f.seq, first_bad, "{what}: {f}"),
             Err(e) => panic!("{what}: {e}"),
@@ -435,16 +432,7 @@ async fn a_full_replay_names_the_first_bad_entry_across_chunks() {
         }
     }
     // Undamaged, the same log opens with every entry applied.
-    let l = retry_while_locked(|| {
-        Ledger::open(
-            &clean,
-            LedgerOptions {
-                full_check: true,
-                ..Default::default()
-            },
-        )
-    })
-    .unwrap();
+    let l = full_check_open(&clean).unwrap();
     assert_eq!(l.head().size, N);
     assert_eq!(l.query(|s| s.len()).value, N);
 }
