@@ -1,4 +1,4 @@
-//! `rotaledger bench grpc` and `rotaledger bench query` end to end through the real binary,
+//! `rotaledger bench grpc`, `bench query` and `bench rebuild` end to end through the real binary,
 //! with tiny settings: every scenario is listed, ran, did real work and nothing failed. What
 //! they measure is never asserted (no timing in tests).
 
@@ -181,4 +181,65 @@ fn bench_query_builds_measures_and_reuses_a_ledger() {
     }
     let (code, out, err) = run(&["verify", "--data", data_s]);
     assert_eq!(code, Some(0), "{out}{err}");
+}
+
+/// `bench rebuild` fills a ledger (in a process of its own), measures the full-check reopen
+/// and the restart from the snapshot it wrote, each in a fresh process, and removes the
+/// ledger afterwards, or keeps it with --keep, to be measured again with --existing.
+#[test]
+fn bench_rebuild_fills_measures_both_reopens_and_cleans_up() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().to_str().unwrap();
+    let (code, out, err) = run(&["bench", "rebuild", "--entries", "2500", "--dir", dir]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("filled 2500 entries"), "{err}");
+    for line in [
+        "rebuild of 2500 entries",
+        "reopen, full check (replay all)",
+        "restart from the state snapshot",
+        "2500 entries",
+        "0 replayed",
+        "after open (Verified)",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        0,
+        "the ledger was left behind"
+    );
+
+    let (code, out, err) = run(&[
+        "bench",
+        "rebuild",
+        "--entries",
+        "1200",
+        "--dir",
+        dir,
+        "--keep",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let kept = parent.path().join("rebuild-ledger");
+    assert!(kept.join("state.snapshot").exists(), "{err}");
+    let (code, out, err) = run(&[
+        "bench",
+        "rebuild",
+        "--existing",
+        kept.to_str().unwrap(),
+        "--from-snapshot",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("snapshot of 1200 entries"), "{out}");
+    // A fill needs somewhere new to go.
+    let (code, _, err) = run(&[
+        "bench",
+        "rebuild",
+        "--entries",
+        "10",
+        "--dir",
+        dir,
+        "--keep",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("already exists"), "{err}");
 }

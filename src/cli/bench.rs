@@ -77,8 +77,9 @@ pub enum BenchCommand {
     ///
     /// Fills a fresh ledger through the real `Ledger` (schools, groups, then per teacher:
     /// registered, dispatched, evaluated three times, returned, promoted), in appends of
-    /// --batch events, with a progress bar on stderr, and closes it gracefully. Then, each in
-    /// a fresh process (so the fill's memory is not counted): one reopen with the full check
+    /// --batch events, with a progress bar on stderr, and closes it gracefully, in a process
+    /// of its own. Then, each in a fresh process (so the fill's memory is neither counted nor
+    /// held while measuring): one reopen with the full check
     /// (head check, Merkle frontier, replay and verification of every entry), after which it
     /// writes a state snapshot and times that; and one restart from that snapshot (snapshot
     /// read, position check, decode), with the time the background check of the older
@@ -158,6 +159,10 @@ pub struct RebuildArgs {
     /// the full replay, then write a snapshot).
     #[arg(long, requires = "existing")]
     pub from_snapshot: bool,
+    /// Internal: fill a new ledger in this directory and exit (the fill runs in a process of
+    /// its own, so the memory it leaves behind does not count against the measurements).
+    #[arg(long, hide = true, conflicts_with_all = ["dir", "existing"])]
+    pub fill_into: Option<PathBuf>,
 }
 
 /// Flags of `bench proofs`.
@@ -248,6 +253,7 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
             r.existing.as_deref(),
             r.keep,
             r.from_snapshot,
+            r.fill_into.as_deref(),
         ),
         BenchCommand::Soak(s) => super::bench_soak::run(&s),
         BenchCommand::Grpc(g) => super::bench_grpc::run(&g),
