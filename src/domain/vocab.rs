@@ -265,7 +265,7 @@ impl SchoolYear {
 
     /// Its last day (31 August of the next calendar year).
     pub fn last_day(self) -> Option<NaiveDate> {
-        NaiveDate::from_ymd_opt(self.0 + 1, 8, 31)
+        NaiveDate::from_ymd_opt(self.0.checked_add(1)?, 8, 31)
     }
 }
 
@@ -292,5 +292,8 @@ mod tests {
         assert_eq!(SchoolYear::of(d("2024-09-01")), SchoolYear(2024));
         assert_eq!(SchoolYear::of(d("2024-08-31")), SchoolYear(2023));
         assert_eq!(SchoolYear(2024).last_day(), Some(d("2025-08-31")));
+        // Out of chrono's range: no date, never an overflow.
+        assert_eq!(SchoolYear(i32::MAX).last_day(), None);
+        assert_eq!(SchoolYear(i32::MAX).first_day(), None);
     }
 }
