@@ -241,7 +241,7 @@ impl Verifier {
             return Err(fail(Problem::Undecodable(e.to_string())));
         }
         if let Some(t) = &mut self.tree
-            && t.append(entry.hash).is_err()
+            && t.push(entry.hash).is_err()
         {
             return Err(fail(Problem::Undecodable(
                 "the log is full (2^64 entries)".into(),

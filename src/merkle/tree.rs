@@ -233,11 +233,28 @@ impl<H: TreeHasher> CompactRange<H> {
     /// Like [`CompactRange::append`] for an already computed leaf hash (the RFC test vectors
     /// have leaves of arbitrary length).
     pub fn append_leaf_hash(&mut self, leaf_hash: Digest) -> Result<Vec<Node>, TreeFull> {
+        let mut nodes = Vec::with_capacity(self.size.trailing_ones() as usize + 1);
+        self.add_leaf(leaf_hash, |n| nodes.push(n))?;
+        Ok(nodes)
+    }
+
+    /// [`CompactRange::append`] for a reader that only needs the new root (a verifier):
+    /// the same frontier, without collecting the completed nodes.
+    pub fn push(&mut self, entry_hash: &Digest) -> Result<(), TreeFull> {
+        let leaf = self.hasher.hash_leaf(entry_hash);
+        self.add_leaf(leaf, |_| {})
+    }
+
+    /// Adds a leaf to the frontier, handing each completed node to `completed`, bottom up.
+    fn add_leaf(
+        &mut self,
+        leaf_hash: Digest,
+        mut completed: impl FnMut(Node),
+    ) -> Result<(), TreeFull> {
         let old_size = self.size;
         let new_size = old_size.checked_add(1).ok_or(TreeFull)?;
         let merges = old_size.trailing_ones();
-        let mut nodes = Vec::with_capacity(merges as usize + 1);
-        nodes.push(Node {
+        completed(Node {
             level: 0,
             index: old_size,
             hash: leaf_hash,
@@ -250,7 +267,7 @@ impl<H: TreeHasher> CompactRange<H> {
                 break; // unreachable: frontier.len() == count_ones(size) >= trailing_ones
             };
             hash = self.hasher.hash_children(&left, &hash);
-            nodes.push(Node {
+            completed(Node {
                 level: level as u8,
                 index: (new_size >> level) - 1,
                 hash,
@@ -258,7 +275,7 @@ impl<H: TreeHasher> CompactRange<H> {
         }
         self.frontier.push(hash);
         self.size = new_size;
-        Ok(nodes)
+        Ok(())
     }
 }
 

@@ -17,11 +17,21 @@ const N: usize = 200;
 fn build() -> (Vec<Digest>, MemoryNodes, Vec<Vec<Node>>) {
     let leaves: Vec<Digest> = (0..N).map(|i| Blake3.hash_leaf(&entry(i))).collect();
     let mut range = CompactRange::new(Blake3);
+    // A verifier's frontier: `push` keeps the same one without the nodes.
+    let mut pushed = CompactRange::new(Blake3);
     let mut store = MemoryNodes::new();
     let mut emitted = Vec::new();
     assert_eq!(range.root(), Blake3.empty_root());
     for i in 0..N {
         let nodes = range.append(&entry(i)).expect("append");
+        pushed.push(&entry(i)).expect("push");
+        assert_eq!(
+            pushed.frontier(),
+            range.frontier(),
+            "frontier after {} pushes",
+            i + 1
+        );
+        assert_eq!(pushed.size(), range.size());
         for node in &nodes {
             store.put(node).expect("nodes arrive in order");
         }
