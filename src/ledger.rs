@@ -42,6 +42,7 @@ use crate::domain::terms::{Term, TermQuery, terms};
 use crate::domain::vocab::SchoolYear;
 use crate::domain::{Event, Meta, State};
 use crate::log::entry::{BodyRef, EntryRef};
+use crate::log::store::read_ahead;
 use crate::log::verify::{verify_prefix, verify_range};
 use crate::log::{
     AppendError, AppendRequest, Chain, Entry, Failure, Head, Sequencer, Store, StoreError,
@@ -1110,40 +1111,25 @@ fn replay_onto(
 ) -> Result<State, LedgerError> {
     let from = verifier.head().size;
     type Decoded = Vec<(Meta, Option<Event>)>;
-    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Result<Vec<Read>, LedgerError>>(8);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, LedgerError>>(8);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
-            for r in store.raw_range(from, size) {
-                match r {
-                    Ok(kv) => chunk.push(kv),
-                    Err(e) => {
-                        // The entries before the error are checked first.
-                        let _ = read_tx.send(Ok(chunk));
-                        let _ = read_tx.send(Err(e.into()));
-                        return;
-                    }
-                }
-                if chunk.len() == REPLAY_CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(REPLAY_CHUNK));
-                    if read_tx.send(Ok(full)).is_err() {
-                        return;
-                    }
-                }
-            }
-            let _ = read_tx.send(Ok(chunk));
-        });
+        let read_rx = read_ahead(
+            scope,
+            store.raw_range(from, size),
+            REPLAY_CHUNK,
+            8,
+            |seq, v| (seq, v),
+        );
         scope.spawn(move || {
             let mut verifier = verifier;
             // Appends by the same actor follow each other: share one allocation of the name.
             let mut actor: Arc<str> = Arc::from("");
             for read in read_rx {
-                let decoded = read.and_then(|read| {
-                    read.into_iter()
-                        .map(|r| decode_stored_entry(r, &mut verifier, &mut actor))
-                        .collect::<Result<Decoded, LedgerError>>()
-                });
+                // A read error comes after the entries before it: those are checked first.
+                let decoded = read
+                    .into_iter()
+                    .map(|r| decode_stored_entry(r?, &mut verifier, &mut actor))
+                    .collect::<Result<Decoded, LedgerError>>();
                 let failed = decoded.is_err();
                 if tx.send(decoded).is_err() || failed {
                     return;

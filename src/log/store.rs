@@ -504,3 +504,34 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
 }
+
+/// Reads `items` (e.g. [`Store::raw_range`]) on a thread of `scope` and hands them on, in
+/// order, in chunks of `chunk` through a channel that holds `depth` chunks, each item first
+/// passed through `map` on the reading thread. A read error is sent in its place, after the
+/// items before it, and ends the reading; so does dropping the receiver (the reader stops at
+/// its next send). The verifier and the replay read this way so that sled's scan runs on a
+/// core of its own.
+pub fn read_ahead<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    items: impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + Send + 'scope,
+    chunk: usize,
+    depth: usize,
+    map: impl Fn(u64, sled::IVec) -> T + Send + 'scope,
+) -> std::sync::mpsc::Receiver<Vec<Result<T, StoreError>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(depth);
+    scope.spawn(move || {
+        let mut buf = Vec::with_capacity(chunk);
+        for item in items {
+            let failed = item.is_err();
+            buf.push(item.map(|(seq, value)| map(seq, value)));
+            if buf.len() == chunk || failed {
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(chunk));
+                if tx.send(full).is_err() || failed {
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(buf);
+    });
+    rx
+}

@@ -351,25 +351,10 @@ fn each_read_ahead<E>(
     items: impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + Send,
     mut each: impl FnMut(&ReadAhead) -> Result<(), E>,
 ) -> Result<Result<(), E>, StoreError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadAhead, StoreError>>>(4);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(READ_AHEAD_CHUNK);
-            for item in items {
-                let failed = item.is_err();
-                chunk.push(item.map(|(seq, value)| {
-                    let body = value.get(64..).map(|b| BodyRef::parse(b).map(|b| b.seq));
-                    ReadAhead { seq, value, body }
-                }));
-                if chunk.len() == READ_AHEAD_CHUNK || failed {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_AHEAD_CHUNK));
-                    // A closed channel: the checking side stopped at a failure.
-                    if tx.send(full).is_err() || failed {
-                        return;
-                    }
-                }
-            }
-            let _ = tx.send(chunk);
+        let rx = super::store::read_ahead(scope, items, READ_AHEAD_CHUNK, 4, |seq, value| {
+            let body = value.get(64..).map(|b| BodyRef::parse(b).map(|b| b.seq));
+            ReadAhead { seq, value, body }
         });
         // Returning drops `rx`, which ends the reading thread at its next send.
         for chunk in rx {
