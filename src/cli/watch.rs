@@ -139,9 +139,8 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
             Ok(c) => break c,
             Err(e) if !opts.once => {
                 eprintln!("{e}; trying again in {} s", opts.interval);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(opts.interval)) => {}
-                    _ = terminate.recv() => return Ok(Outcome::Ok),
+                if !wait_interval(opts.interval, &mut terminate).await {
+                    return Ok(Outcome::Ok);
                 }
             }
             Err(e) => return Err(e),
@@ -217,10 +216,17 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
         if opts.once {
             return Ok(Outcome::Ok);
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(opts.interval)) => {}
-            _ = terminate.recv() => return Ok(Outcome::Ok),
+        if !wait_interval(opts.interval, &mut terminate).await {
+            return Ok(Outcome::Ok);
         }
+    }
+}
+
+/// Waits `secs` seconds between rounds; false if SIGINT or SIGTERM came first.
+async fn wait_interval(secs: u64, terminate: &mut tokio::sync::mpsc::Receiver<()>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(secs)) => true,
+        _ = terminate.recv() => false,
     }
 }
 
