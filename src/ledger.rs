@@ -1065,7 +1065,7 @@ impl From<QueryError> for LedgerError {
             | QueryError::UnknownGroup(_)
             | QueryError::UnknownTeacher(_)
             | QueryError::NoHomePost { .. } => LedgerError::NotFound(e.to_string()),
-            QueryError::NotStrong { .. } => LedgerError::Input {
+            QueryError::NoQuotaDuty { .. } => LedgerError::Input {
                 index: None,
                 field: "school".into(),
                 problem: e.to_string(),

@@ -6,7 +6,7 @@ use rotaledger::cli::generate::{CheckReport, check_lines};
 use rotaledger::domain::State;
 use rotaledger::domain::calendar::add_years;
 use rotaledger::domain::terms::{TermQuery, TermStatus};
-use rotaledger::domain::vocab::{DispatchKind, Standing};
+use rotaledger::domain::vocab::{DispatchKind, SchoolYear, Standing};
 use rotaledger::generate::{Config, Stats, generate};
 use rotaledger::ledger::{Ledger, LedgerOptions};
 
@@ -85,9 +85,22 @@ fn eligible_at_strong(state: &State, year: i32) -> Vec<u64> {
         let open_on_aug31 = state.dispatches_of(t.id.as_str()).iter().any(|d| {
             d.start_date <= aug31 && d.end_as_of(day(year, 9, 1)).is_none_or(|e| e > aug31)
         });
-        if tenure && !open_on_aug31 {
+        // SPEC 4.4: within five years of a known retirement date is exempt.
+        let exempt = t
+            .retirement
+            .at(sept1)
+            .copied()
+            .flatten()
+            .is_some_and(|r| add_years(sept1, 5).unwrap() >= r);
+        if tenure && !open_on_aug31 && !exempt {
             *count += 1;
         }
+    }
+    // The quota projection itself agrees, school by school.
+    for (school, count) in &per_school {
+        let q = rotaledger::domain::quota::school_quota(state, school, SchoolYear(year), sept1)
+            .unwrap();
+        assert_eq!(q.eligible.len() as u64, *count, "{school} in {year}");
     }
     per_school.into_values().collect()
 }

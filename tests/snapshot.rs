@@ -354,8 +354,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            3,
-            "f71ab61bbd9ab2ea30f05cdd69b33385b44acf33f5bfef739f84cbdd4aecd86a"
+            4,
+            "131b659fc08491ae1095f68665f121f9f5988b5c71f7522f07b93496fa1f321c"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

@@ -35,6 +35,8 @@ mod ledger_domain;
 mod log_store;
 /// No panic on any input: mutated entries, exports, access files and key files.
 mod no_panic;
+/// Policy fidelity: team voids, the quota's basis and duty, team completion, running terms.
+mod policy_fidelity;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.

@@ -361,6 +361,9 @@ pub fn teams(c: &Connect, school: Option<String>, at: &AsOf) -> Result<Outcome, 
                         Ok(proto::TeamStatus::Finished) => {
                             format!("finished {}", opt(&t.status_since))
                         }
+                        Ok(proto::TeamStatus::Completed) => {
+                            format!("completed {}", opt(&t.status_since))
+                        }
                         _ => "-".into(),
                     },
                     t.members
@@ -381,11 +384,14 @@ pub fn teams(c: &Connect, school: Option<String>, at: &AsOf) -> Result<Outcome, 
 
 fn quota_text(q: &proto::SchoolQuota) -> String {
     let mut out = format!(
-        "school {} school year {}/{} (basis taken on {})\n",
+        "school {} school year {}/{} (basis taken on {}; {}{}, quota duty {})\n",
         q.school,
         q.school_year,
         q.school_year + 1,
-        q.reference_date
+        q.reference_date,
+        q.standing,
+        if q.rural { ", rural" } else { "" },
+        q.quota_duty
     );
     out.push_str(&format!(
         "eligible {} of {} teachers; outflow {} of {} required ({} missing, ratio {})\n",
@@ -404,6 +410,21 @@ fn quota_text(q: &proto::SchoolQuota) -> String {
         q.key_share_basis,
         if q.key_share_met { "met" } else { "NOT met" }
     ));
+    let exempt = q
+        .not_eligible
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.reason,
+                Some(proto::not_eligible::Reason::RetirementExempt(_))
+            )
+        })
+        .count();
+    if exempt > 0 {
+        out.push_str(&format!(
+            "not counted: {exempt} teacher(s) exempt as close to retirement\n"
+        ));
+    }
     if q.key_teacher_outflow_flag {
         out.push_str(&format!(
             "flag: key-teacher outflow above {}\n",

@@ -95,9 +95,8 @@ fn duty_of(state: &State, t: &Teacher, as_of: NaiveDate) -> Option<TeacherDuty> 
         .find(|d| d.serving_on(as_of))
         .map(|d| d.id.clone());
     let retirement_date = t.retirement.at(as_of).copied().flatten();
-    let exempt = retirement_date.is_some_and(|r| {
-        add_years(as_of, policy.exempt_years_before_retirement).is_none_or(|limit| limit >= r)
-    });
+    let exempt = retirement_date
+        .is_some_and(|r| retirement_exempt(as_of, r, policy.exempt_years_before_retirement));
     let title = t.title.at(as_of).map(|h| h.title).unwrap_or(Title::None);
     let (intermediate_since, intermediate_since_known) = if title == Title::Intermediate {
         match intermediate_run_start(t, as_of) {
@@ -126,6 +125,13 @@ fn duty_of(state: &State, t: &Teacher, as_of: NaiveDate) -> Option<TeacherDuty> 
         meets_conditions: free && tenure_met,
         due_to_rotate: free && intermediate_limit_on.is_some_and(|d| d <= as_of),
     })
+}
+
+/// Whether a teacher retiring on `retirement` is exempt from rotation on `date`: `date` plus
+/// `years` calendar years reaches the retirement date. The duty list and the quota's basis
+/// both ask this one question.
+pub fn retirement_exempt(date: NaiveDate, retirement: NaiveDate, years: u32) -> bool {
+    add_years(date, years).is_none_or(|limit| limit >= retirement)
 }
 
 /// When the teacher's current, unbroken run of intermediate title began, as of `as_of`:

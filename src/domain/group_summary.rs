@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::id::Id;
 use super::query::{QueryError, year_bounds};
-use super::quota::{SchoolQuota, school_quota};
+use super::quota::{SchoolQuota, carries_quota, school_quota};
 use super::state::State;
 use super::teams::{TeamView, team};
 use super::terms::{Term, TermStatus, term};
@@ -75,7 +75,8 @@ pub fn group_summary(
     let mut members = Vec::new();
     for m in &member_ids {
         let standing = state.standing_at(m.as_str(), first);
-        let quota = if standing == Some(Standing::Strong) {
+        let rural = state.school(m.as_str()).is_some_and(|s| s.rural);
+        let quota = if carries_quota(state.policy_at(first).quota_duty, standing, rural) {
             Some(school_quota(state, m.as_str(), year, as_of)?)
         } else {
             None

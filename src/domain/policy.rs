@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::fields::{DecodeError, Fields, kind};
 use super::id::Id;
-use super::vocab::{Grade, KeyShareBasis, ReturnReason, Vocabulary};
+use super::vocab::{Grade, KeyShareBasis, QuotaDuty, ReturnReason, Vocabulary};
 
 /// A proportion between 0 and 1 in basis points (1/10000), exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -163,6 +163,8 @@ pub struct Policy {
     pub key_share_basis: KeyShareBasis,
     /// A school whose key-teacher share exceeds this is flagged for key-teacher outflow.
     pub key_teacher_outflow_threshold: Ratio,
+    /// Which schools carry the yearly outflow quota.
+    pub quota_duty: QuotaDuty,
 }
 
 impl Default for Policy {
@@ -205,12 +207,15 @@ impl Policy {
             min_key_teacher_share: Ratio(3000),
             key_share_basis: KeyShareBasis::OverRotated,
             key_teacher_outflow_threshold: Ratio(1500),
+            quota_duty: QuotaDuty::Strong,
         };
         match p {
             Preset::Shanghai2023 => shanghai,
             Preset::National2014 => Policy {
                 min_outflow_ratio: Ratio(1000),
                 min_key_teacher_share: Ratio(2000),
+                // 城镇学校、优质学校: urban schools carry the duty too.
+                quota_duty: QuotaDuty::StrongOrUrban,
                 ..shanghai
             },
         }
@@ -238,7 +243,8 @@ impl Policy {
             min_outflow_ratio,
             min_key_teacher_share,
             key_share_basis,
-            key_teacher_outflow_threshold
+            key_teacher_outflow_threshold,
+            quota_duty
         );
         p
     }
@@ -286,6 +292,8 @@ pub struct PolicyParameters {
     pub key_share_basis: Option<KeyShareBasis>,
     #[serde(skip_serializing_if = "super::binary::absent")]
     pub key_teacher_outflow_threshold: Option<Ratio>,
+    #[serde(skip_serializing_if = "super::binary::absent")]
+    pub quota_duty: Option<QuotaDuty>,
 }
 
 /// Upper bound of the year-valued parameters: a sanity limit, not policy.
@@ -332,6 +340,7 @@ impl PolicyParameters {
             min_key_teacher_share: ratio(&mut f, "min_key_teacher_share")?,
             key_share_basis: f.opt_vocab("key_share_basis")?,
             key_teacher_outflow_threshold: ratio(&mut f, "key_teacher_outflow_threshold")?,
+            quota_duty: f.opt_vocab("quota_duty")?,
         };
         f.finish()?;
         if full && let Some(missing) = p.first_missing() {
@@ -343,13 +352,14 @@ impl PolicyParameters {
         Ok(p)
     }
 
-    /// The first parameter not set, if any.
+    /// The first required parameter not set, if any.
     fn first_missing(&self) -> Option<&'static str> {
         let v = serde_json::to_value(self).ok()?;
         let set = v.as_object()?;
         PARAMETER_NAMES
             .iter()
             .copied()
+            .filter(|n| !OPTIONAL_WITHOUT_PRESET.contains(n))
             .find(|n| !set.contains_key(*n))
     }
 }
@@ -372,7 +382,13 @@ pub const PARAMETER_NAMES: &[&str] = &[
     "min_key_teacher_share",
     "key_share_basis",
     "key_teacher_outflow_threshold",
+    "quota_duty",
 ];
+
+/// Parameters a policy without a preset may leave out, taking the default preset's value:
+/// those added after logs with full parameter sets were already written, so that such a
+/// stored `policy_adopted` still decodes exactly as it did.
+pub const OPTIONAL_WITHOUT_PRESET: &[&str] = &["quota_duty"];
 
 fn reasons(f: &Fields, v: Value) -> Result<Vec<ReturnReason>, DecodeError> {
     let name = "early_return_exempt_reasons";

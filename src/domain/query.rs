@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::vocab::{SchoolYear, Standing};
+use super::vocab::{QuotaDuty, SchoolYear, Standing};
 
 /// Why a projection cannot answer.
 ///
@@ -29,18 +29,27 @@ pub enum QueryError {
         /// The date asked about.
         date: NaiveDate,
     },
-    /// Quotas are kept for `strong` schools only (SPEC 4.4).
+    /// The school carries no quota under the policy in force (SPEC 4.4, `quota_duty`).
     #[error(
-        "school {school} is {} on {date}, not strong: quotas apply to strong schools only",
-        standing.map(|s| s.to_string()).unwrap_or_else(|| "not yet registered".into())
+        "school {school} is {}{} on {date}: under the policy in force then, quotas apply to {}",
+        standing.map(|s| s.to_string()).unwrap_or_else(|| "not yet registered".into()),
+        if *rural { " and rural" } else { "" },
+        match duty {
+            QuotaDuty::Strong => "strong schools only",
+            QuotaDuty::StrongOrUrban => "strong and urban (not rural) schools only",
+        }
     )]
-    NotStrong {
+    NoQuotaDuty {
         /// The school asked about.
         school: String,
         /// The date its standing was taken on (1 September of the school year).
         date: NaiveDate,
         /// Its standing then, if it was registered.
         standing: Option<Standing>,
+        /// Whether it is rural.
+        rural: bool,
+        /// `quota_duty` in force then.
+        duty: QuotaDuty,
     },
     /// The school year has no calendar dates the ledger can work with.
     #[error("school year {} is out of range", .0.0)]
@@ -167,7 +176,7 @@ mod props {
                                 prop_assert!(q.district_key_teachers <= q.school_teachers);
                                 prop_assert!(q.required <= q.eligible.len() as u64);
                             }
-                            Err(QueryError::NotStrong { .. } | QueryError::YearOutOfRange(_)) => {}
+                            Err(QueryError::NoQuotaDuty { .. } | QueryError::YearOutOfRange(_)) => {}
                             Err(e) => prop_assert!(false, "unexpected {e}"),
                         }
                     }

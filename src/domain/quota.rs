@@ -1,11 +1,15 @@
-//! School quotas (SPEC 4.4, seeds 001 and 002): per `strong` school and school year, the
-//! teachers eligible to rotate, the rotation outflow against `min_outflow_ratio`, the key
-//! teachers among it against `min_key_teacher_share`, and seed 002's key-teacher flag.
+//! School quotas (SPEC 4.4, seeds 001 and 002): per school with a quota duty and school year,
+//! the teachers who meet rotation conditions (符合交流轮岗条件), the rotation outflow against
+//! `min_outflow_ratio`, the key teachers among it against `min_key_teacher_share`, and seed
+//! 002's key-teacher flag.
+//!
+//! Which schools carry the duty is the policy's `quota_duty`: strong schools under
+//! `shanghai-2023`, strong or urban (not rural) ones under `national-2014`.
 //!
 //! The registry side of a quota is fixed on **1 September** of the school year Y (the home
-//! school, tenure, standing and the policy in force are all taken on that day); the outflow
-//! grows through the year, so a quota asked as of a date counts the rotation dispatches that
-//! started in Y on or before that date.
+//! school, tenure, retirement dates, standing and the policy in force are all taken on that
+//! day); the outflow grows through the year, so a quota asked as of a date counts the
+//! rotation dispatches that started in Y on or before that date.
 //!
 //! All arithmetic is exact ([`Ratio`] in basis points; `ceil` in integers): 10 of 50 meets
 //! 20%, 9 of 50 misses 1, and 47 eligible need 10.
@@ -13,11 +17,12 @@
 use chrono::NaiveDate;
 
 use super::calendar::add_years;
+use super::duty::retirement_exempt;
 use super::id::Id;
 use super::policy::Ratio;
 use super::query::{QueryError, year_bounds};
 use super::state::State;
-use super::vocab::{DispatchKind, KeyLevel, KeyShareBasis, SchoolYear, Standing};
+use super::vocab::{DispatchKind, KeyLevel, KeyShareBasis, QuotaDuty, SchoolYear, Standing};
 
 /// Why a teacher of the school on 1 September is not eligible for the year.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +32,10 @@ pub enum NotEligible {
     TenureShort(Option<NaiveDate>),
     /// On this dispatch, still open on 31 August of Y.
     OnDispatch(Id),
+    /// Exempt: this known retirement date lies within `exempt_years_before_retirement` of
+    /// 1 September (the duty list's exemption; the seeds take the quota over the teachers
+    /// who meet rotation conditions).
+    RetirementExempt(NaiveDate),
 }
 
 /// One rotation dispatch out of the school in the year.
@@ -46,7 +55,7 @@ pub struct Outflow {
     pub key: bool,
 }
 
-/// A strong school's quota position for one school year, as of a date.
+/// A school's quota position for one school year, as of a date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolQuota {
     /// The school.
@@ -55,6 +64,12 @@ pub struct SchoolQuota {
     pub school_year: SchoolYear,
     /// The date asked about (outflow after it is not counted yet).
     pub as_of: NaiveDate,
+    /// `quota_duty` in force on the reference date: which schools carry a quota.
+    pub quota_duty: QuotaDuty,
+    /// The school's standing on the reference date.
+    pub standing: Standing,
+    /// Whether the school is rural (乡村学校).
+    pub rural: bool,
     /// 1 September of the year: the day the registry side is taken on.
     pub reference_date: NaiveDate,
     /// `min_outflow_ratio` in force on the reference date.
@@ -93,8 +108,18 @@ pub struct SchoolQuota {
     pub key_teacher_outflow_flag: bool,
 }
 
-/// The quota of `school` for `year` as of `as_of`. The school must be `strong` on
-/// 1 September of the year.
+/// Whether a school of `standing` (and `rural`) carries a quota under `duty`.
+pub fn carries_quota(duty: QuotaDuty, standing: Option<Standing>, rural: bool) -> bool {
+    match duty {
+        QuotaDuty::Strong => standing == Some(Standing::Strong),
+        QuotaDuty::StrongOrUrban => {
+            standing == Some(Standing::Strong) || (standing.is_some() && !rural)
+        }
+    }
+}
+
+/// The quota of `school` for `year` as of `as_of`. The school must carry a quota on
+/// 1 September of the year under the policy in force then (`quota_duty`).
 pub fn school_quota(
     state: &State,
     school: &str,
@@ -106,14 +131,17 @@ pub fn school_quota(
         .school(school)
         .ok_or_else(|| QueryError::UnknownSchool(school.to_string()))?;
     let standing = s.standing.at(first).copied();
-    if standing != Some(Standing::Strong) {
-        return Err(QueryError::NotStrong {
+    let policy = state.policy_at(first);
+    let Some(standing) = standing.filter(|_| carries_quota(policy.quota_duty, standing, s.rural))
+    else {
+        return Err(QueryError::NoQuotaDuty {
             school: school.to_string(),
             date: first,
             standing,
+            rural: s.rural,
+            duty: policy.quota_duty,
         });
-    }
-    let policy = state.policy_at(first);
+    };
     // The day before 1 September: a dispatch still open then keeps its teacher out of the
     // count; one starting on 1 September is this year's outflow instead.
     let eve = first.pred_opt().unwrap_or(first);
@@ -148,6 +176,13 @@ pub fn school_quota(
             .find(|d| d.serving_on(eve));
         if let Some(d) = open {
             not_eligible.push((t.id.clone(), NotEligible::OnDispatch(d.id.clone())));
+            continue;
+        }
+        // The duty list's exemption, taken on the same day as the rest of the basis.
+        if let Some(r) = t.retirement.at(first).copied().flatten()
+            && retirement_exempt(first, r, policy.exempt_years_before_retirement)
+        {
+            not_eligible.push((t.id.clone(), NotEligible::RetirementExempt(r)));
             continue;
         }
         eligible.push(t.id.clone());
@@ -191,6 +226,9 @@ pub fn school_quota(
         school: s.id.clone(),
         school_year: year,
         as_of,
+        quota_duty: policy.quota_duty,
+        standing,
+        rural: s.rural,
         reference_date: first,
         min_outflow_ratio: policy.min_outflow_ratio,
         min_key_teacher_share: policy.min_key_teacher_share,
@@ -435,10 +473,12 @@ mod tests {
         ];
         assert_eq!(
             quota(evs.clone(), 2024, "2025-08-31").unwrap_err(),
-            QueryError::NotStrong {
+            QueryError::NoQuotaDuty {
                 school: "Q".into(),
                 date: d("2024-09-01"),
-                standing: Some(Standing::Ordinary)
+                standing: Some(Standing::Ordinary),
+                rural: false,
+                duty: QuotaDuty::Strong,
             }
         );
         assert!(quota(evs, 2025, "2025-09-01").is_ok());

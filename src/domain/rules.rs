@@ -75,11 +75,22 @@ struct NewTeam {
     founders: usize,
 }
 
+/// A team some of whose dispatches the append being judged voids.
+#[derive(Debug, Clone)]
+struct VoidedTeam {
+    /// The last such void: its index in the append and the entry it voids.
+    index: usize,
+    target: u64,
+    /// The team's founders before the append's first void of it.
+    founders_before: usize,
+}
+
 /// One append under judgement.
 #[derive(Debug, Clone)]
 pub struct Batch {
     state: State,
     new_teams: BTreeMap<Id, NewTeam>,
+    voided_teams: BTreeMap<Id, VoidedTeam>,
 }
 
 impl Batch {
@@ -88,6 +99,7 @@ impl Batch {
         Batch {
             state: state.clone(),
             new_teams: BTreeMap::new(),
+            voided_teams: BTreeMap::new(),
         }
     }
 
@@ -124,6 +136,26 @@ impl Batch {
                 );
             }
         }
+        if let Event::EntryVoided(v) = &*event
+            && let Some(team) = super::voids::team_of_voided(&self.state, v.seq)
+        {
+            let before = self
+                .state
+                .team(&team)
+                .map(|t| super::voids::team_members(&self.state, t).founders.len())
+                .unwrap_or(0);
+            self.voided_teams
+                .entry(team)
+                .and_modify(|t| {
+                    t.index = index;
+                    t.target = v.seq;
+                })
+                .or_insert(VoidedTeam {
+                    index,
+                    target: v.seq,
+                    founders_before: before,
+                });
+        }
         // `apply` ignores anything but the next entry of the log; the sequencer numbers a
         // batch from the pending state's length, so this holds by construction.
         debug_assert_eq!(meta.seq, self.state.len(), "a batch entry out of sequence");
@@ -137,7 +169,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Ends the append: checks what needs the whole of it, and returns the new state.
+    /// Ends the append: checks what needs the whole of it (that a new team has enough
+    /// founders; that voids leave every team they touch valid), and returns the new state.
     pub fn finish(self) -> Result<State, Rejection> {
         for (id, t) in &self.new_teams {
             let min = self.state.policy_at(t.start_date).min_team_size;
@@ -158,6 +191,10 @@ impl Batch {
                 .with("min_team_size", min)
                 .at(t.index));
             }
+        }
+        for (id, t) in &self.voided_teams {
+            super::voids::check_team_after_voids(&self.state, id, t.target, t.founders_before)
+                .map_err(|r| r.at(t.index))?;
         }
         Ok(self.state)
     }

@@ -1,12 +1,20 @@
 //! Teams (SPEC 4.2), groups of three (组团流入): per team its receiving school, members,
-//! strength over time, status (`complete`, or `below_minimum` from the date an early return
-//! dropped it below `min_team_size`), and for weak junior-secondary receiving schools which
-//! scored subjects (学业水平考试计分科目) the serving members cover (reported, not enforced).
+//! strength over time, status, and for weak junior-secondary receiving schools which scored
+//! subjects (学业水平考试计分科目) the serving members cover (reported, not enforced).
+//!
+//! A team's **founders** are its members that started on the team's start date (the
+//! dispatches that created it; rule 3). They share one `min_end`, the start plus
+//! `min_term_years` of the policy in force on the start date, and that date ends the team's
+//! term: from it the team is `completed`, however many members serve on. Before it, a drop
+//! below `min_team_size` can only come from an early return, and makes the team
+//! `below_minimum` until joiners bring it back to strength. Members finishing their term
+//! normally never make a team `below_minimum`, even while a later joiner serves on.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use super::calendar::add_years;
 use super::id::Id;
 use super::state::{State, Team};
 use super::vocab::Standing;
@@ -25,6 +33,12 @@ pub enum TeamStatus {
     /// No member serves any more, and none left early: the team served out its terms.
     Finished {
         /// The date the last member left.
+        since: NaiveDate,
+    },
+    /// The founders have reached their `min_end`, the team's term is fulfilled, and some
+    /// member (a founder serving beyond the minimum, or a later joiner) still serves.
+    Completed {
+        /// The founders' `min_end`.
         since: NaiveDate,
     },
 }
@@ -101,19 +115,17 @@ fn view(state: &State, t: &Team, as_of: NaiveDate) -> Option<TeamView> {
     }
     let min = state.policy_at(t.start_date).min_team_size;
     let mut members = Vec::new();
-    // Per date: change in strength, and whether an early return happened then.
-    let mut changes: BTreeMap<NaiveDate, (i64, bool)> = BTreeMap::new();
+    // Per date: the change in strength.
+    let mut changes: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     for d in t.members.iter().filter_map(|m| state.dispatch(m)) {
         if d.start_date > as_of {
             continue;
         }
         let end = d.end_as_of(as_of);
         let early = end.is_some_and(|e| state.min_end(d).is_none_or(|m| e < m));
-        changes.entry(d.start_date).or_default().0 += 1;
+        *changes.entry(d.start_date).or_default() += 1;
         if let Some(e) = end {
-            let c = changes.entry(e).or_default();
-            c.0 -= 1;
-            c.1 |= early;
+            *changes.entry(e).or_default() -= 1;
         }
         members.push(TeamMember {
             dispatch: d.id.clone(),
@@ -129,27 +141,34 @@ fn view(state: &State, t: &Team, as_of: NaiveDate) -> Option<TeamView> {
     }
     members.sort_by(|a, b| (a.start_date, &a.dispatch).cmp(&(b.start_date, &b.dispatch)));
 
+    // The founders' common min_end: the end of the team's term (`None` only beyond the
+    // calendar).
+    let term_end = add_years(t.start_date, state.policy_at(t.start_date).min_term_years);
+    let in_term = |date: NaiveDate| term_end.is_none_or(|end| date < end);
     let mut strength: i64 = 0;
     let mut history = Vec::new();
     let mut below_since: Option<NaiveDate> = None;
-    let mut any_early = false;
-    for (date, (delta, early)) in &changes {
+    for (date, delta) in &changes {
         strength += delta;
-        any_early |= early;
         history.push((*date, strength.max(0) as u32));
-        if strength < i64::from(min) {
-            below_since.get_or_insert(*date);
-        } else {
+        if strength >= i64::from(min) {
             below_since = None;
+        } else if in_term(*date) {
+            // Inside the term a drop can only be an early return (founders share the term's
+            // end, joiners end later): below minimum until joiners restore it. After the
+            // term, departures are normal completions, and a shortfall that began inside
+            // the term stays on record.
+            below_since.get_or_insert(*date);
         }
     }
     let strength = strength.max(0) as u32;
-    let status = match below_since {
-        None => TeamStatus::Complete,
-        Some(since) if strength == 0 && !any_early => TeamStatus::Finished {
-            since: history.last().map(|(d, _)| *d).unwrap_or(since),
+    let status = match (below_since, term_end) {
+        (Some(since), _) => TeamStatus::BelowMinimum { since },
+        (None, _) if strength == 0 => TeamStatus::Finished {
+            since: history.last().map(|(d, _)| *d).unwrap_or(t.start_date),
         },
-        Some(since) => TeamStatus::BelowMinimum { since },
+        (None, Some(end)) if as_of >= end => TeamStatus::Completed { since: end },
+        (None, _) => TeamStatus::Complete,
     };
 
     let coverage = state.school(&t.school).and_then(|s| {

@@ -241,6 +241,17 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Which schools carry a yearly outflow quota (SPEC 4.4): Shanghai 2023 puts it on strong
+    /// schools (优质校); the national 2014 opinion on urban and strong schools (城镇学校、优质学校).
+    QuotaDuty {
+        /// Strong schools only.
+        Strong = "strong",
+        /// Strong schools, and every school that is not rural.
+        StrongOrUrban = "strong_or_urban",
+    }
+}
+
 /// A school year: `SchoolYear(2024)` runs from 2024-09-01 to 2025-08-31.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,

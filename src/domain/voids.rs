@@ -16,7 +16,7 @@ use chrono::{TimeZone, Utc};
 use super::event::{EntryVoided, Event};
 use super::id::Id;
 use super::rules::{Refusal, broken_promotion, refuse};
-use super::state::{Meta, State};
+use super::state::{Meta, State, Team};
 use super::vocab::Standing;
 
 /// How many entry numbers a message lists before "...".
@@ -238,12 +238,7 @@ pub(super) fn check_void(s: &State, target: u64) -> Result<(), Refusal> {
     }
     if check_teams {
         for t in after.teams() {
-            let founders = t
-                .members
-                .iter()
-                .filter_map(|m| after.dispatch(m))
-                .filter(|d| d.start_date == t.start_date)
-                .count() as u64;
+            let founders = team_members(&after, t).founders.len() as u64;
             let min = u64::from(after.policy_at(t.start_date).min_team_size);
             let weak = after.standing_at(&t.school, t.start_date) == Some(Standing::Weak);
             if founders < min || !weak {
@@ -315,4 +310,99 @@ fn school_references(s: &State, school: &Id, registration: u64) -> Vec<u64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// A team's standing members, by entry: the founders (members that started on the team's
+/// start date, as rule 3 created it) and the joiners (members that started later).
+pub(super) struct TeamMembers {
+    pub founders: Vec<u64>,
+    pub joiners: Vec<u64>,
+}
+
+pub(super) fn team_members(s: &State, t: &Team) -> TeamMembers {
+    let (mut founders, mut joiners) = (Vec::new(), Vec::new());
+    for d in t.members.iter().filter_map(|m| s.dispatch(m)) {
+        if d.start_date == t.start_date {
+            founders.push(d.seq);
+        } else {
+            joiners.push(d.seq);
+        }
+    }
+    founders.sort_unstable();
+    joiners.sort_unstable();
+    TeamMembers { founders, joiners }
+}
+
+/// The team whose member entry `target` is, if `target` is a standing team dispatch: the
+/// voids an append makes of such entries are judged together when it ends
+/// ([`check_team_after_voids`]), since founders may be voided all at once.
+pub(super) fn team_of_voided(s: &State, target: u64) -> Option<Id> {
+    let rec = s.entry(target)?;
+    match rec.event.as_deref()? {
+        Event::TeacherDispatched(e) => {
+            let d = s.dispatch(&e.dispatch).filter(|d| d.seq == target)?;
+            d.team.clone()
+        }
+        _ => None,
+    }
+}
+
+/// Rule 7 for a team's own dispatches (SPEC 3.7), judged when the append ends: after its
+/// voids, the team must still have at least `min_team_size` founders, or none left at all
+/// (every founder voided in this one append, with its joiners voided before or in it). A team
+/// already short of founders before the append (a log written before this rule) is judged
+/// only on not losing more. `void_seq` is the voided entry to name, `before` the team's founders
+/// before the append.
+pub(super) fn check_team_after_voids(
+    s: &State,
+    team: &Id,
+    void_seq: u64,
+    before: usize,
+) -> Result<(), Refusal> {
+    // Every member voided: the team is gone, as if it never formed.
+    let Some(t) = s.team(team) else {
+        return Ok(());
+    };
+    let m = team_members(s, t);
+    let min = s.policy_at(t.start_date).min_team_size as usize;
+    let founders = m.founders.len();
+    if founders == 0 && !m.joiners.is_empty() {
+        return Err(refuse(
+            "void.team_joiners_first",
+            format!(
+                "voiding entry {void_seq} would leave team {} with joiners (entries {}) but none \
+                 of its founding dispatches; void the joiners first or in the same append",
+                t.id,
+                list(&m.joiners)
+            ),
+        )
+        .add("entry", void_seq)
+        .add("team", &t.id)
+        .add("joiner_entries", list(&m.joiners)));
+    }
+    if founders > 0 && founders < min && founders < before {
+        return Err(refuse(
+            "void.team_founders",
+            format!(
+                "voiding entry {void_seq} would leave team {} with {founders} founding \
+                 dispatch(es) (entries {}), fewer than the {min} rule 3 needs to form it; void \
+                 all its founding dispatches together in one append{}",
+                t.id,
+                list(&m.founders),
+                if m.joiners.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", with its joiners (entries {}) first or in the same append",
+                        list(&m.joiners)
+                    )
+                }
+            ),
+        )
+        .add("entry", void_seq)
+        .add("team", &t.id)
+        .add("founder_entries", list(&m.founders))
+        .add("min_team_size", min));
+    }
+    Ok(())
 }

@@ -172,8 +172,8 @@ impl Sim {
             && add_years(teacher.employed, ELIGIBLE_TENURE_YEARS).is_some_and(|d| d <= sept1)
     }
 
-    /// Whether an eligible teacher is sent at all: not within five years of retirement (the
-    /// exemption SPEC 4.4 gives for rotation duty; the quota still counts them).
+    /// Whether a teacher past tenure meets rotation conditions: not within five years of
+    /// retirement (SPEC 4.4's exemption, which the quota's basis applies too).
     fn sendable(&self, t: u32, sept1: NaiveDate) -> bool {
         add_years(sept1, EXEMPT_YEARS_BEFORE_RETIREMENT)
             .is_some_and(|d| d < self.teachers[t as usize].retirement)
@@ -363,6 +363,11 @@ impl Sim {
         out: &mut Out<'_, W>,
         st: &mut YearStats,
     ) -> Result<(), GenerateError> {
+        // The quota counts the teachers who meet rotation conditions: the exempt are out.
+        let eligible: Vec<u32> = eligible
+            .into_iter()
+            .filter(|t| self.sendable(*t, sept1))
+            .collect();
         let e = eligible.len() as u64;
         let quota = e.div_ceil(5);
         st.eligible_at_strong += e;
@@ -379,7 +384,6 @@ impl Sim {
         .min(e);
         let (mut keys, mut others): (Vec<u32>, Vec<u32>) = eligible
             .into_iter()
-            .filter(|t| self.sendable(*t, sept1))
             .partition(|t| self.teachers[*t as usize].key != KeyLevel::None);
         let k = k.min((keys.len() + others.len()) as u64);
         if k < quota {

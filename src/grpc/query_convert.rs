@@ -218,6 +218,7 @@ pub fn team(t: &TeamView) -> proto::Team {
         TeamStatus::Complete => (proto::TeamStatus::Complete, None),
         TeamStatus::BelowMinimum { since } => (proto::TeamStatus::BelowMinimum, Some(since)),
         TeamStatus::Finished { since } => (proto::TeamStatus::Finished, Some(since)),
+        TeamStatus::Completed { since } => (proto::TeamStatus::Completed, Some(since)),
     };
     proto::Team {
         team: t.team.to_string(),
@@ -268,6 +269,9 @@ pub fn quota(q: &SchoolQuota) -> proto::SchoolQuota {
         min_key_teacher_share: q.min_key_teacher_share.to_string(),
         key_share_basis: q.key_share_basis.to_string(),
         key_teacher_outflow_threshold: q.key_teacher_outflow_threshold.to_string(),
+        quota_duty: q.quota_duty.to_string(),
+        standing: q.standing.to_string(),
+        rural: q.rural,
         eligible: ids(&q.eligible),
         not_eligible: q
             .not_eligible
@@ -279,6 +283,7 @@ pub fn quota(q: &SchoolQuota) -> proto::SchoolQuota {
                         Reason::TenureReachedOn(opt_date(*d).unwrap_or_default())
                     }
                     NotEligible::OnDispatch(d) => Reason::OnDispatch(d.to_string()),
+                    NotEligible::RetirementExempt(r) => Reason::RetirementExempt(date(*r)),
                 }),
             })
             .collect(),
@@ -360,12 +365,14 @@ pub fn term_status_name<S: serde::Serializer>(n: &i32, s: S) -> Result<S::Ok, S:
     s.serialize_str(term_status_filter(*n).map_or("unspecified", TermStatus::as_str))
 }
 
-/// Serializes a `TeamStatus` field by name (`complete`, `below_minimum`, `finished`).
+/// Serializes a `TeamStatus` field by name (`complete`, `below_minimum`, `finished`,
+/// `completed`).
 pub fn team_status_name<S: serde::Serializer>(n: &i32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(match proto::TeamStatus::try_from(*n) {
         Ok(proto::TeamStatus::Complete) => "complete",
         Ok(proto::TeamStatus::BelowMinimum) => "below_minimum",
         Ok(proto::TeamStatus::Finished) => "finished",
+        Ok(proto::TeamStatus::Completed) => "completed",
         _ => "unspecified",
     })
 }
