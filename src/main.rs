@@ -113,6 +113,10 @@ enum Command {
         /// The first school year.
         #[arg(long, default_value_t = 2023)]
         first_year: i32,
+        /// The language of school, group and teacher names: zh (闵行区七宝第三小学, 王建国)
+        /// or en (Minhang Qibao No.3 Primary School, Wang Jianguo); nothing else differs.
+        #[arg(long, value_enum, default_value = "zh")]
+        names: rotaledger::generate::Names,
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
             years,
             seed,
             first_year,
+            names,
             out,
             check,
             check_dir,
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
                 years,
                 seed,
                 first_year,
+                names,
                 ..Default::default()
             };
             cli::generate::run(&config, &out, check, check_dir.as_deref())

@@ -7,7 +7,7 @@ use rotaledger::domain::State;
 use rotaledger::domain::calendar::add_years;
 use rotaledger::domain::terms::{TermQuery, TermStatus};
 use rotaledger::domain::vocab::{DispatchKind, SchoolYear, Standing};
-use rotaledger::generate::{Config, Stats, generate};
+use rotaledger::generate::{Config, Names, Stats, generate};
 use rotaledger::ledger::{Ledger, LedgerOptions};
 
 fn small(seed: u64) -> Config {
@@ -59,6 +59,45 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     assert!(
         first.starts_with(r#"{"request_id":"gen-7-0","events":[{"#),
         "{first}"
+    );
+}
+
+#[test]
+fn names_are_chinese_by_default_and_nothing_else_differs_in_english() {
+    let (zh, _) = bytes(&small(7));
+    let (en, _) = bytes(&Config {
+        names: Names::English,
+        ..small(7)
+    });
+    let names = |b: &[u8]| -> (Vec<String>, Vec<serde_json::Value>) {
+        let mut names = Vec::new();
+        let mut lines = Vec::new();
+        for line in std::str::from_utf8(b).unwrap().lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            for e in v["events"].as_array_mut().unwrap() {
+                if let Some(n) = e.get_mut("name") {
+                    names.push(n.as_str().unwrap().to_owned());
+                    *n = serde_json::Value::Null;
+                }
+            }
+            lines.push(v);
+        }
+        (names, lines)
+    };
+    let (zh_names, zh_rest) = names(&zh);
+    let (en_names, en_rest) = names(&en);
+    assert!(zh_rest == en_rest, "the languages differ beyond names");
+    assert_eq!(zh_names.len(), en_names.len());
+    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    assert!(zh_names.iter().all(|n| cjk(n)), "a name without Chinese");
+    assert!(
+        en_names.iter().all(|n| n.is_ascii()),
+        "a non-ASCII English name"
+    );
+    assert!(
+        zh_names
+            .iter()
+            .any(|n| n.starts_with("闵行区") && n.ends_with("中学"))
     );
 }
 

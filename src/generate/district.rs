@@ -7,7 +7,7 @@ use std::io::Write;
 use chrono::NaiveDate;
 
 use super::events::{self, TeacherFacts};
-use super::{Config, GenerateError, Out, Rng, Stats};
+use super::{Config, GenerateError, Names, Out, Rng, Stats};
 use crate::domain::vocab::{DispatchKind, Grade, KeyLevel, Stage, Standing, Title, Vocabulary};
 
 /// Minhang's 街镇, after which the districts are named (seed 000: 14 towns, 12 districts).
@@ -27,6 +27,11 @@ const TOWNS: &[&str] = &[
     "Pujiang",
     "Pujin",
 ];
+/// The same towns in Chinese, in the same order.
+const TOWNS_ZH: &[&str] = &[
+    "莘庄", "七宝", "古美", "江川", "新虹", "虹桥", "梅陇", "虹桥", "华漕", "颛桥", "吴泾", "马桥",
+    "浦江", "浦锦",
+];
 const SURNAMES: &[&str] = &[
     "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma",
     "Zhu", "Hu", "Guo", "He", "Lin", "Gao", "Luo", "Zheng", "Shen", "Lu", "Tang",
@@ -34,6 +39,15 @@ const SURNAMES: &[&str] = &[
 const GIVEN: &[&str] = &[
     "Fang", "Min", "Jing", "Wei", "Lei", "Yan", "Jun", "Hua", "Ping", "Hong", "Li", "Qiang",
     "Xiaoyan", "Haiyan", "Jianguo", "Yifan", "Zihan", "Yuting", "Chen", "Xin", "Jie", "Lina",
+];
+/// The same surnames and given names in Chinese, in the same order (one draw picks both).
+const SURNAMES_ZH: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "高", "罗", "郑", "沈", "陆", "唐",
+];
+const GIVEN_ZH: &[&str] = &[
+    "芳", "敏", "静", "伟", "磊", "燕", "军", "华", "平", "红", "丽", "强", "晓燕", "海燕", "建国",
+    "一帆", "子涵", "雨婷", "晨", "鑫", "杰", "丽娜",
 ];
 /// Subjects, with the scored subjects of seed 001 first.
 pub(crate) const SUBJECTS: &[&str] = &[
@@ -150,9 +164,105 @@ fn stage_label(s: Stage) -> &'static str {
     }
 }
 
+fn stage_label_zh(s: Stage) -> &'static str {
+    match s {
+        Stage::Primary => "小学",
+        Stage::Junior => "初级中学",
+        Stage::Senior => "高级中学",
+        Stage::NineYear => "九年一贯制学校",
+        Stage::CompleteSecondary => "完全中学",
+        Stage::TwelveYear => "十二年一贯制学校",
+        Stage::SpecialEducation => "特殊教育学校",
+        Stage::Vocational => "职业学校",
+    }
+}
+
+/// `n` (1..=9999) in Chinese numerals, as school names write it: 3 三, 12 十二, 105 一百零五.
+fn zh_number(n: u32) -> String {
+    const DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    const UNITS: [&str; 4] = ["", "十", "百", "千"];
+    if n == 0 || n > 9999 {
+        return n.to_string();
+    }
+    let digits: Vec<u32> = n.to_string().bytes().map(|b| u32::from(b - b'0')).collect();
+    let len = digits.len();
+    let mut out = String::new();
+    let mut zero = false;
+    for (i, d) in digits.iter().enumerate() {
+        let unit = len - 1 - i;
+        if *d == 0 {
+            zero = true;
+            continue;
+        }
+        if zero && !out.is_empty() {
+            out.push_str(DIGITS[0]);
+        }
+        zero = false;
+        // 十二, not 一十二, when the number starts in the tens.
+        if !(*d == 1 && unit == 1 && i == 0) {
+            out.push_str(DIGITS[*d as usize]);
+        }
+        out.push_str(UNITS[unit]);
+    }
+    out
+}
+
+/// The generated names, in the language chosen.
+struct Namer {
+    names: Names,
+}
+
+impl Namer {
+    fn school(&self, district: usize, i: u32, stage: Stage) -> String {
+        match self.names {
+            Names::Chinese => format!(
+                "闵行区{}第{}{}",
+                TOWNS_ZH[district % TOWNS_ZH.len()],
+                zh_number(i + 1),
+                stage_label_zh(stage)
+            ),
+            Names::English => format!(
+                "Minhang {} No.{} {}",
+                TOWNS[district % TOWNS.len()],
+                i + 1,
+                stage_label(stage)
+            ),
+        }
+    }
+
+    fn district(&self, d: usize) -> String {
+        let round = d / TOWNS.len();
+        match self.names {
+            Names::Chinese if round == 0 => format!("{}学区", TOWNS_ZH[d % TOWNS_ZH.len()]),
+            Names::Chinese => format!(
+                "{}第{}学区",
+                TOWNS_ZH[d % TOWNS_ZH.len()],
+                zh_number(round as u32 + 1)
+            ),
+            Names::English if round == 0 => format!("{} School District", TOWNS[d % TOWNS.len()]),
+            Names::English => format!("{} School District {}", TOWNS[d % TOWNS.len()], round + 1),
+        }
+    }
+
+    fn group(&self, g: u32) -> String {
+        match self.names {
+            Names::Chinese => format!("闵行区第{}教育集团", zh_number(g + 1)),
+            Names::English => format!("Minhang Education Group {}", g + 1),
+        }
+    }
+
+    fn teacher(&self, surname: usize, given: usize) -> String {
+        match self.names {
+            Names::Chinese => format!("{}{}", SURNAMES_ZH[surname], GIVEN_ZH[given]),
+            Names::English => format!("{} {}", SURNAMES[surname], GIVEN[given]),
+        }
+    }
+}
+
 /// Registers the policy, schools, groups and teachers, and returns the state for the years.
 pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<Sim, GenerateError> {
     let mut rng = Rng::new(cfg.seed);
+    let namer = Namer { names: cfg.names };
     let mut srng = rng.fork(1);
     let mut trng = rng.fork(2);
     let y0 = cfg.first_year;
@@ -195,8 +305,7 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
         stats.schools_by_standing[standing as usize] += 1;
         stats.rural_schools += u64::from(rural);
         districts[district as usize].push(i);
-        let town = TOWNS[district as usize % TOWNS.len()];
-        let name = format!("Minhang {town} No.{} {}", i + 1, stage_label(stage));
+        let name = namer.school(district as usize, i, stage);
         out.push(events::school(
             &school_id(i),
             &name,
@@ -227,13 +336,7 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
             .find(|s| schools[*s as usize].standing == Standing::Strong)
             .or_else(|| members.first().copied())
             .unwrap_or(0);
-        let town = TOWNS[d % TOWNS.len()];
-        let round = d / TOWNS.len();
-        let name = if round == 0 {
-            format!("{town} School District")
-        } else {
-            format!("{town} School District {}", round + 1)
-        };
+        let name = namer.district(d);
         let ids: Vec<String> = members.iter().map(|s| school_id(*s)).collect();
         out.push(events::group(
             &format!("DIST{:03}", d + 1),
@@ -273,7 +376,7 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
         out.push(events::group(
             &format!("EG{:03}", g + 1),
             false,
-            &format!("Minhang Education Group {}", g + 1),
+            &namer.group(g),
             &school_id(lead),
             &ids,
             date(y0, 6, 15),
@@ -363,11 +466,8 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
                 [KeyLevel::None, KeyLevel::School][trng.weighted(&[97, 3])]
             };
             let subject = trng.weighted(subject_weights) as u8;
-            let name = format!(
-                "{} {}",
-                SURNAMES[trng.below(SURNAMES.len() as u64) as usize],
-                GIVEN[trng.below(GIVEN.len() as u64) as usize]
-            );
+            let surname = trng.below(SURNAMES.len() as u64) as usize;
+            let name = namer.teacher(surname, trng.below(GIVEN.len() as u64) as usize);
             stats.key_teachers += u64::from(key != KeyLevel::None);
             out.push(events::teacher(&TeacherFacts {
                 id: &teacher_id(t),
@@ -410,4 +510,30 @@ pub(crate) fn register<W: Write>(cfg: &Config, out: &mut Out<'_, W>) -> Result<S
         next_team: 0,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_numerals_as_names_write_them() {
+        let cases = [
+            (1, "一"),
+            (10, "十"),
+            (12, "十二"),
+            (20, "二十"),
+            (105, "一百零五"),
+            (110, "一百一十"),
+            (402, "四百零二"),
+            (1001, "一千零一"),
+            (9999, "九千九百九十九"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(zh_number(n), want, "{n}");
+        }
+        assert_eq!(SURNAMES.len(), SURNAMES_ZH.len());
+        assert_eq!(GIVEN.len(), GIVEN_ZH.len());
+        assert_eq!(TOWNS.len(), TOWNS_ZH.len());
+    }
 }

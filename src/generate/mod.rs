@@ -38,6 +38,21 @@ pub struct Config {
     /// Registry facts, returns, evaluations and promotions per append (team dispatches are
     /// always one append per team).
     pub batch: usize,
+    /// The language of school, group and teacher names. Every other byte, and every random
+    /// choice, is the same in both.
+    pub names: Names,
+}
+
+/// The language of generated names: Chinese by default, as a real bureau's data has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Names {
+    /// 闵行区七宝第三小学, 王建国.
+    #[default]
+    #[value(name = "zh", alias = "chinese")]
+    Chinese,
+    /// Minhang Qibao No.3 Primary School, Wang Jianguo.
+    #[value(name = "en", alias = "english")]
+    English,
 }
 
 impl Default for Config {
@@ -48,6 +63,7 @@ impl Default for Config {
             seed: 1,
             first_year: 2023,
             batch: 500,
+            names: Names::Chinese,
         }
     }
 }
