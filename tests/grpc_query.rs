@@ -725,3 +725,173 @@ async fn cli_prints_history_eligibility_and_quota() {
     })
     .await
 }
+
+/// One id-carrying field of an RPC a principal can call, asked with `id`; the status of the
+/// refusal (`None`: the call succeeded).
+async fn ask_with_id(s: &TestServer, token: &str, row: &str, id: &str) -> Option<Status> {
+    use rotaledger::proto::{GetInclusionProofRequest, ReadEntriesRequest, SubscribeRequest};
+    let as_of = || "2025-01-01".to_string();
+    let mut q = s.connect(Some(token)).query().await.unwrap();
+    let mut a = s.connect(Some(token)).audit().await.unwrap();
+    // Entry positions are the audit RPCs' ids: a made-up one lies beyond the log.
+    let seq = || id.parse::<u64>().unwrap_or(u64::MAX / 2);
+    let r = match row {
+        "TeacherHistory.teacher" => q.teacher_history(history(id, &as_of())).await.map(drop),
+        "Eligibility.teacher" => q.eligibility(elig(id, &as_of())).await.map(drop),
+        "Terms.teacher" | "Terms.school" | "Terms.group" => {
+            let mut r = TermsRequest {
+                as_of: as_of(),
+                ..Default::default()
+            };
+            match row {
+                "Terms.teacher" => r.teacher = Some(id.into()),
+                "Terms.school" => r.school = Some(id.into()),
+                _ => r.group = Some(id.into()),
+            }
+            q.terms(r).await.map(drop)
+        }
+        "Teams.school" => q
+            .teams(TeamsRequest {
+                school: Some(id.into()),
+                as_of: as_of(),
+                recorded_up_to: None,
+            })
+            .await
+            .map(drop),
+        "SchoolQuota.school" => q.school_quota(quota(id, 2024)).await.map(drop),
+        "GroupSummary.group" => q
+            .group_summary(GroupSummaryRequest {
+                group: id.into(),
+                ..group_2024()
+            })
+            .await
+            .map(drop),
+        "RotationDuty.school" => q
+            .rotation_duty(RotationDutyRequest {
+                school: id.into(),
+                as_of: as_of(),
+                recorded_up_to: None,
+            })
+            .await
+            .map(drop),
+        "Audit.ReadEntries.from_seq" => a
+            .read_entries(ReadEntriesRequest {
+                from_seq: seq(),
+                to_seq: None,
+            })
+            .await
+            .map(drop),
+        "Audit.Subscribe.from_seq" => a
+            .subscribe(SubscribeRequest { from_seq: seq() })
+            .await
+            .map(drop),
+        "Audit.GetInclusionProof.seq" => a
+            .get_inclusion_proof(GetInclusionProofRequest {
+                seq: seq(),
+                size: None,
+            })
+            .await
+            .map(drop),
+        _ => panic!("no row {row}"),
+    };
+    r.err()
+}
+
+/// A refusal with `id` written as `<id>` everywhere: code, message and every detail (the
+/// ErrorInfo metadata sorted), so two refusals compare equal exactly when they differ only
+/// by the id asked about.
+fn shape(s: &Status, id: &str) -> String {
+    let d = s.get_error_details();
+    let info = d.error_info().map(|i| {
+        let md: std::collections::BTreeMap<_, _> = i.metadata.iter().collect();
+        (i.reason.clone(), i.domain.clone(), format!("{md:?}"))
+    });
+    format!(
+        "{:?} | {} | {info:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?}",
+        s.code(),
+        s.message(),
+        d.bad_request(),
+        d.precondition_failure(),
+        d.quota_failure(),
+        d.retry_info(),
+        d.debug_info(),
+        d.request_info(),
+        d.resource_info(),
+        d.help(),
+        d.localized_message(),
+    )
+    .replace(id, "<id>")
+}
+
+/// Every id a request a principal can send may carry (teachers, schools and groups in the
+/// Query RPCs; entry positions in the Audit RPCs and streams, which principals may not call),
+/// as (RPC.field, kind of id).
+const ID_FIELDS: [(&str, &str); 12] = [
+    ("TeacherHistory.teacher", "teacher"),
+    ("Eligibility.teacher", "teacher"),
+    ("Terms.teacher", "teacher"),
+    ("Terms.school", "school"),
+    ("Terms.group", "group"),
+    ("Teams.school", "school"),
+    ("SchoolQuota.school", "school"),
+    ("GroupSummary.group", "group"),
+    ("RotationDuty.school", "school"),
+    ("Audit.ReadEntries.from_seq", "seq"),
+    ("Audit.Subscribe.from_seq", "seq"),
+    ("Audit.GetInclusionProof.seq", "seq"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_cannot_tell_ids_that_exist_nowhere_from_ids_out_of_its_scope() {
+    bounded(120, async {
+        let s = server().await;
+        scenario(&s).await;
+        // A second group, of W1 alone: real, and outside S1's and S3's scope.
+        let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        hr.append(req(
+            "group-2",
+            vec![r#"{"type":"group_formed","version":1,"group":"G2","kind":"education_group","name":"Group G2","lead_school":"W1","schools":["W1"],"date":"2010-01-01"}"#.into()],
+        ))
+        .await
+        .unwrap();
+
+        // Per principal, a real id of each kind outside its scope, and one that exists
+        // nowhere. X1 is S3's teacher, T4 S1's (never dispatched); entry 0 exists.
+        let principals = [
+            ("tok-s1", [("teacher", "X1"), ("school", "S3"), ("group", "G2"), ("seq", "0")]),
+            ("tok-s3", [("teacher", "T4"), ("school", "S1"), ("group", "G2"), ("seq", "0")]),
+        ];
+        let made_up = |kind: &str| match kind {
+            "teacher" => "T99",
+            "school" => "S99",
+            "group" => "G99",
+            _ => "999999",
+        };
+        for (token, real) in principals {
+            for (row, kind) in ID_FIELDS {
+                let real_id = real.iter().find(|(k, _)| *k == kind).unwrap().1;
+                let fake_id = made_up(kind);
+                let ctx = format!("{token} {row}: {real_id} vs {fake_id}");
+                let (Some(real_err), Some(fake_err)) = (
+                    ask_with_id(&s, token, row, real_id).await,
+                    ask_with_id(&s, token, row, fake_id).await,
+                ) else {
+                    panic!("{ctx}: both must be refused");
+                };
+                assert_eq!(real_err.code(), Code::PermissionDenied, "{ctx}: {real_err:?}");
+                assert_eq!(shape(&real_err, real_id), shape(&fake_err, fake_id), "{ctx}");
+            }
+        }
+
+        // Admins are told what does not exist.
+        for (row, kind) in ID_FIELDS.iter().filter(|(r, _)| !r.starts_with("Audit.")) {
+            let e = ask_with_id(&s, "tok-admin", row, made_up(kind))
+                .await
+                .unwrap_or_else(|| panic!("{row}: an unknown id is refused"));
+            assert_eq!(e.code(), Code::NotFound, "{row}: {e:?}");
+            assert_eq!(reason(&e), "NOT_FOUND", "{row}");
+        }
+        s.stop().await;
+    })
+    .await
+}
