@@ -895,3 +895,136 @@ async fn a_principal_cannot_tell_ids_that_exist_nowhere_from_ids_out_of_its_scop
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_sees_only_its_own_members_of_a_team() {
+    bounded(120, async {
+        let s = server().await;
+        scenario(&s).await;
+        // X1 of S3 joins TEAM1 (D1..D3 of T1..T3, from S1) at W1: a team from two schools.
+        let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        hr.append(req(
+            "join",
+            vec![r#"{"type":"teacher_dispatched","version":1,"dispatch":"D4","teacher":"X1","from_school":"S3","to_school":"W1","start_date":"2024-09-01","kind":"rotation","team":"TEAM1"}"#.into()],
+        ))
+        .await
+        .unwrap();
+        let as_of = "2025-01-01";
+        let all_teams = TeamsRequest {
+            school: None,
+            as_of: as_of.into(),
+            recorded_up_to: None,
+        };
+        let member_ids = |t: &rotaledger::proto::Team| {
+            t.members
+                .iter()
+                .map(|m| (m.dispatch.clone(), m.teacher.clone()))
+                .collect::<Vec<_>>()
+        };
+        let pair = |d: &str, t: &str| (d.to_string(), t.to_string());
+
+        // Per principal: the members it sees, how many are hidden and from where, and the
+        // ids that must appear nowhere in any of its answers.
+        let cases = [
+            (
+                "tok-s1",
+                vec![pair("D1", "T1"), pair("D2", "T2"), pair("D3", "T3")],
+                (1, vec!["S3"]),
+                vec!["D4", "X1"],
+            ),
+            (
+                "tok-s3",
+                vec![pair("D4", "X1")],
+                (3, vec!["S1"]),
+                vec!["D1", "D2", "D3", "T1", "T2", "T3"],
+            ),
+        ];
+        for (token, seen, (hidden, from), never) in cases {
+            let mut q = s.connect(Some(token)).query().await.unwrap();
+            let teams = q.teams(all_teams.clone()).await.unwrap().into_inner();
+            assert_eq!(teams.teams.len(), 1, "{token}");
+            let t = &teams.teams[0];
+            assert_eq!(member_ids(t), seen, "{token}");
+            assert_eq!(
+                (t.members_hidden, t.hidden_member_schools.clone()),
+                (hidden, from.iter().map(|s| s.to_string()).collect()),
+                "{token}"
+            );
+            // The team's own figures still count every member.
+            assert_eq!(t.strength, 4, "{token}");
+            // Nothing a principal can ask returns the others' ids: every answer in full.
+            let answers = [
+                format!("{teams:?}"),
+                format!(
+                    "{:?}",
+                    q.group_summary(GroupSummaryRequest {
+                        as_of: as_of.into(),
+                        ..group_2024()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                ),
+                format!(
+                    "{:?}",
+                    q.terms(TermsRequest {
+                        as_of: as_of.into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                ),
+            ];
+            for answer in &answers {
+                for id in &never {
+                    assert!(
+                        !answer.contains(&format!("{id:?}")),
+                        "{token} was told {id}: {answer}"
+                    );
+                }
+            }
+        }
+
+        // The receiving school's principal hosts all four; the admin sees all four.
+        for token in ["tok-w1", "tok-admin"] {
+            let mut q = s.connect(Some(token)).query().await.unwrap();
+            for teams in [
+                q.teams(all_teams.clone()).await.unwrap().into_inner().teams,
+                q.group_summary(GroupSummaryRequest {
+                    as_of: as_of.into(),
+                    ..group_2024()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .summary
+                .unwrap()
+                .teams,
+            ] {
+                assert_eq!(teams.len(), 1, "{token}");
+                assert_eq!(
+                    member_ids(&teams[0]),
+                    [
+                        pair("D1", "T1"),
+                        pair("D2", "T2"),
+                        pair("D3", "T3"),
+                        pair("D4", "X1")
+                    ],
+                    "{token}"
+                );
+                assert_eq!(teams[0].members_hidden, 0, "{token}");
+                assert!(teams[0].hidden_member_schools.is_empty(), "{token}");
+            }
+        }
+
+        // The CLI says what it leaves out.
+        let out = cli(&s, &["teams", "--as-of", as_of]).await;
+        assert!(
+            out.contains("TEAM1: 1 more members from S3, outside this token's schools"),
+            "{out}"
+        );
+        s.stop().await;
+    })
+    .await
+}

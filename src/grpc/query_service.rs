@@ -8,13 +8,17 @@
 //! the same message and details: scope is checked before existence, so a principal cannot
 //! probe which ids exist elsewhere (only an admin is told `NOT_FOUND`);
 //! lists are filtered: terms from or to the principal's schools, teams received by them or
-//! with a visible member, and a group summary shows only the member schools in scope, its
+//! with a visible member (a member is visible if its dispatch is from or to one of the
+//! principal's schools, or its teacher is; the others are only counted, with their sending
+//! schools), and a group summary shows only the member schools in scope, its
 //! totals summed over those (how many were left out is said, not what they hold). Admins see
 //! everything; writers and auditors may not query at all (`auth::Role::allows`).
 //!
 //! **Today.** Without an as-of date the answer is for today in China Standard Time (UTC+8,
 //! no daylight saving), the calendar of the jurisdictions the ledger serves: an HR office in
 //! Shanghai asking at 07:00 local time means that day, not yesterday in UTC.
+
+use std::collections::BTreeSet;
 
 use chrono::{FixedOffset, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
@@ -29,7 +33,7 @@ use crate::domain::group_summary::group_summary;
 use crate::domain::history::teacher_history;
 use crate::domain::id::Id;
 use crate::domain::quota::school_quota;
-use crate::domain::teams::teams;
+use crate::domain::teams::{TeamMember, TeamView, teams};
 use crate::domain::terms::{TermQuery, terms};
 use crate::domain::vocab::SchoolYear;
 use crate::ledger::{Ledger, LedgerError, Positioned};
@@ -118,6 +122,43 @@ fn teacher_visible(caller: &Caller, state: &State, teacher: &str, as_of: NaiveDa
         .dispatches_of(teacher)
         .iter()
         .any(|d| d.serving_on(as_of) && caller.in_scope(&d.to_school))
+}
+
+/// Whether the caller may see a team member by id: the dispatch is from or to one of its
+/// schools (the rule of the `Terms` list, which shows that term anyway), or it sees the
+/// teacher on the date (the rule for a single teacher).
+fn member_visible(caller: &Caller, state: &State, m: &TeamMember, as_of: NaiveDate) -> bool {
+    caller.role == Role::Admin
+        || state
+            .dispatch(&m.dispatch)
+            .is_some_and(|d| caller.in_scope(&d.from_school) || caller.in_scope(&d.to_school))
+        || teacher_visible(caller, state, &m.teacher, as_of)
+}
+
+/// A team as the caller may see it: the members it sees by id, the others only counted,
+/// with their sending schools. The team's own figures (strength, status, coverage) stay
+/// whole: they describe the team, and name no one.
+fn team_in_scope(caller: &Caller, state: &State, t: &TeamView, as_of: NaiveDate) -> proto::Team {
+    if caller.role == Role::Admin {
+        return qc::team(t);
+    }
+    let (shown, hidden): (Vec<TeamMember>, Vec<TeamMember>) = t
+        .members
+        .iter()
+        .cloned()
+        .partition(|m| member_visible(caller, state, m, as_of));
+    let schools: BTreeSet<String> = hidden
+        .iter()
+        .filter_map(|m| state.dispatch(&m.dispatch))
+        .map(|d| d.from_school.to_string())
+        .collect();
+    let mut team = qc::team(&TeamView {
+        members: shown,
+        ..t.clone()
+    });
+    team.members_hidden = u32::try_from(hidden.len()).unwrap_or(u32::MAX);
+    team.hidden_member_schools = schools.into_iter().collect();
+    team
 }
 
 fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
@@ -401,9 +442,9 @@ impl Query for QueryService {
                         caller.in_scope(&t.school)
                             || t.members
                                 .iter()
-                                .any(|m| teacher_visible(caller, s, &m.teacher, at.as_of))
+                                .any(|m| member_visible(caller, s, m, at.as_of))
                     })
-                    .map(qc::team)
+                    .map(|t| team_in_scope(caller, s, t, at.as_of))
                     .collect();
                 Ok(proto::TeamsResponse {
                     position: at.position(),
@@ -468,7 +509,7 @@ impl Query for QueryService {
                         .teams
                         .iter()
                         .filter(|t| caller.in_scope(&t.school))
-                        .map(qc::team)
+                        .map(|t| team_in_scope(caller, s, t, at.as_of))
                         .collect(),
                     early_returns: g
                         .early_returns
