@@ -10,8 +10,10 @@
 //!
 //! **Contracts.**
 //! - [`Ledger::append`] MUST return only once the append is durable (see `log::writer`), and
-//!   answers with a receipt: the entries' sequence numbers and hashes, a checkpoint signed over
-//!   a size that includes them, and an inclusion proof of each entry against it.
+//!   answers with a receipt: the entries' sequence numbers and hashes, the head right after
+//!   them, a checkpoint signed over that head, and an inclusion proof of each entry against
+//!   it. A retry gets the same sequence numbers, hashes and head, and a checkpoint over the
+//!   same size and root.
 //! - Readers see committed state only: the snapshot and checkpoint are published after the
 //!   commit that makes them true, never before.
 //! - Opening MUST refuse a store whose head, last entry or Merkle frontier disagree; it does
@@ -243,11 +245,12 @@ pub struct Receipt {
     pub first_seq: u64,
     /// Entry hashes, in order.
     pub hashes: Vec<Digest>,
-    /// The head after the commit.
+    /// The head right after the append's last entry (size `first_seq + hashes.len()`), the
+    /// same for a retry as for the first answer (see `log::writer`).
     pub head: Head,
     /// True when this answers a retry and nothing new was appended.
     pub duplicate: bool,
-    /// A checkpoint over a size that includes the entries.
+    /// A checkpoint over exactly `head` (its size and root), so it covers the entries.
     pub checkpoint: SignedCheckpoint,
     /// Inclusion proof of each entry against `checkpoint`.
     pub proofs: Vec<Vec<Digest>>,
@@ -600,7 +603,9 @@ impl Ledger {
             AppendError::Storage(m) => LedgerError::Storage(m),
             AppendError::Unavailable(m) => LedgerError::Unavailable(m),
         })?;
-        let checkpoint = self.checkpoint_covering(out.head.size.max(out.first_seq + 1))?;
+        // The receipt proves the entries against the answer's own head, so the first answer
+        // and every retry carry the same size and root.
+        let checkpoint = self.checkpoint_of(out.head)?;
         let size = checkpoint.checkpoint.size;
         let proofs = (0..out.hashes.len() as u64)
             .map(|i| self.inclusion_proof(out.first_seq + i, size))
@@ -645,13 +650,14 @@ impl Ledger {
         self.checkpoint.load_full()
     }
 
-    /// The latest checkpoint if it covers `size` entries, else one signed now at the head.
-    fn checkpoint_covering(&self, size: u64) -> Result<SignedCheckpoint, LedgerError> {
+    /// A checkpoint over exactly `head` (a committed position): the latest one if it is
+    /// that (the common case: an append alone in its commit, answered before the next), else
+    /// one signed now over `head.size` and `head.root`.
+    fn checkpoint_of(&self, head: Head) -> Result<SignedCheckpoint, LedgerError> {
         let cp = self.checkpoint.load_full();
-        if cp.checkpoint.size >= size {
+        if cp.checkpoint.size == head.size && cp.checkpoint.root == head.root {
             return Ok((*cp).clone());
         }
-        let head = self.head();
         sign(&self.key, &self.origin, head.size, head.root)
     }
 

@@ -136,6 +136,105 @@ async fn append_and_idempotent_retry() {
     .await
 }
 
+/// Checks that an answer's receipt is a proof against the answer's own head: the checkpoint
+/// is signed by the server's key over exactly `head.size` and `head.root`, and each entry's
+/// inclusion proof folds to that root.
+fn check_receipt_against_head(r: &AppendResponse, key: &VerifierKey) {
+    let head = r.head.as_ref().unwrap();
+    let cp = r.receipt.as_ref().unwrap().checkpoint.as_ref().unwrap();
+    let body = SignedCheckpoint::parse(&cp.text)
+        .unwrap()
+        .verify(key)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (body.size, body.root.to_vec()),
+        (head.size, head.root.clone())
+    );
+    for ((p, seq), h) in r
+        .receipt
+        .as_ref()
+        .unwrap()
+        .proofs
+        .iter()
+        .zip(&r.seqs)
+        .zip(&r.entry_hashes)
+    {
+        assert_eq!((p.seq, p.size), (*seq, head.size));
+        let hashes: Vec<[u8; 32]> = p.hashes.iter().map(|h| digest(h)).collect();
+        verify_inclusion(
+            &Blake3,
+            *seq,
+            head.size,
+            &Blake3.hash_leaf(&digest(h)),
+            &hashes,
+            &digest(&head.root),
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_answers_with_the_head_right_after_the_original_append() {
+    bounded(60, async {
+        let s = TestServer::start().await;
+        let key = public_key(&s).await;
+        let mut c = s.ledger().await;
+        let a = c
+            .append(append_req("a", school_events(0, 3)))
+            .await
+            .unwrap()
+            .into_inner();
+        let head_a = a.head.clone().unwrap();
+        // The head is the append's own end: size first seq + count, its last entry's hash.
+        assert_eq!(head_a.size, a.seqs[0] + a.seqs.len() as u64);
+        assert_eq!(&head_a.hash, a.entry_hashes.last().unwrap());
+        check_receipt_against_head(&a, &key);
+
+        let b = c
+            .append(append_req("b", school_events(3, 5)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(b.head.as_ref().unwrap().size, 5);
+
+        // A retry after B, and again after a restart (answered from the store alone): the
+        // original head, not the current one, with a receipt that proves against it.
+        let retry = c
+            .append(append_req("a", school_events(0, 3)))
+            .await
+            .unwrap()
+            .into_inner();
+        let dir = s.stop().await;
+        let s = TestServer::start_in(dir, |_| {}).await;
+        let mut c = s.ledger().await;
+        let after_restart = c
+            .append(append_req("a", school_events(0, 3)))
+            .await
+            .unwrap()
+            .into_inner();
+        for r in [&retry, &after_restart] {
+            assert!(r.duplicate);
+            assert_eq!((&r.seqs, &r.entry_hashes), (&a.seqs, &a.entry_hashes));
+            assert_eq!(r.head.as_ref(), Some(&head_a), "the original head");
+            check_receipt_against_head(r, &key);
+        }
+        // The head A's answer names is the one the log had at that size.
+        let cp = s
+            .audit()
+            .await
+            .get_checkpoint(proto::GetCheckpointRequest {
+                size: Some(head_a.size),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(cp.checkpoint.unwrap().root, head_a.root);
+        s.stop().await;
+    })
+    .await
+}
+
 /// The status of a failed call, with its `ErrorInfo` reason and metadata.
 fn info(s: &Status) -> (String, std::collections::HashMap<String, String>) {
     let d = s.get_error_details();

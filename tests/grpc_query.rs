@@ -725,3 +725,306 @@ async fn cli_prints_history_eligibility_and_quota() {
     })
     .await
 }
+
+/// One id-carrying field of an RPC a principal can call, asked with `id`; the status of the
+/// refusal (`None`: the call succeeded).
+async fn ask_with_id(s: &TestServer, token: &str, row: &str, id: &str) -> Option<Status> {
+    use rotaledger::proto::{GetInclusionProofRequest, ReadEntriesRequest, SubscribeRequest};
+    let as_of = || "2025-01-01".to_string();
+    let mut q = s.connect(Some(token)).query().await.unwrap();
+    let mut a = s.connect(Some(token)).audit().await.unwrap();
+    // Entry positions are the audit RPCs' ids: a made-up one lies beyond the log.
+    let seq = || id.parse::<u64>().unwrap_or(u64::MAX / 2);
+    let r = match row {
+        "TeacherHistory.teacher" => q.teacher_history(history(id, &as_of())).await.map(drop),
+        "Eligibility.teacher" => q.eligibility(elig(id, &as_of())).await.map(drop),
+        "Terms.teacher" | "Terms.school" | "Terms.group" => {
+            let mut r = TermsRequest {
+                as_of: as_of(),
+                ..Default::default()
+            };
+            match row {
+                "Terms.teacher" => r.teacher = Some(id.into()),
+                "Terms.school" => r.school = Some(id.into()),
+                _ => r.group = Some(id.into()),
+            }
+            q.terms(r).await.map(drop)
+        }
+        "Teams.school" => q
+            .teams(TeamsRequest {
+                school: Some(id.into()),
+                as_of: as_of(),
+                recorded_up_to: None,
+            })
+            .await
+            .map(drop),
+        "SchoolQuota.school" => q.school_quota(quota(id, 2024)).await.map(drop),
+        "GroupSummary.group" => q
+            .group_summary(GroupSummaryRequest {
+                group: id.into(),
+                ..group_2024()
+            })
+            .await
+            .map(drop),
+        "RotationDuty.school" => q
+            .rotation_duty(RotationDutyRequest {
+                school: id.into(),
+                as_of: as_of(),
+                recorded_up_to: None,
+            })
+            .await
+            .map(drop),
+        "Audit.ReadEntries.from_seq" => a
+            .read_entries(ReadEntriesRequest {
+                from_seq: seq(),
+                to_seq: None,
+            })
+            .await
+            .map(drop),
+        "Audit.Subscribe.from_seq" => a
+            .subscribe(SubscribeRequest { from_seq: seq() })
+            .await
+            .map(drop),
+        "Audit.GetInclusionProof.seq" => a
+            .get_inclusion_proof(GetInclusionProofRequest {
+                seq: seq(),
+                size: None,
+            })
+            .await
+            .map(drop),
+        _ => panic!("no row {row}"),
+    };
+    r.err()
+}
+
+/// A refusal with `id` written as `<id>` everywhere: code, message and every detail (the
+/// ErrorInfo metadata sorted), so two refusals compare equal exactly when they differ only
+/// by the id asked about.
+fn shape(s: &Status, id: &str) -> String {
+    let d = s.get_error_details();
+    let info = d.error_info().map(|i| {
+        let md: std::collections::BTreeMap<_, _> = i.metadata.iter().collect();
+        (i.reason.clone(), i.domain.clone(), format!("{md:?}"))
+    });
+    format!(
+        "{:?} | {} | {info:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?}",
+        s.code(),
+        s.message(),
+        d.bad_request(),
+        d.precondition_failure(),
+        d.quota_failure(),
+        d.retry_info(),
+        d.debug_info(),
+        d.request_info(),
+        d.resource_info(),
+        d.help(),
+        d.localized_message(),
+    )
+    .replace(id, "<id>")
+}
+
+/// Every id a request a principal can send may carry (teachers, schools and groups in the
+/// Query RPCs; entry positions in the Audit RPCs and streams, which principals may not call),
+/// as (RPC.field, kind of id).
+const ID_FIELDS: [(&str, &str); 12] = [
+    ("TeacherHistory.teacher", "teacher"),
+    ("Eligibility.teacher", "teacher"),
+    ("Terms.teacher", "teacher"),
+    ("Terms.school", "school"),
+    ("Terms.group", "group"),
+    ("Teams.school", "school"),
+    ("SchoolQuota.school", "school"),
+    ("GroupSummary.group", "group"),
+    ("RotationDuty.school", "school"),
+    ("Audit.ReadEntries.from_seq", "seq"),
+    ("Audit.Subscribe.from_seq", "seq"),
+    ("Audit.GetInclusionProof.seq", "seq"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_cannot_tell_ids_that_exist_nowhere_from_ids_out_of_its_scope() {
+    bounded(120, async {
+        let s = server().await;
+        scenario(&s).await;
+        // A second group, of W1 alone: real, and outside S1's and S3's scope.
+        let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        hr.append(req(
+            "group-2",
+            vec![r#"{"type":"group_formed","version":1,"group":"G2","kind":"education_group","name":"Group G2","lead_school":"W1","schools":["W1"],"date":"2010-01-01"}"#.into()],
+        ))
+        .await
+        .unwrap();
+
+        // Per principal, a real id of each kind outside its scope, and one that exists
+        // nowhere. X1 is S3's teacher, T4 S1's (never dispatched); entry 0 exists.
+        let principals = [
+            ("tok-s1", [("teacher", "X1"), ("school", "S3"), ("group", "G2"), ("seq", "0")]),
+            ("tok-s3", [("teacher", "T4"), ("school", "S1"), ("group", "G2"), ("seq", "0")]),
+        ];
+        let made_up = |kind: &str| match kind {
+            "teacher" => "T99",
+            "school" => "S99",
+            "group" => "G99",
+            _ => "999999",
+        };
+        for (token, real) in principals {
+            for (row, kind) in ID_FIELDS {
+                let real_id = real.iter().find(|(k, _)| *k == kind).unwrap().1;
+                let fake_id = made_up(kind);
+                let ctx = format!("{token} {row}: {real_id} vs {fake_id}");
+                let (Some(real_err), Some(fake_err)) = (
+                    ask_with_id(&s, token, row, real_id).await,
+                    ask_with_id(&s, token, row, fake_id).await,
+                ) else {
+                    panic!("{ctx}: both must be refused");
+                };
+                assert_eq!(real_err.code(), Code::PermissionDenied, "{ctx}: {real_err:?}");
+                assert_eq!(shape(&real_err, real_id), shape(&fake_err, fake_id), "{ctx}");
+            }
+        }
+
+        // Admins are told what does not exist.
+        for (row, kind) in ID_FIELDS.iter().filter(|(r, _)| !r.starts_with("Audit.")) {
+            let e = ask_with_id(&s, "tok-admin", row, made_up(kind))
+                .await
+                .unwrap_or_else(|| panic!("{row}: an unknown id is refused"));
+            assert_eq!(e.code(), Code::NotFound, "{row}: {e:?}");
+            assert_eq!(reason(&e), "NOT_FOUND", "{row}");
+        }
+        s.stop().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_sees_only_its_own_members_of_a_team() {
+    bounded(120, async {
+        let s = server().await;
+        scenario(&s).await;
+        // X1 of S3 joins TEAM1 (D1..D3 of T1..T3, from S1) at W1: a team from two schools.
+        let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        hr.append(req(
+            "join",
+            vec![r#"{"type":"teacher_dispatched","version":1,"dispatch":"D4","teacher":"X1","from_school":"S3","to_school":"W1","start_date":"2024-09-01","kind":"rotation","team":"TEAM1"}"#.into()],
+        ))
+        .await
+        .unwrap();
+        let as_of = "2025-01-01";
+        let all_teams = TeamsRequest {
+            school: None,
+            as_of: as_of.into(),
+            recorded_up_to: None,
+        };
+        let member_ids = |t: &rotaledger::proto::Team| {
+            t.members
+                .iter()
+                .map(|m| (m.dispatch.clone(), m.teacher.clone()))
+                .collect::<Vec<_>>()
+        };
+        let pair = |d: &str, t: &str| (d.to_string(), t.to_string());
+
+        // Per principal: the members it sees, how many are hidden and from where, and the
+        // ids that must appear nowhere in any of its answers.
+        let cases = [
+            (
+                "tok-s1",
+                vec![pair("D1", "T1"), pair("D2", "T2"), pair("D3", "T3")],
+                (1, vec!["S3"]),
+                vec!["D4", "X1"],
+            ),
+            (
+                "tok-s3",
+                vec![pair("D4", "X1")],
+                (3, vec!["S1"]),
+                vec!["D1", "D2", "D3", "T1", "T2", "T3"],
+            ),
+        ];
+        for (token, seen, (hidden, from), never) in cases {
+            let mut q = s.connect(Some(token)).query().await.unwrap();
+            let teams = q.teams(all_teams.clone()).await.unwrap().into_inner();
+            assert_eq!(teams.teams.len(), 1, "{token}");
+            let t = &teams.teams[0];
+            assert_eq!(member_ids(t), seen, "{token}");
+            assert_eq!(
+                (t.members_hidden, t.hidden_member_schools.clone()),
+                (hidden, from.iter().map(|s| s.to_string()).collect()),
+                "{token}"
+            );
+            // The team's own figures still count every member.
+            assert_eq!(t.strength, 4, "{token}");
+            // Nothing a principal can ask returns the others' ids: every answer in full.
+            let answers = [
+                format!("{teams:?}"),
+                format!(
+                    "{:?}",
+                    q.group_summary(GroupSummaryRequest {
+                        as_of: as_of.into(),
+                        ..group_2024()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                ),
+                format!(
+                    "{:?}",
+                    q.terms(TermsRequest {
+                        as_of: as_of.into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                ),
+            ];
+            for answer in &answers {
+                for id in &never {
+                    assert!(
+                        !answer.contains(&format!("{id:?}")),
+                        "{token} was told {id}: {answer}"
+                    );
+                }
+            }
+        }
+
+        // The receiving school's principal hosts all four; the admin sees all four.
+        for token in ["tok-w1", "tok-admin"] {
+            let mut q = s.connect(Some(token)).query().await.unwrap();
+            for teams in [
+                q.teams(all_teams.clone()).await.unwrap().into_inner().teams,
+                q.group_summary(GroupSummaryRequest {
+                    as_of: as_of.into(),
+                    ..group_2024()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .summary
+                .unwrap()
+                .teams,
+            ] {
+                assert_eq!(teams.len(), 1, "{token}");
+                assert_eq!(
+                    member_ids(&teams[0]),
+                    [
+                        pair("D1", "T1"),
+                        pair("D2", "T2"),
+                        pair("D3", "T3"),
+                        pair("D4", "X1")
+                    ],
+                    "{token}"
+                );
+                assert_eq!(teams[0].members_hidden, 0, "{token}");
+                assert!(teams[0].hidden_member_schools.is_empty(), "{token}");
+            }
+        }
+
+        // The CLI says what it leaves out.
+        let out = cli(&s, &["teams", "--as-of", as_of]).await;
+        assert!(
+            out.contains("TEAM1: 1 more members from S3, outside this token's schools"),
+            "{out}"
+        );
+        s.stop().await;
+    })
+    .await
+}

@@ -352,6 +352,65 @@ fn group_commit_batches_concurrent_appends_and_syncs_every_commit() {
     assert_eq!(w.head().size, 800);
 }
 
+/// An answer depends on the append alone: each append of a shared commit is answered with the
+/// head right after its own entries (not the commit's end), and a retry (in a later commit,
+/// from the store) with exactly the same outcome.
+#[test]
+fn appends_sharing_a_commit_each_answer_with_their_own_head_and_retries_repeat_it() {
+    use rotaledger::merkle::{Blake3, root};
+    let dir = tempfile::tempdir().unwrap();
+    let w = Arc::new(open_log(dir.path()));
+    let items = |t: u64, i: u64| -> Vec<String> {
+        (0..1 + (t + i) % 3)
+            .map(|k| format!(r#"{{"t":{t},"i":{i},"k":{k}}}"#))
+            .collect()
+    };
+    let threads: Vec<_> = (0..16u64)
+        .map(|t| {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                (0..20u64)
+                    .map(|i| {
+                        let id = format!("t{t}-{i}");
+                        (
+                            id.clone(),
+                            items(t, i),
+                            append(&w, &id, &items(t, i)).unwrap(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let s = w.store().stats.snapshot();
+    assert!(s.commits < s.appends, "no batching: {s:?}");
+    let store = w.store().clone();
+    for (id, items, o) in &outcomes {
+        let end = o.first_seq + o.hashes.len() as u64;
+        assert_eq!(
+            o.head.size, end,
+            "{id}: the head right after its own entries"
+        );
+        assert_eq!(Some(&o.head.hash), o.hashes.last(), "{id}");
+        assert_eq!(
+            o.head.root,
+            root(&Blake3, end, store.as_ref()).unwrap(),
+            "{id}"
+        );
+        let again = append(&w, id, items).unwrap();
+        assert!(again.duplicate, "{id}");
+        assert_eq!(
+            (again.first_seq, &again.hashes, again.head),
+            (o.first_seq, &o.hashes, o.head),
+            "{id}: a retry repeats the original answer"
+        );
+    }
+}
+
 /// The durability contract, observed: the sync counters advance only after `fdatasync`
 /// returned, so reading them after an append returns shows the sync happened before the answer.
 #[test]

@@ -374,11 +374,27 @@ pub fn teams(c: &Connect, school: Option<String>, at: &AsOf) -> Result<Outcome, 
                 ]
             })
             .collect();
+        // A principal's view leaves out members it may not see: say so, or the member list
+        // would read as the whole team.
+        let hidden: String = r
+            .teams
+            .iter()
+            .filter(|t| t.members_hidden > 0)
+            .map(|t| {
+                format!(
+                    "{}: {} more members from {}, outside this token's schools, are not shown\n",
+                    t.team,
+                    t.members_hidden,
+                    t.hidden_member_schools.join(", ")
+                )
+            })
+            .collect();
         position(&r.position)
             + &table(
                 &["TEAM", "SCHOOL", "START", "STRENGTH", "STATUS", "MEMBERS"],
                 &rows,
             )
+            + &hidden
     })
 }
 

@@ -254,6 +254,9 @@ pub fn team(t: &TeamView) -> proto::Team {
                 strength: *n,
             })
             .collect(),
+        // Every member is shown; a scoped caller's view is cut down by the query service.
+        members_hidden: 0,
+        hidden_member_schools: Vec::new(),
     }
 }
 

@@ -2,16 +2,23 @@
 //! the committed state or "as recorded up to size N" (SPEC 4.6), with the log position.
 //!
 //! **Scope.** A principal sees a teacher whose home school or host school (the receiving
-//! school of a dispatch served on the as-of date) is one of its schools. A single teacher
-//! or school outside that scope is refused with `PERMISSION_DENIED` (reason `OUT_OF_SCOPE`);
+//! school of a dispatch served on the as-of date) is one of its schools, and a group one of
+//! whose member schools is. A single teacher, school or group outside that scope is refused
+//! with `PERMISSION_DENIED` (reason `OUT_OF_SCOPE`), and so is one that exists nowhere, with
+//! the same message and details: scope is checked before existence, so a principal cannot
+//! probe which ids exist elsewhere (only an admin is told `NOT_FOUND`);
 //! lists are filtered: terms from or to the principal's schools, teams received by them or
-//! with a visible member, and a group summary shows only the member schools in scope, its
+//! with a visible member (a member is visible if its dispatch is from or to one of the
+//! principal's schools, or its teacher is; the others are only counted, with their sending
+//! schools), and a group summary shows only the member schools in scope, its
 //! totals summed over those (how many were left out is said, not what they hold). Admins see
 //! everything; writers and auditors may not query at all (`auth::Role::allows`).
 //!
 //! **Today.** Without an as-of date the answer is for today in China Standard Time (UTC+8,
 //! no daylight saving), the calendar of the jurisdictions the ledger serves: an HR office in
 //! Shanghai asking at 07:00 local time means that day, not yesterday in UTC.
+
+use std::collections::BTreeSet;
 
 use chrono::{FixedOffset, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
@@ -26,7 +33,7 @@ use crate::domain::group_summary::group_summary;
 use crate::domain::history::teacher_history;
 use crate::domain::id::Id;
 use crate::domain::quota::school_quota;
-use crate::domain::teams::teams;
+use crate::domain::teams::{TeamMember, TeamView, teams};
 use crate::domain::terms::{TermQuery, terms};
 use crate::domain::vocab::SchoolYear;
 use crate::ledger::{Ledger, LedgerError, Positioned};
@@ -89,16 +96,17 @@ fn parse_id(field: &str, text: &str) -> Result<Id, Status> {
     Id::new(text).map_err(|e| invalid_argument(field, &e.to_string()))
 }
 
-/// Checks a school year is one the ledger can work with.
-fn parse_year(year: i32) -> Result<SchoolYear, Status> {
+/// Checks a school year is one the ledger can work with; returns it with its first day
+/// (1 September, the day memberships and quota bases are taken on).
+fn parse_year(year: i32) -> Result<(SchoolYear, NaiveDate), Status> {
     let y = SchoolYear(year);
-    crate::domain::query::year_bounds(y).map_err(|e| {
+    let (first, _) = crate::domain::query::year_bounds(y).map_err(|e| {
         invalid_argument(
             "school_year",
             &format!("{e}; give the first calendar year, e.g. 2025 for 2025/26"),
         )
     })?;
-    Ok(y)
+    Ok((y, first))
 }
 
 /// Whether the caller may see a teacher as of a date: its home school, or the receiving school
@@ -114,6 +122,43 @@ fn teacher_visible(caller: &Caller, state: &State, teacher: &str, as_of: NaiveDa
         .dispatches_of(teacher)
         .iter()
         .any(|d| d.serving_on(as_of) && caller.in_scope(&d.to_school))
+}
+
+/// Whether the caller may see a team member by id: the dispatch is from or to one of its
+/// schools (the rule of the `Terms` list, which shows that term anyway), or it sees the
+/// teacher on the date (the rule for a single teacher).
+fn member_visible(caller: &Caller, state: &State, m: &TeamMember, as_of: NaiveDate) -> bool {
+    caller.role == Role::Admin
+        || state
+            .dispatch(&m.dispatch)
+            .is_some_and(|d| caller.in_scope(&d.from_school) || caller.in_scope(&d.to_school))
+        || teacher_visible(caller, state, &m.teacher, as_of)
+}
+
+/// A team as the caller may see it: the members it sees by id, the others only counted,
+/// with their sending schools. The team's own figures (strength, status, coverage) stay
+/// whole: they describe the team, and name no one.
+fn team_in_scope(caller: &Caller, state: &State, t: &TeamView, as_of: NaiveDate) -> proto::Team {
+    if caller.role == Role::Admin {
+        return qc::team(t);
+    }
+    let (shown, hidden): (Vec<TeamMember>, Vec<TeamMember>) = t
+        .members
+        .iter()
+        .cloned()
+        .partition(|m| member_visible(caller, state, m, as_of));
+    let schools: BTreeSet<String> = hidden
+        .iter()
+        .filter_map(|m| state.dispatch(&m.dispatch))
+        .map(|d| d.from_school.to_string())
+        .collect();
+    let mut team = qc::team(&TeamView {
+        members: shown,
+        ..t.clone()
+    });
+    team.members_hidden = u32::try_from(hidden.len()).unwrap_or(u32::MAX);
+    team.hidden_member_schools = schools.into_iter().collect();
+    team
 }
 
 fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
@@ -133,6 +178,17 @@ fn deny_school(caller: &Caller, school: &str) -> Status {
         &format!("school {school}"),
         &format!(
             "it is not one of its schools ({})",
+            caller.schools.join(", ")
+        ),
+    )
+}
+
+fn deny_group(caller: &Caller, group: &str) -> Status {
+    out_of_scope(
+        &caller.name,
+        &format!("group {group}"),
+        &format!(
+            "none of its member schools is one of its schools ({})",
             caller.schools.join(", ")
         ),
     )
@@ -164,6 +220,25 @@ fn check_teacher(
 ) -> Result<(), Status> {
     if !teacher_visible(caller, state, teacher, as_of) {
         return Err(deny_teacher(caller, teacher));
+    }
+    Ok(())
+}
+
+/// Refuses a district or group with no member school in the caller's scope on `date`. An
+/// unknown group is refused the same way for a scoped caller (the same message and details:
+/// nothing in them depends on the group being real), so that a principal cannot learn which
+/// groups exist; only an admin is told NOT_FOUND.
+fn check_group(caller: &Caller, state: &State, group: &str, date: NaiveDate) -> Result<(), Status> {
+    if caller.role == Role::Admin {
+        return Ok(());
+    }
+    let visible = state.group(group).is_some_and(|g| {
+        g.members_at(date)
+            .iter()
+            .any(|school| caller.in_scope(school))
+    });
+    if !visible {
+        return Err(deny_group(caller, group));
     }
     Ok(())
 }
@@ -303,10 +378,11 @@ impl Query for QueryService {
                         return Err(not_found(format!("no school {sc} is registered")));
                     }
                 }
-                if let Some(g) = &group
-                    && s.group(g).is_none()
-                {
-                    return Err(not_found(format!("no district or group {g} is formed")));
+                if let Some(g) = &group {
+                    check_group(caller, s, g, at.as_of)?;
+                    if s.group(g).is_none() {
+                        return Err(not_found(format!("no district or group {g} is formed")));
+                    }
                 }
                 let status = match req.status {
                     0 => None,
@@ -366,9 +442,9 @@ impl Query for QueryService {
                         caller.in_scope(&t.school)
                             || t.members
                                 .iter()
-                                .any(|m| teacher_visible(caller, s, &m.teacher, at.as_of))
+                                .any(|m| member_visible(caller, s, m, at.as_of))
                     })
-                    .map(qc::team)
+                    .map(|t| team_in_scope(caller, s, t, at.as_of))
                     .collect();
                 Ok(proto::TeamsResponse {
                     position: at.position(),
@@ -388,7 +464,7 @@ impl Query for QueryService {
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
                 let school = parse_id("school", &req.school)?;
-                let year = parse_year(req.school_year)?;
+                let (year, _) = parse_year(req.school_year)?;
                 let s = &at.state.value;
                 check_school(caller, &school)?;
                 let q = school_quota(s, &school, year, at.as_of).map_err(LedgerError::from)?;
@@ -410,21 +486,16 @@ impl Query for QueryService {
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
                 let group = parse_id("group", &req.group)?;
-                let year = parse_year(req.school_year)?;
+                let (year, first_day) = parse_year(req.school_year)?;
                 let s = &at.state.value;
+                // Members are taken on 1 September, as the summary takes them.
+                check_group(caller, s, &group, first_day)?;
                 let g = group_summary(s, &group, year, at.as_of).map_err(LedgerError::from)?;
                 let members: Vec<_> = g
                     .members
                     .iter()
                     .filter(|m| caller.in_scope(&m.school))
                     .collect();
-                if members.is_empty() && !g.members.is_empty() {
-                    return Err(out_of_scope(
-                        &caller.name,
-                        &format!("group {group}"),
-                        "none of its member schools is one of the token's schools",
-                    ));
-                }
                 let quotas = || members.iter().filter_map(|m| m.quota.as_ref());
                 let summary = proto::GroupSummary {
                     group: g.group.to_string(),
@@ -438,7 +509,7 @@ impl Query for QueryService {
                         .teams
                         .iter()
                         .filter(|t| caller.in_scope(&t.school))
-                        .map(qc::team)
+                        .map(|t| team_in_scope(caller, s, t, at.as_of))
                         .collect(),
                     early_returns: g
                         .early_returns

@@ -34,7 +34,8 @@ pub mod reason {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     /// The token's role does not allow the call.
     pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
-    /// A principal asked about a teacher or school outside its schools.
+    /// A principal asked about a teacher, school or group outside its schools (or one that
+    /// exists nowhere: the two are not told apart).
     pub const OUT_OF_SCOPE: &str = "OUT_OF_SCOPE";
 }
 

@@ -340,6 +340,24 @@ impl Store {
         }
     }
 
+    /// The head as it stood when the log held `size` entries (any committed size): the hash
+    /// of entry `size - 1` and the Merkle root of that size, from the stored entry and nodes
+    /// (one entry read and `popcount(size)` node reads). A retried append is answered with
+    /// the head right after its own entries, rebuilt here.
+    pub fn head_at(&self, size: u64) -> Result<Head, StoreError> {
+        let hash = match size {
+            0 => GENESIS_HASH,
+            n => {
+                self.entry(n - 1)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("entry {} is missing", n - 1)))?
+                    .hash
+            }
+        };
+        let root = crate::merkle::root(&Blake3, size, self)
+            .map_err(|e| StoreError::Corrupt(format!("Merkle tree: {e}")))?;
+        Ok(Head { size, hash, root })
+    }
+
     /// The entry with the highest sequence number, if any.
     pub fn last_entry(&self) -> Result<Option<Entry>, StoreError> {
         match self.db.scan_prefix([ENTRY_PREFIX]).next_back() {

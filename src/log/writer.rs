@@ -9,10 +9,14 @@
 //! - Concurrent appends share a commit: the writer drains its queue, sequences every append in
 //!   arrival order against the state left by the ones before, then commits them all with one
 //!   flush and one fdatasync, and only then answers each waiter.
+//! - An accepted append is answered with its sequence numbers, hashes and the head right
+//!   after its own last entry (size `first_seq + count`, that entry's hash, the Merkle root
+//!   of that size), even when later appends share its commit: an answer that depends only
+//!   on the append can be given again.
 //! - A retried append (same actor and request id, same fingerprint) returns the original
-//!   sequence numbers and hashes and appends nothing; the same id with another fingerprint is
-//!   a conflict. The record is durable in the same batch as the entries, so this survives
-//!   restarts.
+//!   answer (sequence numbers, hashes and head, rebuilt from the store) and appends nothing;
+//!   the same id with another fingerprint is a conflict. The record is durable in the same
+//!   batch as the entries, so this survives restarts.
 //! - After a storage error the writer stops accepting appends (the on-disk state is then
 //!   unknown until a restart re-reads it); it never acknowledges anything it could not sync.
 
@@ -78,7 +82,9 @@ pub struct AppendOutcome {
     pub first_seq: u64,
     /// Hash of each entry written, in order.
     pub hashes: Vec<Hash>,
-    /// The head after the commit (for a retry of an older append: the head now).
+    /// The head right after this append's last entry: size `first_seq + hashes.len()`, the
+    /// last entry's hash, the Merkle root of that size. The same for the first answer and
+    /// every retry, whatever was appended after it (in the same commit or later).
     pub head: Head,
     /// True when this answers a retry: nothing new was appended.
     pub duplicate: bool,
@@ -278,6 +284,8 @@ struct Waiting<R: std::fmt::Debug> {
     reply: oneshot::Sender<Result<AppendOutcome, AppendError<R>>>,
     first_seq: u64,
     hashes: Vec<Hash>,
+    /// The head right after this append's entries (see [`AppendOutcome::head`]).
+    head: Head,
     duplicate: bool,
 }
 
@@ -322,8 +330,9 @@ fn run<S: Sequencer>(
         // The tree as committed, restored if the commit fails.
         let committed_tree = tree.clone();
         let mut waiting: Vec<Waiting<S::Rejection>> = Vec::new();
-        // Request ids first used in this very batch, for retries that arrive before the commit.
-        let mut pending: HashMap<Vec<u8>, (RequestRecord, Vec<Hash>)> = HashMap::new();
+        // Request ids first used in this very batch, for retries that arrive before the commit:
+        // the record, the hashes and the head right after the append.
+        let mut pending: HashMap<Vec<u8>, (RequestRecord, Vec<Hash>, Head)> = HashMap::new();
         let mut entries_in_batch = 0usize;
         // What does not fit this commit stays in the backlog, first in line for the next.
         while entries_in_batch < MAX_ENTRIES_PER_COMMIT {
@@ -339,7 +348,7 @@ fn run<S: Sequencer>(
             }
             let key = request_key(&req.actor, &req.request_id);
             let prior = match pending.get(&key) {
-                Some((rec, hashes)) => Some((*rec, Some(hashes.clone()))),
+                Some((rec, hashes, head)) => Some((*rec, Some((hashes.clone(), *head)))),
                 None => match store.request(&key) {
                     Ok(r) => r.map(|r| (r, None)),
                     Err(e) => {
@@ -358,9 +367,9 @@ fn run<S: Sequencer>(
                     }));
                     continue;
                 }
-                let hashes = match hashes {
+                let (hashes, head) = match hashes {
                     Some(h) => h,
-                    None => match read_hashes(&store, rec.first_seq, rec.count) {
+                    None => match read_answer(&store, &rec) {
                         Ok(h) => h,
                         Err(e) => {
                             let _ = reply.send(Err(AppendError::Storage(e.to_string())));
@@ -372,6 +381,7 @@ fn run<S: Sequencer>(
                     reply,
                     first_seq: rec.first_seq,
                     hashes,
+                    head,
                     duplicate: true,
                 });
                 continue;
@@ -419,17 +429,19 @@ fn run<S: Sequencer>(
                         count: u32::try_from(count).unwrap_or(u32::MAX),
                         fingerprint: req.fingerprint,
                     };
+                    let first_seq = staged.size;
+                    staged = chain.head;
+                    staged.root = tree.root();
                     batch.insert(key.clone(), &rec.to_bytes()[..]);
-                    pending.insert(key, (rec, hashes.clone()));
+                    pending.insert(key, (rec, hashes.clone(), staged));
                     entries_in_batch += count;
                     waiting.push(Waiting {
                         reply,
-                        first_seq: staged.size,
+                        first_seq,
                         hashes,
+                        head: staged,
                         duplicate: false,
                     });
-                    staged = chain.head;
-                    staged.root = tree.root();
                 }
             }
         }
@@ -491,15 +503,19 @@ fn finish<S: Sequencer>(
         let _ = w.reply.send(Ok(AppendOutcome {
             first_seq: w.first_seq,
             hashes: w.hashes,
-            head: *head,
+            head: w.head,
             duplicate: w.duplicate,
         }));
     }
     true
 }
 
-fn read_hashes(store: &Store, first: u64, count: u32) -> Result<Vec<Hash>, StoreError> {
-    (first..first + u64::from(count))
+/// The original answer to the append `rec` records, rebuilt from the store for a retry: its
+/// entries' hashes and the head right after them (the Merkle root of that size from the
+/// stored nodes, which are never rewritten).
+fn read_answer(store: &Store, rec: &RequestRecord) -> Result<(Vec<Hash>, Head), StoreError> {
+    let (first, end) = (rec.first_seq, rec.first_seq + u64::from(rec.count));
+    let hashes = (first..end)
         .map(|s| {
             store.entry(s)?.map(|e| e.hash).ok_or_else(|| {
                 StoreError::Corrupt(format!(
@@ -507,5 +523,7 @@ fn read_hashes(store: &Store, first: u64, count: u32) -> Result<Vec<Hash>, Store
                 ))
             })
         })
-        .collect()
+        .collect::<Result<Vec<Hash>, StoreError>>()?;
+    let head = store.head_at(end)?;
+    Ok((hashes, head))
 }
