@@ -14,9 +14,49 @@
 use super::hasher::{Digest, TreeHasher};
 use super::tree::{NodeSource, TreeError, range_root, split_point};
 
-/// The longest proof that can exist: a tree of at most `u64::MAX` leaves is at most 64
-/// levels deep, and a consistency proof has at most one hash more than that.
-pub const MAX_PROOF_HASHES: usize = 65;
+/// The most hashes an inclusion proof can have (FORMAT.md §2.4, "Proof length"): one sibling
+/// per level between the leaf and the root, and a leaf of a tree of `n < 2^64` leaves is at
+/// most `⌈log2 n⌉ <= 64` levels deep (64 for `n > 2^63`, e.g. leaf 0).
+pub const MAX_INCLUSION_HASHES: usize = 64;
+
+/// The most hashes a consistency proof can have (FORMAT.md §2.4, "Proof length"): `SUBPROOF`
+/// adds one hash per level it descends (at most 64) and, when it stops at a node that is not
+/// the whole old tree, that node's hash: 65 at most, reached e.g. from size `2^63 + 1` to
+/// size `2^64 - 1`, whose old tree ends at a leaf 64 levels deep.
+pub const MAX_CONSISTENCY_HASHES: usize = 65;
+
+/// Which proof some hashes are: the two kinds have different length limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofKind {
+    /// An inclusion proof (`PATH`, RFC 9162 §2.1.3).
+    Inclusion,
+    /// A consistency proof (`PROOF`, RFC 9162 §2.1.4).
+    Consistency,
+}
+
+impl ProofKind {
+    /// The most hashes a proof of this kind can have.
+    pub const fn max_hashes(self) -> usize {
+        match self {
+            ProofKind::Inclusion => MAX_INCLUSION_HASHES,
+            ProofKind::Consistency => MAX_CONSISTENCY_HASHES,
+        }
+    }
+
+    /// The kind's name, as in proof files and messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProofKind::Inclusion => "inclusion",
+            ProofKind::Consistency => "consistency",
+        }
+    }
+}
+
+impl std::fmt::Display for ProofKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1
 /// `PATH(index, D[0:size])`), deepest sibling first.
@@ -188,12 +228,24 @@ pub enum VerifyError {
         /// Length of the bytes.
         len: usize,
     },
-    /// More hashes than any proof can have.
-    #[error("proof has {len} hashes, more than the maximum {MAX_PROOF_HASHES}")]
+    /// More hashes than any proof of its kind can have (refused before any hashing).
+    #[error("{kind} proof has {len} hashes, more than the {} any {kind} proof can have", .kind.max_hashes())]
     ProofTooLarge {
-        /// Hashes in the bytes.
+        /// Which kind of proof.
+        kind: ProofKind,
+        /// Hashes given.
         len: usize,
     },
+}
+
+/// Refuses more hashes than a proof of `kind` can have. The algorithms below would refuse
+/// such a proof too (as too long for the tree), but only after hashing what they were given;
+/// this states the limit once and refuses before any work.
+fn check_len(kind: ProofKind, len: usize) -> Result<(), VerifyError> {
+    if len > kind.max_hashes() {
+        return Err(VerifyError::ProofTooLarge { kind, len });
+    }
+    Ok(())
 }
 
 /// Right-shift both counters, as the RFC algorithms do after each step.
@@ -213,6 +265,7 @@ pub fn verify_inclusion<H: TreeHasher>(
     proof: &[Digest],
     root: &Digest,
 ) -> Result<(), VerifyError> {
+    check_len(ProofKind::Inclusion, proof.len())?;
     // 1. leaf_index must be below tree_size.
     if leaf_index >= size {
         return Err(VerifyError::IndexOutOfRange {
@@ -270,6 +323,7 @@ pub fn verify_consistency<H: TreeHasher>(
     new_root: &Digest,
     proof: &[Digest],
 ) -> Result<(), VerifyError> {
+    check_len(ProofKind::Consistency, proof.len())?;
     if old_size > new_size {
         return Err(VerifyError::SizesOutOfOrder { old_size, new_size });
     }
@@ -362,15 +416,13 @@ pub fn proof_to_bytes(proof: &[Digest]) -> Vec<u8> {
     proof.concat()
 }
 
-/// Decodes [`proof_to_bytes`] output, refusing ragged or oversized input.
-pub fn proof_from_bytes(bytes: &[u8]) -> Result<Vec<Digest>, VerifyError> {
+/// Decodes [`proof_to_bytes`] output of a proof of `kind`, refusing ragged input and more
+/// hashes than such a proof can have.
+pub fn proof_from_bytes(kind: ProofKind, bytes: &[u8]) -> Result<Vec<Digest>, VerifyError> {
     if !bytes.len().is_multiple_of(32) {
         return Err(VerifyError::BadProofLength { len: bytes.len() });
     }
-    let len = bytes.len() / 32;
-    if len > MAX_PROOF_HASHES {
-        return Err(VerifyError::ProofTooLarge { len });
-    }
+    check_len(kind, bytes.len() / 32)?;
     Ok(bytes
         .chunks_exact(32)
         .map(|c| {
