@@ -323,6 +323,69 @@ pub fn verify_consistency<H: TreeHasher>(
     new_root: &Digest,
     proof: &[Digest],
 ) -> Result<(), VerifyError> {
+    verify_consistency_traced(
+        hasher,
+        old_size,
+        new_size,
+        old_root,
+        new_root,
+        proof,
+        |_| {},
+    )
+}
+
+/// What [`verify_consistency_traced`] did, step by step (the numbers are those of RFC 9162
+/// §2.1.4.2 and of FORMAT.md §2.4). `fn` and `sn` are given as `(fn, sn)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsistencyStep {
+    /// Steps 2-5: the path, `fn` and `sn`, and the starting `fr = sr`.
+    Start {
+        /// Step 2: the old size is a power of two, so the path is the old root and then the
+        /// proof (otherwise the path is the proof).
+        old_root_prepended: bool,
+        /// Step 3: `(old_size - 1, new_size - 1)`.
+        initial: (u64, u64),
+        /// After step 4 (both shifted right while `fn` is odd).
+        shifted: (u64, u64),
+        /// Step 5: the first hash of the path, the starting `fr` and `sr`.
+        first: Digest,
+    },
+    /// Step 6, for one further hash `c` of the path.
+    Hash {
+        /// Its position in the path (1 for the first hash after `first`).
+        position: usize,
+        /// The hash.
+        c: Digest,
+        /// `(fn, sn)` before the step.
+        before: (u64, u64),
+        /// `fn` was odd or equal to `sn`: `c` was a left sibling on both paths, so both
+        /// `fr` and `sr` were updated; otherwise it was a right sibling of the new tree's
+        /// path only, and only `sr` was.
+        both: bool,
+        /// `fr` after the step.
+        fr: Digest,
+        /// `sr` after the step.
+        sr: Digest,
+        /// With `both` and an even `fn`: `(fn, sn)` after shifting right until `fn` is odd
+        /// or 0 (step 6.b.ii).
+        inner: Option<(u64, u64)>,
+        /// `(fn, sn)` after the final shift of the step (6.c).
+        after: (u64, u64),
+    },
+}
+
+/// [`verify_consistency`], handing every step of the RFC algorithm to `trace` as it is
+/// taken: the worked example of FORMAT.md §2.6 is this trace, printed. Nothing is traced for
+/// the cases decided before step 2 (equal sizes, an empty old tree, refusals).
+pub fn verify_consistency_traced<H: TreeHasher>(
+    hasher: &H,
+    old_size: u64,
+    new_size: u64,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+    mut trace: impl FnMut(ConsistencyStep),
+) -> Result<(), VerifyError> {
     check_len(ProofKind::Consistency, proof.len())?;
     if old_size > new_size {
         return Err(VerifyError::SizesOutOfOrder { old_size, new_size });
@@ -356,7 +419,8 @@ pub fn verify_consistency<H: TreeHasher>(
         return Err(VerifyError::EmptyProof { old_size, new_size });
     }
     // 2. If first is an exact power of 2, prepend first_hash to the path.
-    let (first, rest) = if old_size.is_power_of_two() {
+    let old_root_prepended = old_size.is_power_of_two();
+    let (first, rest) = if old_root_prepended {
         (*old_root, proof)
     } else {
         (proof[0], &proof[1..])
@@ -365,12 +429,19 @@ pub fn verify_consistency<H: TreeHasher>(
     let offset = proof.len() - rest.len();
     // 3.
     let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    let initial = (fn_, sn);
     // 4. If LSB(fn) is set, right-shift both until it is not.
     while fn_ & 1 == 1 {
         shift(&mut fn_, &mut sn);
     }
     // 5.
     let (mut fr, mut sr) = (first, first);
+    trace(ConsistencyStep::Start {
+        old_root_prepended,
+        initial,
+        shifted: (fn_, sn),
+        first,
+    });
     // 6.
     for (i, c) in rest.iter().enumerate() {
         if sn == 0 {
@@ -379,18 +450,32 @@ pub fn verify_consistency<H: TreeHasher>(
                 used: offset + i,
             });
         }
-        if fn_ & 1 == 1 || fn_ == sn {
+        let before = (fn_, sn);
+        let both = fn_ & 1 == 1 || fn_ == sn;
+        let mut inner = None;
+        if both {
             fr = hasher.hash_children(c, &fr);
             sr = hasher.hash_children(c, &sr);
             if fn_ & 1 == 0 {
                 while fn_ & 1 == 0 && fn_ != 0 {
                     shift(&mut fn_, &mut sn);
                 }
+                inner = Some((fn_, sn));
             }
         } else {
             sr = hasher.hash_children(&sr, c);
         }
         shift(&mut fn_, &mut sn);
+        trace(ConsistencyStep::Hash {
+            position: i + 1,
+            c: *c,
+            before,
+            both,
+            fr,
+            sr,
+            inner,
+            after: (fn_, sn),
+        });
     }
     // 7.
     if sn != 0 {

@@ -63,7 +63,11 @@ fn the_longest_inclusion_proof_is_accepted_and_one_more_hash_refused() {
     let t = Uniform::new();
     let size = u64::MAX;
     let proof = inclusion_proof(&Blake3, 0, size, &t).expect("proof");
-    assert_eq!(proof.len(), MAX_INCLUSION_HASHES, "leaf 0 of 2^64 - 1 is 64 deep");
+    assert_eq!(
+        proof.len(),
+        MAX_INCLUSION_HASHES,
+        "leaf 0 of 2^64 - 1 is 64 deep"
+    );
     let r = t.root(size);
     verify_inclusion(&Blake3, 0, size, &t.leaf(), &proof, &r).expect("the longest verifies");
     let bytes = proof_to_bytes(&proof);
