@@ -139,6 +139,21 @@ fn the_documented_values_are_the_computed_ones() {
         "| empty tree (size 0) | nothing | `H(\"\")` = `{}` |",
         hx(&Blake3.empty_root())
     ));
+    let key = CheckpointKey::from_seed(
+        "rotaledger.example",
+        blake3::hash(b"rotaledger example key").as_bytes(),
+    )
+    .expect("key");
+    let time = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .expect("time")
+        .to_utc();
+    let text = Checkpoint::new("rotaledger.example/district-7", 3, root3, time)
+        .expect("checkpoint")
+        .sign(&key)
+        .expect("sign")
+        .to_text();
+    assert_documented(&format!("```\n{}\n```", key.verifier()));
+    assert_documented(&format!("```\n{text}```"));
 }
 
 /// The leaves of the consistency example: entries `blake3("entry-0") .. blake3("entry-10")`.
