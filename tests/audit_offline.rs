@@ -758,3 +758,106 @@ fn unreadable_inputs_cannot_be_audited() {
         assert_cannot_run(name, result, &why);
     }
 }
+
+/// The checkpoint of `cp` with one more signature line appended (FORMAT.md §2.5).
+fn with_line(cp: &Path, line: &str) -> String {
+    format!("{}{line}\n", std::fs::read_to_string(cp).unwrap())
+}
+
+#[test]
+fn witness_lines_are_ignored_and_malformed_lines_refused() {
+    // FORMAT.md §2.5 "Verifying": a well-formed line of another key is ignored; a malformed
+    // line, whoever's, makes the checkpoint unreadable (exit 2); the ledger's own line decides.
+    let f = Fixture::new(20);
+    let cp = f.checkpoint(20, "cp");
+    let inc = f.prove_inclusion(3, 20, "inc.json");
+    let genuine = SignedCheckpoint::parse(&std::fs::read_to_string(&cp).unwrap()).unwrap();
+    // A real cosignature by a witness key, whose base64 has a '+' or '/' so that the URL-safe
+    // spelling of the same bytes differs.
+    let (witness_line, sig) = (0u8..)
+        .map(|seed| {
+            let k = CheckpointKey::from_seed("witness.example", &[seed; 32]).unwrap();
+            let line = genuine.checkpoint.sign(&k).unwrap().signatures[0].clone();
+            (
+                line.line(),
+                [&line.key_id[..], &line.signature[..]].concat(),
+            )
+        })
+        .find(|(l, _)| l.contains('/') || l.rsplit(' ').next().unwrap().contains('+'))
+        .unwrap();
+    let cosigned = f.write("cosigned", with_line(&cp, &witness_line));
+    assert_verified(
+        "cosigned",
+        inclusion(&inc, &cosigned, &f.key, &[]),
+        "verified: entry 3",
+    );
+
+    let url_safe = base64::engine::general_purpose::URL_SAFE.encode(&sig);
+    let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&sig);
+    for (what, line) in [
+        ("URL-safe", format!("\u{2014} witness.example {url_safe}")),
+        ("unpadded", format!("\u{2014} witness.example {unpadded}")),
+        ("a space inside", {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
+            format!("\u{2014} witness.example {} {}", &b64[..40], &b64[40..])
+        }),
+    ] {
+        assert_ne!(line, witness_line, "{what}");
+        let bad = f.write("malformed", with_line(&cp, &line));
+        assert_cannot_run(
+            what,
+            inclusion(&inc, &bad, &f.key, &[]),
+            "signature line 2 is malformed",
+        );
+    }
+
+    // The ledger's line with its signature flipped, and a good copy after it: the first
+    // decides, so the checkpoint is a forgery (exit 1), not rescued by the second.
+    let mut flipped = genuine.clone();
+    flipped.signatures[0].signature[0] ^= 1;
+    let text = format!("{}{}\n", flipped.to_text(), genuine.signatures[0].line());
+    let bad = f.write("flipped-first", text);
+    assert_problem(
+        "flipped first",
+        inclusion(&inc, &bad, &f.key, &[]),
+        "does not verify over the checkpoint body",
+    );
+}
+
+#[test]
+fn proof_files_longer_than_their_kind_allows_are_refused() {
+    // FORMAT.md §2.4 "Proof length": 64 hashes for inclusion, 65 for consistency.
+    let f = Fixture::new(20);
+    let cp = f.checkpoint(20, "cp");
+    let cp10 = f.checkpoint(10, "cp10");
+    let inc = f.prove_inclusion(3, 20, "inc.json");
+    let con = f.prove_consistency(10, 20, "con.json");
+    let padded = |path: &Path, len: usize| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["proof"] = serde_json::Value::Array(vec!["ab".repeat(32).into(); len]);
+        f.write("long.json", serde_json::to_string_pretty(&v).unwrap())
+    };
+    // At the limit the file is read and the proof simply does not lead to the root (exit 1);
+    // one hash more and it is not a proof file (exit 2).
+    assert_problem(
+        "64 inclusion hashes",
+        inclusion(&padded(&inc, 64), &cp, &f.key, &[]),
+        "BAD: inclusion of entry 3",
+    );
+    assert_cannot_run(
+        "65 inclusion hashes",
+        inclusion(&padded(&inc, 65), &cp, &f.key, &[]),
+        "inclusion proof has 65 hashes, more than the 64 any inclusion proof can have",
+    );
+    assert_problem(
+        "65 consistency hashes",
+        consistency(&cp10, &cp, &padded(&con, 65), &f.key),
+        "BAD: consistency from 10 to 20 entries",
+    );
+    assert_cannot_run(
+        "66 consistency hashes",
+        consistency(&cp10, &cp, &padded(&con, 66), &f.key),
+        "consistency proof has 66 hashes, more than the 65 any consistency proof can have",
+    );
+}

@@ -21,6 +21,8 @@ mod corrupt_store;
 mod crash;
 /// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
 mod crash_server;
+/// FORMAT.md's worked example against a real server: the documented bodies are what it stores.
+mod format_doc;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.
 mod generate;
 /// The gRPC service over the wire: appends, errors, subscriptions, proofs, access, shutdown.

@@ -1,5 +1,6 @@
 //! The worked example of `docs/FORMAT.md` part 1, built through the real store and export, so
-//! the document (and `docs/examples/example-export.jsonl`) cannot drift from the code.
+//! the document (and `docs/examples/example-export.jsonl`) cannot drift from the code: every
+//! computed value must also stand in the document's text (§1.10).
 //! Run `cargo test --lib log::example -- --nocapture` to print it.
 
 use std::sync::Arc;
@@ -15,55 +16,109 @@ use crate::merkle::{Blake3, CompactRange, TreeHasher};
 /// The example export, as committed in the repository.
 const EXPORT: &str = include_str!("../../docs/examples/example-export.jsonl");
 
-/// `(actor, request_id, recorded_at, payloads)` of the example's two appends.
-const APPENDS: [(&str, &str, &str, &[&str]); 2] = [
+/// `docs/FORMAT.md`, which must show the values computed here.
+const FORMAT: &str = include_str!("../../docs/FORMAT.md");
+
+/// The `teacher_prev` link a stored payload carries (EVENTS.md, "Per-teacher history chain").
+#[derive(Clone, Copy)]
+enum Link {
+    /// Not an entry about a teacher: no link.
+    None,
+    /// The first entry about its teacher: `"teacher_prev":null`.
+    First,
+    /// The latest earlier entry about the same teacher is entry `seq`.
+    Prev(u64),
+}
+
+/// `(actor, request_id, recorded_at, events)` of one append: each event in canonical form
+/// with its link.
+type Append = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, Link)],
+);
+
+/// `(actor, request_id, recorded_at, events)` of the example's two appends: each event in
+/// its canonical form (EVENTS.md) with the link the ledger adds when it stores it. The
+/// ledger writes these bytes from the events as HR systems send them: the integration test
+/// `format_doc` appends them to a real server and compares.
+const APPENDS: [Append; 2] = [
     (
         "hr-office",
         "req-0001",
         "2026-11-26T09:30:00.000000Z",
         &[
-            r#"{"type":"TeacherRegistered","v":1,"teacher":"T-0001","name":"王芳"}"#,
-            r#"{"type":"RotationPlanned","v":1,"teacher":"T-0001","to_school":"S-17"}"#,
+            (
+                r#"{"type":"school_registered","version":1,"school":"S001","name":"闵行区\"实验\"小学","stage":"primary","standing":"strong","rural":false,"date":"2024-09-01"}"#,
+                Link::None,
+            ),
+            (
+                r#"{"type":"teacher_registered","version":1,"teacher":"T20150123","name":"王芳","school":"S001","subject":"mathematics","title":"intermediate","key_level":"district","employed_date":"2015-09-01","date":"2024-09-01"}"#,
+                Link::First,
+            ),
         ],
     ),
     (
-        "principal-17",
+        "hr-office",
         "req-0002",
         "2026-11-26T09:30:00.250000Z",
-        &[r#"{"type":"Note","v":1,"text":"交流 \"3年\"\n"}"#],
+        &[(
+            r#"{"type":"teacher_profile_updated","version":1,"teacher":"T20150123","key_level":"city","date":"2025-03-01"}"#,
+            Link::Prev(1),
+        )],
     ),
 ];
 
+/// The stored payload: the canonical event with its link, exactly as EVENTS.md builds it
+/// (the final `}` replaced by the link and a `}`).
+fn stored_payload(canonical: &str, link: Link, entries: &[Entry]) -> String {
+    let open = &canonical[..canonical.len() - 1];
+    match link {
+        Link::None => canonical.to_owned(),
+        Link::First => format!("{open},\"teacher_prev\":null}}"),
+        Link::Prev(seq) => format!(
+            "{open},\"teacher_prev\":{{\"seq\":{seq},\"hash\":\"{}\"}}}}",
+            hex::encode(entries[seq as usize].hash)
+        ),
+    }
+}
+
 /// The expected body bytes, entry by entry, exactly as printed in the document.
 const BODIES: [&str; 3] = [
-    r#"{"seq":0,"recorded_at":"2026-11-26T09:30:00.000000Z","actor":"hr-office","request_id":"req-0001","payload":{"type":"TeacherRegistered","v":1,"teacher":"T-0001","name":"王芳"}}"#,
-    r#"{"seq":1,"recorded_at":"2026-11-26T09:30:00.000000Z","actor":"hr-office","request_id":"req-0001","payload":{"type":"RotationPlanned","v":1,"teacher":"T-0001","to_school":"S-17"}}"#,
-    r#"{"seq":2,"recorded_at":"2026-11-26T09:30:00.250000Z","actor":"principal-17","request_id":"req-0002","payload":{"type":"Note","v":1,"text":"交流 \"3年\"\n"}}"#,
+    r#"{"seq":0,"recorded_at":"2026-11-26T09:30:00.000000Z","actor":"hr-office","request_id":"req-0001","payload":{"type":"school_registered","version":1,"school":"S001","name":"闵行区\"实验\"小学","stage":"primary","standing":"strong","rural":false,"date":"2024-09-01"}}"#,
+    r#"{"seq":1,"recorded_at":"2026-11-26T09:30:00.000000Z","actor":"hr-office","request_id":"req-0001","payload":{"type":"teacher_registered","version":1,"teacher":"T20150123","name":"王芳","school":"S001","subject":"mathematics","title":"intermediate","key_level":"district","employed_date":"2015-09-01","date":"2024-09-01","teacher_prev":null}}"#,
+    r#"{"seq":2,"recorded_at":"2026-11-26T09:30:00.250000Z","actor":"hr-office","request_id":"req-0002","payload":{"type":"teacher_profile_updated","version":1,"teacher":"T20150123","key_level":"city","date":"2025-03-01","teacher_prev":{"seq":1,"hash":"bc10191f0cfdbc1d463e167659777ef26a9dd8dce1780c4df50d5b8fae37d1a2"}}}"#,
 ];
 
 /// The expected entry hashes, as printed in the document.
 const HASHES: [&str; 3] = [
-    "99ae820a3443a454fdf0e04833f269c94a498f0a9ef02f684bc5fd3b49bb8ed8",
-    "9d3b5245f925b8117660da2063d4f2fcfc8e58f909a520879c611d024471a89d",
-    "21cf6dfc4f0b09503c66b01c358df8f27a73ee5b129a3ae51ccae03a1ffa3c77",
+    "d51f92606ad495977a743116a6dc733daac0757f7663acab5296e4f02e08df3e",
+    "bc10191f0cfdbc1d463e167659777ef26a9dd8dce1780c4df50d5b8fae37d1a2",
+    "e1007ef6dcd3247bf8eb0432da26bb0eb5143d4ffeb0652e58595a2af185b4e8",
 ];
 
 /// The hashed bytes of entry 2 before its body: tag, seq, prev_hash, body length.
 const PREFIX_2: &str = "726f74616c65646765722e656e7472792e763100\
                         0000000000000002\
-                        9d3b5245f925b8117660da2063d4f2fcfc8e58f909a520879c611d024471a89d\
-                        000000000000009f";
+                        bc10191f0cfdbc1d463e167659777ef26a9dd8dce1780c4df50d5b8fae37d1a2\
+                        000000000000013a";
 
 /// The leaf hashes `H(0x00 || entry hash)` and node (1, 0) of the Merkle tree.
 const LEAVES: [&str; 3] = [
-    "8517bbb6b91924fbe9f7fbdb893621e8af67860c1eee703dddb9f219ee6ee79c",
-    "4dd629a9d76eb1d9fbf049d6c449ac4db05f8fa42393eea34d4b5369d81c0f98",
-    "ab8e33f9598f8116321588e23bdf33d60f2a01469cbe80a619b6ff08c733108c",
+    "cd667028b33db3036fedf8625bd7f6eae23fdd126e14889727b8eccc2960eb99",
+    "b77f45c9649b180f5fd1c463154ae2854e081b7fdc9f6ea4980dccb4f2ae56b8",
+    "b3a0a04dcd29c71ea1d117c37794e9f1a2026f2fdbd137f428fdfa1a9be41ff8",
 ];
-const NODE_1_0: &str = "9f66dda9eb00efb0af21163aba81a8a0efe12e21de112431b7bb38df43e657bb";
+const NODE_1_0: &str = "4a8c642befbfe5bcf39ace8fe811477b305b644f13ad35315b8bf63ffbcc3caf";
 
 /// The expected Merkle root over the three entry hashes.
-const ROOT: &str = "4fbe6f84ad74f870f264ddd0d10f9e1a27e8ec69f9ffe92bdc3897df7f416312";
+const ROOT: &str = "c8c61310acc622882e53e7ed467bbcc7150925c97dbca075f19fd3013cb34f31";
+
+/// The first append's idempotency record: `be64(first_seq) || be32(count) || fingerprint`,
+/// the fingerprint over the canonical events without their links (FORMAT.md §1.6).
+const RECORD_1: &str =
+    "000000000000000000000002114c03c946cfb6866b626159e07b8fed0cb0abf74c348b143458f4e99f907cb4";
 
 #[test]
 fn worked_example_of_the_format_document() {
@@ -75,16 +130,13 @@ fn worked_example_of_the_format_document() {
     let mut head = Head::empty();
     let mut tree = CompactRange::new(Blake3);
     let mut entries = Vec::new();
-    for (actor, request_id, recorded_at, payloads) in APPENDS {
+    for (actor, request_id, recorded_at, events) in APPENDS {
         let mut batch = sled::Batch::default();
         let first_seq = head.size;
-        let raw: Vec<Box<RawValue>> = payloads
-            .iter()
-            .map(|p| RawValue::from_string((*p).to_owned()).unwrap())
-            .collect();
-        for p in &raw {
+        for (canonical, link) in events {
             let seq = head.size;
-            let body = encode_body(seq, recorded_at, actor, request_id, p);
+            let p = RawValue::from_string(stored_payload(canonical, *link, &entries)).unwrap();
+            let body = encode_body(seq, recorded_at, actor, request_id, &p);
             let e = Entry::seal(seq, head.hash, body);
             batch.insert(&entry_key(seq)[..], e.to_stored());
             for n in tree.append(&e.hash).unwrap() {
@@ -99,8 +151,8 @@ fn worked_example_of_the_format_document() {
         }
         let rec = RequestRecord {
             first_seq,
-            count: raw.len() as u32,
-            fingerprint: fingerprint(raw.iter().map(|r| r.get().as_bytes())),
+            count: events.len() as u32,
+            fingerprint: fingerprint(events.iter().map(|(c, _)| c.as_bytes())),
         };
         batch.insert(request_key(actor, request_id), &rec.to_bytes()[..]);
         store.commit(batch, head).unwrap();
@@ -124,6 +176,17 @@ fn worked_example_of_the_format_document() {
         );
         println!("  stored value: {} bytes", e.to_stored().len());
     }
+    for e in &entries {
+        println!("leaf {}: {}", e.seq, hex::encode(Blake3.hash_leaf(&e.hash)));
+    }
+    let (l0, l1) = (
+        Blake3.hash_leaf(&entries[0].hash),
+        Blake3.hash_leaf(&entries[1].hash),
+    );
+    println!(
+        "node (1,0): {}",
+        hex::encode(Blake3.hash_children(&l0, &l1))
+    );
     println!("root: {}", hex::encode(head.root));
     let rid = request_key("hr-office", "req-0001");
     let rec = store.request(&rid).unwrap().unwrap();
@@ -134,11 +197,7 @@ fn worked_example_of_the_format_document() {
     );
 
     assert_eq!(hex::encode(&rid), "7268722d6f6666696365007265712d30303031");
-    assert_eq!(
-        hex::encode(rec.to_bytes()),
-        "000000000000000000000002\
-         7e068b38648d798c8743cd8fc7e348a9bd7c5967ba742fd677535236e418dec0"
-    );
+    assert_eq!(hex::encode(rec.to_bytes()), RECORD_1);
 
     let mut out = Vec::new();
     export_store(&store, store.check_head().unwrap(), &mut out, &mut |_| {}).unwrap();
@@ -177,6 +236,83 @@ fn worked_example_of_the_format_document() {
     assert_eq!(hex::encode(head.root), ROOT);
     assert_eq!(text, EXPORT, "docs/examples/example-export.jsonl is stale");
 
+    // The document shows exactly these values (§1.10).
+    let documented = |text: String| {
+        assert!(
+            FORMAT.contains(&text),
+            "docs/FORMAT.md §1.10 does not show what the code computes; it should read:\n{text}"
+        );
+    };
+    for (e, body) in entries.iter().zip(BODIES) {
+        documented(format!("entry {} ({} bytes):\n{body}\n", e.seq, body.len()));
+        documented(format!(
+            "| {} | `{}` | `{}` |",
+            e.seq,
+            hex::encode(e.prev_hash),
+            hex::encode(e.hash)
+        ));
+    }
+    for (i, l) in LEAVES.iter().enumerate() {
+        let name = if i == 0 {
+            "leaf 0 = `H(00 \\|\\| hash 0)`".into()
+        } else {
+            format!("leaf {i}")
+        };
+        documented(format!("| {name} | `{l}` |"));
+    }
+    documented(format!(
+        "| node (1,0) = `H(01 \\|\\| leaf 0 \\|\\| leaf 1)` | `{NODE_1_0}` |"
+    ));
+    documented(format!(
+        "| root = `H(01 \\|\\| node (1,0) \\|\\| leaf 2)` | `{ROOT}` |"
+    ));
+    // The 68 hashed bytes before entry 2's body, one field a line, notes in a column.
+    let fields = [
+        (&PREFIX_2[..40], "\"rotaledger.entry.v1\\0\"".to_owned()),
+        (&PREFIX_2[40..56], "be64(seq = 2)".to_owned()),
+        (&PREFIX_2[56..120], "prev_hash = hash of entry 1".to_owned()),
+        (&PREFIX_2[120..], format!("be64({})", BODIES[2].len())),
+    ];
+    documented(
+        fields
+            .iter()
+            .map(|(hex, note)| format!("{hex:<68}{note}\n"))
+            .collect(),
+    );
+    documented(format!(
+        "`0000000000000003 || {}... || {}...`",
+        &HASHES[2][..8],
+        &ROOT[..8]
+    ));
+    let name = r#""name":"闵行区\"实验\"小学""#;
+    assert!(BODIES[0].contains(name));
+    documented(format!(
+        "the name member is\n`{}`.",
+        name.bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    documented(format!(
+        "verified: docs/examples/example-export.jsonl: 3 entries, head {}, root {ROOT}\n",
+        HASHES[2]
+    ));
+    documented(format!(
+        "verified: docs/examples/example-export.jsonl: 3 entries, head {}\n",
+        HASHES[2]
+    ));
+    documented(format!(
+        "with value `{} {} {}`",
+        &RECORD_1[..16],
+        &RECORD_1[16..24],
+        &RECORD_1[24..]
+    ));
+    documented(format!("```\n{EXPORT}```"));
+    documented(format!(
+        "as `prev_hash || hash || body`\n({} bytes)",
+        entries[2].to_stored().len()
+    ));
+
     // And the committed example file verifies, through the same reader the CLI uses.
     let v = verify_export(&mut EXPORT.as_bytes(), &mut |_| {}, &mut |_| {})
         .unwrap()
@@ -184,14 +320,16 @@ fn worked_example_of_the_format_document() {
     assert_eq!(v.head, head);
 
     // The writer produces this layout: the same actor, request id and payloads through the
-    // real writer give bodies that differ from the example only in `recorded_at`.
+    // real writer give bodies that differ from the example only in `recorded_at`. (Which
+    // payloads the ledger hands the writer is checked against a real server by the
+    // integration test `format_doc`.)
     let dir2 = tempfile::tempdir().unwrap();
     let s2 = Arc::new(Store::open(dir2.path()).unwrap());
     let w = Writer::start(s2.clone(), Head::empty(), PassThrough).unwrap();
-    let (actor, request_id, recorded_at, payloads) = APPENDS[0];
-    let raw: Vec<Box<RawValue>> = payloads
+    let (actor, request_id, recorded_at, events) = APPENDS[0];
+    let raw: Vec<Box<RawValue>> = events
         .iter()
-        .map(|p| RawValue::from_string((*p).to_owned()).unwrap())
+        .map(|(c, l)| RawValue::from_string(stored_payload(c, *l, &entries)).unwrap())
         .collect();
     let req = super::AppendRequest {
         actor: actor.into(),

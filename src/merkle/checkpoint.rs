@@ -16,15 +16,19 @@
 //! time): a parsed body re-serialises to exactly the bytes that were signed, so the
 //! structured [`Checkpoint`] and the signed text cannot disagree.
 //!
-//! Verification follows Go's `note.Open`: signature lines by other keys are ignored (they
-//! may be cosigners), the first line with the verifier's name and key id decides.
+//! Verification follows C2SP signed-note and Go's `note.Open` (FORMAT.md §2.5): the whole
+//! note must parse, so a malformed signature line rejects it whichever key the line names;
+//! well-formed lines by other keys (a different name or key id) are ignored, since they may
+//! be cosigners; the first line with the verifier's name and key id decides. All base64 is
+//! canonical standard base64 ([`decode_base64`]); unlike Go's lenient decoder, non-zero
+//! trailing bits are refused too.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::hasher::Digest;
-use super::key::{CheckpointKey, KeyError, VerifierKey, check_key_name};
+use super::key::{CheckpointKey, KeyError, VerifierKey, check_key_name, decode_base64};
 
 /// A note larger than this is refused before parsing (a checkpoint is a few hundred bytes).
 pub const MAX_NOTE_BYTES: usize = 64 * 1024;
@@ -241,9 +245,7 @@ fn parse_size(s: &str) -> Option<u64> {
 
 /// Canonical padded standard base64 of exactly 32 bytes.
 fn parse_root(s: &str) -> Option<Digest> {
-    let bytes = BASE64.decode(s).ok()?;
-    let root: Digest = bytes.try_into().ok()?;
-    (BASE64.encode(root) == s).then_some(root)
+    decode_base64(s)?.try_into().ok()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, and only its canonical spelling.
@@ -292,12 +294,7 @@ impl NoteSignature {
             "expected a key name and a signature separated by a space",
         ))?;
         check_key_name(name).map_err(|_| bad("invalid key name"))?;
-        let bytes = BASE64
-            .decode(b64)
-            .map_err(|_| bad("signature is not valid base64"))?;
-        if BASE64.encode(&bytes) != b64 {
-            return Err(bad("signature is not canonical base64"));
-        }
+        let bytes = decode_base64(b64).ok_or(bad("signature is not canonical standard base64"))?;
         if bytes.len() < 5 {
             return Err(bad("signature is shorter than a key id and one byte"));
         }

@@ -103,6 +103,18 @@ pub fn check_key_name(name: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Decodes base64 as checkpoints and keys spell it (FORMAT.md §2.5, "Base64"): the standard
+/// alphabet of RFC 4648 §4 with `=` padding, nothing else (no whitespace, no URL-safe `-`
+/// or `_`), and canonical: the unused low bits of the last character are zero, so the text
+/// is exactly what encoding the bytes gives. One spelling per value means a signed text and
+/// a key have one form, and a verifier written from the document agrees with this one.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    // The STANDARD engine already requires canonical padding and zero trailing bits;
+    // re-encoding makes the rule explicit rather than a property of the crate's defaults.
+    let bytes = BASE64.decode(text).ok()?;
+    (BASE64.encode(&bytes) == text).then_some(bytes)
+}
+
 /// The signed-note key id of an Ed25519 key: `SHA-256(name || "\n" || 0x01 || key)[..4]`.
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     let mut h = sha2::Sha256::new();
@@ -131,9 +143,7 @@ fn parse_key_text(
     }
     let mut id = [0u8; 4];
     hex::decode_to_slice(id_hex, &mut id).map_err(|_| err("key id must be 8 hex digits"))?;
-    let bytes = BASE64
-        .decode(b64)
-        .map_err(|_| err("key is not valid base64"))?;
+    let bytes = decode_base64(b64).ok_or(err("key is not canonical standard base64"))?;
     let (&alg, key) = bytes.split_first().ok_or(err("key is empty"))?;
     if alg != ALG_ED25519 {
         return Err(KeyError::UnsupportedAlgorithm(alg));

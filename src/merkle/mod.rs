@@ -30,8 +30,9 @@ pub use checkpoint::{Checkpoint, CheckpointError, NoteSignature, SignedCheckpoin
 pub use hasher::{Blake3, Digest, Sha256, TreeHasher};
 pub use key::{CheckpointKey, KeyError, VerifierKey};
 pub use proof::{
-    VerifyError, consistency_proof, inclusion_proof, proof_from_bytes, proof_to_bytes,
-    verify_consistency, verify_inclusion,
+    ConsistencyStep, MAX_CONSISTENCY_HASHES, MAX_INCLUSION_HASHES, ProofKind, VerifyError,
+    consistency_proof, inclusion_proof, proof_from_bytes, proof_to_bytes, verify_consistency,
+    verify_consistency_traced, verify_inclusion,
 };
 pub use proof_file::{ConsistencyProof, InclusionProof, ProofFile, ProofFileError, ProofMismatch};
 pub use tree::{

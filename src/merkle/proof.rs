@@ -14,9 +14,49 @@
 use super::hasher::{Digest, TreeHasher};
 use super::tree::{NodeSource, TreeError, range_root, split_point};
 
-/// The longest proof that can exist: a tree of at most `u64::MAX` leaves is at most 64
-/// levels deep, and a consistency proof has at most one hash more than that.
-pub const MAX_PROOF_HASHES: usize = 65;
+/// The most hashes an inclusion proof can have (FORMAT.md §2.4, "Proof length"): one sibling
+/// per level between the leaf and the root, and a leaf of a tree of `n < 2^64` leaves is at
+/// most `⌈log2 n⌉ <= 64` levels deep (64 for `n > 2^63`, e.g. leaf 0).
+pub const MAX_INCLUSION_HASHES: usize = 64;
+
+/// The most hashes a consistency proof can have (FORMAT.md §2.4, "Proof length"): `SUBPROOF`
+/// adds one hash per level it descends (at most 64) and, when it stops at a node that is not
+/// the whole old tree, that node's hash: 65 at most, reached e.g. from size `2^63 + 1` to
+/// size `2^64 - 1`, whose old tree ends at a leaf 64 levels deep.
+pub const MAX_CONSISTENCY_HASHES: usize = 65;
+
+/// Which proof some hashes are: the two kinds have different length limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofKind {
+    /// An inclusion proof (`PATH`, RFC 9162 §2.1.3).
+    Inclusion,
+    /// A consistency proof (`PROOF`, RFC 9162 §2.1.4).
+    Consistency,
+}
+
+impl ProofKind {
+    /// The most hashes a proof of this kind can have.
+    pub const fn max_hashes(self) -> usize {
+        match self {
+            ProofKind::Inclusion => MAX_INCLUSION_HASHES,
+            ProofKind::Consistency => MAX_CONSISTENCY_HASHES,
+        }
+    }
+
+    /// The kind's name, as in proof files and messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProofKind::Inclusion => "inclusion",
+            ProofKind::Consistency => "consistency",
+        }
+    }
+}
+
+impl std::fmt::Display for ProofKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1
 /// `PATH(index, D[0:size])`), deepest sibling first.
@@ -188,12 +228,24 @@ pub enum VerifyError {
         /// Length of the bytes.
         len: usize,
     },
-    /// More hashes than any proof can have.
-    #[error("proof has {len} hashes, more than the maximum {MAX_PROOF_HASHES}")]
+    /// More hashes than any proof of its kind can have (refused before any hashing).
+    #[error("{kind} proof has {len} hashes, more than the {} any {kind} proof can have", .kind.max_hashes())]
     ProofTooLarge {
-        /// Hashes in the bytes.
+        /// Which kind of proof.
+        kind: ProofKind,
+        /// Hashes given.
         len: usize,
     },
+}
+
+/// Refuses more hashes than a proof of `kind` can have. The algorithms below would refuse
+/// such a proof too (as too long for the tree), but only after hashing what they were given;
+/// this states the limit once and refuses before any work.
+fn check_len(kind: ProofKind, len: usize) -> Result<(), VerifyError> {
+    if len > kind.max_hashes() {
+        return Err(VerifyError::ProofTooLarge { kind, len });
+    }
+    Ok(())
 }
 
 /// Right-shift both counters, as the RFC algorithms do after each step.
@@ -213,6 +265,7 @@ pub fn verify_inclusion<H: TreeHasher>(
     proof: &[Digest],
     root: &Digest,
 ) -> Result<(), VerifyError> {
+    check_len(ProofKind::Inclusion, proof.len())?;
     // 1. leaf_index must be below tree_size.
     if leaf_index >= size {
         return Err(VerifyError::IndexOutOfRange {
@@ -270,6 +323,70 @@ pub fn verify_consistency<H: TreeHasher>(
     new_root: &Digest,
     proof: &[Digest],
 ) -> Result<(), VerifyError> {
+    verify_consistency_traced(
+        hasher,
+        old_size,
+        new_size,
+        old_root,
+        new_root,
+        proof,
+        |_| {},
+    )
+}
+
+/// What [`verify_consistency_traced`] did, step by step (the numbers are those of RFC 9162
+/// §2.1.4.2 and of FORMAT.md §2.4). `fn` and `sn` are given as `(fn, sn)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsistencyStep {
+    /// Steps 2-5: the path, `fn` and `sn`, and the starting `fr = sr`.
+    Start {
+        /// Step 2: the old size is a power of two, so the path is the old root and then the
+        /// proof (otherwise the path is the proof).
+        old_root_prepended: bool,
+        /// Step 3: `(old_size - 1, new_size - 1)`.
+        initial: (u64, u64),
+        /// After step 4 (both shifted right while `fn` is odd).
+        shifted: (u64, u64),
+        /// Step 5: the first hash of the path, the starting `fr` and `sr`.
+        first: Digest,
+    },
+    /// Step 6, for one further hash `c` of the path.
+    Hash {
+        /// Its position in the path (1 for the first hash after `first`).
+        position: usize,
+        /// The hash.
+        c: Digest,
+        /// `(fn, sn)` before the step.
+        before: (u64, u64),
+        /// `fn` was odd or equal to `sn`: `c` was a left sibling on both paths, so both
+        /// `fr` and `sr` were updated; otherwise it was a right sibling of the new tree's
+        /// path only, and only `sr` was.
+        both: bool,
+        /// `fr` after the step.
+        fr: Digest,
+        /// `sr` after the step.
+        sr: Digest,
+        /// With `both` and an even `fn`: `(fn, sn)` after shifting right until `fn` is odd
+        /// or 0 (step 6.b.ii).
+        inner: Option<(u64, u64)>,
+        /// `(fn, sn)` after the final shift of the step (6.c).
+        after: (u64, u64),
+    },
+}
+
+/// [`verify_consistency`], handing every step of the RFC algorithm to `trace` as it is
+/// taken: the worked example of FORMAT.md §2.6 is this trace, printed. Nothing is traced for
+/// the cases decided before step 2 (equal sizes, an empty old tree, refusals).
+pub fn verify_consistency_traced<H: TreeHasher>(
+    hasher: &H,
+    old_size: u64,
+    new_size: u64,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+    mut trace: impl FnMut(ConsistencyStep),
+) -> Result<(), VerifyError> {
+    check_len(ProofKind::Consistency, proof.len())?;
     if old_size > new_size {
         return Err(VerifyError::SizesOutOfOrder { old_size, new_size });
     }
@@ -302,7 +419,8 @@ pub fn verify_consistency<H: TreeHasher>(
         return Err(VerifyError::EmptyProof { old_size, new_size });
     }
     // 2. If first is an exact power of 2, prepend first_hash to the path.
-    let (first, rest) = if old_size.is_power_of_two() {
+    let old_root_prepended = old_size.is_power_of_two();
+    let (first, rest) = if old_root_prepended {
         (*old_root, proof)
     } else {
         (proof[0], &proof[1..])
@@ -311,12 +429,19 @@ pub fn verify_consistency<H: TreeHasher>(
     let offset = proof.len() - rest.len();
     // 3.
     let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    let initial = (fn_, sn);
     // 4. If LSB(fn) is set, right-shift both until it is not.
     while fn_ & 1 == 1 {
         shift(&mut fn_, &mut sn);
     }
     // 5.
     let (mut fr, mut sr) = (first, first);
+    trace(ConsistencyStep::Start {
+        old_root_prepended,
+        initial,
+        shifted: (fn_, sn),
+        first,
+    });
     // 6.
     for (i, c) in rest.iter().enumerate() {
         if sn == 0 {
@@ -325,18 +450,32 @@ pub fn verify_consistency<H: TreeHasher>(
                 used: offset + i,
             });
         }
-        if fn_ & 1 == 1 || fn_ == sn {
+        let before = (fn_, sn);
+        let both = fn_ & 1 == 1 || fn_ == sn;
+        let mut inner = None;
+        if both {
             fr = hasher.hash_children(c, &fr);
             sr = hasher.hash_children(c, &sr);
             if fn_ & 1 == 0 {
                 while fn_ & 1 == 0 && fn_ != 0 {
                     shift(&mut fn_, &mut sn);
                 }
+                inner = Some((fn_, sn));
             }
         } else {
             sr = hasher.hash_children(&sr, c);
         }
         shift(&mut fn_, &mut sn);
+        trace(ConsistencyStep::Hash {
+            position: i + 1,
+            c: *c,
+            before,
+            both,
+            fr,
+            sr,
+            inner,
+            after: (fn_, sn),
+        });
     }
     // 7.
     if sn != 0 {
@@ -362,15 +501,13 @@ pub fn proof_to_bytes(proof: &[Digest]) -> Vec<u8> {
     proof.concat()
 }
 
-/// Decodes [`proof_to_bytes`] output, refusing ragged or oversized input.
-pub fn proof_from_bytes(bytes: &[u8]) -> Result<Vec<Digest>, VerifyError> {
+/// Decodes [`proof_to_bytes`] output of a proof of `kind`, refusing ragged input and more
+/// hashes than such a proof can have.
+pub fn proof_from_bytes(kind: ProofKind, bytes: &[u8]) -> Result<Vec<Digest>, VerifyError> {
     if !bytes.len().is_multiple_of(32) {
         return Err(VerifyError::BadProofLength { len: bytes.len() });
     }
-    let len = bytes.len() / 32;
-    if len > MAX_PROOF_HASHES {
-        return Err(VerifyError::ProofTooLarge { len });
-    }
+    check_len(kind, bytes.len() / 32)?;
     Ok(bytes
         .chunks_exact(32)
         .map(|c| {

@@ -16,7 +16,8 @@
 //!
 //! The file carries no root: roots come only from signed checkpoints, so a proof file on its
 //! own cannot convince anyone of anything. Parsing is strict (unknown fields, fields of the
-//! other kind, upper-case or short hex, more than [`MAX_PROOF_HASHES`] hashes are refused) and
+//! other kind, upper-case or short hex, more hashes than a proof of its kind can have
+//! ([`ProofKind::max_hashes`]) are refused) and
 //! errors name the line and column, because an auditor holding a broken file needs to know
 //! where it broke. The byte-level description is in `docs/AUDIT.md`.
 
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::checkpoint::Checkpoint;
 use super::hasher::{Blake3, Digest, TreeHasher};
-use super::proof::{MAX_PROOF_HASHES, VerifyError, verify_consistency, verify_inclusion};
+use super::proof::{ProofKind, VerifyError, verify_consistency, verify_inclusion};
 
 /// The `format` field of every proof file.
 pub const PROOF_FORMAT: &str = "rotaledger-proof";
@@ -33,7 +34,8 @@ pub const PROOF_FORMAT: &str = "rotaledger-proof";
 pub const PROOF_VERSION: u32 = 1;
 /// The `hash` field: the tree's hash function (RFC 9162 constructions over blake3).
 pub const PROOF_HASH: &str = "blake3";
-/// A proof file is a few kilobytes at most (65 hashes); refuse anything much larger unread.
+/// A proof file is a few kilobytes at most (at most 65 hashes); refuse anything much larger
+/// unread.
 pub const MAX_PROOF_FILE_BYTES: usize = 64 * 1024;
 
 /// A proof file, parsed and checked for shape (not yet verified against anything).
@@ -90,6 +92,14 @@ pub enum ProofFileError {
         kind: &'static str,
         /// The absent field.
         field: &'static str,
+    },
+    /// More proof hashes than any proof of the file's kind can have (FORMAT.md §2.4).
+    #[error("{kind} proof has {len} hashes, more than the {} any {kind} proof can have", .kind.max_hashes())]
+    TooManyHashes {
+        /// The file's kind.
+        kind: ProofKind,
+        /// Hashes in the file.
+        len: usize,
     },
     /// A field of the other kind is present (the file is ambiguous).
     #[error("{kind} proofs must not have the field {field:?}")]
@@ -282,17 +292,6 @@ fn version_field<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     Ok(v)
 }
 
-fn proof_field<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hex>, D::Error> {
-    let v = Vec::<Hex>::deserialize(d)?;
-    if v.len() > MAX_PROOF_HASHES {
-        return Err(de::Error::custom(format!(
-            "proof has {} hashes, more than the {MAX_PROOF_HASHES} any proof can have",
-            v.len()
-        )));
-    }
-    Ok(v)
-}
-
 /// Which proof a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -323,7 +322,7 @@ struct Wire {
     old_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     new_size: Option<u64>,
-    #[serde(deserialize_with = "proof_field")]
+    /// Its length is checked against the kind's limit after parsing: `kind` may come later.
     proof: Vec<Hex>,
 }
 
@@ -345,6 +344,16 @@ impl ProofFile {
             return Err(ProofFileError::TooLarge { len: bytes.len() });
         }
         let w: Wire = serde_json::from_slice(bytes)?;
+        let kind = match w.kind {
+            Kind::Inclusion => ProofKind::Inclusion,
+            Kind::Consistency => ProofKind::Consistency,
+        };
+        if w.proof.len() > kind.max_hashes() {
+            return Err(ProofFileError::TooManyHashes {
+                kind,
+                len: w.proof.len(),
+            });
+        }
         let proof: Vec<Digest> = w.proof.iter().map(|h| h.0).collect();
         Ok(match w.kind {
             Kind::Inclusion => {
@@ -642,13 +651,46 @@ mod tests {
                 "expected {expected:?} in {err:?} for\n{text}"
             );
         }
-        let many = format!("\"{}\"", "ab".repeat(32));
-        let too_many = good.replace(
-            "\"proof\": [",
-            &format!("\"proof\": [{},", vec![many; 65].join(",")),
-        );
-        assert!(parse_err(&too_many).contains("more than the 65"));
         let huge = " ".repeat(MAX_PROOF_FILE_BYTES + 1);
         assert!(parse_err(&huge).contains("more than the"));
+    }
+
+    /// A file with `len` proof hashes in place of `file`'s proof.
+    fn with_hashes(file: &ProofFile, len: usize) -> String {
+        let hashes = vec![format!("\"{}\"", "ab".repeat(32)); len].join(",");
+        let text = file.to_json();
+        let start = text.find("\"proof\": [").unwrap();
+        format!("{}\"proof\": [{hashes}]\n}}\n", &text[..start])
+    }
+
+    #[test]
+    fn proof_length_limits_per_kind_at_the_boundary() {
+        // FORMAT.md §2.4 "Proof length": 64 hashes for inclusion, 65 for consistency.
+        let (entries, nodes) = tree(8);
+        let inc = inclusion(&entries, &nodes, 3, 8);
+        let con = consistency(&nodes, 3, 8);
+        for (file, max) in [(&inc, 64), (&con, 65)] {
+            let at = with_hashes(file, max);
+            match ProofFile::parse(at.as_bytes()) {
+                Ok(ProofFile::Inclusion(p)) => assert_eq!(p.proof.len(), max),
+                Ok(ProofFile::Consistency(p)) => assert_eq!(p.proof.len(), max),
+                Err(e) => panic!("{} hashes in a {} file refused: {e}", max, file.kind()),
+            }
+            let over = with_hashes(file, max + 1);
+            let err = ProofFile::parse(over.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, ProofFileError::TooManyHashes { len, .. } if len == max + 1),
+                "{err}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{} proof has {} hashes, more than the {max} any {} proof can have",
+                    file.kind(),
+                    max + 1,
+                    file.kind()
+                )
+            );
+        }
     }
 }

@@ -404,3 +404,232 @@ fn key_file_is_owner_only_and_loose_permissions_are_refused() {
         Err(KeyError::KeyIdMismatch { .. })
     ));
 }
+
+/// The ways FORMAT.md §2.5 ("Base64") says a base64 field may not be spelled, applied to the
+/// canonical text `b64`: `(what, text)`. Every variant decodes to the same bytes under some
+/// lenient decoder, which is what makes each one a real question.
+fn base64_variants(b64: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    use base64::alphabet;
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, general_purpose::STANDARD};
+
+    let bytes = STANDARD.decode(b64).expect("canonical input");
+    let mut out = Vec::new();
+    let unpadded = b64.trim_end_matches('=');
+    if unpadded.len() != b64.len() {
+        out.push(("padding left out", unpadded.to_owned()));
+        // The unused low bits of the last character set: decodes to the same bytes when
+        // trailing bits are allowed.
+        let last = unpadded.chars().last().expect("non-empty");
+        let value = alphabet::STANDARD
+            .as_str()
+            .find(last)
+            .expect("standard character");
+        let flipped = alphabet::STANDARD.as_str().as_bytes()[value ^ 1] as char;
+        let sloppy = format!(
+            "{}{flipped}{}",
+            &unpadded[..unpadded.len() - 1],
+            &b64[unpadded.len()..]
+        );
+        let lenient = GeneralPurpose::new(
+            &alphabet::STANDARD,
+            GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+        );
+        assert_eq!(lenient.decode(&sloppy).expect("lenient"), bytes);
+        out.push(("non-zero trailing bits", sloppy));
+    } else {
+        out.push(("padding added", format!("{b64}=")));
+    }
+    let indifferent = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    assert_eq!(indifferent.decode(unpadded).expect("indifferent"), bytes);
+    let url = URL_SAFE.encode(&bytes);
+    assert_ne!(url, b64, "the test needs bytes whose base64 has '+' or '/'");
+    out.push(("URL-safe alphabet", url));
+    let mid = b64.len() / 2;
+    out.push(("a space inside", format!("{} {}", &b64[..mid], &b64[mid..])));
+    out.push(("a tab inside", format!("{}\t{}", &b64[..mid], &b64[mid..])));
+    out.push(("a trailing space", format!("{b64} ")));
+    out.push(("a trailing carriage return", format!("{b64}\r")));
+    out
+}
+
+/// The signed text of the test checkpoint, cosigned first by a witness key.
+fn cosigned() -> (SignedCheckpoint, CheckpointKey) {
+    let mut signed = checkpoint().sign(&key(1)).expect("sign");
+    // A seed whose signature's base64 holds '+' or '/', so the URL-safe variant differs.
+    let witness = CheckpointKey::from_seed("witness.example", &[9; 32]).expect("key");
+    signed.signatures.insert(
+        0,
+        checkpoint().sign(&witness).expect("cosign").signatures[0].clone(),
+    );
+    (signed, witness)
+}
+
+/// The base64 part of signature line `i` (0-based) of `text`.
+fn signature_b64(text: &str, i: usize) -> String {
+    let sigs = &text[text.rfind("\n\n").expect("separator") + 2..];
+    let line = sigs.lines().nth(i).expect("line");
+    line.rsplit(' ').next().expect("base64").to_owned()
+}
+
+#[test]
+fn signature_base64_must_be_canonical_standard_base64_in_every_line() {
+    let (signed, witness) = cosigned();
+    let text = signed.to_text();
+    assert_eq!(
+        open(&text, &key(1).verifier()).expect("as signed"),
+        checkpoint()
+    );
+    // Line 0 is the witness's (a key the verifier does not know), line 1 the log's own: a
+    // malformed line rejects the whole checkpoint whichever key it names, as a note that
+    // does not parse is rejected (C2SP signed-note; Go's note.Open does the same).
+    for (line, whose) in [(0, "another key's"), (1, "the verifier's")] {
+        let b64 = signature_b64(&text, line);
+        for (what, bad) in base64_variants(&b64) {
+            let tampered = text.replacen(&b64, &bad, 1);
+            for verifier in [key(1).verifier(), witness.verifier()] {
+                let err = open(&tampered, &verifier).expect_err(what);
+                assert!(
+                    matches!(err, CheckpointError::MalformedSignatureLine { line: l, .. } if l == line + 1),
+                    "{whose} line with {what}: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn root_base64_must_be_canonical_standard_base64() {
+    // A root whose base64 has '+' or '/', signed, then respelled: the body no longer parses.
+    let root = (0..)
+        .map(super::entry)
+        .find(|r| {
+            use base64::Engine as _;
+            let b = base64::engine::general_purpose::STANDARD.encode(r);
+            b.contains('+') || b.contains('/')
+        })
+        .expect("some root");
+    let cp = Checkpoint::new(ORIGIN, 1234, root, time()).expect("checkpoint");
+    let text = cp.sign(&key(1)).expect("sign").to_text();
+    let b64 = text.lines().nth(2).expect("root line").to_owned();
+    for (what, bad) in base64_variants(&b64) {
+        let tampered = text.replacen(&b64, &bad, 1);
+        let err = open(&tampered, &key(1).verifier()).expect_err(what);
+        assert!(
+            matches!(
+                err,
+                CheckpointError::InvalidRoot(_) | CheckpointError::ControlCharacter { line: 3 }
+            ),
+            "root with {what}: {err}"
+        );
+    }
+}
+
+#[test]
+fn verifier_key_base64_must_be_canonical_standard_base64() {
+    // Seeds until the key's base64 holds '+' or '/' (so the URL-safe spelling differs).
+    let k = (0..=255u8)
+        .map(key)
+        .find(|k| {
+            let v = k.verifier().to_string();
+            let b64 = v.splitn(3, '+').nth(2).expect("three fields");
+            b64.contains('+') || b64.contains('/')
+        })
+        .expect("some key");
+    let vkey = k.verifier().to_string();
+    let b64 = vkey.splitn(3, '+').nth(2).expect("three fields").to_owned();
+    assert_eq!(b64.len(), 44, "33 bytes: no padding in canonical base64");
+    for (what, bad) in base64_variants(&b64) {
+        let text = format!("{}{bad}", &vkey[..vkey.len() - b64.len()]);
+        let err = text
+            .parse::<VerifierKey>()
+            .expect_err(&format!("{what}: {text:?}"));
+        assert!(
+            matches!(err, KeyError::MalformedVerifierKey(_)),
+            "key with {what}: {err}"
+        );
+    }
+    // Only the one final newline a key file ends with is not part of the key.
+    assert_eq!(
+        format!("{vkey}\n").parse::<VerifierKey>().expect("newline"),
+        k.verifier()
+    );
+}
+
+#[test]
+fn well_formed_lines_of_unknown_keys_are_ignored_whatever_they_carry() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ours = key(1);
+    let good = checkpoint().sign(&ours).expect("sign").to_text();
+    let our_id = ours.key_id();
+    let body_end = good.find("\n\n").expect("separator") + 2;
+    // Unknown keys (C2SP signed-note: "even if they share a name or ID (but not both)"):
+    // another name with our id, our name with another id, a signature of another length
+    // or type, a 1-byte signature.
+    let mut other_id = our_id;
+    other_id[0] ^= 0xff;
+    let lines = [
+        format!(
+            "\u{2014} witness.example {}",
+            b64(&[&our_id[..], &[7; 64]].concat())
+        ),
+        format!(
+            "\u{2014} rotaledger.example {}",
+            b64(&[&other_id[..], &[7; 64]].concat())
+        ),
+        format!(
+            "\u{2014} witness.example {}",
+            b64(&[&[1, 2, 3, 4][..], &[0; 200]].concat())
+        ),
+        format!("\u{2014} 见证.example {}", b64(&[1, 2, 3, 4, 5])),
+    ];
+    for line in &lines {
+        for before in [true, false] {
+            let sigs = &good[body_end..];
+            let text = if before {
+                format!("{}{line}\n{sigs}", &good[..body_end])
+            } else {
+                format!("{good}{line}\n")
+            };
+            assert_eq!(
+                open(&text, &ours.verifier()).expect(line),
+                checkpoint(),
+                "{line} (before ours: {before})"
+            );
+        }
+    }
+    // But a line too short to hold a key id and a signature is malformed, whoever's.
+    let short = format!("{good}\u{2014} witness.example {}\n", b64(&[1, 2, 3, 4]));
+    assert!(matches!(
+        open(&short, &ours.verifier()),
+        Err(CheckpointError::MalformedSignatureLine { line: 2, .. })
+    ));
+}
+
+#[test]
+fn the_first_line_of_the_verifiers_key_decides() {
+    let ours = key(1);
+    let signed = checkpoint().sign(&ours).expect("sign");
+    let good_line = signed.signatures[0].clone();
+    let mut bad_line = good_line.clone();
+    bad_line.signature[0] ^= 1;
+    // A failing signature by our key rejects the checkpoint even if a good one follows ...
+    let mut bad_first = signed.clone();
+    bad_first.signatures = vec![bad_line.clone(), good_line.clone()];
+    assert!(matches!(
+        open(&bad_first.to_text(), &ours.verifier()),
+        Err(CheckpointError::BadSignature { .. })
+    ));
+    // ... and once the first has verified, repeats of the same key are not looked at.
+    let mut good_first = signed.clone();
+    good_first.signatures = vec![good_line, bad_line];
+    assert_eq!(
+        open(&good_first.to_text(), &ours.verifier()).expect("first decides"),
+        checkpoint()
+    );
+}

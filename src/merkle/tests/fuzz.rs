@@ -7,7 +7,7 @@ use super::entry;
 use crate::merkle::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::merkle::hasher::{Blake3, Digest};
 use crate::merkle::key::{CheckpointKey, VerifierKey};
-use crate::merkle::proof::{proof_from_bytes, verify_consistency, verify_inclusion};
+use crate::merkle::proof::{ProofKind, proof_from_bytes, verify_consistency, verify_inclusion};
 
 fn digest(bytes: &[u8]) -> Digest {
     *blake3::hash(bytes).as_bytes()
@@ -46,7 +46,7 @@ proptest! {
         seed in any::<[u8; 8]>(),
     ) {
         // Decoding refuses ragged or oversized input; otherwise verify the hashes as given.
-        let proof = match proof_from_bytes(&bytes) {
+        let proof = match proof_from_bytes(ProofKind::Consistency, &bytes) {
             Ok(p) => p,
             Err(_) => bytes.chunks_exact(32).map(digest).collect(),
         };

@@ -8,6 +8,8 @@ mod example;
 mod exhaustive;
 /// Untrusted input never panics.
 mod fuzz;
+/// The proof length limits at their boundary, on trees of nearly 2^64 leaves.
+mod limits;
 /// The published RFC 6962 SHA-256 vectors.
 mod rfc6962;
 /// The frontier, the node store and the cost of reads.
