@@ -46,6 +46,25 @@ const QUERY_MESSAGES: &[&str] = &[
     "RotationDutyResponse",
 ];
 
+/// The answers of `types.proto`, `ledger.proto` and `audit.proto` served as JSON by the HTTP
+/// face (docs/HTTP.md).
+const AUDIT_MESSAGES: &[&str] = &[
+    "Head",
+    "Checkpoint",
+    "InclusionProof",
+    "Entry",
+    "ReadEntriesResponse",
+    "VerifyResponse",
+    "BadEntry",
+    "GetCheckpointResponse",
+    "GetInclusionProofResponse",
+    "GetConsistencyProofResponse",
+    "GetPublicKeyResponse",
+    "AppendResponse",
+    "Receipt",
+    "GetHeadResponse",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/rotaledger/v1/types.proto",
@@ -63,24 +82,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("rotaledger_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    // The Query answers also serialize to JSON for `rotaledger ... --json`: hashes as hex,
-    // enums by name, proofs left to the Audit tools.
+    // The Query answers also serialize to JSON for `rotaledger ... --json` and the HTTP face,
+    // and the Ledger and Audit answers for the HTTP face: hashes as hex, enums by name,
+    // entry bodies as the text they are.
     let mut cfg = tonic_prost_build::configure();
     for m in QUERY_MESSAGES {
+        cfg = cfg.type_attribute(format!(".rotaledger.v1.{m}"), "#[derive(serde::Serialize)]");
+    }
+    for m in AUDIT_MESSAGES {
         cfg = cfg.type_attribute(format!(".rotaledger.v1.{m}"), "#[derive(serde::Serialize)]");
     }
     for f in [
         "Position.head_hash",
         "TeacherLink.hash",
         "HistoryEntry.hash",
+        "Head.hash",
+        "Head.root",
+        "Checkpoint.root",
+        "InclusionProof.entry_hash",
+        "Entry.prev_hash",
+        "Entry.hash",
     ] {
         cfg = cfg.field_attribute(
             format!(".rotaledger.v1.{f}"),
             "#[serde(serialize_with = \"crate::grpc::query_convert::hex_bytes\")]",
         );
     }
+    for f in [
+        "InclusionProof.hashes",
+        "AppendResponse.entry_hashes",
+        "GetConsistencyProofResponse.hashes",
+    ] {
+        cfg = cfg.field_attribute(
+            format!(".rotaledger.v1.{f}"),
+            "#[serde(serialize_with = \"crate::grpc::query_convert::hex_list\")]",
+        );
+    }
+    cfg = cfg.field_attribute(
+        ".rotaledger.v1.Entry.body",
+        "#[serde(serialize_with = \"crate::grpc::query_convert::body_text\")]",
+    );
+    // Proofs appear in a history's JSON only when they were asked for (`with_proofs`).
     for f in ["HistoryEntry.proof", "TeacherHistoryResponse.checkpoint"] {
-        cfg = cfg.field_attribute(format!(".rotaledger.v1.{f}"), "#[serde(skip)]");
+        cfg = cfg.field_attribute(
+            format!(".rotaledger.v1.{f}"),
+            "#[serde(skip_serializing_if = \"Option::is_none\")]",
+        );
     }
     cfg = cfg.field_attribute(
         ".rotaledger.v1.Term.status",

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod domain;
 pub mod generate;
 pub mod grpc;
+pub mod http;
 pub mod ledger;
 pub mod log;
 pub mod server;

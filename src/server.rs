@@ -44,6 +44,23 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The HTTP face's listener (docs/HTTP.md), bound by the caller so that a test or a script
+/// can listen on port 0 and learn the port. Cloning shares the one listener: the first
+/// server to start takes it.
+#[derive(Debug, Clone)]
+pub struct HttpListener(Arc<std::sync::Mutex<Option<std::net::TcpListener>>>);
+
+impl HttpListener {
+    /// The HTTP face on an already bound listener.
+    pub fn bound(l: std::net::TcpListener) -> HttpListener {
+        HttpListener(Arc::new(std::sync::Mutex::new(Some(l))))
+    }
+
+    fn take(&self) -> Option<std::net::TcpListener> {
+        self.0.lock().ok().and_then(|mut l| l.take())
+    }
+}
+
 /// Everything the server needs besides its listener.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -60,6 +77,8 @@ pub struct ServerConfig {
     /// How long shutdown waits for connections to finish before closing them (a client
     /// that stops reading a stream must not keep the server up forever).
     pub shutdown_grace: Duration,
+    /// The HTTP face, if any (`serve --http`; off in [`ServerConfig::new`]).
+    pub http: Option<HttpListener>,
 }
 
 impl ServerConfig {
@@ -72,6 +91,7 @@ impl ServerConfig {
             tls: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            http: None,
         }
     }
 }
@@ -148,6 +168,34 @@ fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), S
         );
     }
     Ok(())
+}
+
+/// Starts the HTTP face on `listener` over the same services, refused like the gRPC one on a
+/// non-loopback address without an access file.
+fn start_http(
+    listener: std::net::TcpListener,
+    config: &ServerConfig,
+    shared: Shared,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Transport(e.to_string()))?;
+    if config.access.is_open() && !addr.ip().is_loopback() {
+        return Err(ServerError::OpenOnPublicAddress(addr));
+    }
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
+    let listener = TcpListener::from_std(listener)
+        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
+    let router = crate::http::router(shared.clone(), config.max_message_bytes);
+    let stopping = shared.stopping.clone();
+    tracing::info!(%addr, "serving HTTP");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = crate::http::serve(listener, router, stopping).await {
+            tracing::error!(error = %e, "the HTTP face stopped");
+        }
+    }))
 }
 
 /// Opens the ledger of `config` and checks the whole log before anything is served; a log
@@ -231,6 +279,10 @@ async fn serve_opened(
         stopping,
     };
     let n = config.max_message_bytes;
+    let http = match config.http.as_ref().and_then(HttpListener::take) {
+        Some(l) => Some(start_http(l, &config, shared.clone())?),
+        None => None,
+    };
     let ledger_svc = LedgerServer::new(LedgerService::new(shared.clone()))
         .max_decoding_message_size(n)
         .max_encoding_message_size(n);
@@ -313,6 +365,13 @@ async fn serve_opened(
         }
     };
 
+    // The HTTP face stops with the gRPC one (it watches the same `stopping`), within the
+    // same grace.
+    if let Some(h) = http
+        && tokio::time::timeout(grace, h).await.is_err()
+    {
+        tracing::warn!(?grace, "HTTP connections still open after the grace period");
+    }
     // Whatever happened to the transport, stop the writer so queued appends finish and the
     // store is flushed before returning.
     drop(shared);

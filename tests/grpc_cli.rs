@@ -20,6 +20,7 @@ impl Drop for Server {
 fn serve(args: &[&str]) -> (Server, String) {
     let mut child = Command::new(bin())
         .arg("serve")
+        .args(["--http", "off"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -31,6 +31,8 @@ mod grpc;
 mod grpc_cli;
 /// The Query service over the wire: a full scenario, every projection, scope, as-of.
 mod grpc_query;
+/// The HTTP face: health, the JSON API beside gRPC, refusals, appends, the documented curls.
+mod http;
 /// The domain through the ledger: input and rule errors, history links, rebuild on reopen.
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.

@@ -94,6 +94,7 @@ async fn fresh_server_rss_kib(dir: &Path, size: u64) -> Option<u64> {
         .arg(dir)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
+        .args(["--http", "off"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -21,6 +21,12 @@ pub struct ServeArgs {
     /// Address to listen on. Without --config only a loopback address is allowed.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: String,
+    /// The HTTP face (health, the JSON API; docs/HTTP.md): an address, or `off`. Same access
+    /// file, tokens, roles and scopes as gRPC; without --config only loopback. When the
+    /// default address is taken the server says so and serves gRPC alone; an address given
+    /// here must be free.
+    #[arg(long, default_value = DEFAULT_HTTP, value_name = "ADDR|off")]
+    pub http: String,
     /// Access file (TOML) mapping token hashes to roles; must not be readable by others.
     #[arg(long, env = "ROTALEDGER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -59,6 +65,28 @@ pub struct ServeArgs {
     /// shutdown); 0: only at shutdown.
     #[arg(long, default_value_t = crate::ledger::DEFAULT_SNAPSHOT_EVERY, value_name = "N")]
     pub snapshot_every: u64,
+}
+
+/// The HTTP face's default address.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+
+/// Binds the HTTP face of `serve --http`: `None` for `off`, or when the default address is
+/// taken (said on stderr); an address the user chose must be free.
+fn bind_http(http: &str) -> Result<Option<std::net::TcpListener>, CliError> {
+    if http == "off" {
+        return Ok(None);
+    }
+    match std::net::TcpListener::bind(http) {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if http == DEFAULT_HTTP => {
+            tracing::warn!(
+                error = %e,
+                "HTTP face off: cannot listen on {DEFAULT_HTTP}; give --http ADDR (or --http off)"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(CliError(format!("cannot listen on {http} (--http): {e}"))),
+    }
 }
 
 /// The data directory `serve` uses by default.
@@ -170,6 +198,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         tls,
         max_message_bytes: args.max_message_bytes,
         shutdown_grace: crate::server::DEFAULT_SHUTDOWN_GRACE,
+        http: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -182,9 +211,22 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         let addr = listener
             .local_addr()
             .map_err(CliError::ctx("reading the bound address"))?;
+        let http = bind_http(&args.http)?;
+        let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+        let config = ServerConfig {
+            http: http.map(server::HttpListener::bound),
+            ..config
+        };
+        // After the gRPC line (scripts read the first line for the gRPC port).
+        let announce = move || {
+            if let Some(a) = http_addr {
+                println!("http listening on {a}");
+            }
+        };
         if !args.demo {
             // On stdout, so scripts (and tests) that listen on port 0 learn the port.
             println!("listening on {addr}");
+            announce();
             return server::run(listener, config, signalled())
                 .await
                 .map_err(|e| CliError(e.to_string()));
@@ -198,6 +240,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         }
         // Announced once the district is loaded, so a script that waits for it can query.
         println!("listening on {addr}");
+        announce();
         server::serve_ledger(listener, config, ledger, signalled())
             .await
             .map_err(|e| CliError(e.to_string()))

@@ -57,6 +57,17 @@ pub fn term_status_filter(n: i32) -> Option<TermStatus> {
     }
 }
 
+/// A term status by the name the JSON answers use (`serving`, `returned_early`, ...).
+pub fn term_status_by_name(name: &str) -> Option<proto::TermStatus> {
+    Some(match name {
+        "serving" => proto::TermStatus::Serving,
+        "serving_beyond_minimum" => proto::TermStatus::ServingBeyondMinimum,
+        "completed" => proto::TermStatus::Completed,
+        "returned_early" => proto::TermStatus::ReturnedEarly,
+        _ => return None,
+    })
+}
+
 /// A term.
 pub fn term(t: &Term) -> proto::Term {
     proto::Term {
@@ -361,6 +372,20 @@ pub fn duty(d: &SchoolDuty) -> proto::RotationDutyResponse {
 /// Serializes bytes (hashes) as lowercase hex in JSON.
 pub fn hex_bytes<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(b))
+}
+
+/// Serializes a list of hashes as lowercase hex strings in JSON.
+pub fn hex_list<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(hex::encode))
+}
+
+/// Serializes an entry's stored body (UTF-8 JSON by construction, FORMAT.md §1.2) as a string,
+/// so a JSON reader sees the exact bytes that were hashed; anything else as hex.
+pub fn body_text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(b) {
+        Ok(text) => s.serialize_str(text),
+        Err(_) => s.serialize_str(&hex::encode(b)),
+    }
 }
 
 /// Serializes a `TermStatus` field by the domain's spelling (`serving`, `returned_early`, ...).

@@ -1,0 +1,144 @@
+//! The HTTP face (`serve --http ADDR`, default `127.0.0.1:8080`): health for load balancers
+//! and probes, and the JSON API under `/api/v1/` for callers that cannot speak gRPC
+//! (docs/HTTP.md).
+//!
+//! # Layout
+//!
+//! - [`api`]: one endpoint per Query RPC and read-only Audit RPC, plus `GET /api/v1/head` and
+//!   `POST /api/v1/append`; each calls the gRPC service method itself, in process.
+//! - [`params`]: strict query-string parameters.
+//! - [`error`]: gRPC statuses (and the HTTP layer's own refusals) as JSON with HTTP statuses.
+//!
+//! **Contracts.**
+//! - An endpoint MUST answer exactly what its gRPC call answers: it calls that call, with the
+//!   caller's bearer token as metadata, so access, scope, validation and reason codes are one
+//!   piece of code.
+//! - `/healthz` answers 200 while the process serves; `/readyz` 200 only while the ledger is
+//!   open, its log not known to be damaged, and the server not shutting down (503 otherwise).
+//! - A body over the server's message limit is refused with 413 before it is parsed.
+
+pub mod api;
+pub mod error;
+pub mod params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::grpc::Shared;
+use crate::grpc::audit_service::AuditService;
+use crate::grpc::ledger_service::LedgerService;
+use crate::grpc::query_service::QueryService;
+use crate::ledger::Integrity;
+use api::Services;
+
+/// What the health endpoints look at.
+#[derive(Clone)]
+struct Health {
+    shared: Shared,
+}
+
+/// The HTTP face's routes over the services of `shared`; bodies above `max_body` bytes are
+/// refused (413).
+pub fn router(shared: Shared, max_body: usize) -> Router {
+    let services = Services {
+        ledger: Arc::new(LedgerService::new(shared.clone())),
+        audit: Arc::new(AuditService::new(shared.clone())),
+        query: Arc::new(QueryService::new(shared.clone())),
+    };
+    let api = Router::new()
+        .route("/teachers/{id}/history", get(api::teacher_history))
+        .route("/teachers/{id}/eligibility", get(api::eligibility))
+        .route("/terms", get(api::terms))
+        .route("/teams", get(api::teams))
+        .route("/schools/{id}/quota", get(api::school_quota))
+        .route("/schools/{id}/duty", get(api::rotation_duty))
+        .route("/groups/{id}/summary", get(api::group_summary))
+        .route("/head", get(api::head))
+        .route("/checkpoint", get(api::checkpoint))
+        .route("/public-key", get(api::public_key))
+        .route("/proofs/inclusion", get(api::inclusion_proof))
+        .route("/proofs/consistency", get(api::consistency_proof))
+        .route("/verify", get(api::verify))
+        .route("/entries", get(api::entries))
+        .route("/append", post(api::append))
+        .fallback(not_an_endpoint)
+        .with_state(services);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Health { shared })
+        .nest("/api/v1", api)
+        .layer(DefaultBodyLimit::max(max_body))
+}
+
+async fn not_an_endpoint(uri: axum::http::Uri) -> Response {
+    error::ApiError::plain(
+        StatusCode::NOT_FOUND,
+        tonic::Code::NotFound,
+        "NO_SUCH_ENDPOINT",
+        format!(
+            "{} is not an endpoint of this API (docs/HTTP.md)",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+/// `GET /healthz`: the process is up and answering.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+/// `GET /readyz`: ready to serve the ledger's answers.
+async fn readyz(State(h): State<Health>) -> Response {
+    let ledger = &h.shared.ledger;
+    let head = ledger.head();
+    let integrity = match ledger.integrity() {
+        Integrity::Verified => "verified",
+        Integrity::Checking { .. } => "checking",
+        Integrity::Unchecked => "unchecked",
+        Integrity::Failed(_) => "failed",
+    };
+    let stopping = *h.shared.stopping.borrow();
+    let ready = !stopping && !matches!(ledger.integrity(), Integrity::Failed(_));
+    let body = json!({
+        "status": if ready { "ready" } else if stopping { "stopping" } else { "failed" },
+        "size": head.size,
+        "integrity": integrity,
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// Serves `router` on `listener` until `stopping` turns true, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stopping: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopped(stopping))
+        .await
+}
+
+/// Completes when `stopping` turns true (or its sender is gone).
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    while !*stopping.borrow_and_update() {
+        if stopping.changed().await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The HTTP face over the wire: health, the JSON API side by side with gRPC (same answers,
+//! same refusals), strict parameters, tokens and scopes, appends with receipts, and the curl
+//! lines of docs/HTTP.md run against a real server.
+
+use rotaledger::grpc::auth::{Access, hash_token};
+use rotaledger::proto::{
+    AppendRequest, EligibilityRequest, GetCheckpointRequest, GetInclusionProofRequest,
+    GroupSummaryRequest, RotationDutyRequest, SchoolQuotaRequest, TeacherHistoryRequest,
+    TeamsRequest, TermsRequest,
+};
+use rotaledger::server::HttpListener;
+use serde_json::{Value, json};
+
+use crate::util::{TestServer, bounded, write_access_file};
+
+const TOKENS: [(&str, &str, &str, &str); 4] = [
+    ("hr-system", "writer", "", "tok-writer"),
+    ("auditor-1", "auditor", "", "tok-auditor"),
+    ("head-s1", "principal", "S1", "tok-s1"),
+    ("bureau-admin", "admin", "", "tok-admin"),
+];
+
+/// A server with the access file above and the HTTP face on a port of its own.
+async fn server() -> (TestServer, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = TOKENS
+        .iter()
+        .map(|(name, role, school, tok)| {
+            let schools = if school.is_empty() {
+                String::new()
+            } else {
+                format!("schools = [\"{school}\"]\n")
+            };
+            format!(
+                "[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{schools}hash = \"{}\"\n\n",
+                hash_token(tok)
+            )
+        })
+        .collect();
+    let access = Access::load(&write_access_file(dir.path(), &text)).unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let s = TestServer::start_in(dir, |c| {
+        c.access = access;
+        c.http = Some(HttpListener::bound(http));
+    })
+    .await;
+    (s, base)
+}
+
+fn school(id: &str, standing: &str) -> String {
+    format!(
+        r#"{{"type":"school_registered","version":1,"school":"{id}","name":"学校{id}","stage":"primary","standing":"{standing}","rural":false,"date":"2010-01-01"}}"#
+    )
+}
+
+fn teacher(id: &str, school: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_registered","version":1,"teacher":"{id}","name":"教师{id}","school":"{school}","subject":"chinese","title":"intermediate","title_date":"2012-01-01","key_level":"none","employed_date":"2010-09-01","date":"2010-09-01"}}"#
+    )
+}
+
+fn dispatch(id: &str, teacher: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_dispatched","version":1,"dispatch":"{id}","teacher":"{teacher}","from_school":"S1","to_school":"W1","start_date":"2024-09-01","kind":"rotation","team":"TM1"}}"#
+    )
+}
+
+/// Registry, a district, a team of three from S1 to W1; S3's teacher X1 out of S1's scope.
+async fn scenario(s: &TestServer) {
+    let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+    let mut events = vec![
+        school("S1", "strong"),
+        school("W1", "weak"),
+        school("S3", "strong"),
+    ];
+    events.push(r#"{"type":"group_formed","version":1,"group":"G1","kind":"district","name":"第一学区","lead_school":"S1","schools":["S1","W1","S3"],"date":"2010-01-01"}"#.into());
+    events.extend((1..=6).map(|i| teacher(&format!("T{i}"), "S1")));
+    events.push(teacher("X1", "S3"));
+    for (id, evs) in [
+        ("registry", events),
+        (
+            "team",
+            vec![
+                dispatch("D1", "T1"),
+                dispatch("D2", "T2"),
+                dispatch("D3", "T3"),
+            ],
+        ),
+    ] {
+        hr.append(AppendRequest {
+            events: evs,
+            request_id: id.into(),
+            expected_size: None,
+        })
+        .await
+        .unwrap();
+    }
+}
+
+async fn get(base: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut r = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn to_json<T: serde::Serialize>(m: T) -> Value {
+    serde_json::to_value(m).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_answers_what_grpc_answers() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        for tok in ["tok-admin", "tok-s1"] {
+            let mut q = s.connect(Some(tok)).query().await.unwrap();
+            let d = "2025-06-01".to_string();
+            let cases: Vec<(String, Value)> = vec![
+                (
+                    format!("/api/v1/teachers/T1/history?as_of={d}"),
+                    to_json(
+                        q.teacher_history(TeacherHistoryRequest {
+                            teacher: "T1".into(),
+                            as_of: d.clone(),
+                            recorded_up_to: None,
+                            with_proofs: false,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/teachers/T1/eligibility?as_of={d}&recorded_up_to=12"),
+                    to_json(
+                        q.eligibility(EligibilityRequest {
+                            teacher: "T1".into(),
+                            as_of: d.clone(),
+                            recorded_up_to: Some(12),
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/terms?school=S1&status=serving&as_of={d}"),
+                    to_json(
+                        q.terms(TermsRequest {
+                            school: Some("S1".into()),
+                            status: rotaledger::proto::TermStatus::Serving as i32,
+                            as_of: d.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/teams?as_of={d}"),
+                    to_json(
+                        q.teams(TeamsRequest {
+                            school: None,
+                            as_of: d.clone(),
+                            recorded_up_to: None,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/schools/S1/quota?year=2024&as_of={d}"),
+                    to_json(
+                        q.school_quota(SchoolQuotaRequest {
+                            school: "S1".into(),
+                            school_year: 2024,
+                            as_of: d.clone(),
+                            recorded_up_to: None,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/schools/S1/duty?as_of={d}"),
+                    to_json(
+                        q.rotation_duty(RotationDutyRequest {
+                            school: "S1".into(),
+                            as_of: d.clone(),
+                            recorded_up_to: None,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+                (
+                    format!("/api/v1/groups/G1/summary?year=2024&as_of={d}"),
+                    to_json(
+                        q.group_summary(GroupSummaryRequest {
+                            group: "G1".into(),
+                            school_year: 2024,
+                            as_of: d.clone(),
+                            recorded_up_to: None,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    ),
+                ),
+            ];
+            for (path, want) in cases {
+                let (status, got) = get(&base, &path, Some(tok)).await;
+                assert_eq!(status, 200, "{tok} {path}: {got}");
+                assert_eq!(got, want, "{tok} {path}");
+            }
+        }
+
+        // The auditor's reads.
+        let mut a = s.connect(Some("tok-auditor")).audit().await.unwrap();
+        let cp = a
+            .get_checkpoint(GetCheckpointRequest { size: Some(5) })
+            .await
+            .unwrap()
+            .into_inner();
+        let (status, got) = get(&base, "/api/v1/checkpoint?size=5", Some("tok-auditor")).await;
+        assert_eq!((status, got), (200, to_json(cp)));
+        let proof = a
+            .get_inclusion_proof(GetInclusionProofRequest {
+                seq: 3,
+                size: Some(9),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let (status, got) = get(
+            &base,
+            "/api/v1/proofs/inclusion?seq=3&size=9",
+            Some("tok-auditor"),
+        )
+        .await;
+        assert_eq!((status, got.clone()), (200, to_json(proof)));
+        assert_eq!(got["proof"]["hashes"].as_array().unwrap().len(), 4);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_the_grpc_ones_with_fitting_http_statuses() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        // (path, token, HTTP status, gRPC code name, reason)
+        let cases: &[(&str, Option<&str>, u16, &str, &str)] = &[
+            ("/api/v1/teams", None, 401, "UNAUTHENTICATED", ""),
+            ("/api/v1/teams", Some("nope"), 401, "UNAUTHENTICATED", ""),
+            (
+                "/api/v1/teams",
+                Some("tok-writer"),
+                403,
+                "PERMISSION_DENIED",
+                "",
+            ),
+            (
+                "/api/v1/teachers/X1/eligibility",
+                Some("tok-s1"),
+                403,
+                "PERMISSION_DENIED",
+                "OUT_OF_SCOPE",
+            ),
+            (
+                "/api/v1/teachers/NOBODY/eligibility",
+                Some("tok-admin"),
+                404,
+                "NOT_FOUND",
+                "",
+            ),
+            (
+                "/api/v1/schools/W1/quota?year=2024",
+                Some("tok-admin"),
+                400,
+                "INVALID_ARGUMENT",
+                "",
+            ),
+            (
+                "/api/v1/schools/S1/quota",
+                Some("tok-admin"),
+                400,
+                "INVALID_ARGUMENT",
+                "",
+            ),
+            (
+                "/api/v1/schools/S1/quota?year=2024&asof=2025-01-01",
+                Some("tok-admin"),
+                400,
+                "INVALID_ARGUMENT",
+                "",
+            ),
+            (
+                "/api/v1/teams?as_of=2025-01-01&as_of=2025-01-02",
+                Some("tok-admin"),
+                400,
+                "INVALID_ARGUMENT",
+                "",
+            ),
+            (
+                "/api/v1/terms?status=running",
+                Some("tok-admin"),
+                400,
+                "INVALID_ARGUMENT",
+                "",
+            ),
+            (
+                "/api/v1/proofs/inclusion?seq=99",
+                Some("tok-auditor"),
+                400,
+                "",
+                "",
+            ),
+            (
+                "/api/v1/nothing",
+                Some("tok-admin"),
+                404,
+                "NOT_FOUND",
+                "NO_SUCH_ENDPOINT",
+            ),
+        ];
+        for (path, tok, status, code, reason) in cases {
+            let (got_status, body) = get(&base, path, *tok).await;
+            assert_eq!(got_status, *status, "{path}: {body}");
+            let e = &body["error"];
+            assert_eq!(e["http_status"], *status, "{path}: {body}");
+            if !code.is_empty() {
+                assert_eq!(e["code"], *code, "{path}: {body}");
+            }
+            if !reason.is_empty() {
+                assert_eq!(e["reason"], *reason, "{path}: {body}");
+            }
+            assert!(
+                e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{path}"
+            );
+        }
+        // A bad parameter is named, as gRPC names a bad field.
+        let (_, body) = get(
+            &base,
+            "/api/v1/schools/S1/quota?year=2024&asof=2025-01-01",
+            Some("tok-admin"),
+        )
+        .await;
+        assert_eq!(body["error"]["field_violations"][0]["field"], "asof");
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_over_http_keep_the_rules_idempotency_and_receipts() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        let client = reqwest::Client::new();
+        let post = |body: Value, tok: &'static str| {
+            let c = client.clone();
+            let url = format!("{base}/api/v1/append");
+            async move {
+                let r = c
+                    .post(url)
+                    .bearer_auth(tok)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let ev: Value = serde_json::from_str(&teacher("T9", "S1")).unwrap();
+        let body = json!({"request_id": "http-1", "events": [ev]});
+        let (status, first) = post(body.clone(), "tok-writer").await;
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["seqs"], json!([14]));
+        assert_eq!(first["duplicate"], false);
+        assert_eq!(
+            first["receipt"]["proofs"][0]["entry_hash"],
+            first["entry_hashes"][0]
+        );
+        // A retry is the original answer.
+        let (status, again) = post(body, "tok-writer").await;
+        assert_eq!(status, 200);
+        assert_eq!(again["duplicate"], true);
+        assert_eq!(again["head"], first["head"]);
+        // A rule refuses: 409 with the rule code.
+        let ev: Value = serde_json::from_str(&teacher("T9", "S1")).unwrap();
+        let (status, e) = post(
+            json!({"request_id": "http-2", "events": [ev]}),
+            "tok-writer",
+        )
+        .await;
+        assert_eq!(status, 409, "{e}");
+        assert_eq!(e["error"]["reason"], "teacher.duplicate_id");
+        // Not a writer: 403; a malformed body: 400 naming it.
+        let ev: Value = serde_json::from_str(&teacher("T10", "S1")).unwrap();
+        let (status, _) = post(json!({"request_id": "http-3", "events": [ev]}), "tok-s1").await;
+        assert_eq!(status, 403);
+        let (status, e) = post(json!({"request_id": "http-4"}), "tok-writer").await;
+        assert_eq!(status, 400, "{e}");
+        assert_eq!(e["error"]["field_violations"][0]["field"], "body");
+        // The log holds exactly the one append.
+        let (_, head) = get(&base, "/api/v1/head", Some("tok-writer")).await;
+        assert_eq!(head["head"]["size"], 15);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_entries() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        let (status, body) = get(&base, "/healthz", None).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+        let (status, body) = get(&base, "/readyz", None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["size"], 14);
+        // Entries page by page; bodies are the stored text.
+        let (status, page) = get(&base, "/api/v1/entries?from=10", Some("tok-auditor")).await;
+        assert_eq!(status, 200, "{page}");
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[0]["seq"], 10);
+        assert!(entries[0]["body"].as_str().unwrap().contains("\"seq\":10"));
+        assert_eq!(page["next"], Value::Null);
+        let (_, page) = get(&base, "/api/v1/entries?from=2&to=4", Some("tok-auditor")).await;
+        assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+        s.stop().await;
+    })
+    .await;
+}
+
+/// Splits a documented shell line into words: bare words and single-quoted strings (all the
+/// docs use).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(cur);
+    }
+    words
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_curl_lines_run() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/HTTP.md")).unwrap();
+        let client = reqwest::Client::new();
+        let mut ran = 0;
+        for line in doc.lines().filter(|l| l.starts_with("curl ")) {
+            let (cmd, want) = line
+                .rsplit_once('#')
+                .expect("a curl line ends with # STATUS");
+            let want: u16 = want.trim().parse().unwrap();
+            let words = shell_words(cmd);
+            let (mut method, mut headers, mut data, mut url) = ("GET", Vec::new(), None, None);
+            let mut it = words.iter().skip(1);
+            while let Some(w) = it.next() {
+                match w.as_str() {
+                    "-s" => {}
+                    "-X" => {
+                        method = if it.next().unwrap() == "POST" {
+                            "POST"
+                        } else {
+                            "GET"
+                        }
+                    }
+                    "-H" => headers.push(it.next().unwrap().clone()),
+                    "-d" => data = Some(it.next().unwrap().clone()),
+                    u if u.starts_with("http://127.0.0.1:8080") => {
+                        url = Some(u.replacen("http://127.0.0.1:8080", &base, 1))
+                    }
+                    other => panic!("a curl flag the test does not know: {other} in {line}"),
+                }
+            }
+            let url = url.expect("a URL");
+            let mut r = if method == "POST" {
+                client.post(&url)
+            } else {
+                client.get(&url)
+            };
+            for h in &headers {
+                let (k, v) = h.split_once(": ").unwrap();
+                r = r.header(k, v);
+            }
+            if let Some(d) = data {
+                r = r.body(d);
+            }
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap();
+            assert_eq!(status, want, "{line}\n{body}");
+            ran += 1;
+        }
+        assert!(ran >= 9, "only {ran} documented curl lines found");
+        s.stop().await;
+    })
+    .await;
+}
