@@ -5,7 +5,7 @@ use tonic::Code;
 
 use rotaledger::proto;
 
-use crate::util::{TestServer, bounded, school_event};
+use crate::util::{TestServer, bounded, run_bin, school_event};
 
 /// The request of one row.
 enum Call {
@@ -23,6 +23,10 @@ enum Call {
     Inclusion(u64, Option<u64>),
     /// Audit.GetConsistencyProof old, new.
     Consistency(u64, Option<u64>),
+    /// Query.Eligibility of teacher T1 as of this date.
+    Eligibility(String),
+    /// Query.Terms with this `ends_before`.
+    Terms(String),
 }
 
 /// Events for one append.
@@ -342,6 +346,66 @@ fn rows() -> Vec<(&'static str, Call, Code, &'static str)> {
             "expected",
         ),
         (
+            "as_of with a two-digit year",
+            Call::Eligibility("25-01-05".into()),
+            Code::InvalidArgument,
+            r#"as_of: "25-01-05""#,
+        ),
+        (
+            "as_of with a plus sign",
+            Call::Eligibility("+2025-01-05".into()),
+            Code::InvalidArgument,
+            r#"as_of: "+2025-01-05""#,
+        ),
+        (
+            "as_of with a leading space",
+            Call::Eligibility(" 2025-01-05".into()),
+            Code::InvalidArgument,
+            r#"as_of: " 2025-01-05""#,
+        ),
+        (
+            "as_of with one-digit month and day",
+            Call::Eligibility("2025-1-5".into()),
+            Code::InvalidArgument,
+            r#"as_of: "2025-1-5""#,
+        ),
+        (
+            "as_of with a one-digit day",
+            Call::Eligibility("2025-01-5".into()),
+            Code::InvalidArgument,
+            r#"as_of: "2025-01-5""#,
+        ),
+        (
+            "as_of with a time",
+            Call::Eligibility("2025-01-05T00:00:00".into()),
+            Code::InvalidArgument,
+            "as_of",
+        ),
+        (
+            "as_of on 29 February of a common year",
+            Call::Eligibility("2025-02-29".into()),
+            Code::InvalidArgument,
+            "not a calendar date",
+        ),
+        (
+            "as_of before 1900",
+            Call::Eligibility("1899-12-31".into()),
+            Code::InvalidArgument,
+            "outside the years 1900..=2999",
+        ),
+        (
+            "ends_before with a two-digit year",
+            Call::Terms("25-01-05".into()),
+            Code::InvalidArgument,
+            r#"ends_before: "25-01-05""#,
+        ),
+        (
+            "ends_before with a one-digit day",
+            Call::Terms("2025-01-5".into()),
+            Code::InvalidArgument,
+            "ends_before",
+        ),
+        (
             "verify from beyond the log",
             Call::Verify(SEEDED + 1, None),
             Code::OutOfRange,
@@ -502,6 +566,29 @@ async fn call(s: &TestServer, c: &Call) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
+        Call::Eligibility(as_of) => s
+            .connect(None)
+            .query()
+            .await
+            .unwrap()
+            .eligibility(proto::EligibilityRequest {
+                teacher: "T1".into(),
+                as_of: as_of.clone(),
+                recorded_up_to: None,
+            })
+            .await
+            .map(drop),
+        Call::Terms(ends_before) => s
+            .connect(None)
+            .query()
+            .await
+            .unwrap()
+            .terms(proto::TermsRequest {
+                ends_before: Some(ends_before.clone()),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
     }
 }
 
@@ -567,6 +654,52 @@ async fn every_malformed_request_is_refused_with_its_code_and_nothing_is_appende
         .await
         .unwrap();
         assert_eq!(size(&s).await, SEEDED + 1);
+    })
+    .await;
+}
+
+/// The CLI's date arguments go through the same strict parser as the server's: a bad date is
+/// refused before anything is sent (exit 2, the argument and the form named), a good one is
+/// sent.
+#[tokio::test]
+async fn cli_date_arguments_are_refused_unless_written_yyyy_mm_dd() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        let server = format!("http://{}", s.addr);
+        let ask = |args: &[&str]| {
+            let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            v.extend(["--server".to_owned(), server.clone()]);
+            run_bin(v)
+        };
+        for bad in [
+            "25-01-05",
+            "+2025-01-05",
+            " 2025-01-05",
+            "2025-1-5",
+            "2025-01-5",
+        ] {
+            for args in [
+                vec!["eligibility", "T1", "--as-of", bad],
+                vec!["terms", "--ends-before", bad],
+            ] {
+                let (code, out, err) = ask(&args).await;
+                assert_eq!(code, 2, "{args:?}: {out}{err}");
+                assert!(
+                    err.contains(args[args.len() - 2]) && err.contains("YYYY-MM-DD"),
+                    "{args:?}: {err}"
+                );
+            }
+        }
+        // A good date reaches the server, which answers for the (unknown) teacher.
+        let (code, out, err) = ask(&["eligibility", "T1", "--as-of", "2025-01-05"]).await;
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            !err.contains("YYYY-MM-DD") && err.contains("T1"),
+            "a good date was refused: {err}"
+        );
+        let (code, out, err) = ask(&["terms", "--ends-before", "2025-01-05", "--json"]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("\"terms\""), "{out}");
     })
     .await;
 }
