@@ -29,6 +29,13 @@ enum Call {
     Terms(String),
 }
 
+/// A school registration with `extra` JSON members added at the end (after the valid ones,
+/// so a parser keeping the last of repeated members reads them).
+fn school_plus(i: u64, extra: &str) -> String {
+    let e = school_event(i);
+    format!("{},{extra}}}", &e[..e.len() - 1])
+}
+
 /// Events for one append.
 fn ev(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -310,6 +317,69 @@ fn rows() -> Vec<(&'static str, Call, Code, &'static str)> {
             Call::Append(vec![huge], rid("a27"), None),
             Code::OutOfRange,
             "too large",
+        ),
+        (
+            "a member repeated at the top level",
+            Call::Append(
+                vec![school_plus(950, r#""school":"S0951""#)],
+                rid("a40"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[0].school",
+        ),
+        (
+            "a member repeated with the same value",
+            Call::Append(
+                vec![school_plus(951, r#""name":"School 951""#)],
+                rid("a41"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[0].name",
+        ),
+        (
+            "type repeated",
+            Call::Append(
+                vec![school_plus(952, r#""type":"school_registered""#)],
+                rid("a42"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[0].type",
+        ),
+        (
+            "a member repeated through an escape",
+            Call::Append(
+                vec![school_plus(953, r#""standing":"weak""#)],
+                rid("a43"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[0].standing",
+        ),
+        (
+            "a member repeated in a nested object",
+            Call::Append(
+                vec![
+                    r#"{"type":"policy_adopted","version":1,"preset":"shanghai-2023","parameters":{"min_team_size":3,"min_team_size":5},"date":"2026-09-01"}"#
+                        .to_owned(),
+                ],
+                rid("a44"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[0].parameters.min_team_size",
+        ),
+        (
+            "a member repeated in the second event",
+            Call::Append(
+                vec![school_event(954), school_plus(955, r#""rural":true"#)],
+                rid("a45"),
+                None,
+            ),
+            Code::InvalidArgument,
+            "events[1].rural",
         ),
         (
             "duplicate id in one append",
@@ -700,6 +770,37 @@ async fn cli_date_arguments_are_refused_unless_written_yyyy_mm_dd() {
         let (code, out, err) = ask(&["terms", "--ends-before", "2025-01-05", "--json"]).await;
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("\"terms\""), "{out}");
+    })
+    .await;
+}
+
+/// `append --file` sends each event's text as it is: an event with a repeated member is
+/// refused by the server, named with its file line, and nothing of the file is appended.
+#[tokio::test]
+async fn append_file_refuses_an_event_with_a_repeated_member() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        let file = s.dir.path().join("events.jsonl");
+        let dup = school_plus(2, r#""school":"S9999""#);
+        std::fs::write(
+            &file,
+            format!("{}\n{}\n{dup}\n", school_event(0), school_event(1)),
+        )
+        .unwrap();
+        let (code, out, err) = run_bin(vec![
+            "append".into(),
+            "--server".into(),
+            format!("http://{}", s.addr),
+            "--file".into(),
+            file.display().to_string(),
+        ])
+        .await;
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(
+            err.contains("line 3") && err.contains("events[2].school"),
+            "{err}"
+        );
+        assert_eq!(size(&s).await, 0);
     })
     .await;
 }
