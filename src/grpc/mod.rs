@@ -10,6 +10,7 @@
 //!   the projections as of a date; [`query_convert`] turns them into messages.
 //! - [`auth`]: bearer tokens, roles and permissions.
 //! - [`status`]: the one place where errors become `tonic::Status`.
+//! - [`gate`]: `UNAVAILABLE` for every call while the ledger is still opening.
 //! - [`convert`]: ledger types to proto messages.
 //!
 //! Every RPC starts with `shared.authorize(&request, Permission::...)`: the permission an RPC
@@ -19,6 +20,7 @@
 pub mod audit_service;
 pub mod auth;
 pub mod convert;
+pub mod gate;
 pub mod ledger_service;
 pub mod query_convert;
 pub mod query_service;

@@ -236,6 +236,15 @@ pub fn invalid_argument(field: &str, problem: &str) -> Status {
     })
 }
 
+/// A call that arrived while the ledger is still opening (replaying and verifying the log).
+pub fn opening() -> Status {
+    ledger_status(&LedgerError::Unavailable(
+        "the ledger is opening (the server replays and verifies the log before it serves); \
+         grpc.health.v1.Health/Check answers SERVING once it serves"
+            .into(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
