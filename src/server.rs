@@ -31,6 +31,7 @@ use crate::grpc::auth::Access;
 use crate::grpc::gate::Gate;
 use crate::grpc::ledger_service::LedgerService;
 use crate::grpc::query_service::QueryService;
+use crate::grpc::wire::RequestErrors;
 use crate::grpc::{Shared, auth};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::proto::audit_server::AuditServer;
@@ -249,29 +250,32 @@ enum Opening<F> {
 /// The rotaledger services, each answering `UNAVAILABLE` until the ledger is open.
 #[derive(Default)]
 struct Gates {
-    ledger: Gate<LedgerServer<LedgerService>>,
-    audit: Gate<AuditServer<AuditService>>,
-    query: Gate<QueryServer<QueryService>>,
+    ledger: Gate<RequestErrors<LedgerServer<LedgerService>>>,
+    audit: Gate<RequestErrors<AuditServer<AuditService>>>,
+    query: Gate<RequestErrors<QueryServer<QueryService>>>,
 }
 
 impl Gates {
     /// Lets calls through to services over `shared`, with messages of at most `n` bytes.
     fn open(&self, shared: &Shared, n: usize) {
-        self.ledger.open(
+        self.ledger.open(RequestErrors::new(
             LedgerServer::new(LedgerService::new(shared.clone()))
                 .max_decoding_message_size(n)
                 .max_encoding_message_size(n),
-        );
-        self.audit.open(
+            n,
+        ));
+        self.audit.open(RequestErrors::new(
             AuditServer::new(AuditService::new(shared.clone()))
                 .max_decoding_message_size(n)
                 .max_encoding_message_size(n),
-        );
-        self.query.open(
+            n,
+        ));
+        self.query.open(RequestErrors::new(
             QueryServer::new(QueryService::new(shared.clone()))
                 .max_decoding_message_size(n)
                 .max_encoding_message_size(n),
-        );
+            n,
+        ));
     }
 }
 

@@ -1,7 +1,11 @@
 //! The bad-input catalogue: every kind of malformed request a client can send over gRPC, with
 //! the status code it must get and words its message must contain; none of them appends.
 
-use tonic::Code;
+use std::future::poll_fn;
+
+use http_body_util::BodyExt as _;
+use tonic::codegen::{Bytes, Service as _, http};
+use tonic::{Code, Status};
 
 use rotaledger::proto;
 
@@ -27,6 +31,24 @@ enum Call {
     Eligibility(String),
     /// Query.Terms with this `ends_before`.
     Terms(String),
+    /// The raw HTTP/2 body of a call to this method path: gRPC frames built by hand.
+    Raw(&'static str, Vec<u8>),
+}
+
+/// One gRPC frame: flags (0: not compressed), length, message.
+fn frame(message: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// A frame whose length prefix says `claimed` bytes, followed by `message`.
+fn frame_claiming(claimed: u32, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&claimed.to_be_bytes());
+    out.extend_from_slice(message);
+    out
 }
 
 /// A school registration with `extra` JSON members added at the end (after the valid ones,
@@ -35,6 +57,8 @@ fn school_plus(i: u64, extra: &str) -> String {
     let e = school_event(i);
     format!("{},{extra}}}", &e[..e.len() - 1])
 }
+
+const APPEND: &str = "/rotaledger.v1.Ledger/Append";
 
 /// Events for one append.
 fn ev(items: &[&str]) -> Vec<String> {
@@ -315,8 +339,96 @@ fn rows() -> Vec<(&'static str, Call, Code, &'static str)> {
         (
             "message over the size limit",
             Call::Append(vec![huge], rid("a27"), None),
-            Code::OutOfRange,
+            Code::ResourceExhausted,
             "too large",
+        ),
+        (
+            "a frame claiming 4 GiB (refused from its length prefix, before it is read)",
+            Call::Raw(APPEND, frame_claiming(u32::MAX, b"\x12\x01a")),
+            Code::ResourceExhausted,
+            "at most 262144 bytes",
+        ),
+        (
+            "a query message over the size limit",
+            Call::Raw(
+                "/rotaledger.v1.Query/Terms",
+                frame_claiming(MAX_MESSAGE as u32 + 1, &[]),
+            ),
+            Code::ResourceExhausted,
+            "too large",
+        ),
+        (
+            "protobuf: a varint of eleven bytes",
+            Call::Raw(APPEND, frame(&[&[0x18][..], &[0xff; 11]].concat())),
+            Code::InvalidArgument,
+            "invalid varint",
+        ),
+        (
+            "protobuf: wire type 7",
+            Call::Raw(APPEND, frame(&[0x0f, 0x01])),
+            Code::InvalidArgument,
+            "invalid wire type",
+        ),
+        (
+            "protobuf: a string field cut short",
+            Call::Raw(APPEND, frame(&[0x12, 0x0a, b'a', b'b', b'c'])),
+            Code::InvalidArgument,
+            "buffer underflow",
+        ),
+        (
+            "protobuf: a string that is not UTF-8",
+            Call::Raw(APPEND, frame(&[0x12, 0x02, 0xc3, 0x28])),
+            Code::InvalidArgument,
+            "UTF-8",
+        ),
+        (
+            "protobuf: an event that is not UTF-8",
+            Call::Raw(APPEND, frame(&[0x0a, 0x03, b'{', 0xff, b'}'])),
+            Code::InvalidArgument,
+            "AppendRequest.events",
+        ),
+        (
+            "protobuf: wire type 7 in a query",
+            Call::Raw("/rotaledger.v1.Query/Eligibility", frame(&[0x0f])),
+            Code::InvalidArgument,
+            "/rotaledger.v1.Query/Eligibility",
+        ),
+        (
+            "protobuf: a bad varint in a stream's request",
+            Call::Raw(
+                "/rotaledger.v1.Audit/Subscribe",
+                frame(&[&[0x08][..], &[0xff; 11]].concat()),
+            ),
+            Code::InvalidArgument,
+            "invalid varint",
+        ),
+        (
+            "gRPC frame cut short (the body ends inside the message)",
+            Call::Raw(APPEND, frame_claiming(100, &[0x12, 0x01, b'a'])),
+            Code::InvalidArgument,
+            "could not be decoded",
+        ),
+        (
+            "gRPC frame header cut short",
+            Call::Raw(APPEND, vec![0, 0, 0]),
+            Code::InvalidArgument,
+            "could not be decoded",
+        ),
+        (
+            "no request message at all",
+            Call::Raw(APPEND, vec![]),
+            Code::InvalidArgument,
+            "could not be decoded",
+        ),
+        (
+            "compressed flag without a grpc-encoding",
+            Call::Raw(APPEND, {
+                let mut f = frame(&[0x12, 0x01, b'a']);
+                f[0] = 1;
+                f
+            }),
+            Code::InvalidArgument,
+            "could not be decoded",
         ),
         (
             "a member repeated at the top level",
@@ -659,6 +771,40 @@ async fn call(s: &TestServer, c: &Call) -> Result<(), tonic::Status> {
             })
             .await
             .map(drop),
+        Call::Raw(path, body) => raw_call(s, path, body.clone()).await,
+    }
+}
+
+/// Sends `body` as the HTTP/2 body of a gRPC call to `path`, past any codec, and reads the
+/// status from the headers (a trailers-only answer) or the trailers.
+async fn raw_call(s: &TestServer, path: &str, body: Vec<u8>) -> Result<(), Status> {
+    let mut channel = tonic::transport::Endpoint::from_shared(format!("http://{}", s.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{}{path}", s.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            Bytes::from(body),
+        )))
+        .unwrap();
+    poll_fn(|cx| channel.poll_ready(cx)).await.unwrap();
+    let resp = channel.call(req).await.unwrap();
+    let status = match Status::from_header_map(resp.headers()) {
+        Some(st) => st,
+        None => {
+            let body = resp.into_body().collect().await.unwrap();
+            let trailers = body.trailers().cloned().unwrap_or_default();
+            Status::from_header_map(&trailers).expect("a grpc-status in the trailers")
+        }
+    };
+    match status.code() {
+        Code::Ok => Ok(()),
+        _ => Err(status),
     }
 }
 
@@ -801,6 +947,53 @@ async fn append_file_refuses_an_event_with_a_repeated_member() {
             "{err}"
         );
         assert_eq!(size(&s).await, 0);
+    })
+    .await;
+}
+
+/// A request refused before any handler saw it carries the same details as every other
+/// error: `ErrorInfo` (domain, reason, metadata) and, for a bad body, a `BadRequest` naming
+/// `request`.
+#[tokio::test]
+async fn refusals_before_the_handler_carry_details() {
+    use tonic_types::StatusExt as _;
+    bounded(60, async {
+        let s = TestServer::start_with(|c| c.max_message_bytes = MAX_MESSAGE).await;
+
+        let bad = raw_call(&s, APPEND, frame(&[0x0f])).await.unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+        let d = bad.get_error_details();
+        let info = d.error_info().expect("ErrorInfo");
+        assert_eq!(
+            (info.domain.as_str(), info.reason.as_str()),
+            ("rotaledger", "INVALID_INPUT")
+        );
+        assert_eq!(
+            info.metadata.get("field").map(String::as_str),
+            Some("request")
+        );
+        let violations = &d.bad_request().expect("BadRequest").field_violations;
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "request");
+        assert!(
+            violations[0].description.contains("invalid wire type"),
+            "{violations:?}"
+        );
+
+        let big = raw_call(&s, APPEND, frame_claiming(MAX_MESSAGE as u32 + 1, &[]))
+            .await
+            .unwrap_err();
+        assert_eq!(big.code(), Code::ResourceExhausted, "{big:?}");
+        let d = big.get_error_details();
+        let info = d.error_info().expect("ErrorInfo");
+        assert_eq!(
+            (info.domain.as_str(), info.reason.as_str()),
+            ("rotaledger", "MESSAGE_TOO_LARGE")
+        );
+        assert_eq!(
+            info.metadata.get("limit_bytes").map(String::as_str),
+            Some(MAX_MESSAGE.to_string().as_str())
+        );
     })
     .await;
 }
