@@ -199,3 +199,54 @@ async fn health_is_not_serving_while_the_ledger_opens_and_serving_once_ready() {
     })
     .await;
 }
+
+/// SIGTERM while the ledger opens: the server stops accepting, waits for the open to end,
+/// closes the ledger and exits 0, leaving a store that verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_while_the_ledger_opens_closes_it_once_open() {
+    bounded(180, async {
+        let s = TestServer::start().await;
+        append_schools(&s, "seed", 0, 3).await;
+        let dir = s.stop().await;
+        let data = dir.path().join("data");
+        let key = key_as_fifo(&data);
+        let log = dir.path().join("serve.log");
+        let mut p = ServeProc::start_logged(&data, &[], &log);
+        assert_eq!(health(&p.url, "").await, ServingStatus::NotServing as i32);
+        let term = Command::new("kill")
+            .args(["-TERM", &p.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        log_line(&log, "shutting down while the ledger opens").await;
+        let key_path = data.join("checkpoint.key");
+        let writer = std::thread::spawn(move || std::fs::write(key_path, key));
+        let mut code = None;
+        for _ in 0..3000 {
+            if let Some(st) = p.child.try_wait().unwrap() {
+                code = st.code();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        writer.join().unwrap().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(code, Some(0), "{text}");
+        assert!(!text.contains(READY), "{text}");
+        // The store was closed: it opens offline at once and verifies.
+        let out = Command::new(bin())
+            .arg("verify")
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("3 entries"));
+    })
+    .await;
+}
