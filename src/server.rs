@@ -3,6 +3,9 @@
 //!
 //! **Contracts.**
 //! - [`run`] MUST refuse to serve without an access file on a non-loopback address.
+//! - While the ledger opens (replaying and verifying the log), the server MUST answer at once:
+//!   health `NOT_SERVING`, every rotaledger call `UNAVAILABLE`. Health turns `SERVING`, and
+//!   `ready` is logged, only when the ledger serves.
 //! - On shutdown the server stops accepting connections, lets in-flight requests finish (so
 //!   every append a client sees acknowledged is durable, and every append handed to the
 //!   writer completes), ends live subscriptions with `UNAVAILABLE`, stops the writer, and
@@ -15,14 +18,20 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use crate::grpc::audit_service::AuditService;
 use crate::grpc::auth::Access;
+use crate::grpc::gate::Gate;
 use crate::grpc::ledger_service::LedgerService;
 use crate::grpc::query_service::QueryService;
+use crate::grpc::wire::RequestErrors;
 use crate::grpc::{Shared, auth};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::proto::audit_server::AuditServer;
@@ -140,14 +149,29 @@ pub enum ServerError {
 }
 
 /// Serves on `listener` until `shutdown` completes, then shuts down gracefully.
+///
+/// Connections are accepted and health is answered from the start; the ledger is opened
+/// meanwhile (replaying and verifying the log). Until it serves, `grpc.health.v1.Health`
+/// answers `NOT_SERVING` and every rotaledger call `UNAVAILABLE`, at once; then health turns
+/// `SERVING` and a `ready` line is logged.
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     check_listener(&listener, &config)?;
-    let ledger = open_ledger(&config).await?;
-    serve_opened(listener, config, ledger, shutdown).await
+    let tls = tls_config(&config)?;
+    let open = open_ledger(&config);
+    serve_with(listener, config, tls, Opening::Pending(open), shutdown).await
+}
+
+/// Refuses an open server (no access file) on a non-loopback address: the check `serve`
+/// makes before it binds, and [`run`] again on the listener it is given.
+pub fn check_access(addr: std::net::SocketAddr, access: &Access) -> Result<(), ServerError> {
+    if access.is_open() && !addr.ip().is_loopback() {
+        return Err(ServerError::OpenOnPublicAddress(addr));
+    }
+    Ok(())
 }
 
 /// Refuses an open (no access file) server on a non-loopback address, and says loudly that a
@@ -156,10 +180,8 @@ fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), S
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
+    check_access(addr, &config.access)?;
     if config.access.is_open() {
-        if !addr.ip().is_loopback() {
-            return Err(ServerError::OpenOnPublicAddress(addr));
-        }
         tracing::warn!(
             %addr,
             "no access file: every caller is admin and appends are recorded as actor {:?}; \
@@ -168,6 +190,20 @@ fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), S
         );
     }
     Ok(())
+}
+
+/// Reads the TLS certificate and key, before anything is served.
+fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerError> {
+    let Some(t) = &config.tls else {
+        return Ok(None);
+    };
+    let cert = std::fs::read(&t.cert)
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", t.cert.display())))?;
+    let key =
+        std::fs::read(&t.key).map_err(|e| ServerError::Tls(format!("{}: {e}", t.key.display())))?;
+    Ok(Some(
+        ServerTlsConfig::new().identity(Identity::from_pem(cert, key)),
+    ))
 }
 
 /// Starts the HTTP face on `listener` over the same services, refused like the gRPC one on a
@@ -180,9 +216,7 @@ fn start_http(
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
-    if config.access.is_open() && !addr.ip().is_loopback() {
-        return Err(ServerError::OpenOnPublicAddress(addr));
-    }
+    check_access(addr, &config.access)?;
     listener
         .set_nonblocking(true)
         .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
@@ -199,29 +233,33 @@ fn start_http(
 }
 
 /// Opens the ledger of `config` and checks the whole log before anything is served; a log
-/// that does not verify is refused, never repaired.
-pub async fn open_ledger(config: &ServerConfig) -> Result<Ledger, ServerError> {
+/// that does not verify is refused, never repaired. The future owns what it needs, so it can
+/// run while the server answers health checks.
+pub fn open_ledger(
+    config: &ServerConfig,
+) -> impl Future<Output = Result<Ledger, ServerError>> + Send + 'static {
     let data = config.data.clone();
     let opts = config.ledger.clone();
     let shown = config.data.display().to_string();
-    // Opening replays every entry and checks each hash, link and the Merkle root against the
-    // stored head in the same pass, so a damaged body or node is found here rather than by the
-    // first auditor who asks.
-    let ledger = tokio::task::spawn_blocking(move || Ledger::open(&data, opts))
-        .await
-        .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
-        .map_err(|source| match source {
-            LedgerError::Corrupt(f) => ServerError::Corrupt {
-                data: shown.clone(),
-                seq: f.seq,
-                problem: f.problem.to_string(),
-            },
-            source => ServerError::Ledger {
-                data: shown.clone(),
-                source,
-            },
-        })?;
-    Ok(ledger)
+    async move {
+        // Opening replays every entry and checks each hash, link and the Merkle root against
+        // the stored head in the same pass, so a damaged body or node is found here rather
+        // than by the first auditor who asks.
+        tokio::task::spawn_blocking(move || Ledger::open(&data, opts))
+            .await
+            .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
+            .map_err(|source| match source {
+                LedgerError::Corrupt(f) => ServerError::Corrupt {
+                    data: shown.clone(),
+                    seq: f.seq,
+                    problem: f.problem.to_string(),
+                },
+                source => ServerError::Ledger {
+                    data: shown.clone(),
+                    source,
+                },
+            })
+    }
 }
 
 /// Serves an already opened `ledger` on `listener` until `shutdown` completes, then shuts
@@ -233,70 +271,129 @@ pub async fn serve_ledger(
     ledger: Ledger,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    if let Err(e) = check_listener(&listener, &config) {
-        let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
-        return Err(e);
+    let tls = check_listener(&listener, &config).and_then(|()| tls_config(&config));
+    match tls {
+        Ok(tls) => {
+            let opened = Opening::<std::future::Pending<_>>::Opened(ledger);
+            serve_with(listener, config, tls, opened, shutdown).await
+        }
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+            Err(e)
+        }
     }
-    serve_opened(listener, config, ledger, shutdown).await
 }
 
-/// [`serve_ledger`] once the listener is checked.
-async fn serve_opened(
+/// The ledger to serve: already open, or being opened.
+enum Opening<F> {
+    /// Open: served as soon as the transport is.
+    Opened(Ledger),
+    /// Being opened: the transport answers (health `NOT_SERVING`, calls `UNAVAILABLE`)
+    /// until it is.
+    Pending(F),
+}
+
+/// The rotaledger services, each answering `UNAVAILABLE` until the ledger is open.
+#[derive(Default)]
+struct Gates {
+    ledger: Gate<RequestErrors<LedgerServer<LedgerService>>>,
+    audit: Gate<RequestErrors<AuditServer<AuditService>>>,
+    query: Gate<RequestErrors<QueryServer<QueryService>>>,
+}
+
+impl Gates {
+    /// Lets calls through to services over `shared`, with messages of at most `n` bytes.
+    fn open(&self, shared: &Shared, n: usize) {
+        self.ledger.open(RequestErrors::new(
+            LedgerServer::new(LedgerService::new(shared.clone()))
+                .max_decoding_message_size(n)
+                .max_encoding_message_size(n),
+            n,
+        ));
+        self.audit.open(RequestErrors::new(
+            AuditServer::new(AuditService::new(shared.clone()))
+                .max_decoding_message_size(n)
+                .max_encoding_message_size(n),
+            n,
+        ));
+        self.query.open(RequestErrors::new(
+            QueryServer::new(QueryService::new(shared.clone()))
+                .max_decoding_message_size(n)
+                .max_encoding_message_size(n),
+            n,
+        ));
+    }
+}
+
+/// Sets the health of each rotaledger service, then of the server (""): a readiness probe
+/// that sees the server `SERVING` sees every service so too.
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    for service in [
+        <LedgerServer<LedgerService> as NamedService>::NAME,
+        <AuditServer<AuditService> as NamedService>::NAME,
+        <QueryServer<QueryService> as NamedService>::NAME,
+        "",
+    ] {
+        health.set_service_status(service, status).await;
+    }
+}
+
+/// What serving an open ledger takes, shared by the startup paths.
+struct Serving<'a> {
+    config: &'a ServerConfig,
+    gates: &'a Gates,
+    health: &'a HealthReporter,
+    /// Given to the services, so live streams end at shutdown.
+    stopping: watch::Receiver<bool>,
+    addr: std::net::SocketAddr,
+    tls: bool,
+}
+
+impl Serving<'_> {
+    /// Opens the gates to services over `ledger`, turns health `SERVING` and logs `ready`.
+    async fn start(&self, ledger: Ledger) -> (Arc<Ledger>, Shared) {
+        let ledger = Arc::new(ledger);
+        let head = ledger.head();
+        tracing::info!(
+            data = %self.config.data.display(),
+            entries = head.size,
+            head = %hex::encode(head.hash),
+            key = %ledger.verifier_key(),
+            "ledger open"
+        );
+        let shared = Shared {
+            ledger: ledger.clone(),
+            access: Arc::new(self.config.access.clone()),
+            max_events: self.config.ledger.max_events_per_append,
+            stopping: self.stopping.clone(),
+        };
+        // Gates first: once health says SERVING, every call is served.
+        self.gates.open(&shared, self.config.max_message_bytes);
+        set_health(self.health, ServingStatus::Serving).await;
+        tracing::info!(addr = %self.addr, tls = self.tls, entries = head.size, "ready: serving the ledger");
+        (ledger, shared)
+    }
+}
+
+/// Serves on `listener` from now on, the ledger once it is open; shuts down gracefully when
+/// `shutdown` completes (also while the ledger is still opening).
+async fn serve_with<F>(
     listener: TcpListener,
     config: ServerConfig,
-    ledger: Ledger,
+    tls: Option<ServerTlsConfig>,
+    opening: Opening<F>,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServerError> {
+) -> Result<(), ServerError>
+where
+    F: Future<Output = Result<Ledger, ServerError>> + Send,
+{
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
-    let tls = match &config.tls {
-        Some(t) => {
-            let cert = std::fs::read(&t.cert)
-                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.cert.display())))?;
-            let key = std::fs::read(&t.key)
-                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.key.display())))?;
-            Some(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
-        }
-        None => None,
-    };
-
-    let ledger = Arc::new(ledger);
-    let head = ledger.head();
-    tracing::info!(
-        data = %config.data.display(),
-        entries = head.size,
-        head = %hex::encode(head.hash),
-        key = %ledger.verifier_key(),
-        "ledger open"
-    );
-
-    let (stop_tx, stopping) = watch::channel(false);
-    let shared = Shared {
-        ledger: ledger.clone(),
-        access: Arc::new(config.access.clone()),
-        max_events: config.ledger.max_events_per_append,
-        stopping,
-    };
-    let n = config.max_message_bytes;
-    let http = match config.http.as_ref().and_then(HttpListener::take) {
-        Some(l) => Some(start_http(l, &config, shared.clone())?),
-        None => None,
-    };
-    let ledger_svc = LedgerServer::new(LedgerService::new(shared.clone()))
-        .max_decoding_message_size(n)
-        .max_encoding_message_size(n);
-    let audit_svc = AuditServer::new(AuditService::new(shared.clone()))
-        .max_decoding_message_size(n)
-        .max_encoding_message_size(n);
-    let query_svc = QueryServer::new(QueryService::new(shared.clone()))
-        .max_decoding_message_size(n)
-        .max_encoding_message_size(n);
 
     let (health, health_svc) = tonic_health::server::health_reporter();
-    health.set_serving::<LedgerServer<LedgerService>>().await;
-    health.set_serving::<AuditServer<AuditService>>().await;
-    health.set_serving::<QueryServer<QueryService>>().await;
+    set_health(&health, ServingStatus::NotServing).await;
+    let gates = Gates::default();
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -310,6 +407,7 @@ async fn serve_opened(
         .map_err(|e| ServerError::Transport(format!("reflection: {e}")))?;
 
     let mut builder = Server::builder();
+    let tls_on = tls.is_some();
     if let Some(tls) = tls {
         builder = builder
             .tls_config(tls)
@@ -319,26 +417,27 @@ async fn serve_opened(
         .add_service(health_svc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ledger_svc)
-        .add_service(audit_svc)
-        .add_service(query_svc);
+        .add_service(gates.ledger.clone())
+        .add_service(gates.audit.clone())
+        .add_service(gates.query.clone());
 
-    let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
-    let stopped = {
-        let health = health.clone();
-        async move {
-            shutdown.await;
-            let _ = grace_tx.send(());
-            tracing::info!("shutting down: no new connections; finishing in-flight requests");
-            health
-                .set_not_serving::<LedgerServer<LedgerService>>()
-                .await;
-            health.set_not_serving::<AuditServer<AuditService>>().await;
-            health.set_not_serving::<QueryServer<QueryService>>().await;
-            let _ = stop_tx.send(true);
-        }
+    let (stop_tx, stopping) = watch::channel(false);
+    let serving = Serving {
+        config: &config,
+        gates: &gates,
+        health: &health,
+        stopping,
+        addr,
+        tls: tls_on,
     };
-    tracing::info!(%addr, tls = config.tls.is_some(), "serving");
+    // An open ledger is served before the first connection is accepted, so no call ever
+    // sees the gates closed.
+    // `Ok`: served already; `Err`: the open still to wait for.
+    let served_or_opening = match opening {
+        Opening::Opened(l) => Ok(serving.start(l).await),
+        Opening::Pending(open) => Err(open),
+    };
+
     // Nagle's algorithm on the accepted sockets holds a small response back until the
     // client's delayed ACK (~40 ms on Linux): every unary answer would take that long.
     // `Server::tcp_nodelay` only applies to listeners tonic binds itself, so set it here.
@@ -348,21 +447,63 @@ async fn serve_opened(
             Ok(stream)
         })
     });
-    let serve = router.serve_with_incoming_shutdown(incoming, stopped);
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut transport = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = close_rx.await;
+    }));
     let grace = config.shutdown_grace;
-    let grace_over = async move {
-        match grace_rx.await {
-            Ok(()) => tokio::time::sleep(grace).await,
-            // The transport ended on its own; `serve` completes first.
-            Err(_) => std::future::pending().await,
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    let (ledger, shared) = match served_or_opening {
+        Ok(served) => served,
+        Err(open) => {
+            tracing::info!(%addr, tls = tls_on, "accepting connections; not serving until the ledger is open");
+            let mut open = std::pin::pin!(open);
+            let opened = tokio::select! {
+                r = &mut open => r,
+                () = &mut shutdown => {
+                    tracing::info!("shutting down while the ledger opens; it is closed once open");
+                    let _ = close_tx.send(());
+                    let r = open.await;
+                    let _ = finish_transport(transport, grace).await;
+                    if let Ok(l) = r {
+                        let _ = tokio::task::spawn_blocking(move || l.shutdown()).await;
+                    }
+                    return Ok(());
+                }
+            };
+            match opened {
+                Ok(l) => serving.start(l).await,
+                Err(e) => {
+                    let _ = close_tx.send(());
+                    let _ = finish_transport(transport, grace).await;
+                    return Err(e);
+                }
+            }
         }
     };
+
+    // The HTTP face starts once the ledger serves: its answers are the services' own.
+    let http = match config.http.as_ref().and_then(HttpListener::take) {
+        Some(l) => match start_http(l, &config, shared.clone()) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!(error = %e, "the HTTP face could not start");
+                None
+            }
+        },
+        None => None,
+    };
     let served = tokio::select! {
-        r = serve => r.map_err(|e| ServerError::Transport(e.to_string())),
-        () = grace_over => {
-            tracing::warn!(?grace, "connections still open after the grace period; closing them");
-            Ok(())
+        () = &mut shutdown => {
+            tracing::info!("shutting down: no new connections; finishing in-flight requests");
+            set_health(&health, ServingStatus::NotServing).await;
+            let _ = stop_tx.send(true);
+            let _ = close_tx.send(());
+            finish_transport(transport, grace).await
         }
+        // The transport ended on its own (the listener failed).
+        r = &mut transport => joined(r),
     };
 
     // The HTTP face stops with the gRPC one (it watches the same `stopping`), within the
@@ -372,9 +513,12 @@ async fn serve_opened(
     {
         tracing::warn!(?grace, "HTTP connections still open after the grace period");
     }
+
     // Whatever happened to the transport, stop the writer so queued appends finish and the
-    // store is flushed before returning.
+    // store is flushed before returning. The services (in the gates) hold the ledger too.
     drop(shared);
+    drop(serving);
+    drop(gates);
     let l = ledger.clone();
     let _ = tokio::task::spawn_blocking(move || l.shutdown()).await;
     // Streams still draining hold clones of the ledger for a moment; wait for them (bounded)
@@ -395,4 +539,40 @@ async fn serve_opened(
     }
     tracing::warn!("ledger still referenced after shutdown; closing when the last reader ends");
     served
+}
+
+/// The transport task's outcome.
+type TransportTask = JoinHandle<Result<(), tonic::transport::Error>>;
+
+/// What the transport task ended with.
+fn joined(
+    r: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServerError> {
+    match r {
+        Ok(r) => r.map_err(|e| ServerError::Transport(e.to_string())),
+        Err(e) => Err(ServerError::Transport(format!(
+            "the transport task failed: {e}"
+        ))),
+    }
+}
+
+/// Waits for the transport, told to close, to finish its connections; after `grace` closes
+/// the ones still open (a client that stops reading a stream must not keep the server up
+/// forever).
+async fn finish_transport(
+    mut transport: TransportTask,
+    grace: Duration,
+) -> Result<(), ServerError> {
+    match tokio::time::timeout(grace, &mut transport).await {
+        Ok(r) => joined(r),
+        Err(_) => {
+            tracing::warn!(
+                ?grace,
+                "connections still open after the grace period; closing them"
+            );
+            transport.abort();
+            let _ = transport.await;
+            Ok(())
+        }
+    }
 }

@@ -991,15 +991,28 @@ async fn tls_serves_with_the_given_certificate() {
         let mut conn = s.connect(None);
         conn.server = format!("https://localhost:{}", s.addr.port());
         conn.tls_ca = Some(cert);
-        let head = conn
-            .ledger()
-            .await
-            .unwrap()
-            .get_head(proto::GetHeadRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(head.head.unwrap().size, 0);
+        // `TestServer` does not wait for a TLS server's ledger: until it is open the answer
+        // is UNAVAILABLE.
+        let mut head = None;
+        for _ in 0..500 {
+            match conn
+                .ledger()
+                .await
+                .unwrap()
+                .get_head(proto::GetHeadRequest {})
+                .await
+            {
+                Ok(h) => {
+                    head = h.into_inner().head;
+                    break;
+                }
+                Err(e) if e.code() == tonic::Code::Unavailable => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(head.expect("the TLS server came up").size, 0);
         // A plaintext client gets no answer from a TLS server.
         let plain = s.connect(None).ledger().await;
         let refused = match plain {

@@ -16,23 +16,36 @@ impl Drop for Server {
     }
 }
 
-/// Starts `rotaledger serve` on port 0 and returns it with its URL (read from its stdout).
+/// Starts `rotaledger serve` on port 0 and returns it with its URL (read from its stdout)
+/// once it logs that it is ready (before that every call is answered `UNAVAILABLE`).
 fn serve(args: &[&str]) -> (Server, String) {
     let mut child = Command::new(bin())
         .arg("serve")
         .args(["--http", "off"])
         .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let server = Server(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
+    });
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    // Reads the log to its end, so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("ready: serving the ledger") {
+                let _ = ready_tx.send(());
+            }
+        }
     });
     let line = rx
         .recv_timeout(Duration::from_secs(60))
@@ -42,6 +55,9 @@ fn serve(args: &[&str]) -> (Server, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
+    ready_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server logs that it is ready");
     (server, format!("http://{addr}"))
 }
 

@@ -43,6 +43,8 @@ mod no_panic;
 mod policy_fidelity;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
+/// `serve`'s start: refused before it listens; health `NOT_SERVING` until the ledger serves.
+mod serve_start;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.
 mod snapshot;
 /// `bench soak`: a short mixed-load run through the real binary ends with a holding verdict.

@@ -8,6 +8,9 @@ use rotaledger::log::{
     AppendError, AppendOutcome, AppendRequest, PassThrough, Store, Writer, fingerprint,
 };
 use serde_json::value::RawValue;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// Runs `open` again while it fails on sled's file lock, for at most 10 s.
 ///
@@ -155,22 +158,35 @@ impl TestServer {
             handle: Some(handle),
         };
         if tls {
-            // The listener is bound, so clients queue until the server accepts.
+            // A plaintext probe gets no answer: a TLS test waits for the ledger itself
+            // (calls are answered UNAVAILABLE until it is open).
             return server;
         }
-        // Wait until the ledger is open and the services answer (any answer but
-        // UNAVAILABLE: with an access file the probe is refused, which is an answer).
-        for _ in 0..200 {
-            if let Ok(mut c) = server.connect(Some("probe")).ledger().await {
-                match c.get_head(rotaledger::proto::GetHeadRequest {}).await {
-                    Ok(_) => return server,
-                    Err(s) if s.code() != tonic::Code::Unavailable => return server,
-                    Err(_) => {}
-                }
+        // Wait until the ledger is open and served: what a readiness probe asks (the server's
+        // health turns SERVING only then; it needs no token).
+        for _ in 0..500 {
+            if server.health("").await == Some(ServingStatus::Serving as i32) {
+                return server;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         panic!("the server did not come up");
+    }
+
+    /// The health of `service` ("" for the server), or `None` if the server does not answer.
+    pub async fn health(&self, service: &str) -> Option<i32> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .ok()
+            .map(|r| r.into_inner().status)
     }
 
     /// Connection settings for a client with `token`.

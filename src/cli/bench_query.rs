@@ -153,8 +153,8 @@ pub fn run(a: &QueryArgs) -> Result<Outcome, CliError> {
                 .into(),
         ));
     }
-    let as_of = NaiveDate::parse_from_str(&a.as_of, "%Y-%m-%d")
-        .map_err(|_| CliError(format!("--as-of {:?} is not a date (YYYY-MM-DD)", a.as_of)))?;
+    let as_of = crate::domain::fields::parse_date(&a.as_of)
+        .map_err(|p| CliError(format!("--as-of: {p}")))?;
     let limits = Limits {
         duration: Duration::from_secs_f64(a.seconds),
         max_ops: 0,

@@ -673,6 +673,8 @@ async fn soak(
         tls_ca: None,
         json: false,
     };
+    // The load starts once the ledger serves: until then every call would be UNAVAILABLE.
+    c.wait_serving(Duration::from_secs(600)).await?;
     let sh = Arc::new(Shared {
         ops: Default::default(),
         errors: Default::default(),

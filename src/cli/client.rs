@@ -123,6 +123,33 @@ impl Connect {
         let (c, b) = self.channel().await?;
         Ok(QueryClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
     }
+
+    /// Waits until the server's health check (`grpc.health.v1.Health/Check`, the server as a
+    /// whole) answers `SERVING`: a server accepts connections before its ledger is open and
+    /// answers every call `UNAVAILABLE` until then. Gives up after `limit`.
+    pub async fn wait_serving(&self, limit: Duration) -> Result<(), CliError> {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::health_client::HealthClient;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Ok((c, _)) = self.channel().await
+                && let Ok(r) = HealthClient::new(c)
+                    .check(call(HealthCheckRequest::default()))
+                    .await
+                && r.into_inner().status == ServingStatus::Serving as i32
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CliError(format!(
+                    "{} was not serving after {limit:?}",
+                    self.server
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// A request with the client's deadline.

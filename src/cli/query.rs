@@ -16,7 +16,7 @@ use crate::proto;
 #[derive(Args, Debug, Clone, Default)]
 pub struct AsOf {
     /// The date asked about (YYYY-MM-DD; default: today in China Standard Time, UTC+8).
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub as_of: Option<String>,
     /// Answer as recorded in the first N entries of the log only.
     #[arg(long)]
@@ -70,8 +70,14 @@ pub struct TermFilters {
     #[arg(long, value_enum)]
     pub status: Option<StatusArg>,
     /// Only terms still being served whose minimum end falls before this date (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = date_arg)]
     pub ends_before: Option<String>,
+}
+
+/// A date argument, checked here by the ledger's one date parser (so a typo is refused
+/// before anything is sent) and passed on as the text the server parses the same way.
+pub fn date_arg(s: &str) -> Result<String, String> {
+    crate::domain::fields::parse_date(s).map(|_| s.to_owned())
 }
 
 /// Runs one Query call and returns its answer, or the status described for a person.

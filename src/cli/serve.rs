@@ -205,7 +205,17 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         .build()
         .map_err(CliError::ctx("starting the async runtime"))?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        // Refused before binding (and before anything is printed or the demo generated): an
+        // address without an access file that is not loopback. The listener is bound to the
+        // very addresses checked.
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&args.listen)
+            .await
+            .map_err(CliError::ctx(format!("cannot listen on {}", args.listen)))?
+            .collect();
+        for a in &addrs {
+            server::check_access(*a, &config.access).map_err(|e| CliError(e.to_string()))?;
+        }
+        let listener = tokio::net::TcpListener::bind(addrs.as_slice())
             .await
             .map_err(CliError::ctx(format!("cannot listen on {}", args.listen)))?;
         let addr = listener
@@ -213,6 +223,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             .map_err(CliError::ctx("reading the bound address"))?;
         let http = bind_http(&args.http)?;
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(a) = http_addr {
+            server::check_access(a, &config.access).map_err(|e| CliError(e.to_string()))?;
+        }
         let config = ServerConfig {
             http: http.map(server::HttpListener::bound),
             ..config
@@ -224,7 +237,8 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             }
         };
         if !args.demo {
-            // On stdout, so scripts (and tests) that listen on port 0 learn the port.
+            // On stdout, so scripts (and tests) that listen on port 0 learn the port. Health
+            // answers from now on; the ledger serves once `ready` is logged.
             println!("listening on {addr}");
             announce();
             return server::run(listener, config, signalled())

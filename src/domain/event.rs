@@ -345,11 +345,11 @@ impl Event {
         })
     }
 
-    /// Decodes the JSON form an HR system sends.
+    /// Decodes the JSON form an HR system sends. A member repeated in any object is refused
+    /// (see `json`), so the stored canonical form can never differ from what another parser
+    /// reads in the request.
     pub fn decode(text: &str) -> Result<Event, DecodeError> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| DecodeError::new("event", format!("not JSON: {e}")))?;
-        Event::decode_value(v)
+        Event::decode_value(super::json::parse_event(text)?)
     }
 
     /// Decodes an already parsed JSON form.

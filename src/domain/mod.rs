@@ -5,6 +5,7 @@
 //! - [`binary`]: what the state snapshot's binary form needs from the domain types.
 //! - [`id`]: validated identifiers and free text.
 //! - [`vocab`]: the closed vocabularies (stages, standings, titles, grades, ...) and school years.
+//! - [`json`]: JSON text from outside parsed strictly (a repeated member is refused).
 //! - [`fields`]: the strict JSON field reader every decoder uses.
 //! - [`calendar`]: min_end and days served, counted the one way SPEC §4 defines.
 //! - [`event`]: the events, their strict decoding and canonical JSON (`docs/EVENTS.md`).
@@ -30,6 +31,7 @@ pub mod fields;
 pub mod group_summary;
 pub mod history;
 pub mod id;
+pub mod json;
 pub mod policy;
 #[cfg(test)]
 mod projkit;

@@ -10,6 +10,9 @@
 //!   the projections as of a date; [`query_convert`] turns them into messages.
 //! - [`auth`]: bearer tokens, roles and permissions.
 //! - [`status`]: the one place where errors become `tonic::Status`.
+//! - [`wire`]: the transport's refusals of undecodable and oversized requests, in this
+//!   API's codes.
+//! - [`gate`]: `UNAVAILABLE` for every call while the ledger is still opening.
 //! - [`convert`]: ledger types to proto messages.
 //!
 //! Every RPC starts with `shared.authorize(&request, Permission::...)`: the permission an RPC
@@ -19,10 +22,12 @@
 pub mod audit_service;
 pub mod auth;
 pub mod convert;
+pub mod gate;
 pub mod ledger_service;
 pub mod query_convert;
 pub mod query_service;
 pub mod status;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -48,8 +53,10 @@ pub struct Shared {
 
 impl Shared {
     /// Refuses every request once the log is known not to verify (`DATA_LOSS`), then checks
-    /// the caller's permission.
+    /// the caller's permission. Marks the request as having reached its handler first, so
+    /// that `wire` leaves the handler's own errors as they are.
     pub fn authorize<T>(&self, req: &Request<T>, need: Permission) -> Result<Caller, Status> {
+        wire::reached(req);
         self.ledger
             .check_integrity()
             .map_err(|e| status::ledger_status(&e))?;

@@ -29,6 +29,7 @@ use super::{Shared, convert, query_convert as qc};
 use crate::domain::State;
 use crate::domain::duty::school_duty;
 use crate::domain::eligibility::eligibility;
+use crate::domain::fields;
 use crate::domain::group_summary::group_summary;
 use crate::domain::history::teacher_history;
 use crate::domain::id::Id;
@@ -81,14 +82,10 @@ impl At {
     }
 }
 
-/// Parses a `YYYY-MM-DD` request field.
+/// Parses a `YYYY-MM-DD` request field with the ledger's one date parser, the one event
+/// dates go through.
 fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        invalid_argument(
-            field,
-            &format!("{text:?} is not a date; write YYYY-MM-DD, e.g. 2025-09-01"),
-        )
-    })
+    fields::parse_date(text).map_err(|p| invalid_argument(field, &p))
 }
 
 /// Parses an id field (empty and malformed ids named by the field).

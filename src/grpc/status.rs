@@ -37,6 +37,8 @@ pub mod reason {
     /// A principal asked about a teacher, school or group outside its schools (or one that
     /// exists nowhere: the two are not told apart).
     pub const OUT_OF_SCOPE: &str = "OUT_OF_SCOPE";
+    /// A request message larger than the server accepts.
+    pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
 }
 
 fn info(reason: &str, metadata: &[(&str, String)]) -> ErrorDetails {
@@ -235,6 +237,47 @@ pub fn invalid_argument(field: &str, problem: &str) -> Status {
         field: field.to_owned(),
         problem: problem.to_owned(),
     })
+}
+
+/// A request body the transport could not read as the method's protobuf message (a bad
+/// varint, an unknown wire type, a field cut short, a string that is not UTF-8, a gRPC frame
+/// cut short). tonic answers these `INTERNAL`, as gRPC's status table says; this API answers
+/// `INVALID_ARGUMENT`, because its clients retry `INTERNAL` (a failed store) with the same
+/// request, and these bytes can never succeed. `method` is the request path,
+/// `/rotaledger.v1.Ledger/Append`; `why` tonic's own words.
+pub fn undecodable(method: &str, why: &str) -> Status {
+    invalid_argument(
+        "request",
+        &format!(
+            "the body of this {method} call could not be decoded as its protobuf message ({why})"
+        ),
+    )
+}
+
+/// A request message over the server's limit (`serve --max-message-bytes`): tonic answers
+/// `OUT_OF_RANGE`; gRPC's status table, and this API, say `RESOURCE_EXHAUSTED`. `why` is
+/// tonic's own words (they carry the message's length).
+pub fn message_too_large(limit: usize, why: &str) -> Status {
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!(
+            "the request message is too large: the server accepts at most {limit} bytes ({why}); \
+             send a smaller request (an append's events can be split over several appends)"
+        ),
+        info(
+            reason::MESSAGE_TOO_LARGE,
+            &[("limit_bytes", limit.to_string())],
+        ),
+    )
+}
+
+/// A call that arrived while the ledger is still opening (replaying and verifying the log).
+pub fn opening() -> Status {
+    ledger_status(&LedgerError::Unavailable(
+        "the ledger is opening (the server replays and verifies the log before it serves); \
+         grpc.health.v1.Health/Check answers SERVING once it serves"
+            .into(),
+    ))
 }
 
 #[cfg(test)]
