@@ -206,13 +206,12 @@ fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerEr
     ))
 }
 
-/// Starts the HTTP face on `listener` over the same services, refused like the gRPC one on a
-/// non-loopback address without an access file.
-fn start_http(
+/// Readies the HTTP face's listener, refused like the gRPC one on a non-loopback address
+/// without an access file.
+fn prepare_http(
     listener: std::net::TcpListener,
     config: &ServerConfig,
-    shared: Shared,
-) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+) -> Result<TcpListener, ServerError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
@@ -220,16 +219,8 @@ fn start_http(
     listener
         .set_nonblocking(true)
         .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
-    let listener = TcpListener::from_std(listener)
-        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
-    let router = crate::http::router(shared.clone(), config.max_message_bytes);
-    let stopping = shared.stopping.clone();
-    tracing::info!(%addr, "serving HTTP");
-    Ok(tokio::spawn(async move {
-        if let Err(e) = crate::http::serve(listener, router, stopping).await {
-            tracing::error!(error = %e, "the HTTP face stopped");
-        }
-    }))
+    TcpListener::from_std(listener)
+        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))
 }
 
 /// Opens the ledger of `config` and checks the whole log before anything is served; a log
@@ -390,6 +381,10 @@ where
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
+    let http_listener = match config.http.as_ref().and_then(HttpListener::take) {
+        Some(l) => Some(prepare_http(l, &config)?),
+        None => None,
+    };
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -453,6 +448,24 @@ where
     }));
     let grace = config.shutdown_grace;
     let mut shutdown = std::pin::pin!(shutdown);
+    // The HTTP face answers from now on too: `/healthz` at once, the rest once the ledger
+    // serves (503 `opening` before).
+    let face = crate::http::Face::default();
+    if let Ok((_, shared)) = &served_or_opening {
+        face.serving(shared.clone(), config.max_message_bytes);
+    }
+    let http = http_listener.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(addr = %a, "serving HTTP");
+        }
+        let app = face.app();
+        let stopping = serving.stopping.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::http::serve(l, app, stopping).await {
+                tracing::error!(error = %e, "the HTTP face stopped");
+            }
+        })
+    });
 
     let (ledger, shared) = match served_or_opening {
         Ok(served) => served,
@@ -463,6 +476,7 @@ where
                 r = &mut open => r,
                 () = &mut shutdown => {
                     tracing::info!("shutting down while the ledger opens; it is closed once open");
+                    let _ = stop_tx.send(true);
                     let _ = close_tx.send(());
                     let r = open.await;
                     let _ = finish_transport(transport, grace).await;
@@ -475,6 +489,7 @@ where
             match opened {
                 Ok(l) => serving.start(l).await,
                 Err(e) => {
+                    let _ = stop_tx.send(true);
                     let _ = close_tx.send(());
                     let _ = finish_transport(transport, grace).await;
                     return Err(e);
@@ -483,17 +498,8 @@ where
         }
     };
 
-    // The HTTP face starts once the ledger serves: its answers are the services' own.
-    let http = match config.http.as_ref().and_then(HttpListener::take) {
-        Some(l) => match start_http(l, &config, shared.clone()) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::error!(error = %e, "the HTTP face could not start");
-                None
-            }
-        },
-        None => None,
-    };
+    // From now on the HTTP face answers with the services.
+    face.serving(shared.clone(), config.max_message_bytes);
     let served = tokio::select! {
         () = &mut shutdown => {
             tracing::info!("shutting down: no new connections; finishing in-flight requests");

@@ -537,3 +537,60 @@ async fn the_documented_curl_lines_run() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_face_answers_at_once_while_the_ledger_opens() {
+    use std::io::BufRead;
+    bounded(120, async {
+        let s = TestServer::start().await;
+        crate::util::append_schools(&s, "seed", 0, 3).await;
+        let dir = s.stop().await;
+        let data = dir.path().join("data");
+        let key = crate::serve_start::key_as_fifo(&data);
+        let log = dir.path().join("serve.log");
+        let mut child = std::process::Command::new(crate::util::bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = [String::new(), String::new()];
+        for l in &mut lines {
+            out.read_line(l).unwrap();
+        }
+        assert!(lines[0].starts_with("listening on "), "{lines:?}");
+        let base = format!(
+            "http://{}",
+            lines[1]
+                .trim()
+                .strip_prefix("http listening on ")
+                .unwrap_or_else(|| panic!("{lines:?}"))
+        );
+        // The open waits on the key: the face answers meanwhile, and at once.
+        let (status, body) = get(&base, "/healthz", None).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = get(&base, "/readyz", None).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["reason"], "OPENING");
+        let (status, _) = get(&base, "/api/v1/head", None).await;
+        assert_eq!(status, 503);
+
+        let key_path = data.join("checkpoint.key");
+        let writer = std::thread::spawn(move || std::fs::write(key_path, key));
+        crate::serve_start::log_line(&log, crate::serve_start::READY).await;
+        writer.join().unwrap().unwrap();
+        let (status, body) = get(&base, "/readyz", None).await;
+        assert_eq!((status, body["size"].as_u64()), (200, Some(3)), "{body}");
+        let (status, body) = get(&base, "/api/v1/head", None).await;
+        assert_eq!((status, body["head"]["size"].as_u64()), (200, Some(3)));
+        let _ = child.kill();
+        let _ = child.wait();
+    })
+    .await;
+}

@@ -77,7 +77,7 @@ fn without_an_access_file_a_public_address_is_refused_before_anything_listens() 
 
 /// Replaces the checkpoint key file with a FIFO: opening the ledger blocks on reading the key
 /// until the test writes it, however fast the machine. Returns the key's text.
-fn key_as_fifo(data: &Path) -> Vec<u8> {
+pub(crate) fn key_as_fifo(data: &Path) -> Vec<u8> {
     let key_path = data.join("checkpoint.key");
     let key = std::fs::read(&key_path).unwrap();
     std::fs::remove_file(&key_path).unwrap();
@@ -113,7 +113,7 @@ async fn health(url: &str, service: &str) -> i32 {
 }
 
 /// Waits (bounded) for a line containing `needle` in the file `log`.
-async fn log_line(log: &Path, needle: &str) -> String {
+pub(crate) async fn log_line(log: &Path, needle: &str) -> String {
     for _ in 0..3000 {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(l) = text.lines().find(|l| l.contains(needle)) {
@@ -124,7 +124,7 @@ async fn log_line(log: &Path, needle: &str) -> String {
     panic!("no {needle:?} in the log");
 }
 
-const READY: &str = "ready: serving the ledger";
+pub(crate) const READY: &str = "ready: serving the ledger";
 
 const SERVICES: [&str; 4] = [
     "",

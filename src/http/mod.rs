@@ -21,7 +21,9 @@ pub mod api;
 pub mod error;
 pub mod params;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tower::ServiceExt as _;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -120,6 +122,56 @@ async fn readyz(State(h): State<Health>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
+}
+
+/// The HTTP face across the server's life. It answers from the moment it listens: until the
+/// ledger serves, `/healthz` is 200 and every other path 503 (`"status":"opening"`), at once,
+/// never a connection left waiting; then every path is [`router`]'s.
+#[derive(Clone, Default)]
+pub struct Face {
+    routes: Arc<OnceLock<Router>>,
+}
+
+impl Face {
+    /// From now on, answer with the services of `shared` (once; later calls change nothing).
+    pub fn serving(&self, shared: Shared, max_body: usize) {
+        let _ = self.routes.set(router(shared, max_body));
+    }
+
+    /// The application to serve.
+    pub fn app(&self) -> Router {
+        let routes = self.routes.clone();
+        Router::new().route("/healthz", get(healthz)).fallback(
+            move |req: axum::extract::Request| {
+                let routes = routes.clone();
+                async move {
+                    match routes.get() {
+                        Some(r) => match r.clone().oneshot(req).await {
+                            Ok(resp) => resp,
+                            Err(never) => match never {},
+                        },
+                        None => opening(),
+                    }
+                }
+            },
+        )
+    }
+}
+
+/// The answer of every path but `/healthz` while the ledger opens.
+fn opening() -> Response {
+    let mut e = error::ApiError::plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        tonic::Code::Unavailable,
+        "OPENING",
+        "the ledger is opening (replaying and verifying the log); retry shortly".into(),
+    )
+    .into_response();
+    e.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    e
 }
 
 /// Serves `router` on `listener` until `stopping` turns true, then lets in-flight requests
