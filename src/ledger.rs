@@ -54,6 +54,7 @@ use crate::merkle::{
     Blake3, Checkpoint, CheckpointKey, CompactRange, Digest, SignedCheckpoint, VerifierKey,
     consistency_proof, inclusion_proof, root,
 };
+use crate::metrics::{Metrics, StoreFigures};
 use crate::snapshot;
 
 /// File (in the data directory) holding the checkpoint signing key.
@@ -409,6 +410,8 @@ pub struct Ledger {
     snapshots: Arc<snapshot::Scheduler<State>>,
     integrity: Arc<IntegrityCell>,
     opened: OpenReport,
+    /// Counters and histograms for `GET /metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Ledger {
@@ -486,7 +489,31 @@ impl Ledger {
             snapshots,
             integrity,
             opened,
+            metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// What the ledger counts (queries, refusals, subscribers).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Every figure of [`Ledger::metrics`] and of the store's commits, in the Prometheus text
+    /// format.
+    pub fn render_metrics(&self) -> String {
+        let stats = &self.writer.store().stats;
+        let s = stats.snapshot();
+        self.metrics.render(
+            &StoreFigures {
+                appends: s.appends,
+                entries: s.entries,
+                commits: s.commits,
+                data_syncs: s.data_syncs,
+                commit_entries: Some(&stats.commit_entries),
+                commit_seconds: Some(&stats.commit_seconds),
+            },
+            self.head().size,
+        )
     }
 
     /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.
@@ -535,6 +562,29 @@ impl Ledger {
 
     /// Appends the events of one request, atomically and durably. `events` are JSON texts.
     pub async fn append(
+        &self,
+        actor: &str,
+        request_id: &str,
+        expected_size: Option<u64>,
+        events: Vec<String>,
+    ) -> Result<Receipt, LedgerError> {
+        let r = self
+            .append_counted(actor, request_id, expected_size, events)
+            .await;
+        match &r {
+            Err(LedgerError::Rejected { rule, .. }) => self.metrics.rejected(rule),
+            Err(
+                LedgerError::Input { .. }
+                | LedgerError::RequestIdConflict { .. }
+                | LedgerError::UnexpectedSize { .. },
+            ) => self.metrics.refused_input(),
+            _ => {}
+        }
+        r
+    }
+
+    /// [`Ledger::append`] before its refusals are counted.
+    async fn append_counted(
         &self,
         actor: &str,
         request_id: &str,

@@ -40,5 +40,6 @@ pub mod grpc;
 pub mod http;
 pub mod ledger;
 pub mod log;
+pub mod metrics;
 pub mod server;
 pub mod snapshot;

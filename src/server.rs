@@ -265,7 +265,7 @@ pub async fn serve_ledger(
     let tls = check_listener(&listener, &config).and_then(|()| tls_config(&config));
     match tls {
         Ok(tls) => {
-            let opened = Opening::<std::future::Pending<_>>::Opened(ledger);
+            let opened = Opening::<std::future::Pending<_>>::Opened(Box::new(ledger));
             serve_with(listener, config, tls, opened, shutdown).await
         }
         Err(e) => {
@@ -278,7 +278,7 @@ pub async fn serve_ledger(
 /// The ledger to serve: already open, or being opened.
 enum Opening<F> {
     /// Open: served as soon as the transport is.
-    Opened(Ledger),
+    Opened(Box<Ledger>),
     /// Being opened: the transport answers (health `NOT_SERVING`, calls `UNAVAILABLE`)
     /// until it is.
     Pending(F),
@@ -429,7 +429,7 @@ where
     // sees the gates closed.
     // `Ok`: served already; `Err`: the open still to wait for.
     let served_or_opening = match opening {
-        Opening::Opened(l) => Ok(serving.start(l).await),
+        Opening::Opened(l) => Ok(serving.start(*l).await),
         Opening::Pending(open) => Err(open),
     };
 

@@ -594,3 +594,71 @@ async fn the_http_face_answers_at_once_while_the_ledger_opens() {
     })
     .await;
 }
+
+/// The value of the metric line that starts with `name` (labels included) in `text`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_append_path_queries_refusals_and_subscribers() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        scenario(&s).await;
+        // One refusal by rule, one by input, two Teams queries, one live subscriber.
+        let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        for (id, ev) in [("dup", teacher("T1", "S1")), ("bad", "{".to_string())] {
+            hr.append(AppendRequest {
+                events: vec![ev],
+                request_id: id.into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap_err();
+        }
+        for _ in 0..2 {
+            assert_eq!(get(&base, "/api/v1/teams", Some("tok-admin")).await.0, 200);
+        }
+        let mut a = s.connect(Some("tok-auditor")).audit().await.unwrap();
+        let sub = a
+            .subscribe(rotaledger::proto::SubscribeRequest { from_seq: 14 })
+            .await
+            .unwrap();
+
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(metric(&text, "rotaledger_log_entries"), 14.0);
+        assert_eq!(metric(&text, "rotaledger_appends_total"), 2.0);
+        assert_eq!(metric(&text, "rotaledger_events_total"), 14.0);
+        let commits = metric(&text, "rotaledger_commits_total");
+        assert!(commits >= 2.0, "{text}");
+        assert!(metric(&text, "rotaledger_fsyncs_total") >= commits);
+        assert_eq!(metric(&text, "rotaledger_commit_entries_count"), commits);
+        assert_eq!(metric(&text, "rotaledger_commit_entries_sum"), 14.0);
+        assert_eq!(metric(&text, "rotaledger_commit_seconds_count"), commits);
+        assert_eq!(
+            metric(
+                &text,
+                "rotaledger_rejections_total{rule=\"teacher.duplicate_id\"}"
+            ),
+            1.0
+        );
+        assert_eq!(metric(&text, "rotaledger_refused_input_total"), 1.0);
+        assert_eq!(
+            metric(&text, "rotaledger_query_seconds_count{kind=\"teams\"}"),
+            2.0
+        );
+        assert_eq!(metric(&text, "rotaledger_subscribers"), 1.0);
+        drop(sub);
+        s.stop().await;
+    })
+    .await;
+}

@@ -143,7 +143,14 @@ fn stream<T: Send + 'static>(
     wrap: fn(proto::Entry) -> T,
 ) -> Response<EntryStream<T>> {
     let (tx, rx) = mpsc::channel(CHANNEL);
-    tokio::spawn(pump(shared.clone(), from, to, follow, tx, wrap));
+    // A live subscription is counted while its pump runs (until the client goes or the
+    // server stops).
+    let counted = follow.then(|| shared.ledger.metrics().subscriber());
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        pump(shared, from, to, follow, tx, wrap).await;
+        drop(counted);
+    });
     Response::new(Box::pin(ReceiverStream::new(rx)))
 }
 

@@ -245,6 +245,24 @@ impl QueryService {
     /// blocking thread (a `recorded_up_to` answer replays a prefix of the log).
     async fn answer<Req, T>(
         &self,
+        kind: &'static str,
+        request: Request<Req>,
+        as_of: impl FnOnce(&Req) -> (String, Option<u64>),
+        f: impl FnOnce(&Caller, &Ledger, At, Req) -> Result<T, Status> + Send + 'static,
+    ) -> Result<Response<T>, Status>
+    where
+        Req: Send + 'static,
+        T: Send + 'static,
+    {
+        let started = std::time::Instant::now();
+        let answer = self.answer_uncounted(request, as_of, f).await;
+        self.shared.ledger.metrics().query(kind, started.elapsed());
+        answer
+    }
+
+    /// [`QueryService::answer`] before it is timed.
+    async fn answer_uncounted<Req, T>(
+        &self,
         request: Request<Req>,
         as_of: impl FnOnce(&Req) -> (String, Option<u64>),
         f: impl FnOnce(&Caller, &Ledger, At, Req) -> Result<T, Status> + Send + 'static,
@@ -284,6 +302,7 @@ impl Query for QueryService {
         request: Request<proto::TeacherHistoryRequest>,
     ) -> Result<Response<proto::TeacherHistoryResponse>, Status> {
         self.answer(
+            "teacher_history",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, ledger, at, req| {
@@ -319,6 +338,7 @@ impl Query for QueryService {
         request: Request<proto::EligibilityRequest>,
     ) -> Result<Response<proto::EligibilityResponse>, Status> {
         self.answer(
+            "eligibility",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
@@ -342,6 +362,7 @@ impl Query for QueryService {
         request: Request<proto::TermsRequest>,
     ) -> Result<Response<proto::TermsResponse>, Status> {
         self.answer(
+            "terms",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
@@ -417,6 +438,7 @@ impl Query for QueryService {
         request: Request<proto::TeamsRequest>,
     ) -> Result<Response<proto::TeamsResponse>, Status> {
         self.answer(
+            "teams",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
@@ -457,6 +479,7 @@ impl Query for QueryService {
         request: Request<proto::SchoolQuotaRequest>,
     ) -> Result<Response<proto::SchoolQuotaResponse>, Status> {
         self.answer(
+            "school_quota",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
@@ -479,6 +502,7 @@ impl Query for QueryService {
         request: Request<proto::GroupSummaryRequest>,
     ) -> Result<Response<proto::GroupSummaryResponse>, Status> {
         self.answer(
+            "group_summary",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
@@ -535,6 +559,7 @@ impl Query for QueryService {
         request: Request<proto::RotationDutyRequest>,
     ) -> Result<Response<proto::RotationDutyResponse>, Status> {
         self.answer(
+            "rotation_duty",
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {

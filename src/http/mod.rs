@@ -76,6 +76,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(Health { shared })
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(max_body))
@@ -97,6 +98,19 @@ async fn not_an_endpoint(uri: axum::http::Uri) -> Response {
 /// `GET /healthz`: the process is up and answering.
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "alive" }))
+}
+
+/// `GET /metrics`: the Prometheus text exposition of the append path, queries and
+/// subscribers. Open like `/healthz`: counts only, no ids or contents.
+async fn metrics(State(h): State<Health>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        h.shared.ledger.render_metrics(),
+    )
+        .into_response()
 }
 
 /// `GET /readyz`: ready to serve the ledger's answers.

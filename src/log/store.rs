@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::metrics::Histogram;
+
 use super::entry::{Entry, GENESIS_HASH, Hash};
 use crate::merkle::{Blake3, CompactRange, NodeSource, TreeHasher};
 
@@ -121,8 +123,9 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Counters that make group commit and the durability path observable (and testable).
-#[derive(Debug, Default)]
+/// Counters that make group commit and the durability path observable (and testable), and
+/// the commit histograms `GET /metrics` serves.
+#[derive(Debug)]
 pub struct Stats {
     /// Appends (requests) acknowledged as written.
     pub appends: AtomicU64,
@@ -134,6 +137,24 @@ pub struct Stats {
     pub data_syncs: AtomicU64,
     /// Blob files synced (sled stores large values in separate files).
     pub blob_syncs: AtomicU64,
+    /// Entries per durable commit (how well group commit batches).
+    pub commit_entries: Histogram,
+    /// Seconds from applying a commit's batch until it is durable (apply, flush, fdatasync).
+    pub commit_seconds: Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            appends: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            data_syncs: AtomicU64::new(0),
+            blob_syncs: AtomicU64::new(0),
+            commit_entries: Histogram::new(crate::metrics::COUNTS),
+            commit_seconds: Histogram::new(crate::metrics::SECONDS),
+        }
+    }
 }
 
 /// A snapshot of [`Stats`].
@@ -435,11 +456,15 @@ impl Store {
 
     /// Applies `batch` atomically and makes it durable. See the module contract.
     pub fn commit(&self, batch: sled::Batch, head: Head) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let mut batch = batch;
         batch.insert(HEAD_KEY, &head.to_bytes()[..]);
         self.db.apply_batch(batch)?;
         self.db.flush()?;
         self.sync_files()?;
+        self.stats
+            .commit_seconds
+            .observe_duration(started.elapsed());
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

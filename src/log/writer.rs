@@ -490,6 +490,7 @@ fn finish<S: Sequencer>(
         }
         *head = staged;
         store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
+        store.stats.commit_entries.observe(wrote as f64);
         // The head first, then what the sequencer derives from it (the ledger's checkpoint and
         // snapshot): whatever a reader loads from those then never runs ahead of the head it
         // checks positions against.
