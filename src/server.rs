@@ -206,21 +206,38 @@ fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerEr
     ))
 }
 
+/// The HTTP face's listener, and its TLS when gRPC has TLS.
+struct HttpFace {
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// Readies the HTTP face's listener, refused like the gRPC one on a non-loopback address
-/// without an access file.
+/// without an access file, with the same certificate as gRPC when there is one.
 fn prepare_http(
     listener: std::net::TcpListener,
     config: &ServerConfig,
-) -> Result<TcpListener, ServerError> {
+) -> Result<HttpFace, ServerError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
     check_access(addr, &config.access)?;
+    let tls = match &config.tls {
+        Some(t) => {
+            let cert = std::fs::read(&t.cert)
+                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.cert.display())))?;
+            let key = std::fs::read(&t.key)
+                .map_err(|e| ServerError::Tls(format!("{}: {e}", t.key.display())))?;
+            Some(crate::http::tls::server_config(&cert, &key).map_err(ServerError::Tls)?)
+        }
+        None => None,
+    };
     listener
         .set_nonblocking(true)
         .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
-    TcpListener::from_std(listener)
-        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))
+    let listener = TcpListener::from_std(listener)
+        .map_err(|e| ServerError::Transport(format!("HTTP listener: {e}")))?;
+    Ok(HttpFace { listener, tls })
 }
 
 /// Opens the ledger of `config` and checks the whole log before anything is served; a log
@@ -454,15 +471,20 @@ where
     if let Ok((_, shared)) = &served_or_opening {
         face.serving(shared.clone(), config.max_message_bytes);
     }
-    let http = http_listener.map(|l| {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!(addr = %a, "serving HTTP");
+    let http = http_listener.map(|h| {
+        if let Ok(a) = h.listener.local_addr() {
+            tracing::info!(addr = %a, tls = h.tls.is_some(), "serving HTTP");
         }
         let app = face.app();
         let stopping = serving.stopping.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::http::serve(l, app, stopping).await {
-                tracing::error!(error = %e, "the HTTP face stopped");
+            match h.tls {
+                Some(tls) => crate::http::tls::serve(h.listener, app, tls, stopping).await,
+                None => {
+                    if let Err(e) = crate::http::serve(h.listener, app, stopping).await {
+                        tracing::error!(error = %e, "the HTTP face stopped");
+                    }
+                }
             }
         })
     });

@@ -662,3 +662,55 @@ async fn metrics_count_the_append_path_queries_refusals_and_subscribers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_http_face_speaks_https_with_the_grpc_certificate() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bounded(60, async {
+        let dir = tempfile::tempdir().unwrap();
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = http.local_addr().unwrap();
+        let s = TestServer::start_in(dir, |c| {
+            c.tls = Some(rotaledger::server::TlsFiles { cert, key });
+            c.http = Some(HttpListener::bound(http));
+        })
+        .await;
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        // The ledger may still be opening: /healthz answers either way.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tls.read_to_string(&mut answer).await.unwrap_or_default();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("alive"), "{answer}");
+
+        // Plain HTTP on the TLS port gets no answer of the API.
+        let plain = reqwest::get(format!("http://{addr}/healthz")).await;
+        assert!(
+            plain.map_or(true, |r| !r.status().is_success()),
+            "plain HTTP answered on the TLS port"
+        );
+        s.stop().await;
+    })
+    .await;
+}

@@ -8,6 +8,7 @@
 //!   `POST /api/v1/append`; each calls the gRPC service method itself, in process.
 //! - [`params`]: strict query-string parameters.
 //! - [`error`]: gRPC statuses (and the HTTP layer's own refusals) as JSON with HTTP statuses.
+//! - [`tls`]: HTTPS with gRPC's certificate when `serve` has one.
 //!
 //! **Contracts.**
 //! - An endpoint MUST answer exactly what its gRPC call answers: it calls that call, with the
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod error;
 pub mod params;
+pub mod tls;
 
 use std::sync::{Arc, OnceLock};
 
