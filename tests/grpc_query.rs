@@ -2,7 +2,7 @@
 //! rotation credit, every query's figures and log position, as-of and recorded-up-to, the
 //! principals' scope both ways, and writers and auditors refused.
 
-use rotaledger::grpc::auth::{Access, hash_token};
+use rotaledger::grpc::auth::Access;
 use rotaledger::merkle::{Blake3, TreeHasher, verify_inclusion};
 use rotaledger::proto::{
     AppendRequest, EligibilityRequest, GroupSummaryRequest, RotationDutyRequest,
@@ -23,20 +23,7 @@ const TOKENS: [(&str, &str, &str, &str); 6] = [
 ];
 
 fn access_text() -> String {
-    TOKENS
-        .iter()
-        .map(|(name, role, school, tok)| {
-            let schools = if school.is_empty() {
-                String::new()
-            } else {
-                format!("schools = [\"{school}\"]\n")
-            };
-            format!(
-                "[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{schools}hash = \"{}\"\n\n",
-                hash_token(tok)
-            )
-        })
-        .collect()
+    crate::util::access_text(&TOKENS)
 }
 
 fn school(id: &str, standing: &str) -> String {

@@ -2,7 +2,7 @@
 //! same refusals), strict parameters, tokens and scopes, appends with receipts, and the curl
 //! lines of docs/HTTP.md run against a real server.
 
-use rotaledger::grpc::auth::{Access, hash_token};
+use rotaledger::grpc::auth::Access;
 use rotaledger::proto::{
     AppendRequest, EligibilityRequest, GetCheckpointRequest, GetInclusionProofRequest,
     GroupSummaryRequest, RotationDutyRequest, SchoolQuotaRequest, TeacherHistoryRequest,
@@ -23,20 +23,7 @@ const TOKENS: [(&str, &str, &str, &str); 4] = [
 /// A server with the access file above and the HTTP face on a port of its own.
 async fn server() -> (TestServer, String) {
     let dir = tempfile::tempdir().unwrap();
-    let text: String = TOKENS
-        .iter()
-        .map(|(name, role, school, tok)| {
-            let schools = if school.is_empty() {
-                String::new()
-            } else {
-                format!("schools = [\"{school}\"]\n")
-            };
-            format!(
-                "[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{schools}hash = \"{}\"\n\n",
-                hash_token(tok)
-            )
-        })
-        .collect();
+    let text = crate::util::access_text(&TOKENS);
     let access = Access::load(&write_access_file(dir.path(), &text)).unwrap();
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", http.local_addr().unwrap());

@@ -76,6 +76,21 @@ async fn registry(s: &TestServer) {
     append(s, "registry", events).await.unwrap();
 }
 
+/// A team of three (D1..D3 of P1..P3) from S to W on 2024-09-01; the founders' seqs.
+async fn team_of_three(s: &TestServer) -> Vec<u64> {
+    append(
+        s,
+        "team",
+        vec![
+            dispatch("D1", "P1", "W", "2024-09-01", Some("TM")),
+            dispatch("D2", "P2", "W", "2024-09-01", Some("TM")),
+            dispatch("D3", "P3", "W", "2024-09-01", Some("TM")),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
 /// The teams as of `as_of`: (team, strength, status, status_since).
 async fn teams(s: &TestServer, as_of: &str) -> Vec<(String, u32, TeamStatus, Option<String>)> {
     let mut q = s.connect(None).query().await.unwrap();
@@ -101,17 +116,7 @@ async fn a_teams_founders_are_voided_all_together_or_enough_remain() {
     bounded(60, async {
         let s = TestServer::start().await;
         registry(&s).await;
-        let founders = append(
-            &s,
-            "team",
-            vec![
-                dispatch("D1", "P1", "W", "2024-09-01", Some("TM")),
-                dispatch("D2", "P2", "W", "2024-09-01", Some("TM")),
-                dispatch("D3", "P3", "W", "2024-09-01", Some("TM")),
-            ],
-        )
-        .await
-        .unwrap();
+        let founders = team_of_three(&s).await;
 
         // One founder of three: refused, naming the team and the founders to void with it.
         let e = append(&s, "void-one", vec![void(founders[0])])
@@ -206,17 +211,7 @@ async fn founders_completing_their_term_complete_the_team_while_a_joiner_serves_
     bounded(60, async {
         let s = TestServer::start().await;
         registry(&s).await;
-        append(
-            &s,
-            "team",
-            vec![
-                dispatch("D1", "P1", "W", "2024-09-01", Some("TM")),
-                dispatch("D2", "P2", "W", "2024-09-01", Some("TM")),
-                dispatch("D3", "P3", "W", "2024-09-01", Some("TM")),
-            ],
-        )
-        .await
-        .unwrap();
+        team_of_three(&s).await;
         append(
             &s,
             "joiner",
@@ -270,17 +265,7 @@ async fn a_team_short_after_an_early_return_stays_below_minimum() {
     bounded(60, async {
         let s = TestServer::start().await;
         registry(&s).await;
-        append(
-            &s,
-            "team",
-            vec![
-                dispatch("D1", "P1", "W", "2024-09-01", Some("TM")),
-                dispatch("D2", "P2", "W", "2024-09-01", Some("TM")),
-                dispatch("D3", "P3", "W", "2024-09-01", Some("TM")),
-            ],
-        )
-        .await
-        .unwrap();
+        team_of_three(&s).await;
         append(
             &s,
             "early",

@@ -424,3 +424,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// An access file's text for `(name, role, school or "", token)` rows.
+pub fn access_text(tokens: &[(&str, &str, &str, &str)]) -> String {
+    tokens
+        .iter()
+        .map(|(name, role, school, tok)| {
+            let schools = if school.is_empty() {
+                String::new()
+            } else {
+                format!("schools = [\"{school}\"]\n")
+            };
+            format!(
+                "[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{schools}hash = \"{}\"\n\n",
+                rotaledger::grpc::auth::hash_token(tok)
+            )
+        })
+        .collect()
+}
