@@ -18,6 +18,9 @@
 //!   restart replays only the entries after it. A cache, never a source of truth.
 //! - [`atomic`]: files that appear only complete and durable (snapshot, exports, proofs).
 //! - `grpc`, `server`: the gRPC services and the server around the ledger.
+//! - [`http`]: the HTTP face beside gRPC: health, metrics, the JSON API (calling the gRPC
+//!   services themselves).
+//! - [`metrics`]: counters and histograms in the Prometheus text format.
 //! - [`cli`]: the offline commands (`verify`, `export`, `bench`) behind `src/main.rs`.
 //! - [`proto`]: code generated from `proto/rotaledger/v1`.
 
