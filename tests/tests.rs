@@ -37,6 +37,8 @@ mod log_store;
 mod no_panic;
 /// Policy fidelity: team voids, the quota's basis and duty, team completion, running terms.
 mod policy_fidelity;
+/// Power loss: `serve` on forgetfs (keeps only what was fsynced), power cut under appends.
+mod power_loss;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.

@@ -172,6 +172,8 @@ pub struct Store {
     data_file: File,
     /// Blob files already synced, so each is synced once.
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// The test-only fault [`SKIP_FDATASYNC_ENV`]: always false in a release build.
+    skip_data_sync: bool,
     /// Durability and batching counters.
     pub stats: Stats,
 }
@@ -207,6 +209,28 @@ pub fn request_key(actor: &str, request_id: &str) -> Vec<u8> {
 /// (proofs, exports, subscribers catching up), so a bounded cache keeps the server's memory
 /// proportional to its state, not to the log.
 pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Test-only fault switch, read once by [`Store::open`] in **debug builds only**: set to `1`,
+/// the store skips the `fdatasync` of sled's data file in [`Store::commit`] (and says so in a
+/// warning), breaking the module contract on purpose. It exists so that the power-loss test
+/// can prove it catches a store that acknowledges appends before they are durable
+/// (`tests/power_loss.rs`, docs/RELIABILITY.md); a release build has no such switch.
+pub const SKIP_FDATASYNC_ENV: &str = "ROTALEDGER_TEST_ONLY_SKIP_FDATASYNC";
+
+/// Whether the [`SKIP_FDATASYNC_ENV`] fault is on (never in a release build).
+fn skip_data_sync_fault() -> bool {
+    if !cfg!(debug_assertions) {
+        return false;
+    }
+    let on = std::env::var_os(SKIP_FDATASYNC_ENV).is_some_and(|v| v == "1");
+    if on {
+        tracing::warn!(
+            "{SKIP_FDATASYNC_ENV}=1: this debug build skips the fdatasync of every commit; \
+             acknowledged appends are NOT durable (a test fault, never for real data)"
+        );
+    }
+    on
+}
 
 /// How long [`Store::open`] waits for a lock that a just-closed handle still holds.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -249,6 +273,7 @@ impl Store {
             dir: dir.to_path_buf(),
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
+            skip_data_sync: skip_data_sync_fault(),
             stats: Stats::default(),
         })
     }
@@ -428,9 +453,11 @@ impl Store {
 
     /// fdatasync sled's data file and every blob file not synced yet.
     fn sync_files(&self) -> Result<(), StoreError> {
-        let data_path = self.dir.join("db");
-        self.data_file.sync_data().map_err(io_err(&data_path))?;
-        self.stats.data_syncs.fetch_add(1, Ordering::Relaxed);
+        if !self.skip_data_sync {
+            let data_path = self.dir.join("db");
+            self.data_file.sync_data().map_err(io_err(&data_path))?;
+            self.stats.data_syncs.fetch_add(1, Ordering::Relaxed);
+        }
         let blobs = self.dir.join("blobs");
         let Ok(listing) = std::fs::read_dir(&blobs) else {
             return Ok(());
