@@ -249,7 +249,8 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
         .map_err(|e| format!("Audit.Verify: {e}"))?
         .into_inner();
     if !v.ok {
-        f.other.push(format!("Audit.Verify failed: {:?}", v.first_bad));
+        f.other
+            .push(format!("Audit.Verify failed: {:?}", v.first_bad));
     }
 
     let text = a
@@ -336,17 +337,20 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
                 for ((seq, h), event) in seqs.iter().zip(hashes).zip(&s.events) {
                     let (stored_hash, _, payload) = &log[*seq as usize];
                     if stored_hash != h {
-                        f.lost.push(format!("acknowledged {rid}: entry {seq} has another hash"));
+                        f.lost
+                            .push(format!("acknowledged {rid}: entry {seq} has another hash"));
                     }
                     // The stored event holds every member that was sent (the ledger may add
                     // its per-teacher link).
                     let sent_event: serde_json::Value =
                         serde_json::from_str(event).map_err(|e| e.to_string())?;
-                    let same = sent_event.as_object().is_some_and(|o| {
-                        o.iter().all(|(k, v)| payload.get(k) == Some(v))
-                    });
+                    let same = sent_event
+                        .as_object()
+                        .is_some_and(|o| o.iter().all(|(k, v)| payload.get(k) == Some(v)));
                     if !same {
-                        f.lost.push(format!("acknowledged {rid}: entry {seq} reads back as {payload}"));
+                        f.lost.push(format!(
+                            "acknowledged {rid}: entry {seq} reads back as {payload}"
+                        ));
                     }
                 }
                 // Through the query path too: the state rebuilt after the reboot knows the
@@ -396,7 +400,8 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
                                 ));
                             }
                         } else if r.duplicate {
-                            f.other.push(format!("{rid} never landed yet is a duplicate"));
+                            f.other
+                                .push(format!("{rid} never landed yet is a duplicate"));
                         }
                         s.acked = Some((r.seqs, r.entry_hashes));
                     }
@@ -648,9 +653,17 @@ async fn acknowledged_appends_survive_power_loss() {
             kept.display()
         );
     }
-    assert!(outcome.findings.is_empty(), "{}", outcome.findings.describe());
+    assert!(
+        outcome.findings.is_empty(),
+        "{}",
+        outcome.findings.describe()
+    );
     assert_eq!(outcome.rounds, rounds);
-    assert!(run.acked > 0, "seed {:#x}: nothing was acknowledged", run.seed);
+    assert!(
+        run.acked > 0,
+        "seed {:#x}: nothing was acknowledged",
+        run.seed
+    );
     eprintln!(
         "{test}: {rounds} power cuts, {} appends sent, {} acknowledged before a cut, {} \
          unacknowledged retried ({} of them had landed), {} file and {} directory syncs, {:?}",

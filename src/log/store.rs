@@ -244,7 +244,7 @@ impl Store {
     /// lock still held. Opening waits out such a lock for up to [`LOCK_WAIT`] before it
     /// reports it, which is also how long a second server on the same store takes to fail.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        create_dir_durably(dir)?;
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
             match sled::Config::new()
@@ -266,6 +266,12 @@ impl Store {
         };
         let data_path = dir.join("db");
         let data_file = File::open(&data_path).map_err(io_err(&data_path))?;
+        // sled writes its settings file (`conf`) without syncing it; lost, sled would silently
+        // write a new one from whatever settings the next open passes.
+        let conf = dir.join("conf");
+        File::open(&conf)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(&conf))?;
         // A newly created store's files must survive a crash too: sync the directory entry.
         sync_dir(dir)?;
         Ok(Store {
@@ -524,6 +530,30 @@ fn seq_of_key(k: &[u8]) -> Result<u64, StoreError> {
     let mut b = [0u8; 8];
     b.copy_from_slice(&k[1..]);
     Ok(u64::from_be_bytes(b))
+}
+
+/// `create_dir_all`, then a sync of the parent of every directory it created: a new name is
+/// durable only once the directory holding it is synced (`fsync(2)`), so without this a
+/// store in a directory `open` created could vanish whole at a power loss, acknowledged
+/// appends and all.
+fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() {
+        missing.push(at);
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => break,
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    for created in missing.iter().rev() {
+        match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

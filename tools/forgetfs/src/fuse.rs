@@ -231,8 +231,7 @@ impl Filesystem for ForgetFs {
     ) {
         match self.with(|m| m.list(ino.0)) {
             Ok(list) => {
-                for (i, (child, kind, name)) in list.into_iter().enumerate().skip(offset as usize)
-                {
+                for (i, (child, kind, name)) in list.into_iter().enumerate().skip(offset as usize) {
                     // The offset handed back is where the next call resumes.
                     if reply.add(INodeNo(child), i as u64 + 1, kind, name) {
                         break;
@@ -260,7 +259,16 @@ impl Filesystem for ForgetFs {
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         // Plenty of room, as far as anyone asks: the store lives in this process's memory.
-        reply.statfs(1 << 24, 1 << 23, 1 << 23, 1 << 20, 1 << 19, BLOCK as u32, 255, BLOCK as u32);
+        reply.statfs(
+            1 << 24,
+            1 << 23,
+            1 << 23,
+            1 << 20,
+            1 << 19,
+            BLOCK as u32,
+            255,
+            BLOCK as u32,
+        );
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {

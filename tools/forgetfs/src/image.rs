@@ -67,12 +67,18 @@ impl Image {
                 match node {
                     Node::File { perm, data } => {
                         std::fs::write(&path, data)?;
-                        std::fs::set_permissions(&path, PermissionsExt::from_mode(u32::from(*perm)))?;
+                        std::fs::set_permissions(
+                            &path,
+                            PermissionsExt::from_mode(u32::from(*perm)),
+                        )?;
                     }
                     Node::Dir { perm, entries } => {
                         std::fs::create_dir_all(&path)?;
                         save(entries, &path)?;
-                        std::fs::set_permissions(&path, PermissionsExt::from_mode(u32::from(*perm)))?;
+                        std::fs::set_permissions(
+                            &path,
+                            PermissionsExt::from_mode(u32::from(*perm)),
+                        )?;
                     }
                 }
             }

@@ -568,17 +568,29 @@ mod tests {
         assert_eq!(m.read(f, 0, 100).unwrap(), b"ACKnowledged and then more");
         let img = m.power_cut(Cut::Everything);
         assert_eq!(file(&img, &["db"]).unwrap(), b"acknowledged");
-        assert_eq!(m.read(f, 0, 1), Err(Errno::EIO), "the disk is gone after the cut");
+        assert_eq!(
+            m.read(f, 0, 1),
+            Err(Errno::EIO),
+            "the disk is gone after the cut"
+        );
     }
 
     #[test]
     fn a_new_name_needs_its_directory_synced() {
         let mut m = fresh();
-        let a = m.create(ROOT, OsStr::new("a"), 0o600, ME, false).unwrap().ino.0;
+        let a = m
+            .create(ROOT, OsStr::new("a"), 0o600, ME, false)
+            .unwrap()
+            .ino
+            .0;
         m.write(a, 0, b"key").unwrap();
         m.sync(a).unwrap();
         let mut without = Model::new(&Image::empty(), 0, 0);
-        let b = without.create(ROOT, OsStr::new("a"), 0o600, ME, false).unwrap().ino.0;
+        let b = without
+            .create(ROOT, OsStr::new("a"), 0o600, ME, false)
+            .unwrap()
+            .ino
+            .0;
         without.write(b, 0, b"key").unwrap();
         without.sync(b).unwrap();
         without.sync(ROOT).unwrap();
@@ -601,11 +613,19 @@ mod tests {
         let old = named_file(&mut m, "snap");
         m.write(old, 0, b"old").unwrap();
         m.sync(old).unwrap();
-        let new = m.create(ROOT, OsStr::new("snap.partial"), 0o644, ME, false).unwrap();
+        let new = m
+            .create(ROOT, OsStr::new("snap.partial"), 0o644, ME, false)
+            .unwrap();
         m.write(new.ino.0, 0, b"new").unwrap();
         m.sync(new.ino.0).unwrap();
-        m.rename(ROOT, OsStr::new("snap.partial"), ROOT, OsStr::new("snap"), false)
-            .unwrap();
+        m.rename(
+            ROOT,
+            OsStr::new("snap.partial"),
+            ROOT,
+            OsStr::new("snap"),
+            false,
+        )
+        .unwrap();
         assert_eq!(m.lookup(ROOT, OsStr::new("snap")).unwrap().ino.0, new.ino.0);
         let mut synced = Model::new(&m.power_cut(Cut::Everything), 0, 0);
         let img = synced.power_cut(Cut::Everything);
@@ -613,22 +633,42 @@ mod tests {
         assert_eq!(file(&img, &["snap.partial"]), None);
 
         let mut m = Model::new(&img, 0, 0);
-        let new = m.create(ROOT, OsStr::new("snap.partial"), 0o644, ME, false).unwrap();
+        let new = m
+            .create(ROOT, OsStr::new("snap.partial"), 0o644, ME, false)
+            .unwrap();
         m.write(new.ino.0, 0, b"new").unwrap();
         m.sync(new.ino.0).unwrap();
-        m.rename(ROOT, OsStr::new("snap.partial"), ROOT, OsStr::new("snap"), false)
-            .unwrap();
+        m.rename(
+            ROOT,
+            OsStr::new("snap.partial"),
+            ROOT,
+            OsStr::new("snap"),
+            false,
+        )
+        .unwrap();
         m.sync(ROOT).unwrap();
         m.remove(ROOT, OsStr::new("snap"), false).unwrap();
         let img = m.power_cut(Cut::Everything);
-        assert_eq!(file(&img, &["snap"]).unwrap(), b"new", "the unlink was not synced");
+        assert_eq!(
+            file(&img, &["snap"]).unwrap(),
+            b"new",
+            "the unlink was not synced"
+        );
     }
 
     #[test]
     fn subdirectories_need_their_own_sync_and_their_parents() {
         let mut m = fresh();
-        let d = m.create(ROOT, OsStr::new("data"), 0o755, ME, true).unwrap().ino.0;
-        let f = m.create(d, OsStr::new("db"), 0o644, ME, false).unwrap().ino.0;
+        let d = m
+            .create(ROOT, OsStr::new("data"), 0o755, ME, true)
+            .unwrap()
+            .ino
+            .0;
+        let f = m
+            .create(d, OsStr::new("db"), 0o644, ME, false)
+            .unwrap()
+            .ino
+            .0;
         m.write(f, 0, b"x").unwrap();
         m.sync(f).unwrap();
         m.sync(d).unwrap();
@@ -636,13 +676,23 @@ mod tests {
         assert!(m.power_cut(Cut::Everything).root.is_empty());
 
         let mut m = fresh();
-        let d = m.create(ROOT, OsStr::new("data"), 0o755, ME, true).unwrap().ino.0;
+        let d = m
+            .create(ROOT, OsStr::new("data"), 0o755, ME, true)
+            .unwrap()
+            .ino
+            .0;
         m.sync(ROOT).unwrap();
-        let f = m.create(d, OsStr::new("db"), 0o644, ME, false).unwrap().ino.0;
+        let f = m
+            .create(d, OsStr::new("db"), 0o644, ME, false)
+            .unwrap()
+            .ino
+            .0;
         m.write(f, 0, b"x").unwrap();
         m.sync(f).unwrap();
         let img = m.power_cut(Cut::Everything);
-        assert!(matches!(img.root.get(OsStr::new("data")), Some(Node::Dir { entries, .. }) if entries.is_empty()));
+        assert!(
+            matches!(img.root.get(OsStr::new("data")), Some(Node::Dir { entries, .. }) if entries.is_empty())
+        );
     }
 
     #[test]
@@ -668,7 +718,10 @@ mod tests {
         let data = file(&img, &["db"]).unwrap();
         assert_eq!(data.len(), 5004);
         assert!(data[..100].iter().all(|&b| b == 7));
-        assert!(data[100..5000].iter().all(|&b| b == 0), "the cut bytes are gone");
+        assert!(
+            data[100..5000].iter().all(|&b| b == 0),
+            "the cut bytes are gone"
+        );
         assert_eq!(&data[5000..], b"tail");
     }
 
@@ -694,13 +747,20 @@ mod tests {
                 assert!(block.iter().all(|&b| b == 2) || block.iter().all(|&b| b == 0));
             }
         }
-        assert!(kept_some && lost_some, "a torn cut should vary with the seed");
+        assert!(
+            kept_some && lost_some,
+            "a torn cut should vary with the seed"
+        );
     }
 
     #[test]
     fn names_errors_like_posix() {
         let mut m = fresh();
-        let d = m.create(ROOT, OsStr::new("d"), 0o755, ME, true).unwrap().ino.0;
+        let d = m
+            .create(ROOT, OsStr::new("d"), 0o755, ME, true)
+            .unwrap()
+            .ino
+            .0;
         m.create(d, OsStr::new("f"), 0o644, ME, false).unwrap();
         assert_eq!(
             m.create(ROOT, OsStr::new("d"), 0o644, ME, false).err(),
@@ -717,7 +777,8 @@ mod tests {
             m.rename(d, OsStr::new("f"), ROOT, OsStr::new("g"), true),
             Err(Errno::EEXIST)
         );
-        m.rename(d, OsStr::new("f"), ROOT, OsStr::new("g"), false).unwrap();
+        m.rename(d, OsStr::new("f"), ROOT, OsStr::new("g"), false)
+            .unwrap();
         assert_eq!(m.lookup(d, OsStr::new("f")).err(), Some(Errno::ENOENT));
         assert_eq!(m.list(ROOT).unwrap().len(), 4);
     }

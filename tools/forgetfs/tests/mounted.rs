@@ -79,7 +79,10 @@ fn a_power_cut_keeps_exactly_what_was_synced() {
     let fs = Mounted::mount(&mnt, &image).unwrap();
     assert_eq!(std::fs::read(data.join("db")).unwrap(), b"durable");
     assert_eq!(std::fs::read(data.join("key")).unwrap(), b"secret");
-    assert!(!data.join("key.renamed").exists(), "the rename was never synced");
+    assert!(
+        !data.join("key.renamed").exists(),
+        "the rename was never synced"
+    );
     assert!(!data.join("lost").exists(), "its name was never synced");
     fs.unmount().unwrap();
 }
