@@ -165,13 +165,23 @@ async fn start(run: &Run, round: usize) -> Result<ServeProc, String> {
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     // Half the reboots write a state snapshot every 20 entries, so cuts land while one is
     // written; the other half none (as a server between its rare snapshots), so that the
-    // snapshot's directory syncs do not make sled's own new names durable by chance.
-    let snapshot_every = if round % 4 < 2 { "20" } else { "0" };
+    // snapshot's directory syncs do not make other new names durable by chance. The first
+    // start is one of the latter: the checkpoint key it creates must be durable on its own.
+    let snapshot_every = if matches!(round % 4, 1 | 2) {
+        "20"
+    } else {
+        "0"
+    };
     let mut cmd = std::process::Command::new(bin());
     cmd.arg("serve")
         .arg("--data")
         .arg(run.mnt.join("data"))
-        .args(["--listen", "127.0.0.1:0", "--snapshot-every", snapshot_every])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--snapshot-every",
+            snapshot_every,
+        ])
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env_remove(SKIP_FDATASYNC)
