@@ -5,6 +5,10 @@
 //! file and any new blob file itself. sled 0.34's flush on Linux only issues
 //! `sync_file_range`, which neither flushes the device's write cache nor the file's metadata,
 //! so on its own it is not power-loss safe (see `docs/FORMAT.md`, "Durability").
+//! [`Store::open`] MUST leave the store's names durable too: a name survives a power loss
+//! only once the directory holding it is synced, so it syncs the parent of every directory it
+//! creates, sled's `conf` file, and the store's directory. `tests/power_loss.rs` checks both
+//! promises by cutting the power under the real server (docs/RELIABILITY.md, "Power loss").
 //!
 //! Everything lives in sled's default tree so that one `Batch` covers entries, the head,
 //! idempotency records and Merkle nodes: they become durable together or not at all.

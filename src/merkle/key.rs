@@ -9,8 +9,9 @@
 //! - key file: `PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 || 32-byte seed)>` and a newline.
 //!
 //! **Contract:** [`CheckpointKey::save`] MUST NOT overwrite an existing file, creates the
-//! file with mode 0600, and MUST NOT return before the file and its name are durable; [`CheckpointKey::load`] MUST refuse a key file that group or others
-//! can access (on Unix), because anyone who can read it can sign checkpoints.
+//! file with mode 0600, and MUST NOT return before the file and its name are durable (the
+//! file and its directory synced); [`CheckpointKey::load`] MUST refuse a key file that group
+//! or others can access (on Unix), because anyone who can read it can sign checkpoints.
 
 use std::fmt;
 use std::io::{Read, Write};
