@@ -41,6 +41,8 @@ mod log_store;
 mod no_panic;
 /// Policy fidelity: team voids, the quota's basis and duty, team completion, running terms.
 mod policy_fidelity;
+/// Power loss: `serve` on forgetfs (keeps only what was fsynced), power cut under appends.
+mod power_loss;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
 /// `serve`'s start: refused before it listens; health `NOT_SERVING` until the ledger serves.

@@ -5,6 +5,10 @@
 //! file and any new blob file itself. sled 0.34's flush on Linux only issues
 //! `sync_file_range`, which neither flushes the device's write cache nor the file's metadata,
 //! so on its own it is not power-loss safe (see `docs/FORMAT.md`, "Durability").
+//! [`Store::open`] MUST leave the store's names durable too: a name survives a power loss
+//! only once the directory holding it is synced, so it syncs the parent of every directory it
+//! creates, sled's `conf` file, and the store's directory. `tests/power_loss.rs` checks both
+//! promises by cutting the power under the real server (docs/RELIABILITY.md, "Power loss").
 //!
 //! Everything lives in sled's default tree so that one `Batch` covers entries, the head,
 //! idempotency records and Merkle nodes: they become durable together or not at all.
@@ -193,6 +197,8 @@ pub struct Store {
     data_file: File,
     /// Blob files already synced, so each is synced once.
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// The test-only fault [`SKIP_FDATASYNC_ENV`]: always false in a release build.
+    skip_data_sync: bool,
     /// Durability and batching counters.
     pub stats: Stats,
 }
@@ -229,6 +235,28 @@ pub fn request_key(actor: &str, request_id: &str) -> Vec<u8> {
 /// proportional to its state, not to the log.
 pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Test-only fault switch, read once by [`Store::open`] in **debug builds only**: set to `1`,
+/// the store skips the `fdatasync` of sled's data file in [`Store::commit`] (and says so in a
+/// warning), breaking the module contract on purpose. It exists so that the power-loss test
+/// can prove it catches a store that acknowledges appends before they are durable
+/// (`tests/power_loss.rs`, docs/RELIABILITY.md); a release build has no such switch.
+pub const SKIP_FDATASYNC_ENV: &str = "ROTALEDGER_TEST_ONLY_SKIP_FDATASYNC";
+
+/// Whether the [`SKIP_FDATASYNC_ENV`] fault is on (never in a release build).
+fn skip_data_sync_fault() -> bool {
+    if !cfg!(debug_assertions) {
+        return false;
+    }
+    let on = std::env::var_os(SKIP_FDATASYNC_ENV).is_some_and(|v| v == "1");
+    if on {
+        tracing::warn!(
+            "{SKIP_FDATASYNC_ENV}=1: this debug build skips the fdatasync of every commit; \
+             acknowledged appends are NOT durable (a test fault, never for real data)"
+        );
+    }
+    on
+}
+
 /// How long [`Store::open`] waits for a lock that a just-closed handle still holds.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -241,7 +269,7 @@ impl Store {
     /// lock still held. Opening waits out such a lock for up to [`LOCK_WAIT`] before it
     /// reports it, which is also how long a second server on the same store takes to fail.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        create_dir_durably(dir)?;
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
             match sled::Config::new()
@@ -263,6 +291,12 @@ impl Store {
         };
         let data_path = dir.join("db");
         let data_file = File::open(&data_path).map_err(io_err(&data_path))?;
+        // sled writes its settings file (`conf`) without syncing it; lost, sled would silently
+        // write a new one from whatever settings the next open passes.
+        let conf = dir.join("conf");
+        File::open(&conf)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(&conf))?;
         // A newly created store's files must survive a crash too: sync the directory entry.
         sync_dir(dir)?;
         Ok(Store {
@@ -270,6 +304,7 @@ impl Store {
             dir: dir.to_path_buf(),
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
+            skip_data_sync: skip_data_sync_fault(),
             stats: Stats::default(),
         })
     }
@@ -471,9 +506,11 @@ impl Store {
 
     /// fdatasync sled's data file and every blob file not synced yet.
     fn sync_files(&self) -> Result<(), StoreError> {
-        let data_path = self.dir.join("db");
-        self.data_file.sync_data().map_err(io_err(&data_path))?;
-        self.stats.data_syncs.fetch_add(1, Ordering::Relaxed);
+        if !self.skip_data_sync {
+            let data_path = self.dir.join("db");
+            self.data_file.sync_data().map_err(io_err(&data_path))?;
+            self.stats.data_syncs.fetch_add(1, Ordering::Relaxed);
+        }
         let blobs = self.dir.join("blobs");
         let Ok(listing) = std::fs::read_dir(&blobs) else {
             return Ok(());
@@ -540,6 +577,30 @@ fn seq_of_key(k: &[u8]) -> Result<u64, StoreError> {
     let mut b = [0u8; 8];
     b.copy_from_slice(&k[1..]);
     Ok(u64::from_be_bytes(b))
+}
+
+/// `create_dir_all`, then a sync of the parent of every directory it created: a new name is
+/// durable only once the directory holding it is synced (`fsync(2)`), so without this a
+/// store in a directory `open` created could vanish whole at a power loss, acknowledged
+/// appends and all.
+fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() {
+        missing.push(at);
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => break,
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    for created in missing.iter().rev() {
+        match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

@@ -8,9 +8,10 @@
 //! - verifier key: `<name>+<key id, 8 hex digits>+<base64(0x01 || public key)>`;
 //! - key file: `PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 || 32-byte seed)>` and a newline.
 //!
-//! **Contract:** [`CheckpointKey::save`] MUST NOT overwrite an existing file and creates the
-//! file with mode 0600; [`CheckpointKey::load`] MUST refuse a key file that group or others
-//! can access (on Unix), because anyone who can read it can sign checkpoints.
+//! **Contract:** [`CheckpointKey::save`] MUST NOT overwrite an existing file, creates the
+//! file with mode 0600, and MUST NOT return before the file and its name are durable (the
+//! file and its directory synced); [`CheckpointKey::load`] MUST refuse a key file that group
+//! or others can access (on Unix), because anyone who can read it can sign checkpoints.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -287,7 +288,20 @@ impl CheckpointKey {
         let text = self.to_private_text();
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(io)
+            .map_err(io)?;
+        // The file's name is durable only once its directory is synced (fsync(2)). Without
+        // it a power loss could drop the key after it signed checkpoints, and the next start
+        // would generate another one that every auditor pinning the first rejects.
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| KeyError::Io {
+                path: dir.to_owned(),
+                source,
+            })
     }
 
     /// Reads a key file written by [`CheckpointKey::save`]. On Unix, refuses a file that
