@@ -6,8 +6,11 @@
 //! The keys and values written are the writer's own ([`entry_key`], [`node_key`],
 //! [`request_key`], [`RequestRecord`]) and every batch goes through [`Store::commit`], so the
 //! durability contract and the key layout live in one place. Batches end on append
-//! boundaries and each carries the head, so a restore cut short leaves a valid shorter log,
-//! never an entry without its idempotency record.
+//! boundaries, so a restore cut short never leaves an entry without its idempotency record.
+//! Each batch's head counts the first entry of the next append, which the batch does not
+//! hold, so a store cut between batches does not verify (its head is one entry past its
+//! entries): the known limit of `docs/RELIABILITY.md` "Restore into a fresh store", which
+//! `tests/power_loss.rs` asserts.
 
 use std::io::BufRead;
 
