@@ -163,7 +163,7 @@ pub async fn sign_out(
 pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let l = ctx.lang;
     let Some(who) = ctx.session.signed_in.as_ref() else {
@@ -218,7 +218,7 @@ pub async fn find(
 ) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let to = match (param(&q, "teacher"), param(&q, "school")) {
         (Some(t), _) if !t.is_empty() => Ok(see_other(&format!("/teachers/{}", enc(&t)))),

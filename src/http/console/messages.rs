@@ -215,23 +215,6 @@ catalogue! {
     Hidden => "（另有成员不在您的范围内）", " (more members outside your scope)";
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every message has a text in both languages (an empty English tail is allowed only
-    /// where Chinese grammar needs a word English does not).
-    #[test]
-    fn every_message_has_both_languages() {
-        for m in ALL {
-            assert!(!m.t(Lang::Zh).is_empty(), "{m:?} has no Chinese text");
-            if *m != M::LedgerPositionTail {
-                assert!(!m.t(Lang::En).is_empty(), "{m:?} has no English text");
-            }
-        }
-    }
-}
-
 /// The ledger's vocabulary values (titles, key levels, dispatch kinds, grades, return
 /// reasons, event types, standings) as people read them: value, Chinese, English.
 const VOCABULARY: &[(&str, &str, &str)] = &[
@@ -285,4 +268,21 @@ pub fn vocab(lang: Lang, value: &str) -> &str {
             Lang::Zh => zh,
             Lang::En => en,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message has a text in both languages (an empty English tail is allowed only
+    /// where Chinese grammar needs a word English does not).
+    #[test]
+    fn every_message_has_both_languages() {
+        for m in ALL {
+            assert!(!m.t(Lang::Zh).is_empty(), "{m:?} has no Chinese text");
+            if *m != M::LedgerPositionTail {
+                assert!(!m.t(Lang::En).is_empty(), "{m:?} has no English text");
+            }
+        }
+    }
 }

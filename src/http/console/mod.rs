@@ -4,13 +4,13 @@
 //!
 //! # Layout
 //!
-//! - [`session`]: sessions (cookie id, token kept in memory), CSRF tokens.
-//! - [`messages`]: the message catalogue (every label, status and error, zh and en).
-//! - [`html`]: escaping and the shared page frame.
-//! - [`login`]: `/login`, `/logout` and the home page `/`.
-//! - [`teacher`]: `/teachers/{id}`.
-//! - [`school`]: `/schools/{id}` and its downloads.
-//! - [`download`]: CSV (UTF-8 with BOM) and XLSX files of a list.
+//! - [`session`] holds sessions (cookie id, token kept in memory), CSRF tokens.
+//! - [`messages`] holds the message catalogue (every label, status and error, zh and en).
+//! - [`html`] holds escaping and the shared page frame.
+//! - [`login`] holds `/login`, `/logout` and the home page `/`.
+//! - [`teacher`] holds `/teachers/{id}`.
+//! - [`school`] holds `/schools/{id}` and its downloads.
+//! - [`download`] holds CSV (UTF-8 with BOM) and XLSX files of a list.
 //!
 //! **Contracts.**
 //! - A page MUST get its data by calling the gRPC service methods the JSON API calls, with the
@@ -259,7 +259,7 @@ pub fn see_other(to: &str) -> Response {
 
 impl Console {
     /// The signed-in context of a request, or the redirect to `/login`.
-    pub fn enter(&self, headers: &HeaderMap, uri: &Uri) -> Result<Ctx, Response> {
+    pub fn enter(&self, headers: &HeaderMap, uri: &Uri) -> Result<Ctx, Box<Response>> {
         let (lang, lang_switched) = lang_of(headers, uri);
         let session = session::cookie(headers, session::COOKIE_NAME)
             .and_then(|id| self.sessions.get(id))
@@ -269,7 +269,7 @@ impl Console {
             if lang_switched {
                 add_cookie(&mut r, &lang_cookie(lang));
             }
-            return Err(r);
+            return Err(Box::new(r));
         };
         Ok(Ctx {
             lang,

@@ -32,7 +32,7 @@ pub async fn page(
 ) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = draw(&c, &ctx, id, &q).await;
     c.finish(&ctx, r)
@@ -48,7 +48,7 @@ pub async fn download(
 ) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = file_of(&c, &ctx, id, &file, &q).await;
     c.finish(&ctx, r)

@@ -25,7 +25,7 @@ pub async fn page(
 ) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = draw(&c, &ctx, id, &q).await;
     c.finish(&ctx, r)
