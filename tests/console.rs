@@ -471,3 +471,65 @@ async fn the_school_page_and_its_downloads() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_and_audit_pages() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let admin = signed_in(&base, "tok-admin").await;
+        let r = client(false)
+            .get(format!("{base}/find?group=G1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "no session: to the sign-in form");
+        let (status, g1) = page(&admin, format!("{base}/find?group=G1")).await;
+        assert_eq!(status, 200);
+        assert!(g1.contains("第一学区") && g1.contains("成员学校"), "{g1}");
+
+        // 2024/25: 张伟 came back early (D3); 阳光小学 carries no quota.
+        let url = format!("{base}/groups/G1?as_of={AS_OF}&year=2024");
+        let (status, g1) = page(&admin, url.clone()).await;
+        assert_eq!(status, 200);
+        for text in [
+            "学区",
+            "/schools/S1",
+            "/schools/S3",
+            "/schools/W1",
+            "无比例任务",
+            "D3",
+            "TM1",
+        ] {
+            assert!(g1.contains(text), "G1's page lacks {text}");
+        }
+        // The principal of S1 sees its own school of the group only.
+        let head = signed_in(&base, "tok-s1").await;
+        let (status, mine) = page(&head, url).await;
+        assert_eq!(status, 200);
+        assert!(mine.contains("/schools/S1") && !mine.contains("/schools/S3"));
+
+        // The audit page: the head gRPC answers and a signed checkpoint, for the admin only.
+        let h = s
+            .connect(Some("tok-admin"))
+            .ledger()
+            .await
+            .unwrap()
+            .get_head(rotaledger::proto::GetHeadRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .head
+            .unwrap();
+        let (status, audit) = page(&admin, format!("{base}/audit")).await;
+        assert_eq!(status, 200);
+        assert!(audit.contains(&hex::encode(&h.hash)), "{audit}");
+        assert!(
+            audit.contains("最新签名检查点") && audit.contains("\u{2014} "),
+            "{audit}"
+        );
+        let (status, refused) = page(&head, format!("{base}/audit")).await;
+        assert_eq!(status, 403);
+        assert!(refused.contains("无权使用此页面"));
+    })
+    .await;
+}

@@ -198,6 +198,52 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         "{text}"
     );
     save(&shots, "teacher-en.png", &full_page_png(&tab));
+
+    // Sign out with the header's button (a POST carrying the CSRF token), then in as the
+    // bureau's admin for the district and audit pages.
+    tab.wait_for_element("header form button")
+        .unwrap()
+        .click()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
+    tab.navigate_to(&format!("{base}/login?lang=zh"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("input[name=token]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("tok-admin").unwrap();
+    tab.press_key("Enter").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tab.wait_until_navigated().unwrap();
+    let text = visible_text(&tab);
+    assert!(text.contains("按教师编号查找"), "{text}");
+    tab.navigate_to(&format!("{base}/groups/G1?as_of={AS_OF}&year=2024"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let text = visible_text(&tab);
+    assert!(
+        text.contains("第一学区") && text.contains("成员学校"),
+        "{text}"
+    );
+    save(&shots, "group.png", &full_page_png(&tab));
+    tab.navigate_to(&format!("{base}/audit"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let text = visible_text(&tab);
+    assert!(text.contains("最新签名检查点"), "{text}");
+    save(&shots, "audit.png", &full_page_png(&tab));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,6 +186,7 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
             let boxes = [
                 ("teacher", M::FindTeacher, M::TeacherId),
                 ("school", M::FindSchool, M::SchoolId),
+                ("group", M::FindGroup, M::GroupId),
             ]
             .iter()
             .map(|(name, title, label)| {
@@ -199,9 +200,18 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
                 )
             })
             .collect::<String>();
-            format!("<h1>{}</h1>{boxes}", esc(M::Home.t(l)))
+            format!(
+                "<h1>{}</h1>{boxes}<p><a href=\"/audit\">{}</a></p>",
+                esc(M::Home.t(l)),
+                esc(M::OpenAudit.t(l))
+            )
         }
-        Role::Auditor | Role::Writer => {
+        Role::Auditor => format!(
+            "<h1>{}</h1><p><a href=\"/audit\">{}</a></p>",
+            esc(M::Home.t(l)),
+            esc(M::OpenAudit.t(l))
+        ),
+        Role::Writer => {
             format!("<p class=\"empty\">{}</p>", esc(M::NoConsoleForRole.t(l)))
         }
     };
@@ -209,7 +219,7 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
     c.finish(&ctx, Ok(html(StatusCode::OK, page)))
 }
 
-/// `GET /find?teacher=ID` or `?school=ID`: to that page (stable URLs to bookmark).
+/// `GET /find?teacher=ID`, `?school=ID` or `?group=ID`: to that page (stable URLs to bookmark).
 pub async fn find(
     State(c): State<Console>,
     headers: HeaderMap,
@@ -220,10 +230,13 @@ pub async fn find(
         Ok(ctx) => ctx,
         Err(r) => return *r,
     };
-    let to = match (param(&q, "teacher"), param(&q, "school")) {
-        (Some(t), _) if !t.is_empty() => Ok(see_other(&format!("/teachers/{}", enc(&t)))),
-        (_, Some(s)) if !s.is_empty() => Ok(see_other(&format!("/schools/{}", enc(&s)))),
-        _ => Err(Problem::NoSuchPage),
-    };
+    let to = ["teacher", "school", "group"]
+        .iter()
+        .find_map(|kind| {
+            param(&q, kind)
+                .filter(|id| !id.is_empty())
+                .map(|id| see_other(&format!("/{kind}s/{}", enc(&id))))
+        })
+        .ok_or(Problem::NoSuchPage);
     c.finish(&ctx, to)
 }

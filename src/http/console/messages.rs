@@ -212,6 +212,26 @@ catalogue! {
     TeamCompleted => "已完成", "completed";
     Download => "下载", "Download";
     Members => "成员", "Members";
+    // Group and audit pages.
+    Group => "学区或集团", "District or group";
+    FindGroup => "按学区或集团编号查找", "Find a district or group by id";
+    GroupId => "学区或集团编号", "District or group id";
+    KindDistrict => "学区", "district";
+    KindGroup => "教育集团", "education group";
+    GroupTeams => "成员学校接收的交流团队", "Teams received by member schools";
+    MemberSchools => "成员学校", "Member schools";
+    Standing => "办学水平", "Standing";
+    Lead => "牵头校", "lead";
+    NoQuotaShort => "无比例任务", "no quota";
+    EarlyReturns => "本学年提前返回", "Early returns this year";
+    AuditTitle => "审计", "Audit";
+    OpenAudit => "查看台账头部与签名检查点", "See the log's head and signed checkpoint";
+    Head => "台账头部", "Head of the log";
+    LogSize => "记录条数", "Entries";
+    HeadHash => "最新记录哈希", "Hash of the last entry";
+    MerkleRoot => "默克尔树根", "Merkle root";
+    Checkpoint => "最新签名检查点", "Latest signed checkpoint";
+    CheckpointHelp => "签名笔记（C2SP signed-note，ed25519）。请用 rotaledger audit 或其他验证工具在本机核验；本页面不做验证。", "A signed note (C2SP signed-note, ed25519). Check it with rotaledger audit or another verifier on your own machine; this page verifies nothing.";
     Hidden => "（另有成员不在您的范围内）", " (more members outside your scope)";
 }
 

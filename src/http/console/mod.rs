@@ -10,6 +10,8 @@
 //! - [`login`] holds `/login`, `/logout` and the home page `/`.
 //! - [`teacher`] holds `/teachers/{id}`.
 //! - [`school`] holds `/schools/{id}` and its downloads.
+//! - [`group`] holds `/groups/{id}` (a district's or group's year).
+//! - [`audit`] holds `/audit` (head and latest signed checkpoint).
 //! - [`download`] holds CSV (UTF-8 with BOM) and XLSX files of a list.
 //!
 //! **Contracts.**
@@ -22,7 +24,9 @@
 //!   session's CSRF token MUST be refused (403) before it does anything.
 //! - No text a person reads is written outside [`messages`].
 
+pub mod audit;
 pub mod download;
+pub mod group;
 pub mod html;
 pub mod login;
 pub mod messages;
@@ -74,6 +78,8 @@ pub fn routes(services: Services, access: Arc<Access>) -> Router {
         .route("/teachers/{id}", get(teacher::page))
         .route("/schools/{id}", get(school::page))
         .route("/schools/{id}/{file}", get(school::download))
+        .route("/groups/{id}", get(group::page))
+        .route("/audit", get(audit::page))
         .route("/assets/console.css", get(css))
         .with_state(c)
 }

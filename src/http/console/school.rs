@@ -55,7 +55,7 @@ pub async fn download(
 }
 
 /// The school year a date falls in (it starts on 1 September).
-fn school_year_of(date: &str) -> Option<i32> {
+pub fn school_year_of(date: &str) -> Option<i32> {
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     Some(if d.month() >= 9 {
         d.year()
@@ -65,7 +65,7 @@ fn school_year_of(date: &str) -> Option<i32> {
 }
 
 /// The `year` parameter, if given.
-fn year_param(q: &[(String, String)]) -> Result<Option<i32>, Problem> {
+pub fn year_param(q: &[(String, String)]) -> Result<Option<i32>, Problem> {
     match param(q, "year").filter(|y| !y.is_empty()) {
         None => Ok(None),
         Some(y) => y
@@ -397,7 +397,8 @@ fn eligible_rows(q: &proto::SchoolQuota, names: &HashMap<String, String>) -> Vec
         .collect()
 }
 
-fn teams_html(
+/// The teams as a table (members by name where `names` knows them).
+pub fn teams_html(
     l: Lang,
     teams: &[proto::Team],
     names: &HashMap<String, String>,
