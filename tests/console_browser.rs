@@ -5,6 +5,7 @@
 //!
 //! Without Chromium the test is skipped with the install line on stderr, unless
 //! `ROTALEDGER_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
+//! `ROTALEDGER_CHROMIUM=/path` names another browser binary.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,12 @@ use headless_chrome::{Browser, LaunchOptions, Tab};
 use crate::console::{AS_OF, YEAR, server};
 use crate::util::bounded;
 
-/// Where Chromium is, if installed.
+/// Where Chromium is, if installed: `ROTALEDGER_CHROMIUM` when set (and only there), else
+/// the usual Debian and Ubuntu paths.
 fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROTALEDGER_CHROMIUM") {
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
+    }
     [
         "/usr/bin/chromium",
         "/usr/bin/chromium-browser",
@@ -254,7 +259,11 @@ async fn a_principal_in_a_real_browser() {
             !required,
             "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
         );
-        eprintln!(
+        // Straight to the process's stderr, not `eprintln!`: the test harness captures the
+        // macros' output of a passing test, and this line must be seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
         );
         return;
