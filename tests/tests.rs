@@ -15,6 +15,10 @@ mod bad_input;
 mod bench_cli;
 /// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
 mod cli_offline;
+/// The console: sign-in, sessions, CSRF, scope on pages, languages, CSV and XLSX downloads.
+mod console;
+/// The console in a real headless Chromium: sign-in, teacher and school pages, screenshots.
+mod console_browser;
 /// A damaged store: `serve` refuses it with exit code 2 and names the damage.
 mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.

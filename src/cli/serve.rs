@@ -21,10 +21,10 @@ pub struct ServeArgs {
     /// Address to listen on. Without --config only a loopback address is allowed.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: String,
-    /// The HTTP face (health, the JSON API; docs/HTTP.md): an address, or `off`. Same access
-    /// file, tokens, roles and scopes as gRPC; without --config only loopback. When the
-    /// default address is taken the server says so and serves gRPC alone; an address given
-    /// here must be free.
+    /// The HTTP face (health, the JSON API, the console; docs/HTTP.md): an address, or
+    /// `off`. Same access file, tokens, roles and scopes as gRPC; without --config only
+    /// loopback. When the default address is taken the server says so and serves gRPC alone;
+    /// an address given here must be free.
     #[arg(long, default_value = DEFAULT_HTTP, value_name = "ADDR|off")]
     pub http: String,
     /// Access file (TOML) mapping token hashes to roles; must not be readable by others.

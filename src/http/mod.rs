@@ -1,6 +1,6 @@
 //! The HTTP face (`serve --http ADDR`, default `127.0.0.1:8080`): health for load balancers
-//! and probes, and the JSON API under `/api/v1/` for callers that cannot speak gRPC
-//! (docs/HTTP.md).
+//! and probes, the JSON API under `/api/v1/` for callers that cannot speak gRPC, and the
+//! console for people (docs/HTTP.md).
 //!
 //! # Layout
 //!
@@ -9,6 +9,8 @@
 //! - [`params`]: strict query-string parameters.
 //! - [`error`]: gRPC statuses (and the HTTP layer's own refusals) as JSON with HTTP statuses.
 //! - [`tls`]: HTTPS with gRPC's certificate when `serve` has one.
+//! - [`console`]: the console, HTML pages for people (sign-in, teacher and school pages,
+//!   CSV/XLSX downloads), calling the same gRPC methods.
 //!
 //! **Contracts.**
 //! - An endpoint MUST answer exactly what its gRPC call answers: it calls that call, with the
@@ -19,6 +21,7 @@
 //! - A body over the server's message limit is refused with 413 before it is parsed.
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod params;
 pub mod tls;
@@ -57,6 +60,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         audit: Arc::new(AuditService::new(shared.clone())),
         query: Arc::new(QueryService::new(shared.clone())),
     };
+    let console = console::routes(services.clone(), shared.access.clone());
     let api = Router::new()
         .route("/teachers/{id}/history", get(api::teacher_history))
         .route("/teachers/{id}/eligibility", get(api::eligibility))
@@ -81,6 +85,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .route("/metrics", get(metrics))
         .with_state(Health { shared })
         .nest("/api/v1", api)
+        .merge(console)
         .layer(DefaultBodyLimit::max(max_body))
 }
 

@@ -1,0 +1,308 @@
+//! The console's message catalogue: every label, status and error text a page shows, keyed
+//! by message id, in Simplified Chinese (the default) and English.
+//!
+//! The table is one macro invocation, so a message id that is used but not written down (or
+//! written without one of its languages) does not compile.
+
+/// The language a page is drawn in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese (简体中文): the default.
+    Zh,
+    /// English, by the switch (`?lang=en`, remembered in a cookie).
+    En,
+}
+
+impl Lang {
+    /// The `lang` value in URLs and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The HTML `lang` attribute.
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language a `lang` value names (`zh`, `zh-CN`, `en`), if any.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" | "zh-cn" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language (what the switch offers).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($($id:ident => $zh:literal, $en:literal;)*) => {
+        /// A message id.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum M { $($id,)* }
+
+        impl M {
+            /// The message in `lang`.
+            pub fn t(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((M::$id, Lang::Zh) => $zh, (M::$id, Lang::En) => $en,)*
+                }
+            }
+        }
+
+        /// Every message id, for the catalogue's own checks.
+        #[cfg(test)]
+        const ALL: &[M] = &[$(M::$id,)*];
+    };
+}
+
+catalogue! {
+    AppName => "教师交流轮岗台账", "Teacher rotation ledger";
+    SwitchLang => "English", "中文";
+    Home => "首页", "Home";
+    SignIn => "登录", "Sign in";
+    SignOut => "退出登录", "Sign out";
+    TokenLabel => "访问令牌", "Access token";
+    SignInHelp => "请输入教育局为您签发的访问令牌。令牌只保存在服务器上，不写入浏览器。",
+        "Enter the access token your education bureau issued to you. It stays on the server, never in the browser.";
+    WrongToken => "令牌无效，请检查后重新输入。", "That token is not valid. Check it and try again.";
+    TokenNotText => "令牌只能包含字母、数字和常见符号。", "A token contains only letters, digits and common symbols.";
+    FormExpired => "表单已过期，请重新提交。", "The form has expired; please submit it again.";
+    SignedInAs => "当前用户", "Signed in as";
+    RoleAdmin => "管理员", "administrator";
+    RolePrincipal => "校长", "principal";
+    RoleAuditor => "审计员", "auditor";
+    RoleWriter => "数据写入系统", "writer";
+    AsOf => "截至日期", "As of";
+    AsOfHelp => "按该日期的状态显示（默认今天，北京时间）。", "Shown as things stood on this date (default: today, Beijing time).";
+    SchoolYear => "学年", "School year";
+    Show => "查询", "Show";
+    LedgerPosition => "台账位置：第", "Ledger position: entry";
+    LedgerPositionTail => "条记录", "";
+    // Errors.
+    NotFoundTitle => "未找到或无权查看", "Not found or not yours";
+    NotFoundBody => "该编号不存在，或不在您有权查看的学校范围内。", "There is no such id, or it is outside the schools you may see.";
+    ForbiddenTitle => "无权使用此页面", "Not allowed";
+    ForbiddenBody => "您的角色不能查看此页面。", "Your role may not see this page.";
+    BadInputTitle => "请求有误", "Bad request";
+    BadDate => "日期格式应为 YYYY-MM-DD，例如 2025-09-01。", "Dates are written YYYY-MM-DD, for example 2025-09-01.";
+    BadYear => "学年应为四位年份，例如 2025（即 2025/26 学年）。", "The school year is a four-digit year, e.g. 2025 (for 2025/26).";
+    BadInputBody => "请求中的参数无法处理：", "A parameter of the request cannot be used:";
+    UnavailableTitle => "暂时无法服务", "Temporarily unavailable";
+    UnavailableBody => "台账正在启动或维护，请稍后再试。", "The ledger is starting or under maintenance; try again shortly.";
+    InternalTitle => "服务器出错", "Server error";
+    InternalBody => "服务器未能完成请求，已记录日志。请稍后再试或联系管理员。", "The server could not answer; it has been logged. Try again later or ask your administrator.";
+    CsrfTitle => "表单已失效", "Form no longer valid";
+    CsrfBody => "该表单不是本次登录会话提交的，已拒绝。请返回页面重新操作。", "This form was not sent from your current session and was refused. Go back and try again.";
+    NoSuchPage => "没有这个页面。", "There is no such page.";
+    BackHome => "返回首页", "Back to home";
+    // Home.
+    YourSchools => "您负责的学校", "Your schools";
+    FindTeacher => "按教师编号查找", "Find a teacher by id";
+    FindSchool => "按学校编号查找", "Find a school by id";
+    TeacherId => "教师编号", "Teacher id";
+    SchoolId => "学校编号", "School id";
+    Go => "查看", "Open";
+    NoConsoleForRole => "您的角色在控制台中没有可查看的页面；请使用命令行或接口。", "Your role has no pages in the console; use the command line or the API.";
+    // Teacher page.
+    Teacher => "教师", "Teacher";
+    Profile => "基本信息", "Profile";
+    Name => "姓名", "Name";
+    HomeSchool => "人事关系所在学校", "Home school";
+    HomeSince => "入职本校日期", "At the home school since";
+    PostedAt => "当前任教学校", "Teaching at";
+    Title => "职称", "Title";
+    KeyLevel => "骨干级别", "Key-teacher level";
+    ServingDispatch => "当前交流", "Current dispatch";
+    None_ => "无", "none";
+    Terms => "交流期限进度", "Term progress";
+    NoDispatches => "暂无交流记录。", "No dispatches recorded.";
+    Dispatch => "交流编号", "Dispatch";
+    Kind => "类型", "Kind";
+    FromSchool => "派出学校", "From";
+    ToSchool => "接收学校", "To";
+    Start => "开始日期", "Start";
+    MinEnd => "最短期满日期", "Minimum term ends";
+    End => "结束日期", "Ended";
+    DaysServed => "已服务天数", "Days served";
+    Progress => "进度", "Progress";
+    Status => "状态", "Status";
+    Eligibility => "晋升资格", "Promotion-credit eligibility";
+    Met => "符合", "met";
+    NotMet => "不符合", "not met";
+    RotationCredit => "交流轮岗经历（职称、职级晋升）", "Rotation credit (title and rank promotions)";
+    MinGrade => "最低考核等次", "Lowest grade allowed";
+    LeadershipCredit => "学区、集团内2年交流轮岗经历（提任校级干部）", "Two years of rotation within district or group (leadership)";
+    MentorCredit => "培训交流后考核优良回原校", "Returning mentor (training with a good grade)";
+    SeniorTitle => "乡村或薄弱学校任教一年以上（申报高级职称）", "A year at rural or weak schools (senior title)";
+    DaysRequired => "需要天数", "Days required";
+    DaysMissing => "尚缺天数", "Days missing";
+    ReachedMinEnd => "已满最短期限", "Minimum term reached";
+    ReturnedEarly => "提前返回", "Returned early";
+    Grades => "考核等次", "Grades";
+    Qualifies => "计入", "Counts";
+    Ended => "已结束", "Ended";
+    LatestGrade => "最近考核", "Latest grade";
+    Yes => "是", "yes";
+    No => "否", "no";
+    Timeline => "全部记录", "Every entry";
+    NoEntries => "暂无记录。", "No entries.";
+    Seq => "序号", "Seq";
+    Effective => "生效日期", "Effective";
+    Recorded => "记录时间", "Recorded";
+    Event => "事项", "Event";
+    Details => "内容", "Details";
+    Actor => "记录人", "Recorded by";
+    Hash => "哈希", "Hash";
+    InEffect => "有效", "in effect";
+    VoidedBy => "已被作废，作废记录", "voided by entry";
+    Voids => "作废记录", "voids entry";
+    // Term statuses.
+    StServing => "交流中", "serving";
+    StBeyond => "已满期限，继续交流", "serving beyond the minimum";
+    StCompleted => "期满返回", "completed";
+    StReturnedEarly => "提前返回", "returned early";
+    StExempt => "（豁免）", " (exempt)";
+    // School page.
+    School => "学校", "School";
+    DueToRotate => "应交流教师", "Due to rotate";
+    DueHelp => "中级职称任职年限已达上限的教师（种子002）。", "Teachers in an intermediate-title post for the maximum years (seed 002).";
+    MeetingConditions => "符合交流轮岗条件的教师", "Meeting rotation conditions";
+    MeetingHelp => "在本校任教满规定年限、未在交流中、不在退休豁免期内。", "Tenure reached at the school, not on a dispatch, not close to retirement.";
+    NobodyListed => "无。", "Nobody.";
+    EmployedSince => "入职本校日期", "Employed since";
+    TenureReached => "任教满年限日期", "Tenure reached on";
+    IntermediateLimit => "中级职称满限日期", "Intermediate-title limit on";
+    OnDispatch => "交流中", "On dispatch";
+    Quota => "年度交流比例", "Quota for the school year";
+    NoQuotaDuty => "按当时适用的政策，本校在该学年没有交流比例任务（仅优质学校或城镇学校承担）。", "Under the policy in force, this school carries no quota for that year (only strong or urban schools do).";
+    EligibleCount => "符合条件教师数", "Eligible teachers";
+    Required => "应交流人数", "Required outflow";
+    Outflow => "已交流人数", "Outflow";
+    Missing => "尚缺人数", "Still missing";
+    KeyShare => "骨干教师占比", "Key-teacher share";
+    KeyOutflow => "骨干教师交流人数", "Key teachers rotated";
+    KeyRequired => "骨干教师应交流人数", "Key teachers required";
+    EligibleList => "符合条件教师名单", "Eligible teachers";
+    OutflowList => "本学年流出", "Outflow this year";
+    Hosted => "在本校交流的教师", "Teachers hosted here";
+    SentOut => "本校派出的教师", "Teachers sent out";
+    Teams => "本校接收的交流团队", "Teams received";
+    NoTeams => "无交流团队。", "No teams.";
+    Team => "团队", "Team";
+    Strength => "在岗人数", "Strength";
+    MinTeamSize => "最少人数", "Minimum";
+    Coverage => "计分科目缺少", "Scored subjects missing";
+    TeamComplete => "满编", "complete";
+    TeamBelow => "低于最少人数", "below minimum";
+    TeamCompleted => "已完成", "completed";
+    Download => "下载", "Download";
+    Members => "成员", "Members";
+    // Group and audit pages.
+    Group => "学区或集团", "District or group";
+    FindGroup => "按学区或集团编号查找", "Find a district or group by id";
+    GroupId => "学区或集团编号", "District or group id";
+    KindDistrict => "学区", "district";
+    KindGroup => "教育集团", "education group";
+    GroupTeams => "成员学校接收的交流团队", "Teams received by member schools";
+    MemberSchools => "成员学校", "Member schools";
+    Standing => "办学水平", "Standing";
+    Lead => "牵头校", "lead";
+    NoQuotaShort => "无比例任务", "no quota";
+    EarlyReturns => "本学年提前返回", "Early returns this year";
+    AuditTitle => "审计", "Audit";
+    OpenAudit => "查看台账头部与签名检查点", "See the log's head and signed checkpoint";
+    Head => "台账头部", "Head of the log";
+    LogSize => "记录条数", "Entries";
+    HeadHash => "最新记录哈希", "Hash of the last entry";
+    MerkleRoot => "默克尔树根", "Merkle root";
+    Checkpoint => "最新签名检查点", "Latest signed checkpoint";
+    CheckpointHelp => "签名笔记（C2SP signed-note，ed25519）。请用 rotaledger audit 或其他验证工具在本机核验；本页面不做验证。", "A signed note (C2SP signed-note, ed25519). Check it with rotaledger audit or another verifier on your own machine; this page verifies nothing.";
+    Hidden => "（另有成员不在您的范围内）", " (more members outside your scope)";
+}
+
+/// The ledger's vocabulary values (titles, key levels, dispatch kinds, grades, return
+/// reasons, event types, standings) as people read them: value, Chinese, English.
+const VOCABULARY: &[(&str, &str, &str)] = &[
+    ("none", "无", "none"),
+    ("junior", "初级", "junior"),
+    ("intermediate", "中级", "intermediate"),
+    ("senior", "高级", "senior"),
+    ("full_senior", "正高级", "full senior"),
+    ("school", "校级骨干", "school key teacher"),
+    ("district", "区级骨干", "district key teacher"),
+    ("city", "市级骨干", "city key teacher"),
+    ("province", "省级骨干", "provincial key teacher"),
+    ("national", "国家级骨干", "national key teacher"),
+    ("rotation", "交流轮岗", "rotation"),
+    ("support", "支教", "support"),
+    ("training", "跟岗培训", "training"),
+    ("term_completed", "期满", "term completed"),
+    ("health", "健康原因", "health"),
+    ("family_hardship", "家庭困难", "family hardship"),
+    ("school_closure", "学校撤并", "school closure"),
+    ("disciplinary", "纪律处分", "disciplinary"),
+    ("other", "其他", "other"),
+    ("fail", "不合格", "fail"),
+    ("basic_pass", "基本合格", "basic pass"),
+    ("pass", "合格", "pass"),
+    ("good", "良好", "good"),
+    ("excellent", "优秀", "excellent"),
+    ("strong", "优质校", "strong"),
+    ("ordinary", "普通校", "ordinary"),
+    ("weak", "薄弱校", "weak"),
+    ("title", "职称晋升", "title"),
+    ("rank", "职级晋升", "rank"),
+    ("leadership", "提任干部", "leadership"),
+    ("teacher_registered", "教师登记", "registered"),
+    ("teacher_dispatched", "派出交流", "dispatched"),
+    ("teacher_evaluated", "考核", "evaluated"),
+    ("teacher_returned", "交流返回", "returned"),
+    ("teacher_promoted", "晋升", "promoted"),
+    ("entry_voided", "作废", "voided"),
+    ("teacher_profile_updated", "信息更新", "profile updated"),
+    ("teacher_transferred", "调动", "transferred"),
+    ("teacher_moved", "调动", "moved"),
+];
+
+/// A vocabulary value in `lang` (the value itself when the catalogue does not know it).
+pub fn vocab(lang: Lang, value: &str) -> &str {
+    VOCABULARY
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map_or(value, |(_, zh, en)| match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message has a text in both languages (an empty English tail is allowed only
+    /// where Chinese grammar needs a word English does not).
+    #[test]
+    fn every_message_has_both_languages() {
+        for m in ALL {
+            assert!(!m.t(Lang::Zh).is_empty(), "{m:?} has no Chinese text");
+            if *m != M::LedgerPositionTail {
+                assert!(!m.t(Lang::En).is_empty(), "{m:?} has no English text");
+            }
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The console over HTTP: sign-in, sessions and CSRF, a principal's scope on teacher and
+//! school pages (unknown and out-of-scope ids draw the same page), the language switch, the
+//! designed error pages, and the CSV and XLSX downloads checked against gRPC's answers.
+
+use std::io::Cursor;
+
+use calamine::Reader as _;
+use reqwest::redirect::Policy;
+use rotaledger::grpc::auth::{Access, hash_token};
+use rotaledger::proto::{AppendRequest, RotationDutyRequest, SchoolQuotaRequest};
+use rotaledger::server::HttpListener;
+
+use crate::util::{TestServer, bounded, write_access_file};
+
+/// The access file: an HR system, the principal of 第一实验小学 (S1), an admin.
+const TOKENS: [(&str, &str, &str, &str); 3] = [
+    ("hr-system", "writer", "", "tok-writer"),
+    ("head-s1", "principal", "S1", "tok-s1"),
+    ("bureau-admin", "admin", "", "tok-admin"),
+];
+
+/// The as-of date the pages are asked for, and its school year.
+pub const AS_OF: &str = "2025-10-01";
+pub const YEAR: i32 = 2025;
+
+/// A server with the access file above, the HTTP face, and [`scenario`] appended.
+pub async fn server() -> (TestServer, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = TOKENS
+        .iter()
+        .map(|(name, role, school, tok)| {
+            let schools = if school.is_empty() {
+                String::new()
+            } else {
+                format!("schools = [\"{school}\"]\n")
+            };
+            format!(
+                "[[token]]\nname = \"{name}\"\nrole = \"{role}\"\n{schools}hash = \"{}\"\n\n",
+                hash_token(tok)
+            )
+        })
+        .collect();
+    let access = Access::load(&write_access_file(dir.path(), &text)).unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let s = TestServer::start_in(dir, |c| {
+        c.access = access;
+        c.http = Some(HttpListener::bound(http));
+    })
+    .await;
+    scenario(&s).await;
+    (s, base)
+}
+
+fn school(id: &str, name: &str, standing: &str) -> String {
+    format!(
+        r#"{{"type":"school_registered","version":1,"school":"{id}","name":"{name}","stage":"primary","standing":"{standing}","rural":false,"date":"2010-01-01"}}"#
+    )
+}
+
+fn teacher(id: &str, name: &str, school: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_registered","version":1,"teacher":"{id}","name":"{name}","school":"{school}","subject":"chinese","title":"intermediate","title_date":"2012-01-01","key_level":"none","employed_date":"2010-09-01","date":"2010-09-01"}}"#
+    )
+}
+
+fn dispatch(id: &str, teacher: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_dispatched","version":1,"dispatch":"{id}","teacher":"{teacher}","from_school":"S1","to_school":"W1","start_date":"2022-09-01","kind":"rotation","team":"TM1"}}"#
+    )
+}
+
+/// 第一实验小学 (S1, strong) sends a team of three to 阳光小学 (W1, weak) in 2022; 王芳's
+/// dispatch is evaluated, 张伟 comes back early; 赵强 teaches at 第三中学 (S3), outside the
+/// principal's scope.
+pub async fn scenario(s: &TestServer) {
+    let mut hr = s.connect(Some("tok-writer")).ledger().await.unwrap();
+    let mut registry = vec![
+        school("S1", "第一实验小学", "strong"),
+        school("W1", "阳光小学", "weak"),
+        school("S3", "第三中学", "strong"),
+        r#"{"type":"group_formed","version":1,"group":"G1","kind":"district","name":"第一学区","lead_school":"S1","schools":["S1","W1","S3"],"date":"2010-01-01"}"#.into(),
+    ];
+    for (id, name) in [
+        ("T1", "王芳"),
+        ("T2", "李明"),
+        ("T3", "张伟"),
+        ("T4", "刘洋"),
+        ("T5", "陈静"),
+        ("T6", "杨磊"),
+    ] {
+        registry.push(teacher(id, name, "S1"));
+    }
+    registry.push(teacher("X1", "赵强", "S3"));
+    let batches = [
+        ("registry", registry),
+        (
+            "team",
+            vec![dispatch("D1", "T1"), dispatch("D2", "T2"), dispatch("D3", "T3")],
+        ),
+        (
+            "later",
+            vec![
+                r#"{"type":"teacher_evaluated","version":1,"dispatch":"D1","school":"W1","school_year":2022,"grade":"good","date":"2023-07-01"}"#.into(),
+                r#"{"type":"teacher_evaluated","version":1,"dispatch":"D1","school":"W1","school_year":2023,"grade":"excellent","date":"2024-07-01"}"#.into(),
+                r#"{"type":"teacher_returned","version":1,"dispatch":"D3","return_date":"2025-01-10","reason":"health"}"#.into(),
+            ],
+        ),
+    ];
+    for (id, events) in batches {
+        hr.append(AppendRequest {
+            events,
+            request_id: id.into(),
+            expected_size: None,
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// A browser-like client: keeps cookies, follows redirects unless told not to.
+fn client(follow: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(if follow {
+            Policy::limited(5)
+        } else {
+            Policy::none()
+        })
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token in a page's form.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("the page has a CSRF field")
+        + "name=\"csrf\" value=\"".len();
+    page[at..at + 64].to_owned()
+}
+
+/// Signs `c` in with `token`; the answer to the form.
+async fn sign_in_with(c: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    let form = c.get(format!("{base}/login")).send().await.unwrap();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    c.post(format!("{base}/login"))
+        .form(&[("token", token), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A signed-in client.
+pub async fn signed_in(base: &str, token: &str) -> reqwest::Client {
+    let c = client(true);
+    let r = sign_in_with(&c, base, token).await;
+    assert_eq!(r.status(), 200, "sign-in as {token}");
+    c
+}
+
+async fn page(c: &reqwest::Client, url: String) -> (u16, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sessions_and_csrf() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+
+        // No session: every page redirects to the sign-in form.
+        let bare = client(false);
+        for path in ["/", "/teachers/T1", "/schools/S1", "/schools/S1/due.csv"] {
+            let r = bare.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 303, "{path}");
+            assert_eq!(r.headers()["location"], "/login", "{path}");
+        }
+
+        // A wrong token: the form again, with a clear message, and still no session.
+        let c = client(false);
+        let r = sign_in_with(&c, &base, "tok-wrong").await;
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("令牌无效"));
+        let r = c.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+
+        // A sign-in POST without the form's CSRF token signs nobody in.
+        let r = c
+            .post(format!("{base}/login"))
+            .form(&[("token", "tok-s1"), ("csrf", "0")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.text().await.unwrap().contains("表单已过期"));
+        assert_eq!(
+            c.get(format!("{base}/")).send().await.unwrap().status(),
+            303
+        );
+
+        // The right token: a session cookie that holds no token, then the home page.
+        let r = sign_in_with(&c, &base, "tok-s1").await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("rl_session="), "{cookie}");
+        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+        }
+        assert!(
+            !cookie.contains("tok-s1"),
+            "the token must stay on the server"
+        );
+        let (status, home) = page(&c, format!("{base}/")).await;
+        assert_eq!(status, 200);
+        assert!(home.contains("您负责的学校"), "{home}");
+        assert!(home.contains("href=\"/schools/S1\""), "{home}");
+
+        // Logging out needs the session's CSRF token.
+        let csrf = csrf_of(&home);
+        let r = c
+            .post(format!("{base}/logout"))
+            .form(&[("csrf", "not-the-token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.text().await.unwrap().contains("表单已失效"));
+        assert_eq!(page(&c, format!("{base}/")).await.0, 200, "still signed in");
+        let r = c
+            .post(format!("{base}/logout"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/login");
+        assert_eq!(
+            c.get(format!("{base}/")).send().await.unwrap().status(),
+            303
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_sees_its_teachers_and_nothing_else() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+
+        let (status, t1) = page(&c, format!("{base}/teachers/T1?as_of={AS_OF}")).await;
+        assert_eq!(status, 200, "{t1}");
+        for text in [
+            "王芳",
+            "交流期限进度",
+            "D1",
+            "2025-09-01", // min_end: three years after 2022-09-01
+            "晋升资格",
+            "交流轮岗经历",
+            "全部记录",
+            "派出交流",
+            "优秀",
+        ] {
+            assert!(t1.contains(text), "T1's page lacks {text}");
+        }
+
+        // Out of scope (赵强 teaches at S3) and unknown: the same designed page.
+        let (s_out, out) = page(&c, format!("{base}/teachers/X1")).await;
+        let (s_unknown, unknown) = page(&c, format!("{base}/teachers/NOPE")).await;
+        assert_eq!((s_out, s_unknown), (404, 404));
+        assert!(out.contains("未找到或无权查看"), "{out}");
+        assert!(!out.contains("赵强"));
+        assert_eq!(out.replace("X1", "ID"), unknown.replace("NOPE", "ID"));
+        let (s_school, other_school) = page(&c, format!("{base}/schools/S3")).await;
+        assert_eq!(s_school, 404);
+        assert!(other_school.contains("未找到或无权查看"));
+
+        // The admin sees 赵强.
+        let admin = signed_in(&base, "tok-admin").await;
+        let (status, x1) = page(&admin, format!("{base}/teachers/X1")).await;
+        assert_eq!(status, 200);
+        assert!(x1.contains("赵强"));
+        let (status, unknown) = page(&admin, format!("{base}/teachers/NOPE")).await;
+        assert_eq!(status, 404);
+        assert!(unknown.contains("未找到或无权查看"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_by_default_english_by_the_switch() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+        let url = format!("{base}/teachers/T1?as_of={AS_OF}");
+        let (_, zh) = page(&c, url.clone()).await;
+        assert!(zh.contains("<html lang=\"zh-CN\">") && zh.contains("交流期限进度"));
+        let (_, en) = page(&c, format!("{url}&lang=en")).await;
+        assert!(en.contains("<html lang=\"en\">"), "{en}");
+        assert!(en.contains("Term progress") && !en.contains("交流期限进度"));
+        // Remembered by the cookie.
+        let (_, again) = page(&c, url.clone()).await;
+        assert!(again.contains("Term progress"));
+        let (_, missing) = page(&c, format!("{base}/teachers/NOPE")).await;
+        assert!(missing.contains("Not found or not yours"));
+        let (_, back) = page(&c, format!("{url}&lang=zh")).await;
+        assert!(back.contains("交流期限进度"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_draw_the_designed_page() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+        for path in [
+            "/teachers/T1?as_of=2025-13-01",
+            "/teachers/T1?as_of=<script>",
+            "/schools/S1?as_of=yesterday",
+        ] {
+            let (status, body) = page(&c, format!("{base}{path}")).await;
+            assert_eq!(status, 400, "{path}");
+            assert!(body.contains("日期格式应为 YYYY-MM-DD"), "{path}: {body}");
+            assert!(!body.contains("<script>") && !body.contains("INVALID_ARGUMENT"));
+        }
+        let (status, body) = page(&c, format!("{base}/schools/S1?year=next")).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("学年应为四位年份"));
+        let (status, _) = page(&c, format!("{base}/schools/S1/everyone.csv")).await;
+        assert_eq!(status, 404);
+    })
+    .await;
+}
+
+/// The rows (after the header) of a CSV download, checking the BOM and the header.
+fn csv_rows(bytes: &[u8], header: &str) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 BOM for Excel");
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    assert_eq!(lines.next(), Some(header));
+    lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The rows (after the header) of an XLSX download's first sheet, checking the header.
+fn xlsx_rows(bytes: Vec<u8>, header: &[&str]) -> Vec<Vec<String>> {
+    let mut book = calamine::Xlsx::new(Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    let mut rows = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    assert_eq!(rows.next().unwrap(), header);
+    rows.collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_school_page_and_its_downloads() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+        let (status, body) = page(&c, format!("{base}/schools/S1?as_of={AS_OF}&year={YEAR}")).await;
+        assert_eq!(status, 200, "{body}");
+        for text in [
+            "应交流教师",
+            "符合交流轮岗条件的教师",
+            "年度交流比例",
+            "符合条件教师名单",
+            "本校派出的教师",
+            "本校接收的交流团队",
+            "刘洋",
+            "href=\"/teachers/T4?as_of=2025-10-01\"",
+        ] {
+            assert!(body.contains(text), "S1's page lacks {text}");
+        }
+
+        // What gRPC answers for the same caller, date and year.
+        let mut q = s.connect(Some("tok-s1")).query().await.unwrap();
+        let due = q
+            .rotation_duty(RotationDutyRequest {
+                school: "S1".into(),
+                as_of: AS_OF.into(),
+                recorded_up_to: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .due_to_rotate;
+        let eligible = q
+            .school_quota(SchoolQuotaRequest {
+                school: "S1".into(),
+                school_year: YEAR,
+                as_of: AS_OF.into(),
+                recorded_up_to: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .quota
+            .unwrap()
+            .eligible;
+        assert!(due.contains(&"T4".to_string()), "{due:?}");
+        assert!(eligible.contains(&"T3".to_string()), "{eligible:?}");
+        let names = |ids: &[String]| -> Vec<(String, String)> {
+            let all = [
+                ("T1", "王芳"),
+                ("T2", "李明"),
+                ("T3", "张伟"),
+                ("T4", "刘洋"),
+                ("T5", "陈静"),
+                ("T6", "杨磊"),
+            ];
+            ids.iter()
+                .map(|id| {
+                    let n = all.iter().find(|(t, _)| t == id).unwrap().1;
+                    (id.clone(), n.to_owned())
+                })
+                .collect()
+        };
+        let get = |path: String| {
+            let c = c.clone();
+            async move {
+                let r = c.get(path).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let disposition = r.headers()["content-disposition"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    disposition.starts_with("attachment; filename=\"S1-"),
+                    "{disposition}"
+                );
+                r.bytes().await.unwrap().to_vec()
+            }
+        };
+        let q = format!("?as_of={AS_OF}&year={YEAR}");
+        let first_two = |rows: Vec<Vec<String>>| -> Vec<(String, String)> {
+            rows.into_iter()
+                .map(|r| (r[0].clone(), r[1].clone()))
+                .collect()
+        };
+
+        let due_header = "教师编号,姓名,入职本校日期,任教满年限日期,职称,中级职称满限日期";
+        let csv = get(format!("{base}/schools/S1/due.csv{q}")).await;
+        assert_eq!(first_two(csv_rows(&csv, due_header)), names(&due));
+        let xlsx = get(format!("{base}/schools/S1/due.xlsx{q}")).await;
+        let heads: Vec<&str> = due_header.split(',').collect();
+        assert_eq!(first_two(xlsx_rows(xlsx, &heads)), names(&due));
+
+        let csv = get(format!("{base}/schools/S1/eligible.csv{q}")).await;
+        assert_eq!(first_two(csv_rows(&csv, "教师编号,姓名")), names(&eligible));
+        let xlsx = get(format!("{base}/schools/S1/eligible.xlsx{q}")).await;
+        assert_eq!(
+            first_two(xlsx_rows(xlsx, &["教师编号", "姓名"])),
+            names(&eligible)
+        );
+
+        // A school without a quota duty says so (the admin may see 阳光小学).
+        let admin = signed_in(&base, "tok-admin").await;
+        let (status, w1) = page(&admin, format!("{base}/schools/W1?as_of={AS_OF}")).await;
+        assert_eq!(status, 200, "{w1}");
+        assert!(w1.contains("本校在该学年没有交流比例任务"), "{w1}");
+        assert!(w1.contains("在本校交流的教师") && w1.contains("王芳"));
+        assert!(w1.contains("TM1"), "W1 receives the team: {w1}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_and_audit_pages() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let admin = signed_in(&base, "tok-admin").await;
+        let r = client(false)
+            .get(format!("{base}/find?group=G1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "no session: to the sign-in form");
+        let (status, g1) = page(&admin, format!("{base}/find?group=G1")).await;
+        assert_eq!(status, 200);
+        assert!(g1.contains("第一学区") && g1.contains("成员学校"), "{g1}");
+
+        // 2024/25: 张伟 came back early (D3); 阳光小学 carries no quota.
+        let url = format!("{base}/groups/G1?as_of={AS_OF}&year=2024");
+        let (status, g1) = page(&admin, url.clone()).await;
+        assert_eq!(status, 200);
+        for text in [
+            "学区",
+            "/schools/S1",
+            "/schools/S3",
+            "/schools/W1",
+            "无比例任务",
+            "D3",
+            "TM1",
+        ] {
+            assert!(g1.contains(text), "G1's page lacks {text}");
+        }
+        // The principal of S1 sees its own school of the group only.
+        let head = signed_in(&base, "tok-s1").await;
+        let (status, mine) = page(&head, url).await;
+        assert_eq!(status, 200);
+        assert!(mine.contains("/schools/S1") && !mine.contains("/schools/S3"));
+
+        // The audit page: the head gRPC answers and a signed checkpoint, for the admin only.
+        let h = s
+            .connect(Some("tok-admin"))
+            .ledger()
+            .await
+            .unwrap()
+            .get_head(rotaledger::proto::GetHeadRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .head
+            .unwrap();
+        let (status, audit) = page(&admin, format!("{base}/audit")).await;
+        assert_eq!(status, 200);
+        assert!(audit.contains(&hex::encode(&h.hash)), "{audit}");
+        assert!(
+            audit.contains("最新签名检查点") && audit.contains("\u{2014} "),
+            "{audit}"
+        );
+        let (status, refused) = page(&head, format!("{base}/audit")).await;
+        assert_eq!(status, 403);
+        assert!(refused.contains("无权使用此页面"));
+    })
+    .await;
+}
