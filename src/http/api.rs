@@ -38,6 +38,8 @@ pub struct Services {
     pub audit: Arc<AuditService>,
     /// `rotaledger.v1.Query`.
     pub query: Arc<QueryService>,
+    /// The ledger, for the committed head a page of entries ends at.
+    pub log: Arc<crate::ledger::Ledger>,
 }
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -46,23 +48,20 @@ type ApiResult = Result<Response, ApiError>;
 /// The gRPC request for `msg` on behalf of the HTTP caller: its bearer token goes along as
 /// the `authorization` metadata the services authorize.
 fn grpc<T>(msg: T, headers: &HeaderMap) -> Result<tonic::Request<T>, ApiError> {
-    let mut req = tonic::Request::new(msg);
-    if let Some(v) = headers.get(AUTHORIZATION) {
-        let v = v
-            .to_str()
-            .ok()
-            .and_then(|s| tonic::metadata::AsciiMetadataValue::try_from(s).ok())
-            .ok_or_else(|| {
-                ApiError::plain(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    Code::Unauthenticated,
-                    "UNAUTHENTICATED",
-                    "the authorization header is not text".into(),
-                )
-            })?;
-        req.metadata_mut().insert("authorization", v);
-    }
-    Ok(req)
+    let Some(v) = headers.get(AUTHORIZATION) else {
+        return Ok(tonic::Request::new(msg));
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| super::authorized(msg, s))
+        .ok_or_else(|| {
+            ApiError::plain(
+                axum::http::StatusCode::UNAUTHORIZED,
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+                "the authorization header is not text".into(),
+            )
+        })
 }
 
 fn json<T: Serialize>(r: Result<tonic::Response<T>, tonic::Status>) -> ApiResult {
@@ -296,34 +295,17 @@ pub async fn entries(State(s): State<Services>, Query(q): Pairs, headers: Header
     let from = p.uint("from")?.unwrap_or(0);
     let to = p.uint("to")?;
     p.finish()?;
-    // Ask for one page only, so the service reads no more than it sends.
+    // One page only, so the service reads no more than it sends; without `to` the range
+    // ends at the committed head (asking past it is refused, so ask for what exists, and let
+    // the read refuse a `from` beyond it).
     let page_end = from.saturating_add(MAX_ENTRIES_PER_PAGE);
-    let ask = Some(to.map_or(page_end, |t| t.min(page_end)));
+    let end = to
+        .unwrap_or_else(|| s.log.head().size.max(from))
+        .min(page_end);
     let msg = proto::ReadEntriesRequest {
         from_seq: from,
-        to_seq: ask,
+        to_seq: Some(end),
     };
-    // Without `to`, the range ends at the head: asking past it is the service's to refuse,
-    // so ask for what exists.
-    let msg = if to.is_none() {
-        let head = s
-            .ledger
-            .get_head(grpc(proto::GetHeadRequest {}, &headers)?)
-            .await
-            .map(|r| r.into_inner().head.map_or(0, |h| h.size));
-        match head {
-            Ok(size) => proto::ReadEntriesRequest {
-                to_seq: Some(page_end.min(size).max(from)),
-                ..msg
-            },
-            // A caller who may read entries but not the head (auditors may do both today):
-            // let the read decide.
-            Err(_) => msg,
-        }
-    } else {
-        msg
-    };
-    let end = msg.to_seq;
     let mut stream = s
         .audit
         .read_entries(grpc(msg, &headers)?)
@@ -335,10 +317,9 @@ pub async fn entries(State(s): State<Services>, Query(q): Pairs, headers: Header
             out.push(e);
         }
     }
-    let next = match (end, to) {
-        (Some(e), Some(t)) if e < t => Some(e),
-        (Some(e), None) if e == page_end => Some(e),
-        _ => None,
+    let next = match to {
+        Some(t) => (end < t).then_some(end),
+        None => (end == page_end).then_some(end),
     };
     Ok(Json(EntriesPage { entries: out, next }).into_response())
 }

@@ -59,6 +59,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         ledger: Arc::new(LedgerService::new(shared.clone())),
         audit: Arc::new(AuditService::new(shared.clone())),
         query: Arc::new(QueryService::new(shared.clone())),
+        log: shared.ledger.clone(),
     };
     let console = console::routes(services.clone(), shared.access.clone());
     let api = Router::new()
@@ -143,6 +144,16 @@ async fn readyz(State(h): State<Health>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
+}
+
+/// `msg` as a gRPC request carrying `authorization` (`Bearer <token>`) as its metadata, the
+/// way a gRPC client sends it; `None` when the value cannot be metadata (not visible ASCII).
+/// Every call the HTTP face makes on a caller's behalf is built here.
+pub fn authorized<T>(msg: T, authorization: &str) -> Option<tonic::Request<T>> {
+    let v = tonic::metadata::AsciiMetadataValue::try_from(authorization).ok()?;
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut().insert("authorization", v);
+    Some(req)
 }
 
 /// The HTTP face across the server's life. It answers from the moment it listens: until the

@@ -102,8 +102,7 @@ pub async fn sign_in(
         }
     };
     // The same check every gRPC call makes, on the same metadata.
-    let mut req = tonic::Request::new(());
-    let Ok(v) = tonic::metadata::AsciiMetadataValue::try_from(format!("Bearer {token}")) else {
+    let Some(req) = crate::http::authorized((), &format!("Bearer {token}")) else {
         return login_page(
             lang,
             &s,
@@ -112,7 +111,6 @@ pub async fn sign_in(
             StatusCode::UNAUTHORIZED,
         );
     };
-    req.metadata_mut().insert("authorization", v);
     let caller = match c.access.authorize(&req, Permission::ReadHead) {
         Ok(caller) => caller,
         Err(_) => {
