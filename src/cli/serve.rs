@@ -147,25 +147,43 @@ fn init_logs() {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn signalled() {
+fn signalled() -> impl std::future::Future<Output = ()> + Send {
+    // The handlers are installed now, not when the future is first polled: a SIGTERM that
+    // comes while the ledger opens (or the demo loads) must find them, or it would kill the
+    // process without a graceful shutdown.
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; stop with SIGINT");
-                let _ = tokio::signal::ctrl_c().await;
+                (int, term) => {
+                    tracing::warn!(
+                        interrupt = int.is_ok(),
+                        terminate = term.is_ok(),
+                        "cannot watch both SIGINT and SIGTERM; stopping on the one watched"
+                    );
+                    match (int, term) {
+                        (Ok(mut s), _) | (_, Ok(mut s)) => {
+                            s.recv().await;
+                        }
+                        _ => std::future::pending::<()>().await,
+                    }
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// `rotaledger serve`.
@@ -205,6 +223,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         .build()
         .map_err(CliError::ctx("starting the async runtime"))?;
     rt.block_on(async {
+        // Signal handlers first, so a stop request is never lost between binding and the
+        // ledger serving.
+        let stop = signalled();
         // Refused before binding (and before anything is printed or the demo generated): an
         // address without an access file that is not loopback. The listener is bound to the
         // very addresses checked.
@@ -241,7 +262,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             // answers from now on; the ledger serves once `ready` is logged.
             println!("listening on {addr}");
             announce();
-            return server::run(listener, config, signalled())
+            return server::run(listener, config, stop)
                 .await
                 .map_err(|e| CliError(e.to_string()));
         }
@@ -255,7 +276,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         // Announced once the district is loaded, so a script that waits for it can query.
         println!("listening on {addr}");
         announce();
-        server::serve_ledger(listener, config, ledger, signalled())
+        server::serve_ledger(listener, config, ledger, stop)
             .await
             .map_err(|e| CliError(e.to_string()))
     })?;
