@@ -18,26 +18,18 @@
 //! no daylight saving), the calendar of the jurisdictions the ledger serves: an HR office in
 //! Shanghai asking at 07:00 local time means that day, not yesterday in UTC.
 
-use std::collections::BTreeSet;
-
 use chrono::{FixedOffset, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 
 use super::auth::{Caller, Permission, Role};
 use super::status::{invalid_argument, out_of_scope};
 use super::{Shared, convert, query_convert as qc};
-use crate::domain::State;
-use crate::domain::duty::school_duty;
-use crate::domain::eligibility::eligibility;
 use crate::domain::fields;
-use crate::domain::group_summary::group_summary;
-use crate::domain::history::teacher_history;
 use crate::domain::id::Id;
-use crate::domain::quota::school_quota;
-use crate::domain::teams::{TeamMember, TeamView, teams};
-use crate::domain::terms::{TermQuery, terms};
+use crate::domain::teams::{TeamMember, TeamView};
+use crate::domain::terms::TermQuery;
 use crate::domain::vocab::SchoolYear;
-use crate::ledger::{Ledger, LedgerError, Positioned};
+use crate::ledger::{Ledger, LedgerError, View};
 use crate::proto;
 use crate::proto::query_server::Query;
 
@@ -66,8 +58,8 @@ impl QueryService {
 
 /// The state a question is answered from, and the date it is asked for.
 struct At {
-    /// The state with its log position.
-    state: Positioned<State>,
+    /// The state at its log position.
+    view: View,
     /// The as-of date.
     as_of: NaiveDate,
 }
@@ -75,8 +67,8 @@ struct At {
 impl At {
     fn position(&self) -> Option<proto::Position> {
         Some(proto::Position {
-            size: self.state.size,
-            head_hash: self.state.head_hash.to_vec(),
+            size: self.view.size(),
+            head_hash: self.view.head_hash().to_vec(),
             as_of: qc::date(self.as_of),
         })
     }
@@ -108,34 +100,21 @@ fn parse_year(year: i32) -> Result<(SchoolYear, NaiveDate), Status> {
 
 /// Whether the caller may see a teacher as of a date: its home school, or the receiving school
 /// of a dispatch it serves on that date, is in scope.
-fn teacher_visible(caller: &Caller, state: &State, teacher: &str, as_of: NaiveDate) -> bool {
-    if caller.role == Role::Admin {
-        return true;
-    }
-    let home = state
-        .home_at(teacher, as_of)
-        .is_some_and(|h| caller.in_scope(&h.school));
-    home || state
-        .dispatches_of(teacher)
-        .iter()
-        .any(|d| d.serving_on(as_of) && caller.in_scope(&d.to_school))
+fn teacher_visible(caller: &Caller, view: &View, teacher: &str, as_of: NaiveDate) -> bool {
+    caller.role == Role::Admin || view.teacher_in(teacher, as_of, &|s| caller.in_scope(s))
 }
 
 /// Whether the caller may see a team member by id: the dispatch is from or to one of its
 /// schools (the rule of the `Terms` list, which shows that term anyway), or it sees the
 /// teacher on the date (the rule for a single teacher).
-fn member_visible(caller: &Caller, state: &State, m: &TeamMember, as_of: NaiveDate) -> bool {
-    caller.role == Role::Admin
-        || state
-            .dispatch(&m.dispatch)
-            .is_some_and(|d| caller.in_scope(&d.from_school) || caller.in_scope(&d.to_school))
-        || teacher_visible(caller, state, &m.teacher, as_of)
+fn member_visible(caller: &Caller, view: &View, m: &TeamMember, as_of: NaiveDate) -> bool {
+    caller.role == Role::Admin || view.member_in(m, as_of, &|s| caller.in_scope(s))
 }
 
 /// A team as the caller may see it: the members it sees by id, the others only counted,
 /// with their sending schools. The team's own figures (strength, status, coverage) stay
 /// whole: they describe the team, and name no one.
-fn team_in_scope(caller: &Caller, state: &State, t: &TeamView, as_of: NaiveDate) -> proto::Team {
+fn team_in_scope(caller: &Caller, view: &View, t: &TeamView, as_of: NaiveDate) -> proto::Team {
     if caller.role == Role::Admin {
         return qc::team(t);
     }
@@ -143,12 +122,8 @@ fn team_in_scope(caller: &Caller, state: &State, t: &TeamView, as_of: NaiveDate)
         .members
         .iter()
         .cloned()
-        .partition(|m| member_visible(caller, state, m, as_of));
-    let schools: BTreeSet<String> = hidden
-        .iter()
-        .filter_map(|m| state.dispatch(&m.dispatch))
-        .map(|d| d.from_school.to_string())
-        .collect();
+        .partition(|m| member_visible(caller, view, m, as_of));
+    let schools = view.sending_schools(&hidden);
     let mut team = qc::team(&TeamView {
         members: shown,
         ..t.clone()
@@ -211,11 +186,11 @@ fn check_school(caller: &Caller, school: &str) -> Result<(), Status> {
 /// ids exist elsewhere; only an admin is told NOT_FOUND (by the projection).
 fn check_teacher(
     caller: &Caller,
-    state: &State,
+    view: &View,
     teacher: &str,
     as_of: NaiveDate,
 ) -> Result<(), Status> {
-    if !teacher_visible(caller, state, teacher, as_of) {
+    if !teacher_visible(caller, view, teacher, as_of) {
         return Err(deny_teacher(caller, teacher));
     }
     Ok(())
@@ -225,16 +200,11 @@ fn check_teacher(
 /// unknown group is refused the same way for a scoped caller (the same message and details:
 /// nothing in them depends on the group being real), so that a principal cannot learn which
 /// groups exist; only an admin is told NOT_FOUND.
-fn check_group(caller: &Caller, state: &State, group: &str, date: NaiveDate) -> Result<(), Status> {
+fn check_group(caller: &Caller, view: &View, group: &str, date: NaiveDate) -> Result<(), Status> {
     if caller.role == Role::Admin {
         return Ok(());
     }
-    let visible = state.group(group).is_some_and(|g| {
-        g.members_at(date)
-            .iter()
-            .any(|school| caller.in_scope(school))
-    });
-    if !visible {
+    if !view.group_in(group, date, &|s| caller.in_scope(s)) {
         return Err(deny_group(caller, group));
     }
     Ok(())
@@ -280,14 +250,11 @@ impl QueryService {
         };
         let ledger = self.shared.ledger.clone();
         tokio::task::spawn_blocking(move || {
-            let state = match recorded_up_to {
-                Some(n) => ledger.state_at(n).map_err(|e| match e {
-                    LedgerError::OutOfRange(m) => invalid_argument("recorded_up_to", &m),
-                    e => Status::from(e),
-                })?,
-                None => ledger.query(State::clone),
-            };
-            f(&caller, &ledger, At { state, as_of }, req)
+            let view = ledger.view(recorded_up_to).map_err(|e| match e {
+                LedgerError::OutOfRange(m) => invalid_argument("recorded_up_to", &m),
+                e => Status::from(e),
+            })?;
+            f(&caller, &ledger, At { view, as_of }, req)
         })
         .await
         .map_err(|e| Status::internal(format!("query task failed: {e}")))?
@@ -307,14 +274,14 @@ impl Query for QueryService {
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, ledger, at, req| {
                 let teacher = parse_id("teacher", &req.teacher)?;
-                let s = &at.state.value;
+                let s = &at.view;
                 check_teacher(caller, s, &teacher, at.as_of)?;
-                let h = teacher_history(s, &teacher, at.as_of).map_err(LedgerError::from)?;
+                let h = s.teacher_history(&teacher, at.as_of)?;
                 let mut entries: Vec<proto::HistoryEntry> =
                     h.entries.iter().map(qc::history_entry).collect();
                 let mut checkpoint = None;
                 if req.with_proofs {
-                    let size = at.state.size;
+                    let size = at.view.size();
                     checkpoint = Some(convert::checkpoint(&ledger.checkpoint_at(size)?));
                     for (e, d) in entries.iter_mut().zip(&h.entries) {
                         let hashes = ledger.inclusion_proof(d.seq, size)?;
@@ -343,11 +310,9 @@ impl Query for QueryService {
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
                 let teacher = parse_id("teacher", &req.teacher)?;
-                let s = &at.state.value;
+                let s = &at.view;
                 check_teacher(caller, s, &teacher, at.as_of)?;
-                let e = eligibility(s, &teacher, at.as_of).ok_or_else(|| {
-                    LedgerError::NotFound(format!("no teacher {teacher} is registered"))
-                })?;
+                let e = s.eligibility(&teacher, at.as_of)?;
                 Ok(proto::EligibilityResponse {
                     position: at.position(),
                     eligibility: Some(qc::eligibility(&e)),
@@ -366,7 +331,7 @@ impl Query for QueryService {
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
-                let s = &at.state.value;
+                let s = &at.view;
                 let teacher = req
                     .teacher
                     .as_deref()
@@ -386,19 +351,19 @@ impl Query for QueryService {
                 // Scope first: a scoped caller learns nothing of ids outside it.
                 if let Some(t) = &teacher {
                     check_teacher(caller, s, t, at.as_of)?;
-                    if s.teacher(t).is_none() && s.history(t).is_empty() {
+                    if !s.has_teacher(t) {
                         return Err(not_found(format!("no teacher {t} is registered")));
                     }
                 }
                 if let Some(sc) = &school {
                     check_school(caller, sc)?;
-                    if s.school(sc).is_none() {
+                    if !s.has_school(sc) {
                         return Err(not_found(format!("no school {sc} is registered")));
                     }
                 }
                 if let Some(g) = &group {
                     check_group(caller, s, g, at.as_of)?;
-                    if s.group(g).is_none() {
+                    if !s.has_group(g) {
                         return Err(not_found(format!("no district or group {g} is formed")));
                     }
                 }
@@ -419,7 +384,8 @@ impl Query for QueryService {
                         .map(|d| parse_date("ends_before", d))
                         .transpose()?,
                 };
-                let terms = terms(s, &q, at.as_of)
+                let terms = s
+                    .terms(&q, at.as_of)
                     .iter()
                     .filter(|t| caller.in_scope(&t.from_school) || caller.in_scope(&t.to_school))
                     .map(qc::term)
@@ -442,7 +408,7 @@ impl Query for QueryService {
             request,
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
-                let s = &at.state.value;
+                let s = &at.view;
                 let school = req
                     .school
                     .as_deref()
@@ -450,11 +416,12 @@ impl Query for QueryService {
                     .transpose()?;
                 if let Some(sc) = &school {
                     check_school(caller, sc)?;
-                    if s.school(sc).is_none() {
+                    if !s.has_school(sc) {
                         return Err(not_found(format!("no school {sc} is registered")));
                     }
                 }
-                let teams = teams(s, at.as_of)
+                let teams = s
+                    .teams(at.as_of)
                     .iter()
                     .filter(|t| school.as_ref().is_none_or(|sc| &t.school == sc))
                     .filter(|t| {
@@ -485,9 +452,9 @@ impl Query for QueryService {
             |caller, _, at, req| {
                 let school = parse_id("school", &req.school)?;
                 let (year, _) = parse_year(req.school_year)?;
-                let s = &at.state.value;
+                let s = &at.view;
                 check_school(caller, &school)?;
-                let q = school_quota(s, &school, year, at.as_of).map_err(LedgerError::from)?;
+                let q = s.school_quota(&school, year, at.as_of)?;
                 Ok(proto::SchoolQuotaResponse {
                     position: at.position(),
                     quota: Some(qc::quota(&q)),
@@ -508,10 +475,10 @@ impl Query for QueryService {
             |caller, _, at, req| {
                 let group = parse_id("group", &req.group)?;
                 let (year, first_day) = parse_year(req.school_year)?;
-                let s = &at.state.value;
+                let s = &at.view;
                 // Members are taken on 1 September, as the summary takes them.
                 check_group(caller, s, &group, first_day)?;
-                let g = group_summary(s, &group, year, at.as_of).map_err(LedgerError::from)?;
+                let g = s.group_summary(&group, year, at.as_of)?;
                 let members: Vec<_> = g
                     .members
                     .iter()
@@ -564,9 +531,9 @@ impl Query for QueryService {
             |r| (r.as_of.clone(), r.recorded_up_to),
             |caller, _, at, req| {
                 let school = parse_id("school", &req.school)?;
-                let s = &at.state.value;
+                let s = &at.view;
                 check_school(caller, &school)?;
-                let d = school_duty(s, &school, at.as_of).map_err(LedgerError::from)?;
+                let d = s.school_duty(&school, at.as_of)?;
                 let mut r = qc::duty(&d);
                 r.position = at.position();
                 Ok(r)

@@ -1,0 +1,230 @@
+//! The append path: an append's events are decoded (strictly, `domain::event`) before they
+//! reach the writer; on the writer thread each is checked by the domain rules against the
+//! state left by the events before it (`domain::rules`), stored as its canonical JSON plus
+//! the per-teacher history link, and applied to a pending copy of the state. The copy is
+//! published to readers when the commit is durable and dropped when the append is refused or
+//! the commit fails. The answer is a receipt proving the entries against its own head.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+
+use super::{Ledger, LedgerError, Receipt, Snapshot, sign};
+use crate::domain::rules::Batch;
+use crate::domain::{Event, Meta, State};
+use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
+use crate::merkle::{CheckpointKey, SignedCheckpoint};
+use crate::snapshot;
+
+/// The writer-side half of the ledger: checks appends, and publishes what was committed.
+pub(super) struct LedgerSequencer {
+    pub(super) key: Arc<CheckpointKey>,
+    pub(super) origin: String,
+    pub(super) checkpoint: Arc<ArcSwap<SignedCheckpoint>>,
+    pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(super) max_events: usize,
+    /// The state as of the last durable commit.
+    pub(super) committed: State,
+    /// `committed` plus the appends sequenced since (not yet durable).
+    pub(super) pending: State,
+    /// Background snapshots of the committed state.
+    pub(super) snapshots: Arc<snapshot::Scheduler<State>>,
+}
+
+/// Events of one append, already decoded.
+pub struct Events(Vec<Arc<Event>>);
+
+impl Sequencer for LedgerSequencer {
+    type Input = Events;
+    type Rejection = LedgerError;
+
+    fn sequence(&mut self, input: &Events, chain: &mut Chain<'_>) -> Result<(), LedgerError> {
+        let today = Utc::now().date_naive();
+        let limit = self
+            .max_events
+            .min(self.pending.policy_at(today).max_events_per_append as usize);
+        if input.0.len() > limit {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: format!(
+                    "{} events in one append, more than the limit of {limit}",
+                    input.0.len(),
+                ),
+            });
+        }
+        // Everything below works on a clone; `self.pending` changes only if all is accepted.
+        let mut batch = Batch::new(&self.pending);
+        let mut stamp: Option<(DateTime<Utc>, Arc<str>)> = None;
+        for (i, event) in input.0.iter().enumerate() {
+            batch.check(i, event)?;
+            let state = batch.state();
+            let link = state
+                .teacher_of(event)
+                .map(|t| state.teacher_head(t.as_str()));
+            let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
+                LedgerError::Storage(format!("event {i} did not encode as JSON: {e}"))
+            })?;
+            let (seq, hash) = chain.push(&payload);
+            // Every entry of an append shares its recorded time and actor: read them back
+            // from the first entry, exactly as a replay will.
+            let (recorded_at, actor) = match &stamp {
+                Some(s) => s.clone(),
+                None => {
+                    let m = chain
+                        .entries()
+                        .last()
+                        .map(|e| e.meta())
+                        .transpose()
+                        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?
+                        .ok_or_else(|| LedgerError::Storage(format!("entry {seq} vanished")))?;
+                    let s = (m.recorded_at, Arc::<str>::from(m.actor));
+                    stamp = Some(s.clone());
+                    s
+                }
+            };
+            batch.apply(
+                i,
+                Meta {
+                    seq,
+                    hash,
+                    recorded_at,
+                    actor,
+                },
+                event.clone(),
+            );
+        }
+        self.pending = batch.finish()?;
+        Ok(())
+    }
+
+    fn committed(&mut self, head: Head) {
+        if let Ok(cp) = sign(&self.key, &self.origin, head.size, head.root) {
+            self.checkpoint.store(Arc::new(cp));
+        }
+        self.committed = self.pending.clone();
+        self.snapshot.store(Arc::new(Snapshot {
+            head,
+            state: self.committed.clone(),
+        }));
+        self.snapshots.committed(head, &self.committed);
+    }
+
+    fn aborted(&mut self) {
+        self.pending = self.committed.clone();
+    }
+}
+
+impl Ledger {
+    /// Appends the events of one request, atomically and durably. `events` are JSON texts.
+    pub async fn append(
+        &self,
+        actor: &str,
+        request_id: &str,
+        expected_size: Option<u64>,
+        events: Vec<String>,
+    ) -> Result<Receipt, LedgerError> {
+        let r = self
+            .append_counted(actor, request_id, expected_size, events)
+            .await;
+        match &r {
+            Err(LedgerError::Rejected { rule, .. }) => self.metrics.rejected(rule),
+            Err(
+                LedgerError::Input { .. }
+                | LedgerError::RequestIdConflict { .. }
+                | LedgerError::UnexpectedSize { .. },
+            ) => self.metrics.refused_input(),
+            _ => {}
+        }
+        r
+    }
+
+    /// [`Ledger::append`] before its refusals are counted.
+    async fn append_counted(
+        &self,
+        actor: &str,
+        request_id: &str,
+        expected_size: Option<u64>,
+        events: Vec<String>,
+    ) -> Result<Receipt, LedgerError> {
+        self.check_integrity()?;
+        if events.is_empty() {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: "an append needs at least one event".into(),
+            });
+        }
+        if events.len() > self.max_events {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: format!(
+                    "{} events in one append, more than the limit of {}",
+                    events.len(),
+                    self.max_events
+                ),
+            });
+        }
+        let mut decoded = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let event = Event::decode(e).map_err(|d| LedgerError::Input {
+                index: Some(i),
+                field: d.field,
+                problem: d.problem,
+            })?;
+            decoded.push(Arc::new(event));
+        }
+        // The fingerprint covers the canonical forms: a retry that spells the same events
+        // differently is still the same append.
+        let canonical: Vec<String> = decoded.iter().map(|e| e.to_json()).collect();
+        let fp = fingerprint(canonical.iter().map(|c| c.as_bytes()));
+        let req = AppendRequest {
+            actor: actor.to_owned(),
+            request_id: request_id.to_owned(),
+            fingerprint: fp,
+            expected_size,
+            input: Events(decoded),
+        };
+        let out = self.writer.append(req).await.map_err(|e| match e {
+            AppendError::Invalid(m) => LedgerError::Input {
+                index: None,
+                field: "request_id".into(),
+                problem: m,
+            },
+            AppendError::RequestIdConflict {
+                request_id,
+                first_seq,
+                count,
+                ..
+            } => LedgerError::RequestIdConflict {
+                request_id,
+                first_seq,
+                end: first_seq + u64::from(count),
+            },
+            AppendError::UnexpectedSize { expected, actual } => {
+                LedgerError::UnexpectedSize { expected, actual }
+            }
+            AppendError::Rejected(r) => r,
+            AppendError::Storage(m) => LedgerError::Storage(m),
+            AppendError::Unavailable(m) => LedgerError::Unavailable(m),
+        })?;
+        // The receipt proves the entries against the answer's own head, so the first answer
+        // and every retry carry the same size and root.
+        let checkpoint = self.checkpoint_of(out.head)?;
+        let size = checkpoint.checkpoint.size;
+        let proofs = (0..out.hashes.len() as u64)
+            .map(|i| self.inclusion_proof(out.first_seq + i, size))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Receipt {
+            first_seq: out.first_seq,
+            hashes: out.hashes,
+            head: out.head,
+            duplicate: out.duplicate,
+            checkpoint,
+            proofs,
+        })
+    }
+}
