@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::ledger::LedgerError;
+use crate::ledger::{LedgerError, StorageKind};
 
 /// The `ErrorInfo.domain` of every error this service returns.
 pub const DOMAIN: &str = "rotaledger";
@@ -26,8 +26,15 @@ pub mod reason {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// A position or range lies outside the log.
     pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
-    /// The store failed.
+    /// The store failed with an I/O error that may pass: retry with the same request id.
     pub const STORAGE: &str = "STORAGE";
+    /// The disk or quota is full: retry once the operator has freed space.
+    pub const STORAGE_FULL: &str = "STORAGE_FULL";
+    /// Stored data is damaged or missing, or the log does not verify: never retry.
+    pub const CORRUPT: &str = "CORRUPT";
+    /// A fault of the server itself (e.g. it could not sign a checkpoint): not the caller's
+    /// to retry.
+    pub const INTERNAL: &str = "INTERNAL";
     /// The ledger is not accepting appends (shutting down).
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
     /// No credentials, or credentials that match no token.
@@ -155,14 +162,36 @@ pub fn ledger_status(e: &LedgerError) -> Status {
         LedgerError::OutOfRange(m) => {
             Status::with_error_details(Code::OutOfRange, m.clone(), info(reason::OUT_OF_RANGE, &[]))
         }
-        LedgerError::Storage(m) => {
-            tracing::error!(error = %m, "storage failure");
-            Status::with_error_details(
-                Code::Internal,
-                format!(
-                    "storage failure: {m}; the append was not acknowledged, retry later with the same request id"
+        LedgerError::Storage(e) => {
+            tracing::error!(error = %e, kind = ?e.kind, "storage failure");
+            let (code, why, advice) = match e.kind {
+                StorageKind::Transient => (
+                    Code::Unavailable,
+                    reason::STORAGE,
+                    "nothing was acknowledged; retry later with the same request id",
                 ),
-                info(reason::STORAGE, &[]),
+                StorageKind::Full => (
+                    Code::ResourceExhausted,
+                    reason::STORAGE_FULL,
+                    "nothing was acknowledged; retry with the same request id once the \
+                     operator has freed disk space",
+                ),
+                StorageKind::Corrupt => (
+                    Code::DataLoss,
+                    reason::CORRUPT,
+                    "stored data is damaged; do not retry, tell the operator \
+                     (docs/RELIABILITY.md)",
+                ),
+                StorageKind::Internal => (
+                    Code::Internal,
+                    reason::INTERNAL,
+                    "a fault of the server; do not retry automatically, tell the operator",
+                ),
+            };
+            Status::with_error_details(
+                code,
+                format!("storage failure: {e}; {advice}"),
+                info(why, &[]),
             )
         }
         LedgerError::Unavailable(m) => Status::with_error_details(
@@ -175,10 +204,11 @@ pub fn ledger_status(e: &LedgerError) -> Status {
             Status::with_error_details(
                 Code::DataLoss,
                 format!(
-                    "the stored log does not verify: first bad entry {}: {}",
+                    "the stored log does not verify: first bad entry {}: {}; do not retry, \
+                     tell the operator (docs/RELIABILITY.md)",
                     f.seq, f.problem
                 ),
-                info(reason::STORAGE, &[]),
+                info(reason::CORRUPT, &[("seq", f.seq.to_string())]),
             )
         }
     }
@@ -283,6 +313,7 @@ pub fn opening() -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::{StorageError, io_kind};
 
     fn reason_of(s: &Status) -> String {
         s.get_error_details()
@@ -341,9 +372,38 @@ mod tests {
                 reason::OUT_OF_RANGE,
             ),
             (
-                LedgerError::Storage("disk".into()),
-                Code::Internal,
+                LedgerError::Storage(StorageError::new(
+                    StorageKind::Transient,
+                    "committing",
+                    std::io::Error::other("EIO"),
+                )),
+                Code::Unavailable,
                 reason::STORAGE,
+            ),
+            (
+                LedgerError::Storage(StorageError::new(
+                    io_kind(&std::io::Error::from_raw_os_error(28)),
+                    "committing",
+                    std::io::Error::from_raw_os_error(28),
+                )),
+                Code::ResourceExhausted,
+                reason::STORAGE_FULL,
+            ),
+            (
+                LedgerError::Storage(StorageError::store(
+                    "reading entry 3",
+                    crate::log::StoreError::Corrupt("entry 3 is missing".into()),
+                )),
+                Code::DataLoss,
+                reason::CORRUPT,
+            ),
+            (
+                LedgerError::Storage(StorageError::internal(
+                    "signing a checkpoint",
+                    std::io::Error::other("no key"),
+                )),
+                Code::Internal,
+                reason::INTERNAL,
             ),
             (
                 LedgerError::Unavailable("stopping".into()),
@@ -359,7 +419,7 @@ mod tests {
                     },
                 }),
                 Code::DataLoss,
-                reason::STORAGE,
+                reason::CORRUPT,
             ),
         ];
         for (e, code, reason) in cases {

@@ -122,8 +122,14 @@ pub struct ApiError {
 impl ApiError {
     /// The answer for a gRPC status, details and all.
     pub fn from_status(s: &Status) -> ApiError {
-        let status = http_status(s.code());
         let details = s.get_error_details();
+        // A full disk is the server's condition, not a body too large: 507, not 413.
+        let status = match details.error_info() {
+            Some(i) if i.reason == crate::grpc::status::reason::STORAGE_FULL => {
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            _ => http_status(s.code()),
+        };
         let (reason, metadata) = details
             .error_info()
             .map(|i| {

@@ -11,7 +11,8 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use super::{Ledger, LedgerError, Receipt, Snapshot, sign};
+use super::error::store_kind;
+use super::{Ledger, LedgerError, Receipt, Snapshot, StorageError, StorageKind, sign};
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
@@ -65,7 +66,10 @@ impl Sequencer for LedgerSequencer {
                 .teacher_of(event)
                 .map(|t| state.teacher_head(t.as_str()));
             let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
-                LedgerError::Storage(format!("event {i} did not encode as JSON: {e}"))
+                LedgerError::Storage(StorageError::internal(
+                    format!("event {i} did not encode as JSON"),
+                    e,
+                ))
             })?;
             let (seq, hash) = chain.push(&payload);
             // Every entry of an append shares its recorded time and actor: read them back
@@ -78,8 +82,15 @@ impl Sequencer for LedgerSequencer {
                         .last()
                         .map(|e| e.meta())
                         .transpose()
-                        .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?
-                        .ok_or_else(|| LedgerError::Storage(format!("entry {seq} vanished")))?;
+                        .map_err(|e| {
+                            StorageError::new(StorageKind::Internal, format!("entry {seq}"), e)
+                        })?
+                        .ok_or_else(|| {
+                            StorageError::bare(
+                                StorageKind::Internal,
+                                format!("entry {seq} vanished"),
+                            )
+                        })?;
                     let s = (m.recorded_at, Arc::<str>::from(m.actor));
                     stamp = Some(s.clone());
                     s
@@ -208,7 +219,11 @@ impl Ledger {
                 LedgerError::UnexpectedSize { expected, actual }
             }
             AppendError::Rejected(r) => r,
-            AppendError::Storage(m) => LedgerError::Storage(m),
+            AppendError::Storage(e) => LedgerError::Storage(StorageError::new(
+                store_kind(&e),
+                "committing the append",
+                e,
+            )),
             AppendError::Unavailable(m) => LedgerError::Unavailable(m),
         })?;
         // The receipt proves the entries against the answer's own head, so the first answer

@@ -33,11 +33,13 @@
 //! - The state snapshot is a cache: a bad one is never a reason to refuse to open.
 
 mod append;
+mod error;
 mod open;
 mod read;
 mod view;
 
 pub use append::Events;
+pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use view::View;
 
 use std::path::PathBuf;
@@ -47,9 +49,7 @@ use arc_swap::ArcSwap;
 use chrono::Utc;
 
 use crate::domain::State;
-use crate::domain::query::QueryError;
-use crate::domain::rules::Rejection;
-use crate::log::{Failure, Head, StoreError, Writer};
+use crate::log::{Failure, Head, Writer};
 use crate::merkle::{Checkpoint, CheckpointKey, Digest, SignedCheckpoint};
 use crate::metrics::{Metrics, StoreFigures};
 use crate::snapshot;
@@ -126,75 +126,6 @@ pub enum Integrity {
     Failed(Failure),
 }
 
-/// Everything a caller of the ledger can be told "no" about.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    /// Malformed input: which event (if any), which field, what is wrong.
-    #[error("{}{field}: {problem}", index.map(|i| format!("event {i}: ")).unwrap_or_default())]
-    Input {
-        /// The event's index in the append.
-        index: Option<usize>,
-        /// The field at fault.
-        field: String,
-        /// What is wrong with it.
-        problem: String,
-    },
-    /// A rule refused the append.
-    #[error("event {index}: rule {rule}: {message}")]
-    Rejected {
-        /// The event's index in the append.
-        index: usize,
-        /// The rule's stable code.
-        rule: String,
-        /// What a person should know.
-        message: String,
-        /// The values involved.
-        values: Vec<(String, String)>,
-    },
-    /// The request id was used for another append.
-    #[error(
-        "request id {request_id:?} was already used for a different append (entries {first_seq}..{end})"
-    )]
-    RequestIdConflict {
-        /// The reused id.
-        request_id: String,
-        /// Where the original append starts.
-        first_seq: u64,
-        /// One past its last entry.
-        end: u64,
-    },
-    /// Optimistic concurrency failed.
-    #[error("expected the log to hold {expected} entries, it holds {actual}")]
-    UnexpectedSize {
-        /// What the client expected.
-        expected: u64,
-        /// What the log holds.
-        actual: u64,
-    },
-    /// Something asked for does not exist (yet).
-    #[error("{0}")]
-    NotFound(String),
-    /// A position or range outside the log.
-    #[error("{0}")]
-    OutOfRange(String),
-    /// The store failed.
-    #[error("storage: {0}")]
-    Storage(String),
-    /// The ledger is not accepting appends.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// The stored log does not verify: the first bad entry and what is wrong. Opening refuses
-    /// such a log; nothing repairs it.
-    #[error("the log does not verify: first bad entry {}: {}", .0.seq, .0.problem)]
-    Corrupt(Failure),
-}
-
-impl From<StoreError> for LedgerError {
-    fn from(e: StoreError) -> Self {
-        LedgerError::Storage(e.to_string())
-    }
-}
-
 /// What an accepted append returns: proof, in hand, of what the ledger accepted.
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -234,38 +165,6 @@ pub struct Positioned<T> {
     pub value: T,
 }
 
-impl From<Rejection> for LedgerError {
-    fn from(r: Rejection) -> Self {
-        LedgerError::Rejected {
-            index: r.index,
-            rule: r.rule.to_owned(),
-            message: r.message,
-            values: r.values,
-        }
-    }
-}
-
-impl From<QueryError> for LedgerError {
-    fn from(e: QueryError) -> Self {
-        match e {
-            QueryError::UnknownSchool(_)
-            | QueryError::UnknownGroup(_)
-            | QueryError::UnknownTeacher(_)
-            | QueryError::NoHomePost { .. } => LedgerError::NotFound(e.to_string()),
-            QueryError::NoQuotaDuty { .. } => LedgerError::Input {
-                index: None,
-                field: "school".into(),
-                problem: e.to_string(),
-            },
-            QueryError::YearOutOfRange(_) => LedgerError::Input {
-                index: None,
-                field: "school_year".into(),
-                problem: e.to_string(),
-            },
-        }
-    }
-}
-
 fn sign(
     key: &CheckpointKey,
     origin: &str,
@@ -274,7 +173,7 @@ fn sign(
 ) -> Result<SignedCheckpoint, LedgerError> {
     Checkpoint::new(origin, size, root, Utc::now())
         .and_then(|c| c.sign(key))
-        .map_err(|e| LedgerError::Storage(format!("signing a checkpoint: {e}")))
+        .map_err(|e| StorageError::internal("signing a checkpoint", e).into())
 }
 
 /// The ledger.

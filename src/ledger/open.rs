@@ -8,13 +8,17 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::append::LedgerSequencer;
-use super::{Integrity, KEY_FILE, Ledger, LedgerError, LedgerOptions, OpenReport, Snapshot, sign};
+use super::error::io_kind;
+use super::{
+    Integrity, KEY_FILE, Ledger, LedgerError, LedgerOptions, OpenReport, Snapshot, StorageError,
+    StorageKind, sign,
+};
 use crate::domain::{Event, Meta, State};
 use crate::log::entry::{BodyRef, EntryRef};
 use crate::log::store::read_ahead;
 use crate::log::verify::verify_prefix;
 use crate::log::{Failure, Head, Store, Writer};
-use crate::merkle::{Blake3, CheckpointKey, CompactRange};
+use crate::merkle::{Blake3, CheckpointKey, CompactRange, KeyError};
 use crate::metrics::Metrics;
 use crate::snapshot;
 
@@ -74,7 +78,14 @@ impl Ledger {
         } else {
             CheckpointKey::generate(&opts.origin).and_then(|k| k.save(&key_path).map(|_| k))
         }
-        .map_err(|e| LedgerError::Storage(format!("checkpoint key: {e}")))?;
+        .map_err(|e| {
+            let kind = match &e {
+                KeyError::Io { source, .. } => io_kind(source),
+                KeyError::Randomness(_) => StorageKind::Internal,
+                _ => StorageKind::Corrupt,
+            };
+            StorageError::new(kind, format!("checkpoint key {}", key_path.display()), e)
+        })?;
         let key = Arc::new(key);
         let checkpoint = Arc::new(ArcSwap::from_pointee(sign(
             &key,
@@ -103,7 +114,7 @@ impl Ledger {
                 opts.snapshot_every,
                 opened.snapshot.unwrap_or(0),
             )
-            .map_err(|e| LedgerError::Storage(e.to_string()))?,
+            .map_err(|e| snapshot_failure("state snapshots", e))?,
         );
         let check = check.filter(|p| p.size > 0);
         let integrity = Arc::new(IntegrityCell::new(match check {
@@ -181,7 +192,7 @@ impl Ledger {
         let snap = self.snapshot.load_full();
         self.snapshots
             .write_now(snap.head, &snap.state)
-            .map_err(|e| LedgerError::Storage(e.to_string()))
+            .map_err(|e| snapshot_failure("state snapshots", e))
     }
 }
 
@@ -308,7 +319,7 @@ fn start_background_check(
                 }
             }
         })
-        .map_err(|e| LedgerError::Storage(format!("starting the background check: {e}")))?;
+        .map_err(|e| StorageError::internal("starting the background check", e))?;
     if let Ok(mut slot) = cell.thread.lock() {
         *slot = Some(t);
     }
@@ -425,7 +436,7 @@ fn decode_stored_entry(
         .check_ref(&entry, body.as_ref().map(|b| b.seq))
         .map_err(LedgerError::Corrupt)?;
     // The verifier refuses an undecodable body, so this is only the type's other arm.
-    let b = body.map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))?;
+    let b = body.map_err(|e| StorageError::new(StorageKind::Corrupt, format!("entry {seq}"), e))?;
     if **actor != *b.actor {
         *actor = Arc::from(&*b.actor);
     }
@@ -442,4 +453,14 @@ fn decode_stored_entry(
         },
         event,
     ))
+}
+
+/// A state snapshot's failure as a storage error: a file's I/O error by its kind, anything
+/// else a fault of the server (the snapshot is a cache; its content never fails a request).
+pub(super) fn snapshot_failure(context: &str, e: snapshot::SnapshotError) -> LedgerError {
+    let kind = match &e {
+        snapshot::SnapshotError::File(f) => io_kind(&f.source),
+        _ => StorageKind::Internal,
+    };
+    StorageError::new(kind, context, e).into()
 }

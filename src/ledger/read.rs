@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::open::replay;
-use super::{Ledger, LedgerError, Positioned, Snapshot, sign};
+use super::{Ledger, LedgerError, Positioned, Snapshot, StorageError, StorageKind, sign};
 use crate::domain::State;
 use crate::domain::query::QueryError;
 use crate::log::verify::{verify_prefix, verify_range};
@@ -67,7 +67,7 @@ impl Ledger {
             )));
         }
         let r = root(&Blake3, size, self.store().as_ref())
-            .map_err(|e| LedgerError::Storage(e.to_string()))?;
+            .map_err(|e| StorageError::tree(format!("the Merkle root of size {size}"), e))?;
         sign(&self.key, &self.origin, size, r)
     }
 
@@ -80,8 +80,9 @@ impl Ledger {
                 head.size
             )));
         }
-        inclusion_proof(&Blake3, seq, size, self.store().as_ref())
-            .map_err(|e| LedgerError::Storage(e.to_string()))
+        inclusion_proof(&Blake3, seq, size, self.store().as_ref()).map_err(|e| {
+            StorageError::tree(format!("the inclusion proof of {seq} in {size}"), e).into()
+        })
     }
 
     /// Consistency proof that the log of `new_size` extends the log of `old_size`.
@@ -97,8 +98,9 @@ impl Ledger {
                 head.size
             )));
         }
-        consistency_proof(&Blake3, old_size, new_size, self.store().as_ref())
-            .map_err(|e| LedgerError::Storage(e.to_string()))
+        consistency_proof(&Blake3, old_size, new_size, self.store().as_ref()).map_err(|e| {
+            StorageError::tree(format!("the consistency proof {old_size} -> {new_size}"), e).into()
+        })
     }
 
     /// One committed entry.
@@ -109,9 +111,13 @@ impl Ledger {
                 self.head().size
             )));
         }
-        self.store()
-            .entry(seq)?
-            .ok_or_else(|| LedgerError::Storage(format!("entry {seq} is missing from the store")))
+        self.store().entry(seq)?.ok_or_else(|| {
+            StorageError::bare(
+                StorageKind::Corrupt,
+                format!("entry {seq} is missing from the store"),
+            )
+            .into()
+        })
     }
 
     /// Committed entries `from..to` (clamped to the head), read without blocking the writer.
@@ -123,8 +129,9 @@ impl Ledger {
         let to = to.min(self.head().size);
         self.store().raw_range(from, to).map(|r| {
             let (seq, v) = r?;
-            Entry::from_stored(seq, &v)
-                .map_err(|e| LedgerError::Storage(format!("entry {seq}: {e}")))
+            Entry::from_stored(seq, &v).map_err(|e| {
+                StorageError::new(StorageKind::Corrupt, format!("entry {seq}"), e).into()
+            })
         })
     }
 
@@ -138,7 +145,7 @@ impl Ledger {
         Ok(match range {
             // The store may hold entries committed after `head` was read; check up to it.
             None => verify_prefix(self.store(), head, &|| true, progress)?.ok_or_else(|| {
-                LedgerError::Storage("verification stopped before the end".into())
+                StorageError::bare(StorageKind::Internal, "verification stopped before the end")
             })?,
             Some((from, to)) => verify_range(self.store(), from, to.min(head.size), progress)?,
         })

@@ -122,9 +122,10 @@ pub enum AppendError<R: std::fmt::Debug> {
     /// The sequencer refused the append.
     #[error("rejected: {0:?}")]
     Rejected(R),
-    /// The store failed; nothing of this append is acknowledged.
+    /// The store failed; nothing of this append is acknowledged. Shared: one failed commit
+    /// answers every append it held.
     #[error("storage failure, nothing acknowledged: {0}")]
-    Storage(String),
+    Storage(std::sync::Arc<StoreError>),
     /// The writer is stopped (shut down, or after a storage failure).
     #[error("the ledger is not accepting appends: {0}")]
     Unavailable(String),
@@ -352,7 +353,7 @@ fn run<S: Sequencer>(
                 None => match store.request(&key) {
                     Ok(r) => r.map(|r| (r, None)),
                     Err(e) => {
-                        let _ = reply.send(Err(AppendError::Storage(e.to_string())));
+                        let _ = reply.send(Err(AppendError::Storage(std::sync::Arc::new(e))));
                         continue;
                     }
                 },
@@ -372,7 +373,7 @@ fn run<S: Sequencer>(
                     None => match read_answer(&store, &rec) {
                         Ok(h) => h,
                         Err(e) => {
-                            let _ = reply.send(Err(AppendError::Storage(e.to_string())));
+                            let _ = reply.send(Err(AppendError::Storage(std::sync::Arc::new(e))));
                             continue;
                         }
                     },
@@ -482,8 +483,9 @@ fn finish<S: Sequencer>(
             seq.aborted();
             let why = format!("storage failure: {e}; restart the ledger");
             tracing::error!(error = %e, "commit failed; refusing further appends until restart");
+            let e = std::sync::Arc::new(e);
             for w in waiting {
-                let _ = w.reply.send(Err(AppendError::Storage(e.to_string())));
+                let _ = w.reply.send(Err(AppendError::Storage(e.clone())));
             }
             *poisoned = Some(why);
             return false;
