@@ -305,6 +305,87 @@ async fn concurrent_appends_in_one_commit_see_each_other() {
     l.shutdown();
 }
 
+/// Appends are applied to the pending state in place; one refused after some of its events
+/// were applied is undone by rebuilding from the committed state and the appends accepted
+/// since. Racing good appends with ones refused at their second or last event (so the
+/// rebuild runs inside shared commits) must leave exactly the state a full replay of the
+/// stored log gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_refused_midway_leave_the_state_a_replay_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::sync::Arc::new(open(dir.path()));
+    append(&l, "r0", vec![school("S1", "strong"), school("W1", "weak")])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            let events = match i % 3 {
+                // Good: two new teachers.
+                0 => vec![
+                    teacher(&format!("G{i}a"), "S1"),
+                    teacher(&format!("G{i}b"), "S1"),
+                ],
+                // Refused at the second event: the first was applied in place.
+                1 => vec![
+                    teacher(&format!("B{i}"), "S1"),
+                    teacher(&format!("B{i}"), "S1"),
+                ],
+                // Refused at the last event, after two were applied.
+                _ => vec![
+                    teacher(&format!("C{i}a"), "S1"),
+                    teacher(&format!("C{i}b"), "S1"),
+                    teacher(&format!("C{i}x"), "NOWHERE"),
+                ],
+            };
+            (i, append(&l, &format!("m{i}"), events).await)
+        }));
+    }
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        match (i % 3, r) {
+            (0, Ok(_)) => {}
+            (_, Err(LedgerError::Rejected { .. })) if i % 3 != 0 => {}
+            (k, other) => panic!("append {i} (kind {k}): {other:?}"),
+        }
+    }
+    let state = l.snapshot().state.clone();
+    assert_eq!(
+        state.teachers().count(),
+        40,
+        "the 20 good appends' teachers only"
+    );
+    assert!(state.teacher("B1").is_none() && state.teacher("C2a").is_none());
+    assert_eq!(state.len(), l.head().size);
+    assert_eq!(l.head().size, 2 + 40);
+    l.shutdown();
+    drop(l);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let replayed = loop {
+        let opts = LedgerOptions {
+            full_check: true,
+            ..LedgerOptions::default()
+        };
+        match Ledger::open(dir.path(), opts) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("open ledger"),
+        }
+    };
+    assert_eq!(
+        replayed.open_report().snapshot,
+        None,
+        "replayed, not loaded"
+    );
+    assert_eq!(replayed.snapshot().state, state);
+    replayed.shutdown();
+}
+
 #[tokio::test]
 async fn a_log_written_without_the_domain_opens_with_its_entries_unreadable() {
     let dir = tempfile::tempdir().unwrap();

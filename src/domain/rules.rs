@@ -96,8 +96,15 @@ pub struct Batch {
 impl Batch {
     /// Starts judging an append on top of `state` (cloned: O(1)).
     pub fn new(state: &State) -> Batch {
+        Batch::over(state.clone())
+    }
+
+    /// Starts judging an append on `state` itself, changed in place as events are applied:
+    /// no copy-on-write of the state's shared structure per append. The caller keeps what it
+    /// needs to undo a refused append (the ledger rebuilds from its committed state).
+    pub fn over(state: State) -> Batch {
         Batch {
-            state: state.clone(),
+            state,
             new_teams: BTreeMap::new(),
             voided_teams: BTreeMap::new(),
         }
@@ -172,6 +179,19 @@ impl Batch {
     /// Ends the append: checks what needs the whole of it (that a new team has enough
     /// founders; that voids leave every team they touch valid), and returns the new state.
     pub fn finish(self) -> Result<State, Rejection> {
+        let (state, verdict) = self.end();
+        verdict.map(|()| state)
+    }
+
+    /// [`Batch::finish`] that hands the state back either way (for [`Batch::over`]: after a
+    /// refusal it holds the append's applied events, which the caller must undo).
+    pub fn end(self) -> (State, Result<(), Rejection>) {
+        let verdict = self.verdict();
+        (self.state, verdict)
+    }
+
+    /// What only the whole append can show.
+    fn verdict(&self) -> Result<(), Rejection> {
         for (id, t) in &self.new_teams {
             let min = self.state.policy_at(t.start_date).min_team_size;
             if (t.founders as u64) < u64::from(min) {
@@ -196,7 +216,7 @@ impl Batch {
             super::voids::check_team_after_voids(&self.state, id, t.target, t.founders_before)
                 .map_err(|r| r.at(t.index))?;
         }
-        Ok(self.state)
+        Ok(())
     }
 }
 

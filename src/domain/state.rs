@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use imbl::{OrdMap, Vector};
+use imbl::{OrdMap, OrdSet, Vector};
 
 use super::calendar::add_years;
 use super::event::{EntryLink, Event};
@@ -66,28 +66,31 @@ pub struct State {
     /// transfer): the candidates of a school's quota and duty, so those questions read the
     /// school's own teachers rather than every teacher of the jurisdiction. Exact: a void
     /// that removes a teacher's last post at a school removes them here too, so the index is
-    /// a function of the records alone.
-    homed: OrdMap<Id, SmallSet<Id>>,
+    /// a function of the records alone. Persistent sets, not `SmallSet`s: a school's set
+    /// holds hundreds of ids, and a `SmallSet` shared with the published state would be
+    /// copied whole by the first change after each commit. (The snapshot encodes both as the
+    /// same sequence of ids.)
+    homed: OrdMap<Id, OrdSet<Id>>,
     /// Per school, the dispatches from or to it (quota outflow, terms by school, group
     /// summaries). Exact, like `homed`.
-    by_school: OrdMap<Id, SmallSet<Id>>,
+    by_school: OrdMap<Id, OrdSet<Id>>,
     unreadable: u64,
 }
 
 /// Adds `v` to the set under `k`.
-fn index_add(index: &mut OrdMap<Id, SmallSet<Id>>, k: &Id, v: &Id) {
+fn index_add(index: &mut OrdMap<Id, OrdSet<Id>>, k: &Id, v: &Id) {
     match index.get_mut(k) {
         Some(set) => {
             set.insert(v.clone());
         }
         None => {
-            index.insert(k.clone(), SmallSet::unit(v.clone()));
+            index.insert(k.clone(), OrdSet::unit(v.clone()));
         }
     }
 }
 
 /// Removes `v` from the set under `k` (and the set, once empty).
-fn index_remove(index: &mut OrdMap<Id, SmallSet<Id>>, k: &Id, v: &Id) {
+fn index_remove(index: &mut OrdMap<Id, OrdSet<Id>>, k: &Id, v: &Id) {
     if let Some(set) = index.get_mut(k) {
         set.remove(v);
         if set.is_empty() {

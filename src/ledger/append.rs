@@ -16,7 +16,7 @@ use super::{Ledger, LedgerError, Receipt, Snapshot, StorageError, StorageKind, s
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
-use crate::merkle::{CheckpointKey, SignedCheckpoint};
+use crate::merkle::{Blake3, CheckpointKey, SignedCheckpoint, inclusion_proof};
 use crate::snapshot;
 
 /// The writer-side half of the ledger: checks appends, and publishes what was committed.
@@ -30,6 +30,9 @@ pub(super) struct LedgerSequencer {
     pub(super) committed: State,
     /// `committed` plus the appends sequenced since (not yet durable).
     pub(super) pending: State,
+    /// The entries of those appends, in order: how `pending` is rebuilt from `committed`
+    /// when an append is refused after some of its events were applied to it in place.
+    pub(super) since_commit: Vec<(Meta, Arc<Event>)>,
     /// Background snapshots of the committed state.
     pub(super) snapshots: Arc<snapshot::Scheduler<State>>,
 }
@@ -56,59 +59,32 @@ impl Sequencer for LedgerSequencer {
                 ),
             });
         }
-        // Everything below works on a clone; `self.pending` changes only if all is accepted.
-        let mut batch = Batch::new(&self.pending);
-        let mut stamp: Option<(DateTime<Utc>, Arc<str>)> = None;
-        for (i, event) in input.0.iter().enumerate() {
-            batch.check(i, event)?;
-            let state = batch.state();
-            let link = state
-                .teacher_of(event)
-                .map(|t| state.teacher_head(t.as_str()));
-            let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
-                LedgerError::Storage(StorageError::internal(
-                    format!("event {i} did not encode as JSON"),
-                    e,
-                ))
-            })?;
-            let (seq, hash) = chain.push(&payload);
-            // Every entry of an append shares its recorded time and actor: read them back
-            // from the first entry, exactly as a replay will.
-            let (recorded_at, actor) = match &stamp {
-                Some(s) => s.clone(),
-                None => {
-                    let m = chain
-                        .entries()
-                        .last()
-                        .map(|e| e.meta())
-                        .transpose()
-                        .map_err(|e| {
-                            StorageError::new(StorageKind::Internal, format!("entry {seq}"), e)
-                        })?
-                        .ok_or_else(|| {
-                            StorageError::bare(
-                                StorageKind::Internal,
-                                format!("entry {seq} vanished"),
-                            )
-                        })?;
-                    let s = (m.recorded_at, Arc::<str>::from(m.actor));
-                    stamp = Some(s.clone());
-                    s
+        // The events are applied to `pending` in place (a copy per append would copy the
+        // state's shared paths per append, its largest cost); a refusal after some of them
+        // were applied rebuilds `pending` from `committed` and the entries since.
+        let mut batch = Batch::over(std::mem::take(&mut self.pending));
+        let mut applied: Vec<(Meta, Arc<Event>)> = Vec::with_capacity(input.0.len());
+        let outcome = judge(&mut batch, input, chain, &mut applied);
+        let (state, verdict) = batch.end();
+        match outcome.and_then(|()| verdict.map_err(LedgerError::from)) {
+            Ok(()) => {
+                self.pending = state;
+                self.since_commit.extend(applied);
+                Ok(())
+            }
+            Err(e) => {
+                if applied.is_empty() {
+                    self.pending = state;
+                } else {
+                    drop(state);
+                    self.pending = self.committed.clone();
+                    for (meta, event) in &self.since_commit {
+                        self.pending.apply(meta.clone(), event.clone());
+                    }
                 }
-            };
-            batch.apply(
-                i,
-                Meta {
-                    seq,
-                    hash,
-                    recorded_at,
-                    actor,
-                },
-                event.clone(),
-            );
+                Err(e)
+            }
         }
-        self.pending = batch.finish()?;
-        Ok(())
     }
 
     fn committed(&mut self, head: Head) {
@@ -116,6 +92,7 @@ impl Sequencer for LedgerSequencer {
             self.checkpoint.store(Arc::new(cp));
         }
         self.committed = self.pending.clone();
+        self.since_commit.clear();
         self.snapshot.store(Arc::new(Snapshot {
             head,
             state: self.committed.clone(),
@@ -125,7 +102,63 @@ impl Sequencer for LedgerSequencer {
 
     fn aborted(&mut self) {
         self.pending = self.committed.clone();
+        self.since_commit.clear();
     }
+}
+
+/// Checks and applies an append's events to `batch` in order, each against the state the
+/// ones before it left, pushing each to the chain and to `applied` once applied.
+fn judge(
+    batch: &mut Batch,
+    input: &Events,
+    chain: &mut Chain<'_>,
+    applied: &mut Vec<(Meta, Arc<Event>)>,
+) -> Result<(), LedgerError> {
+    let mut stamp: Option<(DateTime<Utc>, Arc<str>)> = None;
+    for (i, event) in input.0.iter().enumerate() {
+        batch.check(i, event)?;
+        let state = batch.state();
+        let link = state
+            .teacher_of(event)
+            .map(|t| state.teacher_head(t.as_str()));
+        let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
+            LedgerError::Storage(StorageError::internal(
+                format!("event {i} did not encode as JSON"),
+                e,
+            ))
+        })?;
+        let (seq, hash) = chain.push(&payload);
+        // Every entry of an append shares its recorded time and actor: read them back
+        // from the first entry, exactly as a replay will.
+        let (recorded_at, actor) = match &stamp {
+            Some(s) => s.clone(),
+            None => {
+                let m = chain
+                    .entries()
+                    .last()
+                    .map(|e| e.meta())
+                    .transpose()
+                    .map_err(|e| {
+                        StorageError::new(StorageKind::Internal, format!("entry {seq}"), e)
+                    })?
+                    .ok_or_else(|| {
+                        StorageError::bare(StorageKind::Internal, format!("entry {seq} vanished"))
+                    })?;
+                let s = (m.recorded_at, Arc::<str>::from(m.actor));
+                stamp = Some(s.clone());
+                s
+            }
+        };
+        let meta = Meta {
+            seq,
+            hash,
+            recorded_at,
+            actor,
+        };
+        batch.apply(i, meta.clone(), event.clone());
+        applied.push((meta, event.clone()));
+    }
+    Ok(())
 }
 
 impl Ledger {
@@ -231,7 +264,19 @@ impl Ledger {
         let checkpoint = self.checkpoint_of(out.head)?;
         let size = checkpoint.checkpoint.size;
         let proofs = (0..out.hashes.len() as u64)
-            .map(|i| self.inclusion_proof(out.first_seq + i, size))
+            .map(|i| {
+                let seq = out.first_seq + i;
+                // From the nodes the commit held, without reading the store; a retry's (or,
+                // were a node ever missing there, anyone's) from the store.
+                match out
+                    .nodes
+                    .as_deref()
+                    .and_then(|n| inclusion_proof(&Blake3, seq, size, n).ok())
+                {
+                    Some(p) => Ok(p),
+                    None => self.inclusion_proof(seq, size),
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Receipt {
             first_seq: out.first_seq,

@@ -135,6 +135,7 @@ impl Ledger {
             max_events: opts.max_events_per_append,
             committed: state.clone(),
             pending: state,
+            since_commit: Vec::new(),
             snapshots: snapshots.clone(),
         };
         let writer = Writer::start(store, head, seq)?;

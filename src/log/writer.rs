@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::entry::{Entry, Hash, check_id, encode_body, format_time};
 use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
+use crate::merkle::RecentNodes;
 use crate::merkle::{Blake3, CompactRange};
 
 /// Most appends drained into one commit; bounds the latency a batch adds to its first waiter.
@@ -88,6 +89,9 @@ pub struct AppendOutcome {
     pub head: Head,
     /// True when this answers a retry: nothing new was appended.
     pub duplicate: bool,
+    /// The Merkle nodes the receipt's inclusion proofs need, from the commit that wrote the
+    /// entries (see [`RecentNodes`]); `None` for a retry, whose proofs come from the store.
+    pub nodes: Option<Arc<RecentNodes>>,
 }
 
 /// Why an append was not written.
@@ -330,6 +334,8 @@ fn run<S: Sequencer>(
         let mut staged = head;
         // The tree as committed, restored if the commit fails.
         let committed_tree = tree.clone();
+        // What the receipts' proofs need: the committed frontier and the nodes completed now.
+        let mut recent = RecentNodes::from_tree(&tree);
         let mut waiting: Vec<Waiting<S::Rejection>> = Vec::new();
         // Request ids first used in this very batch, for retries that arrive before the commit:
         // the record, the hashes and the head right after the append.
@@ -414,9 +420,10 @@ fn run<S: Sequencer>(
                         batch.insert(&entry_key(e.seq)[..], e.to_stored());
                         match tree.append(&e.hash) {
                             Ok(nodes) => {
-                                for n in nodes {
+                                for n in &nodes {
                                     batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
                                 }
+                                recent.extend(&nodes);
                             }
                             // 2^64 entries: unreachable in practice, refused rather than panic.
                             Err(full) => {
@@ -453,6 +460,7 @@ fn run<S: Sequencer>(
             staged,
             batch,
             waiting,
+            Arc::new(recent),
             &head_tx,
             &mut poisoned,
         );
@@ -471,6 +479,7 @@ fn finish<S: Sequencer>(
     staged: Head,
     batch: sled::Batch,
     waiting: Vec<Waiting<S::Rejection>>,
+    recent: Arc<RecentNodes>,
     head_tx: &watch::Sender<Head>,
     poisoned: &mut Option<String>,
 ) -> bool {
@@ -508,6 +517,7 @@ fn finish<S: Sequencer>(
             hashes: w.hashes,
             head: w.head,
             duplicate: w.duplicate,
+            nodes: (!w.duplicate).then(|| recent.clone()),
         }));
     }
     true

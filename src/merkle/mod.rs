@@ -36,6 +36,6 @@ pub use proof::{
 };
 pub use proof_file::{ConsistencyProof, InclusionProof, ProofFile, ProofFileError, ProofMismatch};
 pub use tree::{
-    CompactRange, MemoryNodes, MemoryNodesError, MissingNode, Node, NodeSource, TreeError,
-    TreeFull, root,
+    CompactRange, MemoryNodes, MemoryNodesError, MissingNode, Node, NodeSource, RecentNodes,
+    TreeError, TreeFull, root,
 };

@@ -282,3 +282,43 @@ fn verification_errors_say_what_failed() {
         "old root mismatch",
     );
 }
+
+/// A commit's receipts are proven from [`RecentNodes`] (the frontier before the commit plus
+/// the nodes it completes) without the store: for every size before a commit up to 40 and
+/// every commit of up to 24 entries, every new entry's proof against every size the commit
+/// reaches is the store's proof, and a size before the entry is refused, not guessed.
+#[test]
+fn recent_nodes_prove_every_entry_of_a_commit() {
+    use crate::merkle::tree::{CompactRange, RecentNodes};
+    let entries: Vec<Digest> = (0..=70).map(entry).collect();
+    let (store, _) = MemoryNodes::from_entries(Blake3, &entries).expect("build");
+    let mut checked = 0u64;
+    for old in 0..=40u64 {
+        let mut tree = CompactRange::new(Blake3);
+        for e in &entries[..old as usize] {
+            tree.push(e).expect("push");
+        }
+        let mut recent = RecentNodes::from_tree(&tree);
+        for new in old + 1..=old + 24 {
+            let nodes = tree.append(&entries[(new - 1) as usize]).expect("append");
+            recent.extend(&nodes);
+            for size in old + 1..=new {
+                for i in old..size {
+                    let got = inclusion_proof(&Blake3, i, size, &recent)
+                        .unwrap_or_else(|e| panic!("leaf {i} size {size} (old {old}): {e}"));
+                    let want = inclusion_proof(&Blake3, i, size, &store).expect("store proof");
+                    assert_eq!(got, want, "leaf {i} size {size} (old {old})");
+                    checked += 1;
+                }
+            }
+        }
+        // A leaf before the commit may need nodes the commit never held: it is refused.
+        if old >= 3 {
+            assert!(
+                (0..old).any(|i| inclusion_proof(&Blake3, i, old + 24, &recent).is_err()),
+                "old {old}: some older leaf's proof needs a node outside the commit"
+            );
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
+}
