@@ -134,7 +134,7 @@ fn kind_name(l: Lang, kind: &str) -> &'static str {
 
 const SCHOOL_HEADS: [M; 9] = [
     M::SchoolId,
-    M::Name,
+    M::SchoolName,
     M::Standing,
     M::Group,
     M::QuotaStatusHead,
@@ -167,7 +167,7 @@ fn school_rows(l: Lang, r: &proto::DistrictResponse) -> Vec<Vec<String>> {
 
 const GROUP_HEADS: [M; 9] = [
     M::GroupId,
-    M::Name,
+    M::GroupName,
     M::Kind,
     M::Lead,
     M::MemberCount,

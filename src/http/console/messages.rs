@@ -250,6 +250,8 @@ catalogue! {
     GroupsList => "学区与教育集团", "Districts and education groups";
     NoGroups => "尚未组建学区或集团。", "No districts or groups formed.";
     MemberCount => "成员学校数", "Member schools";
+    SchoolName => "学校名称", "School name";
+    GroupName => "名称", "Name";
     SchoolsList => "各校交流比例完成情况", "Schools and their quotas";
     TeamsBelow => "低于最少人数的交流团队", "Teams below strength";
     TeamsBelowHelp => "在团队服务期内因提前返回，在岗人数低于政策规定最少人数的团队。期满后人数减少不计入。", "Teams with fewer members serving than the policy's minimum after an early return within the team's term. Teams that served their term out are not listed.";
