@@ -8,8 +8,7 @@ use calamine::Reader as _;
 use reqwest::redirect::Policy;
 use rotaledger::grpc::auth::{Access, hash_token};
 use rotaledger::proto::{
-    AppendRequest, DistrictRequest, EvaluationsOwedRequest, RotationDutyRequest,
-    SchoolQuotaRequest,
+    AppendRequest, DistrictRequest, EvaluationsOwedRequest, RotationDutyRequest, SchoolQuotaRequest,
 };
 use rotaledger::server::HttpListener;
 
@@ -754,7 +753,10 @@ async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
         .await;
         assert_eq!(status, 200);
         assert!(school.contains("按第 11 条记录时的账本显示"));
-        assert!(school.contains("&amp;recorded_up_to=11\">CSV</a>"), "{school}");
+        assert!(
+            school.contains("&amp;recorded_up_to=11\">CSV</a>"),
+            "{school}"
+        );
         let (status, group) = page(
             &c,
             format!("{base}/groups/G1?as_of={AS_OF}&recorded_up_to=11"),
@@ -783,7 +785,10 @@ async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
         ] {
             let (status, body) = page(who, format!("{base}{path}")).await;
             assert_eq!(status, 400, "{path}: {body}");
-            assert!(body.contains("请求有误") && body.contains("<code>recorded_up_to</code>"), "{path}: {body}");
+            assert!(
+                body.contains("请求有误") && body.contains("<code>recorded_up_to</code>"),
+                "{path}: {body}"
+            );
         }
     })
     .await;

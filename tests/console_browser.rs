@@ -283,7 +283,10 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     for want in ["学年", "人数", "2022/23", "2024/25"] {
-        assert!(labels.split('|').any(|l| l == want), "{want} not in {labels}");
+        assert!(
+            labels.split('|').any(|l| l == want),
+            "{want} not in {labels}"
+        );
     }
     save(&shots, "district.png", &full_page_png(&tab));
     tab.navigate_to(&format!("{base}/groups/G1?as_of={AS_OF}&year=2024"))

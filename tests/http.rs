@@ -5,9 +5,8 @@
 use rotaledger::grpc::auth::Access;
 use rotaledger::proto::{
     AppendRequest, DistrictRequest, EligibilityRequest, EvaluationsOwedRequest,
-    GetCheckpointRequest, GetInclusionProofRequest,
-    GroupSummaryRequest, RotationDutyRequest, SchoolQuotaRequest, TeacherHistoryRequest,
-    TeamsRequest, TermsRequest,
+    GetCheckpointRequest, GetInclusionProofRequest, GroupSummaryRequest, RotationDutyRequest,
+    SchoolQuotaRequest, TeacherHistoryRequest, TeamsRequest, TermsRequest,
 };
 use rotaledger::server::HttpListener;
 use serde_json::{Value, json};
@@ -245,7 +244,11 @@ async fn every_query_answers_what_grpc_answers() {
             ));
             if tok == "tok-admin" {
                 let owed = &cases.last().unwrap().1["owed"];
-                assert_eq!(owed.as_array().unwrap().len(), 6, "D1..D3 for 2024 and 2025: {owed}");
+                assert_eq!(
+                    owed.as_array().unwrap().len(),
+                    6,
+                    "D1..D3 for 2024 and 2025: {owed}"
+                );
                 // The district view is the admins'; asked at two sizes of the ledger.
                 for (query, recorded) in [("", None), ("&recorded_up_to=12", Some(12))] {
                     cases.push((

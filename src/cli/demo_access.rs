@@ -63,7 +63,11 @@ fn read_tokens(path: &Path) -> Option<Vec<DemoToken>> {
             let (role, school, token) = (w.next()?, w.next()?, w.next()?);
             Some(DemoToken {
                 role: role.to_owned(),
-                school: if school == "-" { String::new() } else { school.to_owned() },
+                school: if school == "-" {
+                    String::new()
+                } else {
+                    school.to_owned()
+                },
                 token: token.to_owned(),
             })
         })
@@ -107,7 +111,8 @@ pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToke
                 };
                 first(Standing::Strong).or_else(|| s.schools().next().map(|sc| sc.id.to_string()))
             });
-            let school = school.ok_or_else(|| CliError("the demo district has no school".into()))?;
+            let school =
+                school.ok_or_else(|| CliError("the demo district has no school".into()))?;
             let mut tokens = Vec::new();
             for (role, school) in [("admin", String::new()), ("principal", school)] {
                 tokens.push(DemoToken {
@@ -118,7 +123,11 @@ pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToke
             }
             let text = format!(
                 "# rotaledger serve --demo: sign-in tokens of the demo district (role, school, token)\n{}\n",
-                tokens.iter().map(DemoToken::line).collect::<Vec<_>>().join("\n")
+                tokens
+                    .iter()
+                    .map(DemoToken::line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
             write_private(&tokens_path, &text)?;
             tokens
@@ -168,7 +177,11 @@ mod tests {
         let p = dir.path().join(TOKENS_FILE);
         let text = format!(
             "# comment\n{}\n",
-            tokens.iter().map(DemoToken::line).collect::<Vec<_>>().join("\n")
+            tokens
+                .iter()
+                .map(DemoToken::line)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         write_private(&p, &text).unwrap();
         assert_eq!(read_tokens(&p), Some(tokens));

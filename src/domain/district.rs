@@ -204,8 +204,12 @@ pub fn district(state: &State, year: SchoolYear, as_of: NaiveDate) -> Result<Dis
     let mut outflow_by_year = Vec::new();
     for y in from..=year.0 {
         let y = SchoolYear(y);
-        let required = if y == year {
-            schools.iter().filter_map(|s| s.quota.as_ref()).map(|q| q.required).sum()
+        let required: u64 = if y == year {
+            schools
+                .iter()
+                .filter_map(|s| s.quota.as_ref())
+                .map(|q| q.required)
+                .sum()
         } else {
             schools_of_year(state, y, as_of)?
                 .iter()
@@ -252,9 +256,9 @@ pub fn district(state: &State, year: SchoolYear, as_of: NaiveDate) -> Result<Dis
 #[cfg(test)]
 mod tests {
     use super::super::projkit::{accepted, staff};
-    use crate::domain::event::Event;
     use super::super::testkit::*;
     use super::*;
+    use crate::domain::event::Event;
 
     /// Strong S1 (6 teachers, district G1) rotates 1 of them in 2023 and a team of 3 to W1
     /// in 2024; strong S2 has 10 eligible teachers and rotates nobody; weak W1, W2 and
@@ -287,14 +291,25 @@ mod tests {
         let s = bureau();
         let mid = district(&s, SchoolYear(2024), d("2025-02-01")).unwrap();
         assert_eq!(
-            mid.schools.iter().map(|s| s.school.to_string()).collect::<Vec<_>>(),
+            mid.schools
+                .iter()
+                .map(|s| s.school.to_string())
+                .collect::<Vec<_>>(),
             ["R1", "S1", "S2", "W1", "W2", "W3"]
         );
         assert_eq!(status_of(&mid, "S1"), QuotaStatus::Met);
-        assert_eq!(status_of(&mid, "S2"), QuotaStatus::Due, "the year still runs");
+        assert_eq!(
+            status_of(&mid, "S2"),
+            QuotaStatus::Due,
+            "the year still runs"
+        );
         assert_eq!(status_of(&mid, "W1"), QuotaStatus::NoDuty);
         assert_eq!(status_of(&mid, "R1"), QuotaStatus::NoDuty);
-        let s2 = mid.schools.iter().find(|x| x.school.as_str() == "S2").unwrap();
+        let s2 = mid
+            .schools
+            .iter()
+            .find(|x| x.school.as_str() == "S2")
+            .unwrap();
         let q = s2.quota.as_ref().unwrap();
         assert_eq!((q.eligible.len(), q.required, q.missing), (10, 2, 2));
 
@@ -313,7 +328,13 @@ mod tests {
         );
         // S1: T1..T5 eligible (T6 away on 31 August), 1 required, 3 out; S2: 10, 2, 0.
         assert_eq!(
-            (g.eligible, g.required, g.outflow, g.missing, g.schools_short),
+            (
+                g.eligible,
+                g.required,
+                g.outflow,
+                g.missing,
+                g.schools_short
+            ),
             (15, 3, 3, 2, 1)
         );
     }

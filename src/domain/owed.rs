@@ -68,7 +68,8 @@ pub fn evaluations_owed(
             let Ok((first, last)) = year_bounds(year) else {
                 continue;
             };
-            let overlaps = end.is_none_or(|e| first < e && e > d.start_date) && last >= d.start_date;
+            let overlaps =
+                end.is_none_or(|e| first < e && e > d.start_date) && last >= d.start_date;
             let ended = last < as_of;
             if !overlaps || !ended {
                 continue;
@@ -150,7 +151,11 @@ mod tests {
                 .all(|o| o.dispatch.as_str() == "D3"),
             "another school owes only its own"
         );
-        assert!(evaluations_owed(&s, "S1", d("2025-09-01")).unwrap().is_empty());
+        assert!(
+            evaluations_owed(&s, "S1", d("2025-09-01"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -176,7 +181,11 @@ mod tests {
             [("D1".to_string(), 2022), ("D2".to_string(), 2022)]
         );
         // Nothing before any year has ended.
-        assert!(evaluations_owed(&s, "W1", d("2023-08-31")).unwrap().is_empty());
+        assert!(
+            evaluations_owed(&s, "W1", d("2023-08-31"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -188,7 +197,11 @@ mod tests {
             eval("D1", "W1", 2023, "pass", "2024-07-01"),
         ]);
         let s = accepted(appends);
-        assert!(evaluations_owed(&s, "W1", d("2024-09-01")).unwrap().is_empty());
+        assert!(
+            evaluations_owed(&s, "W1", d("2024-09-01"))
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             evaluations_owed(&s, "W9", d("2024-09-01")).unwrap_err(),
             QueryError::UnknownSchool("W9".into())

@@ -13,8 +13,8 @@ use crate::domain::eligibility::{
 };
 use crate::domain::group_summary::MemberSchool;
 use crate::domain::history::{HistoryEntry, TeacherSummary};
-use crate::domain::owed::OwedEvaluation;
 use crate::domain::id::Id;
+use crate::domain::owed::OwedEvaluation;
 use crate::domain::quota::{NotEligible, SchoolQuota};
 use crate::domain::teams::{TeamStatus, TeamView};
 use crate::domain::terms::{Term, TermStatus};

@@ -623,8 +623,8 @@ impl Query for QueryService {
             |caller, _, at, req| {
                 let school = parse_id("school", &req.school)?;
                 check_school(caller, &school)?;
-                let owed =
-                    evaluations_owed(&at.state.value, &school, at.as_of).map_err(LedgerError::from)?;
+                let owed = evaluations_owed(&at.state.value, &school, at.as_of)
+                    .map_err(LedgerError::from)?;
                 Ok(proto::EvaluationsOwedResponse {
                     position: at.position(),
                     school: school.to_string(),

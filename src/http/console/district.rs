@@ -399,7 +399,13 @@ async fn draw(c: &Console, ctx: &Ctx, q: &[(String, String)]) -> Result<Response
         esc(&format!("{} {}", M::SchoolYear.t(l), year_label(a.year)))
     );
     body.push_str(&notice(l, a.recorded, &current_url(&a)));
-    body.push_str(&as_of_form_at(l, "/district", &date, Some(a.year), a.recorded));
+    body.push_str(&as_of_form_at(
+        l,
+        "/district",
+        &date,
+        Some(a.year),
+        a.recorded,
+    ));
 
     let count = |s: proto::QuotaStatus| r.schools.iter().filter(|x| x.status == s as i32).count();
     let with_duty = r.schools.len() - count(proto::QuotaStatus::NoDuty);
@@ -526,11 +532,11 @@ async fn file_of(
         .as_ref()
         .map(|p| p.as_of.clone())
         .unwrap_or_default();
-    let (heads, rows): (&[M], _) = match list {
-        "schools" => (&SCHOOL_HEADS, school_rows(l, &r)),
-        "groups" => (&GROUP_HEADS, group_rows(l, &r)),
-        "teams" => (&TEAM_HEADS, team_rows(&r)),
-        _ => (&OUTFLOW_HEADS, outflow_rows(&r)),
+    let (heads, rows): (&[M], Vec<Vec<String>>) = match list {
+        "schools" => (&SCHOOL_HEADS[..], school_rows(l, &r)),
+        "groups" => (&GROUP_HEADS[..], group_rows(l, &r)),
+        "teams" => (&TEAM_HEADS[..], team_rows(&r)),
+        _ => (&OUTFLOW_HEADS[..], outflow_rows(&r)),
     };
     let at = a.recorded.map_or_else(String::new, |n| format!("-n{n}"));
     let sheet = Sheet {
@@ -547,7 +553,16 @@ mod tests {
 
     #[test]
     fn ticks_are_round() {
-        for (max, step) in [(0, 1), (3, 1), (5, 1), (6, 2), (10, 2), (11, 5), (40, 10), (130, 50)] {
+        for (max, step) in [
+            (0, 1),
+            (3, 1),
+            (5, 1),
+            (6, 2),
+            (10, 2),
+            (11, 5),
+            (40, 10),
+            (130, 50),
+        ] {
             assert_eq!(tick_step(max), step, "{max}");
         }
     }
@@ -569,7 +584,11 @@ mod tests {
             },
         ];
         let svg = outflow_chart(Lang::Zh, &years);
-        assert_eq!(svg.matches("<rect x=").count(), 3, "two bars and the legend");
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            3,
+            "two bars and the legend"
+        );
         assert!(svg.contains(">2023/24<") && svg.contains(">2024/25<"));
         assert!(svg.contains(M::ChartXAxis.t(Lang::Zh)));
         assert!(svg.contains(M::ChartYAxis.t(Lang::Zh)));

@@ -14,7 +14,9 @@ use axum::response::Response;
 use chrono::Datelike as _;
 
 use super::download::{Format, Sheet, respond};
-use super::html::{as_of_form_at, enc, esc, position, school_link, table_or, teacher_link, verdict};
+use super::html::{
+    as_of_form_at, enc, esc, position, school_link, table_or, teacher_link, verdict,
+};
 use super::messages::{Lang, M, vocab};
 use super::recorded::{notice, query_part, recorded_param};
 use super::teacher::terms_table;
@@ -256,7 +258,11 @@ fn owed_rows(
                 o.from_school.clone(),
                 o.start_date.clone(),
                 o.end.clone().unwrap_or_default(),
-                format!("{}/{:02}", o.school_year, (o.school_year + 1).rem_euclid(100)),
+                format!(
+                    "{}/{:02}",
+                    o.school_year,
+                    (o.school_year + 1).rem_euclid(100)
+                ),
                 o.year_ended_on.clone(),
             ]
         })
@@ -289,11 +295,7 @@ fn downloads(
     year: i32,
     recorded: Option<u64>,
 ) -> String {
-    let q = format!(
-        "?as_of={}&year={year}{}",
-        enc(as_of),
-        query_part(recorded)
-    );
+    let q = format!("?as_of={}&year={year}{}", enc(as_of), query_part(recorded));
     format!(
         "<p class=\"downloads\">{}: <a href=\"/schools/{id}/{list}.csv{q}\">CSV</a> · \
          <a href=\"/schools/{id}/{list}.xlsx{q}\">XLSX</a></p>",
