@@ -560,7 +560,7 @@ async fn the_district_page_is_the_bureaus() {
             "各校交流比例完成情况",
             "低于最少人数的交流团队",
             "TM1",
-            "/district/schools.csv?as_of=2025-10-01&amp;year=2024",
+            "/district/schools.csv?as_of=2025-10-01&year=2024",
         ] {
             assert!(body.contains(text), "the district page lacks {text}");
         }
@@ -754,7 +754,7 @@ async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
         assert_eq!(status, 200);
         assert!(school.contains("按第 11 条记录时的账本显示"));
         assert!(
-            school.contains("&amp;recorded_up_to=11\">CSV</a>"),
+            school.contains("&recorded_up_to=11\">CSV</a>"),
             "{school}"
         );
         let (status, group) = page(
