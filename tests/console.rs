@@ -753,10 +753,7 @@ async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
         .await;
         assert_eq!(status, 200);
         assert!(school.contains("按第 11 条记录时的账本显示"));
-        assert!(
-            school.contains("&recorded_up_to=11\">CSV</a>"),
-            "{school}"
-        );
+        assert!(school.contains("&recorded_up_to=11\">CSV</a>"), "{school}");
         let (status, group) = page(
             &c,
             format!("{base}/groups/G1?as_of={AS_OF}&recorded_up_to=11"),

@@ -111,8 +111,9 @@ pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToke
                 };
                 first(Standing::Strong).or_else(|| s.schools().next().map(|sc| sc.id.to_string()))
             });
-            let school =
-                school.value.ok_or_else(|| CliError("the demo district has no school".into()))?;
+            let school = school
+                .value
+                .ok_or_else(|| CliError("the demo district has no school".into()))?;
             let mut tokens = Vec::new();
             for (role, school) in [("admin", String::new()), ("principal", school)] {
                 tokens.push(DemoToken {
