@@ -44,6 +44,14 @@ const QUERY_MESSAGES: &[&str] = &[
     "TeacherDuty",
     "RotationDutyRequest",
     "RotationDutyResponse",
+    "DistrictSchool",
+    "DistrictGroup",
+    "YearOutflow",
+    "DistrictRequest",
+    "DistrictResponse",
+    "OwedEvaluation",
+    "EvaluationsOwedRequest",
+    "EvaluationsOwedResponse",
 ];
 
 /// The answers of `types.proto`, `ledger.proto` and `audit.proto` served as JSON by the HTTP
@@ -136,6 +144,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg = cfg.field_attribute(
         ".rotaledger.v1.Team.status",
         "#[serde(serialize_with = \"crate::grpc::query_convert::team_status_name\")]",
+    );
+    cfg = cfg.field_attribute(
+        ".rotaledger.v1.DistrictSchool.status",
+        "#[serde(serialize_with = \"crate::grpc::query_convert::quota_status_name\")]",
     );
     cfg.compile_fds(fds)?;
     Ok(())

@@ -98,6 +98,8 @@ pub const QUERY_KINDS: &[&str] = &[
     "school_quota",
     "group_summary",
     "rotation_duty",
+    "district",
+    "evaluations_owed",
 ];
 
 /// What the ledger counts besides the store's own commit figures.

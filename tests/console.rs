@@ -7,15 +7,19 @@ use std::io::Cursor;
 use calamine::Reader as _;
 use reqwest::redirect::Policy;
 use rotaledger::grpc::auth::{Access, hash_token};
-use rotaledger::proto::{AppendRequest, RotationDutyRequest, SchoolQuotaRequest};
+use rotaledger::proto::{
+    AppendRequest, DistrictRequest, EvaluationsOwedRequest, RotationDutyRequest, SchoolQuotaRequest,
+};
 use rotaledger::server::HttpListener;
 
 use crate::util::{TestServer, bounded, write_access_file};
 
-/// The access file: an HR system, the principal of 第一实验小学 (S1), an admin.
-const TOKENS: [(&str, &str, &str, &str); 3] = [
+/// The access file: an HR system, the principals of 第一实验小学 (S1) and 阳光小学 (W1), an
+/// admin.
+const TOKENS: [(&str, &str, &str, &str); 4] = [
     ("hr-system", "writer", "", "tok-writer"),
     ("head-s1", "principal", "S1", "tok-s1"),
+    ("head-w1", "principal", "W1", "tok-w1"),
     ("bureau-admin", "admin", "", "tok-admin"),
 ];
 
@@ -530,6 +534,259 @@ async fn the_group_and_audit_pages() {
         let (status, refused) = page(&head, format!("{base}/audit")).await;
         assert_eq!(status, 403);
         assert!(refused.contains("无权使用此页面"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_district_page_is_the_bureaus() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let admin = signed_in(&base, "tok-admin").await;
+        let (status, home) = page(&admin, format!("{base}/")).await;
+        assert_eq!(status, 200);
+        assert!(home.contains("href=\"/district\""), "{home}");
+
+        let (status, body) = page(&admin, format!("{base}/district?as_of={AS_OF}&year=2024")).await;
+        assert_eq!(status, 200, "{body}");
+        for text in [
+            "全区交流轮岗概览",
+            "<svg",
+            ">学年<",
+            ">人数<",
+            "2024/25",
+            "第一学区",
+            "第三中学",
+            "各校交流比例完成情况",
+            "低于最少人数的交流团队",
+            "TM1",
+            "/district/schools.csv?as_of=2025-10-01&year=2024",
+        ] {
+            assert!(body.contains(text), "the district page lacks {text}");
+        }
+        // 2024/25 has ended on 2025-10-01: 第三中学 (one eligible teacher, nobody sent) is
+        // short by one, and so is 第一实验小学 (three eligible on 1 September 2024, the team
+        // away since 2022, nobody sent in 2024).
+        assert_eq!(
+            body.matches("class=\"no\">✘ 未完成，尚缺 1 人").count(),
+            2,
+            "{body}"
+        );
+
+        // The same figures as gRPC, in the download.
+        let mut q = s.connect(Some("tok-admin")).query().await.unwrap();
+        let v = q
+            .district(DistrictRequest {
+                school_year: 2024,
+                as_of: AS_OF.into(),
+                recorded_up_to: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let want: Vec<Vec<String>> = v
+            .schools
+            .iter()
+            .map(|s| vec![s.school.clone(), s.name.clone(), s.missing.to_string()])
+            .collect();
+        assert_eq!(want.len(), 3);
+        assert_eq!(v.teams_below_strength.len(), 1, "张伟 came back early");
+        let header = "学校编号,学校名称,办学水平,学区或集团,比例完成情况,符合条件教师数,应交流人数,已交流人数,尚缺人数";
+        let r = admin
+            .get(format!("{base}/district/schools.csv?as_of={AS_OF}&year=2024"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let rows = csv_rows(&r.bytes().await.unwrap(), header);
+        let got: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| vec![r[0].clone(), r[1].clone(), r[8].clone()])
+            .collect();
+        // A school without a quota has no figures.
+        let got: Vec<Vec<String>> = got
+            .into_iter()
+            .zip(&v.schools)
+            .map(|(mut r, s)| {
+                if r[2].is_empty() {
+                    r[2] = s.missing.to_string();
+                }
+                r
+            })
+            .collect();
+        assert_eq!(got, want);
+        let r = admin
+            .get(format!("{base}/district/teams.xlsx?as_of={AS_OF}&year=2024"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let rows = xlsx_rows(
+            r.bytes().await.unwrap().to_vec(),
+            &["团队", "接收学校", "开始日期", "在岗人数", "低于最少人数起始日期", "成员"],
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][0], "TM1");
+        assert_eq!(rows[0][3], "2 / 3");
+        assert_eq!(rows[0][4], "2025-01-10");
+
+        // Principals get the forbidden page, whatever their school; so do its downloads.
+        for tok in ["tok-s1", "tok-w1"] {
+            let c = signed_in(&base, tok).await;
+            let (status, body) = page(&c, format!("{base}/district")).await;
+            assert_eq!(status, 403, "{tok}");
+            assert!(body.contains("无权使用此页面"), "{body}");
+            assert!(!body.contains("第三中学"));
+            let (status, _) = page(&c, format!("{base}/district/schools.csv")).await;
+            assert_eq!(status, 403);
+        }
+        let (status, _) = page(&admin, format!("{base}/district/everything.csv")).await;
+        assert_eq!(status, 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiving_school_sees_the_evaluations_it_owes() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let w1 = signed_in(&base, "tok-w1").await;
+        let (status, body) = page(&w1, format!("{base}/schools/W1?as_of={AS_OF}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("本校尚欠的考核"), "{body}");
+
+        let mut q = s.connect(Some("tok-w1")).query().await.unwrap();
+        let owed = q
+            .evaluations_owed(EvaluationsOwedRequest {
+                school: "W1".into(),
+                as_of: AS_OF.into(),
+                recorded_up_to: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .owed;
+        // D1 graded for 2022 and 2023 owes 2024; D2 owes 2022-2024; D3 (back on 2025-01-10)
+        // owes 2022-2024 too.
+        let pairs: Vec<(String, i32)> = owed
+            .iter()
+            .map(|o| (o.dispatch.clone(), o.school_year))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("D1".into(), 2024),
+                ("D2".into(), 2022),
+                ("D2".into(), 2023),
+                ("D2".into(), 2024),
+                ("D3".into(), 2022),
+                ("D3".into(), 2023),
+                ("D3".into(), 2024),
+            ]
+        );
+        let header = "交流编号,教师编号,姓名,类型,派出学校,开始日期,结束日期,学年,学年结束日期";
+        let r = w1
+            .get(format!("{base}/schools/W1/owed.csv?as_of={AS_OF}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let rows = csv_rows(&r.bytes().await.unwrap(), header);
+        let got: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|r| (r[0].clone(), r[2].clone(), r[7].clone()))
+            .collect();
+        assert_eq!(got.len(), 7);
+        assert_eq!(got[0], ("D1".into(), "王芳".into(), "2024/25".into()));
+        // 张伟 left W1 on 2025-01-10: its principal no longer sees the teacher's name (the
+        // gRPC scope rule), but still owes the evaluation, listed by id.
+        assert_eq!(got[6], ("D3".into(), "T3".into(), "2024/25".into()));
+
+        // On 2025-08-31 the year 2024/25 has not ended: not owed yet.
+        let (_, before) = page(&w1, format!("{base}/schools/W1?as_of=2025-08-31")).await;
+        let count = |page: &str| {
+            let at = page.find("本校尚欠的考核").unwrap();
+            let rest = &page[at..];
+            let n = rest.find("class=\"count\">").unwrap() + "class=\"count\">".len();
+            rest[n..rest[n..].find('<').unwrap() + n].to_owned()
+        };
+        assert_eq!(count(&body), "7");
+        assert_eq!(count(&before), "4");
+
+        // The principal of the sending school sees neither W1's page nor its list.
+        let s1 = signed_in(&base, "tok-s1").await;
+        let (status, other) = page(&s1, format!("{base}/schools/W1?as_of={AS_OF}")).await;
+        assert_eq!(status, 404);
+        assert!(other.contains("未找到或无权查看") && !other.contains("本校尚欠的考核"));
+        let (status, _) = page(&s1, format!("{base}/schools/W1/owed.csv?as_of={AS_OF}")).await;
+        assert_eq!(status, 404);
+        // Its own page owes nothing (it receives nobody).
+        let (_, own) = page(&s1, format!("{base}/schools/S1?as_of={AS_OF}")).await;
+        assert!(own.contains("没有尚欠的考核"), "{own}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+        // The registry is 11 entries: as recorded up to 11, nobody has been dispatched.
+        let (status, now) = page(&c, format!("{base}/teachers/T1?as_of={AS_OF}")).await;
+        assert_eq!(status, 200);
+        assert!(now.contains("D1") && !now.contains("recorded-up-to"));
+        let (status, then) = page(
+            &c,
+            format!("{base}/teachers/T1?as_of={AS_OF}&recorded_up_to=11"),
+        )
+        .await;
+        assert_eq!(status, 200, "{then}");
+        assert!(then.contains("按第 11 条记录时的账本显示"), "{then}");
+        assert!(!then.contains(">D1<"), "{then}");
+        assert!(then.contains("name=\"recorded_up_to\" value=\"11\""));
+
+        let (status, school) = page(
+            &c,
+            format!("{base}/schools/S1?as_of={AS_OF}&recorded_up_to=11"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(school.contains("按第 11 条记录时的账本显示"));
+        assert!(school.contains("&recorded_up_to=11\">CSV</a>"), "{school}");
+        let (status, group) = page(
+            &c,
+            format!("{base}/groups/G1?as_of={AS_OF}&recorded_up_to=11"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(group.contains("按第 11 条记录时的账本显示"));
+        let admin = signed_in(&base, "tok-admin").await;
+        let (status, district) = page(
+            &admin,
+            format!("{base}/district?as_of={AS_OF}&recorded_up_to=11"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(district.contains("按第 11 条记录时的账本显示"));
+        assert!(!district.contains("TM1"), "no team before entry 11");
+
+        // Bad values: the designed 400 page, naming the field.
+        for (who, path) in [
+            (&c, "/teachers/T1?recorded_up_to=abc"),
+            (&c, "/schools/S1?recorded_up_to=-1"),
+            (&c, "/groups/G1?recorded_up_to=1.5"),
+            (&c, "/teachers/T1?recorded_up_to=9999"),
+            (&admin, "/district?recorded_up_to=x"),
+            (&c, "/schools/S1/due.csv?recorded_up_to=x"),
+        ] {
+            let (status, body) = page(who, format!("{base}{path}")).await;
+            assert_eq!(status, 400, "{path}: {body}");
+            assert!(
+                body.contains("请求有误") && body.contains("<code>recorded_up_to</code>"),
+                "{path}: {body}"
+            );
+        }
     })
     .await;
 }

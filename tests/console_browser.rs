@@ -1,5 +1,6 @@
 //! The console in a real browser: headless Chromium signs in as a principal, opens a teacher
-//! page and a school page, and checks the text a person would read. Screenshots go to the
+//! page and a school page, then as an admin the district page with its chart, and checks the
+//! text a person would read. Screenshots go to the
 //! directory named by `ROTALEDGER_SCREENSHOTS` (docs/console/ for the documentation), else to
 //! a temporary directory.
 //!
@@ -232,6 +233,62 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
     tab.wait_until_navigated().unwrap();
     let text = visible_text(&tab);
     assert!(text.contains("按教师编号查找"), "{text}");
+    // The district page, reached by the home page's link, then asked about 2024/25.
+    tab.wait_for_element("p.district-link a")
+        .unwrap()
+        .click()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !tab.get_url().contains("/district") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(tab.get_url().contains("/district"), "{}", tab.get_url());
+    tab.wait_until_navigated().unwrap();
+    tab.navigate_to(&format!("{base}/district?as_of={AS_OF}&year=2024"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let text = visible_text(&tab);
+    for want in [
+        "全区交流轮岗概览",
+        "各学年交流轮岗人数",
+        "学区与教育集团",
+        "第一学区",
+        "各校交流比例完成情况",
+        "未完成，尚缺 1 人",
+        "低于最少人数的交流团队",
+        "TM1",
+    ] {
+        assert!(
+            text.contains(want),
+            "the district page shows no {want}: {text}"
+        );
+    }
+    // The chart is drawn: it has a size on screen, a bar per school year and labelled axes.
+    let chart = tab.wait_for_element("#outflow-chart").unwrap();
+    let model = chart.get_box_model().unwrap();
+    assert!(
+        model.width > 300.0 && model.height > 150.0,
+        "{}x{}",
+        model.width,
+        model.height
+    );
+    let labels = tab
+        .evaluate(
+            "Array.from(document.querySelectorAll('#outflow-chart text')).map(t => t.textContent).join('|')",
+            false,
+        )
+        .unwrap()
+        .value
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    for want in ["学年", "人数", "2022/23", "2024/25"] {
+        assert!(
+            labels.split('|').any(|l| l == want),
+            "{want} not in {labels}"
+        );
+    }
+    save(&shots, "district.png", &full_page_png(&tab));
     tab.navigate_to(&format!("{base}/groups/G1?as_of={AS_OF}&year=2024"))
         .unwrap()
         .wait_until_navigated()

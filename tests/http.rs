@@ -4,9 +4,9 @@
 
 use rotaledger::grpc::auth::Access;
 use rotaledger::proto::{
-    AppendRequest, EligibilityRequest, GetCheckpointRequest, GetInclusionProofRequest,
-    GroupSummaryRequest, RotationDutyRequest, SchoolQuotaRequest, TeacherHistoryRequest,
-    TeamsRequest, TermsRequest,
+    AppendRequest, DistrictRequest, EligibilityRequest, EvaluationsOwedRequest,
+    GetCheckpointRequest, GetInclusionProofRequest, GroupSummaryRequest, RotationDutyRequest,
+    SchoolQuotaRequest, TeacherHistoryRequest, TeamsRequest, TermsRequest,
 };
 use rotaledger::server::HttpListener;
 use serde_json::{Value, json};
@@ -125,7 +125,7 @@ async fn every_query_answers_what_grpc_answers() {
         for tok in ["tok-admin", "tok-s1"] {
             let mut q = s.connect(Some(tok)).query().await.unwrap();
             let d = "2025-06-01".to_string();
-            let cases: Vec<(String, Value)> = vec![
+            let mut cases: Vec<(String, Value)> = vec![
                 (
                     format!("/api/v1/teachers/T1/history?as_of={d}"),
                     to_json(
@@ -222,6 +222,54 @@ async fn every_query_answers_what_grpc_answers() {
                     ),
                 ),
             ];
+            // What a school owes as receiving school (the principal of S1 asks about its
+            // own school, which hosts nobody).
+            let (owing, later) = if tok == "tok-admin" {
+                ("W1", "2026-09-01")
+            } else {
+                ("S1", "2026-09-01")
+            };
+            cases.push((
+                format!("/api/v1/schools/{owing}/evaluations-owed?as_of={later}"),
+                to_json(
+                    q.evaluations_owed(EvaluationsOwedRequest {
+                        school: owing.into(),
+                        as_of: later.into(),
+                        recorded_up_to: None,
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner(),
+                ),
+            ));
+            if tok == "tok-admin" {
+                let owed = &cases.last().unwrap().1["owed"];
+                assert_eq!(
+                    owed.as_array().unwrap().len(),
+                    6,
+                    "D1..D3 for 2024 and 2025: {owed}"
+                );
+                // The district view is the admins'; asked at two sizes of the ledger.
+                for (query, recorded) in [("", None), ("&recorded_up_to=12", Some(12))] {
+                    cases.push((
+                        format!("/api/v1/district?year=2024&as_of={d}{query}"),
+                        to_json(
+                            q.district(DistrictRequest {
+                                school_year: 2024,
+                                as_of: d.clone(),
+                                recorded_up_to: recorded,
+                            })
+                            .await
+                            .unwrap()
+                            .into_inner(),
+                        ),
+                    ));
+                }
+                let v = &cases.last().unwrap().1;
+                assert_eq!(v["position"]["size"], 12);
+                assert_eq!(v["schools"].as_array().unwrap().len(), 3, "{v}");
+                assert_eq!(v["schools"][0]["status"], "due", "{v}");
+            }
             for (path, want) in cases {
                 let (status, got) = get(&base, &path, Some(tok)).await;
                 assert_eq!(status, 200, "{tok} {path}: {got}");
@@ -271,6 +319,20 @@ async fn refusals_are_the_grpc_ones_with_fitting_http_statuses() {
         // (path, token, HTTP status, gRPC code name, reason)
         let cases: &[(&str, Option<&str>, u16, &str, &str)] = &[
             ("/api/v1/teams", None, 401, "UNAUTHENTICATED", ""),
+            (
+                "/api/v1/district?year=2024",
+                Some("tok-s1"),
+                403,
+                "PERMISSION_DENIED",
+                "PERMISSION_DENIED",
+            ),
+            (
+                "/api/v1/schools/W1/evaluations-owed",
+                Some("tok-s1"),
+                403,
+                "PERMISSION_DENIED",
+                "OUT_OF_SCOPE",
+            ),
             ("/api/v1/teams", Some("nope"), 401, "UNAUTHENTICATED", ""),
             (
                 "/api/v1/teams",

@@ -12,6 +12,7 @@ pub mod bench_query;
 pub mod bench_rebuild;
 pub mod bench_soak;
 pub mod client;
+pub mod demo_access;
 pub mod generate;
 pub mod offline;
 pub mod progress;

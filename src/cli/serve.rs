@@ -273,9 +273,29 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
             return Err(e);
         }
+        // Without an access file the demo signs people in with its own tokens, so that the
+        // console can be tried as a principal and as bureau staff.
+        let mut demo_tokens = Vec::new();
+        let config = if args.config.is_none() {
+            match super::demo_access::demo_access(&config.data, &ledger) {
+                Ok((access, tokens)) => {
+                    demo_tokens = super::demo_access::announce(&tokens, &config.data);
+                    ServerConfig { access, ..config }
+                }
+                Err(e) => {
+                    let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+                    return Err(e);
+                }
+            }
+        } else {
+            config
+        };
         // Announced once the district is loaded, so a script that waits for it can query.
         println!("listening on {addr}");
         announce();
+        for line in demo_tokens {
+            println!("{line}");
+        }
         server::serve_ledger(listener, config, ledger, stop)
             .await
             .map_err(|e| CliError(e.to_string()))

@@ -17,6 +17,8 @@
 //! - [`rules`]: the rules judged on append (SPEC §3); voids in `voids`.
 //! - [`eligibility`]: promotion-credit eligibility (SPEC 4.3), used by rules 5 and 6.
 //! - [`terms`], [`teams`]: projections as of a date (SPEC 4.1, 4.2).
+//! - [`district`]: the bureau's view of a school year (quota statuses, outflow by year,
+//!   teams below strength); [`owed`]: evaluations a receiving school still owes.
 //!
 //! **Architecture Invariant:** nothing here reads a clock, a file or the network. Time
 //! enters only as effective dates in events and as-of dates in questions, so every answer is
@@ -24,6 +26,7 @@
 
 pub mod binary;
 pub mod calendar;
+pub mod district;
 pub mod duty;
 pub mod eligibility;
 pub mod event;
@@ -32,6 +35,7 @@ pub mod group_summary;
 pub mod history;
 pub mod id;
 pub mod json;
+pub mod owed;
 pub mod policy;
 #[cfg(test)]
 mod projkit;

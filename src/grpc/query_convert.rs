@@ -6,6 +6,7 @@
 
 use chrono::NaiveDate;
 
+use crate::domain::district::{DistrictGroup, DistrictSchool, QuotaStatus, YearOutflow};
 use crate::domain::duty::{SchoolDuty, TeacherDuty};
 use crate::domain::eligibility::{
     Eligibility, MentorCheck, MentorCredit, RotationCredit, ServiceCredit, TermCheck,
@@ -13,6 +14,7 @@ use crate::domain::eligibility::{
 use crate::domain::group_summary::MemberSchool;
 use crate::domain::history::{HistoryEntry, TeacherSummary};
 use crate::domain::id::Id;
+use crate::domain::owed::OwedEvaluation;
 use crate::domain::quota::{NotEligible, SchoolQuota};
 use crate::domain::teams::{TeamStatus, TeamView};
 use crate::domain::terms::{Term, TermStatus};
@@ -401,6 +403,83 @@ pub fn team_status_name<S: serde::Serializer>(n: &i32, s: S) -> Result<S::Ok, S:
         Ok(proto::TeamStatus::BelowMinimum) => "below_minimum",
         Ok(proto::TeamStatus::Finished) => "finished",
         Ok(proto::TeamStatus::Completed) => "completed",
+        _ => "unspecified",
+    })
+}
+
+/// A school of the district view.
+pub fn district_school(s: &DistrictSchool) -> proto::DistrictSchool {
+    let status = match s.status {
+        QuotaStatus::NoDuty => proto::QuotaStatus::NoDuty,
+        QuotaStatus::Met => proto::QuotaStatus::Met,
+        QuotaStatus::Due => proto::QuotaStatus::Due,
+        QuotaStatus::Short => proto::QuotaStatus::Short,
+    };
+    let q = s.quota.as_ref();
+    proto::DistrictSchool {
+        school: s.school.to_string(),
+        name: s.name.clone(),
+        standing: s.standing.to_string(),
+        rural: s.rural,
+        groups: ids(&s.groups),
+        status: status as i32,
+        eligible: q.map_or(0, |q| q.eligible.len() as u64),
+        required: q.map_or(0, |q| q.required),
+        outflow: q.map_or(0, |q| q.outflow.len() as u64),
+        missing: q.map_or(0, |q| q.missing),
+        key_outflow: q.map_or(0, |q| q.key_outflow),
+        key_required: q.map_or(0, |q| q.key_required),
+        key_share_met: q.is_some_and(|q| q.key_share_met),
+    }
+}
+
+/// A district or group of the district view.
+pub fn district_group(g: &DistrictGroup) -> proto::DistrictGroup {
+    proto::DistrictGroup {
+        group: g.group.to_string(),
+        kind: g.kind.to_string(),
+        name: g.name.clone(),
+        lead_school: g.lead_school.to_string(),
+        members: ids(&g.members),
+        eligible: g.eligible,
+        required: g.required,
+        outflow: g.outflow,
+        missing: g.missing,
+        schools_short: g.schools_short,
+    }
+}
+
+/// One year of the outflow series.
+pub fn year_outflow(y: &YearOutflow) -> proto::YearOutflow {
+    proto::YearOutflow {
+        school_year: y.school_year.0,
+        outflow: y.outflow,
+        key_outflow: y.key_outflow,
+        required: y.required,
+    }
+}
+
+/// An evaluation owed by a receiving school.
+pub fn owed(o: &OwedEvaluation) -> proto::OwedEvaluation {
+    proto::OwedEvaluation {
+        dispatch: o.dispatch.to_string(),
+        teacher: o.teacher.to_string(),
+        kind: o.kind.to_string(),
+        from_school: o.from_school.to_string(),
+        start_date: date(o.start_date),
+        end: opt_date(o.end),
+        school_year: o.school_year.0,
+        year_ended_on: date(o.year_ended_on),
+    }
+}
+
+/// Serializes a `QuotaStatus` field by name (`no_duty`, `met`, `due`, `short`).
+pub fn quota_status_name<S: serde::Serializer>(n: &i32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match proto::QuotaStatus::try_from(*n) {
+        Ok(proto::QuotaStatus::NoDuty) => "no_duty",
+        Ok(proto::QuotaStatus::Met) => "met",
+        Ok(proto::QuotaStatus::Due) => "due",
+        Ok(proto::QuotaStatus::Short) => "short",
         _ => "unspecified",
     })
 }

@@ -11,8 +11,11 @@
 //! with a visible member (a member is visible if its dispatch is from or to one of the
 //! principal's schools, or its teacher is; the others are only counted, with their sending
 //! schools), and a group summary shows only the member schools in scope, its
-//! totals summed over those (how many were left out is said, not what they hold). Admins see
-//! everything; writers and auditors may not query at all (`auth::Role::allows`).
+//! totals summed over those (how many were left out is said, not what they hold). The
+//! district view lists every school of the ledger, so it is for admins only: a principal is
+//! refused with `PERMISSION_DENIED` (reason `PERMISSION_DENIED`, as for a role without the
+//! permission). Admins see everything; writers and auditors may not query at all
+//! (`auth::Role::allows`).
 //!
 //! **Today.** Without an as-of date the answer is for today in China Standard Time (UTC+8,
 //! no daylight saving), the calendar of the jurisdictions the ledger serves: an HR office in
@@ -22,7 +25,7 @@ use chrono::{FixedOffset, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 
 use super::auth::{Caller, Permission, Role};
-use super::status::{invalid_argument, out_of_scope};
+use super::status::{invalid_argument, out_of_scope, permission_denied};
 use super::{Shared, convert, query_convert as qc};
 use crate::domain::fields;
 use crate::domain::id::Id;
@@ -537,6 +540,60 @@ impl Query for QueryService {
                 let mut r = qc::duty(&d);
                 r.position = at.position();
                 Ok(r)
+            },
+        )
+        .await
+    }
+
+    async fn district(
+        &self,
+        request: Request<proto::DistrictRequest>,
+    ) -> Result<Response<proto::DistrictResponse>, Status> {
+        self.answer(
+            "district",
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                if caller.role != Role::Admin {
+                    return Err(permission_denied(
+                        &caller.name,
+                        caller.role.as_str(),
+                        "see the district view (it lists every school; admins only)",
+                    ));
+                }
+                let (year, _) = parse_year(req.school_year)?;
+                let v = at.view.district(year, at.as_of)?;
+                Ok(proto::DistrictResponse {
+                    position: at.position(),
+                    school_year: v.school_year.0,
+                    strength_date: qc::date(v.strength_date),
+                    schools: v.schools.iter().map(qc::district_school).collect(),
+                    groups: v.groups.iter().map(qc::district_group).collect(),
+                    outflow_by_year: v.outflow_by_year.iter().map(qc::year_outflow).collect(),
+                    teams_below_strength: v.teams_below_strength.iter().map(qc::team).collect(),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn evaluations_owed(
+        &self,
+        request: Request<proto::EvaluationsOwedRequest>,
+    ) -> Result<Response<proto::EvaluationsOwedResponse>, Status> {
+        self.answer(
+            "evaluations_owed",
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, _, at, req| {
+                let school = parse_id("school", &req.school)?;
+                check_school(caller, &school)?;
+                let owed = at.view.evaluations_owed(&school, at.as_of)?;
+                Ok(proto::EvaluationsOwedResponse {
+                    position: at.position(),
+                    school: school.to_string(),
+                    owed: owed.iter().map(qc::owed).collect(),
+                })
             },
         )
         .await

@@ -196,6 +196,35 @@ pub async fn group_summary(
     json(s.query.group_summary(grpc(msg, &headers)?).await)
 }
 
+/// `GET /api/v1/district?year=&as_of=&recorded_up_to=`
+pub async fn district(State(s): State<Services>, Query(q): Pairs, headers: HeaderMap) -> ApiResult {
+    let mut p = Params::new(q)?;
+    let msg = proto::DistrictRequest {
+        school_year: p.int("year")?,
+        as_of: p.text_or_empty("as_of"),
+        recorded_up_to: p.uint("recorded_up_to")?,
+    };
+    p.finish()?;
+    json(s.query.district(grpc(msg, &headers)?).await)
+}
+
+/// `GET /api/v1/schools/{id}/evaluations-owed?as_of=&recorded_up_to=`
+pub async fn evaluations_owed(
+    State(s): State<Services>,
+    Path(school): Path<String>,
+    Query(q): Pairs,
+    headers: HeaderMap,
+) -> ApiResult {
+    let mut p = Params::new(q)?;
+    let msg = proto::EvaluationsOwedRequest {
+        school,
+        as_of: p.text_or_empty("as_of"),
+        recorded_up_to: p.uint("recorded_up_to")?,
+    };
+    p.finish()?;
+    json(s.query.evaluations_owed(grpc(msg, &headers)?).await)
+}
+
 /// `GET /api/v1/head`
 pub async fn head(State(s): State<Services>, Query(q): Pairs, headers: HeaderMap) -> ApiResult {
     Params::new(q)?.finish()?;

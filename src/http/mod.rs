@@ -70,6 +70,8 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .route("/schools/{id}/quota", get(api::school_quota))
         .route("/schools/{id}/duty", get(api::rotation_duty))
         .route("/groups/{id}/summary", get(api::group_summary))
+        .route("/district", get(api::district))
+        .route("/schools/{id}/evaluations-owed", get(api::evaluations_owed))
         .route("/head", get(api::head))
         .route("/checkpoint", get(api::checkpoint))
         .route("/public-key", get(api::public_key))

@@ -9,10 +9,12 @@ use chrono::NaiveDate;
 
 use super::{Ledger, LedgerError, Positioned, read::positioned};
 use crate::domain::State;
+use crate::domain::district::{District, district};
 use crate::domain::duty::{SchoolDuty, TeacherDuty, school_duty, teacher_duty};
 use crate::domain::eligibility::{Eligibility, eligibility};
 use crate::domain::group_summary::{GroupSummary, group_summary};
 use crate::domain::history::{TeacherHistory, teacher_history};
+use crate::domain::owed::{OwedEvaluation, evaluations_owed};
 use crate::domain::query::QueryError;
 use crate::domain::quota::{SchoolQuota, school_quota};
 use crate::domain::teams::{TeamMember, TeamView, team, teams};
@@ -137,6 +139,21 @@ impl View {
         as_of: NaiveDate,
     ) -> Result<TeacherHistory, LedgerError> {
         Ok(teacher_history(self.s(), teacher, as_of)?)
+    }
+
+    /// The district's schools and groups with their quota status, outflow by school year and
+    /// teams below strength (SPEC 4.4; the console's district page).
+    pub fn district(&self, year: SchoolYear, as_of: NaiveDate) -> Result<District, LedgerError> {
+        Ok(district(self.s(), year, as_of)?)
+    }
+
+    /// The evaluations a receiving school still owes for school years that have ended.
+    pub fn evaluations_owed(
+        &self,
+        school: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<OwedEvaluation>, LedgerError> {
+        Ok(evaluations_owed(self.s(), school, as_of)?)
     }
 
     // ---- the facts scope rules are decided on ----

@@ -1,4 +1,4 @@
-//! `/groups/{id}?as_of=&year=`: a district's or education group's school year
+//! `/groups/{id}?as_of=&year=&recorded_up_to=`: a district's or education group's school year
 //! (Query.GroupSummary): each member school with its quota status, the teams its members
 //! receive, and the early returns. A principal sees only its own schools of the group.
 
@@ -8,8 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
-use super::html::{as_of_form, enc, esc, position, school_link, table_or, verdict};
+use super::html::{as_of_form_at, enc, esc, position, school_link, table_or, verdict};
 use super::messages::{M, vocab};
+use super::recorded::{notice, recorded_param};
 use super::school::{school_year_of, teams_html, year_param};
 use super::teacher::terms_table;
 use super::{Console, Ctx, Problem, check_date, html, param};
@@ -41,6 +42,7 @@ async fn draw(
     let l = ctx.lang;
     let as_of = param(q, "as_of").unwrap_or_default();
     check_date(&as_of)?;
+    let recorded = recorded_param(q)?;
     // Without a year: the school year of the as-of date (today, Beijing time, when empty).
     let today = (chrono::Utc::now() + chrono::Duration::hours(8))
         .date_naive()
@@ -56,7 +58,7 @@ async fn draw(
             group: id.clone(),
             school_year: year,
             as_of: as_of.clone(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
         })?)
         .await?
         .into_inner();
@@ -72,11 +74,17 @@ async fn draw(
             M::KindGroup.t(l)
         })
     );
-    body.push_str(&as_of_form(
+    body.push_str(&notice(
+        l,
+        recorded,
+        &format!("/groups/{}?as_of={}&year={year}", enc(&id), enc(&as_of)),
+    ));
+    body.push_str(&as_of_form_at(
         l,
         &format!("/groups/{}", enc(&id)),
         &pos.as_of,
         Some(year),
+        recorded,
     ));
     let _ = write!(
         body,

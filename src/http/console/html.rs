@@ -178,6 +178,18 @@ pub fn verdict(lang: Lang, met: bool) -> String {
 
 /// The "as of" form (and the school year, where the page has one).
 pub fn as_of_form(lang: Lang, action: &str, as_of: &str, year: Option<i32>) -> String {
+    as_of_form_at(lang, action, as_of, year, None)
+}
+
+/// The "as of" form of a page that may show an earlier state of the ledger: a
+/// `recorded_up_to` asked for is kept when the form is sent.
+pub fn as_of_form_at(
+    lang: Lang,
+    action: &str,
+    as_of: &str,
+    year: Option<i32>,
+    recorded: Option<u64>,
+) -> String {
     let year_field = year
         .map(|y| {
             format!(
@@ -188,11 +200,12 @@ pub fn as_of_form(lang: Lang, action: &str, as_of: &str, year: Option<i32>) -> S
         .unwrap_or_default();
     format!(
         "<form method=\"get\" action=\"{}\" class=\"asof\"><label>{} \
-         <input type=\"date\" name=\"as_of\" value=\"{}\"></label>{year_field}\
+         <input type=\"date\" name=\"as_of\" value=\"{}\"></label>{year_field}{}\
          <button type=\"submit\">{}</button><small>{}</small></form>",
         esc(action),
         esc(M::AsOf.t(lang)),
         esc(as_of),
+        super::recorded::hidden_field(recorded),
         esc(M::Show.t(lang)),
         esc(M::AsOfHelp.t(lang)),
     )

@@ -199,8 +199,10 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
             })
             .collect::<String>();
             format!(
-                "<h1>{}</h1>{boxes}<p><a href=\"/audit\">{}</a></p>",
+                "<h1>{}</h1><p class=\"district-link\"><a href=\"/district\">{}</a></p>{boxes}\
+                 <p><a href=\"/audit\">{}</a></p>",
                 esc(M::Home.t(l)),
+                esc(M::OpenDistrict.t(l)),
                 esc(M::OpenAudit.t(l))
             )
         }

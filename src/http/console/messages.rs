@@ -233,6 +233,45 @@ catalogue! {
     Checkpoint => "最新签名检查点", "Latest signed checkpoint";
     CheckpointHelp => "签名笔记（C2SP signed-note，ed25519）。请用 rotaledger audit 或其他验证工具在本机核验；本页面不做验证。", "A signed note (C2SP signed-note, ed25519). Check it with rotaledger audit or another verifier on your own machine; this page verifies nothing.";
     Hidden => "（另有成员不在您的范围内）", " (more members outside your scope)";
+    // District page, evaluations owed, recorded_up_to.
+    DistrictTitle => "全区交流轮岗概览", "District overview";
+    OpenDistrict => "查看全区概览（各校交流比例、各学年交流人数、低于最少人数的团队）", "See the district overview (quotas, outflow by year, teams below strength)";
+    SchoolsCount => "学校数", "Schools";
+    SchoolsWithDuty => "承担交流比例任务", "Carrying a quota";
+    SchoolsMet => "已完成", "Met";
+    SchoolsDue => "尚未完成（学年进行中）", "Due (year running)";
+    SchoolsShort => "未完成（学年已结束）", "Short (year ended)";
+    QuotaStatusHead => "比例完成情况", "Quota status";
+    QuotaDue => "尚未完成", "due";
+    QuotaShort => "未完成", "short";
+    ShortfallHead => "，尚缺 ", ", missing ";
+    ShortfallTail => " 人", " teacher(s)";
+    QuotaStatusHelp => "学校和学区、集团成员均按9月1日认定。交流人数达到应交流人数即为“已完成”；未达到时，学年（至次年8月31日）未结束为“尚未完成”，已结束为“未完成”。", "Schools and members are taken on 1 September. A school is met once its outflow reaches the requirement; short of it, it is due while the year runs (to 31 August) and short once the year has ended.";
+    GroupsList => "学区与教育集团", "Districts and education groups";
+    NoGroups => "尚未组建学区或集团。", "No districts or groups formed.";
+    MemberCount => "成员学校数", "Member schools";
+    SchoolName => "学校名称", "School name";
+    GroupName => "名称", "Name";
+    SchoolsList => "各校交流比例完成情况", "Schools and their quotas";
+    TeamsBelow => "低于最少人数的交流团队", "Teams below strength";
+    TeamsBelowHelp => "在团队服务期内因提前返回，在岗人数低于政策规定最少人数的团队。期满后人数减少不计入。", "Teams with fewer members serving than the policy's minimum after an early return within the team's term. Teams that served their term out are not listed.";
+    TeamsBelowCount => "低于最少人数的团队", "Teams below strength";
+    NoTeamsBelow => "没有低于最少人数的团队。", "No team is below strength.";
+    BelowSince => "低于最少人数起始日期", "Below minimum since";
+    ChartTitle => "各学年交流轮岗人数", "Rotation outflow by school year";
+    ChartXAxis => "学年", "School year";
+    ChartYAxis => "人数", "Teachers";
+    ChartLegendOutflow => "已交流人数（全区交流轮岗派出）", "Outflow (rotation dispatches, all schools)";
+    ChartLegendRequired => "应交流人数（承担任务学校合计）", "Required (schools with a quota)";
+    ChartHelp => "柱形为当学年开始的交流轮岗派出人数（截至所选日期）；红线为当学年承担交流比例任务学校的应交流人数合计。", "Bars: rotation dispatches starting in the year (up to the date shown); red marks: the required outflow summed over the schools carrying a quota that year.";
+    RequiredTotal => "应交流人数合计", "Required (total)";
+    OwedTitle => "本校尚欠的考核", "Evaluations this school still owes";
+    OwedHelp => "作为接收学校，对在本校交流的教师，每个已结束且与交流期重叠的学年都应做一次考核（流入校负责绩效考核）。缺少考核可能影响教师的晋升资格。", "As receiving school, this school grades each teacher it hosts once for every ended school year that overlaps the dispatch. A missing grade can cost the teacher promotion credit.";
+    NoneOwed => "没有尚欠的考核。", "Nothing owed.";
+    YearEndedOn => "学年结束日期", "Year ended on";
+    RecordedUpToHead => "按第 ", "As the ledger stood after its first ";
+    RecordedUpToTail => " 条记录时的账本显示：此后记入的内容不计入本页。", " entries: anything recorded later is left out of this page.";
+    RecordedUpToCurrent => "查看当前账本", "See the current ledger";
 }
 
 /// The ledger's vocabulary values (titles, key levels, dispatch kinds, grades, return

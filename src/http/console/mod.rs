@@ -13,6 +13,8 @@
 //! - [`group`] holds `/groups/{id}` (a district's or group's year).
 //! - [`audit`] holds `/audit` (head and latest signed checkpoint).
 //! - [`download`] holds CSV (UTF-8 with BOM) and XLSX files of a list.
+//! - [`district`] holds `/district` (the bureau's view of a school year) and its downloads.
+//! - [`recorded`] holds `?recorded_up_to=` on pages (the ledger as it stood after N entries).
 //!
 //! **Contracts.**
 //! - A page MUST get its data by calling the gRPC service methods the JSON API calls, with the
@@ -25,11 +27,13 @@
 //! - No text a person reads is written outside [`messages`].
 
 pub mod audit;
+pub mod district;
 pub mod download;
 pub mod group;
 pub mod html;
 pub mod login;
 pub mod messages;
+pub mod recorded;
 pub mod school;
 pub mod session;
 pub mod teacher;
@@ -80,6 +84,8 @@ pub fn routes(services: Services, access: Arc<Access>) -> Router {
         .route("/schools/{id}/{file}", get(school::download))
         .route("/groups/{id}", get(group::page))
         .route("/audit", get(audit::page))
+        .route("/district", get(district::page))
+        .route("/district/{file}", get(district::download))
         .route("/assets/console.css", get(css))
         .with_state(c)
 }

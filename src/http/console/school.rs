@@ -1,7 +1,9 @@
 //! `/schools/{id}?as_of=&year=`: who is due to rotate and who meets rotation conditions
 //! (Query.RotationDuty), the year's quota (Query.SchoolQuota), the teachers the school hosts
-//! and sends (Query.Terms) and the teams it receives (Query.Teams); and the downloads
-//! `/schools/{id}/{due|conditions|eligible}.{csv|xlsx}`.
+//! and sends (Query.Terms), the teams it receives (Query.Teams) and the evaluations it
+//! still owes as receiving school (Query.EvaluationsOwed); and the downloads
+//! `/schools/{id}/{due|conditions|eligible|owed}.{csv|xlsx}`. With `?recorded_up_to=N`
+//! every list is the ledger's as it stood after N entries.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -12,8 +14,11 @@ use axum::response::Response;
 use chrono::Datelike as _;
 
 use super::download::{Format, Sheet, respond};
-use super::html::{as_of_form, enc, esc, position, table_or, teacher_link, verdict};
+use super::html::{
+    as_of_form_at, enc, esc, position, school_link, table_or, teacher_link, verdict,
+};
 use super::messages::{Lang, M, vocab};
+use super::recorded::{notice, query_part, recorded_param};
 use super::teacher::terms_table;
 use super::{Console, Ctx, Problem, check_date, html, param};
 use crate::proto;
@@ -82,13 +87,14 @@ async fn duty(
     ctx: &Ctx,
     id: &str,
     as_of: &str,
+    recorded: Option<u64>,
 ) -> Result<proto::RotationDutyResponse, Problem> {
     Ok(c.services
         .query
         .rotation_duty(ctx.grpc(proto::RotationDutyRequest {
             school: id.to_owned(),
             as_of: as_of.to_owned(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
         })?)
         .await?
         .into_inner())
@@ -102,6 +108,7 @@ async fn quota(
     id: &str,
     year: i32,
     as_of: &str,
+    recorded: Option<u64>,
 ) -> Result<Option<proto::SchoolQuota>, Problem> {
     let r = c
         .services
@@ -110,7 +117,7 @@ async fn quota(
             school: id.to_owned(),
             school_year: year,
             as_of: as_of.to_owned(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
         })?)
         .await;
     match r {
@@ -124,7 +131,13 @@ async fn quota(
 
 /// Teachers' names, from their histories (the same scope rules: a teacher the caller may
 /// not see keeps its id).
-async fn names(c: &Console, ctx: &Ctx, ids: &[String], as_of: &str) -> HashMap<String, String> {
+async fn names(
+    c: &Console,
+    ctx: &Ctx,
+    ids: &[String],
+    as_of: &str,
+    recorded: Option<u64>,
+) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for id in ids {
         if out.len() >= MAX_NAMES || out.contains_key(id) {
@@ -133,7 +146,7 @@ async fn names(c: &Console, ctx: &Ctx, ids: &[String], as_of: &str) -> HashMap<S
         let Ok(req) = ctx.grpc(proto::TeacherHistoryRequest {
             teacher: id.clone(),
             as_of: as_of.to_owned(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
             with_proofs: false,
         }) else {
             continue;
@@ -198,8 +211,91 @@ fn html_rows<const N: usize>(rows: &[[String; N]], as_of: &str) -> Vec<Vec<Strin
         .collect()
 }
 
-fn downloads(l: Lang, id: &str, list: &str, as_of: &str, year: i32) -> String {
-    let q = format!("?as_of={}&year={year}", enc(as_of));
+/// The evaluations the school owes as receiving school.
+async fn owed(
+    c: &Console,
+    ctx: &Ctx,
+    id: &str,
+    as_of: &str,
+    recorded: Option<u64>,
+) -> Result<Vec<proto::OwedEvaluation>, Problem> {
+    Ok(c.services
+        .query
+        .evaluations_owed(ctx.grpc(proto::EvaluationsOwedRequest {
+            school: id.to_owned(),
+            as_of: as_of.to_owned(),
+            recorded_up_to: recorded,
+        })?)
+        .await?
+        .into_inner()
+        .owed)
+}
+
+const OWED_HEADS: [M; 9] = [
+    M::Dispatch,
+    M::TeacherId,
+    M::Name,
+    M::Kind,
+    M::FromSchool,
+    M::Start,
+    M::End,
+    M::SchoolYear,
+    M::YearEndedOn,
+];
+
+fn owed_rows(
+    l: Lang,
+    owed: &[proto::OwedEvaluation],
+    names: &HashMap<String, String>,
+) -> Vec<[String; 9]> {
+    owed.iter()
+        .map(|o| {
+            [
+                o.dispatch.clone(),
+                o.teacher.clone(),
+                name_of(names, &o.teacher).to_owned(),
+                vocab(l, &o.kind).to_owned(),
+                o.from_school.clone(),
+                o.start_date.clone(),
+                o.end.clone().unwrap_or_default(),
+                format!(
+                    "{}/{:02}",
+                    o.school_year,
+                    (o.school_year + 1).rem_euclid(100)
+                ),
+                o.year_ended_on.clone(),
+            ]
+        })
+        .collect()
+}
+
+fn owed_html(l: Lang, rows: &[[String; 9]], date: &str) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| match i {
+                    1 => teacher_link(c, c, date),
+                    2 => teacher_link(&r[1], c, date),
+                    4 => school_link(c, date),
+                    _ => esc(c),
+                })
+                .collect()
+        })
+        .collect();
+    table_or(l, &OWED_HEADS, &cells, M::NoneOwed)
+}
+
+fn downloads(
+    l: Lang,
+    id: &str,
+    list: &str,
+    as_of: &str,
+    year: i32,
+    recorded: Option<u64>,
+) -> String {
+    let q = format!("?as_of={}&year={year}{}", enc(as_of), query_part(recorded));
     format!(
         "<p class=\"downloads\">{}: <a href=\"/schools/{id}/{list}.csv{q}\">CSV</a> · \
          <a href=\"/schools/{id}/{list}.xlsx{q}\">XLSX</a></p>",
@@ -218,7 +314,8 @@ async fn draw(
     let as_of = param(q, "as_of").unwrap_or_default();
     check_date(&as_of)?;
     let year = year_param(q)?;
-    let duty = duty(c, ctx, &id, &as_of).await?;
+    let recorded = recorded_param(q)?;
+    let duty = duty(c, ctx, &id, &as_of, recorded).await?;
     let pos = duty.position.clone().unwrap_or_default();
     // Every later call asks for the date this answer was computed for, so the page is one
     // moment even across midnight.
@@ -226,13 +323,14 @@ async fn draw(
     let year = year
         .or_else(|| school_year_of(&date))
         .ok_or(Problem::BadDate)?;
-    let quota = quota(c, ctx, &id, year, &date).await?;
+    let quota = quota(c, ctx, &id, year, &date, recorded).await?;
     let terms = c
         .services
         .query
         .terms(ctx.grpc(proto::TermsRequest {
             school: Some(id.clone()),
             as_of: date.clone(),
+            recorded_up_to: recorded,
             ..Default::default()
         })?)
         .await?
@@ -244,11 +342,12 @@ async fn draw(
         .teams(ctx.grpc(proto::TeamsRequest {
             school: Some(id.clone()),
             as_of: date.clone(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
         })?)
         .await?
         .into_inner()
         .teams;
+    let owed = owed(c, ctx, &id, &date, recorded).await?;
     let eligible: &[String] = quota.as_ref().map_or(&[], |q| &q.eligible);
     // Collected first: a borrowing iterator held across the awaits below would make the
     // handler's future not `Send`.
@@ -258,18 +357,25 @@ async fn draw(
     for t in &teams {
         ids.extend(t.members.iter().map(|m| m.teacher.clone()));
     }
-    let names = names(c, ctx, &ids, &date).await;
+    ids.extend(owed.iter().map(|o| o.teacher.clone()));
+    let names = names(c, ctx, &ids, &date, recorded).await;
 
     let mut body = format!(
         "<h1>{} <small class=\"id\">{}</small></h1>",
         esc(M::School.t(l)),
         esc(&id)
     );
-    body.push_str(&as_of_form(
+    body.push_str(&notice(
+        l,
+        recorded,
+        &format!("/schools/{}?as_of={}&year={year}", enc(&id), enc(&as_of)),
+    ));
+    body.push_str(&as_of_form_at(
         l,
         &format!("/schools/{}", enc(&id)),
         &date,
         Some(year),
+        recorded,
     ));
 
     for (title, help, list, which) in [
@@ -290,7 +396,7 @@ async fn draw(
             esc(help.t(l))
         );
         if !rows.is_empty() {
-            body.push_str(&downloads(l, &id, list, &date, year));
+            body.push_str(&downloads(l, &id, list, &date, year, recorded));
         }
         body.push_str(&table_or(
             l,
@@ -310,7 +416,7 @@ async fn draw(
         None => {
             let _ = write!(body, "<p class=\"empty\">{}</p>", esc(M::NoQuotaDuty.t(l)));
         }
-        Some(qt) => body.push_str(&quota_html(l, &id, qt, &names, &date, year)),
+        Some(qt) => body.push_str(&quota_html(l, &id, qt, &names, &date, year, recorded)),
     }
 
     let (hosted, sent): (Vec<_>, Vec<_>) = terms.into_iter().partition(|t| t.to_school == id);
@@ -320,6 +426,18 @@ async fn draw(
     }
     let _ = write!(body, "<h2>{}</h2>", esc(M::Teams.t(l)));
     body.push_str(&teams_html(l, &teams, &names, &date));
+    let owed_rows = owed_rows(l, &owed, &names);
+    let _ = write!(
+        body,
+        "<h2 id=\"owed\">{} <span class=\"count\">{}</span></h2><p class=\"help\">{}</p>",
+        esc(M::OwedTitle.t(l)),
+        owed_rows.len(),
+        esc(M::OwedHelp.t(l))
+    );
+    if !owed_rows.is_empty() {
+        body.push_str(&downloads(l, &id, "owed", &date, year, recorded));
+    }
+    body.push_str(&owed_html(l, &owed_rows, &date));
     body.push_str(&position(l, pos.size, &date));
     let page = ctx
         .frame()
@@ -334,6 +452,7 @@ fn quota_html(
     names: &HashMap<String, String>,
     date: &str,
     year: i32,
+    recorded: Option<u64>,
 ) -> String {
     let mut out = String::from("<dl class=\"figures\">");
     for (k, v) in [
@@ -359,7 +478,7 @@ fn quota_html(
         rows.len()
     );
     if !rows.is_empty() {
-        out.push_str(&downloads(l, id, "eligible", date, year));
+        out.push_str(&downloads(l, id, "eligible", date, year, recorded));
     }
     out.push_str(&table_or(
         l,
@@ -466,7 +585,8 @@ async fn file_of(
     let as_of = param(q, "as_of").unwrap_or_default();
     check_date(&as_of)?;
     let year = year_param(q)?;
-    let duty = duty(c, ctx, &id, &as_of).await?;
+    let recorded = recorded_param(q)?;
+    let duty = duty(c, ctx, &id, &as_of, recorded).await?;
     let date = duty
         .position
         .as_ref()
@@ -479,7 +599,7 @@ async fn file_of(
             } else {
                 &duty.meeting_conditions
             };
-            let names = names(c, ctx, which, &date).await;
+            let names = names(c, ctx, which, &date, recorded).await;
             Sheet {
                 stem: format!("{id}-{list}-{date}"),
                 heads: DUTY_HEADS.iter().map(|m| m.t(l)).collect(),
@@ -493,12 +613,27 @@ async fn file_of(
             let year = year
                 .or_else(|| school_year_of(&date))
                 .ok_or(Problem::BadDate)?;
-            let q = quota(c, ctx, &id, year, &date).await?.unwrap_or_default();
-            let names = names(c, ctx, &q.eligible, &date).await;
+            let q = quota(c, ctx, &id, year, &date, recorded)
+                .await?
+                .unwrap_or_default();
+            let names = names(c, ctx, &q.eligible, &date, recorded).await;
             Sheet {
                 stem: format!("{id}-eligible-{year}"),
                 heads: vec![M::TeacherId.t(l), M::Name.t(l)],
                 rows: eligible_rows(&q, &names)
+                    .into_iter()
+                    .map(Vec::from)
+                    .collect(),
+            }
+        }
+        "owed" => {
+            let owed = owed(c, ctx, &id, &date, recorded).await?;
+            let ids: Vec<String> = owed.iter().map(|o| o.teacher.clone()).collect();
+            let names = names(c, ctx, &ids, &date, recorded).await;
+            Sheet {
+                stem: format!("{id}-owed-{date}"),
+                heads: OWED_HEADS.iter().map(|m| m.t(l)).collect(),
+                rows: owed_rows(l, &owed, &names)
                     .into_iter()
                     .map(Vec::from)
                     .collect(),

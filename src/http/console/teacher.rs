@@ -1,4 +1,4 @@
-//! `/teachers/{id}?as_of=YYYY-MM-DD`: a teacher's profile, the progress of each dispatch
+//! `/teachers/{id}?as_of=YYYY-MM-DD&recorded_up_to=N`: a teacher's profile, the progress of each dispatch
 //! towards its three-year minimum, the promotion-credit verdicts with their reasons, and
 //! every entry about the teacher (Query.TeacherHistory and Query.Eligibility).
 
@@ -9,8 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
-use super::html::{as_of_form, enc, esc, position, school_link, table_or, verdict};
+use super::html::{as_of_form_at, enc, esc, position, school_link, table_or, verdict};
 use super::messages::{Lang, M, vocab};
+use super::recorded::{notice, recorded_param};
 use super::{Console, Ctx, Problem, check_date, html, param};
 use crate::proto;
 use crate::proto::query_server::Query as _;
@@ -39,13 +40,14 @@ async fn draw(
 ) -> Result<Response, Problem> {
     let as_of = param(q, "as_of").unwrap_or_default();
     check_date(&as_of)?;
+    let recorded = recorded_param(q)?;
     let history = c
         .services
         .query
         .teacher_history(ctx.grpc(proto::TeacherHistoryRequest {
             teacher: id.clone(),
             as_of: as_of.clone(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
             with_proofs: false,
         })?)
         .await?
@@ -56,7 +58,7 @@ async fn draw(
         .eligibility(ctx.grpc(proto::EligibilityRequest {
             teacher: id.clone(),
             as_of: as_of.clone(),
-            recorded_up_to: None,
+            recorded_up_to: recorded,
         })?)
         .await?
         .into_inner()
@@ -71,11 +73,17 @@ async fn draw(
         esc(&name),
         esc(&id)
     );
-    body.push_str(&as_of_form(
+    body.push_str(&notice(
+        l,
+        recorded,
+        &format!("/teachers/{}?as_of={}", enc(&id), enc(&as_of)),
+    ));
+    body.push_str(&as_of_form_at(
         l,
         &format!("/teachers/{}", enc(&id)),
         &pos.as_of,
         None,
+        recorded,
     ));
     body.push_str(&profile(l, &summary, &as_of));
     let _ = write!(body, "<h2>{}</h2>", esc(M::Terms.t(l)));

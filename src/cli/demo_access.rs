@@ -1,0 +1,190 @@
+//! Tokens for `serve --demo`: without them the demo would run open (every caller the local
+//! admin), and nobody could try the console as a principal, the person it is mostly for. On
+//! first start the demo makes an admin token (bureau staff) and a principal token for the
+//! demo's first strong school, keeps them in its data directory (`demo-tokens.txt`, and
+//! `demo-access.toml` with their hashes, both readable by the owner only), and prints them
+//! on every start. An access file given with `--config` is used instead.
+
+use std::path::{Path, PathBuf};
+
+use super::CliError;
+use crate::domain::vocab::Standing;
+use crate::grpc::auth::{Access, hash_token, new_token};
+use crate::ledger::Ledger;
+
+/// The file holding the demo's tokens in clear (demo data only).
+pub const TOKENS_FILE: &str = "demo-tokens.txt";
+/// The demo's access file.
+pub const ACCESS_FILE: &str = "demo-access.toml";
+
+/// One demo token, as printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoToken {
+    /// `admin` or `principal`.
+    pub role: String,
+    /// The principal's school (empty for the admin).
+    pub school: String,
+    /// The token.
+    pub token: String,
+}
+
+impl DemoToken {
+    fn line(&self) -> String {
+        format!("{} {} {}", self.role, self.school_or_dash(), self.token)
+    }
+
+    fn school_or_dash(&self) -> &str {
+        if self.school.is_empty() {
+            "-"
+        } else {
+            &self.school
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(CliError::ctx(format!("writing {}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(CliError::ctx(format!("restricting {}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn read_tokens(path: &Path) -> Option<Vec<DemoToken>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let tokens: Vec<DemoToken> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (role, school, token) = (w.next()?, w.next()?, w.next()?);
+            Some(DemoToken {
+                role: role.to_owned(),
+                school: if school == "-" {
+                    String::new()
+                } else {
+                    school.to_owned()
+                },
+                token: token.to_owned(),
+            })
+        })
+        .collect();
+    (!tokens.is_empty()).then_some(tokens)
+}
+
+/// The access file text for `tokens`.
+fn access_text(tokens: &[DemoToken]) -> String {
+    tokens
+        .iter()
+        .map(|t| {
+            let schools = if t.school.is_empty() {
+                String::new()
+            } else {
+                format!("schools = [\"{}\"]\n", t.school)
+            };
+            format!(
+                "[[token]]\nname = \"demo-{}\"\nrole = \"{}\"\n{schools}hash = \"{}\"\n\n",
+                t.role,
+                t.role,
+                hash_token(&t.token).to_hex()
+            )
+        })
+        .collect()
+}
+
+/// The demo's access and its tokens: those kept in `data` from an earlier start, else new
+/// ones (an admin, and the principal of the first strong school of the loaded district).
+pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToken>), CliError> {
+    let tokens_path: PathBuf = data.join(TOKENS_FILE);
+    let access_path: PathBuf = data.join(ACCESS_FILE);
+    let tokens = match read_tokens(&tokens_path) {
+        Some(t) => t,
+        None => {
+            let school = ledger.query(|s| {
+                let first = |want: Standing| {
+                    s.schools()
+                        .find(|sc| sc.standing.latest() == Some(&want))
+                        .map(|sc| sc.id.to_string())
+                };
+                first(Standing::Strong).or_else(|| s.schools().next().map(|sc| sc.id.to_string()))
+            });
+            let school = school
+                .value
+                .ok_or_else(|| CliError("the demo district has no school".into()))?;
+            let mut tokens = Vec::new();
+            for (role, school) in [("admin", String::new()), ("principal", school)] {
+                tokens.push(DemoToken {
+                    role: role.to_owned(),
+                    school,
+                    token: new_token().map_err(CliError::ctx("reading OS randomness"))?,
+                });
+            }
+            let text = format!(
+                "# rotaledger serve --demo: sign-in tokens of the demo district (role, school, token)\n{}\n",
+                tokens
+                    .iter()
+                    .map(DemoToken::line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            write_private(&tokens_path, &text)?;
+            tokens
+        }
+    };
+    write_private(&access_path, &access_text(&tokens))?;
+    let access = Access::load(&access_path).map_err(|e| CliError(e.to_string()))?;
+    Ok((access, tokens))
+}
+
+/// The lines `serve --demo` prints so a person can sign in.
+pub fn announce(tokens: &[DemoToken], data: &Path) -> Vec<String> {
+    let mut out = vec![format!(
+        "demo sign-in tokens (kept in {}):",
+        data.join(TOKENS_FILE).display()
+    )];
+    for t in tokens {
+        out.push(match t.role.as_str() {
+            "admin" => format!("  admin (bureau staff, /district): {}", t.token),
+            _ => format!("  principal of school {}: {}", t.school, t.token),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_text_parses_and_the_tokens_file_reads_back() {
+        let tokens = vec![
+            DemoToken {
+                role: "admin".into(),
+                school: String::new(),
+                token: "rl_a".into(),
+            },
+            DemoToken {
+                role: "principal".into(),
+                school: "S0001".into(),
+                token: "rl_b".into(),
+            },
+        ];
+        let access = Access::parse(&access_text(&tokens)).unwrap();
+        assert!(!access.is_open());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(TOKENS_FILE);
+        let text = format!(
+            "# comment\n{}\n",
+            tokens
+                .iter()
+                .map(DemoToken::line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        write_private(&p, &text).unwrap();
+        assert_eq!(read_tokens(&p), Some(tokens));
+    }
+}
