@@ -148,9 +148,10 @@ pub enum BenchCommand {
     /// `cargo build --release --workspace`) as `serve --listen 127.0.0.1:0 --http off` on a
     /// fresh data directory under --dir (default: the system temporary directory; removed
     /// afterwards), with an access file holding one writer token, its log at the default
-    /// level (or RUST_LOG's) written to a file beside the data. Registers 400 schools, then
-    /// runs each scenario for --seconds with every client on its own HTTP/2 connection; every
-    /// appended event is a fresh teacher's registration judged by the rules. At the end the
+    /// level (or RUST_LOG's) written to a file beside the data. Registers 400 schools (and 50
+    /// education groups), then runs each scenario for --seconds with every client on its own
+    /// HTTP/2 connection; every appended event is a fresh teacher's registration judged by
+    /// the rules. At the end the
     /// log must hold exactly the acknowledged entries and the server must stop cleanly on
     /// SIGTERM.
     ///

@@ -60,8 +60,9 @@ fn server_bench_drives_a_real_serve_process_through_every_scenario() {
             assert!(s["server_cpu_us_per_event"].is_null(), "{s}");
         }
     }
-    // 400 schools first, then every acknowledged event, and nothing else.
-    assert_eq!(r["acknowledged_entries"].as_u64().unwrap(), 400 + events);
+    // 400 schools and 50 groups first, then every acknowledged event, and nothing else.
+    assert_eq!(r["setup_entries"], 450);
+    assert_eq!(r["acknowledged_entries"].as_u64().unwrap(), 450 + events);
     assert_eq!(r["log_size"], r["acknowledged_entries"]);
     assert_eq!(r["server_stopped_cleanly"], true);
     assert!(r["fdatasync"]["ops"].as_u64().unwrap() > 0);
