@@ -21,7 +21,7 @@
 //! - [`http`]: the HTTP face beside gRPC: health, metrics, the JSON API (calling the gRPC
 //!   services themselves).
 //! - [`metrics`]: counters and histograms in the Prometheus text format.
-//! - [`cli`]: the offline commands (`verify`, `export`, `bench`) behind `src/main.rs`.
+//! - [`cli`]: the commands (`verify`, `export`, `serve`, the client) behind `src/main.rs`.
 //! - [`proto`]: code generated from `proto/rotaledger/v1`.
 
 pub mod merkle;

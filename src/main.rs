@@ -87,12 +87,6 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
-    /// Benchmarks (not tests): `bench append`, `bench verify`, `bench proofs`, `bench rebuild`,
-    /// `bench soak`, `bench grpc`, `bench query`. Results: docs/BENCHMARKS.md.
-    Bench {
-        #[command(subcommand)]
-        which: cli::bench::BenchCommand,
-    },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
     /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
@@ -170,7 +164,6 @@ fn main() -> ExitCode {
         Command::Export { data, out, .. } => cli::offline::export(&data, &out),
         Command::Import { export, data } => cli::backup::import(&export, &data),
         Command::Audit { command } => cli::audit::run(command),
-        Command::Bench { which } => cli::bench::run(which),
         Command::Service(cmd) => cmd.run(),
         Command::Generate {
             teachers,

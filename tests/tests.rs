@@ -11,9 +11,7 @@ mod audit_watch;
 mod backup;
 /// The bad-input catalogue: malformed requests of every kind, their codes and messages.
 mod bad_input;
-/// `bench grpc` and `bench query` through the real binary: every scenario runs, nothing fails.
-mod bench_cli;
-/// The offline CLI: `verify`, `export` and `bench`, their exit codes and messages.
+/// The offline CLI: `verify` and `export`, their exit codes and messages.
 mod cli_offline;
 /// The console: sign-in, sessions, CSRF, scope on pages, languages, CSV and XLSX downloads.
 mod console;
@@ -53,5 +51,3 @@ mod projections;
 mod serve_start;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.
 mod snapshot;
-/// `bench soak`: a short mixed-load run through the real binary ends with a holding verdict.
-mod soak;

@@ -152,8 +152,9 @@ impl Connect {
     }
 }
 
-/// A request with the client's deadline.
-pub(crate) fn call<T>(msg: T) -> Request<T> {
+/// A request with the client's deadline: every call of the CLI's clients (and of the
+/// benchmarks, which drive the server as these clients do) carries it.
+pub fn call<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.set_timeout(CALL_TIMEOUT);
     r

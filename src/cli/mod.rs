@@ -5,12 +5,6 @@
 
 pub mod audit;
 pub mod backup;
-pub mod bench;
-pub mod bench_grpc;
-pub mod bench_proofs;
-pub mod bench_query;
-pub mod bench_rebuild;
-pub mod bench_soak;
 pub mod client;
 pub mod demo_access;
 pub mod generate;

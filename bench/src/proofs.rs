@@ -1,4 +1,4 @@
-//! `rotaledger bench proofs`: what proofs, roots and checkpoints cost on a large store, next
+//! `rotaledger-bench proofs`: what proofs, roots and checkpoints cost on a large store, next
 //! to the floor of the same machine in the same run (one sled read, one blake3 of 64 bytes).
 //!
 //! The store is filled through the real [`Writer`] (pass-through sequencer, appends of
@@ -13,10 +13,9 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::value::RawValue;
 
-use super::{CliError, Outcome, progress};
-use crate::log::store::node_key;
-use crate::log::{AppendRequest, PassThrough, Store, Writer, fingerprint};
-use crate::merkle::{
+use rotaledger::cli::{CliError, Outcome, progress};
+use rotaledger::log::{AppendRequest, PassThrough, Store, Writer, fingerprint};
+use rotaledger::merkle::{
     Blake3, Checkpoint, CheckpointKey, NodeSource, SignedCheckpoint, consistency_proof,
     inclusion_proof, proof_to_bytes, root, verify_consistency, verify_inclusion,
 };
@@ -130,7 +129,7 @@ fn fill(store: Arc<Store>, entries: u64, batch: u64) -> Result<u64, CliError> {
     result
 }
 
-/// `rotaledger bench proofs`.
+/// `rotaledger-bench proofs`.
 ///
 /// With `dir`, the store there is used (and filled up to `entries` if shorter), so repeated
 /// runs need not refill; without it, a temporary store is filled and removed.
@@ -183,7 +182,7 @@ pub fn run(
     for i in 0..samples {
         // Floor: one stored node by key, one blake3 over 64 bytes (an interior node's input).
         let leaf = rng.upto(n) - 1;
-        get.time(|| store.get(&node_key(0, leaf)))
+        get.time(|| store.node(0, leaf))
             .map_err(CliError::ctx("sled get"))?;
         let block = [i as u8; 64];
         hash64.time(|| blake3::hash(&block));

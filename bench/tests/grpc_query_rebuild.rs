@@ -1,18 +1,12 @@
-//! `rotaledger bench grpc`, `bench query` and `bench rebuild` end to end through the real binary,
+//! `rotaledger-bench grpc`, `query` and `rebuild` end to end through the real binary,
 //! with tiny settings: every scenario is listed, ran, did real work and nothing failed. What
 //! they measure is never asserted (no timing in tests).
 
-use std::process::Command;
-
-use crate::util::bin;
+use crate::util::{run_program, run_rotaledger};
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = run_program(std::path::Path::new(crate::util::bench_bin()), args);
+    (Some(code), out, err)
 }
 
 /// Every client count x events per request is a scenario with the three paths; every append
@@ -22,7 +16,6 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
 fn bench_grpc_runs_every_scenario_with_both_floors() {
     let parent = tempfile::tempdir().unwrap();
     let (code, out, err) = run(&[
-        "bench",
         "grpc",
         "--clients",
         "1,3",
@@ -69,7 +62,6 @@ fn bench_grpc_runs_every_scenario_with_both_floors() {
 
     // The table names the three paths of the scenario; two clients may share a connection.
     let (code, out, err) = run(&[
-        "bench",
         "grpc",
         "--clients",
         "2",
@@ -100,7 +92,7 @@ fn bench_grpc_refuses_bad_flags() {
         &["--clients", "0"],
         &["--seconds", "0"],
     ] {
-        let mut args = vec!["bench", "grpc"];
+        let mut args = vec!["grpc"];
         args.extend_from_slice(bad);
         let (code, _, err) = run(&args);
         assert_eq!(code, Some(2), "{bad:?}: {err}");
@@ -116,7 +108,6 @@ fn bench_query_builds_measures_and_reuses_a_ledger() {
     let data = parent.path().join("ledger");
     let data_s = data.to_str().unwrap();
     let args = [
-        "bench",
         "query",
         "--entries",
         "3000",
@@ -179,18 +170,18 @@ fn bench_query_builds_measures_and_reuses_a_ledger() {
             .count();
         assert_eq!(n, 4, "{query}: {out}");
     }
-    let (code, out, err) = run(&["verify", "--data", data_s]);
-    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = run_rotaledger(&["verify", "--data", data_s]);
+    assert_eq!(code, 0, "{out}{err}");
 }
 
-/// `bench rebuild` fills a ledger (in a process of its own), measures the full-check reopen
+/// `rebuild` fills a ledger (in a process of its own), measures the full-check reopen
 /// and the restart from the snapshot it wrote, each in a fresh process, and removes the
 /// ledger afterwards, or keeps it with --keep, to be measured again with --existing.
 #[test]
 fn bench_rebuild_fills_measures_both_reopens_and_cleans_up() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().to_str().unwrap();
-    let (code, out, err) = run(&["bench", "rebuild", "--entries", "2500", "--dir", dir]);
+    let (code, out, err) = run(&["rebuild", "--entries", "2500", "--dir", dir]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(err.contains("filled 2500 entries"), "{err}");
     for line in [
@@ -209,20 +200,11 @@ fn bench_rebuild_fills_measures_both_reopens_and_cleans_up() {
         "the ledger was left behind"
     );
 
-    let (code, out, err) = run(&[
-        "bench",
-        "rebuild",
-        "--entries",
-        "1200",
-        "--dir",
-        dir,
-        "--keep",
-    ]);
+    let (code, out, err) = run(&["rebuild", "--entries", "1200", "--dir", dir, "--keep"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let kept = parent.path().join("rebuild-ledger");
     assert!(kept.join("state.snapshot").exists(), "{err}");
     let (code, out, err) = run(&[
-        "bench",
         "rebuild",
         "--existing",
         kept.to_str().unwrap(),
@@ -231,15 +213,7 @@ fn bench_rebuild_fills_measures_both_reopens_and_cleans_up() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("snapshot of 1200 entries"), "{out}");
     // A fill needs somewhere new to go.
-    let (code, _, err) = run(&[
-        "bench",
-        "rebuild",
-        "--entries",
-        "10",
-        "--dir",
-        dir,
-        "--keep",
-    ]);
+    let (code, _, err) = run(&["rebuild", "--entries", "10", "--dir", dir, "--keep"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("already exists"), "{err}");
 }

@@ -1,4 +1,4 @@
-//! `rotaledger bench rebuild`: how long opening a ledger takes (head check, Merkle frontier,
+//! `rotaledger-bench rebuild`: how long opening a ledger takes (head check, Merkle frontier,
 //! and the replay that rebuilds the domain state), at what rate and peak memory, next to the
 //! floor of the same machine in the same run (a raw sled scan of the same entries, and a
 //! `serde_json` parse of the same payloads); and how long a restart from the state snapshot
@@ -13,9 +13,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{CliError, Outcome, progress};
-use crate::ledger::{Ledger, LedgerError, LedgerOptions};
-use crate::log::{Entry, Store};
+use rotaledger::cli::{CliError, Outcome, progress};
+use rotaledger::ledger::{Ledger, LedgerError, LedgerOptions};
+use rotaledger::log::{Entry, Store};
 
 /// A memory figure of a process, in KiB, from its `/proc/<pid>/status` (`status_file`):
 /// `field` is e.g. `VmRSS` (resident now) or `VmHWM` (peak resident). `None` where the file
@@ -120,7 +120,7 @@ fn is_locked(e: &LedgerError) -> bool {
 
 /// Fills the fresh ledger in `dir` with `entries` domain entries through the real [`Ledger`],
 /// in appends of `batch` events (the rules checked, the stored form as in production), with a
-/// progress bar on stderr. Shared by `bench rebuild` and `bench query`, so both measure the
+/// progress bar on stderr. Shared by `rotaledger-bench rebuild` and `rotaledger-bench query`, so both measure the
 /// same kind of ledger.
 pub(crate) fn fill(dir: &Path, entries: u64, batch: usize) -> Result<u64, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -214,7 +214,7 @@ pub fn run(
     }
     let exe = std::env::current_exe().map_err(CliError::ctx("this program's path"))?;
     let status = std::process::Command::new(&exe)
-        .args(["bench", "rebuild", "--fill-into"])
+        .args(["rebuild", "--fill-into"])
         .arg(&scratch.0)
         .args([
             "--entries",
@@ -230,7 +230,7 @@ pub fn run(
     let mut result = Ok(Outcome::Ok);
     for extra in [None, Some("--from-snapshot")] {
         let status = std::process::Command::new(&exe)
-            .args(["bench", "rebuild", "--existing"])
+            .args(["rebuild", "--existing"])
             .arg(&scratch.0)
             .args(extra)
             .status()
@@ -264,7 +264,7 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
             report.snapshot_unused.unwrap_or_default()
         )));
     };
-    let bytes = std::fs::metadata(crate::snapshot::path(dir))
+    let bytes = std::fs::metadata(rotaledger::snapshot::path(dir))
         .map(|m| m.len())
         .unwrap_or(0);
     let integrity = ledger.wait_integrity();
@@ -272,21 +272,21 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
     let peak_after_check = peak_rss_kib().unwrap_or(0);
     // Where the restart's time goes: the snapshot's parts again, on their own.
     let t = Instant::now();
-    let raw = std::fs::read(crate::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
+    let raw = std::fs::read(rotaledger::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
     let read = t.elapsed();
     let t = Instant::now();
-    let parsed = crate::snapshot::parse(&raw).map_err(CliError::ctx("snapshot"))?;
+    let parsed = rotaledger::snapshot::parse(&raw).map_err(CliError::ctx("snapshot"))?;
     let checksum = t.elapsed();
     let t = Instant::now();
-    crate::snapshot::check_position(ledger.store(), ledger.head(), &parsed.position)
+    rotaledger::snapshot::check_position(ledger.store(), ledger.head(), &parsed.position)
         .map_err(CliError::ctx("snapshot"))?;
     let position = t.elapsed();
     // No shutdown: the snapshot stays as it was for the next run. Closed before the decode,
     // so that two states are never in memory at once.
     drop(ledger);
     let t = Instant::now();
-    let state: crate::domain::State =
-        crate::snapshot::decode(parsed.state).map_err(CliError::ctx("snapshot"))?;
+    let state: rotaledger::domain::State =
+        rotaledger::snapshot::decode(parsed.state).map_err(CliError::ctx("snapshot"))?;
     let decode = t.elapsed();
     let t = Instant::now();
     drop(state);

@@ -1,27 +1,21 @@
-//! `rotaledger bench soak` end to end through the real binary: a short run under mixed load
+//! `rotaledger-bench soak` end to end through the real binary: a short run under mixed load
 //! ends with a verdict that holds, every kind of operation done, and its store removed.
 
 use std::process::Command;
 
-use crate::util::bin;
+use crate::util::{bench_bin, server_bin};
 
 /// A three-second soak: exit 0, the JSON verdict and each of its parts hold, every operation
 /// kind ran, subscribers received every entry, and the temporary store is gone afterwards.
 #[test]
 fn short_soak_passes_and_reports_every_operation() {
     let parent = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
-        .args([
-            "bench",
-            "soak",
-            "--seconds",
-            "3",
-            "--teachers",
-            "200",
-            "--json",
-        ])
+    let out = Command::new(bench_bin())
+        .args(["soak", "--seconds", "3", "--teachers", "200", "--json"])
         .arg("--dir")
         .arg(parent.path())
+        .arg("--server-bin")
+        .arg(server_bin())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -72,8 +66,8 @@ fn short_soak_passes_and_reports_every_operation() {
 /// Out-of-range flags are refused before anything starts: exit 2.
 #[test]
 fn soak_refuses_zero_seconds() {
-    let out = Command::new(bin())
-        .args(["bench", "soak", "--seconds", "0"])
+    let out = Command::new(bench_bin())
+        .args(["soak", "--seconds", "0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

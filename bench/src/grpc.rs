@@ -1,4 +1,4 @@
-//! `rotaledger bench grpc`: durable appends over gRPC on loopback, from 1, 16 and 64
+//! `rotaledger-bench grpc`: durable appends over gRPC on loopback, from 1, 16 and 64
 //! concurrent clients, next to two floors measured in the same run, so the table shows where
 //! an append's time goes:
 //!
@@ -12,7 +12,7 @@
 //! - **RPC floor**: `Ledger.GetHead` from as many clients on the same server: what a unary
 //!   call costs with no disk and no rules.
 //! - **disk floor**: the storage work of the server's commits done directly on sled by one
-//!   thread (`bench append`'s floor: the same keys, insert + flush + fdatasync), with as many
+//!   thread (`rotaledger-bench append`'s floor: the same keys, insert + flush + fdatasync), with as many
 //!   appends per commit as the server achieved (from the store's commit counter) and payloads
 //!   of the size the server stored.
 //!
@@ -29,18 +29,16 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use super::bench::{
-    Limits, Measured, ScratchDir, load_average, measure_fdatasync, measure_floor, print_json,
-    timed_bar,
-};
-use super::bench_rebuild::{schools, teacher_registered};
-use super::client::{Connect, call};
-use super::{CliError, Outcome};
-use crate::log::Store;
-use crate::proto;
-use crate::server::{self, ServerConfig, ServerError};
+use crate::append::{measure_fdatasync, measure_floor};
+use crate::measure::{Limits, Measured, ScratchDir, load_average, print_json, timed_bar};
+use crate::rebuild::{schools, teacher_registered};
+use rotaledger::cli::client::{Connect, call};
+use rotaledger::cli::{CliError, Outcome};
+use rotaledger::log::Store;
+use rotaledger::proto;
+use rotaledger::server::{self, ServerConfig, ServerError};
 
-/// Flags of `bench grpc`.
+/// Flags of `rotaledger-bench grpc`.
 #[derive(Args, Debug)]
 pub struct GrpcArgs {
     /// Concurrent clients (each its own HTTP/2 connection), comma-separated: one scenario per
@@ -214,7 +212,7 @@ impl RunningServer {
     pub(crate) fn start(
         rt: &Runtimes,
         config: ServerConfig,
-        ledger: crate::ledger::Ledger,
+        ledger: rotaledger::ledger::Ledger,
     ) -> Result<RunningServer, CliError> {
         let std_listener =
             std::net::TcpListener::bind("127.0.0.1:0").map_err(CliError::ctx("binding"))?;
@@ -310,7 +308,7 @@ fn event(client: usize, i: u64, j: usize) -> String {
 
 /// One client appending in a closed loop until `deadline`; latencies in ns.
 async fn appender(
-    mut ledger: super::client::Ledger,
+    mut ledger: rotaledger::cli::client::Ledger,
     client: usize,
     per_request: usize,
     deadline: Instant,
@@ -351,7 +349,7 @@ async fn appender(
 
 /// One client calling `Ledger.GetHead` in a closed loop until `deadline`; latencies in ns.
 async fn head_caller(
-    mut ledger: super::client::Ledger,
+    mut ledger: rotaledger::cli::client::Ledger,
     deadline: Instant,
     done: Arc<AtomicU64>,
     errors: Arc<Errors>,

@@ -1,8 +1,8 @@
-//! `rotaledger bench query`: latency of the principals' queries (teacher history,
+//! `rotaledger-bench query`: latency of the principals' queries (teacher history,
 //! eligibility, school quota) on a large ledger, idle and under concurrent appends, over gRPC
 //! and in-process (the floor without gRPC), measured in the same run.
 //!
-//! The ledger is built (outside the timed part) by `bench rebuild`'s filler, through the real
+//! The ledger is built (outside the timed part) by `rotaledger-bench rebuild`'s filler, through the real
 //! [`Ledger`]: 400 schools in 50 groups, then per teacher registered, dispatched, evaluated
 //! three times, returned, promoted (about 143,000 teachers at 1M entries). With `--data` it
 //! is built once and reused.
@@ -26,18 +26,18 @@ use clap::Args;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use super::bench::{Limits, Measured, ScratchDir, load_average, print_json, timed_bar};
-use super::bench_grpc::{Errors, RunningServer, Runtimes, drive};
-use super::bench_rebuild::{fill, open, teacher_registered};
-use super::client::{Connect, call};
-use super::{CliError, Outcome};
-use crate::domain::vocab::{SchoolYear, Standing};
-use crate::generate::Rng;
-use crate::ledger::Ledger;
-use crate::proto;
-use crate::server::ServerConfig;
+use crate::grpc::{Errors, RunningServer, Runtimes, drive};
+use crate::measure::{Limits, Measured, ScratchDir, load_average, print_json, timed_bar};
+use crate::rebuild::{fill, open, teacher_registered};
+use rotaledger::cli::client::{Connect, call};
+use rotaledger::cli::{CliError, Outcome};
+use rotaledger::domain::vocab::{SchoolYear, Standing};
+use rotaledger::generate::Rng;
+use rotaledger::ledger::Ledger;
+use rotaledger::proto;
+use rotaledger::server::ServerConfig;
 
-/// Flags of `bench query`.
+/// Flags of `rotaledger-bench query`.
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     /// Entries in the ledger built for the run (ignored when --data holds a ledger already).
@@ -153,7 +153,7 @@ pub fn run(a: &QueryArgs) -> Result<Outcome, CliError> {
                 .into(),
         ));
     }
-    let as_of = crate::domain::fields::parse_date(&a.as_of)
+    let as_of = rotaledger::domain::fields::parse_date(&a.as_of)
         .map_err(|p| CliError(format!("--as-of: {p}")))?;
     let limits = Limits {
         duration: Duration::from_secs_f64(a.seconds),
@@ -335,7 +335,7 @@ fn ask_in_process(ledger: &Ledger, t: &Targets, kind: Kind, rng: &mut Rng) -> Re
 
 /// Asks one query over gRPC on random targets; `Err` with what went wrong.
 async fn ask_grpc(
-    client: &mut super::client::Query,
+    client: &mut rotaledger::cli::client::Query,
     t: &Targets,
     kind: Kind,
     rng: &mut Rng,

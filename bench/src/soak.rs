@@ -1,4 +1,4 @@
-//! `rotaledger bench soak`: minutes of mixed load on one in-process server over loopback
+//! `rotaledger-bench soak`: minutes of mixed load on one in-process server over loopback
 //! (ordered district appends, concurrent registry appends, queries, audit subscribers), with
 //! memory, throughput, errors and latency recorded every second, then an offline verification
 //! of the whole log. It answers "does it stay correct and bounded when left running", not
@@ -15,16 +15,17 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
-use super::bench_rebuild::proc_status_kib;
-use super::client::{Connect, call};
-use super::{CliError, Outcome};
-use crate::generate::{Config, Rng, generate};
-use crate::log::Store;
-use crate::log::verify::verify_store;
-use crate::proto;
-use crate::server::{self, ServerConfig};
+use crate::rebuild::proc_status_kib;
+use crate::serve_proc::{ServeProcess, default_server_bin};
+use rotaledger::cli::client::{Connect, call};
+use rotaledger::cli::{CliError, Outcome};
+use rotaledger::generate::{Config, Rng, generate};
+use rotaledger::log::Store;
+use rotaledger::log::verify::verify_store;
+use rotaledger::proto;
+use rotaledger::server::{self, ServerConfig};
 
-/// Flags of `bench soak`.
+/// Flags of `rotaledger-bench soak`.
 #[derive(Args, Debug)]
 pub struct SoakArgs {
     /// How long the load runs, in seconds.
@@ -46,6 +47,10 @@ pub struct SoakArgs {
     /// Parent directory of the temporary store [default: the system temporary directory].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// The `rotaledger` binary whose fresh `serve` is measured after the soak [default: the
+    /// `rotaledger` beside this program, as `cargo build --release --workspace` leaves it].
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -79,35 +84,12 @@ const RSS_BOUND_FACTOR: f64 = 1.5;
 /// Absolute slack on top of [`RSS_BOUND_FACTOR`], in KiB.
 const RSS_SLACK_KIB: u64 = 128 * 1024;
 
-/// Resident memory of a fresh `rotaledger serve` process over the store in `dir`, read once
-/// it answers `GetHead` with `size` entries; the process is then killed. `None` if it could
-/// not be started or did not answer within two minutes.
-async fn fresh_server_rss_kib(dir: &Path, size: u64) -> Option<u64> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .ok()?
-        .port();
-    let exe = std::env::current_exe().ok()?;
-    let mut child = std::process::Command::new(exe)
-        .arg("serve")
-        .arg("--data")
-        .arg(dir)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--http", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let pid = child.id();
-    let c = Connect {
-        server: format!("http://127.0.0.1:{port}"),
-        token: None,
-        token_file: None,
-        tls_ca: None,
-        json: false,
-    };
+/// Resident memory of a fresh `rotaledger serve` process (`bin`) over the store in `dir`,
+/// read once it answers `GetHead` with `size` entries; the process is then stopped. `None` if
+/// it could not be started or did not answer within two minutes.
+async fn fresh_server_rss_kib(bin: &Path, dir: &Path, size: u64) -> Option<u64> {
+    let server = ServeProcess::start(bin, dir, &[] as &[&str], None).ok()?;
+    let c = server.connect(None);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut rss = None;
     while Instant::now() < deadline {
@@ -115,13 +97,12 @@ async fn fresh_server_rss_kib(dir: &Path, size: u64) -> Option<u64> {
             && let Ok(h) = l.get_head(call(proto::GetHeadRequest {})).await
             && h.into_inner().head.is_some_and(|h| h.size == size)
         {
-            rss = proc_status_kib(&format!("/proc/{pid}/status"), "VmRSS");
+            rss = proc_status_kib(&format!("/proc/{}/status", server.pid), "VmRSS");
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    server.stop();
     rss
 }
 
@@ -487,7 +468,7 @@ async fn subscriber(
             return f;
         }
     };
-    let mut prev = crate::log::GENESIS_HASH.to_vec();
+    let mut prev = rotaledger::log::GENESIS_HASH.to_vec();
     loop {
         if let Some(t) = *target.borrow()
             && f.received >= t
@@ -625,13 +606,17 @@ pub fn run(a: &SoakArgs) -> Result<Outcome, CliError> {
         return Err(CliError(format!("{} already exists", scratch.0.display())));
     }
     std::fs::create_dir_all(&scratch.0).map_err(CliError::ctx(scratch.0.display()))?;
+    let server_bin = match &a.server_bin {
+        Some(b) => b.clone(),
+        None => default_server_bin()?,
+    };
     let rss_start = rss_kib();
     let d = Arc::new(district(a.teachers)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::ctx("starting a runtime"))?;
-    let report = runtime.block_on(soak(a, &scratch.0, d, rss_start))?;
+    let report = runtime.block_on(soak(a, &scratch.0, &server_bin, d, rss_start))?;
     drop(runtime);
     if a.json {
         let s = serde_json::to_string_pretty(&report).map_err(CliError::ctx("encoding JSON"))?;
@@ -649,6 +634,7 @@ pub fn run(a: &SoakArgs) -> Result<Outcome, CliError> {
 async fn soak(
     a: &SoakArgs,
     dir: &Path,
+    server_bin: &Path,
     d: Arc<District>,
     rss_start: u64,
 ) -> Result<Report, CliError> {
@@ -781,7 +767,7 @@ async fn soak(
     .await
     .map_err(CliError::ctx("the verification task"))??;
     let log_verifies = verified == Some(head.size);
-    let fresh = fresh_server_rss_kib(dir, head.size).await;
+    let fresh = fresh_server_rss_kib(server_bin, dir, head.size).await;
 
     let minute = samples
         .iter()
