@@ -4,8 +4,9 @@
 //!
 //! An append is judged through a [`Batch`]: `check` an event, `apply` it, repeat, then
 //! `finish` (which checks what only the whole append can show: that a new team has enough
-//! founders). The batch works on its own clone of the state, so a rejected append changes
-//! nothing: the clone is dropped.
+//! founders). [`Batch::new`] works on its own clone of the state, so a rejected append changes
+//! nothing: the clone is dropped. [`Batch::over`] works on the state itself (the ledger's
+//! writer, which undoes a refused append by rebuilding from its committed state).
 //!
 //! Rule codes are stable API (clients branch on them); messages are for people.
 

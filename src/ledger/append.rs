@@ -1,9 +1,11 @@
 //! The append path: an append's events are decoded (strictly, `domain::event`) before they
 //! reach the writer; on the writer thread each is checked by the domain rules against the
 //! state left by the events before it (`domain::rules`), stored as its canonical JSON plus
-//! the per-teacher history link, and applied to a pending copy of the state. The copy is
-//! published to readers when the commit is durable and dropped when the append is refused or
-//! the commit fails. The answer is a receipt proving the entries against its own head.
+//! the per-teacher history link, and applied in place to the pending state (the committed
+//! state plus the appends sequenced since). It is published to readers when the commit is
+//! durable; a refused append is undone by rebuilding it from the committed state and the
+//! entries accepted since, and a failed commit resets it to the committed state. The answer is
+//! a receipt proving the entries against its own head, from the commit's own Merkle nodes.
 
 use std::sync::Arc;
 

@@ -8,13 +8,11 @@
 //! - [`read`](read.rs): the head, checkpoints, proofs, entries, verification, and every
 //!   question the services answer, on the committed state or as recorded up to a size.
 //!
-//!
 //! An append's events are decoded (strictly, `domain::event`) before they reach the writer;
 //! on the writer thread each is checked by the domain rules against the state left by the
 //! events before it (`domain::rules`), stored as its canonical JSON plus the per-teacher
-//! history link, and applied to a pending copy of the state. The copy is published to
-//! readers when the commit is durable and dropped when the append is refused or the commit
-//! fails.
+//! history link, and applied to the pending state, which is published to readers when the
+//! commit is durable (see `append.rs` for how a refused append is undone).
 //!
 //! **Contracts.**
 //! - [`Ledger::append`] MUST return only once the append is durable (see `log::writer`), and
