@@ -256,8 +256,8 @@ catalogue! {
     VerifySignaturePass => "检查点的签名用这把公钥核验成立。以下日志名称、记录条数、树根和时间取自已核验的签名内容。", "The checkpoint's signature verifies with this key. The origin, size, root and time below are read from the verified signed text.";
     VerifyInclusionPass => "第 {seq} 条记录包含在已签名的 {size} 条记录中：由记录内容算出的哈希沿证明得到的树根，与已核验检查点中的树根相同。", "Entry {seq} is one of the {size} signed entries: the hash of the entry's own bytes, walked up the proof, gives the root of the verified checkpoint.";
     VerifyKeyUsed => "所用公钥", "Key used";
-    VerifyKeyPasted => "您提供的公钥", "the key you supplied";
-    VerifyKeyFromServer => "本服务器提供的公钥，不能证明任何事", "the key this server sent: proves nothing";
+    VerifyKeyPasted => "（您提供的公钥）", " (the key you supplied)";
+    VerifyKeyFromServer => "（本服务器提供的公钥，不能证明任何事）", " (the key this server sent: proves nothing)";
     VerifyCheckpointUsed => "所核验的检查点", "Checkpoint checked";
     VerifyNoteServer => "服务器的最新检查点", "the server's latest checkpoint";
     VerifyNotePasted => "粘贴的检查点", "the pasted checkpoint";

@@ -164,7 +164,7 @@ function theKey() {
 
 /** What the key's verdict line says about where the key came from. */
 function keyLabel(key) {
-  return `${key.text} (${keySource === 'server' ? msg.key_from_server : msg.key_pasted})`;
+  return key.text + (keySource === 'server' ? msg.key_from_server : msg.key_pasted);
 }
 
 /** The checkpoint to check: the pasted one (advanced), else the server's latest. */
