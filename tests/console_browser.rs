@@ -294,11 +294,9 @@ async fn auditor_server() -> (crate::util::TestServer, String) {
         ("auditor-1", "auditor", "", "tok-auditor"),
         ("head-s1", "principal", "S1", "tok-s1"),
     ]);
-    let access = rotaledger::grpc::auth::Access::load(&crate::util::write_access_file(
-        dir.path(),
-        &text,
-    ))
-    .unwrap();
+    let access =
+        rotaledger::grpc::auth::Access::load(&crate::util::write_access_file(dir.path(), &text))
+            .unwrap();
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", http.local_addr().unwrap());
     let s = crate::util::TestServer::start_in(dir, |c| {
@@ -362,7 +360,10 @@ fn goto(tab: &Tab, url: &str) {
         if here == url && ready == "complete" {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{url} did not load: at {here}, {ready}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} did not load: at {here}, {ready}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -415,12 +416,21 @@ fn run_check(tab: &Tab, button: &str, result: &str) -> (String, String, String) 
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let v = js(tab, &format!("document.getElementById('{result}').dataset.verdict"));
+        let v = js(
+            tab,
+            &format!("document.getElementById('{result}').dataset.verdict"),
+        );
         if v == "pass" || v == "fail" {
             return (
                 v,
-                js(tab, &format!("document.getElementById('{result}').dataset.reason")),
-                js(tab, &format!("document.getElementById('{result}').innerText")),
+                js(
+                    tab,
+                    &format!("document.getElementById('{result}').dataset.reason"),
+                ),
+                js(
+                    tab,
+                    &format!("document.getElementById('{result}').innerText"),
+                ),
             );
         }
         assert!(
@@ -486,14 +496,25 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
     // An entry past the end of the signed log: refused before anything is fetched.
     type_into(&tab, "#entry-seq", &facts.size.to_string());
     let (v, why, text) = run_check(&tab, "check-inclusion", "inclusion-result");
-    assert_eq!((v.as_str(), why.as_str()), ("fail", "seq_out_of_range"), "{text}");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "seq_out_of_range"),
+        "{text}"
+    );
 
     // A wrong key: another key under the ledger's own name, and a key of another name.
     let same_name = rotaledger::merkle::CheckpointKey::generate(facts.key.name()).unwrap();
     type_into(&tab, "#verifier-key", &same_name.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
-    assert_eq!((v.as_str(), why.as_str()), ("fail", "key_id_differs"), "{text}");
-    assert!(text.contains("未通过") && text.contains("密钥编号不同"), "{text}");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "key_id_differs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("未通过") && text.contains("密钥编号不同"),
+        "{text}"
+    );
     type_into(&tab, "#entry-seq", "3");
     let (v, why, text) = run_check(&tab, "check-inclusion", "inclusion-result");
     assert_eq!(
@@ -504,7 +525,11 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
     let stranger = rotaledger::merkle::CheckpointKey::generate("stranger.example").unwrap();
     type_into(&tab, "#verifier-key", &stranger.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
-    assert_eq!((v.as_str(), why.as_str()), ("fail", "no_signature"), "{text}");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "no_signature"),
+        "{text}"
+    );
     // A key with one character changed no longer matches its key id.
     let mut typo = vk.clone();
     let last = typo.pop().unwrap();
@@ -562,10 +587,8 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
         .unwrap()
         .click()
         .unwrap();
-    for (text_of_note, want, reason) in [
-        (&honest, "pass", ""),
-        (&altered, "fail", "root_mismatch"),
-    ] {
+    for (text_of_note, want, reason) in [(&honest, "pass", ""), (&altered, "fail", "root_mismatch")]
+    {
         // Pasted: a paste sets the text area's value at once.
         tab.evaluate(
             &format!(
@@ -632,8 +655,9 @@ async fn an_auditor_checks_the_log_in_a_real_browser() {
     };
     bounded(420, async {
         let (s, base) = auditor_server().await;
-        let key = rotaledger::merkle::CheckpointKey::load(&s.dir.path().join("data/checkpoint.key"))
-            .unwrap();
+        let key =
+            rotaledger::merkle::CheckpointKey::load(&s.dir.path().join("data/checkpoint.key"))
+                .unwrap();
         let api = |path: &str| {
             let url = format!("{base}{path}");
             async move {

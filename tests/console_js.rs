@@ -63,7 +63,8 @@ process.stdout.write(JSON.stringify(out));
 
 /// The Node binary: `ROTALEDGER_NODE` when set, else `node` on the PATH, if it runs.
 fn node() -> Option<PathBuf> {
-    let p = std::env::var_os("ROTALEDGER_NODE").map_or_else(|| PathBuf::from("node"), PathBuf::from);
+    let p =
+        std::env::var_os("ROTALEDGER_NODE").map_or_else(|| PathBuf::from("node"), PathBuf::from);
     let ok = Command::new(&p)
         .arg("--version")
         .output()
@@ -135,6 +136,9 @@ fn proof_want(r: Result<(), VerifyError>, root: &[u8; 32]) -> Want {
     }
 }
 
+/// An inclusion case: leaf index, tree size, proof, root.
+type Variant = (u64, u64, Vec<[u8; 32]>, [u8; 32]);
+
 fn h(s: &str) -> [u8; 32] {
     *blake3::hash(s.as_bytes()).as_bytes()
 }
@@ -192,7 +196,10 @@ fn verify_js_agrees_with_the_rust_verifier() {
         vk.replace("rotaledger.example+", "rotaledger example+"),
         vk.replace("+AXvh", "+AXvi"),
         format!("rotaledger.example+138da3e9+{}", BASE64.encode(&alg2)),
-        format!("rotaledger.example+138da3e9+{}", BASE64.encode(&not_a_point)),
+        format!(
+            "rotaledger.example+138da3e9+{}",
+            BASE64.encode(&not_a_point)
+        ),
         format!("{}K", &vk[..vk.len() - 1]),
         "rotaledger.example+138da3e9".to_owned(),
         String::new(),
@@ -206,13 +213,18 @@ fn verify_js_agrees_with_the_rust_verifier() {
     let root3 = root(&Blake3, 3, &store).unwrap();
     let note = example_note(&key, root3, 3);
     assert!(note.contains("5aCyDVKl85tHnrJ4DoHYCDjbbECsR85CEZPQjuWwyD4="));
-    let other_same_name = CheckpointKey::from_seed("rotaledger.example", &h("another key")).unwrap();
+    let other_same_name =
+        CheckpointKey::from_seed("rotaledger.example", &h("another key")).unwrap();
     let other_name = CheckpointKey::from_seed("bureau.example", &h("another key")).unwrap();
     let (sig_line, body) = {
         let at = note.rfind("\n\n").unwrap();
         (note[at + 2..].to_owned(), note[..=at].to_owned())
     };
-    let cosigned = format!("{}\n{}{sig_line}", body, other_name_line(&other_name, &body));
+    let cosigned = format!(
+        "{}\n{}{sig_line}",
+        body,
+        other_name_line(&other_name, &body)
+    );
     let mut short_sig = BASE64
         .decode(sig_line.trim_end().rsplit(' ').next().unwrap())
         .unwrap();
@@ -263,8 +275,7 @@ fn verify_js_agrees_with_the_rust_verifier() {
             let e = entries[index as usize];
             let proof = inclusion_proof(&Blake3, index, size, &store).unwrap();
             let leaf = Blake3.hash_leaf(&e);
-            let mut variants: Vec<(u64, u64, Vec<[u8; 32]>, [u8; 32])> =
-                vec![(index, size, proof.clone(), r)];
+            let mut variants: Vec<Variant> = vec![(index, size, proof.clone(), r)];
             if index % 3 == 0 {
                 for k in 0..proof.len() {
                     let mut bad = proof.clone();
@@ -344,9 +355,7 @@ fn verify_js_agrees_with_the_rust_verifier() {
     let r9 = root(&Blake3, 9, &store).unwrap();
     for (seq, prev, hash, body) in &log {
         let proof = hexes(&inclusion_proof(&Blake3, *seq, 9, &store).unwrap());
-        let entry = |body: &str, hash: [u8; 32], seq: u64| {
-            json!({"seq": seq, "prev_hash": hex::encode(prev), "hash": hex::encode(hash), "body": body})
-        };
+        let entry = |body: &str, hash: [u8; 32], seq: u64| json!({"seq": seq, "prev_hash": hex::encode(prev), "hash": hex::encode(hash), "body": body});
         let case = |e: Value| {
             json!({"op": "check", "size": "9", "root": hex::encode(r9), "seq": seq.to_string(),
                    "entry": e, "proof": proof})
@@ -395,7 +404,10 @@ fn verify_js_agrees_with_the_rust_verifier() {
                 passes += 1;
             }
             Want::Fail(codes) => {
-                assert_eq!(got["ok"], false, "{case}: JavaScript accepted what Rust refuses");
+                assert_eq!(
+                    got["ok"], false,
+                    "{case}: JavaScript accepted what Rust refuses"
+                );
                 let code = got["code"].as_str().unwrap_or_default();
                 assert!(codes.contains(&code), "{case}: {code}, Rust says {codes:?}");
                 fails += 1;
@@ -403,7 +415,10 @@ fn verify_js_agrees_with_the_rust_verifier() {
         }
     }
     // The cases must exercise both verdicts in earnest.
-    assert!(passes > 800 && fails > 300, "{passes} passes, {fails} failures");
+    assert!(
+        passes > 800 && fails > 300,
+        "{passes} passes, {fails} failures"
+    );
 }
 
 /// A well-formed signature line by `key` over `body` (a cosigner's line).

@@ -217,7 +217,10 @@ mod tests {
             }
         }
         let codes_in_verify = verify.matches("fail('").count();
-        assert!(codes_in_verify > 10, "verify.js raises {codes_in_verify} codes");
+        assert!(
+            codes_in_verify > 10,
+            "verify.js raises {codes_in_verify} codes"
+        );
         for w in &wanted {
             assert!(
                 known.contains(&w.as_str()),
