@@ -790,3 +790,106 @@ async fn pages_show_the_ledger_as_recorded_up_to_an_entry() {
     })
     .await;
 }
+
+/// The audit page's script calls the JSON API with the session cookie: a signed-in session
+/// stands for its token on reads, with that token's role (the admin reads checkpoints, the
+/// principal is refused them), never on a POST; without a session, or after sign-out, the
+/// API is 401. The page's scripts are served embedded, as JavaScript, and the page allows
+/// same-origin scripts only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_a_signed_in_browser_on_reads_only() {
+    bounded(120, async {
+        let (_s, base) = server().await;
+        let bare = client(false);
+        let checkpoint = format!("{base}/api/v1/checkpoint");
+        let r = bare.get(&checkpoint).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+
+        let admin = signed_in(&base, "tok-admin").await;
+        let r = admin.get(&checkpoint).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["checkpoint"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("\u{2014} ")),
+            "{body}"
+        );
+        let r = admin
+            .get(format!("{base}/api/v1/proofs/inclusion?seq=3"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        // A write is not read: the cookie alone does not authorize an append.
+        let r = admin
+            .post(format!("{base}/api/v1/append"))
+            .json(&serde_json::json!({"request_id": "cookie-1", "events": [
+                {"type":"school_registered","version":1,"school":"S9","name":"九","stage":"primary","standing":"ordinary","rural":false,"date":"2010-01-01"}
+            ]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+
+        // The principal's session has the principal's rights: no checkpoints.
+        let head = signed_in(&base, "tok-s1").await;
+        let r = head.get(&checkpoint).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let r = head
+            .get(format!("{base}/api/v1/schools/S1/duty"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+
+        // The scripts: JavaScript, not sniffable as anything else; the page's policy.
+        for path in [
+            "/assets/audit.js",
+            "/assets/verify.js",
+            "/assets/vendor/noble-ed25519/index.js",
+            "/assets/vendor/noble-hashes/blake3.js",
+        ] {
+            let r = bare.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            assert_eq!(
+                r.headers()["content-type"],
+                "text/javascript; charset=utf-8",
+                "{path}"
+            );
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        }
+        let r = bare
+            .get(format!("{base}/assets/vendor/noble-hashes/LICENSE"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.text().await.unwrap().contains("MIT License"));
+        let r = admin.get(format!("{base}/audit")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("<script type=\"module\" src=\"/assets/audit.js\"></script>"),
+            "{page}"
+        );
+        assert_eq!(page.matches("<script").count(), 1, "no inline script");
+
+        // Signed out: the cookie is dead for the API too.
+        let home = admin.get(format!("{base}/")).send().await.unwrap();
+        let csrf = csrf_of(&home.text().await.unwrap());
+        let r = admin
+            .post(format!("{base}/logout"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success() || r.status().is_redirection());
+        let r = admin.get(&checkpoint).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    })
+    .await;
+}

@@ -339,3 +339,417 @@ async fn a_principal_in_a_real_browser() {
     })
     .await;
 }
+
+// The auditor's checks on /audit, run by the page's JavaScript in the browser.
+
+/// A server with the console's district and an auditor's token (besides the HR system that
+/// appends the district, and a principal).
+async fn auditor_server() -> (crate::util::TestServer, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = crate::util::access_text(&[
+        ("hr-system", "writer", "", "tok-writer"),
+        ("auditor-1", "auditor", "", "tok-auditor"),
+        ("head-s1", "principal", "S1", "tok-s1"),
+    ]);
+    let access =
+        rotaledger::grpc::auth::Access::load(&crate::util::write_access_file(dir.path(), &text))
+            .unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let s = crate::util::TestServer::start_in(dir, |c| {
+        c.access = access;
+        c.http = Some(rotaledger::server::HttpListener::bound(http));
+    })
+    .await;
+    crate::console::scenario(&s).await;
+    (s, base)
+}
+
+/// What an auditor's checks need to know, found out of band (not through the page).
+struct AuditFacts {
+    /// The ledger's verifier key, read from its key file on disk.
+    key: rotaledger::merkle::CheckpointKey,
+    /// The log's origin and size.
+    origin: String,
+    size: u64,
+    /// Entry 3's hash and the log's root, as the server's JSON API states them.
+    entry3_hash: String,
+    root: String,
+}
+
+fn launch(browser_path: PathBuf, profile: &Path) -> Browser {
+    let args: Vec<&OsStr> = [
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--lang=zh-CN",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(browser_path))
+        .headless(true)
+        .sandbox(false)
+        .user_data_dir(Some(profile.to_owned()))
+        .window_size(Some((1280, 900)))
+        // The walk types many keys without a navigation; headless_chrome drops a connection
+        // that has had no browser event for this long.
+        .idle_browser_timeout(Duration::from_secs(600))
+        .args(args)
+        .build()
+        .unwrap();
+    Browser::new(options).expect("Chromium starts")
+}
+
+/// Opens `url` and waits until its new document has loaded (polled: a navigation's events
+/// can be missed by the time the wait starts).
+fn goto(tab: &Tab, url: &str) {
+    // Marks the page being left, so its own "complete" is not taken for the new one's.
+    tab.evaluate("window.leaving = 1", false).unwrap();
+    tab.navigate_to(url).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let here = tab.get_url();
+        let ready = js(tab, "window.leaving === 1 ? 'old' : document.readyState");
+        if here == url && ready == "complete" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} did not load: at {here}, {ready}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sign_in(tab: &Tab, base: &str, token: &str) {
+    goto(tab, &format!("{base}/login?lang=zh"));
+    tab.wait_for_element("input[name=token]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str(token).unwrap();
+    tab.press_key("Enter").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tab.get_url().ends_with("/login?lang=zh") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tab.wait_until_navigated().unwrap();
+}
+
+/// The value of a JavaScript expression as a string.
+fn js(tab: &Tab, expr: &str) -> String {
+    tab.evaluate(expr, false)
+        .unwrap()
+        .value
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Replaces a field's text the way a person does: click it, select all, type.
+fn type_into(tab: &Tab, selector: &str, text: &str) {
+    tab.evaluate(
+        &format!("document.querySelector('{selector}').value = ''"),
+        false,
+    )
+    .unwrap();
+    tab.wait_for_element(selector).unwrap().click().unwrap();
+    tab.type_str(text).unwrap();
+}
+
+/// Clicks a button and waits for the verdict under it: (`pass`/`fail`, reason code, text).
+fn run_check(tab: &Tab, button: &str, result: &str) -> (String, String, String) {
+    tab.evaluate(
+        &format!("document.getElementById('{result}').dataset.verdict = 'clicked'"),
+        false,
+    )
+    .unwrap();
+    tab.wait_for_element(&format!("#{button}"))
+        .unwrap()
+        .click()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = js(
+            tab,
+            &format!("document.getElementById('{result}').dataset.verdict"),
+        );
+        if v == "pass" || v == "fail" {
+            return (
+                v,
+                js(
+                    tab,
+                    &format!("document.getElementById('{result}').dataset.reason"),
+                ),
+                js(
+                    tab,
+                    &format!("document.getElementById('{result}').innerText"),
+                ),
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verdict in #{result}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The auditor's walk: the right key passes, a wrong key fails, a checkpoint whose root was
+/// altered (signed by a key the auditor chose to trust) fails the inclusion check.
+fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditFacts) {
+    let profile = tempfile::tempdir().unwrap();
+    let browser = launch(browser_path, profile.path());
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+    sign_in(&tab, &base, "tok-auditor");
+    goto(&tab, &format!("{base}/audit"));
+    let text = visible_text(&tab);
+    assert!(
+        text.contains("在浏览器中核验") && text.contains("服务器以外的渠道"),
+        "{text}"
+    );
+    let vk = facts.key.verifier().to_string();
+
+    // The right key, pasted: the signature passes, with the values of the verified note.
+    type_into(&tab, "#verifier-key", &vk);
+    let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!((v.as_str(), why.as_str()), ("pass", ""), "{text}");
+    for want in [
+        "通过",
+        vk.as_str(),
+        "您提供的公钥",
+        "服务器的最新检查点",
+        facts.origin.as_str(),
+        facts.root.as_str(),
+    ] {
+        assert!(text.contains(want), "the verdict shows no {want}: {text}");
+    }
+    assert!(text.contains(&facts.size.to_string()), "{text}");
+
+    // Entry 3: its hash computed in the page, its proof walked to the signed root.
+    type_into(&tab, "#entry-seq", "3");
+    let (v, _, text) = run_check(&tab, "check-inclusion", "inclusion-result");
+    assert_eq!(v, "pass", "{text}");
+    assert!(
+        text.contains("第 3 条记录包含在已签名的")
+            && text.contains(&facts.entry3_hash)
+            && text.contains(&facts.root),
+        "{text}"
+    );
+    save(&shots, "audit-verified.png", &full_page_png(&tab));
+
+    // The key is remembered in this browser: a fresh load of the page has it.
+    goto(&tab, &format!("{base}/audit"));
+    tab.wait_for_element("#verifier-key").unwrap();
+    assert_eq!(
+        js(&tab, "document.getElementById('verifier-key').value"),
+        vk
+    );
+
+    // An entry past the end of the signed log: refused before anything is fetched.
+    type_into(&tab, "#entry-seq", &facts.size.to_string());
+    let (v, why, text) = run_check(&tab, "check-inclusion", "inclusion-result");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "seq_out_of_range"),
+        "{text}"
+    );
+
+    // A wrong key: another key under the ledger's own name, and a key of another name.
+    let same_name = rotaledger::merkle::CheckpointKey::generate(facts.key.name()).unwrap();
+    type_into(&tab, "#verifier-key", &same_name.verifier().to_string());
+    let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "key_id_differs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("未通过") && text.contains("密钥编号不同"),
+        "{text}"
+    );
+    type_into(&tab, "#entry-seq", "3");
+    let (v, why, text) = run_check(&tab, "check-inclusion", "inclusion-result");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "checkpoint_unverified"),
+        "{text}"
+    );
+    let stranger = rotaledger::merkle::CheckpointKey::generate("stranger.example").unwrap();
+    type_into(&tab, "#verifier-key", &stranger.verifier().to_string());
+    let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!(
+        (v.as_str(), why.as_str()),
+        ("fail", "no_signature"),
+        "{text}"
+    );
+    // A key with one character changed no longer matches its key id.
+    let mut typo = vk.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'A' { 'B' } else { 'A' });
+    type_into(&tab, "#verifier-key", &typo);
+    let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!(v, "fail", "{text}");
+    assert!(
+        ["key_id_mismatch", "key_malformed", "key_invalid_point"].contains(&why.as_str()),
+        "{why}: {text}"
+    );
+
+    // The server's own key, offered as a convenience, says it proves nothing.
+    tab.wait_for_element("#use-server-key")
+        .unwrap()
+        .click()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while js(&tab, "document.getElementById('verifier-key').value") != vk
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (v, _, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!(v, "pass", "{text}");
+    assert!(
+        text.contains("本服务器提供的公钥，不能证明任何事"),
+        "{text}"
+    );
+    assert!(visible_text(&tab).contains("什么也证明不了"));
+
+    // The proof walk itself: a witness key the auditor trusts signs two checkpoints of the
+    // log's size, one with the true root, one with the root altered. Both signatures pass;
+    // the inclusion of entry 3 passes against the first and fails against the second, so the
+    // page computes the root from the entry and the proof rather than taking it on trust.
+    let witness = rotaledger::merkle::CheckpointKey::generate("witness.example").unwrap();
+    let mut root = hex::decode(&facts.root).unwrap();
+    let note = |root: &[u8]| {
+        rotaledger::merkle::Checkpoint::new(
+            &facts.origin,
+            facts.size,
+            root.try_into().unwrap(),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .sign(&witness)
+        .unwrap()
+        .to_text()
+    };
+    let honest = note(&root);
+    root[31] ^= 1;
+    let altered = note(&root);
+    type_into(&tab, "#verifier-key", &witness.verifier().to_string());
+    tab.wait_for_element("#advanced summary")
+        .unwrap()
+        .click()
+        .unwrap();
+    for (text_of_note, want, reason) in [(&honest, "pass", ""), (&altered, "fail", "root_mismatch")]
+    {
+        // Pasted: a paste sets the text area's value at once.
+        tab.evaluate(
+            &format!(
+                "document.getElementById('note-text').value = {}",
+                serde_json::to_string(text_of_note).unwrap()
+            ),
+            false,
+        )
+        .unwrap();
+        let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
+        assert_eq!((v.as_str(), why.as_str()), ("pass", ""), "{text}");
+        assert!(text.contains("粘贴的检查点"), "{text}");
+        let (v, why, text) = run_check(&tab, "check-inclusion", "inclusion-result");
+        assert_eq!((v.as_str(), why.as_str()), (want, reason), "{text}");
+        if want == "fail" {
+            assert!(
+                text.contains("树根不同") && text.contains(&facts.root),
+                "{text}"
+            );
+            save(&shots, "audit-root-altered.png", &full_page_png(&tab));
+        }
+    }
+
+    // In English: the same check, the same verdict, in English words.
+    goto(&tab, &format!("{base}/audit?lang=en"));
+    type_into(&tab, "#verifier-key", &vk);
+    let (v, _, text) = run_check(&tab, "check-signature", "signature-result");
+    assert_eq!(v, "pass", "{text}");
+    assert!(
+        text.contains("Passed") && text.contains("the key you supplied"),
+        "{text}"
+    );
+    // A principal's session reaches neither the page nor, through its cookie, the API.
+    goto(&tab, &format!("{base}/audit?lang=zh"));
+    tab.wait_for_element("header form button")
+        .unwrap()
+        .click()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sign_in(&tab, &base, "tok-s1");
+    goto(&tab, &format!("{base}/audit"));
+    let text = visible_text(&tab);
+    assert!(!text.contains("在浏览器中核验"), "{text}");
+    assert!(!text.contains("\u{2014} "), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_checks_the_log_in_a_real_browser() {
+    let Some(path) = chromium() else {
+        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
+        );
+        return;
+    };
+    bounded(420, async {
+        let (s, base) = auditor_server().await;
+        let key =
+            rotaledger::merkle::CheckpointKey::load(&s.dir.path().join("data/checkpoint.key"))
+                .unwrap();
+        let api = |path: &str| {
+            let url = format!("{base}{path}");
+            async move {
+                reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth("tok-auditor")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        let pk = api("/api/v1/public-key").await;
+        assert_eq!(pk["verifier_key"], key.verifier().to_string());
+        let head = api("/api/v1/head").await;
+        let entries = api("/api/v1/entries?from=3&to=4").await;
+        let facts = AuditFacts {
+            origin: pk["origin"].as_str().unwrap().to_owned(),
+            size: head["head"]["size"].as_u64().unwrap(),
+            entry3_hash: entries["entries"][0]["hash"].as_str().unwrap().to_owned(),
+            root: head["head"]["root"].as_str().unwrap().to_owned(),
+            key,
+        };
+        assert!(facts.size > 4, "the district has entries");
+        let tmp = tempfile::tempdir().unwrap();
+        let shots = match std::env::var_os("ROTALEDGER_SCREENSHOTS") {
+            Some(d) => PathBuf::from(d),
+            None => tmp.path().to_owned(),
+        };
+        std::fs::create_dir_all(&shots).unwrap();
+        tokio::task::spawn_blocking(move || audit_walk(path, base, shots, facts))
+            .await
+            .unwrap();
+    })
+    .await;
+}

@@ -17,6 +17,8 @@ mod cli_offline;
 mod console;
 /// The console in a real headless Chromium: sign-in, teacher and school pages, screenshots.
 mod console_browser;
+/// The audit page's JavaScript checker against the Rust verifier, under Node.
+mod console_js;
 /// A damaged store: `serve` refuses it with exit code 2 and names the damage.
 mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.

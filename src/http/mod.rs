@@ -15,7 +15,8 @@
 //! **Contracts.**
 //! - An endpoint MUST answer exactly what its gRPC call answers: it calls that call, with the
 //!   caller's bearer token as metadata, so access, scope, validation and reason codes are one
-//!   piece of code.
+//!   piece of code. A signed-in console session stands for its token on GET requests only
+//!   (the audit page's checks call the API from the browser); POST needs the header.
 //! - `/healthz` answers 200 while the process serves; `/readyz` 200 only while the ledger is
 //!   open, its log not known to be damaged, and the server not shutting down (503 otherwise).
 //! - A body over the server's message limit is refused with 413 before it is parsed.
@@ -61,7 +62,9 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         query: Arc::new(QueryService::new(shared.clone())),
         log: shared.ledger.clone(),
     };
-    let console = console::routes(services.clone(), shared.access.clone());
+    // One set of sessions: the console's pages, and the JSON API a signed-in page calls.
+    let sessions = Arc::new(console::session::Sessions::default());
+    let console = console::routes(services.clone(), shared.access.clone(), sessions.clone());
     let api = Router::new()
         .route("/teachers/{id}/history", get(api::teacher_history))
         .route("/teachers/{id}/eligibility", get(api::eligibility))
@@ -81,7 +84,11 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .route("/entries", get(api::entries))
         .route("/append", post(api::append))
         .fallback(not_an_endpoint)
-        .with_state(services);
+        .with_state(services)
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            console::session::bearer_from_session,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

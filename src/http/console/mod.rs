@@ -11,7 +11,9 @@
 //! - [`teacher`] holds `/teachers/{id}`.
 //! - [`school`] holds `/schools/{id}` and its downloads.
 //! - [`group`] holds `/groups/{id}` (a district's or group's year).
-//! - [`audit`] holds `/audit` (head and latest signed checkpoint).
+//! - [`audit`] holds `/audit` (head, latest signed checkpoint, and the checks run in the
+//!   browser).
+//! - [`scripts`] holds the embedded JavaScript (the audit checks and the vendored crypto).
 //! - [`download`] holds CSV (UTF-8 with BOM) and XLSX files of a list.
 //! - [`district`] holds `/district` (the bureau's view of a school year) and its downloads.
 //! - [`recorded`] holds `?recorded_up_to=` on pages (the ledger as it stood after N entries).
@@ -35,6 +37,7 @@ pub mod login;
 pub mod messages;
 pub mod recorded;
 pub mod school;
+pub mod scripts;
 pub mod session;
 pub mod teacher;
 
@@ -67,14 +70,20 @@ pub struct Console {
     pub sessions: Arc<Sessions>,
 }
 
-/// The console's routes.
-pub fn routes(services: Services, access: Arc<Access>) -> Router {
+/// The console's routes, over `sessions` (shared with the JSON API, which a signed-in
+/// browser calls with its session cookie: [`session::bearer_from_session`]).
+pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) -> Router {
     let c = Console {
         services,
         access,
-        sessions: Arc::new(Sessions::default()),
+        sessions,
     };
-    Router::new()
+    let mut router = Router::new();
+    // The audit page's scripts, one route per embedded file.
+    for a in scripts::ASSETS {
+        router = router.route(a.path, get(scripts::serve));
+    }
+    router
         .route("/", get(login::home))
         .route("/login", get(login::form).post(login::sign_in))
         .route("/logout", axum::routing::post(login::sign_out))

@@ -7,15 +7,20 @@
 //!   id (an id seen before sign-in is never the id of a signed-in session).
 //! - Every POST MUST carry the session's CSRF token; [`Sessions::check_csrf`] compares it in
 //!   constant time.
+//! - A session MUST authorize the JSON API for reads only ([`bearer_from_session`]): GET and
+//!   HEAD, never a POST.
 //! - At most [`MAX_SESSIONS`] sessions are kept, so anonymous visits cannot grow memory
 //!   without bound; over it, the least recently used session is dropped.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::grpc::auth::Caller;
 
@@ -158,6 +163,33 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The JSON API's door for a signed-in browser: a `GET` or `HEAD` that carries no
+/// `Authorization` header but the cookie of a live, signed-in session is authorized with that
+/// session's token, exactly as if the page had sent it (the token itself still never reaches
+/// the browser). This is how the audit page's script reads checkpoints, entries and proofs.
+///
+/// Only reads: a POST (an append) still needs the header, so no form on another site can make
+/// a signed-in browser write (the cookie is `SameSite=Strict` besides, and the API sends no
+/// CORS headers, so another origin cannot read an answer either).
+pub async fn bearer_from_session(
+    State(sessions): State<Arc<Sessions>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if read && !req.headers().contains_key(AUTHORIZATION) {
+        let token = cookie(req.headers(), COOKIE_NAME)
+            .and_then(|id| sessions.get(id))
+            .and_then(|s| s.signed_in)
+            .map(|w| w.token);
+        // Sign-in keeps only tokens that make a header value, so this does not fail.
+        if let Some(v) = token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
+            req.headers_mut().insert(AUTHORIZATION, v);
+        }
+    }
+    next.run(req).await
 }
 
 /// The `Set-Cookie` value that gives the browser session `id`.
