@@ -157,12 +157,8 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         .unwrap()
         .click()
         .unwrap();
-    // The click starts the navigation asynchronously: wait for the URL to change.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !tab.get_url().contains("/schools/S1") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(tab.get_url().contains("/schools/S1"), "{}", tab.get_url());
+    let url = wait_for_url(&tab, |u| u.contains("/schools/S1"));
+    assert!(url.contains("/schools/S1"), "{url}");
     tab.wait_until_navigated().unwrap();
     tab.navigate_to(&format!("{base}/schools/S1?as_of={AS_OF}&year={YEAR}"))
         .unwrap()
@@ -211,11 +207,8 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         .unwrap()
         .click()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
+    let url = wait_for_url(&tab, |u| u.ends_with("/login"));
+    assert!(url.ends_with("/login"), "{url}");
     tab.navigate_to(&format!("{base}/login?lang=zh"))
         .unwrap()
         .wait_until_navigated()
@@ -226,10 +219,7 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         .unwrap();
     tab.type_str("tok-admin").unwrap();
     tab.press_key("Enter").unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_url(&tab, |u| !u.ends_with("/login"));
     tab.wait_until_navigated().unwrap();
     let text = visible_text(&tab);
     assert!(text.contains("按教师编号查找"), "{text}");
@@ -238,11 +228,8 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
         .unwrap()
         .click()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !tab.get_url().contains("/district") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(tab.get_url().contains("/district"), "{}", tab.get_url());
+    let url = wait_for_url(&tab, |u| u.contains("/district"));
+    assert!(url.contains("/district"), "{url}");
     tab.wait_until_navigated().unwrap();
     tab.navigate_to(&format!("{base}/district?as_of={AS_OF}&year=2024"))
         .unwrap()
@@ -404,6 +391,16 @@ fn launch(browser_path: PathBuf, profile: &Path) -> Browser {
     Browser::new(options).expect("Chromium starts")
 }
 
+/// Waits (at most 20 s) until the tab's URL satisfies `arrived`: a click or a key starts
+/// its navigation asynchronously, so the next step must not read the page being left.
+fn wait_for_url(tab: &Tab, arrived: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !arrived(&tab.get_url()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tab.get_url()
+}
+
 /// Opens `url` and waits until its new document has loaded (polled: a navigation's events
 /// can be missed by the time the wait starts).
 fn goto(tab: &Tab, url: &str) {
@@ -433,10 +430,7 @@ fn sign_in(tab: &Tab, base: &str, token: &str) {
         .unwrap();
     tab.type_str(token).unwrap();
     tab.press_key("Enter").unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while tab.get_url().ends_with("/login?lang=zh") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_url(tab, |u| !u.ends_with("/login?lang=zh"));
     tab.wait_until_navigated().unwrap();
 }
 
@@ -684,10 +678,7 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
         .unwrap()
         .click()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !tab.get_url().ends_with("/login") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_url(&tab, |u| u.ends_with("/login"));
     sign_in(&tab, &base, "tok-s1");
     goto(&tab, &format!("{base}/audit"));
     let text = visible_text(&tab);

@@ -301,7 +301,15 @@ fn serve_demo_loads_a_district_once_and_answers_queries() {
         "127.0.0.1:0",
     ];
     let (server, url) = serve(&args);
-    let (code, out, err) = run(&["head", "--server", &url, "--json"]);
+    // The demo signs people in with its own tokens, kept in its data directory.
+    let admin = std::fs::read_to_string(data.join("demo-tokens.txt"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("admin - ").map(str::to_owned))
+        .expect("the demo keeps an admin token");
+    let (code, out, _) = run(&["head", "--server", &url, "--json"]);
+    assert_ne!(code, 0, "the demo refuses a call without a token: {out}");
+    let (code, out, err) = run(&["head", "--server", &url, "--json", "--token", &admin]);
     assert_eq!(code, 0, "{out}{err}");
     let head: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let size = head["size"].as_u64().unwrap();
@@ -310,7 +318,16 @@ fn serve_demo_loads_a_district_once_and_answers_queries() {
         "the demo district is loaded before serving: {head}"
     );
     // The generated district's first team (docs/GENERATE.md's ids) is there to query.
-    let (code, out, err) = run(&["teams", "--server", &url, "--json", "--as-of", "2024-01-01"]);
+    let (code, out, err) = run(&[
+        "teams",
+        "--server",
+        &url,
+        "--json",
+        "--as-of",
+        "2024-01-01",
+        "--token",
+        &admin,
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     let teams: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert!(
@@ -321,7 +338,7 @@ fn serve_demo_loads_a_district_once_and_answers_queries() {
 
     // A second start serves what is there; nothing is loaded twice.
     let (server, url) = serve(&args);
-    let (code, out, _) = run(&["head", "--server", &url, "--json"]);
+    let (code, out, _) = run(&["head", "--server", &url, "--json", "--token", &admin]);
     assert_eq!(code, 0);
     let again: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(again["size"].as_u64(), Some(size));

@@ -95,6 +95,42 @@ fn access_text(tokens: &[DemoToken]) -> String {
         .collect()
 }
 
+/// The school whose principal the demo signs in: the strong school with the most teachers
+/// due to rotate today (China Standard Time), so that a principal trying the console finds a
+/// list to read and download; the first strong school if none has anyone due, the first
+/// school if none is strong.
+fn principal_school(ledger: &Ledger) -> Option<String> {
+    let today = crate::grpc::query_service::today();
+    let view = ledger.view(None).ok()?;
+    let strong: Vec<String> = ledger
+        .query(|s| {
+            s.schools()
+                .filter(|sc| sc.standing.latest() == Some(&Standing::Strong))
+                .map(|sc| sc.id.to_string())
+                .collect::<Vec<_>>()
+        })
+        .value;
+    let busiest = strong
+        .iter()
+        .map(|id| {
+            let due = view
+                .school_duty(id, today)
+                .map_or(0, |d| d.due_to_rotate.len());
+            (due, id)
+        })
+        // The most due; among equals the first (max_by_key keeps the last, so compare the
+        // position too).
+        .enumerate()
+        .max_by_key(|(i, (due, _))| (*due, std::cmp::Reverse(*i)))
+        .filter(|(_, (due, _))| *due > 0)
+        .map(|(_, (_, id))| id.clone());
+    busiest.or_else(|| strong.first().cloned()).or_else(|| {
+        ledger
+            .query(|s| s.schools().next().map(|sc| sc.id.to_string()))
+            .value
+    })
+}
+
 /// The demo's access and its tokens: those kept in `data` from an earlier start, else new
 /// ones (an admin, and the principal of the first strong school of the loaded district).
 pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToken>), CliError> {
@@ -103,17 +139,9 @@ pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToke
     let tokens = match read_tokens(&tokens_path) {
         Some(t) => t,
         None => {
-            let school = ledger.query(|s| {
-                let first = |want: Standing| {
-                    s.schools()
-                        .find(|sc| sc.standing.latest() == Some(&want))
-                        .map(|sc| sc.id.to_string())
-                };
-                first(Standing::Strong).or_else(|| s.schools().next().map(|sc| sc.id.to_string()))
-            });
-            let school = school
-                .value
-                .ok_or_else(|| CliError("the demo district has no school".into()))?;
+            let school = principal_school(ledger);
+            let school =
+                school.ok_or_else(|| CliError("the demo district has no school".into()))?;
             let mut tokens = Vec::new();
             for (role, school) in [("admin", String::new()), ("principal", school)] {
                 tokens.push(DemoToken {

@@ -254,13 +254,13 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         // After the gRPC line (scripts read the first line for the gRPC port).
         let announce = move || {
             if let Some(a) = http_addr {
-                println!("http listening on {a}");
+                say(&format!("http listening on {a}"));
             }
         };
         if !args.demo {
             // On stdout, so scripts (and tests) that listen on port 0 learn the port. Health
             // answers from now on; the ledger serves once `ready` is logged.
-            println!("listening on {addr}");
+            say(&format!("listening on {addr}"));
             announce();
             return server::run(listener, config, stop)
                 .await
@@ -291,14 +291,23 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             config
         };
         // Announced once the district is loaded, so a script that waits for it can query.
-        println!("listening on {addr}");
+        say(&format!("listening on {addr}"));
         announce();
         for line in demo_tokens {
-            println!("{line}");
+            say(&line);
         }
         server::serve_ledger(listener, config, ledger, stop)
             .await
             .map_err(|e| CliError(e.to_string()))
     })?;
     Ok(Outcome::Ok)
+}
+
+/// Writes an announcement line to stdout. A script may read the first line (the port) and
+/// close its end of the pipe: the lines after it are then lost, never a reason for the
+/// server to stop (`println!` would panic on the closed pipe).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
