@@ -17,6 +17,9 @@ mod cli_offline;
 mod console;
 /// The console in a real headless Chromium: sign-in, teacher and school pages, screenshots.
 mod console_browser;
+/// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
+/// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
+mod demo_walk;
 /// A damaged store: `serve` refuses it with exit code 2 and names the damage.
 mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
