@@ -365,7 +365,9 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
     tab.type_str(&teacher).unwrap();
     tab.press_key("Enter").unwrap();
     let teacher_path = format!("/teachers/{teacher}");
-    wait_for_url(&tab, &teacher_path, |u| path_of(u).starts_with(&teacher_path));
+    wait_for_url(&tab, &teacher_path, |u| {
+        path_of(u).starts_with(&teacher_path)
+    });
     let text = text_of(&tab);
     for want in [
         name.as_str(),
@@ -525,9 +527,7 @@ async fn a_principal_walks_the_demo_in_a_browser() {
         assert!(disposition.contains("attachment"), "{disposition}");
         let bytes = r.bytes().await.unwrap();
         let csv = std::str::from_utf8(&bytes).expect("the CSV is UTF-8");
-        let csv = csv
-            .strip_prefix('\u{feff}')
-            .expect("a UTF-8 BOM for Excel");
+        let csv = csv.strip_prefix('\u{feff}').expect("a UTF-8 BOM for Excel");
         let mut lines = csv.lines();
         let header = lines.next().unwrap_or_default();
         assert!(header.starts_with("教师编号,姓名,"), "{header}");

@@ -17,15 +17,15 @@ mod cli_offline;
 mod console;
 /// The console in a real headless Chromium: sign-in, teacher and school pages, screenshots.
 mod console_browser;
-/// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
-/// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
-mod demo_walk;
 /// A damaged store: `serve` refuses it with exit code 2 and names the damage.
 mod corrupt_store;
 /// Crash consistency: a child process appending in a loop is SIGKILLed at random moments.
 mod crash;
 /// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
 mod crash_server;
+/// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
+/// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
+mod demo_walk;
 /// FORMAT.md's worked example against a real server: the documented bodies are what it stores.
 mod format_doc;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.
