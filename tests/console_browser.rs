@@ -20,7 +20,7 @@ use crate::util::bounded;
 
 /// Where Chromium is, if installed: `ROTALEDGER_CHROMIUM` when set (and only there), else
 /// the usual Debian and Ubuntu paths.
-fn chromium() -> Option<PathBuf> {
+pub fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ROTALEDGER_CHROMIUM") {
         return Some(PathBuf::from(p)).filter(|p| p.exists());
     }

@@ -25,6 +25,9 @@ mod corrupt_store;
 mod crash;
 /// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
 mod crash_server;
+/// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
+/// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
+mod demo_walk;
 /// FORMAT.md's worked example against a real server: the documented bodies are what it stores.
 mod format_doc;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.

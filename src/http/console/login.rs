@@ -157,7 +157,19 @@ pub async fn sign_out(
     }
 }
 
-/// `GET /`: a principal's schools, an admin's search boxes.
+/// A search box of the home page: `/find?NAME=ID`.
+fn find_box(name: &str, title: M, label: M, l: Lang) -> String {
+    format!(
+        "<form method=\"get\" action=\"/find\" class=\"find\"><h2>{}</h2>\
+         <label>{} <input name=\"{name}\" required></label>\
+         <button type=\"submit\">{}</button></form>",
+        esc(title.t(l)),
+        esc(label.t(l)),
+        esc(M::Go.t(l))
+    )
+}
+
+/// `GET /`: a principal's schools and a teacher search box, an admin's search boxes.
 pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Response {
     let ctx = match c.enter(&headers, &uri) {
         Ok(ctx) => ctx,
@@ -175,9 +187,12 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
                 .iter()
                 .map(|s| format!("<li>{}</li>", school_link(s, "")))
                 .collect();
+            // A principal finds a teacher by the id on a list or a staff record, as an admin
+            // does; a teacher outside the principal's schools draws the "not found" page.
             format!(
-                "<h1>{}</h1><ul class=\"schools\">{items}</ul>",
-                esc(M::YourSchools.t(l))
+                "<h1>{}</h1><ul class=\"schools\">{items}</ul>{}",
+                esc(M::YourSchools.t(l)),
+                find_box("teacher", M::FindTeacher, M::TeacherId, l)
             )
         }
         Role::Admin => {
@@ -187,16 +202,7 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
                 ("group", M::FindGroup, M::GroupId),
             ]
             .iter()
-            .map(|(name, title, label)| {
-                format!(
-                    "<form method=\"get\" action=\"/find\" class=\"find\"><h2>{}</h2>\
-                     <label>{} <input name=\"{name}\" required></label>\
-                     <button type=\"submit\">{}</button></form>",
-                    esc(title.t(l)),
-                    esc(label.t(l)),
-                    esc(M::Go.t(l))
-                )
-            })
+            .map(|(name, title, label)| find_box(name, *title, *label, l))
             .collect::<String>();
             format!(
                 "<h1>{}</h1><p class=\"district-link\"><a href=\"/district\">{}</a></p>{boxes}\
