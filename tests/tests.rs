@@ -28,6 +28,8 @@ mod crash_server;
 /// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
 /// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
 mod demo_walk;
+// A full disk through the real server (a small tmpfs).
+mod disk_full;
 /// FORMAT.md's worked example against a real server: the documented bodies are what it stores.
 mod format_doc;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.

@@ -259,6 +259,11 @@ impl Ledger {
                 "committing the append",
                 e,
             )),
+            AppendError::Stopped(e) => LedgerError::Storage(StorageError::new(
+                store_kind(&e),
+                "the ledger stopped taking appends after a failed commit (until it is restarted)",
+                e,
+            )),
             AppendError::Unavailable(m) => LedgerError::Unavailable(m),
         })?;
         // The receipt proves the entries against the answer's own head, so the first answer

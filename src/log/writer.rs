@@ -130,7 +130,11 @@ pub enum AppendError<R: std::fmt::Debug> {
     /// answers every append it held.
     #[error("storage failure, nothing acknowledged: {0}")]
     Storage(std::sync::Arc<StoreError>),
-    /// The writer is stopped (shut down, or after a storage failure).
+    /// The writer stopped taking appends after a commit failed with this error: the same
+    /// condition (a full disk, a failing device) until the ledger is restarted.
+    #[error("the ledger stopped taking appends after a failed commit: {0}")]
+    Stopped(std::sync::Arc<StoreError>),
+    /// The writer is stopped (shut down, or the tree is full).
     #[error("the ledger is not accepting appends: {0}")]
     Unavailable(String),
 }
@@ -284,6 +288,15 @@ impl<S: Sequencer> Drop for Writer<S> {
     }
 }
 
+/// Why the writer stopped taking appends.
+enum Poison {
+    /// A commit failed: later appends are answered with the same error (its kind, e.g. a
+    /// full disk, is what their callers need to know), until the ledger is restarted.
+    Store(Arc<StoreError>),
+    /// Anything else (the tree is full).
+    Other(String),
+}
+
 /// An append waiting for the commit that makes it durable.
 struct Waiting<R: std::fmt::Debug> {
     reply: oneshot::Sender<Result<AppendOutcome, AppendError<R>>>,
@@ -303,7 +316,7 @@ fn run<S: Sequencer>(
     head_tx: watch::Sender<Head>,
 ) {
     let mut last_time = Utc::now();
-    let mut poisoned: Option<String> = None;
+    let mut poisoned: Option<Poison> = None;
     // Appends received but not yet taken into a commit, in arrival order.
     let mut backlog: VecDeque<Job<S>> = VecDeque::new();
     loop {
@@ -321,7 +334,10 @@ fn run<S: Sequencer>(
         }
         if let Some(why) = &poisoned {
             for j in backlog.drain(..) {
-                let _ = j.reply.send(Err(AppendError::Unavailable(why.clone())));
+                let _ = j.reply.send(Err(match why {
+                    Poison::Store(e) => AppendError::Stopped(e.clone()),
+                    Poison::Other(m) => AppendError::Unavailable(m.clone()),
+                }));
             }
             continue;
         }
@@ -427,7 +443,7 @@ fn run<S: Sequencer>(
                             }
                             // 2^64 entries: unreachable in practice, refused rather than panic.
                             Err(full) => {
-                                poisoned = Some(full.to_string());
+                                poisoned = Some(Poison::Other(full.to_string()));
                                 break;
                             }
                         }
@@ -481,7 +497,7 @@ fn finish<S: Sequencer>(
     waiting: Vec<Waiting<S::Rejection>>,
     recent: Arc<RecentNodes>,
     head_tx: &watch::Sender<Head>,
-    poisoned: &mut Option<String>,
+    poisoned: &mut Option<Poison>,
 ) -> bool {
     if waiting.is_empty() {
         return true;
@@ -490,13 +506,12 @@ fn finish<S: Sequencer>(
     if wrote > 0 {
         if let Err(e) = store.commit(batch, staged) {
             seq.aborted();
-            let why = format!("storage failure: {e}; restart the ledger");
             tracing::error!(error = %e, "commit failed; refusing further appends until restart");
             let e = std::sync::Arc::new(e);
             for w in waiting {
                 let _ = w.reply.send(Err(AppendError::Storage(e.clone())));
             }
-            *poisoned = Some(why);
+            *poisoned = Some(Poison::Store(e));
             return false;
         }
         *head = staged;
