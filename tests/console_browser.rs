@@ -69,7 +69,7 @@ fn save(dir: &Path, name: &str, png: &[u8]) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
-fn visible_text(tab: &Tab) -> String {
+pub fn visible_text(tab: &Tab) -> String {
     tab.wait_for_element("main")
         .unwrap()
         .get_inner_text()
@@ -80,28 +80,7 @@ fn visible_text(tab: &Tab) -> String {
 /// a WebSocket on its own threads).
 fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
     let profile = tempfile::tempdir().unwrap();
-    let args: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--lang=zh-CN",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(browser_path))
-        .headless(true)
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_owned()))
-        .window_size(Some((1280, 900)))
-        .idle_browser_timeout(Duration::from_secs(60))
-        .args(args)
-        .build()
-        .unwrap();
-    let browser = Browser::new(options).expect("Chromium starts");
+    let browser = launch(browser_path, profile.path(), Duration::from_secs(60));
     let tab = browser.new_tab().unwrap();
     tab.set_default_timeout(Duration::from_secs(20));
 
@@ -364,7 +343,9 @@ struct AuditFacts {
     root: String,
 }
 
-fn launch(browser_path: PathBuf, profile: &Path) -> Browser {
+/// Headless Chromium on a fresh `profile`, in Chinese, 1280x900; `idle`: how long
+/// headless_chrome keeps a connection that has had no browser event.
+pub fn launch(browser_path: PathBuf, profile: &Path, idle: Duration) -> Browser {
     let args: Vec<&OsStr> = [
         "--disable-gpu",
         "--disable-background-networking",
@@ -382,9 +363,7 @@ fn launch(browser_path: PathBuf, profile: &Path) -> Browser {
         .sandbox(false)
         .user_data_dir(Some(profile.to_owned()))
         .window_size(Some((1280, 900)))
-        // The walk types many keys without a navigation; headless_chrome drops a connection
-        // that has had no browser event for this long.
-        .idle_browser_timeout(Duration::from_secs(600))
+        .idle_browser_timeout(idle)
         .args(args)
         .build()
         .unwrap();
@@ -496,7 +475,8 @@ fn run_check(tab: &Tab, button: &str, result: &str) -> (String, String, String) 
 /// altered (signed by a key the auditor chose to trust) fails the inclusion check.
 fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditFacts) {
     let profile = tempfile::tempdir().unwrap();
-    let browser = launch(browser_path, profile.path());
+    // The walk types many keys without a navigation: a long idle allowance.
+    let browser = launch(browser_path, profile.path(), Duration::from_secs(600));
     let tab = browser.new_tab().unwrap();
     tab.set_default_timeout(Duration::from_secs(20));
     sign_in(&tab, &base, "tok-auditor");

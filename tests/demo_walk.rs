@@ -7,16 +7,15 @@
 //! Skipped without Chromium as `console_browser` is (a failure with
 //! `ROTALEDGER_REQUIRE_BROWSER=1`).
 
-use std::ffi::OsStr;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::Tab;
 
-use crate::console_browser::chromium;
+use crate::console_browser::{chromium, launch, visible_text};
 use crate::util::{bin, bounded};
 
 /// Teachers in the demo district: small, so that generating it takes seconds.
@@ -209,13 +208,6 @@ async fn teacher_elsewhere(base: &str, admin: &str, school: &str) -> String {
     panic!("no teacher outside {school} among the demo's terms");
 }
 
-fn text_of(tab: &Tab) -> String {
-    tab.wait_for_element("main")
-        .unwrap()
-        .get_inner_text()
-        .unwrap()
-}
-
 /// Waits (bounded) until the tab's URL satisfies `ok` and the page has loaded.
 fn wait_for_url(tab: &Tab, what: &str, ok: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -258,28 +250,7 @@ struct Walked {
 /// The principal's walk in headless Chromium (blocking).
 fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &str) -> Walked {
     let profile = tempfile::tempdir().unwrap();
-    let args: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--lang=zh-CN",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(browser_path))
-        .headless(true)
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_owned()))
-        .window_size(Some((1280, 900)))
-        .idle_browser_timeout(Duration::from_secs(60))
-        .args(args)
-        .build()
-        .unwrap();
-    let browser = Browser::new(options).expect("Chromium starts");
+    let browser = launch(browser_path, profile.path(), Duration::from_secs(60));
     let tab = browser.new_tab().unwrap();
     tab.set_default_timeout(Duration::from_secs(20));
 
@@ -289,7 +260,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
         .wait_until_navigated()
         .unwrap();
     assert_eq!(path_of(&tab.get_url()), "/login", "{}", tab.get_url());
-    let text = text_of(&tab);
+    let text = visible_text(&tab);
     assert!(text.contains("访问令牌"), "{text}");
     tab.wait_for_element("input[name=token]")
         .unwrap()
@@ -301,7 +272,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
         .click()
         .unwrap();
     wait_for_url(&tab, "the home page", |u| path_of(u) == "/");
-    let text = text_of(&tab);
+    let text = visible_text(&tab);
     assert!(
         text.contains("您负责的学校") && text.contains(school),
         "signed in, the principal does not see their school {school}: {text}"
@@ -314,7 +285,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
         .unwrap();
     let school_path = format!("/schools/{school}");
     wait_for_url(&tab, &school_path, |u| path_of(u).starts_with(&school_path));
-    let text = text_of(&tab);
+    let text = visible_text(&tab);
     assert!(
         text.contains("应交流教师") && !text.contains("未找到或无权查看"),
         "{text}"
@@ -368,7 +339,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
     wait_for_url(&tab, &teacher_path, |u| {
         path_of(u).starts_with(&teacher_path)
     });
-    let text = text_of(&tab);
+    let text = visible_text(&tab);
     for want in [
         name.as_str(),
         "人事关系所在学校",
@@ -425,7 +396,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
         .click()
         .unwrap();
     wait_for_url(&tab, &school_path, |u| path_of(u).starts_with(&school_path));
-    assert!(text_of(&tab).contains("应交流教师"));
+    assert!(visible_text(&tab).contains("应交流教师"));
 
     // A teacher of another school, by the same find box: the one "not found" page.
     tab.navigate_to(&format!("{base}/"))
@@ -440,7 +411,7 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
     tab.press_key("Enter").unwrap();
     let other_path = format!("/teachers/{other}");
     wait_for_url(&tab, &other_path, |u| path_of(u).starts_with(&other_path));
-    let text = text_of(&tab);
+    let text = visible_text(&tab);
     assert!(
         text.contains("未找到或无权查看") && !text.contains("全部记录"),
         "{other} of another school: {text}"

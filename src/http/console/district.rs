@@ -26,12 +26,8 @@ pub async fn page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = match c.enter(&headers, &uri) {
-        Ok(ctx) => ctx,
-        Err(r) => return *r,
-    };
-    let r = draw(&c, &ctx, &q).await;
-    c.finish(&ctx, r)
+    c.answer(&headers, &uri, async |ctx| draw(&c, ctx, &q).await)
+        .await
 }
 
 /// `GET /district/{list}.{csv|xlsx}`.
@@ -42,12 +38,10 @@ pub async fn download(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = match c.enter(&headers, &uri) {
-        Ok(ctx) => ctx,
-        Err(r) => return *r,
-    };
-    let r = file_of(&c, &ctx, &file, &q).await;
-    c.finish(&ctx, r)
+    c.answer(&headers, &uri, async |ctx| {
+        file_of(&c, ctx, &file, &q).await
+    })
+    .await
 }
 
 /// The question a district page or file asks: the date, the year, the ledger prefix.

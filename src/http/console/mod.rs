@@ -298,6 +298,23 @@ impl Console {
         })
     }
 
+    /// A page's or a download's whole answer: the session entered (or the sign-in page),
+    /// `draw` run with it, and what it returns finished ([`Console::finish`]: a problem
+    /// drawn as its designed page).
+    pub async fn answer(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        draw: impl AsyncFnOnce(&Ctx) -> Result<Response, Problem>,
+    ) -> Response {
+        let ctx = match self.enter(headers, uri) {
+            Ok(ctx) => ctx,
+            Err(r) => return *r,
+        };
+        let r = draw(&ctx).await;
+        self.finish(&ctx, r)
+    }
+
     /// The answer for a page: the page, or its problem's page; either way not cached (pages
     /// carry personal data) and with the language cookie when the request switched it.
     pub fn finish(&self, ctx: &Ctx, r: Result<Response, Problem>) -> Response {

@@ -35,12 +35,8 @@ pub async fn page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = match c.enter(&headers, &uri) {
-        Ok(ctx) => ctx,
-        Err(r) => return *r,
-    };
-    let r = draw(&c, &ctx, id, &q).await;
-    c.finish(&ctx, r)
+    c.answer(&headers, &uri, async |ctx| draw(&c, ctx, id, &q).await)
+        .await
 }
 
 /// `GET /schools/{id}/{list}.{csv|xlsx}`.
@@ -51,12 +47,10 @@ pub async fn download(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = match c.enter(&headers, &uri) {
-        Ok(ctx) => ctx,
-        Err(r) => return *r,
-    };
-    let r = file_of(&c, &ctx, id, &file, &q).await;
-    c.finish(&ctx, r)
+    c.answer(&headers, &uri, async |ctx| {
+        file_of(&c, ctx, id, &file, &q).await
+    })
+    .await
 }
 
 /// The school year a date falls in (it starts on 1 September).

@@ -24,12 +24,8 @@ pub async fn page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let ctx = match c.enter(&headers, &uri) {
-        Ok(ctx) => ctx,
-        Err(r) => return *r,
-    };
-    let r = draw(&c, &ctx, id, &q).await;
-    c.finish(&ctx, r)
+    c.answer(&headers, &uri, async |ctx| draw(&c, ctx, id, &q).await)
+        .await
 }
 
 async fn draw(
