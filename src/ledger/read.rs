@@ -8,7 +8,6 @@ use tokio::sync::watch;
 use super::open::replay;
 use super::{Ledger, LedgerError, Positioned, Snapshot, StorageError, StorageKind, sign};
 use crate::domain::State;
-use crate::domain::query::QueryError;
 use crate::log::verify::{verify_prefix, verify_range};
 use crate::log::{Entry, Failure, Head, Store, Verified};
 use crate::merkle::{
@@ -194,16 +193,4 @@ impl Ledger {
     pub fn store(&self) -> &Arc<Store> {
         self.writer.store()
     }
-}
-
-/// Moves a projection's error out of the position: the caller is told "no" without a
-/// position, exactly as for the other queries.
-pub(super) fn positioned<T>(
-    p: Positioned<Result<T, QueryError>>,
-) -> Result<Positioned<T>, LedgerError> {
-    Ok(Positioned {
-        size: p.size,
-        head_hash: p.head_hash,
-        value: p.value?,
-    })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use super::{Ledger, LedgerError, Positioned, read::positioned};
+use super::{Ledger, LedgerError, Positioned};
 use crate::domain::State;
 use crate::domain::district::{District, district};
 use crate::domain::duty::{SchoolDuty, TeacherDuty, school_duty, teacher_duty};
@@ -254,7 +254,8 @@ impl Ledger {
         school: &str,
         as_of: NaiveDate,
     ) -> Result<Positioned<SchoolDuty>, LedgerError> {
-        positioned(self.query(|s| school_duty(s, school, as_of)))
+        let v = self.view(None)?;
+        Ok(v.positioned(v.school_duty(school, as_of)?))
     }
 
     /// One teacher's rotation duty as of `as_of`, on the committed state.
@@ -274,7 +275,8 @@ impl Ledger {
         year: SchoolYear,
         as_of: NaiveDate,
     ) -> Result<Positioned<SchoolQuota>, LedgerError> {
-        positioned(self.query(|s| school_quota(s, school, year, as_of)))
+        let v = self.view(None)?;
+        Ok(v.positioned(v.school_quota(school, year, as_of)?))
     }
 
     /// A district's or group's summary for a school year, on the committed state.
@@ -284,7 +286,8 @@ impl Ledger {
         year: SchoolYear,
         as_of: NaiveDate,
     ) -> Result<Positioned<GroupSummary>, LedgerError> {
-        positioned(self.query(|s| group_summary(s, group, year, as_of)))
+        let v = self.view(None)?;
+        Ok(v.positioned(v.group_summary(group, year, as_of)?))
     }
 
     /// A teacher's history and summary as of `as_of`, on the committed state.
@@ -293,6 +296,7 @@ impl Ledger {
         teacher: &str,
         as_of: NaiveDate,
     ) -> Result<Positioned<TeacherHistory>, LedgerError> {
-        positioned(self.query(|s| teacher_history(s, teacher, as_of)))
+        let v = self.view(None)?;
+        Ok(v.positioned(v.teacher_history(teacher, as_of)?))
     }
 }
