@@ -27,6 +27,16 @@ fn on(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
     }
 }
 
+/// Syncs a directory, so the names created, renamed or removed in it are durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
 /// A file being written; nothing is visible under its final name until [`AtomicFile::commit`].
 pub struct AtomicFile {
     out: PathBuf,

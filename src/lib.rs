@@ -44,5 +44,6 @@ pub mod http;
 pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod privacy;
 pub mod server;
 pub mod snapshot;

@@ -42,3 +42,16 @@ impl From<crate::atomic::FileError> for CliError {
         CliError(e.to_string())
     }
 }
+
+/// Where the master key comes from: `--master-key FILE` (or `ROTALEDGER_MASTER_KEY_FILE`),
+/// else the key itself in `ROTALEDGER_MASTER_KEY`, else `<data>/master.key`.
+pub fn master_source(file: Option<&std::path::Path>) -> crate::privacy::MasterSource {
+    use crate::privacy::{MASTER_KEY_VAR, MasterSource};
+    match file {
+        Some(f) => MasterSource::File(f.to_owned()),
+        None => match std::env::var(MASTER_KEY_VAR) {
+            Ok(v) if !v.trim().is_empty() => MasterSource::Value(v),
+            _ => MasterSource::DataDir,
+        },
+    }
+}

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// DATA_LOSS). A missing or bad snapshot always means the full check.
     #[arg(long)]
     pub full_check: bool,
+    /// The master key that wraps the personal-data keys (docs/PRIVACY.md): a file holding
+    /// 64 hex digits. Default: <data>/master.key, made (mode 0600) on the first start of a new
+    /// data directory. A real deployment keeps it on another disk or in a secrets store and
+    /// gives it here. The key itself can also come in the ROTALEDGER_MASTER_KEY variable.
+    #[arg(long, env = "ROTALEDGER_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key: Option<PathBuf>,
     /// Save the state snapshot every N committed entries, in the background (and always at
     /// shutdown); 0: only at shutdown.
     #[arg(long, default_value_t = crate::ledger::DEFAULT_SNAPSHOT_EVERY, value_name = "N")]
@@ -211,6 +217,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             full_check: args.full_check,
             snapshot_every: args.snapshot_every,
             background_check: true,
+            master_key: crate::cli::master_source(args.master_key.as_deref()),
         },
         access,
         tls,

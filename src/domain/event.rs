@@ -13,14 +13,18 @@ use serde_json::Value;
 
 use super::fields::{DecodeError, Fields};
 use super::id::{Id, MAX_NAME_LEN, MAX_TEXT_LEN};
+use super::personal::{PERSONAL_FIELDS, Personal};
 use super::policy::{PolicyParameters, Preset};
 use super::vocab::{
     DispatchKind, Grade, GroupKind, KeyLevel, MembershipChange, PromotionKind, ReturnReason,
     SchoolYear, Stage, Standing, Title, Vocabulary,
 };
 
-/// The only event version so far.
+/// The event version HR systems send, and the one stored for events with no personal field.
 pub const VERSION: u64 = 1;
+/// The version the ledger stores for an event whose personal fields it sealed
+/// (docs/FORMAT.md §1.12); never accepted from outside.
+pub const SEALED_VERSION: u64 = 2;
 /// Most member schools a `group_formed` event may list.
 pub const MAX_GROUP_SCHOOLS: usize = 500;
 /// The field the ledger adds to stored payloads of entries about a teacher.
@@ -93,8 +97,8 @@ pub struct GroupMembershipChanged {
 pub struct TeacherRegistered {
     /// The teacher's id, as issued by the HR system.
     pub teacher: Id,
-    /// The teacher's name.
-    pub name: String,
+    /// The teacher's name (personal).
+    pub name: Personal,
     /// Home school (the school holding the post, 编制).
     pub school: Id,
     /// Subject taught (an id such as `mathematics`).
@@ -124,9 +128,9 @@ pub struct TeacherRegistered {
 pub struct TeacherProfileUpdated {
     /// The teacher.
     pub teacher: Id,
-    /// New name.
+    /// New name (personal).
     #[serde(skip_serializing_if = "super::binary::absent")]
-    pub name: Option<String>,
+    pub name: Option<Personal>,
     /// New subject.
     #[serde(skip_serializing_if = "super::binary::absent")]
     pub subject: Option<Id>,
@@ -205,9 +209,10 @@ pub struct TeacherReturned {
     pub return_date: NaiveDate,
     /// Why.
     pub reason: ReturnReason,
-    /// An explanation; required when `reason` is `other`.
+    /// An explanation (personal: it may speak of health or family); required when `reason`
+    /// is `other`.
     #[serde(skip_serializing_if = "super::binary::absent")]
-    pub reason_text: Option<String>,
+    pub reason_text: Option<Personal>,
 }
 
 /// The receiving school evaluates a dispatched teacher for a school year (流入校考核).
@@ -260,6 +265,19 @@ pub struct EntryVoided {
     pub reason: String,
 }
 
+/// 个人信息删除: a teacher's personal data is erased (PIPL Art. 47): the ledger destroys the
+/// teacher's data key once this entry is durable. Admin only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataErased {
+    /// The teacher.
+    pub teacher: Id,
+    /// The legal basis or request it answers (a reference, not personal data).
+    pub basis: String,
+    /// Effective date.
+    #[serde(with = "super::binary::date")]
+    pub date: NaiveDate,
+}
+
 /// One event. (Its serde derives are the state snapshot's binary form; the JSON form is
 /// [`Event::to_json`], the payload type's fields after `type` and `version`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +296,7 @@ pub enum Event {
     TeacherEvaluated(TeacherEvaluated),
     TeacherPromoted(TeacherPromoted),
     EntryVoided(EntryVoided),
+    PersonalDataErased(PersonalDataErased),
 }
 
 /// Every event type name, in documentation order.
@@ -295,6 +314,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "teacher_evaluated",
     "teacher_promoted",
     "entry_voided",
+    "personal_data_erased",
 ];
 
 /// A link to an earlier entry: its sequence number and entry hash.
@@ -323,6 +343,7 @@ impl Event {
             Event::TeacherEvaluated(_) => "teacher_evaluated",
             Event::TeacherPromoted(_) => "teacher_promoted",
             Event::EntryVoided(_) => "entry_voided",
+            Event::PersonalDataErased(_) => "personal_data_erased",
         }
     }
 
@@ -341,6 +362,7 @@ impl Event {
             Event::TeacherReturned(e) => e.return_date,
             Event::TeacherEvaluated(e) => e.date,
             Event::TeacherPromoted(e) => e.date,
+            Event::PersonalDataErased(e) => e.date,
             Event::EntryVoided(_) => return None,
         })
     }
@@ -352,8 +374,13 @@ impl Event {
         Event::decode_value(super::json::parse_event(text)?)
     }
 
-    /// Decodes an already parsed JSON form.
+    /// Decodes an already parsed JSON form, as an HR system sends it (version 1).
     pub fn decode_value(v: Value) -> Result<Event, DecodeError> {
+        Event::decode_versioned(v, false)
+    }
+
+    /// Decodes a JSON form; `stored`: also the sealed version the ledger itself writes.
+    fn decode_versioned(v: Value, stored: bool) -> Result<Event, DecodeError> {
         let mut f = Fields::new(v, "")?;
         let ty = match f.take("type") {
             Some(Value::String(s)) => s,
@@ -370,12 +397,22 @@ impl Event {
             ));
         }
         let version = f.uint("version", 0, u64::MAX)?;
-        if version != VERSION {
+        let has_personal = PERSONAL_FIELDS.iter().any(|(t, _)| *t == ty);
+        if version == SEALED_VERSION && has_personal && !stored {
+            return Err(DecodeError::new(
+                "version",
+                format!(
+                    "version {SEALED_VERSION} of {ty} holds sealed fields, which only the ledger writes: send version {VERSION} with the fields in plain text"
+                ),
+            ));
+        }
+        if version != VERSION && !(version == SEALED_VERSION && has_personal) {
             return Err(DecodeError::new(
                 "version",
                 format!("version {version} of {ty} is not supported (only {VERSION})"),
             ));
         }
+        f.sealed_personal(version == SEALED_VERSION);
         let e = decode_fields(&ty, &mut f)?;
         f.finish()?;
         Ok(e)
@@ -397,15 +434,68 @@ impl Event {
             Event::TeacherEvaluated(e) => serde_json::to_string(e),
             Event::TeacherPromoted(e) => serde_json::to_string(e),
             Event::EntryVoided(e) => serde_json::to_string(e),
+            Event::PersonalDataErased(e) => serde_json::to_string(e),
         }
         // Serialising these structs (strings, numbers, dates) into a String cannot fail.
         .unwrap_or_default();
         // Every event struct has at least one field: `body` is `{"...":...}`.
         let fields = body.strip_prefix('{').unwrap_or("}");
         format!(
-            "{{\"type\":\"{}\",\"version\":{VERSION},{fields}",
-            self.type_name()
+            "{{\"type\":\"{}\",\"version\":{},{fields}",
+            self.type_name(),
+            self.version()
         )
+    }
+
+    /// The version of the JSON form: [`SEALED_VERSION`] when a personal field is sealed.
+    pub fn version(&self) -> u64 {
+        if self.personal().iter().any(|(_, p)| p.is_sealed()) {
+            SEALED_VERSION
+        } else {
+            VERSION
+        }
+    }
+
+    /// The personal fields the event holds: (field name, value).
+    pub fn personal(&self) -> Vec<(&'static str, &Personal)> {
+        match self {
+            Event::TeacherRegistered(e) => vec![("name", &e.name)],
+            Event::TeacherProfileUpdated(e) => e.name.iter().map(|n| ("name", n)).collect(),
+            Event::TeacherReturned(e) => e
+                .reason_text
+                .iter()
+                .map(|t| ("reason_text", t))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The event with each personal field replaced by what `f(field, value)` gives.
+    pub fn map_personal<E>(
+        &self,
+        mut f: impl FnMut(&'static str, &Personal) -> Result<Personal, E>,
+    ) -> Result<Event, E> {
+        Ok(match self {
+            Event::TeacherRegistered(e) => Event::TeacherRegistered(TeacherRegistered {
+                name: f("name", &e.name)?,
+                ..e.clone()
+            }),
+            Event::TeacherProfileUpdated(e) => {
+                Event::TeacherProfileUpdated(TeacherProfileUpdated {
+                    name: e.name.as_ref().map(|n| f("name", n)).transpose()?,
+                    ..e.clone()
+                })
+            }
+            Event::TeacherReturned(e) => Event::TeacherReturned(TeacherReturned {
+                reason_text: e
+                    .reason_text
+                    .as_ref()
+                    .map(|t| f("reason_text", t))
+                    .transpose()?,
+                ..e.clone()
+            }),
+            other => other.clone(),
+        })
     }
 
     /// The stored payload: the canonical JSON plus, for an entry about a teacher, the
@@ -463,7 +553,7 @@ impl Event {
             Some(Value::Null) => Some(None),
             Some(l) => Some(Some(decode_link(l)?)),
         };
-        Ok((Event::decode_value(v)?, link))
+        Ok((Event::decode_versioned(v, true)?, link))
     }
 }
 
@@ -571,7 +661,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
         }),
         "teacher_registered" => Event::TeacherRegistered(TeacherRegistered {
             teacher: f.id("teacher")?,
-            name: f.text("name", MAX_NAME_LEN)?,
+            name: f.personal("name", MAX_NAME_LEN)?,
             school: f.id("school")?,
             subject: f.id("subject")?,
             title: f.vocab("title")?,
@@ -584,7 +674,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
         "teacher_profile_updated" => {
             let p = TeacherProfileUpdated {
                 teacher: f.id("teacher")?,
-                name: f.opt_text("name", MAX_NAME_LEN)?,
+                name: f.opt_personal("name", MAX_NAME_LEN)?,
                 subject: f.opt_id("subject")?,
                 title: f.opt_vocab("title")?,
                 title_date: f.opt_date("title_date")?,
@@ -632,7 +722,7 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
                 dispatch: f.id("dispatch")?,
                 return_date: f.date("return_date")?,
                 reason: f.vocab("reason")?,
-                reason_text: f.opt_text("reason_text", MAX_TEXT_LEN)?,
+                reason_text: f.opt_personal("reason_text", MAX_TEXT_LEN)?,
             };
             check_return(&r)?;
             Event::TeacherReturned(r)
@@ -663,6 +753,11 @@ fn decode_fields(ty: &str, f: &mut Fields) -> Result<Event, DecodeError> {
         "entry_voided" => Event::EntryVoided(EntryVoided {
             seq: f.uint("seq", 0, u64::MAX)?,
             reason: f.text("reason", MAX_TEXT_LEN)?,
+        }),
+        "personal_data_erased" => Event::PersonalDataErased(PersonalDataErased {
+            teacher: f.id("teacher")?,
+            basis: f.text("basis", MAX_TEXT_LEN)?,
+            date: f.date("date")?,
         }),
         other => {
             return Err(DecodeError::new(
@@ -1004,7 +1099,7 @@ mod fast {
                 let c = r.common();
                 let e = Event::TeacherRegistered(TeacherRegistered {
                     teacher: id(r.teacher)?,
-                    name: text(r.name, MAX_NAME_LEN)?,
+                    name: Personal::Plain(text(r.name, MAX_NAME_LEN)?),
                     school: id(r.school)?,
                     subject: id(r.subject)?,
                     title: vocab(r.title)?,
@@ -1021,7 +1116,7 @@ mod fast {
                 let c = r.common();
                 let p = TeacherProfileUpdated {
                     teacher: id(r.teacher)?,
-                    name: opt_text(r.name, MAX_NAME_LEN)?,
+                    name: opt_text(r.name, MAX_NAME_LEN)?.map(Personal::Plain),
                     subject: opt_id(r.subject)?,
                     title: opt_vocab(r.title)?,
                     title_date: opt_date(r.title_date)?,
@@ -1063,7 +1158,7 @@ mod fast {
                     dispatch: id(r.dispatch)?,
                     return_date: date(r.return_date)?,
                     reason: vocab(r.reason)?,
-                    reason_text: opt_text(r.reason_text, MAX_TEXT_LEN)?,
+                    reason_text: opt_text(r.reason_text, MAX_TEXT_LEN)?.map(Personal::Plain),
                 };
                 check_return(&ret).ok()?;
                 (Event::TeacherReturned(ret), c)

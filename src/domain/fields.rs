@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
+use super::personal::Personal;
 use super::id::{Id, MAX_ID_LEN, check_text};
 use super::vocab::Vocabulary;
 
@@ -37,6 +38,8 @@ impl DecodeError {
 pub struct Fields {
     map: Map<String, Value>,
     prefix: String,
+    /// Personal fields are read sealed (`{"sealed":"..."}`) rather than as plain text.
+    sealed: bool,
 }
 
 impl Fields {
@@ -46,6 +49,7 @@ impl Fields {
         match v {
             Value::Object(map) => Ok(Fields {
                 map,
+                sealed: false,
                 prefix: if name.is_empty() {
                     String::new()
                 } else {
@@ -149,6 +153,35 @@ impl Fields {
         let s = self.string(f, v)?;
         check_text(&s, max).map_err(|p| self.err(f, p))?;
         Ok(s)
+    }
+
+    /// From now on, read personal fields in their sealed form (event version 2).
+    pub fn sealed_personal(&mut self, sealed: bool) {
+        self.sealed = sealed;
+    }
+
+    /// A required personal field: plain text of at most `max` bytes, or sealed.
+    pub fn personal(&mut self, f: &str, max: usize) -> Result<Personal, DecodeError> {
+        let v = self.required(f)?;
+        self.to_personal(f, v, max)
+    }
+
+    /// An optional personal field.
+    pub fn opt_personal(&mut self, f: &str, max: usize) -> Result<Option<Personal>, DecodeError> {
+        match self.take(f) {
+            None => Ok(None),
+            Some(v) => self.to_personal(f, v, max).map(Some),
+        }
+    }
+
+    fn to_personal(&self, f: &str, v: Value, max: usize) -> Result<Personal, DecodeError> {
+        if !self.sealed {
+            return self.to_text(f, v, max).map(Personal::Plain);
+        }
+        let mut inner = Fields::new(v, &self.name(f))?;
+        let text = inner.text("sealed", 4 * (max + 64))?;
+        inner.finish()?;
+        Personal::from_sealed_text(&text).map_err(|p| DecodeError::new(format!("{}.sealed", self.name(f)), p))
     }
 
     /// A required calendar date, `YYYY-MM-DD`.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::personal::Personal;
 use super::eligibility::{Eligibility, eligibility};
 use super::event::EntryLink;
 use super::id::Id;
@@ -83,8 +84,12 @@ pub struct PromotionSummary {
 /// A teacher's situation as of a date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeacherSummary {
-    /// Name on the date.
-    pub name: Option<String>,
+    /// Name on the date (personal: as the log holds it, sealed or plain; the service that
+    /// answers opens it for the caller, or says it was erased).
+    pub name: Option<Personal>,
+    /// When the teacher's personal data was erased (whatever the as-of date: an erased
+    /// name is gone for every date).
+    pub erased: Option<super::records::Erasure>,
     /// Home school (编制) on the date.
     pub home_school: Option<Id>,
     /// Employed there since.
@@ -211,6 +216,7 @@ fn summary(state: &State, teacher: &str, as_of: NaiveDate) -> Option<TeacherSumm
         .collect();
     Some(TeacherSummary {
         name: t.name.at(as_of).cloned(),
+        erased: t.erased,
         home_school: home.map(|h| h.school.clone()),
         home_since: home.map(|h| h.since),
         posted_at: serving

@@ -36,6 +36,7 @@ pub mod history;
 pub mod id;
 pub mod json;
 pub mod owed;
+pub mod personal;
 pub mod policy;
 #[cfg(test)]
 mod projkit;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::Event;
 use super::id::Id;
+use super::personal::Personal;
 use super::small::{SmallMap, SmallSet};
 use super::state::Meta;
 use super::timeline::Timeline;
@@ -122,8 +123,8 @@ pub struct Teacher {
     /// Registration's effective date.
     #[serde(with = "super::binary::date")]
     pub date: NaiveDate,
-    /// Name over time.
-    pub name: Timeline<String>,
+    /// Name over time (personal: sealed in entries the ledger wrote, see `personal`).
+    pub name: Timeline<Personal>,
     /// Subject over time.
     pub subject: Timeline<Id>,
     /// Title over time (registry, profile updates and title promotions).
@@ -138,6 +139,18 @@ pub struct Teacher {
     pub dispatches: SmallSet<Id>,
     /// The teacher's promotions (by entry).
     pub promotions: SmallSet<u64>,
+    /// The `personal_data_erased` entry, once the teacher's personal data was erased.
+    pub erased: Option<Erasure>,
+}
+
+/// A teacher's personal data was erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// The erasing entry.
+    pub seq: u64,
+    /// Its effective date.
+    #[serde(with = "super::binary::date")]
+    pub date: NaiveDate,
 }
 
 /// The end of a dispatch.
@@ -151,7 +164,7 @@ pub struct Return {
     /// Why.
     pub reason: ReturnReason,
     /// Explanation.
-    pub reason_text: Option<String>,
+    pub reason_text: Option<Personal>,
 }
 
 /// An evaluation by the receiving school.

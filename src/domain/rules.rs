@@ -308,6 +308,9 @@ fn check(s: &State, new_teams: &BTreeMap<Id, NewTeam>, event: &Event) -> Result<
         }
         Event::TeacherProfileUpdated(e) => {
             teacher_exists(s, &e.teacher)?;
+            if e.name.is_some() {
+                not_erased(s, &e.teacher, "name")?;
+            }
         }
         Event::TeacherTransferred(e) => {
             teacher_exists(s, &e.teacher)?;
@@ -347,6 +350,9 @@ fn check(s: &State, new_teams: &BTreeMap<Id, NewTeam>, event: &Event) -> Result<
         Event::TeacherDispatched(e) => check_dispatch(s, new_teams, e)?,
         Event::TeacherReturned(e) => {
             let d = dispatch_exists(s, &e.dispatch)?;
+            if e.reason_text.is_some() {
+                not_erased(s, &d.teacher, "reason_text")?;
+            }
             if let Some(r) = &d.returned {
                 return Err(refuse(
                     "return.already_returned",
@@ -441,6 +447,20 @@ fn check(s: &State, new_teams: &BTreeMap<Id, NewTeam>, event: &Event) -> Result<
             )?;
         }
         Event::EntryVoided(v) => super::voids::check_void(s, v.seq)?,
+        Event::PersonalDataErased(e) => {
+            teacher_exists(s, &e.teacher)?;
+            if let Some(done) = s.teacher(&e.teacher).and_then(|t| t.erased) {
+                return Err(refuse(
+                    "erasure.twice",
+                    format!(
+                        "the personal data of {} was already erased by entry {} ({})",
+                        e.teacher, done.seq, done.date
+                    ),
+                )
+                .with("teacher", &e.teacher)
+                .with("erased_by", done.seq));
+            }
+        }
     }
     Ok(())
 }
@@ -610,6 +630,24 @@ pub(super) fn teacher_exists(s: &State, id: &Id) -> Result<(), Refusal> {
         return Err(
             refuse("teacher.unknown", format!("no teacher {id} is registered")).with("teacher", id),
         );
+    }
+    Ok(())
+}
+
+/// Refuses new personal data about a teacher whose personal data was erased: the erasure
+/// destroyed the key, and a new one would quietly undo what the teacher asked for.
+fn not_erased(s: &State, teacher: &Id, field: &str) -> Result<(), Refusal> {
+    if let Some(done) = s.teacher(teacher).and_then(|t| t.erased) {
+        return Err(refuse(
+            "erasure.personal_after",
+            format!(
+                "{field}: the personal data of {teacher} was erased by entry {}; the ledger \
+                 takes no new personal data about them",
+                done.seq
+            ),
+        )
+        .with("teacher", teacher)
+        .with("erased_by", done.seq));
     }
     Ok(())
 }

@@ -195,6 +195,35 @@ impl State {
         self.teachers.values()
     }
 
+    /// The teachers whose personal data the log holds sealed and who were not erased: each
+    /// must have a data key. (A sealed return reason counts for the dispatch's teacher.)
+    pub fn sealed_teachers(&self) -> Vec<Id> {
+        self.teachers
+            .values()
+            .filter(|t| t.erased.is_none())
+            .filter(|t| {
+                t.name.changes().any(|(_, _, n)| n.is_sealed())
+                    || t.dispatches.iter().any(|d| {
+                        self.dispatches
+                            .get(d)
+                            .and_then(|d| d.returned.as_ref())
+                            .and_then(|r| r.reason_text.as_ref())
+                            .is_some_and(|p| p.is_sealed())
+                    })
+            })
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
+    /// The teachers whose personal data was erased.
+    pub fn erased_teachers(&self) -> Vec<Id> {
+        self.teachers
+            .values()
+            .filter(|t| t.erased.is_some())
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
     /// A teacher's home post as of `date`.
     pub fn home_at(&self, teacher: &str, date: NaiveDate) -> Option<&HomePost> {
         self.teachers.get(teacher).and_then(|t| t.home.at(date))
@@ -340,6 +369,7 @@ impl State {
                 self.dispatches.get(&e.dispatch).map(|d| d.teacher.clone())
             }
             Event::EntryVoided(v) => self.entry(v.seq).and_then(|e| e.teacher.clone()),
+            Event::PersonalDataErased(e) => Some(e.teacher.clone()),
             Event::SchoolRegistered(_)
             | Event::SchoolStandingChanged(_)
             | Event::GroupFormed(_)
@@ -501,6 +531,7 @@ impl State {
                             ),
                             dispatches: SmallSet::new(),
                             promotions: SmallSet::new(),
+                            erased: None,
                         },
                     );
                     index_add(&mut self.homed, &e.school, &e.teacher);
@@ -655,6 +686,11 @@ impl State {
                 );
             }
             Event::EntryVoided(v) => self.void(seq, v.seq),
+            Event::PersonalDataErased(e) => {
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                    t.erased.get_or_insert(super::records::Erasure { seq, date: e.date });
+                }
+            }
         }
     }
 
@@ -674,6 +710,8 @@ impl State {
             None => {}
             // A void is never undone: it is refused by the rules, and ignored here.
             Some(Event::EntryVoided(_)) => return,
+            // Nor is an erasure (its key is gone): refused by the rules, ignored here.
+            Some(Event::PersonalDataErased(_)) => return,
             Some(Event::SchoolRegistered(e)) => {
                 if self
                     .schools

@@ -77,6 +77,17 @@ pub(super) fn check_void(s: &State, target: u64) -> Result<(), Refusal> {
     let mut concerned: Vec<Id> = rec.teacher.iter().cloned().collect();
     let mut check_teams = false;
     match &*event {
+        Event::PersonalDataErased(e) => {
+            return Err(refuse(
+                "void.of_erasure",
+                format!(
+                    "entry {target} erased the personal data of {}; its key is destroyed, so \
+                     the erasure cannot be undone",
+                    e.teacher
+                ),
+            )
+            .add("entry", target));
+        }
         Event::EntryVoided(_) => {
             return Err(refuse(
                 "void.of_void",

@@ -113,7 +113,14 @@ pub struct Caller {
     pub role: Role,
     /// For principals: the schools whose teachers they may see.
     pub schools: Vec<String>,
+    /// The door the request came through (`grpc`, `http`, `console`), for the access record.
+    pub door: &'static str,
 }
+
+/// The door a request came through when the server's own HTTP face made it (a request
+/// extension, which a remote client cannot set): the access record names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Door(pub &'static str);
 
 impl Caller {
     /// Whether a school is within the caller's scope (admins see everything).
@@ -232,6 +239,7 @@ impl Access {
                     name: t.name,
                     role: t.role,
                     schools: t.schools,
+                    door: "grpc",
                 },
             });
         }
@@ -248,7 +256,8 @@ impl Access {
 
     /// Authenticates the caller of a request and checks it may do `need`.
     pub fn authorize<T>(&self, req: &Request<T>, need: Permission) -> Result<Caller, Status> {
-        let caller = self.authenticate(req.metadata())?;
+        let mut caller = self.authenticate(req.metadata())?;
+        caller.door = req.extensions().get::<Door>().map_or("grpc", |d| d.0);
         if caller.role.allows(need) {
             Ok(caller)
         } else {
@@ -267,6 +276,7 @@ impl Access {
                     name: LOCAL_ACTOR.into(),
                     role: Role::Admin,
                     schools: Vec::new(),
+                    door: "grpc",
                 });
             }
             Access::Tokens(k) => k,

@@ -2,7 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::auth::Permission;
+use super::auth::{Permission, Role};
+use super::status::permission_denied;
 use super::{Shared, convert};
 use crate::ledger::LedgerError;
 use crate::proto;
@@ -42,6 +43,20 @@ impl Ledger for LedgerService {
             .into());
         }
         let count = req.events.len();
+        // Erasing personal data is an admin's act (docs/PRIVACY.md); the text search keeps
+        // the parse off the path of every other append.
+        if caller.role != Role::Admin
+            && req
+                .events
+                .iter()
+                .any(|e| e.contains("personal_data_erased") && is_erasure(e))
+        {
+            return Err(permission_denied(
+                &caller.name,
+                caller.role.as_str(),
+                "append personal_data_erased (admin only)",
+            ));
+        }
         // The append runs in its own task: if the client gives up (deadline, disconnect) the
         // handler's future is dropped, but an append handed to the writer still completes and
         // a retry with the same request id gets its answer.
@@ -81,4 +96,17 @@ impl Ledger for LedgerService {
             head: Some(convert::head(&self.shared.ledger.head())),
         }))
     }
+}
+
+/// Whether an event's JSON text is a `personal_data_erased` event (its `type` member).
+fn is_erasure(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Type<'a> {
+        #[serde(rename = "type", borrow)]
+        ty: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Type<'_>>(text)
+        .ok()
+        .and_then(|t| t.ty)
+        .is_some_and(|t| t == "personal_data_erased")
 }

@@ -110,10 +110,13 @@ pub fn history_entry(e: &HistoryEntry) -> proto::HistoryEntry {
     }
 }
 
-/// A teacher's summary.
+/// A teacher's summary, without the name: a personal field, opened (and its reveal recorded)
+/// by the service that answers (`QueryService::teacher_history`).
 pub fn teacher_summary(s: &TeacherSummary) -> proto::TeacherSummary {
     proto::TeacherSummary {
-        name: s.name.clone(),
+        name: None,
+        personal_data_erased_on: s.erased.map(|e| date(e.date)),
+        personal_data_erased_by: s.erased.map(|e| e.seq),
         home_school: opt_id(&s.home_school),
         home_since: opt_date(s.home_since),
         posted_at: opt_id(&s.posted_at),

@@ -32,7 +32,7 @@ use crate::domain::id::Id;
 use crate::domain::teams::{TeamMember, TeamView};
 use crate::domain::terms::TermQuery;
 use crate::domain::vocab::SchoolYear;
-use crate::ledger::{Ledger, LedgerError, View};
+use crate::ledger::{Ledger, LedgerError, Reader, View};
 use crate::proto;
 use crate::proto::query_server::Query;
 
@@ -291,11 +291,28 @@ impl Query for QueryService {
                         e.proof = Some(convert::inclusion(d.seq, size, &d.hash, &hashes));
                     }
                 }
+                let mut summary = h.summary.as_ref().map(qc::teacher_summary);
+                if let (Some(out), Some(s)) = (summary.as_mut(), h.summary.as_ref())
+                    && s.erased.is_none()
+                    && let Some(name) = &s.name
+                {
+                    out.name = ledger
+                        .reveal(
+                            Reader {
+                                actor: &caller.name,
+                                role: caller.role.as_str(),
+                                via: caller.door,
+                            },
+                            &[(h.teacher.as_str(), "name", name)],
+                        )?
+                        .pop()
+                        .flatten();
+                }
                 Ok(proto::TeacherHistoryResponse {
                     position: at.position(),
                     teacher: h.teacher.to_string(),
                     entries,
-                    summary: h.summary.as_ref().map(qc::teacher_summary),
+                    summary,
                     checkpoint,
                 })
             },

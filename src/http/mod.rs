@@ -162,6 +162,7 @@ pub fn authorized<T>(msg: T, authorization: &str) -> Option<tonic::Request<T>> {
     let v = tonic::metadata::AsciiMetadataValue::try_from(authorization).ok()?;
     let mut req = tonic::Request::new(msg);
     req.metadata_mut().insert("authorization", v);
+    req.extensions_mut().insert(crate::grpc::auth::Door("http"));
     Some(req)
 }
 

@@ -18,7 +18,9 @@ use super::{Ledger, LedgerError, Receipt, Snapshot, StorageError, StorageKind, s
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
+use crate::domain::id::Id;
 use crate::merkle::{Blake3, CheckpointKey, SignedCheckpoint, inclusion_proof};
+use crate::privacy::{KeyStoreError, Privacy};
 use crate::snapshot;
 
 /// The writer-side half of the ledger: checks appends, and publishes what was committed.
@@ -37,6 +39,11 @@ pub(super) struct LedgerSequencer {
     pub(super) since_commit: Vec<(Meta, Arc<Event>)>,
     /// Background snapshots of the committed state.
     pub(super) snapshots: Arc<snapshot::Scheduler<State>>,
+    /// The data keys personal fields are sealed under.
+    pub(super) privacy: Arc<Privacy>,
+    /// Teachers erased by the appends sequenced since the last commit: their keys are
+    /// destroyed once the commit is durable.
+    pub(super) erasing: Vec<Id>,
 }
 
 /// Events of one append, already decoded.
@@ -66,11 +73,16 @@ impl Sequencer for LedgerSequencer {
         // were applied rebuilds `pending` from `committed` and the entries since.
         let mut batch = Batch::over(std::mem::take(&mut self.pending));
         let mut applied: Vec<(Meta, Arc<Event>)> = Vec::with_capacity(input.0.len());
-        let outcome = judge(&mut batch, input, chain, &mut applied);
+        let outcome = judge(&mut batch, input, chain, &mut applied, &self.privacy);
         let (state, verdict) = batch.end();
         match outcome.and_then(|()| verdict.map_err(LedgerError::from)) {
             Ok(()) => {
                 self.pending = state;
+                for (_, e) in &applied {
+                    if let Event::PersonalDataErased(x) = &**e {
+                        self.erasing.push(x.teacher.clone());
+                    }
+                }
                 self.since_commit.extend(applied);
                 Ok(())
             }
@@ -89,7 +101,28 @@ impl Sequencer for LedgerSequencer {
         }
     }
 
+    fn prepare(&mut self) -> Result<(), crate::log::StoreError> {
+        // The keys the sequenced entries were sealed under must outlive any crash that the
+        // entries survive: durable before the commit.
+        self.privacy
+            .keys
+            .flush()
+            .map(|_| ())
+            .map_err(|e| match e {
+                KeyStoreError::Io { path, source } => crate::log::StoreError::Io { path, source },
+                other => crate::log::StoreError::Corrupt(other.to_string()),
+            })
+    }
+
     fn committed(&mut self, head: Head) {
+        // The erasures are durable: destroy their keys now. A failure (or a crash before
+        // this) leaves the key to the next start, which destroys the key of every erased
+        // teacher before serving.
+        for t in std::mem::take(&mut self.erasing) {
+            if let Err(e) = self.privacy.keys.erase(&t) {
+                tracing::error!(teacher = %t, error = %e, "the data key of an erased teacher could not be destroyed; the next start will");
+            }
+        }
         if let Ok(cp) = sign(&self.key, &self.origin, head.size, head.root) {
             self.checkpoint.store(Arc::new(cp));
         }
@@ -103,6 +136,7 @@ impl Sequencer for LedgerSequencer {
     }
 
     fn aborted(&mut self) {
+        self.erasing.clear();
         self.pending = self.committed.clone();
         self.since_commit.clear();
     }
@@ -115,14 +149,32 @@ fn judge(
     input: &Events,
     chain: &mut Chain<'_>,
     applied: &mut Vec<(Meta, Arc<Event>)>,
+    privacy: &Privacy,
 ) -> Result<(), LedgerError> {
     let mut stamp: Option<(DateTime<Utc>, Arc<str>)> = None;
     for (i, event) in input.0.iter().enumerate() {
         batch.check(i, event)?;
         let state = batch.state();
-        let link = state
-            .teacher_of(event)
-            .map(|t| state.teacher_head(t.as_str()));
+        let teacher = state.teacher_of(event);
+        // Personal fields are sealed before the entry is hashed: the log only ever holds
+        // their ciphertext (docs/PRIVACY.md).
+        let sealed;
+        let event = if event.personal().iter().any(|(_, p)| !p.is_sealed()) {
+            sealed = Arc::new(
+                privacy
+                    .seal_event(event, teacher.as_deref())
+                    .map_err(|e| {
+                        LedgerError::Storage(StorageError::internal(
+                            format!("event {i}: sealing its personal fields"),
+                            e,
+                        ))
+                    })?,
+            );
+            &sealed
+        } else {
+            event
+        };
+        let link = teacher.map(|t| state.teacher_head(t.as_str()));
         let payload = RawValue::from_string(event.to_stored(link)).map_err(|e| {
             LedgerError::Storage(StorageError::internal(
                 format!("event {i} did not encode as JSON"),

@@ -33,11 +33,13 @@
 mod append;
 mod error;
 mod open;
+mod personal;
 mod read;
 mod view;
 
 pub use append::Events;
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
+pub use personal::{Field, Reader};
 pub use view::View;
 
 use std::path::PathBuf;
@@ -67,6 +69,8 @@ pub struct LedgerOptions {
     pub key_file: Option<PathBuf>,
     /// Most events in one append (SPEC rule 8).
     pub max_events_per_append: usize,
+    /// Where the master key that wraps the personal-data keys comes from (docs/PRIVACY.md).
+    pub master_key: crate::privacy::MasterSource,
     /// Ignore the state snapshot: replay and verify the whole log before opening
     /// (`serve --full-check`).
     pub full_check: bool,
@@ -88,6 +92,7 @@ impl Default for LedgerOptions {
         LedgerOptions {
             origin: "rotaledger".into(),
             key_file: None,
+            master_key: crate::privacy::MasterSource::DataDir,
             max_events_per_append: 1000,
             full_check: false,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
@@ -105,6 +110,11 @@ pub struct OpenReport {
     pub snapshot_unused: Option<String>,
     /// Entries replayed and verified on open (all of them without a snapshot).
     pub replayed: u64,
+    /// The master key file this start made (a new data directory with no key given).
+    pub master_key_created: Option<PathBuf>,
+    /// Data keys of erased teachers found still in the key store (an erasure cut by a crash
+    /// before its key was destroyed) and destroyed now.
+    pub erasures_finished: usize,
 }
 
 /// Whether the whole stored log is known to verify.
@@ -185,6 +195,8 @@ pub struct Ledger {
     snapshots: Arc<snapshot::Scheduler<State>>,
     integrity: Arc<IntegrityCell>,
     opened: OpenReport,
+    /// The personal-data keys and the access record.
+    privacy: Arc<crate::privacy::Privacy>,
     /// Counters and histograms for `GET /metrics`.
     metrics: Arc<Metrics>,
 }

@@ -96,7 +96,13 @@ impl Ledger {
         // The replay reads every entry it folds in anyway, so it also checks every hash, link
         // and the Merkle root against the head: a damaged log is refused here, in the same
         // pass. From a snapshot, it reads and checks only the entries after it.
-        let (state, opened, check) = rebuild(dir, &store, head, &opts)?;
+        let privacy = crate::privacy::Privacy::open(dir, &opts.master_key).map_err(|e| {
+            StorageError::new(StorageKind::Corrupt, "personal data keys", e)
+        })?;
+        let (state, mut opened, check) = rebuild(dir, &store, head, &opts)?;
+        opened.master_key_created = privacy.master_created.clone();
+        opened.erasures_finished = settle_keys(&privacy, &state)?;
+        let privacy = Arc::new(privacy);
         if state.unreadable() > 0 {
             tracing::warn!(
                 entries = state.unreadable(),
@@ -137,6 +143,8 @@ impl Ledger {
             pending: state,
             since_commit: Vec::new(),
             snapshots: snapshots.clone(),
+            privacy: privacy.clone(),
+            erasing: Vec::new(),
         };
         let writer = Writer::start(store, head, seq)?;
         Ok(Ledger {
@@ -149,6 +157,7 @@ impl Ledger {
             snapshots,
             integrity,
             opened,
+            privacy,
             metrics: Arc::new(Metrics::default()),
         })
     }
@@ -226,6 +235,8 @@ fn rebuild(
                         snapshot: Some(at.size),
                         snapshot_unused: None,
                         replayed: head.size - at.size,
+                        master_key_created: None,
+                        erasures_finished: 0,
                     },
                     Some(at),
                 ));
@@ -247,9 +258,42 @@ fn rebuild(
             snapshot: None,
             snapshot_unused: Some(unused),
             replayed: head.size,
+            master_key_created: None,
+            erasures_finished: 0,
         },
         None,
     ))
+}
+
+/// Brings the key store in line with the log: every teacher whose personal data the log holds
+/// sealed (and who was not erased) must have a key, or the start is refused (the store is not
+/// this ledger's, or was damaged); an erased teacher's key still present (an erasure cut by a
+/// crash after its entry was durable) is destroyed now. Returns how many were destroyed.
+fn settle_keys(privacy: &crate::privacy::Privacy, state: &State) -> Result<usize, LedgerError> {
+    let missing: Vec<_> = state
+        .sealed_teachers()
+        .into_iter()
+        .filter(|t| !privacy.keys.has(t))
+        .collect();
+    if let Some(first) = missing.first() {
+        let e = crate::privacy::PrivacyError::KeysMissing {
+            store: privacy.keys.path().to_owned(),
+            count: missing.len(),
+            first: first.to_string(),
+        };
+        return Err(StorageError::new(StorageKind::Corrupt, "personal data keys", e).into());
+    }
+    let mut finished = 0;
+    for t in state.erased_teachers() {
+        let had = privacy.keys.erase(&t).map_err(|e| {
+            StorageError::new(StorageKind::Internal, format!("erasing the data key of {t}"), e)
+        })?;
+        if had {
+            tracing::warn!(teacher = %t, "an erasure cut by a crash is finished: the data key is destroyed now");
+            finished += 1;
+        }
+    }
+    Ok(finished)
 }
 
 /// The cheap checks of a loaded snapshot's state against its position: it holds exactly the

@@ -55,6 +55,12 @@ pub trait Sequencer: Send + 'static {
         input: &Self::Input,
         chain: &mut Chain<'_>,
     ) -> Result<(), Self::Rejection>;
+    /// Called before a batch is committed: whatever the sequenced entries depend on outside
+    /// the store (the ledger's new data keys) must be made durable here. An error fails the
+    /// commit like a store error.
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Everything sequenced since the last call is durable; `head` is the new end of the log.
     fn committed(&mut self, _head: Head) {}
     /// Everything sequenced since the last commit was NOT written: forget it.
@@ -504,7 +510,7 @@ fn finish<S: Sequencer>(
     }
     let wrote = staged.size - head.size;
     if wrote > 0 {
-        if let Err(e) = store.commit(batch, staged) {
+        if let Err(e) = seq.prepare().and_then(|()| store.commit(batch, staged)) {
             seq.aborted();
             tracing::error!(error = %e, "commit failed; refusing further appends until restart");
             let e = std::sync::Arc::new(e);

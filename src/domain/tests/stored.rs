@@ -3,6 +3,7 @@
 //! path accepts the strict decoder accepts with the same value, and `Event::decode_stored`
 //! (fast, then strict) always answers exactly as the strict decoder does.
 
+use crate::domain::personal::Personal;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
@@ -164,7 +165,7 @@ fn event() -> impl Strategy<Value = Event> {
                 )| {
                     Event::TeacherRegistered(TeacherRegistered {
                         teacher,
-                        name,
+                        name: Personal::Plain(name),
                         school,
                         subject,
                         title,
@@ -190,7 +191,7 @@ fn event() -> impl Strategy<Value = Event> {
                 |(teacher, name, subject, title, title_date, key_level, retirement_date, date)| {
                     Event::TeacherProfileUpdated(TeacherProfileUpdated {
                         teacher,
-                        name,
+                        name: name.map(Personal::Plain),
                         subject,
                         title,
                         title_date,
@@ -235,7 +236,7 @@ fn event() -> impl Strategy<Value = Event> {
                     dispatch,
                     return_date,
                     reason,
-                    reason_text
+                    reason_text: reason_text.map(Personal::Plain)
                 }
             )
         ),

@@ -1,0 +1,172 @@
+//! Personal data under PIPL (docs/PRIVACY.md): sealed in entries, erasable, and every reveal
+//! recorded.
+//!
+//! - [`seal`]: one field sealed (XChaCha20-Poly1305) under a teacher's data key;
+//! - [`master`]: the master key that wraps the data keys (a file or a variable);
+//! - [`keystore`]: the data keys, one per teacher, in a file beside the log where an erased
+//!   key is overwritten in place;
+//! - [`access`]: the hash-chained record of who was shown which personal fields.
+//!
+//! The domain never opens a sealed value (no rule depends on one); the ledger seals on the
+//! writer thread before an entry is hashed, and the services open when they answer.
+
+pub mod access;
+pub mod keystore;
+pub mod master;
+pub mod seal;
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::domain::Event;
+use crate::domain::personal::Personal;
+
+pub use access::{ACCESS_FILE, Access, AccessError, AccessRecord};
+pub use keystore::{KEY_STORE_FILE, KeyStore, KeyStoreError};
+pub use master::{MASTER_KEY_FILE, MASTER_KEY_VAR, MasterError, MasterKey, MasterSource};
+pub use seal::{Place, SealError};
+
+/// Why personal data could not be sealed, opened or the stores opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The master key could not be had.
+    #[error(transparent)]
+    Master(#[from] MasterError),
+    /// The key store could not be used.
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
+    /// The access record could not be used.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// A key store exists but its master key does not.
+    #[error(
+        "the key store {store} exists but its master key {key} does not: give the master key this data directory was made with (--master-key FILE or {MASTER_KEY_VAR}); a new key would leave every sealed name unreadable"
+    )]
+    MissingMaster {
+        /// The key store.
+        store: PathBuf,
+        /// The master key file looked for.
+        key: PathBuf,
+    },
+    /// The log holds sealed data of teachers the key store has no key for.
+    #[error(
+        "the key store {store} has no data key for {count} teacher(s) whose personal data the log holds sealed (first: {first}); it is not this ledger's key store, or it was damaged: restore it from the backup taken with this data directory"
+    )]
+    KeysMissing {
+        /// The key store.
+        store: PathBuf,
+        /// How many teachers.
+        count: usize,
+        /// The first of them.
+        first: String,
+    },
+    /// A personal field of an event whose teacher is unknown (refused by the rules first).
+    #[error("no teacher to seal {0} under")]
+    NoTeacher(&'static str),
+}
+
+/// What a caller is shown of a personal field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revealed {
+    /// The text.
+    Text(String),
+    /// The teacher's personal data was erased (or the key is gone).
+    Erased,
+}
+
+/// The key store, the access record and how the master key came.
+#[derive(Debug)]
+pub struct Privacy {
+    /// The data keys.
+    pub keys: KeyStore,
+    /// The record of reveals.
+    pub access: AccessRecord,
+    /// Where the master key came from (for messages).
+    pub master_from: String,
+    /// The master key file made by this start, if one was.
+    pub master_created: Option<PathBuf>,
+}
+
+impl Privacy {
+    /// Opens (or, in a new data directory, creates) the key store and the access record in
+    /// `dir`, with the master key from `source`. Refuses a wrong or missing master key and a
+    /// damaged store rather than start and show ciphertext.
+    pub fn open(dir: &Path, source: &MasterSource) -> Result<Privacy, PrivacyError> {
+        let store = dir.join(KEY_STORE_FILE);
+        let mut created = None;
+        let master = match source {
+            MasterSource::File(p) => MasterKey::load(p)?,
+            MasterSource::Value(v) => MasterKey::from_hex(v, format!("variable {MASTER_KEY_VAR}"))?,
+            MasterSource::DataDir => {
+                let p = dir.join(MASTER_KEY_FILE);
+                if p.exists() {
+                    MasterKey::load(&p)?
+                } else if store.exists() {
+                    return Err(PrivacyError::MissingMaster { store, key: p });
+                } else {
+                    let k = MasterKey::create(&p)?;
+                    created = Some(p);
+                    k
+                }
+            }
+        };
+        let keys = KeyStore::open(&store, &master)?;
+        let access = AccessRecord::open(&dir.join(ACCESS_FILE))?;
+        Ok(Privacy {
+            keys,
+            access,
+            master_from: master.from.clone(),
+            master_created: created,
+        })
+    }
+
+    /// The event with its plain personal fields sealed under `teacher`'s key (made if new; it
+    /// is durable before the commit, see [`KeyStore::flush`]). Sealed fields stay as they are.
+    pub fn seal_event(&self, event: &Event, teacher: Option<&str>) -> Result<Event, PrivacyError> {
+        event.map_personal(|field, p| match p {
+            Personal::Sealed(_) => Ok(p.clone()),
+            Personal::Plain(text) => {
+                let teacher = teacher.ok_or(PrivacyError::NoTeacher(field))?;
+                let key = self.keys.key_or_new(teacher)?;
+                let b = seal::seal(&key, Place { teacher, field }, text)?;
+                Ok(Personal::Sealed(b.into()))
+            }
+        })
+    }
+
+    /// Opens a personal field of `teacher` (a plain one, from a log written before sealing,
+    /// is given as it is). No key (erased): [`Revealed::Erased`]. A value that does not open
+    /// under the teacher's key is an error (the log and the key store disagree).
+    pub fn reveal(
+        &self,
+        teacher: &str,
+        field: &'static str,
+        value: &Personal,
+    ) -> Result<Revealed, SealError> {
+        match value {
+            Personal::Plain(t) => Ok(Revealed::Text(t.clone())),
+            Personal::Sealed(b) => match self.keys.key(teacher) {
+                None => Ok(Revealed::Erased),
+                Some(k) => seal::open(&k, Place { teacher, field }, b).map(Revealed::Text),
+            },
+        }
+    }
+
+    /// Records that `actor` (with `role`) was shown `fields` of `teachers` through `via`,
+    /// durably, before the answer leaves.
+    pub fn record_reveal(
+        &self,
+        actor: &str,
+        role: &str,
+        via: &str,
+        teachers: Vec<String>,
+        fields: Vec<String>,
+    ) -> Result<u64, AccessError> {
+        self.access
+            .record(actor, role, via, teachers, fields, Utc::now())
+    }
+}
