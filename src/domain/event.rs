@@ -1320,12 +1320,39 @@ mod tests {
             r#"{"type":"teacher_evaluated","version":1,"dispatch":"D1","school":"S009","school_year":2024,"grade":"excellent","date":"2025-07-01"}"#,
             r#"{"type":"teacher_promoted","version":1,"teacher":"T1","kind":"title","to":"senior","date":"2026-01-01","rotation_credit":true}"#,
             r#"{"type":"entry_voided","version":1,"seq":12,"reason":"entered twice"}"#,
+            r#"{"type":"personal_data_erased","version":1,"teacher":"T1","basis":"PIPL Art. 47 request 2026-031","date":"2026-12-01"}"#,
         ];
         assert_eq!(texts.len(), EVENT_TYPES.len());
         for t in texts {
             let e = Event::decode(t).unwrap_or_else(|e| panic!("{t}: {e}"));
             assert_eq!(e.to_json(), t);
         }
+    }
+
+    #[test]
+    fn sealed_fields_are_version_2_stored_and_refused_from_outside() {
+        let plain = Event::decode(
+            r#"{"type":"teacher_returned","version":1,"dispatch":"D1","return_date":"2025-02-01","reason":"other","reason_text":"family"}"#,
+        )
+        .unwrap();
+        assert_eq!(plain.version(), VERSION);
+        let sealed = plain
+            .map_personal(|_, _| Ok::<_, ()>(Personal::Sealed(vec![1u8; 45].into())))
+            .unwrap();
+        assert_eq!(sealed.version(), SEALED_VERSION);
+        let stored = sealed.to_stored(Some(None));
+        assert!(stored.starts_with(r#"{"type":"teacher_returned","version":2,"#), "{stored}");
+        assert!(stored.contains(r#""reason_text":{"sealed":"AQEB"#), "{stored}");
+        assert_eq!(Event::decode_stored(&stored).unwrap(), (sealed.clone(), Some(None)));
+        // From an HR system, version 2 is refused with the reason, and so is a sealed field
+        // in version 1.
+        let e = Event::decode(&sealed.to_json()).unwrap_err();
+        assert_eq!(e.field, "version");
+        assert!(e.problem.contains("only the ledger writes"), "{}", e.problem);
+        let v1 = sealed.to_json().replace("\"version\":2", "\"version\":1");
+        assert_eq!(Event::decode(&v1).unwrap_err().field, "reason_text");
+        // A version 2 of an event with no personal field is no version at all.
+        assert!(Event::decode_stored(r#"{"type":"teacher_transferred","version":2,"teacher":"T1","school":"S002","date":"2025-09-01"}"#).is_err());
     }
 
     #[test]
