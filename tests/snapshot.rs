@@ -93,6 +93,8 @@ async fn restart_from_the_snapshot_gives_the_replayed_state() {
                 snapshot: None,
                 snapshot_unused: Some("full check asked for".into()),
                 replayed: n,
+                master_key_created: None,
+                erasures_finished: 0,
             }
         );
         let s = state(&l);
@@ -107,6 +109,8 @@ async fn restart_from_the_snapshot_gives_the_replayed_state() {
             snapshot: Some(n),
             snapshot_unused: None,
             replayed: 0,
+            master_key_created: None,
+            erasures_finished: 0,
         }
     );
     assert!(state(&l) == reference, "snapshot-loaded state differs");

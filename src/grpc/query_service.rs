@@ -562,6 +562,49 @@ impl Query for QueryService {
         .await
     }
 
+    async fn access_record(
+        &self,
+        request: Request<proto::AccessRecordRequest>,
+    ) -> Result<Response<proto::AccessRecordResponse>, Status> {
+        self.answer(
+            "access_record",
+            request,
+            |_| (String::new(), None),
+            |caller, ledger, _, req| {
+                if caller.role != Role::Admin {
+                    return Err(permission_denied(
+                        &caller.name,
+                        caller.role.as_str(),
+                        "read the access record (admins only)",
+                    ));
+                }
+                let all = ledger.access_record()?;
+                let total = all.len() as u64;
+                let limit = match req.limit {
+                    0 => 1000,
+                    n => n.min(10_000) as usize,
+                };
+                let accesses = all
+                    .into_iter()
+                    .filter(|a| a.seq >= req.from)
+                    .filter(|a| req.teacher.is_empty() || a.teachers.contains(&req.teacher))
+                    .take(limit)
+                    .map(|a| proto::Access {
+                        seq: a.seq,
+                        time: a.time,
+                        actor: a.actor,
+                        role: a.role,
+                        via: a.via,
+                        teachers: a.teachers,
+                        fields: a.fields,
+                    })
+                    .collect();
+                Ok(proto::AccessRecordResponse { accesses, total })
+            },
+        )
+        .await
+    }
+
     async fn district(
         &self,
         request: Request<proto::DistrictRequest>,
