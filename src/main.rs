@@ -67,6 +67,21 @@ enum Command {
         /// Bearer token for --server.
         #[arg(long, env = "ROTALEDGER_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Also write the plain personal fields (names, return reasons) to this separate
+        /// file, for a lawful request (docs/PRIVACY.md): offline, with the master key; the
+        /// reveal is recorded in the access record. The export itself never holds them.
+        #[arg(long, value_name = "FILE", conflicts_with = "server", requires = "basis")]
+        reveal: Option<PathBuf>,
+        /// With --reveal: the request or legal basis, recorded with the reveal.
+        #[arg(long)]
+        basis: Option<String>,
+        /// With --reveal: only these teachers (repeat the flag; default all).
+        #[arg(long = "teacher", requires = "reveal")]
+        teachers: Vec<String>,
+        /// With --reveal: the master key file (default <data>/master.key, or the key in
+        /// ROTALEDGER_MASTER_KEY).
+        #[arg(long, env = "ROTALEDGER_MASTER_KEY_FILE", value_name = "FILE")]
+        master_key: Option<PathBuf>,
     },
     /// Restore a fresh store from an export (docs/RELIABILITY.md).
     ///
@@ -89,6 +104,11 @@ enum Command {
     },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
+    /// The personal-data keys of a data directory (docs/PRIVACY.md).
+    Keys {
+        #[command(subcommand)]
+        command: cli::keys::KeysCommand,
+    },
     /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
     /// Lines of append requests (see docs/GENERATE.md).
     ///
@@ -161,7 +181,25 @@ fn main() -> ExitCode {
             },
             &out,
         ),
-        Command::Export { data, out, .. } => cli::offline::export(&data, &out),
+        Command::Export {
+            data,
+            out,
+            reveal,
+            basis,
+            teachers,
+            master_key,
+            ..
+        } => cli::offline::export(&data, &out).and_then(|o| match (o, reveal) {
+            (Outcome::Ok, Some(r)) => cli::keys::reveal(
+                &data,
+                &r,
+                basis.as_deref().unwrap_or_default(),
+                &teachers,
+                master_key.as_deref(),
+            ),
+            (o, _) => Ok(o),
+        }),
+        Command::Keys { command } => command.run(),
         Command::Import { export, data } => cli::backup::import(&export, &data),
         Command::Audit { command } => cli::audit::run(command),
         Command::Service(cmd) => cmd.run(),

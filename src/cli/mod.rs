@@ -8,6 +8,7 @@ pub mod backup;
 pub mod client;
 pub mod demo_access;
 pub mod generate;
+pub mod keys;
 pub mod offline;
 pub mod progress;
 pub mod query;

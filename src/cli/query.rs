@@ -192,6 +192,34 @@ fn term_rows(terms: &[proto::Term]) -> String {
     )
 }
 
+/// `rotaledger access-record`: the reveals of personal data, one JSON line each (admins).
+pub fn access_record(c: &Connect, teacher: Option<&str>) -> Result<Outcome, CliError> {
+    let mut from = 0;
+    loop {
+        let req = proto::AccessRecordRequest {
+            teacher: teacher.unwrap_or_default().into(),
+            from,
+            limit: 1000,
+        };
+        let r = ask(c, "AccessRecord", |mut q| async move {
+            q.access_record(call(req)).await
+        })?;
+        for a in &r.accesses {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "seq": a.seq, "time": a.time, "actor": a.actor, "role": a.role,
+                    "via": a.via, "teachers": a.teachers, "fields": a.fields,
+                })
+            );
+        }
+        match r.accesses.last() {
+            Some(last) if r.accesses.len() == 1000 => from = last.seq + 1,
+            _ => return Ok(Outcome::Ok),
+        }
+    }
+}
+
 /// `rotaledger history TEACHER`.
 pub fn history(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, CliError> {
     let req = proto::TeacherHistoryRequest {
@@ -207,6 +235,14 @@ pub fn history(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, CliErro
         let mut out = position(&r.position);
         out.push_str(&format!("teacher {}\n", r.teacher));
         if let Some(s) = &r.summary {
+            match (&s.name, &s.personal_data_erased_on) {
+                (_, Some(on)) => out.push_str(&format!(
+                    "name erased on {on} (entry {})\n",
+                    s.personal_data_erased_by.unwrap_or_default()
+                )),
+                (Some(n), None) => out.push_str(&format!("name {n}\n")),
+                (None, None) => {}
+            }
             out.push_str(&format!(
                 "home {} since {}, posted at {}, title {}, key level {}\n",
                 opt(&s.home_school),

@@ -67,6 +67,16 @@ pub enum ServiceCommand {
     /// Make access tokens and their hashes.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the access record: every answer that showed personal data (who, when, which
+    /// teachers, which fields, through which door), one JSON line each, oldest first. Admins
+    /// only; the output is the record's export (docs/PRIVACY.md).
+    AccessRecord {
+        #[command(flatten)]
+        connect: Connect,
+        /// Only the reveals of this teacher.
+        #[arg(long)]
+        teacher: Option<String>,
+    },
     /// Print a teacher's history: every entry about them, with its per-teacher chain link.
     History {
         #[command(flatten)]
@@ -159,6 +169,9 @@ impl ServiceCommand {
                 client::checkpoint(&connect, size, key.as_deref())
             }
             ServiceCommand::Token(cmd) => token::run(cmd),
+            ServiceCommand::AccessRecord { connect, teacher } => {
+                query::access_record(&connect, teacher.as_deref())
+            }
             ServiceCommand::History {
                 connect,
                 teacher,

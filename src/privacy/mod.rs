@@ -64,9 +64,82 @@ pub enum PrivacyError {
         /// The first of them.
         first: String,
     },
+    /// A rotation away from an operator's key needs the new key from the operator.
+    #[error(
+        "the master key was given by the operator: give the new one with --new-master-key FILE (the ledger writes only its own <data>/master.key)"
+    )]
+    NewKeyNeeded,
+    /// An offline command found no key store.
+    #[error("{0} does not exist: this data directory holds no personal-data keys")]
+    NoKeyStore(PathBuf),
     /// A personal field of an event whose teacher is unknown (refused by the rules first).
     #[error("no teacher to seal {0} under")]
     NoTeacher(&'static str),
+}
+
+/// The file a rotation of the data directory's own master key writes first.
+pub const NEW_MASTER_KEY_FILE: &str = "master.key.new";
+
+/// Finishes a rotation of `<data>/master.key` cut by a crash after the key store was rewritten
+/// under `master.key.new` but before that file took the old one's name.
+fn finish_rotation(dir: &Path, store: &Path) -> Result<(), PrivacyError> {
+    let new = dir.join(NEW_MASTER_KEY_FILE);
+    if !new.exists() || !store.exists() {
+        return Ok(());
+    }
+    let key = MasterKey::load(&new)?;
+    let header = std::fs::read(store)
+        .ok()
+        .filter(|h| h.len() >= 32)
+        .map(|h| h[16..32].to_vec());
+    if header.as_deref() == Some(&key.id()[..]) {
+        let path = dir.join(MASTER_KEY_FILE);
+        std::fs::rename(&new, &path)
+            .and_then(|()| crate::atomic::sync_dir(dir))
+            .map_err(|source| MasterError::Io { path, source })?;
+        tracing::warn!("a master key rotation cut short is finished: {} is the new key", new.display());
+    }
+    Ok(())
+}
+
+/// Re-wraps every data key of the data directory `dir` under a new master key: `new` if
+/// given (the operator's file), else a new random key that becomes `<data>/master.key`.
+/// The log is not touched. Returns the number of keys and where the new key is.
+pub fn rotate_master(
+    dir: &Path,
+    old: &MasterSource,
+    new: Option<&Path>,
+) -> Result<(usize, PathBuf), PrivacyError> {
+    let store = dir.join(KEY_STORE_FILE);
+    if !store.exists() {
+        return Err(PrivacyError::NoKeyStore(store));
+    }
+    let old_key = match old {
+        MasterSource::File(p) => MasterKey::load(p)?,
+        MasterSource::Value(v) => MasterKey::from_hex(v, format!("variable {MASTER_KEY_VAR}"))?,
+        MasterSource::DataDir => {
+            finish_rotation(dir, &store)?;
+            MasterKey::load(&dir.join(MASTER_KEY_FILE))?
+        }
+    };
+    match new {
+        Some(p) => {
+            let new_key = MasterKey::load(p)?;
+            let n = KeyStore::rewrap(&store, &old_key, &new_key)?;
+            Ok((n, p.to_owned()))
+        }
+        None => {
+            if *old != MasterSource::DataDir {
+                return Err(PrivacyError::NewKeyNeeded);
+            }
+            let staged = dir.join(NEW_MASTER_KEY_FILE);
+            let _ = std::fs::remove_file(&staged);
+            let new_key = MasterKey::create(&staged)?;
+            let n = KeyStore::rewrap(&store, &old_key, &new_key)?;
+            finish_rotation(dir, &store)?;
+            Ok((n, dir.join(MASTER_KEY_FILE)))
+        }
+    }
 }
 
 /// What a caller is shown of a personal field.
@@ -96,16 +169,30 @@ impl Privacy {
     /// `dir`, with the master key from `source`. Refuses a wrong or missing master key and a
     /// damaged store rather than start and show ciphertext.
     pub fn open(dir: &Path, source: &MasterSource) -> Result<Privacy, PrivacyError> {
+        Privacy::open_with(dir, source, true)
+    }
+
+    /// [`Privacy::open`] for an offline command: nothing is created (no master key, no key
+    /// store, no access record where there was none).
+    pub fn open_existing(dir: &Path, source: &MasterSource) -> Result<Privacy, PrivacyError> {
+        Privacy::open_with(dir, source, false)
+    }
+
+    fn open_with(dir: &Path, source: &MasterSource, create: bool) -> Result<Privacy, PrivacyError> {
         let store = dir.join(KEY_STORE_FILE);
+        if !create && !store.exists() {
+            return Err(PrivacyError::NoKeyStore(store));
+        }
         let mut created = None;
         let master = match source {
             MasterSource::File(p) => MasterKey::load(p)?,
             MasterSource::Value(v) => MasterKey::from_hex(v, format!("variable {MASTER_KEY_VAR}"))?,
             MasterSource::DataDir => {
                 let p = dir.join(MASTER_KEY_FILE);
+                finish_rotation(dir, &store)?;
                 if p.exists() {
                     MasterKey::load(&p)?
-                } else if store.exists() {
+                } else if store.exists() || !create {
                     return Err(PrivacyError::MissingMaster { store, key: p });
                 } else {
                     let k = MasterKey::create(&p)?;
