@@ -359,8 +359,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            4,
-            "ce210ff21d5232c2452ae77f01d5498ed31371c3ad577eab71f0014bfabdd009"
+            5,
+            "2f1ff74b69903e389d42343e509f00f10c821f41fbd9617e9fc1dd64af6bfc1f"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

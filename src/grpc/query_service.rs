@@ -213,7 +213,77 @@ fn check_group(caller: &Caller, view: &View, group: &str, date: NaiveDate) -> Re
     Ok(())
 }
 
+/// What the console's lists ask: the names of some teachers as of a date.
+#[derive(Debug, Clone)]
+pub struct NamesRequest {
+    /// The teacher ids.
+    pub teachers: Vec<String>,
+    /// As of (YYYY-MM-DD; empty: today).
+    pub as_of: String,
+    /// As recorded up to this size.
+    pub recorded_up_to: Option<u64>,
+}
+
+/// A name as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShownName {
+    /// The name.
+    Text(String),
+    /// The teacher's personal data was erased.
+    Erased,
+}
+
 impl QueryService {
+    /// The names of the teachers of `request` that the caller may see (others are left
+    /// out, as a teacher's page would refuse them), with one access record for all of them:
+    /// the console's lists, which would otherwise ask TeacherHistory once per row.
+    pub async fn names(
+        &self,
+        request: Request<NamesRequest>,
+    ) -> Result<Response<std::collections::HashMap<String, ShownName>>, Status> {
+        self.answer(
+            "names",
+            request,
+            |r| (r.as_of.clone(), r.recorded_up_to),
+            |caller, ledger, at, req| {
+                let mut out = std::collections::HashMap::new();
+                let mut sealed = Vec::new();
+                for t in &req.teachers {
+                    if out.contains_key(t) || !teacher_visible(caller, &at.view, t, at.as_of) {
+                        continue;
+                    }
+                    match at.view.teacher_name(t, at.as_of) {
+                        Some((_, Some(_))) => {
+                            out.insert(t.clone(), ShownName::Erased);
+                        }
+                        Some((Some(name), None)) => sealed.push((t.clone(), name)),
+                        _ => {}
+                    }
+                }
+                let fields: Vec<_> = sealed
+                    .iter()
+                    .map(|(t, n)| (t.as_str(), "name", n))
+                    .collect();
+                let shown = ledger.reveal(
+                    Reader {
+                        actor: &caller.name,
+                        role: caller.role.as_str(),
+                        via: caller.door,
+                    },
+                    &fields,
+                )?;
+                for ((t, _), s) in sealed.iter().zip(shown) {
+                    out.insert(
+                        t.clone(),
+                        s.map_or(ShownName::Erased, ShownName::Text),
+                    );
+                }
+                Ok(out)
+            },
+        )
+        .await
+    }
+
     /// Authorizes the call, parses the as-of date, and runs `f` on the state asked for on a
     /// blocking thread (a `recorded_up_to` answer replays a prefix of the log).
     async fn answer<Req, T>(

@@ -101,6 +101,14 @@ impl Ledger {
         })?;
         let (state, mut opened, check) = rebuild(dir, &store, head, &opts)?;
         opened.master_key_created = privacy.master_created.clone();
+        if let Some(p) = &privacy.master_created {
+            tracing::warn!(
+                "no master key was given: made {} (mode 0600) to wrap the personal-data keys; \
+                 keep a copy apart from the data directory's backups, or give your own with \
+                 --master-key FILE (docs/PRIVACY.md)",
+                p.display()
+            );
+        }
         opened.erasures_finished = settle_keys(&privacy, &state)?;
         let privacy = Arc::new(privacy);
         if state.unreadable() > 0 {

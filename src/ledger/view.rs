@@ -132,6 +132,20 @@ impl View {
         Ok(group_summary(self.s(), group, year, as_of)?)
     }
 
+    /// A teacher's name as of a date, as the log holds it (sealed or plain), and the
+    /// erasure of their personal data if there was one: what the console's lists show.
+    pub fn teacher_name(
+        &self,
+        teacher: &str,
+        as_of: NaiveDate,
+    ) -> Option<(
+        Option<crate::domain::personal::Personal>,
+        Option<crate::domain::records::Erasure>,
+    )> {
+        let t = self.s().teacher(teacher)?;
+        Some((t.name.at(as_of).cloned(), t.erased))
+    }
+
     /// Every entry about a teacher, with chain links, and their summary (SPEC 4.5).
     pub fn teacher_history(
         &self,

@@ -122,6 +122,8 @@ catalogue! {
     Teacher => "教师", "Teacher";
     Profile => "基本信息", "Profile";
     Name => "姓名", "Name";
+    Erased => "已删除", "erased";
+    ErasedOn => "个人信息已删除", "personal data erased";
     HomeSchool => "人事关系所在学校", "Home school";
     HomeSince => "入职本校日期", "At the home school since";
     PostedAt => "当前任教学校", "Teaching at";

@@ -22,6 +22,7 @@ use super::recorded::{notice, query_part, recorded_param};
 use super::teacher::terms_table;
 use super::{Console, Ctx, Problem, check_date, html, param};
 use crate::proto;
+use crate::grpc::query_service::ShownName;
 use crate::proto::query_server::Query as _;
 
 /// Most teachers whose names a page looks up (one history call each); past it, ids only.
@@ -132,26 +133,34 @@ async fn names(
     as_of: &str,
     recorded: Option<u64>,
 ) -> HashMap<String, String> {
-    let mut out = HashMap::new();
+    // One question (and one access record) for the whole list.
+    let mut wanted: Vec<String> = Vec::new();
     for id in ids {
-        if out.len() >= MAX_NAMES || out.contains_key(id) {
-            continue;
-        }
-        let Ok(req) = ctx.grpc(proto::TeacherHistoryRequest {
-            teacher: id.clone(),
-            as_of: as_of.to_owned(),
-            recorded_up_to: recorded,
-            with_proofs: false,
-        }) else {
-            continue;
-        };
-        if let Ok(h) = c.services.query.teacher_history(req).await
-            && let Some(name) = h.into_inner().summary.and_then(|s| s.name)
-        {
-            out.insert(id.clone(), name);
+        if wanted.len() < MAX_NAMES && !wanted.contains(id) {
+            wanted.push(id.clone());
         }
     }
-    out
+    let Ok(req) = ctx.grpc(crate::grpc::query_service::NamesRequest {
+        teachers: wanted,
+        as_of: as_of.to_owned(),
+        recorded_up_to: recorded,
+    }) else {
+        return HashMap::new();
+    };
+    match c.services.query.names(req).await {
+        Ok(r) => r
+            .into_inner()
+            .into_iter()
+            .map(|(id, n)| {
+                let shown = match n {
+                    ShownName::Text(t) => t,
+                    ShownName::Erased => M::Erased.t(ctx.lang).to_owned(),
+                };
+                (id, shown)
+            })
+            .collect(),
+        Err(_) => HashMap::new(),
+    }
 }
 
 fn name_of<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {

@@ -106,7 +106,18 @@ fn profile(l: Lang, s: &proto::TeacherSummary, as_of: &str) -> String {
             .map_or_else(|| esc(M::None_.t(l)), |id| school_link(id, as_of))
     };
     let rows = [
-        (M::Name, opt(l, &s.name)),
+        (
+            M::Name,
+            match &s.personal_data_erased_on {
+                Some(on) => format!(
+                    "<span class=\"erased\">{}</span> ({} {})",
+                    esc(M::Erased.t(l)),
+                    esc(M::ErasedOn.t(l)),
+                    esc(on)
+                ),
+                None => opt(l, &s.name),
+            },
+        ),
         (M::HomeSchool, school(&s.home_school)),
         (M::HomeSince, opt(l, &s.home_since)),
         (M::PostedAt, school(&s.posted_at)),
