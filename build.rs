@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 /// The messages of `query.proto` (answers printed as JSON by the CLI).
 const QUERY_MESSAGES: &[&str] = &[
+    "AccessRecordResponse",
+    "Access",
     "Position",
     "Term",
     "TeacherLink",

@@ -210,6 +210,22 @@ pub async fn district(State(s): State<Services>, Query(q): Pairs, headers: Heade
     json(s.query.district(grpc(msg, &headers)?).await)
 }
 
+/// `GET /api/v1/access-record?teacher=&from=&limit=` (admins)
+pub async fn access_record(
+    State(s): State<Services>,
+    Query(q): Pairs,
+    headers: HeaderMap,
+) -> ApiResult {
+    let mut p = Params::new(q)?;
+    let msg = proto::AccessRecordRequest {
+        teacher: p.text_or_empty("teacher"),
+        from: p.uint("from")?.unwrap_or(0),
+        limit: u32::try_from(p.uint("limit")?.unwrap_or(0)).unwrap_or(u32::MAX),
+    };
+    p.finish()?;
+    json(s.query.access_record(grpc(msg, &headers)?).await)
+}
+
 /// `GET /api/v1/schools/{id}/evaluations-owed?as_of=&recorded_up_to=`
 pub async fn evaluations_owed(
     State(s): State<Services>,

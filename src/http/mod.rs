@@ -74,6 +74,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .route("/schools/{id}/duty", get(api::rotation_duty))
         .route("/groups/{id}/summary", get(api::group_summary))
         .route("/district", get(api::district))
+        .route("/access-record", get(api::access_record))
         .route("/schools/{id}/evaluations-owed", get(api::evaluations_owed))
         .route("/head", get(api::head))
         .route("/checkpoint", get(api::checkpoint))
