@@ -95,6 +95,11 @@ enum Command {
         /// Data directory of the new store (must be empty or absent).
         #[arg(long)]
         data: PathBuf,
+        /// The key store backed up with the export (a copy of <data>/data-keys): copied into
+        /// the new data directory, so the names the export holds sealed can be opened again
+        /// (start the server with the master key it was made with; docs/PRIVACY.md).
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
     /// Offline audit: verify exports, proofs and checkpoints with no server; produce them
     /// from a store no server holds.
@@ -200,7 +205,9 @@ fn main() -> ExitCode {
             (o, _) => Ok(o),
         }),
         Command::Keys { command } => command.run(),
-        Command::Import { export, data } => cli::backup::import(&export, &data),
+        Command::Import { export, data, keys } => {
+            cli::backup::import(&export, &data, keys.as_deref())
+        }
         Command::Audit { command } => cli::audit::run(command),
         Command::Service(cmd) => cmd.run(),
         Command::Generate {

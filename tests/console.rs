@@ -893,3 +893,60 @@ async fn the_api_answers_a_signed_in_browser_on_reads_only() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_teacher_shows_as_erased_and_reads_are_recorded_as_the_consoles() {
+    bounded(120, async {
+        let (s, base) = server().await;
+        let c = signed_in(&base, "tok-s1").await;
+        // The school's due-to-rotate list names its teachers: one reveal for the whole list.
+        let (status, school) = page(&c, format!("{base}/schools/S1?as_of={AS_OF}")).await;
+        assert_eq!(status, 200);
+        assert!(school.contains("李明"), "the list shows names");
+        let mut q = s.connect(Some("tok-admin")).query().await.unwrap();
+        let before = q
+            .access_record(rotaledger::proto::AccessRecordRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        let list = before
+            .accesses
+            .iter()
+            .find(|a| a.actor == "head-s1" && a.via == "console")
+            .expect("the console's reveal is recorded");
+        assert!(list.teachers.len() > 1, "one record for the list: {list:?}");
+
+        let mut admin = s.connect(Some("tok-admin")).ledger().await.unwrap();
+        admin
+            .append(AppendRequest {
+                events: vec![r#"{"type":"personal_data_erased","version":1,"teacher":"T2","basis":"request 7","date":"2025-10-01"}"#.into()],
+                request_id: "erase-t2".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap();
+        let (status, t2) = page(&c, format!("{base}/teachers/T2?as_of={AS_OF}")).await;
+        assert_eq!(status, 200);
+        assert!(t2.contains("已删除") && t2.contains("个人信息已删除"), "{t2}");
+        assert!(!t2.contains("李明"));
+        let (_, school) = page(&c, format!("{base}/schools/S1?as_of={AS_OF}")).await;
+        assert!(!school.contains("李明") && school.contains("已删除"));
+        assert!(school.contains("王芳"), "the others' names still show");
+        let (_, en) = page(&c, format!("{base}/teachers/T2?as_of={AS_OF}&lang=en")).await;
+        assert!(en.contains("erased"), "{en}");
+        // The record names what was shown, never what was erased.
+        let after = q
+            .access_record(rotaledger::proto::AccessRecordRequest {
+                teacher: "T2".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let last = after.accesses.last().unwrap();
+        assert!(after.total > before.total);
+        let newer: Vec<_> = after.accesses.iter().filter(|a| a.seq >= before.total).collect();
+        assert!(newer.is_empty(), "no reveal of T2 after its erasure: {newer:?} (last {last:?})");
+    })
+    .await;
+}

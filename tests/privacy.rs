@@ -316,6 +316,59 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
         .await;
         assert_eq!(code, 0, "{out}{err}");
         assert_nowhere(&data, "after restart");
+
+        // Restore: the export (ciphertext) and the key store backed up beside it give back
+        // a ledger whose names open (the erased one stays erased), whose idempotency records
+        // answer a retry of the original appends, and which refuses to start without keys.
+        let restored = tempfile::tempdir().unwrap();
+        let rdata = restored.path().join("data");
+        let (code, out, err) = run_bin(vec![
+            "import".into(),
+            "--export".into(),
+            export.display().to_string(),
+            "--data".into(),
+            rdata.display().to_string(),
+        ])
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, err) = serve_until_exit_with(&rdata, &[]);
+        assert_eq!(code, 2, "no key store: refused, {err}");
+        assert!(err.contains("import --keys"), "{err}");
+        assert!(!rdata.join("master.key").exists(), "no key was made for a sealed log");
+        std::fs::remove_dir_all(&rdata).unwrap();
+        let (code, out, err) = run_bin(vec![
+            "import".into(),
+            "--export".into(),
+            export.display().to_string(),
+            "--data".into(),
+            rdata.display().to_string(),
+            "--keys".into(),
+            data.join("data-keys").display().to_string(),
+        ])
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        std::fs::copy(data.join("master.key"), rdata.join("master.key")).unwrap();
+        let s = start(restored).await;
+        assert_eq!(name_as(&s, "tok-admin").await.unwrap().name, None);
+        let other = s
+            .connect(Some("tok-admin"))
+            .query()
+            .await
+            .unwrap()
+            .teacher_history(TeacherHistoryRequest {
+                teacher: "T-OTHER".into(),
+                as_of: AS_OF.into(),
+                recorded_up_to: None,
+                with_proofs: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(other.summary.unwrap().name.as_deref(), Some("Another Teacher"));
+        let mut w = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        let retry = w.append(req("setup", events())).await.unwrap().into_inner();
+        assert!(retry.duplicate, "a retry of the original append after the restore");
+        s.stop().await;
         drop(dir);
     })
     .await;

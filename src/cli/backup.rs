@@ -124,13 +124,20 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
 /// written without the domain) was fingerprinted as stored.
 fn canonical(payload: &str) -> String {
     match Event::decode_stored(payload) {
-        Ok((event, _)) => event.to_json(),
+        Ok((event, _)) => event.fingerprint_json(),
         Err(_) => payload.to_owned(),
     }
 }
 
 /// `rotaledger import --export FILE --data DIR`.
-pub fn import(export: &Path, data: &Path) -> Result<Outcome, CliError> {
+pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome, CliError> {
+    let target = data.join(crate::privacy::KEY_STORE_FILE);
+    if keys.is_some() && target.exists() {
+        return Err(CliError(format!(
+            "{} already exists: import into a new data directory",
+            target.display()
+        )));
+    }
     let len = std::fs::metadata(export)
         .map_err(CliError::ctx(export.display()))?
         .len();
@@ -176,6 +183,11 @@ pub fn import(export: &Path, data: &Path) -> Result<Outcome, CliError> {
                 export.display(),
                 data.display()
             );
+            if let Some(k) = keys {
+                let bytes = std::fs::read(k).map_err(CliError::ctx(k.display()))?;
+                crate::atomic::AtomicFile::write_all(&target, &bytes)?;
+                eprintln!("copied the key store {} to {}", k.display(), target.display());
+            }
             println!(
                 "imported: {}: {} entries, head {}, root {}",
                 data.display(),

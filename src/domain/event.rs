@@ -7,6 +7,8 @@
 //! The canonical form (what is stored and fingerprinted) is the decoded event written back
 //! with that field order, optional fields left out when absent, and no whitespace.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -496,6 +498,17 @@ impl Event {
             }),
             other => other.clone(),
         })
+    }
+
+    /// The form an append's fingerprint covers (FORMAT.md §1.6): the canonical JSON with
+    /// every personal field blanked to `{"sealed":""}`. The same for the plain event a client
+    /// sends and the sealed one read back from the log, so a restore rebuilds the same
+    /// idempotency records; and no record holds a hash of a name.
+    pub fn fingerprint_json(&self) -> String {
+        match self.map_personal(|_, _| Ok::<_, ()>(Personal::Sealed(Arc::from(&[][..])))) {
+            Ok(e) => e.to_json(),
+            Err(()) => self.to_json(),
+        }
     }
 
     /// The stored payload: the canonical JSON plus, for an entry about a teacher, the

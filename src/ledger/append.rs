@@ -277,7 +277,7 @@ impl Ledger {
         }
         // The fingerprint covers the canonical forms: a retry that spells the same events
         // differently is still the same append.
-        let canonical: Vec<String> = decoded.iter().map(|e| e.to_json()).collect();
+        let canonical: Vec<String> = decoded.iter().map(|e| e.fingerprint_json()).collect();
         let fp = fingerprint(canonical.iter().map(|c| c.as_bytes()));
         let req = AppendRequest {
             actor: actor.to_owned(),

@@ -96,10 +96,12 @@ impl Ledger {
         // The replay reads every entry it folds in anyway, so it also checks every hash, link
         // and the Merkle root against the head: a damaged log is refused here, in the same
         // pass. From a snapshot, it reads and checks only the entries after it.
-        let privacy = crate::privacy::Privacy::open(dir, &opts.master_key).map_err(|e| {
-            StorageError::new(StorageKind::Corrupt, "personal data keys", e)
-        })?;
         let (state, mut opened, check) = rebuild(dir, &store, head, &opts)?;
+        // A new key store (and master key) only for a log that holds nothing sealed: a log
+        // restored without its key store is refused, not given keys that open nothing.
+        let fresh_ok = state.sealed_teachers().is_empty();
+        let privacy = crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok)
+            .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
         opened.master_key_created = privacy.master_created.clone();
         if let Some(p) = &privacy.master_created {
             tracing::warn!(

@@ -118,7 +118,7 @@ const ROOT: &str = "c8c61310acc622882e53e7ed467bbcc7150925c97dbca075f19fd3013cb3
 /// The first append's idempotency record: `be64(first_seq) || be32(count) || fingerprint`,
 /// the fingerprint over the canonical events without their links (FORMAT.md §1.6).
 const RECORD_1: &str =
-    "000000000000000000000002114c03c946cfb6866b626159e07b8fed0cb0abf74c348b143458f4e99f907cb4";
+    "000000000000000000000002015cbed538d1addc509ca88e6c069280e51b3ef7667599c951e829a9a35f5ac5";
 
 #[test]
 fn worked_example_of_the_format_document() {
@@ -152,7 +152,15 @@ fn worked_example_of_the_format_document() {
         let rec = RequestRecord {
             first_seq,
             count: events.len() as u32,
-            fingerprint: fingerprint(events.iter().map(|(c, _)| c.as_bytes())),
+            // The fingerprint's form blanks personal fields (FORMAT.md §1.6).
+            fingerprint: fingerprint(
+                events
+                    .iter()
+                    .map(|(c, _)| crate::domain::Event::decode(c).unwrap().fingerprint_json())
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(|c| c.as_bytes()),
+            ),
         };
         batch.insert(request_key(actor, request_id), &rec.to_bytes()[..]);
         store.commit(batch, head).unwrap();

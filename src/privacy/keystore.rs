@@ -207,13 +207,13 @@ impl KeyStore {
             problem,
         };
         let fresh = !path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(path).map_err(io)?;
         if fresh {
             file.write_all(&header(master)).map_err(io)?;
             file.sync_all().map_err(io)?;

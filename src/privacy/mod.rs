@@ -70,7 +70,9 @@ pub enum PrivacyError {
     )]
     NewKeyNeeded,
     /// An offline command found no key store.
-    #[error("{0} does not exist: this data directory holds no personal-data keys")]
+    #[error(
+        "{0} does not exist: this data directory holds no personal-data keys (after a restore, copy the key store backed up with the export: `rotaledger import --keys FILE`, and give its master key)"
+    )]
     NoKeyStore(PathBuf),
     /// A personal field of an event whose teacher is unknown (refused by the rules first).
     #[error("no teacher to seal {0} under")]
@@ -178,7 +180,13 @@ impl Privacy {
         Privacy::open_with(dir, source, false)
     }
 
-    fn open_with(dir: &Path, source: &MasterSource, create: bool) -> Result<Privacy, PrivacyError> {
+    /// [`Privacy::open`], creating a missing key store (and master key file) only if
+    /// `create`.
+    pub fn open_with(
+        dir: &Path,
+        source: &MasterSource,
+        create: bool,
+    ) -> Result<Privacy, PrivacyError> {
         let store = dir.join(KEY_STORE_FILE);
         if !create && !store.exists() {
             return Err(PrivacyError::NoKeyStore(store));
