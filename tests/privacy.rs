@@ -466,3 +466,78 @@ async fn a_wrong_missing_or_damaged_key_store_is_refused_at_start() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lawful_reveal_is_recorded_and_a_master_key_rotation_keeps_every_name() {
+    bounded(120, async {
+        let s = start(tempfile::tempdir().unwrap()).await;
+        let mut w = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        w.append(req("setup", events())).await.unwrap();
+        let dir = s.stop().await;
+        let data = dir.path().join("data");
+        let d = data.display().to_string();
+
+        // export --reveal: the plain fields in a separate file, the export itself sealed.
+        let export = dir.path().join("e.jsonl");
+        let revealed = dir.path().join("revealed.jsonl");
+        let (code, out, err) = run_bin(
+            [
+                "export", "--data", &d, "--out", export.to_str().unwrap(), "--reveal",
+                revealed.to_str().unwrap(), "--basis", "court order 12", "--teacher", T,
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        let r = std::fs::read_to_string(&revealed).unwrap();
+        let lines: Vec<serde_json::Value> =
+            r.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let fields: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| (l["field"].as_str().unwrap(), l["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(fields, [("name", NAME), ("reason_text", REASON)]);
+        assert!(!r.contains("Another Teacher"), "only the teacher asked for");
+        let e = std::fs::read(&export).unwrap();
+        assert!(!e.windows(NAME.len()).any(|w| w == NAME.as_bytes()));
+        let record = std::fs::read_to_string(data.join("access-record.jsonl")).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(record.lines().last().unwrap()).unwrap();
+        assert_eq!(last["via"], "export --reveal (court order 12)");
+        assert_eq!(last["teachers"], serde_json::json!([T]));
+        // --reveal needs --basis.
+        let (code, _, _) = run_bin(
+            ["export", "--data", &d, "--out", export.to_str().unwrap(), "--reveal", "x.jsonl"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .await;
+        assert_eq!(code, 2);
+
+        // Rotation: the key in the data directory is replaced, the log is not touched, every
+        // name still opens; a key the operator gave needs its successor from the operator.
+        let old_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+        let log_before = std::fs::read(data.join("db")).unwrap();
+        let (code, out, err) = run_bin(["keys", "rotate", "--data", &d].map(String::from).to_vec()).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("re-wrapped 2 data keys"), "{out}");
+        assert_ne!(std::fs::read_to_string(data.join("master.key")).unwrap(), old_key);
+        assert_eq!(std::fs::read(data.join("db")).unwrap(), log_before, "the log is untouched");
+        let old_file = dir.path().join("old.key");
+        std::fs::write(&old_file, &old_key).unwrap();
+        let (code, err) = serve_until_exit_with(&data, &["--master-key", old_file.to_str().unwrap()]);
+        assert_eq!(code, 2, "the old key opens nothing now: {err}");
+        let given = data.join("master.key").display().to_string();
+        let (code, _, err) = run_bin(
+            ["keys", "rotate", "--data", &d, "--master-key", &given].map(String::from).to_vec(),
+        )
+        .await;
+        assert_eq!(code, 2);
+        assert!(err.contains("--new-master-key"), "{err}");
+        let s = start(dir).await;
+        assert_eq!(name_as(&s, "tok-admin").await.unwrap().name.as_deref(), Some(NAME));
+        s.stop().await;
+    })
+    .await;
+}
