@@ -70,7 +70,12 @@ enum Command {
         /// Also write the plain personal fields (names, return reasons) to this separate
         /// file, for a lawful request (docs/PRIVACY.md): offline, with the master key; the
         /// reveal is recorded in the access record. The export itself never holds them.
-        #[arg(long, value_name = "FILE", conflicts_with = "server", requires = "basis")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "server",
+            requires = "basis"
+        )]
         reveal: Option<PathBuf>,
         /// With --reveal: the request or legal basis, recorded with the reveal.
         #[arg(long)]

@@ -13,8 +13,8 @@ use rotaledger::merkle::{
 };
 use rotaledger::proto::{
     AccessRecordRequest, AppendRequest, EligibilityRequest, GetCheckpointRequest,
-    GetConsistencyProofRequest, GetInclusionProofRequest, GetPublicKeyRequest,
-    RotationDutyRequest, TeacherHistoryRequest, TermsRequest,
+    GetConsistencyProofRequest, GetInclusionProofRequest, GetPublicKeyRequest, RotationDutyRequest,
+    TeacherHistoryRequest, TermsRequest,
 };
 use tonic::Code;
 
@@ -87,13 +87,24 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
 }
 
 fn assert_nowhere(dir: &Path, ctx: &str) {
-    for needle in [NAME.as_bytes(), "Ouyang-Zhenzhen".as_bytes(), REASON.as_bytes()] {
+    for needle in [
+        NAME.as_bytes(),
+        "Ouyang-Zhenzhen".as_bytes(),
+        REASON.as_bytes(),
+    ] {
         let f = files_holding(dir, needle);
-        assert!(f.is_empty(), "{ctx}: {:?} found in {f:?}", String::from_utf8_lossy(needle));
+        assert!(
+            f.is_empty(),
+            "{ctx}: {:?} found in {f:?}",
+            String::from_utf8_lossy(needle)
+        );
     }
 }
 
-async fn name_as(s: &TestServer, token: &str) -> Result<rotaledger::proto::TeacherSummary, tonic::Status> {
+async fn name_as(
+    s: &TestServer,
+    token: &str,
+) -> Result<rotaledger::proto::TeacherSummary, tonic::Status> {
     let r = s
         .connect(Some(token))
         .query()
@@ -151,9 +162,11 @@ async fn projections(s: &TestServer) -> Vec<String> {
     out
 }
 
-async fn access_record(s: &TestServer, token: &str) -> Result<Vec<rotaledger::proto::Access>, tonic::Status> {
-    Ok(s
-        .connect(Some(token))
+async fn access_record(
+    s: &TestServer,
+    token: &str,
+) -> Result<Vec<rotaledger::proto::Access>, tonic::Status> {
+    Ok(s.connect(Some(token))
         .query()
         .await
         .unwrap()
@@ -410,7 +423,10 @@ async fn an_erasure_cut_before_its_key_was_destroyed_is_finished_at_the_next_sta
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(other.summary.unwrap().name.as_deref(), Some("Another Teacher"));
+        assert_eq!(
+            other.summary.unwrap().name.as_deref(),
+            Some("Another Teacher")
+        );
         s.stop().await;
     })
     .await;
@@ -428,10 +444,12 @@ async fn a_wrong_missing_or_damaged_key_store_is_refused_at_start() {
         // Another master key, given as a file: refused, naming the file.
         let other = dir.path().join("other.key");
         std::fs::write(&other, format!("{}\n", "ab".repeat(32))).unwrap();
-        let (code, err) =
-            serve_until_exit_with(&data, &["--master-key", other.to_str().unwrap()]);
+        let (code, err) = serve_until_exit_with(&data, &["--master-key", other.to_str().unwrap()]);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("other.key") && err.contains("master key"), "{err}");
+        assert!(
+            err.contains("other.key") && err.contains("master key"),
+            "{err}"
+        );
 
         // No master key where the data directory keeps it: refused, naming it (a new key
         // would leave every sealed name unreadable).
@@ -440,7 +458,10 @@ async fn a_wrong_missing_or_damaged_key_store_is_refused_at_start() {
         std::fs::rename(&key, &moved).unwrap();
         let (code, err) = serve_until_exit_with(&data, &[]);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("master.key") && err.contains("does not"), "{err}");
+        assert!(
+            err.contains("master.key") && err.contains("does not"),
+            "{err}"
+        );
         assert!(!key.exists(), "no new key was made");
         std::fs::rename(&moved, &key).unwrap();
 
@@ -482,8 +503,17 @@ async fn a_lawful_reveal_is_recorded_and_a_master_key_rotation_keeps_every_name(
         let revealed = dir.path().join("revealed.jsonl");
         let (code, out, err) = run_bin(
             [
-                "export", "--data", &d, "--out", export.to_str().unwrap(), "--reveal",
-                revealed.to_str().unwrap(), "--basis", "court order 12", "--teacher", T,
+                "export",
+                "--data",
+                &d,
+                "--out",
+                export.to_str().unwrap(),
+                "--reveal",
+                revealed.to_str().unwrap(),
+                "--basis",
+                "court order 12",
+                "--teacher",
+                T,
             ]
             .map(String::from)
             .to_vec(),
@@ -491,8 +521,10 @@ async fn a_lawful_reveal_is_recorded_and_a_master_key_rotation_keeps_every_name(
         .await;
         assert_eq!(code, 0, "{out}{err}");
         let r = std::fs::read_to_string(&revealed).unwrap();
-        let lines: Vec<serde_json::Value> =
-            r.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = r
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let fields: Vec<(&str, &str)> = lines
             .iter()
             .map(|l| (l["field"].as_str().unwrap(), l["value"].as_str().unwrap()))
@@ -502,15 +534,22 @@ async fn a_lawful_reveal_is_recorded_and_a_master_key_rotation_keeps_every_name(
         let e = std::fs::read(&export).unwrap();
         assert!(!e.windows(NAME.len()).any(|w| w == NAME.as_bytes()));
         let record = std::fs::read_to_string(data.join("access-record.jsonl")).unwrap();
-        let last: serde_json::Value =
-            serde_json::from_str(record.lines().last().unwrap()).unwrap();
+        let last: serde_json::Value = serde_json::from_str(record.lines().last().unwrap()).unwrap();
         assert_eq!(last["via"], "export --reveal (court order 12)");
         assert_eq!(last["teachers"], serde_json::json!([T]));
         // --reveal needs --basis.
         let (code, _, _) = run_bin(
-            ["export", "--data", &d, "--out", export.to_str().unwrap(), "--reveal", "x.jsonl"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "export",
+                "--data",
+                &d,
+                "--out",
+                export.to_str().unwrap(),
+                "--reveal",
+                "x.jsonl",
+            ]
+            .map(String::from)
+            .to_vec(),
         )
         .await;
         assert_eq!(code, 2);
@@ -519,24 +558,38 @@ async fn a_lawful_reveal_is_recorded_and_a_master_key_rotation_keeps_every_name(
         // name still opens; a key the operator gave needs its successor from the operator.
         let old_key = std::fs::read_to_string(data.join("master.key")).unwrap();
         let log_before = std::fs::read(data.join("db")).unwrap();
-        let (code, out, err) = run_bin(["keys", "rotate", "--data", &d].map(String::from).to_vec()).await;
+        let (code, out, err) =
+            run_bin(["keys", "rotate", "--data", &d].map(String::from).to_vec()).await;
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("re-wrapped 2 data keys"), "{out}");
-        assert_ne!(std::fs::read_to_string(data.join("master.key")).unwrap(), old_key);
-        assert_eq!(std::fs::read(data.join("db")).unwrap(), log_before, "the log is untouched");
+        assert_ne!(
+            std::fs::read_to_string(data.join("master.key")).unwrap(),
+            old_key
+        );
+        assert_eq!(
+            std::fs::read(data.join("db")).unwrap(),
+            log_before,
+            "the log is untouched"
+        );
         let old_file = dir.path().join("old.key");
         std::fs::write(&old_file, &old_key).unwrap();
-        let (code, err) = serve_until_exit_with(&data, &["--master-key", old_file.to_str().unwrap()]);
+        let (code, err) =
+            serve_until_exit_with(&data, &["--master-key", old_file.to_str().unwrap()]);
         assert_eq!(code, 2, "the old key opens nothing now: {err}");
         let given = data.join("master.key").display().to_string();
         let (code, _, err) = run_bin(
-            ["keys", "rotate", "--data", &d, "--master-key", &given].map(String::from).to_vec(),
+            ["keys", "rotate", "--data", &d, "--master-key", &given]
+                .map(String::from)
+                .to_vec(),
         )
         .await;
         assert_eq!(code, 2);
         assert!(err.contains("--new-master-key"), "{err}");
         let s = start(dir).await;
-        assert_eq!(name_as(&s, "tok-admin").await.unwrap().name.as_deref(), Some(NAME));
+        assert_eq!(
+            name_as(&s, "tok-admin").await.unwrap().name.as_deref(),
+            Some(NAME)
+        );
         s.stop().await;
     })
     .await;

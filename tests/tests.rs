@@ -50,10 +50,10 @@ mod log_store;
 mod no_panic;
 /// Policy fidelity: team voids, the quota's basis and duty, team completion, running terms.
 mod policy_fidelity;
-/// Personal data: sealed at rest, shown and recorded, erased for good with proofs intact.
-mod privacy;
 /// Power loss: `serve` on forgetfs (keeps only what was fsynced), power cut under appends.
 mod power_loss;
+/// Personal data: sealed at rest, shown and recorded, erased for good with proofs intact.
+mod privacy;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
 /// `serve`'s start: refused before it listens; health `NOT_SERVING` until the ledger serves.

@@ -186,7 +186,11 @@ pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome
             if let Some(k) = keys {
                 let bytes = std::fs::read(k).map_err(CliError::ctx(k.display()))?;
                 crate::atomic::AtomicFile::write_all(&target, &bytes)?;
-                eprintln!("copied the key store {} to {}", k.display(), target.display());
+                eprintln!(
+                    "copied the key store {} to {}",
+                    k.display(),
+                    target.display()
+                );
             }
             println!(
                 "imported: {}: {} entries, head {}, root {}",

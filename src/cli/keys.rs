@@ -101,7 +101,10 @@ pub fn reveal(
     let mut shown: Vec<String> = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     for seq in 0..head.size {
-        let Some(entry) = store.entry(seq).map_err(CliError::ctx("reading the store"))? else {
+        let Some(entry) = store
+            .entry(seq)
+            .map_err(CliError::ctx("reading the store"))?
+        else {
             continue;
         };
         let Ok(meta) = entry.meta() else { continue };

@@ -463,11 +463,7 @@ impl Event {
         match self {
             Event::TeacherRegistered(e) => vec![("name", &e.name)],
             Event::TeacherProfileUpdated(e) => e.name.iter().map(|n| ("name", n)).collect(),
-            Event::TeacherReturned(e) => e
-                .reason_text
-                .iter()
-                .map(|t| ("reason_text", t))
-                .collect(),
+            Event::TeacherReturned(e) => e.reason_text.iter().map(|t| ("reason_text", t)).collect(),
             _ => Vec::new(),
         }
     }
@@ -1354,14 +1350,27 @@ mod tests {
             .unwrap();
         assert_eq!(sealed.version(), SEALED_VERSION);
         let stored = sealed.to_stored(Some(None));
-        assert!(stored.starts_with(r#"{"type":"teacher_returned","version":2,"#), "{stored}");
-        assert!(stored.contains(r#""reason_text":{"sealed":"AQEB"#), "{stored}");
-        assert_eq!(Event::decode_stored(&stored).unwrap(), (sealed.clone(), Some(None)));
+        assert!(
+            stored.starts_with(r#"{"type":"teacher_returned","version":2,"#),
+            "{stored}"
+        );
+        assert!(
+            stored.contains(r#""reason_text":{"sealed":"AQEB"#),
+            "{stored}"
+        );
+        assert_eq!(
+            Event::decode_stored(&stored).unwrap(),
+            (sealed.clone(), Some(None))
+        );
         // From an HR system, version 2 is refused with the reason, and so is a sealed field
         // in version 1.
         let e = Event::decode(&sealed.to_json()).unwrap_err();
         assert_eq!(e.field, "version");
-        assert!(e.problem.contains("only the ledger writes"), "{}", e.problem);
+        assert!(
+            e.problem.contains("only the ledger writes"),
+            "{}",
+            e.problem
+        );
         let v1 = sealed.to_json().replace("\"version\":2", "\"version\":1");
         assert_eq!(Event::decode(&v1).unwrap_err().field, "reason_text");
         // A version 2 of an event with no personal field is no version at all.

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use super::personal::Personal;
 use super::id::{Id, MAX_ID_LEN, check_text};
+use super::personal::Personal;
 use super::vocab::Vocabulary;
 
 /// Earliest effective date accepted: before it a date is a typo, not history.
@@ -181,7 +181,8 @@ impl Fields {
         let mut inner = Fields::new(v, &self.name(f))?;
         let text = inner.text("sealed", 4 * (max + 64))?;
         inner.finish()?;
-        Personal::from_sealed_text(&text).map_err(|p| DecodeError::new(format!("{}.sealed", self.name(f)), p))
+        Personal::from_sealed_text(&text)
+            .map_err(|p| DecodeError::new(format!("{}.sealed", self.name(f)), p))
     }
 
     /// A required calendar date, `YYYY-MM-DD`.

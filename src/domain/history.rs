@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::personal::Personal;
 use super::eligibility::{Eligibility, eligibility};
 use super::event::EntryLink;
 use super::id::Id;
+use super::personal::Personal;
 use super::query::QueryError;
 use super::state::{Dispatch, State};
 use super::terms::{Term, term};

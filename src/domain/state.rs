@@ -688,7 +688,8 @@ impl State {
             Event::EntryVoided(v) => self.void(seq, v.seq),
             Event::PersonalDataErased(e) => {
                 if let Some(t) = self.teachers.get_mut(&e.teacher) {
-                    t.erased.get_or_insert(super::records::Erasure { seq, date: e.date });
+                    t.erased
+                        .get_or_insert(super::records::Erasure { seq, date: e.date });
                 }
             }
         }

@@ -273,10 +273,7 @@ impl QueryService {
                     &fields,
                 )?;
                 for ((t, _), s) in sealed.iter().zip(shown) {
-                    out.insert(
-                        t.clone(),
-                        s.map_or(ShownName::Erased, ShownName::Text),
-                    );
+                    out.insert(t.clone(), s.map_or(ShownName::Erased, ShownName::Text));
                 }
                 Ok(out)
             },

@@ -15,10 +15,10 @@ use serde_json::value::RawValue;
 
 use super::error::store_kind;
 use super::{Ledger, LedgerError, Receipt, Snapshot, StorageError, StorageKind, sign};
+use crate::domain::id::Id;
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
-use crate::domain::id::Id;
 use crate::merkle::{Blake3, CheckpointKey, SignedCheckpoint, inclusion_proof};
 use crate::privacy::{KeyStoreError, Privacy};
 use crate::snapshot;
@@ -104,14 +104,10 @@ impl Sequencer for LedgerSequencer {
     fn prepare(&mut self) -> Result<(), crate::log::StoreError> {
         // The keys the sequenced entries were sealed under must outlive any crash that the
         // entries survive: durable before the commit.
-        self.privacy
-            .keys
-            .flush()
-            .map(|_| ())
-            .map_err(|e| match e {
-                KeyStoreError::Io { path, source } => crate::log::StoreError::Io { path, source },
-                other => crate::log::StoreError::Corrupt(other.to_string()),
-            })
+        self.privacy.keys.flush().map(|_| ()).map_err(|e| match e {
+            KeyStoreError::Io { path, source } => crate::log::StoreError::Io { path, source },
+            other => crate::log::StoreError::Corrupt(other.to_string()),
+        })
     }
 
     fn committed(&mut self, head: Head) {
@@ -160,16 +156,12 @@ fn judge(
         // their ciphertext (docs/PRIVACY.md).
         let sealed;
         let event = if event.personal().iter().any(|(_, p)| !p.is_sealed()) {
-            sealed = Arc::new(
-                privacy
-                    .seal_event(event, teacher.as_deref())
-                    .map_err(|e| {
-                        LedgerError::Storage(StorageError::internal(
-                            format!("event {i}: sealing its personal fields"),
-                            e,
-                        ))
-                    })?,
-            );
+            sealed = Arc::new(privacy.seal_event(event, teacher.as_deref()).map_err(|e| {
+                LedgerError::Storage(StorageError::internal(
+                    format!("event {i}: sealing its personal fields"),
+                    e,
+                ))
+            })?);
             &sealed
         } else {
             event

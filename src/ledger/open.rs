@@ -296,7 +296,11 @@ fn settle_keys(privacy: &crate::privacy::Privacy, state: &State) -> Result<usize
     let mut finished = 0;
     for t in state.erased_teachers() {
         let had = privacy.keys.erase(&t).map_err(|e| {
-            StorageError::new(StorageKind::Internal, format!("erasing the data key of {t}"), e)
+            StorageError::new(
+                StorageKind::Internal,
+                format!("erasing the data key of {t}"),
+                e,
+            )
         })?;
         if had {
             tracing::warn!(teacher = %t, "an erasure cut by a crash is finished: the data key is destroyed now");

@@ -134,7 +134,11 @@ pub fn read(path: &Path) -> Result<(Vec<Access>, [u8; 32], u64), AccessError> {
         };
         let l: Line = serde_json::from_str(buf.trim_end()).map_err(|e| damaged(e.to_string()))?;
         if l.access.seq != out.len() as u64 {
-            return Err(damaged(format!("seq {} where {} was due", l.access.seq, out.len())));
+            return Err(damaged(format!(
+                "seq {} where {} was due",
+                l.access.seq,
+                out.len()
+            )));
         }
         if l.prev != hex::encode(prev) {
             return Err(damaged("prev is not the hash of the line before".into()));
@@ -234,18 +238,39 @@ mod tests {
         let p = dir.path().join(ACCESS_FILE);
         let r = AccessRecord::open(&p).unwrap();
         let now = Utc::now();
-        r.record("alice", "admin", "grpc TeacherHistory", vec!["T1".into()], vec!["name".into()], now)
-            .unwrap();
-        r.record("bob", "principal", "console", vec!["T1".into(), "T2".into()], vec!["name".into()], now)
-            .unwrap();
+        r.record(
+            "alice",
+            "admin",
+            "grpc TeacherHistory",
+            vec!["T1".into()],
+            vec!["name".into()],
+            now,
+        )
+        .unwrap();
+        r.record(
+            "bob",
+            "principal",
+            "console",
+            vec!["T1".into(), "T2".into()],
+            vec!["name".into()],
+            now,
+        )
+        .unwrap();
         drop(r);
         let r = AccessRecord::open(&p).unwrap();
         let all = r.all().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].actor, "bob");
         assert_eq!(all[1].teachers, ["T1", "T2"]);
-        r.record("carol", "admin", "x", vec!["T3".into()], vec!["name".into()], now)
-            .unwrap();
+        r.record(
+            "carol",
+            "admin",
+            "x",
+            vec!["T3".into()],
+            vec!["name".into()],
+            now,
+        )
+        .unwrap();
         drop(r);
         let text = std::fs::read_to_string(&p).unwrap();
         std::fs::write(&p, text.replacen("bob", "eve", 1)).unwrap();

@@ -154,10 +154,7 @@ fn record(
 }
 
 /// What one record holds: nothing (erased), or a teacher's key.
-fn read_record(
-    wrap: &XChaCha20Poly1305,
-    rec: &[u8],
-) -> Result<Option<(String, DataKey)>, String> {
+fn read_record(wrap: &XChaCha20Poly1305, rec: &[u8]) -> Result<Option<(String, DataKey)>, String> {
     if rec.iter().all(|&b| b == 0) {
         return Ok(None);
     }
@@ -224,8 +221,13 @@ impl KeyStore {
         let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.read_to_end(&mut bytes).map_err(io)?;
-        if bytes.len() < RECORD || &bytes[..16] != MAGIC || checksum(&bytes[..RECORD]) != bytes[SUM_AT..RECORD] {
-            return Err(damaged("its header is not a rotaledger key store header".into()));
+        if bytes.len() < RECORD
+            || &bytes[..16] != MAGIC
+            || checksum(&bytes[..RECORD]) != bytes[SUM_AT..RECORD]
+        {
+            return Err(damaged(
+                "its header is not a rotaledger key store header".into(),
+            ));
         }
         if bytes[16..32] != master.id() {
             return Err(KeyStoreError::WrongMaster {
@@ -455,7 +457,10 @@ mod tests {
         assert!(!ks.erase("T1").unwrap());
         drop(ks);
         let raw = std::fs::read(&p).unwrap();
-        assert!(raw[RECORD..2 * RECORD].iter().all(|&x| x == 0), "the record is zeros");
+        assert!(
+            raw[RECORD..2 * RECORD].iter().all(|&x| x == 0),
+            "the record is zeros"
+        );
         assert!(!raw.windows(2).any(|w| w == b"T1"), "nothing of T1 is left");
         let ks = KeyStore::open(&p, &m).unwrap();
         assert_eq!(ks.key("T1"), None);

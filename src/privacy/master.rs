@@ -64,9 +64,8 @@ impl MasterKey {
     /// A key from its 64 hex digits; `from` names the file or variable in errors.
     pub fn from_hex(text: &str, from: String) -> Result<MasterKey, MasterError> {
         let mut bytes = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| MasterError::Malformed {
-            from: from.clone(),
-        })?;
+        hex::decode_to_slice(text.trim(), &mut bytes)
+            .map_err(|_| MasterError::Malformed { from: from.clone() })?;
         Ok(MasterKey { bytes, from })
     }
 
@@ -141,10 +140,7 @@ mod tests {
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(matches!(
-            MasterKey::create(&p),
-            Err(MasterError::Io { .. })
-        ));
+        assert!(matches!(MasterKey::create(&p), Err(MasterError::Io { .. })));
     }
 
     #[test]

@@ -99,7 +99,10 @@ fn finish_rotation(dir: &Path, store: &Path) -> Result<(), PrivacyError> {
         std::fs::rename(&new, &path)
             .and_then(|()| crate::atomic::sync_dir(dir))
             .map_err(|source| MasterError::Io { path, source })?;
-        tracing::warn!("a master key rotation cut short is finished: {} is the new key", new.display());
+        tracing::warn!(
+            "a master key rotation cut short is finished: {} is the new key",
+            new.display()
+        );
     }
     Ok(())
 }

@@ -118,15 +118,24 @@ mod tests {
         assert_eq!(open(&KEY, PLACE, &s).unwrap(), "王芳");
         assert!(matches!(open(&[8; 32], PLACE, &s), Err(SealError::Open)));
         for other in [
-            Place { teacher: "T2", ..PLACE },
-            Place { field: "reason_text", ..PLACE },
+            Place {
+                teacher: "T2",
+                ..PLACE
+            },
+            Place {
+                field: "reason_text",
+                ..PLACE
+            },
         ] {
             assert!(matches!(open(&KEY, other, &s), Err(SealError::Open)));
         }
         let mut bent = s.clone();
         bent[NONCE_LEN] ^= 1;
         assert!(matches!(open(&KEY, PLACE, &bent), Err(SealError::Open)));
-        assert!(matches!(open(&KEY, PLACE, &s[..30]), Err(SealError::Short(30))));
+        assert!(matches!(
+            open(&KEY, PLACE, &s[..30]),
+            Err(SealError::Short(30))
+        ));
     }
 
     #[test]

@@ -224,8 +224,8 @@ impl Ctx {
             .map(|w| w.token.as_str())
             .ok_or(Problem::SignedOut)?;
         // Sign-in only keeps tokens that make a metadata value, so this does not fail.
-        let mut req = crate::http::authorized(msg, &format!("Bearer {token}"))
-            .ok_or(Problem::SignedOut)?;
+        let mut req =
+            crate::http::authorized(msg, &format!("Bearer {token}")).ok_or(Problem::SignedOut)?;
         req.extensions_mut()
             .insert(crate::grpc::auth::Door("console"));
         Ok(req)

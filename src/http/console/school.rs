@@ -21,8 +21,8 @@ use super::messages::{Lang, M, vocab};
 use super::recorded::{notice, query_part, recorded_param};
 use super::teacher::terms_table;
 use super::{Console, Ctx, Problem, check_date, html, param};
-use crate::proto;
 use crate::grpc::query_service::ShownName;
+use crate::proto;
 use crate::proto::query_server::Query as _;
 
 /// Most teachers whose names a page looks up (one history call each); past it, ids only.
