@@ -100,6 +100,9 @@ pub const QUERY_KINDS: &[&str] = &[
     "rotation_duty",
     "district",
     "evaluations_owed",
+    "access_record",
+    // The console's lists: the names of many teachers in one question.
+    "names",
 ];
 
 /// What the ledger counts besides the store's own commit figures.
