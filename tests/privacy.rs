@@ -105,13 +105,22 @@ async fn name_as(
     s: &TestServer,
     token: &str,
 ) -> Result<rotaledger::proto::TeacherSummary, tonic::Status> {
+    name_of(s, token, T).await
+}
+
+/// A teacher's summary as `token` is shown it.
+async fn name_of(
+    s: &TestServer,
+    token: &str,
+    teacher: &str,
+) -> Result<rotaledger::proto::TeacherSummary, tonic::Status> {
     let r = s
         .connect(Some(token))
         .query()
         .await
         .unwrap()
         .teacher_history(TeacherHistoryRequest {
-            teacher: T.into(),
+            teacher: teacher.into(),
             as_of: AS_OF.into(),
             recorded_up_to: None,
             with_proofs: false,
@@ -363,21 +372,10 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
         std::fs::copy(data.join("master.key"), rdata.join("master.key")).unwrap();
         let s = start(restored).await;
         assert_eq!(name_as(&s, "tok-admin").await.unwrap().name, None);
-        let other = s
-            .connect(Some("tok-admin"))
-            .query()
-            .await
-            .unwrap()
-            .teacher_history(TeacherHistoryRequest {
-                teacher: "T-OTHER".into(),
-                as_of: AS_OF.into(),
-                recorded_up_to: None,
-                with_proofs: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(other.summary.unwrap().name.as_deref(), Some("Another Teacher"));
+        assert_eq!(
+            name_of(&s, "tok-admin", "T-OTHER").await.unwrap().name.as_deref(),
+            Some("Another Teacher")
+        );
         let mut w = s.connect(Some("tok-writer")).ledger().await.unwrap();
         let retry = w.append(req("setup", events())).await.unwrap().into_inner();
         assert!(retry.duplicate, "a retry of the original append after the restore");

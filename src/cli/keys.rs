@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
+use super::offline::open_store;
 use super::{CliError, Outcome, master_source};
 use crate::atomic::AtomicFile;
 use crate::domain::Event;
-use crate::log::Store;
 use crate::privacy::{Privacy, Revealed};
 
 /// The personal-data keys.
@@ -63,21 +63,6 @@ impl KeysCommand {
             }
         }
     }
-}
-
-fn open_store(dir: &Path) -> Result<Store, CliError> {
-    if !dir.join("db").exists() {
-        return Err(CliError(format!(
-            "{} holds no rotaledger store (no `db` file)",
-            dir.display()
-        )));
-    }
-    Store::open(dir).map_err(|e| {
-        CliError(format!(
-            "cannot open the store in {}: {e} (is a server using it?)",
-            dir.display()
-        ))
-    })
 }
 
 /// `rotaledger export --data DIR --reveal FILE --basis TEXT [--teacher T]...`: the plain
@@ -151,12 +136,14 @@ pub fn reveal(
     if !shown.is_empty() {
         let actor = std::env::var("USER").unwrap_or_else(|_| "offline".into());
         privacy
-            .record_reveal(
+            .access
+            .record(
                 &format!("offline:{actor}"),
                 "admin",
                 &format!("export --reveal ({basis})"),
                 shown,
                 fields,
+                chrono::Utc::now(),
             )
             .map_err(|e| CliError(e.to_string()))?;
     }

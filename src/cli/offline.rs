@@ -10,7 +10,8 @@ use crate::log::export::{export_store, verify_export};
 use crate::log::verify::verify_store;
 use crate::log::{Failure, Store, Verified};
 
-fn open_store(dir: &Path) -> Result<Store, CliError> {
+/// Opens the store of a data directory no server holds (its lock proves it), or says why not.
+pub(crate) fn open_store(dir: &Path) -> Result<Store, CliError> {
     if !dir.join("db").exists() {
         return Err(CliError(format!(
             "{} holds no rotaledger store (no `db` file)",

@@ -68,7 +68,15 @@ impl Ledger {
         }
         if !teachers.is_empty() {
             self.privacy
-                .record_reveal(reader.actor, reader.role, reader.via, teachers, names)
+                .access
+                .record(
+                    reader.actor,
+                    reader.role,
+                    reader.via,
+                    teachers,
+                    names,
+                    chrono::Utc::now(),
+                )
                 .map_err(access_error)?;
         }
         Ok(out)

@@ -17,8 +17,6 @@ pub mod seal;
 
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
-
 use crate::domain::Event;
 use crate::domain::personal::Personal;
 
@@ -252,19 +250,5 @@ impl Privacy {
                 Some(k) => seal::open(&k, Place { teacher, field }, b).map(Revealed::Text),
             },
         }
-    }
-
-    /// Records that `actor` (with `role`) was shown `fields` of `teachers` through `via`,
-    /// durably, before the answer leaves.
-    pub fn record_reveal(
-        &self,
-        actor: &str,
-        role: &str,
-        via: &str,
-        teachers: Vec<String>,
-        fields: Vec<String>,
-    ) -> Result<u64, AccessError> {
-        self.access
-            .record(actor, role, via, teachers, fields, Utc::now())
     }
 }
