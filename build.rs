@@ -71,6 +71,9 @@ const AUDIT_MESSAGES: &[&str] = &[
     "AppendResponse",
     "Receipt",
     "GetHeadResponse",
+    "CheckResponse",
+    "CheckResult",
+    "CheckRefusal",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

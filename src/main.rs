@@ -89,6 +89,13 @@ enum Command {
     },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
+    /// Spreadsheets in: check a bureau's sheet (xlsx/xls/ods, CSV in UTF-8 or GB18030) row by
+    /// row against the ledger's rules without appending, or load the rows that pass
+    /// (docs/SHEETS.md).
+    Sheet {
+        #[command(subcommand)]
+        command: cli::sheet::SheetCommand,
+    },
     /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
     /// Lines of append requests (see docs/GENERATE.md).
     ///
@@ -165,6 +172,7 @@ fn main() -> ExitCode {
         Command::Import { export, data } => cli::backup::import(&export, &data),
         Command::Audit { command } => cli::audit::run(command),
         Command::Service(cmd) => cmd.run(),
+        Command::Sheet { command } => command.run(),
         Command::Generate {
             teachers,
             years,

@@ -1,10 +1,11 @@
 //! `rotaledger.v1.Ledger`: appends from writers, and the head.
 
 use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
 
 use super::auth::Permission;
 use super::{Shared, convert};
-use crate::ledger::LedgerError;
+use crate::ledger::{CheckAppend, Checked, LedgerError};
 use crate::proto;
 use crate::proto::ledger_server::Ledger;
 
@@ -80,5 +81,116 @@ impl Ledger for LedgerService {
         Ok(Response::new(proto::GetHeadResponse {
             head: Some(convert::head(&self.shared.ledger.head())),
         }))
+    }
+
+    async fn check(
+        &self,
+        request: Request<proto::CheckRequest>,
+    ) -> Result<Response<proto::CheckResponse>, Status> {
+        let caller = self.shared.authorize(&request, Permission::Append)?;
+        let req = request.into_inner();
+        let max = self.shared.max_events;
+        // An append over the service's limit is refused here by `append` before the ledger
+        // sees it; the check answers it the same way, and leaves it out of the ledger's check.
+        let mut too_many: Vec<Option<LedgerError>> = Vec::with_capacity(req.appends.len());
+        let mut appends = Vec::with_capacity(req.appends.len());
+        for a in req.appends {
+            if a.events.len() > max {
+                too_many.push(Some(too_many_events(a.events.len(), max)));
+            } else {
+                too_many.push(None);
+                appends.push(CheckAppend {
+                    request_id: a.request_id,
+                    expected_size: a.expected_size,
+                    events: a.events,
+                });
+            }
+        }
+        // Judging is CPU work on the committed state: off the async workers.
+        let ledger = self.shared.ledger.clone();
+        let actor = caller.name.clone();
+        let report = tokio::task::spawn_blocking(move || ledger.check(&actor, appends))
+            .await
+            .map_err(|e| Status::internal(format!("check task failed: {e}")))?
+            .map_err(Status::from)?;
+        let mut judged = report.results.into_iter();
+        let mut results = Vec::with_capacity(too_many.len());
+        for over in too_many {
+            let r = match over {
+                Some(e) => refused(&e),
+                None => match judged.next() {
+                    Some(c) => check_result(c),
+                    None => return Err(Status::internal("the check lost an append's result")),
+                },
+            };
+            results.push(r);
+        }
+        Ok(Response::new(proto::CheckResponse {
+            head: Some(convert::head(&report.head)),
+            results,
+        }))
+    }
+}
+
+/// The refusal of an append with more events than the service takes.
+fn too_many_events(count: usize, max: usize) -> LedgerError {
+    LedgerError::Input {
+        index: None,
+        field: "events".into(),
+        problem: format!(
+            "{count} events in one append, more than the limit of {max}; split them into several appends"
+        ),
+    }
+}
+
+/// One append's verdict as the wire says it.
+fn check_result(c: Checked) -> proto::CheckResult {
+    match c {
+        Checked::Accepted { first_seq, count } => proto::CheckResult {
+            seqs: (first_seq..first_seq + count).collect(),
+            duplicate: false,
+            refusal: None,
+        },
+        Checked::Duplicate { first_seq, count } => proto::CheckResult {
+            seqs: (first_seq..first_seq + count).collect(),
+            duplicate: true,
+            refusal: None,
+        },
+        Checked::Refused(e) => refused(&e),
+    }
+}
+
+/// The refusal `Append` would answer for `e`, as data: built from the very `Status` that
+/// `Append` answers with, so the two cannot differ.
+fn refused(e: &LedgerError) -> proto::CheckResult {
+    let status = super::status::ledger_status(e);
+    let details = status.get_error_details();
+    let (reason, metadata) = details
+        .error_info()
+        .map(|i| (i.reason.clone(), i.metadata.clone()))
+        .unwrap_or_default();
+    let field = details
+        .bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+        .or_else(|| {
+            details
+                .precondition_failure()
+                .and_then(|p| p.violations.first().map(|v| v.subject.clone()))
+        })
+        .unwrap_or_default();
+    let event_index = metadata
+        .get("event_index")
+        .and_then(|i| i.parse::<u32>().ok());
+    proto::CheckResult {
+        seqs: Vec::new(),
+        duplicate: false,
+        refusal: Some(proto::CheckRefusal {
+            code: status.code() as u32,
+            reason,
+            message: status.message().to_owned(),
+            metadata,
+            event_index,
+            field,
+        }),
     }
 }
