@@ -1,0 +1,418 @@
+//! `Ledger.Check` and `rotaledger sheet check|load` through a real server: the dry run
+//! answers as Append would and writes nothing; sheets made here (xlsx with rust_xlsxwriter,
+//! GB18030 CSV with encoding_rs) are checked row by row, loaded, and loaded again.
+
+use std::path::{Path, PathBuf};
+
+use rotaledger::proto::{AppendRequest, CheckRequest, GetHeadRequest};
+use rust_xlsxwriter::{Format, Workbook};
+use tonic_types::StatusExt;
+
+use crate::util::{TestServer, bounded, run_bin};
+
+fn school(id: &str, standing: &str) -> String {
+    format!(
+        r#"{{"type":"school_registered","version":1,"school":"{id}","name":"学校{id}","stage":"primary","standing":"{standing}","rural":false,"date":"2010-01-01"}}"#
+    )
+}
+
+fn teacher(id: &str, school: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_registered","version":1,"teacher":"{id}","name":"教师{id}","school":"{school}","subject":"chinese","title":"intermediate","key_level":"none","employed_date":"2010-09-01","date":"2010-09-01"}}"#
+    )
+}
+
+fn req(id: &str, events: Vec<String>) -> AppendRequest {
+    AppendRequest {
+        events,
+        request_id: id.into(),
+        expected_size: None,
+    }
+}
+
+async fn size(s: &TestServer) -> u64 {
+    let mut c = s.ledger().await;
+    c.get_head(GetHeadRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .head
+        .unwrap()
+        .size
+}
+
+/// Registers strong S1, weak W1 and ordinary S2.
+async fn registry(s: &TestServer) {
+    let mut c = s.ledger().await;
+    c.append(req(
+        "registry",
+        vec![
+            school("S1", "strong"),
+            school("W1", "weak"),
+            school("S2", "ordinary"),
+        ],
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_answers_as_append_would_and_writes_nothing() {
+    bounded(60, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let before = size(&s).await;
+        let mut c = s.ledger().await;
+        let refused = req("bad", vec![teacher("T5", "S1"), teacher("T2", "NOPE")]);
+        let answer = c
+            .check(CheckRequest {
+                appends: vec![
+                    req("t1", vec![teacher("T1", "S1")]),
+                    // Judged as if t1 were appended: T1 again is a duplicate id.
+                    req("t1-again", vec![teacher("T1", "S2")]),
+                    refused.clone(),
+                    // A retry of the registry append: a duplicate, with its own seqs.
+                    req(
+                        "registry",
+                        vec![
+                            school("S1", "strong"),
+                            school("W1", "weak"),
+                            school("S2", "ordinary"),
+                        ],
+                    ),
+                    // The same id with other events: a conflict.
+                    req("registry", vec![school("S9", "weak")]),
+                    req("t3", vec!["{\"type\":\"teacher_registered\"}".into()]),
+                    req("t4", vec![teacher("T4", "S2")]),
+                ],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(answer.head.unwrap().size, before);
+        let r = &answer.results;
+        assert_eq!(r.len(), 7);
+        assert_eq!(
+            (r[0].seqs.clone(), r[0].duplicate, r[0].refusal.is_none()),
+            (vec![3], false, true)
+        );
+        assert_eq!(
+            r[1].refusal.as_ref().unwrap().reason,
+            "teacher.duplicate_id"
+        );
+        assert_eq!((r[3].seqs.clone(), r[3].duplicate), (vec![0, 1, 2], true));
+        assert_eq!(r[4].refusal.as_ref().unwrap().reason, "REQUEST_ID_REUSED");
+        let input = r[5].refusal.as_ref().unwrap();
+        assert_eq!((input.code, input.reason.as_str()), (3, "INVALID_INPUT"));
+        assert!(input.field.starts_with("events[0]"), "{}", input.field);
+        // The refused and invalid ones take no place: t4 follows t1.
+        assert_eq!(r[6].seqs, vec![4]);
+        // Nothing was written.
+        assert_eq!(size(&s).await, before);
+
+        // The refusal is exactly Append's.
+        let check = r[2].refusal.clone().unwrap();
+        let status = c.append(refused).await.unwrap_err();
+        let d = status.get_error_details();
+        let info = d.error_info().unwrap();
+        assert_eq!(check.code, status.code() as u32);
+        assert_eq!(check.message, status.message());
+        assert_eq!(check.reason, info.reason);
+        assert_eq!(check.reason, "school.unknown");
+        assert_eq!(check.metadata, info.metadata);
+        assert_eq!(check.event_index, Some(1));
+        assert_eq!(check.field, "events[1]");
+        assert_eq!(size(&s).await, before);
+
+        s.stop().await;
+    })
+    .await;
+}
+
+/// Writes an xlsx: a title row, then `header`, then `rows` (a cell `=date:YYYY-MM-DD` is
+/// written as an Excel date, `=num:N` as a number).
+fn xlsx(path: &Path, header: &[&str], rows: &[Vec<&str>]) {
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    let date = Format::new().set_num_format("yyyy/m/d");
+    ws.write_string(0, 0, "2025学年闵行区名单").unwrap();
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(1, c as u16, *h).unwrap();
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let r = i as u32 + 2;
+        for (c, v) in row.iter().enumerate() {
+            let c = c as u16;
+            if let Some(d) = v.strip_prefix("=date:") {
+                let d = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+                let serial =
+                    (d - chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap()).num_days();
+                ws.write_number_with_format(r, c, serial as f64, &date)
+                    .unwrap();
+            } else if let Some(n) = v.strip_prefix("=num:") {
+                ws.write_number(r, c, n.parse::<f64>().unwrap()).unwrap();
+            } else if !v.is_empty() {
+                ws.write_string(r, c, *v).unwrap();
+            }
+        }
+    }
+    book.save(path).unwrap();
+}
+
+async fn sheet(
+    s: &TestServer,
+    cmd: &str,
+    file: &Path,
+    kind: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let mut args: Vec<String> = vec![
+        "sheet".into(),
+        cmd.into(),
+        file.display().to_string(),
+        "--kind".into(),
+        kind.into(),
+        "--server".into(),
+        format!("http://{}", s.addr),
+    ];
+    args.extend(extra.iter().map(|e| e.to_string()));
+    run_bin(args).await
+}
+
+fn report_of(file: &Path) -> String {
+    let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+    std::fs::read_to_string(file.with_file_name(format!("{stem}.report.txt"))).unwrap()
+}
+
+fn annotated_of(file: &Path) -> PathBuf {
+    let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+    file.with_file_name(format!("{stem}.checked.xlsx"))
+}
+
+const ROSTER_HEADER: &[&str] = &[
+    "序号",
+    "工号",
+    "姓名",
+    "学校代码",
+    "学科",
+    "职称",
+    "骨干级别",
+    "入校日期",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_with_planted_errors_is_reported_then_loaded_once() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("花名册.xlsx");
+        xlsx(
+            &file,
+            ROSTER_HEADER,
+            &[
+                vec![
+                    "1",
+                    "T01",
+                    "王芳",
+                    "S1",
+                    "数学",
+                    "中级",
+                    "区级",
+                    "=date:2015-09-01",
+                ],
+                vec!["2", "T02", "李明", "S1", "语文", "中教高级", "", "2016/9/1"],
+                vec![
+                    "3",
+                    "T03",
+                    "张伟",
+                    "NOPE",
+                    "英语",
+                    "初级",
+                    "",
+                    "2017年9月1日",
+                ],
+                vec![],
+                vec!["5", "T04", "赵丽", "S2", "物理", "高级", "校级", "明年"],
+                vec![
+                    "6", "=num:123", "孙强", "S2", "化学", "一级", "", "20180901",
+                ],
+                vec!["7", "T01", "王芳", "S2", "数学", "中级", "", "2015/9/1"],
+            ],
+        );
+        let before = size(&s).await;
+        let (code, out, err) = sheet(&s, "check", &file, "roster", &[]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        assert_eq!(size(&s).await, before, "a check appends nothing");
+        let report = report_of(&file);
+        // Rows as Excel numbers them: the title is row 1, the header row 2.
+        for want in [
+            "第 4 行\t列「职称」\t规则 sheet.value",
+            "第 5 行\t列「学校代码」\t规则 school.unknown",
+            "第 7 行\t列「入校日期」\t规则 sheet.date",
+            // Judged as if row 3 were appended: T01 twice.
+            "第 9 行\t列「工号」\t规则 teacher.duplicate_id",
+            "警告：第 8 行\t列「工号」",
+        ] {
+            assert!(report.contains(want), "{want:?} not in\n{report}");
+        }
+        assert!(
+            report.contains("共 6 行：通过 2，已存在 0，拒绝 4"),
+            "{report}"
+        );
+        // The annotated copy carries a status on every data row.
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(annotated_of(&file)).unwrap();
+        let range = wb.worksheet_range("Sheet1").unwrap();
+        let status = |r: u32| {
+            range
+                .get_value((r, 8))
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(status(1), "导入状态");
+        assert_eq!(status(2), "通过");
+        assert_eq!(status(3), "拒绝");
+        assert_eq!(status(8), "拒绝");
+
+        // English.
+        let (code, _, _) = sheet(&s, "check", &file, "roster", &["--lang", "en"]).await;
+        assert_eq!(code, 1);
+        assert!(
+            report_of(&file).contains("row 4\tcolumn 职称\trule sheet.value"),
+            "{}",
+            report_of(&file)
+        );
+
+        // Load: the two good rows go in, the others are reported.
+        let (code, out, err) = sheet(&s, "load", &file, "roster", &[]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("已导入 2"), "{out}");
+        assert_eq!(size(&s).await, before + 2);
+        // Again: nothing new.
+        let (code, out, _) = sheet(&s, "load", &file, "roster", &[]).await;
+        assert_eq!(code, 1);
+        assert!(out.contains("已导入 0，已存在 2"), "{out}");
+        assert_eq!(size(&s).await, before + 2);
+
+        // The corrected sheet (rows fixed, one moved): only the new rows are appended.
+        xlsx(
+            &file,
+            ROSTER_HEADER,
+            &[
+                vec!["6", "T123", "孙强", "S2", "化学", "一级", "", "20180901"],
+                vec![
+                    "1",
+                    "T01",
+                    "王芳",
+                    "S1",
+                    "数学",
+                    "中级",
+                    "区级",
+                    "=date:2015-09-01",
+                ],
+                vec!["2", "T02", "李明", "S1", "语文", "高级", "", "2016/9/1"],
+                vec!["3", "T03", "张伟", "S2", "英语", "初级", "", "2017年9月1日"],
+                vec!["5", "T04", "赵丽", "S2", "物理", "高级", "校级", "2019-9-1"],
+            ],
+        );
+        let (code, out, err) = sheet(&s, "load", &file, "roster", &[]).await;
+        assert_eq!(code, 0, "{out}{err}{}", report_of(&file));
+        assert!(out.contains("已导入 4，已存在 1，拒绝 0"), "{out}");
+        assert_eq!(size(&s).await, before + 6);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gb18030_dispatch_list_with_a_team_loads_in_one_append() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let mut c = s.ledger().await;
+        c.append(req(
+            "teachers",
+            (1..=4).map(|i| teacher(&format!("T{i}"), "S1")).collect(),
+        ))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("轮岗名单.csv");
+        let text = "工号,姓名,派出学校,接收学校,开始日期,交流类型,团队\n\
+                    T1,教师T1,S1,W1,2025/9/1,交流轮岗,TM1\n\
+                    T2,教师T2,S1,W1,2025/9/1,交流轮岗,TM1\n\
+                    T3,教师T3,S1,W1,2025/9/1,交流轮岗,TM1\n\
+                    T4,教师T4,S2,W1,2025/9/1,支教,\n";
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        std::fs::write(&file, &gb).unwrap();
+        let before = size(&s).await;
+        let (code, out, err) = sheet(&s, "load", &file, "dispatches", &["--lang", "en"]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        let report = report_of(&file);
+        assert!(report.contains("csv (GB18030)"), "{report}");
+        assert!(
+            report.contains("row 5\tcolumn 派出学校\trule dispatch.from_home_school"),
+            "{report}"
+        );
+        assert_eq!(size(&s).await, before + 3);
+        // The team was formed: one append of three.
+        let mut q = s.connect(None).query().await.unwrap();
+        let teams = q
+            .teams(rotaledger::proto::TeamsRequest {
+                school: Some("W1".into()),
+                as_of: "2025-10-01".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(teams.teams.len(), 1);
+        assert_eq!(teams.teams[0].members.len(), 3);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_sheets_say_why_and_append_nothing() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let before = size(&s).await;
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.xlsx");
+        std::fs::write(&junk, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+        let noheader = dir.path().join("noheader.xlsx");
+        xlsx(&noheader, &["a", "b", "c"], &[vec!["1", "2", "3"]]);
+        let fake = dir.path().join("fake.xlsx");
+        std::fs::write(&fake, b"PK\x03\x04 this is not a zip").unwrap();
+        let badmap = dir.path().join("map.toml");
+        std::fs::write(&badmap, "[columns]\n\"x\" = \"nonsense\"\n").unwrap();
+        for (file, kind, extra, want) in [
+            (&junk, "roster", vec![], "not a spreadsheet"),
+            (&noheader, "roster", vec![], "no header row"),
+            (&fake, "roster", vec![], "cannot be read"),
+            (
+                &noheader,
+                "roster",
+                vec!["--map", badmap.to_str().unwrap()],
+                "not a field",
+            ),
+            (
+                &noheader,
+                "roster",
+                vec!["--sheet", "Nope"],
+                "no sheet named",
+            ),
+        ] {
+            let (code, out, err) = sheet(&s, "load", file, kind, &extra).await;
+            assert_eq!(code, 2, "{file:?}: {out}{err}");
+            assert!(err.contains(want), "{want:?} not in {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        assert_eq!(size(&s).await, before);
+        s.stop().await;
+    })
+    .await;
+}
