@@ -127,6 +127,11 @@ enum Command {
         /// The (empty) directory for --check's store; default a temporary one, removed after.
         #[arg(long, requires = "check")]
         check_dir: Option<PathBuf>,
+        /// Also write the district as the bureau's sheets in DIR: one xlsx per run of roster,
+        /// dispatch, return, evaluation or promotion lines (Chinese headers) and JSON Lines for
+        /// the rest, numbered in load order, listed in DIR/STEPS.txt (docs/SHEETS.md).
+        #[arg(long)]
+        sheets: Option<PathBuf>,
     },
 }
 
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
             out,
             check,
             check_dir,
+            sheets,
         } => {
             let config = rotaledger::generate::Config {
                 teachers,
@@ -191,7 +197,12 @@ fn main() -> ExitCode {
                 names,
                 ..Default::default()
             };
-            cli::generate::run(&config, &out, check, check_dir.as_deref())
+            cli::generate::run(&config, &out, check, check_dir.as_deref()).and_then(|o| {
+                match &sheets {
+                    Some(dir) => cli::generate::sheets(&out, dir).map(|()| o),
+                    None => Ok(o),
+                }
+            })
         }
     };
     match result {

@@ -15,6 +15,9 @@
 //! - [`report`]: the report, one line per refused row (Chinese, or English), and the
 //!   annotated copy of the sheet (xlsx with a status column).
 //!
+//! - [`write`]: events as sheets (`generate --sheets`): a generated district split into
+//!   load steps, each an xlsx of one kind or JSON Lines of the other append requests.
+//!
 //! Nothing here talks to a server: `cli::sheet` drives the check and the load.
 //!
 //! **Contracts.** Reading never panics and never appends: a file that cannot be read (not a
@@ -27,6 +30,7 @@ pub mod header;
 pub mod normalize;
 pub mod read;
 pub mod report;
+pub mod write;
 
 use std::fmt;
 
