@@ -327,17 +327,29 @@ fn default_path(file: &Path, suffix: &str) -> PathBuf {
     file.with_file_name(format!("{stem}{suffix}"))
 }
 
+/// What a window is judged for: the sheet's kind and columns, check or load, the language.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    kind: Kind,
+    columns: &'a Columns,
+    load: bool,
+    lang: Lang,
+}
+
 /// Judges (and for `load`, appends) one window of units.
 async fn window(
     client: &mut Ledger,
-    kind: Kind,
-    columns: &Columns,
+    job: Job<'_>,
     units: &[Unit],
-    load: bool,
-    lang: Lang,
     findings: &mut Findings,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), CliError> {
+    let Job {
+        kind,
+        columns,
+        load,
+        lang,
+    } = job;
     let req = proto::CheckRequest {
         appends: units
             .iter()
@@ -474,16 +486,13 @@ fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
     let mut columns: Option<Columns> = None;
     let mut send = |batch: &mut Vec<Unit>, columns: &Columns| -> Result<(), CliError> {
         let units = std::mem::take(batch);
-        runtime.block_on(window(
-            &mut client,
+        let job = Job {
             kind,
             columns,
-            &units,
             load,
-            args.lang,
-            &mut judged,
-            &bar,
-        ))
+            lang: args.lang,
+        };
+        runtime.block_on(window(&mut client, job, &units, &mut judged, &bar))
     };
     let scanned = scan(args, &map, &mut findings, |u| {
         batch.push(u);

@@ -309,7 +309,7 @@ pub fn annotate(
         if let Some(w) = notes.get(&row.number) {
             for m in w {
                 if !note.is_empty() {
-                    note.push_str("；");
+                    note.push('；');
                 }
                 note.push_str(m);
             }

@@ -121,10 +121,10 @@ pub fn split(input: impl BufRead, dir: &Path) -> Result<Vec<Step>, SheetError> {
     let mut run_kind: Option<Option<Kind>> = None;
     let mut sheet_events: Vec<Value> = Vec::new();
     let mut jsonl: Vec<String> = Vec::new();
-    let mut flush = |kind: Option<Kind>,
-                     sheet_events: &mut Vec<Value>,
-                     jsonl: &mut Vec<String>,
-                     steps: &mut Vec<Step>|
+    let flush = |kind: Option<Kind>,
+                 sheet_events: &mut Vec<Value>,
+                 jsonl: &mut Vec<String>,
+                 steps: &mut Vec<Step>|
      -> Result<(), SheetError> {
         let n = steps.len() + 1;
         let step = match kind {
