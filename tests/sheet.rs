@@ -585,3 +585,102 @@ async fn generated_district_loads_through_sheets_as_through_json_lines() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_over_http_and_by_role() {
+    bounded(60, async {
+        let dir = tempfile::tempdir().unwrap();
+        let text = crate::util::access_text(&[
+            ("hr", "writer", "", "tok-writer"),
+            ("aud", "auditor", "", "tok-auditor"),
+            ("head-s1", "principal", "S1", "tok-s1"),
+        ]);
+        let file = crate::util::write_access_file(dir.path(), &text);
+        let access = rotaledger::grpc::auth::Access::load(&file).unwrap();
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", http.local_addr().unwrap());
+        let s = TestServer::start_in(dir, |c| {
+            c.access = access;
+            c.http = Some(rotaledger::server::HttpListener::bound(http));
+        })
+        .await;
+        let mut w = s.connect(Some("tok-writer")).ledger().await.unwrap();
+        w.append(req("registry", vec![school("S1", "strong")]))
+            .await
+            .unwrap();
+        let ev: serde_json::Value = serde_json::from_str(&teacher("T1", "S1")).unwrap();
+        let bad: serde_json::Value = serde_json::from_str(&teacher("T2", "NOPE")).unwrap();
+        let body = serde_json::json!({"appends": [
+            {"request_id": "a", "events": [ev]},
+            {"request_id": "b", "events": [bad]},
+        ]});
+        let post = |tok: &'static str| {
+            let url = format!("{base}/api/v1/check");
+            let body = body.clone();
+            async move {
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(tok)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    r.status().as_u16(),
+                    r.json::<serde_json::Value>().await.unwrap(),
+                )
+            }
+        };
+        let (status, v) = post("tok-writer").await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["head"]["size"], 1);
+        assert_eq!(v["results"][0]["seqs"], serde_json::json!([1]));
+        assert_eq!(v["results"][1]["refusal"]["reason"], "school.unknown");
+        assert_eq!(v["results"][1]["refusal"]["code"], 9);
+        let (status, _) = post("tok-s1").await;
+        assert_eq!(status, 403);
+        let mut a = s.connect(Some("tok-auditor")).ledger().await.unwrap();
+        let e = a
+            .check(CheckRequest {
+                appends: vec![req("x", vec![teacher("T3", "S1")])],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        let head = w.get_head(GetHeadRequest {}).await.unwrap().into_inner();
+        assert_eq!(head.head.unwrap().size, 1);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_csv_is_checked_across_windows() {
+    bounded(300, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("long.csv");
+        let mut text = String::from("工号,姓名,学校代码,学科,职称,入校日期\n");
+        for i in 0..4500 {
+            let school = if i == 4321 { "NOPE" } else { "S1" };
+            text.push_str(&format!("T{i:05},教师{i},{school},数学,中级,2015/9/1\n"));
+        }
+        std::fs::write(&file, text).unwrap();
+        let before = size(&s).await;
+        let (code, out, err) = sheet(&s, "check", &file, "roster", &[]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        let report = report_of(&file);
+        assert!(
+            report.contains("共 4500 行：通过 4499，已存在 0，拒绝 1"),
+            "{report}"
+        );
+        assert!(
+            report.contains("第 4323 行\t列「学校代码」\t规则 school.unknown"),
+            "{report}"
+        );
+        assert_eq!(size(&s).await, before);
+        s.stop().await;
+    })
+    .await;
+}
