@@ -31,7 +31,11 @@ fn req(id: &str, events: Vec<String>) -> AppendRequest {
 }
 
 async fn size(s: &TestServer) -> u64 {
-    let mut c = s.ledger().await;
+    size_as(s, None).await
+}
+
+async fn size_as(s: &TestServer, token: Option<&str>) -> u64 {
+    let mut c = s.connect(token).ledger().await.unwrap();
     c.get_head(GetHeadRequest {})
         .await
         .unwrap()
@@ -680,6 +684,95 @@ async fn a_long_csv_is_checked_across_windows() {
             "{report}"
         );
         assert_eq!(size(&s).await, before);
+        s.stop().await;
+    })
+    .await;
+}
+
+/// A `multipart/form-data` body of `fields` and one file.
+fn form_body(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let b = "----rotaledgertestboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, data)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = page
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + key.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_upload_checks_then_loads_for_writers_only() {
+    bounded(120, async {
+        let (s, base) = crate::console::server().await;
+        let writer = crate::console::signed_in(&base, "tok-writer").await;
+        let principal = crate::console::signed_in(&base, "tok-s1").await;
+        let r = principal.get(format!("{base}/sheets")).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let home = writer.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains("href=\"/sheets\""), "{home}");
+        let form = writer.get(format!("{base}/sheets")).send().await.unwrap();
+        assert_eq!(form.status(), 200);
+        let csrf = hidden(&form.text().await.unwrap(), "csrf");
+
+        let text = "工号,姓名,学校代码,学科,职称,入校日期\nT100,新教师,S1,数学,初级,2024/9/1\nT101,另一位,S1,数学,特级,2024/9/1\n";
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        let before = size_as(&s, Some("tok-writer")).await;
+        let post = |ct: String, body: Vec<u8>| {
+            writer
+                .post(format!("{base}/sheets"))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+        };
+        // Without the session's CSRF token: refused before anything is read.
+        let (ct, body) = form_body(&[("csrf", "0"), ("kind", "roster"), ("action", "check")], Some(("名册.csv", &gb)));
+        assert_eq!(post(ct, body).await.unwrap().status(), 403);
+        // The check: the report on screen, nothing appended, a load button.
+        let (ct, body) = form_body(&[("csrf", &csrf), ("kind", "roster"), ("action", "check")], Some(("名册.csv", &gb)));
+        let r = post(ct, body).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("检查结果"), "{page}");
+        assert!(page.contains("csv (GB18030)"), "{page}");
+        assert!(page.contains("<td>3</td><td>职称</td><td><code>sheet.value</code></td>"), "{page}");
+        assert!(page.contains("通过：<strong>1</strong>"), "{page}");
+        assert_eq!(size_as(&s, Some("tok-writer")).await, before);
+        let upload = hidden(&page, "upload");
+        // The load button: the row that passes is appended; the upload is used once.
+        let (ct, body) = form_body(&[("csrf", &csrf), ("upload", &upload), ("action", "load")], None);
+        let page = post(ct, body).await.unwrap().text().await.unwrap();
+        assert!(page.contains("已导入：<strong>1</strong>"), "{page}");
+        assert_eq!(size_as(&s, Some("tok-writer")).await, before + 1);
+        let (ct, body) = form_body(&[("csrf", &csrf), ("upload", &upload), ("action", "load")], None);
+        assert_eq!(post(ct, body).await.unwrap().status(), 410);
+        // A file that is not a sheet: said on the form, nothing appended.
+        let (ct, body) = form_body(&[("csrf", &csrf), ("kind", "roster"), ("action", "check")], Some(("x.xlsx", &[0u8, 1, 2, 0][..])));
+        let page = post(ct, body).await.unwrap().text().await.unwrap();
+        assert!(page.contains("无法读取该表格"), "{page}");
+        assert_eq!(size_as(&s, Some("tok-writer")).await, before + 1);
         s.stop().await;
     })
     .await;

@@ -30,6 +30,9 @@ use crate::sheet::{Kind, Lang, SheetError};
 /// Appends judged per `Ledger.Check` call.
 pub const WINDOW_UNITS: usize = 2000;
 
+/// Events judged per `Ledger.Check` call at most (the server takes 100,000).
+pub const WINDOW_EVENTS: usize = 20_000;
+
 /// `rotaledger sheet ...`.
 #[derive(Subcommand, Debug)]
 pub enum SheetCommand {
@@ -138,7 +141,7 @@ struct Scanned {
 /// Reads the sheet: finds the header, converts each data row, groups rows into units and
 /// hands each to `unit`; rows refused by the conversion and warnings go to `findings`.
 fn scan(
-    args: &SheetArgs,
+    args: &Plan<'_>,
     map: &MapFile,
     findings: &mut Findings,
     mut unit: impl FnMut(Unit) -> Result<(), CliError>,
@@ -197,7 +200,7 @@ fn scan(
         }
         Ok(())
     };
-    let source = read::for_each_row(&args.file, args.sheet.as_deref(), |row| {
+    let source = read::for_each_row(args.file, args.sheet, |row| {
         if let Some(cols) = &columns {
             return data_row(row, cols, findings, &mut pending, &mut unit);
         }
@@ -337,8 +340,8 @@ struct Job<'a> {
 }
 
 /// Judges (and for `load`, appends) one window of units.
-async fn window(
-    client: &mut Ledger,
+async fn window<L: SheetLedger>(
+    client: &mut L,
     job: Job<'_>,
     units: &[Unit],
     findings: &mut Findings,
@@ -361,10 +364,9 @@ async fn window(
             .collect(),
     };
     let answer = client
-        .check(call(req))
+        .check_appends(req)
         .await
-        .map_err(|s| CliError(format!("Check: {}", describe(&s))))?
-        .into_inner();
+        .map_err(|s| CliError(format!("Check: {}", describe(&s))))?;
     if answer.results.len() != units.len() {
         return Err(CliError(format!(
             "the server answered {} results for {} appends",
@@ -385,10 +387,8 @@ async fn window(
                 request_id: u.request_id(kind),
                 expected_size: None,
             };
-            match client.append(call(req)).await {
-                Ok(a) if a.get_ref().duplicate => {
-                    u.rows.iter().map(|row| (*row, Status::Present)).collect()
-                }
+            match client.append_one(req).await {
+                Ok(a) if a.duplicate => u.rows.iter().map(|row| (*row, Status::Present)).collect(),
                 Ok(_) => u.rows.iter().map(|row| (*row, Status::Appended)).collect(),
                 Err(s) => match refusal_of(&s) {
                     // Refused although the check passed: the ledger changed in between.
@@ -442,10 +442,10 @@ fn refusal_of(s: &tonic::Status) -> Option<proto::CheckRefusal> {
 }
 
 /// The sheet's header (reading up to it).
-fn header_of(args: &SheetArgs, map: &MapFile) -> Result<Columns, CliError> {
+fn header_of(args: &Plan<'_>, map: &MapFile) -> Result<Columns, CliError> {
     let mut search = HeaderSearch::new(args.kind, map.clone());
     let mut found: Option<Columns> = None;
-    let r = read::for_each_row(&args.file, args.sheet.as_deref(), |row| {
+    let r = read::for_each_row(args.file, args.sheet, |row| {
         if let Some(d) = search.offer(&row) {
             found = Some(d?);
             // Stop reading: the header is all that was wanted.
@@ -460,16 +460,82 @@ fn header_of(args: &SheetArgs, map: &MapFile) -> Result<Columns, CliError> {
     }
 }
 
-fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
-    let kind = args.kind;
-    let map = match &args.map {
-        Some(p) => MapFile::load(p, kind)?,
-        None => MapFile::default(),
-    };
+/// One sheet to judge: the file, what it lists, how to read it, and whether to load it.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The sheet.
+    pub file: &'a Path,
+    /// What it lists.
+    pub kind: Kind,
+    /// Other headers and spellings.
+    pub map: MapFile,
+    /// The workbook's sheet (default: the first).
+    pub sheet: Option<&'a str>,
+    /// The language of the messages.
+    pub lang: Lang,
+    /// Append the rows that pass (else only check).
+    pub load: bool,
+}
+
+/// What judging a sheet found.
+#[derive(Debug)]
+pub struct Judged {
+    /// The file's format and sheet.
+    pub source: Source,
+    /// Its header.
+    pub columns: Columns,
+    /// Every data row's status, in row order, and the warnings.
+    pub findings: Findings,
+}
+
+/// The ledger a sheet is judged by: a gRPC client (the CLI), or the gRPC service in process
+/// (the console), called with the caller's token either way.
+pub trait SheetLedger {
+    /// `Ledger.Check`.
+    fn check_appends(
+        &mut self,
+        req: proto::CheckRequest,
+    ) -> impl Future<Output = Result<proto::CheckResponse, tonic::Status>>;
+    /// `Ledger.Append`.
+    fn append_one(
+        &mut self,
+        req: proto::AppendRequest,
+    ) -> impl Future<Output = Result<proto::AppendResponse, tonic::Status>>;
+}
+
+impl SheetLedger for Ledger {
+    async fn check_appends(
+        &mut self,
+        req: proto::CheckRequest,
+    ) -> Result<proto::CheckResponse, tonic::Status> {
+        self.check(call(req)).await.map(tonic::Response::into_inner)
+    }
+
+    async fn append_one(
+        &mut self,
+        req: proto::AppendRequest,
+    ) -> Result<proto::AppendResponse, tonic::Status> {
+        self.append(call(req))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+/// Reads, checks and (for a load) appends a sheet through `ledger` (see the module
+/// contracts). Runs on a thread that may block: each window is judged with `rt.block_on`.
+pub fn judge<L: SheetLedger>(
+    plan: &Plan<'_>,
+    ledger: &mut L,
+    rt: &tokio::runtime::Handle,
+    progress: impl Fn(u64) -> indicatif::ProgressBar,
+) -> Result<Judged, CliError> {
+    let kind = plan.kind;
+    let map = &plan.map;
+    let load = plan.load;
     // First the whole sheet is read: nothing is sent from a sheet that cannot be read.
     let mut rows = 0u64;
     let mut first = Findings::default();
-    scan(args, &map, &mut first, |u| {
+    scan(plan, map, &mut first, |u| {
         rows += u.rows.len() as u64;
         Ok(())
     })?;
@@ -477,12 +543,11 @@ fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
     drop(first);
     let mut findings = Findings::default();
     let mut judged = Findings::default();
-    let runtime = super::client::runtime()?;
-    let mut client = runtime.block_on(args.connect.ledger())?;
-    let bar = progress::entries(total, if load { "loading" } else { "checking" });
+    let bar = progress(total);
     // The sheet is read a second time, and judged a window at a time as it is read: memory
     // holds one window, whatever the sheet's length.
     let mut batch: Vec<Unit> = Vec::new();
+    let mut events = 0usize;
     let mut columns: Option<Columns> = None;
     let mut send = |batch: &mut Vec<Unit>, columns: &Columns| -> Result<(), CliError> {
         let units = std::mem::take(batch);
@@ -490,19 +555,21 @@ fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
             kind,
             columns,
             load,
-            lang: args.lang,
+            lang: plan.lang,
         };
-        runtime.block_on(window(&mut client, job, &units, &mut judged, &bar))
+        rt.block_on(window(ledger, job, &units, &mut judged, &bar))
     };
-    let scanned = scan(args, &map, &mut findings, |u| {
+    let scanned = scan(plan, map, &mut findings, |u| {
+        events += u.events.len();
         batch.push(u);
-        if batch.len() >= WINDOW_UNITS {
+        if batch.len() >= WINDOW_UNITS || events >= WINDOW_EVENTS {
             // The header is known once units come: the first scan found the same one.
             let cols = match &columns {
                 Some(c) => c.clone(),
-                None => header_of(args, &map)?,
+                None => header_of(plan, map)?,
             };
             send(&mut batch, &cols)?;
+            events = 0;
             columns = Some(cols);
         }
         Ok(())
@@ -513,6 +580,38 @@ fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
     bar.finish_and_clear();
     findings.rows.append(&mut judged.rows);
     findings.rows.sort_by_key(|(r, _)| *r);
+    Ok(Judged {
+        source: scanned.source,
+        columns: scanned.columns,
+        findings,
+    })
+}
+
+fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
+    let kind = args.kind;
+    let map = match &args.map {
+        Some(p) => MapFile::load(p, kind)?,
+        None => MapFile::default(),
+    };
+    let plan = Plan {
+        file: &args.file,
+        kind,
+        map,
+        sheet: args.sheet.as_deref(),
+        lang: args.lang,
+        load,
+    };
+    let runtime = super::client::runtime()?;
+    let mut client = runtime.block_on(args.connect.ledger())?;
+    let Judged {
+        source,
+        columns,
+        findings,
+    } = judge(&plan, &mut client, runtime.handle(), |total| {
+        progress::entries(total, if load { "loading" } else { "checking" })
+    })?;
+    let scanned = Scanned { source, columns };
+
     let report_path = args
         .report
         .clone()
