@@ -777,3 +777,50 @@ async fn console_upload_checks_then_loads_for_writers_only() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_cells_are_refused_row_by_row() {
+    bounded(120, async {
+        let s = TestServer::start().await;
+        registry(&s).await;
+        let mut c = s.ledger().await;
+        c.append(req(
+            "teachers",
+            (1..=3).map(|i| teacher(&format!("T{i}"), "S1")).collect(),
+        ))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("merged.xlsx");
+        let mut book = Workbook::new();
+        let ws = book.add_worksheet();
+        for (i, h) in ["工号", "派出学校", "接收学校", "开始日期", "交流类型"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(0, i as u16, *h).unwrap();
+        }
+        for r in 1..=3u32 {
+            ws.write_string(r, 0, format!("T{r}")).unwrap();
+            ws.write_string(r, 1, "S1").unwrap();
+            ws.write_string(r, 3, "2025-09-01").unwrap();
+            ws.write_string(r, 4, "支教").unwrap();
+        }
+        // 接收学校 typed once over three rows, as clerks do.
+        ws.merge_range(1, 2, 3, 2, "S2", &Format::new()).unwrap();
+        book.save(&file).unwrap();
+        let (code, out, err) = sheet(&s, "check", &file, "dispatches", &[]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        let report = report_of(&file);
+        assert!(
+            report.contains("共 3 行：通过 1，已存在 0，拒绝 2"),
+            "{report}"
+        );
+        for row in [3, 4] {
+            let want = format!("第 {row} 行\t列「接收学校」\t规则 sheet.merged");
+            assert!(report.contains(&want), "{want:?} not in\n{report}");
+        }
+        s.stop().await;
+    })
+    .await;
+}

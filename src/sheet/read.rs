@@ -532,3 +532,51 @@ mod tests {
         assert!(matches!(rows_of(&p), Err(SheetError::NotASheet(_))));
     }
 }
+
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A small real xlsx, to mutate.
+    fn xlsx_bytes() -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let ws = book.add_worksheet();
+        for (c, h) in ["工号", "姓名", "入校日期"].iter().enumerate() {
+            let _ = ws.write_string(0, c as u16, *h);
+        }
+        let _ = ws.write_string(1, 0, "T1");
+        let _ = ws.write_number(1, 2, 45901.0);
+        book.save_to_buffer().unwrap_or_default()
+    }
+
+    fn read_all(bytes: &[u8], name: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let _ = for_each_row(&p, None, |_| Ok::<(), SheetError>(()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Damaged workbooks and random text are refused or read, never a panic.
+        #[test]
+        fn damaged_sheets_never_panic(at in 0usize..4096, len in 1usize..64, fill in any::<u8>(),
+                                      text in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut x = xlsx_bytes();
+            let n = x.len();
+            if n > 0 {
+                let start = at % n;
+                for b in x.iter_mut().skip(start).take(len) {
+                    *b = fill;
+                }
+                read_all(&x, "damaged.xlsx");
+                x.truncate(start);
+                read_all(&x, "cut.xlsx");
+            }
+            read_all(&text, "random.csv");
+        }
+    }
+}
