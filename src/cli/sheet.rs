@@ -241,11 +241,11 @@ fn scan(
 }
 
 fn local_refusal(kind: Kind, columns: &Columns, p: &RowProblem, lang: Lang) -> Status {
-    Status::Refused {
-        column: p.field.map(|f| columns.label(kind, f)).unwrap_or_default(),
-        rule: p.problem.rule.into(),
-        message: p.message(lang).to_owned(),
-    }
+    Status::refused(
+        p.field.map(|f| columns.label(kind, f)).unwrap_or_default(),
+        p.problem.rule.into(),
+        p.message(lang).to_owned(),
+    )
 }
 
 /// The field a ledger rule is about, to name the column of a refused row.
@@ -301,21 +301,17 @@ fn server_refusal(
         .iter()
         .map(|row| {
             let status = match culprit {
-                Some(c) if c != *row => Status::Refused {
-                    column: columns.label(kind, "team"),
-                    rule: r.reason.clone(),
-                    message: match lang {
+                Some(c) if c != *row => Status::refused(
+                    columns.label(kind, "team"),
+                    r.reason.clone(),
+                    match lang {
                         Lang::Zh => format!("同一团队的第 {c} 行被拒绝，整个团队未通过"),
                         Lang::En => {
                             format!("row {c} of the same team was refused, so the whole team is")
                         }
                     },
-                },
-                _ => Status::Refused {
-                    column: column.clone(),
-                    rule: r.reason.clone(),
-                    message: message.clone(),
-                },
+                ),
+                _ => Status::refused(column.clone(), r.reason.clone(), message.clone()),
             };
             (*row, status)
         })

@@ -25,15 +25,31 @@ pub enum Status {
     Appended,
     /// Already in the ledger: a load of the same row appended it before.
     Present,
-    /// Refused: by the sheet reader or by a ledger rule.
-    Refused {
-        /// The column's header as the sheet writes it.
-        column: String,
-        /// The rule: `sheet.*` or the ledger's rule code (docs/EVENTS.md).
-        rule: String,
-        /// The message in the report's language.
-        message: String,
-    },
+    /// Refused: by the sheet reader or by a ledger rule (boxed: a status is kept per row,
+    /// and most rows pass).
+    Refused(Box<Refusal>),
+}
+
+/// Why a row was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The column's header as the sheet writes it.
+    pub column: String,
+    /// The rule: `sheet.*` or the ledger's rule code (docs/EVENTS.md).
+    pub rule: String,
+    /// The message in the report's language.
+    pub message: String,
+}
+
+impl Status {
+    /// A refusal.
+    pub fn refused(column: String, rule: String, message: String) -> Status {
+        Status::Refused(Box::new(Refusal {
+            column,
+            rule,
+            message,
+        }))
+    }
 }
 
 impl Status {
@@ -43,11 +59,11 @@ impl Status {
             (Status::Passed, Lang::Zh) => "通过",
             (Status::Appended, Lang::Zh) => "已导入",
             (Status::Present, Lang::Zh) => "已存在",
-            (Status::Refused { .. }, Lang::Zh) => "拒绝",
+            (Status::Refused(_), Lang::Zh) => "拒绝",
             (Status::Passed, Lang::En) => "passes",
             (Status::Appended, Lang::En) => "appended",
             (Status::Present, Lang::En) => "already present",
-            (Status::Refused { .. }, Lang::En) => "refused",
+            (Status::Refused(_), Lang::En) => "refused",
         }
     }
 }
@@ -91,7 +107,7 @@ impl Findings {
                 Status::Passed => t.passed += 1,
                 Status::Appended => t.appended += 1,
                 Status::Present => t.present += 1,
-                Status::Refused { .. } => t.refused += 1,
+                Status::Refused(_) => t.refused += 1,
             }
         }
         t
@@ -181,12 +197,12 @@ pub fn render(
         ),
     };
     for (row, s) in &findings.rows {
-        if let Status::Refused {
-            column,
-            rule,
-            message,
-        } = s
-        {
+        if let Status::Refused(r) = s {
+            let Refusal {
+                column,
+                rule,
+                message,
+            } = r.as_ref();
             let _ = match lang {
                 Lang::Zh => writeln!(out, "第 {row} 行\t列「{column}」\t规则 {rule}\t{message}"),
                 Lang::En => writeln!(out, "row {row}\tcolumn {column}\trule {rule}\t{message}"),
@@ -290,12 +306,12 @@ pub fn annotate(
             continue;
         };
         let mut note = String::new();
-        if let Status::Refused {
-            column,
-            rule,
-            message,
-        } = status
-        {
+        if let Status::Refused(refusal) = status {
+            let Refusal {
+                column,
+                rule,
+                message,
+            } = refusal.as_ref();
             note = match lang {
                 Lang::Zh => format!("列「{column}」 {rule}：{message}"),
                 Lang::En => format!("column {column}, {rule}: {message}"),

@@ -286,15 +286,11 @@ fn results(
         .rows
         .iter()
         .filter_map(|(row, s)| match s {
-            Status::Refused {
-                column,
-                rule,
-                message,
-            } => Some(vec![
+            Status::Refused(r) => Some(vec![
                 row.to_string(),
-                esc(column),
-                format!("<code>{}</code>", esc(rule)),
-                esc(message),
+                esc(&r.column),
+                format!("<code>{}</code>", esc(&r.rule)),
+                esc(&r.message),
             ]),
             _ => None,
         })
