@@ -378,6 +378,53 @@ async fn gb18030_dispatch_list_with_a_team_loads_in_one_append() {
     .await;
 }
 
+/// What Excel writes for a workbook with a password to open: an OLE compound file holding an
+/// `EncryptedPackage` stream instead of the zip. A minimal one: header, one FAT sector, one
+/// directory sector (the root and the encrypted package, both empty).
+fn encrypted_workbook() -> Vec<u8> {
+    const END: u32 = 0xFFFF_FFFE;
+    let mut f = vec![0u8; 512 * 3];
+    f[..8].copy_from_slice(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1");
+    let put16 =
+        |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put16(&mut f, 24, 0x3E); // minor version
+    put16(&mut f, 26, 3); // major version 3: 512-byte sectors
+    put16(&mut f, 28, 0xFFFE); // little-endian
+    put16(&mut f, 30, 9); // sector shift
+    put16(&mut f, 32, 6); // mini sector shift
+    put32(&mut f, 44, 1); // one FAT sector
+    put32(&mut f, 48, 1); // the directory in sector 1
+    put32(&mut f, 56, 4096); // mini stream cutoff
+    put32(&mut f, 60, END); // no mini FAT
+    put32(&mut f, 68, END); // no DIFAT sectors
+    put32(&mut f, 76, 0); // the FAT in sector 0
+    for i in 1..109 {
+        put32(&mut f, 76 + 4 * i, 0xFFFF_FFFF);
+    }
+    // The FAT (sector 0, at 512): itself, then the directory's one-sector chain.
+    put32(&mut f, 512, 0xFFFF_FFFD);
+    put32(&mut f, 516, END);
+    for i in 2..128 {
+        put32(&mut f, 512 + 4 * i, 0xFFFF_FFFF);
+    }
+    // The directory (sector 1, at 1024).
+    for (i, name) in ["Root Entry", "EncryptedPackage"].iter().enumerate() {
+        let at = 1024 + 128 * i;
+        let utf16: Vec<u8> = name
+            .encode_utf16()
+            .chain([0])
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        f[at..at + utf16.len()].copy_from_slice(&utf16);
+        put16(&mut f, at + 64, utf16.len() as u16);
+        f[at + 66] = if i == 0 { 5 } else { 2 }; // root storage, stream
+        put32(&mut f, at + 116, END);
+    }
+    f
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_sheets_say_why_and_append_nothing() {
     bounded(120, async {
@@ -391,12 +438,15 @@ async fn unreadable_sheets_say_why_and_append_nothing() {
         xlsx(&noheader, &["a", "b", "c"], &[vec!["1", "2", "3"]]);
         let fake = dir.path().join("fake.xlsx");
         std::fs::write(&fake, b"PK\x03\x04 this is not a zip").unwrap();
+        let protected = dir.path().join("protected.xlsx");
+        std::fs::write(&protected, encrypted_workbook()).unwrap();
         let badmap = dir.path().join("map.toml");
         std::fs::write(&badmap, "[columns]\n\"x\" = \"nonsense\"\n").unwrap();
         for (file, kind, extra, want) in [
             (&junk, "roster", vec![], "not a spreadsheet"),
             (&noheader, "roster", vec![], "no header row"),
             (&fake, "roster", vec![], "cannot be read"),
+            (&protected, "roster", vec![], "password-protected"),
             (
                 &noheader,
                 "roster",
