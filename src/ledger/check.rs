@@ -128,6 +128,9 @@ impl Ledger {
             Ok(d) => d,
             Err(e) => return Ok(Checked::Refused(e)),
         };
+        // MUST be the fingerprint `Ledger::append` computes (append.rs), form for form: the
+        // store's idempotency records hold it, and any other form would read a retry as a
+        // reused request id.
         let canonical: Vec<String> = decoded.iter().map(|e| e.to_json()).collect();
         let fp = fingerprint(canonical.iter().map(|c| c.as_bytes()));
         // The writer's order: ids, the idempotency record, `expected_size`, the rules.
