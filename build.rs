@@ -73,6 +73,9 @@ const AUDIT_MESSAGES: &[&str] = &[
     "AppendResponse",
     "Receipt",
     "GetHeadResponse",
+    "CheckResponse",
+    "CheckResult",
+    "CheckRefusal",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -21,6 +21,8 @@
 //! - [`http`]: the HTTP face beside gRPC: health, metrics, the JSON API (calling the gRPC
 //!   services themselves).
 //! - [`metrics`]: counters and histograms in the Prometheus text format.
+//! - [`sheet`]: spreadsheets in: xlsx/ods/CSV rows read, mapped by header and normalised
+//!   into events, the per-row report and the annotated copy (`sheet check`, `sheet load`).
 //! - [`cli`]: the commands (`verify`, `export`, `serve`, the client) behind `src/main.rs`.
 //! - [`proto`]: code generated from `proto/rotaledger/v1`.
 
@@ -46,4 +48,5 @@ pub mod log;
 pub mod metrics;
 pub mod privacy;
 pub mod server;
+pub mod sheet;
 pub mod snapshot;

@@ -119,6 +119,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::keys::KeysCommand,
     },
+    /// Spreadsheets in: check a bureau's sheet (xlsx/xls/ods, CSV in UTF-8 or GB18030) row by
+    /// row against the ledger's rules without appending, or load the rows that pass
+    /// (docs/SHEETS.md).
+    Sheet {
+        #[command(subcommand)]
+        command: cli::sheet::SheetCommand,
+    },
     /// Write a synthetic district shaped like Minhang and years of rotation activity as JSON
     /// Lines of append requests (see docs/GENERATE.md).
     ///
@@ -150,6 +157,11 @@ enum Command {
         /// The (empty) directory for --check's store; default a temporary one, removed after.
         #[arg(long, requires = "check")]
         check_dir: Option<PathBuf>,
+        /// Also write the district as the bureau's sheets in DIR: one xlsx per run of roster,
+        /// dispatch, return, evaluation or promotion lines (Chinese headers) and JSON Lines for
+        /// the rest, numbered in load order, listed in DIR/STEPS.txt (docs/SHEETS.md).
+        #[arg(long)]
+        sheets: Option<PathBuf>,
     },
 }
 
@@ -215,6 +227,7 @@ fn main() -> ExitCode {
         }
         Command::Audit { command } => cli::audit::run(command),
         Command::Service(cmd) => cmd.run(),
+        Command::Sheet { command } => command.run(),
         Command::Generate {
             teachers,
             years,
@@ -224,6 +237,7 @@ fn main() -> ExitCode {
             out,
             check,
             check_dir,
+            sheets,
         } => {
             let config = rotaledger::generate::Config {
                 teachers,
@@ -233,7 +247,12 @@ fn main() -> ExitCode {
                 names,
                 ..Default::default()
             };
-            cli::generate::run(&config, &out, check, check_dir.as_deref())
+            cli::generate::run(&config, &out, check, check_dir.as_deref()).and_then(|o| {
+                match &sheets {
+                    Some(dir) => cli::generate::sheets(&out, dir).map(|()| o),
+                    None => Ok(o),
+                }
+            })
         }
     };
     match result {

@@ -58,5 +58,8 @@ mod privacy;
 mod projections;
 /// `serve`'s start: refused before it listens; health `NOT_SERVING` until the ledger serves.
 mod serve_start;
+/// Spreadsheets in: `Ledger.Check` answers as Append would and writes nothing; `sheet check`
+/// and `sheet load` on xlsx and GB18030 CSV sheets made by the test, planted errors, reloads.
+mod sheet;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.
 mod snapshot;

@@ -1,5 +1,5 @@
-//! `rotaledger generate`: writes a synthetic district as append requests (JSON Lines), and
-//! checks such a file by appending every line through a real [`Ledger`] in a scratch store.
+//! `rotaledger generate`: writes a synthetic district as append requests (JSON Lines), with
+//! `--sheets` also as the bureau's sheets (`sheet::write`), and checks such a file by appending every line through a real [`Ledger`] in a scratch store.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -141,6 +141,21 @@ pub fn run(
     } else {
         Outcome::Problem
     })
+}
+
+/// `generate --sheets DIR`: the written file split into the bureau's sheets, in load order.
+pub fn sheets(generated: &Path, dir: &Path) -> Result<(), CliError> {
+    let file = File::open(generated).map_err(CliError::ctx(generated.display()))?;
+    let steps = crate::sheet::write::split(BufReader::new(file), dir)?;
+    let sheets = steps.iter().filter(|s| s.kind.is_some()).count();
+    eprintln!(
+        "wrote {} steps ({sheets} sheets, {} JSON Lines files) to {}; load them in the order of {}",
+        steps.len(),
+        steps.len() - sheets,
+        dir.display(),
+        dir.join("STEPS.txt").display()
+    );
+    Ok(())
 }
 
 fn scratch_dir() -> PathBuf {

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod query;
 pub mod serve;
 pub mod service;
+pub mod sheet;
 pub mod token;
 pub mod watch;
 

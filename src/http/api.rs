@@ -404,6 +404,38 @@ pub async fn append(
     json(s.ledger.append(grpc(msg, &headers)?).await)
 }
 
+/// The body of `POST /api/v1/check`: the appends to judge, each in the form of
+/// [`AppendBody`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    appends: Vec<AppendBody>,
+}
+
+/// `POST /api/v1/check`: `Ledger.Check`, the dry run: each append judged as `append` would
+/// judge it, nothing appended.
+pub async fn check(
+    State(s): State<Services>,
+    Query(q): Pairs,
+    headers: HeaderMap,
+    body: Result<Json<CheckBody>, JsonRejection>,
+) -> ApiResult {
+    Params::new(q)?.finish()?;
+    let Json(body) = body.map_err(rejected)?;
+    let msg = proto::CheckRequest {
+        appends: body
+            .appends
+            .into_iter()
+            .map(|a| proto::AppendRequest {
+                events: a.events.into_iter().map(|e| e.get().to_owned()).collect(),
+                request_id: a.request_id,
+                expected_size: a.expected_size,
+            })
+            .collect(),
+    };
+    json(s.ledger.check(grpc(msg, &headers)?).await)
+}
+
 /// A body the JSON extractor refused: too large (413), or not the documented object (400).
 fn rejected(r: JsonRejection) -> ApiError {
     let status = r.status();

@@ -5,7 +5,7 @@
 //! # Layout
 //!
 //! - [`api`]: one endpoint per Query RPC and read-only Audit RPC, plus `GET /api/v1/head` and
-//!   `POST /api/v1/append`; each calls the gRPC service method itself, in process.
+//!   `POST /api/v1/append`, `POST /api/v1/check`; each calls the gRPC service method itself, in process.
 //! - [`params`]: strict query-string parameters.
 //! - [`error`]: gRPC statuses (and the HTTP layer's own refusals) as JSON with HTTP statuses.
 //! - [`tls`]: HTTPS with gRPC's certificate when `serve` has one.
@@ -84,6 +84,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .route("/verify", get(api::verify))
         .route("/entries", get(api::entries))
         .route("/append", post(api::append))
+        .route("/check", post(api::check))
         .fallback(not_an_endpoint)
         .with_state(services)
         .layer(axum::middleware::from_fn_with_state(

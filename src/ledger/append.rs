@@ -207,6 +207,15 @@ fn judge(
     Ok(())
 }
 
+/// The fingerprint of an append's decoded events (FORMAT.md §1.6): the one
+/// [`Ledger::append`] stores in the idempotency record, and the one `Ledger::check` compares
+/// with it. It covers the canonical forms, personal fields blanked, so a retry that spells the
+/// same events differently is the same append.
+pub(super) fn fingerprint_of(events: &[Arc<Event>]) -> crate::log::Hash {
+    let canonical: Vec<String> = events.iter().map(|e| e.fingerprint_json()).collect();
+    fingerprint(canonical.iter().map(|c| c.as_bytes()))
+}
+
 impl Ledger {
     /// Appends the events of one request, atomically and durably. `events` are JSON texts.
     pub async fn append(
@@ -269,8 +278,7 @@ impl Ledger {
         }
         // The fingerprint covers the canonical forms: a retry that spells the same events
         // differently is still the same append.
-        let canonical: Vec<String> = decoded.iter().map(|e| e.fingerprint_json()).collect();
-        let fp = fingerprint(canonical.iter().map(|c| c.as_bytes()));
+        let fp = fingerprint_of(&decoded);
         let req = AppendRequest {
             actor: actor.to_owned(),
             request_id: request_id.to_owned(),

@@ -5,6 +5,7 @@
 //! - [`append`](append.rs): validate -> sequence -> commit -> apply, and the receipt;
 //! - [`open`](open.rs): open a store, rebuild the state (replay and verify, or a state
 //!   snapshot and the entries after it), and the background integrity check;
+//! - [`check`](check.rs): the dry run, appends judged as `append` would, nothing written;
 //! - [`read`](read.rs): the head, checkpoints, proofs, entries, verification, and every
 //!   question the services answer, on the committed state or as recorded up to a size.
 //!
@@ -31,6 +32,7 @@
 //! - The state snapshot is a cache: a bad one is never a reason to refuse to open.
 
 mod append;
+mod check;
 mod error;
 mod open;
 mod personal;
@@ -38,6 +40,7 @@ mod read;
 mod view;
 
 pub use append::Events;
+pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use personal::{Field, Reader};
 pub use view::View;

@@ -206,10 +206,11 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
             .collect::<String>();
             format!(
                 "<h1>{}</h1><p class=\"district-link\"><a href=\"/district\">{}</a></p>{boxes}\
-                 <p><a href=\"/audit\">{}</a></p>",
+                 <p><a href=\"/audit\">{}</a></p><p><a href=\"/sheets\">{}</a></p>",
                 esc(M::Home.t(l)),
                 esc(M::OpenDistrict.t(l)),
-                esc(M::OpenAudit.t(l))
+                esc(M::OpenAudit.t(l)),
+                esc(M::OpenSheets.t(l))
             )
         }
         Role::Auditor => format!(
@@ -217,9 +218,11 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
             esc(M::Home.t(l)),
             esc(M::OpenAudit.t(l))
         ),
-        Role::Writer => {
-            format!("<p class=\"empty\">{}</p>", esc(M::NoConsoleForRole.t(l)))
-        }
+        Role::Writer => format!(
+            "<h1>{}</h1><p><a href=\"/sheets\">{}</a></p>",
+            esc(M::Home.t(l)),
+            esc(M::OpenSheets.t(l))
+        ),
     };
     let page = ctx.frame().page(M::Home.t(l), &body);
     c.finish(&ctx, Ok(html(StatusCode::OK, page)))

@@ -339,6 +339,37 @@ catalogue! {
     RecordedUpToHead => "按第 ", "As the ledger stood after its first ";
     RecordedUpToTail => " 条记录时的账本显示：此后记入的内容不计入本页。", " entries: anything recorded later is left out of this page.";
     RecordedUpToCurrent => "查看当前账本", "See the current ledger";
+    // Spreadsheets in (/sheets).
+    SheetsTitle => "表格导入", "Load spreadsheets";
+    SheetsHelp => "上传教育局的表格（xlsx、xls、ods，或 UTF-8 / GB18030 编码的 CSV），逐行按台账规则检查，不写入台账；检查后可导入通过的行。重复导入同一表格不会重复写入。",
+        "Upload a bureau sheet (xlsx, xls, ods, or CSV in UTF-8 or GB18030): every row is checked against the ledger's rules without appending; then the rows that pass can be loaded. Loading the same sheet again appends nothing.";
+    SheetKind => "表格类型", "Kind of sheet";
+    SheetFile => "表格文件", "Sheet file";
+    CheckSheet => "检查", "Check";
+    LoadPassing => "导入通过的行", "Load the rows that pass";
+    KindRoster => "教师花名册", "Teacher roster";
+    KindDispatches => "交流轮岗名单", "Rotation list";
+    KindReturns => "返回名单", "Returns";
+    KindEvaluations => "考核结果", "Evaluations";
+    KindPromotions => "晋升名单", "Promotions";
+    RowsTotal => "数据行", "Rows";
+    RowsPassed => "通过", "Pass";
+    RowsAppended => "已导入", "Appended";
+    RowsPresent => "已存在", "Already present";
+    RowsRefused => "拒绝", "Refused";
+    RowsWarnings => "警告", "Warnings";
+    ColRow => "行", "Row";
+    ColColumn => "列", "Column";
+    ColRule => "规则", "Rule";
+    ColMessage => "说明", "Message";
+    NoRefusals => "没有被拒绝的行。", "No row was refused.";
+    NoWarnings => "没有警告。", "No warnings.";
+    AnotherSheet => "检查另一个表格", "Check another sheet";
+    CheckedTitle => "检查结果（未写入台账）", "Check results (nothing appended)";
+    LoadedTitle => "导入结果", "Load results";
+    UploadExpired => "上传的表格已过期或已导入，请重新选择文件。", "The uploaded sheet has expired or was already loaded; choose the file again.";
+    SheetUnreadable => "无法读取该表格", "The sheet cannot be read";
+    OpenSheets => "表格导入（花名册、交流轮岗名单等）", "Load spreadsheets (rosters, rotation lists, ...)";
 }
 
 /// The ledger's vocabulary values (titles, key levels, dispatch kinds, grades, return

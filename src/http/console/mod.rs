@@ -16,6 +16,7 @@
 //! - [`scripts`] holds the embedded JavaScript (the audit checks and the vendored crypto).
 //! - [`download`] holds CSV (UTF-8 with BOM) and XLSX files of a list.
 //! - [`district`] holds `/district` (the bureau's view of a school year) and its downloads.
+//! - [`sheets`] holds `/sheets` (writers and admins: a spreadsheet checked, then loaded).
 //! - [`recorded`] holds `?recorded_up_to=` on pages (the ledger as it stood after N entries).
 //!
 //! **Contracts.**
@@ -39,6 +40,7 @@ pub mod recorded;
 pub mod school;
 pub mod scripts;
 pub mod session;
+pub mod sheets;
 pub mod teacher;
 
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub struct Console {
     pub access: Arc<Access>,
     /// The sessions of this process.
     pub sessions: Arc<Sessions>,
+    /// Sheets uploaded on `/sheets`, held for their load button.
+    pub uploads: Arc<sheets::Uploads>,
 }
 
 /// The console's routes, over `sessions` (shared with the JSON API, which a signed-in
@@ -77,6 +81,7 @@ pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) 
         services,
         access,
         sessions,
+        uploads: Arc::default(),
     };
     let mut router = Router::new();
     // The audit page's scripts, one route per embedded file.
@@ -95,6 +100,7 @@ pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) 
         .route("/audit", get(audit::page))
         .route("/district", get(district::page))
         .route("/district/{file}", get(district::download))
+        .route("/sheets", get(sheets::page).post(sheets::post))
         .route("/assets/console.css", get(css))
         .with_state(c)
 }
