@@ -272,6 +272,64 @@ fn walk(browser_path: PathBuf, base: String, shots: PathBuf) {
     let text = visible_text(&tab);
     assert!(text.contains("最新签名检查点"), "{text}");
     save(&shots, "audit.png", &full_page_png(&tab));
+    sheets_walk(&tab, &base, &shots);
+}
+
+/// The admin loads a roster as a clerk would: picks the file, checks it, reads which row is
+/// refused and why, loads the rows that pass, and finds the new teacher.
+fn sheets_walk(tab: &Tab, base: &str, shots: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("花名册.csv");
+    std::fs::write(
+        &file,
+        "工号,姓名,学校,学科,职称,骨干级别,入校日期\n\
+         T900,周晓梅,S1,语文,中级,,2016/9/1\n\
+         T901,吴刚,S404,数学,高级,,2015年9月1日\n",
+    )
+    .unwrap();
+    goto(tab, &format!("{base}/sheets"));
+    let input = tab.wait_for_element("input[type=file]").unwrap();
+    tab.call_method(headless_chrome::protocol::cdp::DOM::SetFileInputFiles {
+        files: vec![file.display().to_string()],
+        node_id: None,
+        backend_node_id: Some(input.backend_node_id),
+        object_id: None,
+    })
+    .unwrap();
+    tab.wait_for_element("button[value=check]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for_text(tab, "S404");
+    let text = visible_text(tab);
+    assert!(
+        text.contains("3\t学校\tschool.unknown"),
+        "row, column, rule: {text}"
+    );
+    save(shots, "sheets.png", &full_page_png(tab));
+    tab.wait_for_element("button[value=load]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for_text(tab, "已导入：1");
+    let text = visible_text(tab);
+    assert!(text.contains("拒绝：1"), "{text}");
+    save(shots, "sheets-loaded.png", &full_page_png(tab));
+    goto(tab, &format!("{base}/teachers/T900"));
+    let text = visible_text(tab);
+    assert!(text.contains("周晓梅"), "the loaded teacher: {text}");
+}
+
+/// Waits (at most 20 s) until the page's visible text holds `want`.
+fn wait_for_text(tab: &Tab, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if js(tab, "document.readyState") == "complete" && visible_text(tab).contains(want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{want} never appeared: {}", visible_text(tab));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

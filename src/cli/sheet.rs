@@ -277,6 +277,20 @@ fn rule_field(kind: Kind, rule: &str) -> &'static str {
     }
 }
 
+/// The rule's own words in a refusal's message, without what Append says around them for a
+/// program (`event N breaks rule R: ...; nothing was appended, correct or reorder the events
+/// and send them again`): in a sheet the row and the rule are already in their columns, and
+/// the event's index within one row's append means nothing to a clerk.
+fn rule_detail(message: &str) -> &str {
+    let inner = message
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("event ") && head.contains(" breaks rule "))
+        .map_or(message, |(_, rest)| rest);
+    inner
+        .strip_suffix("; nothing was appended, correct or reorder the events and send them again")
+        .unwrap_or(inner)
+}
+
 /// A refusal the server gave for a unit, as each of its rows' status.
 fn server_refusal(
     kind: Kind,
@@ -292,9 +306,10 @@ fn server_refusal(
         _ => rule_field(kind, &r.reason).to_owned(),
     };
     let column = columns.label(kind, &field);
+    let detail = rule_detail(&r.message);
     let message = match lang {
-        Lang::Zh => format!("{}（{}）", report::rule_zh(&r.reason), r.message),
-        Lang::En => r.message.clone(),
+        Lang::Zh => format!("{}（{detail}）", report::rule_zh(&r.reason)),
+        Lang::En => detail.to_owned(),
     };
     let culprit = at.and_then(|i| unit.rows.get(i)).copied();
     unit.rows
@@ -688,4 +703,20 @@ fn run(args: &SheetArgs, load: bool) -> Result<Outcome, CliError> {
     } else {
         Outcome::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_shows_the_rule_s_own_words() {
+        assert_eq!(
+            rule_detail(
+                "event 0 breaks rule school.unknown: school: no school S404 is registered; nothing was appended, correct or reorder the events and send them again"
+            ),
+            "school: no school S404 is registered"
+        );
+        assert_eq!(rule_detail("something else"), "something else");
+    }
 }

@@ -290,7 +290,7 @@ fn results(
                 row.to_string(),
                 esc(&r.column),
                 format!("<code>{}</code>", esc(&r.rule)),
-                esc(&r.message),
+                format!("<span class=\"wrap\">{}</span>", esc(&r.message)),
             ]),
             _ => None,
         })
@@ -302,7 +302,12 @@ fn results(
         .iter()
         .take(MAX_LISTED)
         .map(|(row, column, message)| {
-            vec![row.to_string(), esc(column), String::new(), esc(message)]
+            vec![
+                row.to_string(),
+                esc(column),
+                String::new(),
+                format!("<span class=\"wrap\">{}</span>", esc(message)),
+            ]
         })
         .collect();
     let heads = [M::ColRow, M::ColColumn, M::ColRule, M::ColMessage];
