@@ -31,6 +31,7 @@
 //! - The state snapshot is a cache: a bad one is never a reason to refuse to open.
 
 mod append;
+mod certificate;
 mod error;
 mod open;
 mod personal;
@@ -38,6 +39,7 @@ mod read;
 mod view;
 
 pub use append::Events;
+pub use certificate::CertificateAnswer;
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use personal::{Field, Reader};
 pub use view::View;

@@ -220,6 +220,11 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
         Role::Writer => {
             format!("<p class=\"empty\">{}</p>", esc(M::NoConsoleForRole.t(l)))
         }
+        // A teacher's home is their own record.
+        Role::Teacher => {
+            let to = who.caller.teacher.as_deref().unwrap_or_default();
+            return c.finish(&ctx, Ok(see_other(&format!("/teachers/{}", enc(to)))));
+        }
     };
     let page = ctx.frame().page(M::Home.t(l), &body);
     c.finish(&ctx, Ok(html(StatusCode::OK, page)))
