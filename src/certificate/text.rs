@@ -164,6 +164,8 @@ struct Words {
     dispatches: &'static str,
     none: &'static str,
     to: &'static str,
+    start: &'static str,
+    entry: &'static str,
     min_end: &'static str,
     end: &'static str,
     days: &'static str,
@@ -198,6 +200,8 @@ const ZH: Words = Words {
     dispatches: "交流经历",
     none: "无",
     to: "→",
+    start: "起始",
+    entry: "记录",
     min_end: "最短期满",
     end: "返回",
     days: "天",
@@ -232,6 +236,8 @@ const EN: Words = Words {
     dispatches: "Dispatches",
     none: "none",
     to: "->",
+    start: "start",
+    entry: "entry",
     min_end: "minimum end",
     end: "returned",
     days: "days",
@@ -298,12 +304,13 @@ pub fn render(v: &Verified, lang: Lang) -> String {
     for d in &s.dispatches {
         let _ = write!(
             o,
-            "  {} {} {} {} {}: {} {}, {} {}",
+            "  {} {} {} {} {}: {} {}, {} {}, {}",
             d.dispatch,
             vocab(lang, &d.kind),
             school(v, &d.from_school),
             w.to,
             school(v, &d.to_school),
+            w.start,
             d.start_date,
             w.min_end,
             d.min_end,
@@ -340,10 +347,11 @@ pub fn render(v: &Verified, lang: Lang) -> String {
     for p in &s.promotions {
         let _ = writeln!(
             o,
-            "  {} {}: {} {}",
+            "  {} {}: {} ({} {})",
             p.date,
             vocab(lang, &p.kind),
             vocab(lang, &p.to),
+            w.entry,
             p.seq
         );
     }
