@@ -63,8 +63,8 @@ pub const STATEMENT_FORMAT: &str = "rotaledger-certificate-statement";
 pub const CERTIFICATE_VERSION: u32 = 1;
 /// The `hash` field: the entry hash and tree hash function.
 pub const CERTIFICATE_HASH: &str = "blake3";
-/// What the statement signature signs before the statement's bytes (20 + 16 bytes, ending in
-/// a zero byte that no checkpoint body can hold).
+/// What the statement signature signs before the statement's bytes (36 bytes, ending in a
+/// zero byte that no checkpoint body can hold).
 pub const STATEMENT_PREFIX: &[u8] = b"rotaledger certificate statement v1\0";
 /// A certificate larger than this is refused unread (a teacher's whole career is a few
 /// hundred kilobytes).
