@@ -121,7 +121,6 @@ catalogue! {
     CertificateHash => "证明哈希", "Certificate hash";
     CertificateEntries => "条记录", "entries";
     CertificateNone => "无", "none";
-    CertificatePrint => "打印", "Print";
     RoleAuditor => "审计员", "auditor";
     RoleWriter => "数据写入系统", "writer";
     AsOf => "截至日期", "As of";
