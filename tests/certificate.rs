@@ -371,6 +371,7 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         c.statement = c.statement.replace("\"as_of\":\"2025-01-01\"", "\"as_of\":\"2026-01-01\"");
         assert_ne!(c.statement, good.statement);
         cases.push(("a tampered statement", c, "statement-signature"));
+        let mut refused = Vec::new();
         for (i, (what, c, code_name)) in cases.into_iter().enumerate() {
             let f = write(d, &format!("mutated-{i}.json"), &c);
             let (code, out, err) = audit(&f, &key, &[]).await;
@@ -379,6 +380,38 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
                 out.contains(&format!("REFUSED ({code_name})")),
                 "{what}: expected the reason {code_name}, got:\n{out}"
             );
+            refused.push((what, f, code_name));
+        }
+
+        // The independent Python verifier (docs/examples) agrees, reason for reason.
+        if let Some(python) = python_verifier() {
+            let run = |f: &Path| {
+                let out = std::process::Command::new(&python)
+                    .arg(verifier_script())
+                    .arg(f)
+                    .arg("--key")
+                    .arg(&key)
+                    .output()
+                    .unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                )
+            };
+            let (code, out) = run(&admin);
+            assert_eq!(code, Some(0), "{out}");
+            assert!(out.contains("verified: certificate of teacher T1"), "{out}");
+            let (code, out) = run(&own);
+            assert_eq!(code, Some(0), "{out}");
+            assert!(out.contains("name (signed in the statement): 王小明"), "{out}");
+            for (what, f, code_name) in &refused {
+                let (code, out) = run(f);
+                assert_eq!(code, Some(1), "python, {what}: {out}");
+                assert!(
+                    out.contains(&format!("REFUSED ({code_name})")),
+                    "python, {what}: expected {code_name}, got {out}"
+                );
+            }
         }
         // A byte changed anywhere in the file as written (here: inside a proof hash).
         let mut raw = std::fs::read(&admin).unwrap();
@@ -395,6 +428,28 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         assert_eq!(audit(&admin, &d.join("absent.pub"), &[]).await.0, 2);
     })
     .await;
+}
+
+/// `python3` if it can run the example verifier (it needs the blake3 and cryptography
+/// packages); else the test says on stderr that it skipped it.
+fn python_verifier() -> Option<String> {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import blake3, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "certificate: the Python verifier skipped (needs python3 with: pip install blake3 cryptography)"
+        );
+        return None;
+    }
+    Some("python3".into())
+}
+
+fn verifier_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/verify_certificate.py")
 }
 
 fn reason(s: &Status) -> String {
