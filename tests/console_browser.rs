@@ -64,6 +64,36 @@ fn full_page_png(tab: &Tab) -> Vec<u8> {
         .unwrap()
 }
 
+/// The page as PNG, `width` CSS pixels wide from the left edge.
+fn page_png(tab: &Tab, width: f64) -> Vec<u8> {
+    let height = tab
+        .evaluate("document.documentElement.scrollHeight", false)
+        .unwrap()
+        .value
+        .and_then(|v| v.as_f64())
+        .unwrap_or(900.0);
+    let shot = tab
+        .call_method(Page::CaptureScreenshot {
+            format: Some(Page::CaptureScreenshotFormatOption::Png),
+            quality: None,
+            clip: Some(Page::Viewport {
+                x: 0.0,
+                y: 0.0,
+                width,
+                height,
+                scale: 1.0,
+            }),
+            from_surface: Some(true),
+            capture_beyond_viewport: Some(true),
+            optimize_for_speed: None,
+        })
+        .unwrap();
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(shot.data)
+        .unwrap()
+}
+
 fn save(dir: &Path, name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     std::fs::write(dir.join(name), png).unwrap();
@@ -838,9 +868,10 @@ fn teacher_walk(browser_path: PathBuf, base: String, shots: PathBuf, key: PathBu
             ..Default::default()
         }))
         .unwrap();
-    std::fs::write(shots.join("certificate.pdf"), &pdf).unwrap();
+    std::fs::write(profile.path().join("certificate.pdf"), &pdf).unwrap();
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    // How the page looks on paper, for a person to look at.
+    // How the page looks on paper, for a person to look at: print styles, the width of A4
+    // inside its margins (210 - 2 x 14 mm = 182 mm, 688 CSS pixels).
     tab.call_method(
         headless_chrome::protocol::cdp::Emulation::SetEmulatedMedia {
             media: Some("print".into()),
@@ -848,7 +879,10 @@ fn teacher_walk(browser_path: PathBuf, base: String, shots: PathBuf, key: PathBu
         },
     )
     .unwrap();
-    save(&shots, "certificate-print.png", &full_page_png(&tab));
+    tab.evaluate("document.body.style.width = '182mm'", false)
+        .unwrap();
+    save(&shots, "certificate-print.png", &page_png(&tab, 688.0));
+    tab.evaluate("document.body.style.width = ''", false).unwrap();
     tab.call_method(
         headless_chrome::protocol::cdp::Emulation::SetEmulatedMedia {
             media: Some(String::new()),
