@@ -882,7 +882,8 @@ fn teacher_walk(browser_path: PathBuf, base: String, shots: PathBuf, key: PathBu
     tab.evaluate("document.body.style.width = '182mm'", false)
         .unwrap();
     save(&shots, "certificate-print.png", &page_png(&tab, 688.0));
-    tab.evaluate("document.body.style.width = ''", false).unwrap();
+    tab.evaluate("document.body.style.width = ''", false)
+        .unwrap();
     tab.call_method(
         headless_chrome::protocol::cdp::Emulation::SetEmulatedMedia {
             media: Some(String::new()),

@@ -274,3 +274,30 @@ fn a_later_checkpoint_is_checked_for_consistency() {
     let e = verify_later(&v, &forked, &proof, &key().verifier()).unwrap_err();
     assert_eq!(e.code(), "consistency");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any byte replaced, or the file cut short: verification never panics, and a file that
+    /// still verifies proves exactly what the original did (only JSON whitespace changed).
+    #[test]
+    fn mutated_certificates_never_panic_nor_prove_anything_else(
+        pos in proptest::prelude::any::<proptest::sample::Index>(),
+        byte in proptest::prelude::any::<u8>(),
+        cut in proptest::prelude::any::<bool>(),
+    ) {
+        let text = make(&log(), "T1", 7, &key()).to_json().expect("json");
+        let original = verify(text.as_bytes(), &key().verifier()).expect("verifies").hash;
+        let mut b = text.into_bytes();
+        let i = pos.index(b.len());
+        if cut {
+            b.truncate(i);
+        } else {
+            b[i] = byte;
+        }
+        if let Ok(v) = verify(&b, &key().verifier()) {
+            let _ = text::render(&v, Lang::Zh);
+            proptest::prop_assert_eq!(v.hash, original);
+        }
+    }
+}

@@ -334,7 +334,7 @@ pub fn render(v: &Verified, lang: Lang) -> String {
             "  {} {}/{} {}: {} ({})",
             e.dispatch,
             e.school_year,
-            e.school_year + 1,
+            e.school_year.saturating_add(1),
             w.year,
             vocab(lang, &e.grade),
             school(v, &e.school)

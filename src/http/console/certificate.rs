@@ -217,7 +217,7 @@ fn render(l: Lang, v: &Verified, id: &str, as_of: &str) -> String {
                 o,
                 "<tr><td>{}/{}</td><td>{}</td><td>{}</td></tr>",
                 e.school_year,
-                e.school_year + 1,
+                e.school_year.saturating_add(1),
                 school(v, &e.school),
                 esc(vocab(l, &e.grade))
             );
