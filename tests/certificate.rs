@@ -395,7 +395,11 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
                     .unwrap();
                 (
                     out.status.code(),
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
                 )
             };
             let (code, out) = run(&admin);
@@ -404,6 +408,29 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
             let (code, out) = run(&own);
             assert_eq!(code, Some(0), "{out}");
             assert!(out.contains("name (signed in the statement): 王小明"), "{out}");
+            let with_later = |proof: &Path| {
+                let out = std::process::Command::new(&python)
+                    .arg(verifier_script())
+                    .arg(&admin)
+                    .arg("--key")
+                    .arg(&key)
+                    .arg("--checkpoint")
+                    .arg(&cp_file)
+                    .arg("--consistency")
+                    .arg(proof)
+                    .output()
+                    .unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                )
+            };
+            let (code, out) = with_later(&proof_file);
+            assert_eq!(code, Some(0), "{out}");
+            assert!(out.contains("consistency verified"), "{out}");
+            let (code, out) = with_later(&bad_proof);
+            assert_eq!(code, Some(1), "{out}");
+            assert!(out.contains("REFUSED (consistency)"), "{out}");
             for (what, f, code_name) in &refused {
                 let (code, out) = run(f);
                 assert_eq!(code, Some(1), "python, {what}: {out}");

@@ -3,14 +3,18 @@
 docs/FORMAT.md alone.
 
 Usage:  python3 verify_certificate.py CERTIFICATE.json --key KEY
-        (KEY: a file holding the one-line verifier key, or the line itself)
+            [--checkpoint NEWER --consistency PROOF]
+        (KEY: a file holding the one-line verifier key, or the line itself; NEWER: a later
+        signed checkpoint of the same log; PROOF: the consistency proof file of AUDIT.md §4
+        from the certificate's size to NEWER's)
 Needs:  Python 3.8+, the blake3 package (pip install blake3) and the cryptography package
         (pip install cryptography) for Ed25519.
 
 It implements FORMAT.md §2.8 (the certificate and what a checker does, in order), with §1.3
 (the entry hash), §2.1 and §2.3 (leaf hashes and inclusion proofs) and §2.5 (the signed
-checkpoint, its signature lines and the verifier key). On success it prints the teacher, the
-checkpoint, the certificate hash and each dispatch of the signed summary.
+checkpoint, its signature lines and the verifier key), and with --checkpoint §2.4 (the
+consistency proof: the certificate's log was not forked since). On success it prints the
+teacher, the checkpoint, the certificate hash and each dispatch of the signed summary.
 
 Exit codes, as `rotaledger audit certificate`: 0 verified, 1 refused (the reason code and the
 entry are named), 2 could not run (no such file, not a key).
@@ -33,6 +37,7 @@ except ImportError:  # pragma: no cover
 ENTRY_TAG = b"rotaledger.entry.v1\x00"  # §1.3
 STATEMENT_PREFIX = b"rotaledger certificate statement v1\x00"  # §2.8, 36 bytes
 MAX_INCLUSION_HASHES = 64  # §2.4: a tree of at most 2^64 - 1 leaves
+MAX_CONSISTENCY_HASHES = 65
 
 
 def H(data: bytes) -> bytes:
@@ -91,7 +96,7 @@ def key_id(name, public_key):
 
 
 def parse_key(line):
-    name, kid, k = line.strip().split("+")
+    name, kid, k = line.strip().split("+", 2)  # base64 may hold "+" too
     raw = base64.b64decode(k, validate=True)
     if len(raw) != 33 or raw[0] != 1 or base64.b64encode(raw).decode() != k:
         raise ValueError("not base64 of 0x01 and a 32-byte Ed25519 key")
@@ -168,6 +173,62 @@ def verify_inclusion(m, n, entry_hash, proof, root):
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
+
+
+# ---- consistency proofs (§2.4) ----
+
+
+def verify_consistency(m, n, r1, r2, proof):
+    if len(proof) > MAX_CONSISTENCY_HASHES or m > n:
+        return False
+    if m == n:
+        return not proof and r1 == r2
+    if m == 0:
+        return not proof and r1 == H(b"")
+    if not proof:
+        return False
+    path = ([r1] if m & (m - 1) == 0 else []) + proof
+    fn, sn = m - 1, n - 1
+    while fn % 2 == 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            fr = H(b"\x01" + c + fr)
+            sr = H(b"\x01" + c + sr)
+            while fn % 2 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = H(b"\x01" + sr + c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == r1 and sr == r2
+
+
+def verify_later(origin, size, root, newer_text, proof_text, key):
+    """The later checkpoint is the key's, of the same log, and the proof joins the two."""
+    try:
+        n_origin, n_size, n_root = open_checkpoint(newer_text, key)
+    except Refused as e:
+        raise Refused("consistency", f"the later checkpoint: {e}")
+    p = strict_json(proof_text, "consistency")
+    head = (p.get("format"), p.get("version"), p.get("kind"), p.get("hash")) if isinstance(p, dict) else None
+    if head != ("rotaledger-proof", 1, "consistency", "blake3"):
+        raise Refused("consistency", "not a consistency proof file (AUDIT.md §4)")
+    if n_origin != origin:
+        raise Refused("consistency", f"the later checkpoint is of another log: {n_origin}")
+    if n_size < size:
+        raise Refused("consistency", f"the later checkpoint has {n_size} entries, fewer than {size}: rolled back")
+    if (p.get("old_size"), p.get("new_size")) != (size, n_size):
+        raise Refused("consistency", "the proof is for other sizes")
+    proof = [hex32(h, "a consistency proof hash", "consistency") for h in p.get("proof", [])]
+    if not verify_consistency(size, n_size, root, n_root, proof):
+        raise Refused("consistency", f"the proof does not join the logs of {size} and {n_size} entries: a fork")
+    return n_size
 
 
 # ---- the certificate (§2.8) ----
@@ -256,14 +317,19 @@ def verify(data, key):
     for d in summary.get("dispatches", []):
         if d.get("dispatch") not in dispatches:
             raise Refused("summary", f"the summary names dispatch {d.get('dispatch')}, recorded by no entry")
-    return st, H(statement)
+    return st, H(statement), (origin, size, root)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("certificate")
     ap.add_argument("--key", required=True)
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--consistency")
     a = ap.parse_args()
+    if bool(a.checkpoint) != bool(a.consistency):
+        print("error: --checkpoint and --consistency go together", file=sys.stderr)
+        return 2
     try:
         try:
             with open(a.key, encoding="utf-8") as f:
@@ -280,8 +346,20 @@ def main():
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    later = None
+    if a.checkpoint:
+        try:
+            with open(a.checkpoint, encoding="utf-8") as f:
+                newer = f.read()
+            with open(a.consistency, encoding="utf-8") as f:
+                proof = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
-        st, h = verify(data, key)
+        st, h, (origin, size, root) = verify(data, key)
+        if a.checkpoint:
+            later = verify_later(origin, size, root, newer, proof, key)
     except Refused as e:
         print(f"{e} [{a.certificate}]")
         return 1
@@ -299,6 +377,8 @@ def main():
     credits = s.get("credits") or {}
     for k in ("rotation", "leadership", "returning_mentor", "senior_title"):
         print(f"  {k}: {'met' if (credits.get(k) or {}).get('met') else 'not met'}")
+    if later is not None:
+        print(f"consistency verified: the later checkpoint of {later} entries extends the certificate's; no fork")
     return 0
 
 
