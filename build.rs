@@ -54,6 +54,8 @@ const QUERY_MESSAGES: &[&str] = &[
     "OwedEvaluation",
     "EvaluationsOwedRequest",
     "EvaluationsOwedResponse",
+    "CertificateRequest",
+    "CertificateResponse",
 ];
 
 /// The answers of `types.proto`, `ledger.proto` and `audit.proto` served as JSON by the HTTP
@@ -108,6 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in [
         "Position.head_hash",
         "TeacherLink.hash",
+        "CertificateResponse.certificate_hash",
         "HistoryEntry.hash",
         "Head.hash",
         "Head.root",

@@ -14,6 +14,8 @@
 //! - [`ledger`]: the façade: log + tree + checkpoints + the domain's sequencer; durable appends
 //!   answered with receipts, committed reads.
 //! - `domain`: events, policy, rules, projections; plain Rust, no I/O.
+//! - [`certificate`]: the rotation certificate (交流轮岗证明): a teacher's entries with their
+//!   proofs, a checkpoint and the ledger's signed statement, checked offline.
 //! - [`snapshot`]: the state snapshot file: the domain state at a verified log position, so a
 //!   restart replays only the entries after it. A cache, never a source of truth.
 //! - [`atomic`]: files that appear only complete and durable (snapshot, exports, proofs).
@@ -38,6 +40,7 @@ pub mod proto {
 }
 
 pub mod atomic;
+pub mod certificate;
 pub mod cli;
 pub mod domain;
 pub mod generate;

@@ -64,6 +64,36 @@ fn full_page_png(tab: &Tab) -> Vec<u8> {
         .unwrap()
 }
 
+/// The page as PNG, `width` CSS pixels wide from the left edge.
+fn page_png(tab: &Tab, width: f64) -> Vec<u8> {
+    let height = tab
+        .evaluate("document.documentElement.scrollHeight", false)
+        .unwrap()
+        .value
+        .and_then(|v| v.as_f64())
+        .unwrap_or(900.0);
+    let shot = tab
+        .call_method(Page::CaptureScreenshot {
+            format: Some(Page::CaptureScreenshotFormatOption::Png),
+            quality: None,
+            clip: Some(Page::Viewport {
+                x: 0.0,
+                y: 0.0,
+                width,
+                height,
+                scale: 1.0,
+            }),
+            from_surface: Some(true),
+            capture_beyond_viewport: Some(true),
+            optimize_for_speed: None,
+        })
+        .unwrap();
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(shot.data)
+        .unwrap()
+}
+
 fn save(dir: &Path, name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     std::fs::write(dir.join(name), png).unwrap();
@@ -777,6 +807,218 @@ async fn an_auditor_checks_the_log_in_a_real_browser() {
         };
         std::fs::create_dir_all(&shots).unwrap();
         tokio::task::spawn_blocking(move || audit_walk(path, base, shots, facts))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+// A teacher signs in, sees their own record and prints their certificate.
+
+/// A server with the console's district and a token for 王芳 (T1) herself.
+async fn teacher_server() -> (crate::util::TestServer, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = crate::util::access_text(&[("hr-system", "writer", "", "tok-writer")]);
+    text.push_str(&format!(
+        "[[token]]\nname = \"teacher-T1\"\nrole = \"teacher\"\nteacher = \"T1\"\nhash = \"{}\"\n",
+        rotaledger::grpc::auth::hash_token("tok-t1")
+    ));
+    let access =
+        rotaledger::grpc::auth::Access::load(&crate::util::write_access_file(dir.path(), &text))
+            .unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let s = crate::util::TestServer::start_in(dir, |c| {
+        c.access = access;
+        c.http = Some(rotaledger::server::HttpListener::bound(http));
+    })
+    .await;
+    crate::console::scenario(&s).await;
+    (s, base)
+}
+
+/// The pages of a PDF (its `/Type /Page` objects) and their media boxes, read from the
+/// uncompressed object headers Chromium writes.
+fn pdf_pages(pdf: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(pdf);
+    let mut pages = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(at) = rest.find("/Type /Page") {
+        rest = &rest[at + "/Type /Page".len()..];
+        if rest.starts_with('s') {
+            continue; // `/Type /Pages`: the page tree, not a page.
+        }
+        let end = rest.find("endobj").unwrap_or(rest.len());
+        let object = &rest[..end];
+        let media = object
+            .find("/MediaBox")
+            .map(|m| object[m..].split(']').next().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        pages.push(media);
+    }
+    pages
+}
+
+fn teacher_walk(browser_path: PathBuf, base: String, shots: PathBuf, key: PathBuf) {
+    let profile = tempfile::tempdir().unwrap();
+    let browser = launch(browser_path, profile.path(), Duration::from_secs(60));
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+
+    // Signed in, the teacher's home is her own record.
+    sign_in(&tab, &base, "tok-t1");
+    let url = wait_for_url(&tab, |u| u.contains("/teachers/T1"));
+    assert!(url.ends_with("/teachers/T1"), "{url}");
+    let text = visible_text(&tab);
+    for want in [
+        "王芳",
+        "交流期限进度",
+        "晋升资格",
+        "全部记录",
+        "查看并打印交流轮岗证明",
+    ] {
+        assert!(
+            text.contains(want),
+            "the teacher's page shows no {want}: {text}"
+        );
+    }
+    // Nobody else's: another teacher's page is the "not found" page.
+    goto(&tab, &format!("{base}/teachers/T2"));
+    assert!(!visible_text(&tab).contains("李明"));
+
+    // The printable certificate.
+    goto(
+        &tab,
+        &format!("{base}/teachers/T1/certificate?as_of={AS_OF}"),
+    );
+    let text = visible_text(&tab);
+    for want in [
+        "交流轮岗证明",
+        "王芳",
+        "第一实验小学",
+        "阳光小学",
+        "2022-09-01",
+        "2025-09-01",
+        "2022/2023",
+        "良好",
+        "优秀",
+        "晋升资格结论",
+        "符合",
+        "证明哈希",
+    ] {
+        assert!(
+            text.contains(want),
+            "the certificate shows no {want}: {text}"
+        );
+    }
+    let qr = js(
+        &tab,
+        "String(document.querySelectorAll('figure.qr svg rect, figure.qr svg path').length)",
+    );
+    assert_ne!(qr, "0", "no QR code drawn");
+    save(&shots, "certificate.png", &full_page_png(&tab));
+
+    // Printed: one A4 page (595 x 842 points), without the console's header.
+    let pdf = tab
+        .print_to_pdf(Some(headless_chrome::types::PrintToPdfOptions {
+            prefer_css_page_size: Some(true),
+            print_background: Some(true),
+            ..Default::default()
+        }))
+        .unwrap();
+    std::fs::write(profile.path().join("certificate.pdf"), &pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    // How the page looks on paper, for a person to look at: print styles, the width of A4
+    // inside its margins (210 - 2 x 14 mm = 182 mm, 688 CSS pixels).
+    tab.call_method(
+        headless_chrome::protocol::cdp::Emulation::SetEmulatedMedia {
+            media: Some("print".into()),
+            features: None,
+        },
+    )
+    .unwrap();
+    tab.evaluate("document.body.style.width = '182mm'", false)
+        .unwrap();
+    save(&shots, "certificate-print.png", &page_png(&tab, 688.0));
+    tab.evaluate("document.body.style.width = ''", false)
+        .unwrap();
+    tab.call_method(
+        headless_chrome::protocol::cdp::Emulation::SetEmulatedMedia {
+            media: Some(String::new()),
+            features: None,
+        },
+    )
+    .unwrap();
+    let pages = pdf_pages(&pdf);
+    assert_eq!(
+        pages.len(),
+        1,
+        "the certificate prints on {} pages",
+        pages.len()
+    );
+    let size: Vec<f64> = pages[0]
+        .trim_start_matches("/MediaBox [")
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let a4 = size.len() == 4 && (size[2] - 595.3).abs() < 2.0 && (size[3] - 841.9).abs() < 2.0;
+    assert!(a4, "not A4 (595 x 842 points): {}", pages[0]);
+
+    // The JSON download, as the page links it, verifies offline.
+    let file = tab
+        .evaluate(
+            "(async () => { const a = document.querySelector('a[download]'); \
+             return await (await fetch(a.href)).text(); })()",
+            true,
+        )
+        .unwrap()
+        .value
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let path = profile.path().join("certificate.json");
+    std::fs::write(&path, file).unwrap();
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["audit", "certificate"])
+        .arg(&path)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("姓名: 王芳"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_prints_their_certificate_in_a_real_browser() {
+    let Some(path) = chromium() else {
+        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
+        );
+        return;
+    };
+    bounded(180, async {
+        let (s, base) = teacher_server().await;
+        let tmp = tempfile::tempdir().unwrap();
+        let key = rotaledger::merkle::CheckpointKey::load(
+            &s.dir.path().join("data").join("checkpoint.key"),
+        )
+        .unwrap();
+        let key_file = tmp.path().join("ledger.pub");
+        std::fs::write(&key_file, format!("{}\n", key.verifier())).unwrap();
+        let shots = match std::env::var_os("ROTALEDGER_SCREENSHOTS") {
+            Some(d) => PathBuf::from(d),
+            None => tmp.path().to_owned(),
+        };
+        std::fs::create_dir_all(&shots).unwrap();
+        tokio::task::spawn_blocking(move || teacher_walk(path, base, shots, key_file))
             .await
             .unwrap();
     })

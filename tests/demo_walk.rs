@@ -2,7 +2,9 @@
 //! the principal's token is read from what the demo prints, and headless Chromium signs in,
 //! goes to the principal's school, finds a teacher from the due-to-rotate list by id, reads
 //! the teacher's history and eligibility in Chinese, downloads the school's due-to-rotate
-//! list, and is refused a teacher of another school. Then SIGTERM, and a clean exit.
+//! list, and is refused a teacher of another school. Then the demo's teacher signs in, sees
+//! their own record, opens their certificate, and downloads it: it verifies against the
+//! ledger's public key. Then SIGTERM, and a clean exit.
 //!
 //! Skipped without Chromium as `console_browser` is (a failure with
 //! `ROTALEDGER_REQUIRE_BROWSER=1`).
@@ -431,6 +433,48 @@ fn walk(browser_path: PathBuf, base: &str, school: &str, token: &str, other: &st
     }
 }
 
+/// The demo's teacher in headless Chromium (blocking): signed in, their home is their own
+/// record, which links to their printable certificate.
+fn teacher_walk(browser_path: PathBuf, base: &str, token: &str, teacher: &str) {
+    let profile = tempfile::tempdir().unwrap();
+    let browser = launch(browser_path, profile.path(), Duration::from_secs(60));
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+    tab.navigate_to(&format!("{base}/"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("input[name=token]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str(token).unwrap();
+    tab.wait_for_element("button[type=submit]")
+        .unwrap()
+        .click()
+        .unwrap();
+    let own = format!("/teachers/{teacher}");
+    wait_for_url(&tab, &own, |u| path_of(u) == own);
+    let text = visible_text(&tab);
+    assert!(
+        text.contains(teacher)
+            && text.contains("全部记录")
+            && text.contains("查看并打印交流轮岗证明"),
+        "{text}"
+    );
+    tab.wait_for_element("p.cert-link a")
+        .unwrap()
+        .click()
+        .unwrap();
+    let cert = format!("{own}/certificate");
+    wait_for_url(&tab, &cert, |u| path_of(u).starts_with(&cert));
+    let text = visible_text(&tab);
+    assert!(
+        text.contains("交流轮岗证明") && text.contains("证明哈希") && text.contains("晋升资格结论"),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_walks_the_demo_in_a_browser() {
     let Some(browser_path) = chromium() else {
@@ -517,6 +561,52 @@ async fn a_principal_walks_the_demo_in_a_browser() {
             .await
             .unwrap();
         assert_ne!(r.status(), 200);
+
+        // The demo's teacher: their record in the console, and a certificate that verifies
+        // against the ledger's public key; another teacher's record refused.
+        let line = demo
+            .printed_after("teacher ")
+            .unwrap_or_else(|| panic!("no teacher token printed\n{}", demo.output()));
+        let (who, teacher_token) = line.split_once(':').unwrap();
+        let teacher = who.split_whitespace().next().unwrap().to_owned();
+        let teacher_token = teacher_token.trim().to_owned();
+        {
+            let (base, token, teacher) = (base.clone(), teacher_token.clone(), teacher.clone());
+            let path = chromium().unwrap();
+            tokio::task::spawn_blocking(move || teacher_walk(path, &base, &token, &teacher))
+                .await
+                .unwrap();
+        }
+        let http = reqwest::Client::new();
+        let r = http
+            .get(format!("{base}/api/v1/teachers/{teacher}/certificate"))
+            .bearer_auth(&teacher_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let file = r.bytes().await.unwrap();
+        let key = admin_json(&base, &admin, "/api/v1/public-key").await;
+        let key: rotaledger::merkle::VerifierKey =
+            str_at(&key, &["verifier_key"]).unwrap().parse().unwrap();
+        let v = rotaledger::certificate::verify(&file, &key).unwrap();
+        assert_eq!(v.statement.teacher, teacher);
+        assert!(
+            v.summary.name.is_some(),
+            "the teacher's own certificate has no name"
+        );
+        assert!(!v.summary.dispatches.is_empty());
+        let someone_else = [&other, &walked.teacher.0]
+            .into_iter()
+            .find(|t| **t != teacher)
+            .unwrap();
+        let r = http
+            .get(format!("{base}/api/v1/teachers/{someone_else}/history"))
+            .bearer_auth(&teacher_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
 
         let (code, output) = tokio::task::spawn_blocking(move || demo.terminate())
             .await

@@ -81,6 +81,33 @@ pub enum AuditCommand {
         #[arg(long)]
         key: String,
     },
+    /// Verify a rotation certificate (交流轮岗证明, `rotaledger certificate`) and print what it
+    /// states in plain words.
+    ///
+    /// Checks every entry's hash and inclusion proof against the certificate's checkpoint,
+    /// the checkpoint's and the statement's signatures by KEY, that every entry is about the
+    /// teacher and that they are all of the teacher's entries up to the checkpoint (the
+    /// teacher's chain, from the head the statement names back to its start). With
+    /// --checkpoint and --consistency, also that a later checkpoint extends the
+    /// certificate's (its log was not forked). Exit 0 verified, 1 refused (the reason
+    /// named), 2 could not run.
+    Certificate {
+        /// The certificate file.
+        file: PathBuf,
+        /// The ledger's public key: a file holding the one-line verifier key, or the line.
+        #[arg(long)]
+        key: String,
+        /// A later signed checkpoint of the same log (needs --consistency).
+        #[arg(long, requires = "consistency")]
+        checkpoint: Option<PathBuf>,
+        /// The consistency proof from the certificate's checkpoint to --checkpoint
+        /// (`rotaledger audit prove consistency`, or `GET /api/v1/proofs/consistency`).
+        #[arg(long, requires = "checkpoint")]
+        consistency: Option<PathBuf>,
+        /// The language of the summary: zh (中文) or en.
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: TextLang,
+    },
     /// Sign a checkpoint of a store no server holds, with its key (`<data>/checkpoint.key`).
     Checkpoint {
         /// Data directory of a store no server is using.
@@ -132,6 +159,15 @@ pub enum AuditCommand {
         #[command(subcommand)]
         what: ProveCommand,
     },
+}
+
+/// The language `audit certificate` speaks.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum TextLang {
+    /// 简体中文.
+    Zh,
+    /// English.
+    En,
 }
 
 /// `audit prove ...`.
@@ -196,6 +232,19 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             proof,
             key,
         } => audit_consistency(&old, &new, &proof, &key),
+        AuditCommand::Certificate {
+            file,
+            key,
+            checkpoint,
+            consistency,
+            lang,
+        } => audit_certificate(
+            &file,
+            &key,
+            checkpoint.as_deref(),
+            consistency.as_deref(),
+            lang,
+        ),
         AuditCommand::Checkpoint {
             data,
             size,
@@ -540,6 +589,59 @@ fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<
             Ok(Outcome::Problem)
         }
     }
+}
+
+fn audit_certificate(
+    file: &Path,
+    key: &str,
+    later: Option<&Path>,
+    consistency: Option<&Path>,
+    lang: TextLang,
+) -> Result<Outcome, CliError> {
+    use crate::certificate::{self, MAX_CERTIFICATE_BYTES, Refusal};
+    use crate::http::console::messages::Lang;
+    let lang = match lang {
+        TextLang::Zh => Lang::Zh,
+        TextLang::En => Lang::En,
+    };
+    let key = verifier_key(key)?;
+    let bytes = read_small(file, "certificate", MAX_CERTIFICATE_BYTES as u64)?;
+    let later = match (later, consistency) {
+        (Some(cp), Some(proof)) => Some((read_checkpoint(cp)?, consistency_file(proof)?)),
+        _ => None,
+    };
+    let refuse = |e: Refusal| {
+        let head = match lang {
+            Lang::Zh => "证明无效 REFUSED",
+            Lang::En => "REFUSED",
+        };
+        println!("{head} ({}): certificate {}: {e}", e.code(), file.display());
+        Ok(Outcome::Problem)
+    };
+    let v = match certificate::verify(&bytes, &key) {
+        Ok(v) => v,
+        Err(e) => return refuse(e),
+    };
+    print!("{}", certificate::text::render(&v, lang));
+    if let Some((newer, proof)) = later {
+        match certificate::verify_later(&v, &newer, &proof, &key) {
+            Ok(n) => println!(
+                "{} {} (root {}): {}",
+                match lang {
+                    Lang::Zh => "一致性已验证：较新的检查点",
+                    Lang::En => "consistency verified: the later checkpoint of",
+                },
+                n.size,
+                hex::encode(n.root),
+                match lang {
+                    Lang::Zh => "延续本证明的检查点，账本未分叉。",
+                    Lang::En => "extends the certificate's checkpoint; the log was not forked.",
+                }
+            ),
+            Err(e) => return refuse(e),
+        }
+    }
+    Ok(Outcome::Ok)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! Tokens for `serve --demo`: without them the demo would run open (every caller the local
 //! admin), and nobody could try the console as a principal, the person it is mostly for. On
-//! first start the demo makes an admin token (bureau staff) and a principal token for the
-//! demo's first strong school, keeps them in its data directory (`demo-tokens.txt`, and
-//! `demo-access.toml` with their hashes, both readable by the owner only), and prints them
-//! on every start. An access file given with `--config` is used instead.
+//! first start the demo makes an admin token (bureau staff), a principal token for the
+//! demo's first strong school and a teacher token for a teacher with the longest rotation
+//! (their own record and certificate), keeps them in its data directory (`demo-tokens.txt`,
+//! and `demo-access.toml` with their hashes, both readable by the owner only), and prints
+//! them on every start. An access file given with `--config` is used instead.
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +21,9 @@ pub const ACCESS_FILE: &str = "demo-access.toml";
 /// One demo token, as printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoToken {
-    /// `admin` or `principal`.
+    /// `admin`, `principal` or `teacher`.
     pub role: String,
-    /// The principal's school (empty for the admin).
+    /// The principal's school, the teacher's id (empty for the admin).
     pub school: String,
     /// The token.
     pub token: String,
@@ -80,10 +81,10 @@ fn access_text(tokens: &[DemoToken]) -> String {
     tokens
         .iter()
         .map(|t| {
-            let schools = if t.school.is_empty() {
-                String::new()
-            } else {
-                format!("schools = [\"{}\"]\n", t.school)
+            let schools = match (t.role.as_str(), t.school.is_empty()) {
+                (_, true) => String::new(),
+                ("teacher", false) => format!("teacher = \"{}\"\n", t.school),
+                _ => format!("schools = [\"{}\"]\n", t.school),
             };
             format!(
                 "[[token]]\nname = \"demo-{}\"\nrole = \"{}\"\n{schools}hash = \"{}\"\n\n",
@@ -131,12 +132,24 @@ fn principal_school(ledger: &Ledger) -> Option<String> {
     })
 }
 
+/// The teacher whose token the demo makes: the one of the earliest dispatch (so the longest
+/// rotation, and a certificate with terms and evaluations to show); ties by dispatch id.
+fn demo_teacher(ledger: &Ledger) -> Option<String> {
+    ledger
+        .query(|s| {
+            s.dispatches()
+                .min_by(|a, b| (a.start_date, &a.id).cmp(&(b.start_date, &b.id)))
+                .map(|d| d.teacher.to_string())
+        })
+        .value
+}
+
 /// The demo's access and its tokens: those kept in `data` from an earlier start, else new
 /// ones (an admin, and the principal of the first strong school of the loaded district).
 pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToken>), CliError> {
     let tokens_path: PathBuf = data.join(TOKENS_FILE);
     let access_path: PathBuf = data.join(ACCESS_FILE);
-    let tokens = match read_tokens(&tokens_path) {
+    let mut tokens = match read_tokens(&tokens_path) {
         Some(t) => t,
         None => {
             let school = principal_school(ledger);
@@ -162,6 +175,25 @@ pub fn demo_access(data: &Path, ledger: &Ledger) -> Result<(Access, Vec<DemoToke
             tokens
         }
     };
+    // A teacher's token, also for a data directory made before teachers had tokens.
+    if !tokens.iter().any(|t| t.role == "teacher")
+        && let Some(teacher) = demo_teacher(ledger)
+    {
+        tokens.push(DemoToken {
+            role: "teacher".into(),
+            school: teacher,
+            token: new_token().map_err(CliError::ctx("reading OS randomness"))?,
+        });
+        let text = format!(
+            "# rotaledger serve --demo: sign-in tokens of the demo district (role, school or teacher, token)\n{}\n",
+            tokens
+                .iter()
+                .map(DemoToken::line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        write_private(&tokens_path, &text)?;
+    }
     write_private(&access_path, &access_text(&tokens))?;
     let access = Access::load(&access_path).map_err(|e| CliError(e.to_string()))?;
     Ok((access, tokens))
@@ -173,9 +205,16 @@ pub fn announce(tokens: &[DemoToken], data: &Path) -> Vec<String> {
         "demo sign-in tokens (kept in {}):",
         data.join(TOKENS_FILE).display()
     )];
-    for t in tokens {
+    // The principal's line last: what a script waiting for the demo looks for.
+    let mut ordered: Vec<&DemoToken> = tokens.iter().collect();
+    ordered.sort_by_key(|t| t.role == "principal");
+    for t in ordered {
         out.push(match t.role.as_str() {
             "admin" => format!("  admin (bureau staff, /district): {}", t.token),
+            "teacher" => format!(
+                "  teacher {} (their own record and certificate): {}",
+                t.school, t.token
+            ),
             _ => format!("  principal of school {}: {}", t.school, t.token),
         });
     }
@@ -199,7 +238,16 @@ mod tests {
                 school: "S0001".into(),
                 token: "rl_b".into(),
             },
+            DemoToken {
+                role: "teacher".into(),
+                school: "T0001".into(),
+                token: "rl_c".into(),
+            },
         ];
+        assert!(access_text(&tokens).contains("teacher = \"T0001\""));
+        let lines = announce(&tokens, Path::new("/d"));
+        assert!(lines.last().unwrap().contains("principal of school S0001"));
+        assert!(lines.iter().any(|l| l.contains("teacher T0001")));
         let access = Access::parse(&access_text(&tokens)).unwrap();
         assert!(!access.is_open());
         let dir = tempfile::tempdir().unwrap();

@@ -281,6 +281,35 @@ pub fn history(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, CliErro
     })
 }
 
+/// `rotaledger certificate TEACHER --out FILE`: asks the server for the teacher's
+/// certificate and writes it (atomically) as it came.
+pub fn certificate(
+    c: &Connect,
+    teacher: &str,
+    as_of: Option<String>,
+    out: &std::path::Path,
+) -> Result<Outcome, CliError> {
+    let req = proto::CertificateRequest {
+        teacher: teacher.into(),
+        as_of: as_of.unwrap_or_default(),
+    };
+    let r = ask(c, "Certificate", |mut q| async move {
+        q.certificate(call(req)).await
+    })?;
+    crate::atomic::AtomicFile::write_all(out, r.certificate.as_bytes())?;
+    let size = r.position.as_ref().map_or(0, |p| p.size);
+    println!(
+        "wrote {}: the certificate of {teacher} at checkpoint size {size}, certificate hash {}",
+        out.display(),
+        hex::encode(&r.certificate_hash)
+    );
+    println!(
+        "check it offline: rotaledger audit certificate {} --key <the ledger's public key>",
+        out.display()
+    );
+    Ok(Outcome::Ok)
+}
+
 /// `rotaledger eligibility TEACHER`.
 pub fn eligibility(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, CliError> {
     let req = proto::EligibilityRequest {

@@ -95,6 +95,25 @@ pub enum ServiceCommand {
         #[command(flatten)]
         at: AsOf,
     },
+    /// Write a teacher's rotation certificate (交流轮岗证明): every entry about the teacher
+    /// with an inclusion proof, a signed checkpoint, and the ledger's signed statement of
+    /// their terms, evaluations, promotions and eligibility (docs/FORMAT.md §2.8). Check it
+    /// offline with `rotaledger audit certificate FILE --key KEY`.
+    ///
+    /// Admins, a principal with the teacher in scope, or the teacher themself (whose
+    /// certificate alone carries their name).
+    Certificate {
+        #[command(flatten)]
+        connect: Connect,
+        /// The teacher id.
+        teacher: String,
+        /// The date the statement answers for (YYYY-MM-DD; default: today, UTC+8).
+        #[arg(long, value_parser = query::date_arg)]
+        as_of: Option<String>,
+        /// The file to write (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print dispatches' terms (start, min_end, end, status), filtered.
     Terms {
         #[command(flatten)]
@@ -182,6 +201,12 @@ impl ServiceCommand {
                 teacher,
                 at,
             } => query::eligibility(&connect, &teacher, &at),
+            ServiceCommand::Certificate {
+                connect,
+                teacher,
+                as_of,
+                out,
+            } => query::certificate(&connect, &teacher, as_of, &out),
             ServiceCommand::Terms {
                 connect,
                 filters,

@@ -35,6 +35,9 @@ pub enum Role {
     Auditor,
     /// Principals and bureau staff: queries, scoped to a list of schools.
     Principal,
+    /// A teacher: their own history, eligibility, terms and certificate (PIPL Arts. 44-45),
+    /// nothing about anyone else.
+    Teacher,
     /// Everything.
     Admin,
 }
@@ -46,6 +49,7 @@ impl Role {
             Role::Writer => "writer",
             Role::Auditor => "auditor",
             Role::Principal => "principal",
+            Role::Teacher => "teacher",
             Role::Admin => "admin",
         }
     }
@@ -59,6 +63,8 @@ impl Role {
             (Role::Writer, Permission::Append) => true,
             (Role::Auditor, Permission::Audit) => true,
             (Role::Principal, Permission::Query) => true,
+            // Only the teacher's own questions: the Query service narrows it further.
+            (Role::Teacher, Permission::Query) => true,
             _ => false,
         }
     }
@@ -71,9 +77,10 @@ impl std::str::FromStr for Role {
             "writer" => Ok(Role::Writer),
             "auditor" => Ok(Role::Auditor),
             "principal" => Ok(Role::Principal),
+            "teacher" => Ok(Role::Teacher),
             "admin" => Ok(Role::Admin),
             _ => Err(format!(
-                "unknown role {s:?} (writer, auditor, principal, admin)"
+                "unknown role {s:?} (writer, auditor, principal, teacher, admin)"
             )),
         }
     }
@@ -113,6 +120,8 @@ pub struct Caller {
     pub role: Role,
     /// For principals: the schools whose teachers they may see.
     pub schools: Vec<String>,
+    /// For teachers: the one teacher id they may see (their own).
+    pub teacher: Option<String>,
     /// The door the request came through (`grpc`, `http`, `console`), for the access record.
     pub door: &'static str,
 }
@@ -123,9 +132,15 @@ pub struct Caller {
 pub struct Door(pub &'static str);
 
 impl Caller {
-    /// Whether a school is within the caller's scope (admins see everything).
+    /// Whether a school is within the caller's scope (admins see everything; a teacher no
+    /// school).
     pub fn in_scope(&self, school: &str) -> bool {
         self.role == Role::Admin || self.schools.iter().any(|s| s == school)
+    }
+
+    /// For a teacher's token: whether `teacher` is the one it is for.
+    pub fn is_teacher(&self, teacher: &str) -> bool {
+        self.role == Role::Teacher && self.teacher.as_deref() == Some(teacher)
     }
 }
 
@@ -169,6 +184,9 @@ struct TokenEntry {
     /// For principals: their schools.
     #[serde(default)]
     schools: Vec<String>,
+    /// For teachers: their teacher id.
+    #[serde(default)]
+    teacher: Option<String>,
     /// blake3 of the token, 64 hex digits.
     hash: String,
 }
@@ -233,12 +251,38 @@ impl Access {
                     t.name
                 ));
             }
+            match (t.role, &t.teacher) {
+                (Role::Teacher, None) => {
+                    return Err(format!(
+                        "token {:?}: a teacher needs `teacher = \"<teacher id>\"`",
+                        t.name
+                    ));
+                }
+                (Role::Teacher, Some(id)) => {
+                    crate::log::entry::check_id("teacher", id)
+                        .map_err(|e| format!("token {:?}: {e}", t.name))?;
+                    if !t.schools.is_empty() {
+                        return Err(format!(
+                            "token {:?}: a teacher sees only their own record; `schools` is for principals",
+                            t.name
+                        ));
+                    }
+                }
+                (_, Some(_)) => {
+                    return Err(format!(
+                        "token {:?}: `teacher` is only for role = \"teacher\"",
+                        t.name
+                    ));
+                }
+                (_, None) => {}
+            }
             known.push(KnownToken {
                 hash,
                 caller: Caller {
                     name: t.name,
                     role: t.role,
                     schools: t.schools,
+                    teacher: t.teacher,
                     door: "grpc",
                 },
             });
@@ -276,6 +320,7 @@ impl Access {
                     name: LOCAL_ACTOR.into(),
                     role: Role::Admin,
                     schools: Vec::new(),
+                    teacher: None,
                     door: "grpc",
                 });
             }
@@ -360,6 +405,7 @@ mod tests {
             (Role::Writer, [true, true, false, false]),
             (Role::Auditor, [false, true, true, false]),
             (Role::Principal, [false, true, false, true]),
+            (Role::Teacher, [false, true, false, true]),
             (Role::Admin, [true, true, true, true]),
         ];
         for (role, expected) in cases {
@@ -389,6 +435,27 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.contains("boss"), "{e}");
+        let e = access(&format!(
+            "[[token]]\nname = \"t\"\nrole = \"teacher\"\nhash = \"{h}\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("a teacher needs"), "{e}");
+        let e = access(&format!(
+            "[[token]]\nname = \"t\"\nrole = \"principal\"\nschools = [\"S1\"]\nteacher = \"T1\"\nhash = \"{h}\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("only for role"), "{e}");
+        let e = access(&format!(
+            "[[token]]\nname = \"t\"\nrole = \"teacher\"\nteacher = \"T1\"\nschools = [\"S1\"]\nhash = \"{h}\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("only their own"), "{e}");
+        assert!(
+            access(&format!(
+                "[[token]]\nname = \"t\"\nrole = \"teacher\"\nteacher = \"T1\"\nhash = \"{h}\"\n"
+            ))
+            .is_ok()
+        );
         let e = Access::parse("").unwrap_err();
         assert!(e.contains("no [[token]]"), "{e}");
     }

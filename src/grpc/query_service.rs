@@ -32,7 +32,7 @@ use crate::domain::id::Id;
 use crate::domain::teams::{TeamMember, TeamView};
 use crate::domain::terms::TermQuery;
 use crate::domain::vocab::SchoolYear;
-use crate::ledger::{Ledger, LedgerError, Reader, View};
+use crate::ledger::{CertificateAnswer, Ledger, LedgerError, Reader, View};
 use crate::proto;
 use crate::proto::query_server::Query;
 
@@ -104,8 +104,20 @@ fn parse_year(year: i32) -> Result<(SchoolYear, NaiveDate), Status> {
 /// Whether the caller may see a teacher as of a date: its home school, or the receiving school
 /// of a dispatch it serves on that date, is in scope.
 fn teacher_visible(caller: &Caller, view: &View, teacher: &str, as_of: NaiveDate) -> bool {
-    caller.role == Role::Admin || view.teacher_in(teacher, as_of, &|s| caller.in_scope(s))
+    caller.role == Role::Admin
+        || caller.is_teacher(teacher)
+        || view.teacher_in(teacher, as_of, &|s| caller.in_scope(s))
 }
+
+/// The questions a teacher's token may ask (about themself only): everything else is
+/// `PERMISSION_DENIED`, as for a role without the permission.
+const TEACHER_QUERIES: &[&str] = &[
+    "teacher_history",
+    "eligibility",
+    "terms",
+    "certificate",
+    "names",
+];
 
 /// Whether the caller may see a team member by id: the dispatch is from or to one of its
 /// schools (the rule of the `Terms` list, which shows that term anyway), or it sees the
@@ -137,6 +149,14 @@ fn team_in_scope(caller: &Caller, view: &View, t: &TeamView, as_of: NaiveDate) -
 }
 
 fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
+    if caller.role == Role::Teacher {
+        // The same words for another teacher and for no teacher at all: no oracle.
+        return out_of_scope(
+            &caller.name,
+            &format!("teacher {teacher}"),
+            "a teacher's token shows only the teacher it was made for",
+        );
+    }
     out_of_scope(
         &caller.name,
         &format!("teacher {teacher}"),
@@ -295,7 +315,7 @@ impl QueryService {
         T: Send + 'static,
     {
         let started = std::time::Instant::now();
-        let answer = self.answer_uncounted(request, as_of, f).await;
+        let answer = self.answer_uncounted(kind, request, as_of, f).await;
         self.shared.ledger.metrics().query(kind, started.elapsed());
         answer
     }
@@ -303,6 +323,7 @@ impl QueryService {
     /// [`QueryService::answer`] before it is timed.
     async fn answer_uncounted<Req, T>(
         &self,
+        kind: &'static str,
         request: Request<Req>,
         as_of: impl FnOnce(&Req) -> (String, Option<u64>),
         f: impl FnOnce(&Caller, &Ledger, At, Req) -> Result<T, Status> + Send + 'static,
@@ -312,6 +333,13 @@ impl QueryService {
         T: Send + 'static,
     {
         let caller = self.shared.authorize(&request, Permission::Query)?;
+        if caller.role == Role::Teacher && !TEACHER_QUERIES.contains(&kind) {
+            return Err(permission_denied(
+                &caller.name,
+                caller.role.as_str(),
+                "ask this (a teacher's token asks only about the teacher: history, eligibility, terms, certificate)",
+            ));
+        }
         let req = request.into_inner();
         let (date, recorded_up_to) = as_of(&req);
         let as_of = match date.as_str() {
@@ -474,7 +502,11 @@ impl Query for QueryService {
                 let terms = s
                     .terms(&q, at.as_of)
                     .iter()
-                    .filter(|t| caller.in_scope(&t.from_school) || caller.in_scope(&t.to_school))
+                    .filter(|t| {
+                        caller.in_scope(&t.from_school)
+                            || caller.in_scope(&t.to_school)
+                            || caller.is_teacher(&t.teacher)
+                    })
                     .map(qc::term)
                     .collect();
                 Ok(proto::TermsResponse {
@@ -720,6 +752,83 @@ impl Query for QueryService {
                     position: at.position(),
                     school: school.to_string(),
                     owed: owed.iter().map(qc::owed).collect(),
+                })
+            },
+        )
+        .await
+    }
+    async fn certificate(
+        &self,
+        request: Request<proto::CertificateRequest>,
+    ) -> Result<Response<proto::CertificateResponse>, Status> {
+        self.answer(
+            "certificate",
+            request,
+            |r| (r.as_of.clone(), None),
+            |caller, ledger, at, req| {
+                let teacher = parse_id("teacher", &req.teacher)?;
+                let s = &at.view;
+                check_teacher(caller, s, &teacher, at.as_of)?;
+                let h = s.teacher_history(&teacher, at.as_of)?;
+                let mut summary = h.summary.as_ref().map(qc::teacher_summary);
+                // The name only for the teacher themself: nobody else is given it in a file
+                // that travels.
+                if caller.is_teacher(&teacher)
+                    && let (Some(out), Some(sm)) = (summary.as_mut(), h.summary.as_ref())
+                    && sm.erased.is_none()
+                    && let Some(name) = &sm.name
+                {
+                    let via = match caller.door {
+                        "console" => "console certificate",
+                        "http" => "http certificate",
+                        _ => "grpc certificate",
+                    };
+                    out.name = ledger
+                        .reveal(
+                            Reader {
+                                actor: &caller.name,
+                                role: caller.role.as_str(),
+                                via,
+                            },
+                            &[(h.teacher.as_str(), "name", name)],
+                        )?
+                        .pop()
+                        .flatten();
+                }
+                let mut schools = std::collections::BTreeMap::new();
+                if let Some(sm) = &summary {
+                    let ids = sm
+                        .home_school
+                        .iter()
+                        .chain(sm.posted_at.iter())
+                        .chain(
+                            sm.dispatches
+                                .iter()
+                                .flat_map(|d| [&d.from_school, &d.to_school]),
+                        )
+                        .chain(sm.evaluations.iter().map(|e| &e.school));
+                    for id in ids {
+                        if let Some(name) = s.school_name(id) {
+                            schools.insert(id.clone(), name);
+                        }
+                    }
+                }
+                let summary = serde_json::to_string(&summary)
+                    .map_err(|e| Status::internal(format!("writing the summary: {e}")))?;
+                let cert = ledger.certificate(
+                    s,
+                    &teacher,
+                    at.as_of,
+                    CertificateAnswer { summary, schools },
+                )?;
+                let text = cert
+                    .to_json()
+                    .map_err(|e| Status::internal(format!("writing the certificate: {e}")))?;
+                Ok(proto::CertificateResponse {
+                    position: at.position(),
+                    certificate: text,
+                    certificate_hash: crate::certificate::certificate_hash(&cert.statement)
+                        .to_vec(),
                 })
             },
         )

@@ -105,6 +105,61 @@ pub async fn eligibility(
     json(s.query.eligibility(grpc(msg, &headers)?).await)
 }
 
+/// `GET /api/v1/teachers/{id}/certificate?as_of=`: the certificate file itself
+/// (`application/json`, as `rotaledger certificate --out` writes it), to save as it is.
+pub async fn certificate(
+    State(s): State<Services>,
+    Path(teacher): Path<String>,
+    Query(q): Pairs,
+    headers: HeaderMap,
+) -> ApiResult {
+    let mut p = Params::new(q)?;
+    let msg = proto::CertificateRequest {
+        as_of: p.text_or_empty("as_of"),
+        teacher,
+    };
+    p.finish()?;
+    let r = s
+        .query
+        .certificate(grpc(msg, &headers)?)
+        .await?
+        .into_inner();
+    Ok(certificate_file(&r))
+}
+
+/// A certificate as a download: `certificate-<teacher>-<size>.json`.
+pub fn certificate_file(r: &proto::CertificateResponse) -> Response {
+    let size = r.position.as_ref().map_or(0, |p| p.size);
+    let teacher = serde_json::from_str::<serde_json::Value>(&r.certificate)
+        .ok()
+        .and_then(|v| {
+            let st = v.get("statement")?.as_str()?.to_owned();
+            let st: serde_json::Value = serde_json::from_str(&st).ok()?;
+            Some(st.get("teacher")?.as_str()?.to_owned())
+        })
+        .unwrap_or_default();
+    // Ids are ASCII letters, digits and - _ . in practice; anything else is left out of the
+    // file name.
+    let safe: String = teacher
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"certificate-{safe}-{size}.json\""),
+            ),
+        ],
+        r.certificate.clone(),
+    )
+        .into_response()
+}
+
 /// `GET /api/v1/terms?teacher=&school=&group=&status=&ends_before=&as_of=&recorded_up_to=`
 pub async fn terms(State(s): State<Services>, Query(q): Pairs, headers: HeaderMap) -> ApiResult {
     let mut p = Params::new(q)?;

@@ -68,6 +68,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
     let api = Router::new()
         .route("/teachers/{id}/history", get(api::teacher_history))
         .route("/teachers/{id}/eligibility", get(api::eligibility))
+        .route("/teachers/{id}/certificate", get(api::certificate))
         .route("/terms", get(api::terms))
         .route("/teams", get(api::teams))
         .route("/schools/{id}/quota", get(api::school_quota))

@@ -32,6 +32,7 @@
 //! - The state snapshot is a cache: a bad one is never a reason to refuse to open.
 
 mod append;
+mod certificate;
 mod check;
 mod error;
 mod open;
@@ -40,6 +41,7 @@ mod read;
 mod view;
 
 pub use append::Events;
+pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use personal::{Field, Reader};

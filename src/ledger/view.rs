@@ -177,6 +177,11 @@ impl View {
         self.s().teacher(teacher).is_some() || !self.s().history(teacher).is_empty()
     }
 
+    /// A registered school's name.
+    pub fn school_name(&self, school: &str) -> Option<String> {
+        self.s().school(school).map(|s| s.name.clone())
+    }
+
     /// Whether a school is registered.
     pub fn has_school(&self, school: &str) -> bool {
         self.s().school(school).is_some()

@@ -70,6 +70,7 @@ pub fn role_name(role: Role, lang: Lang) -> &'static str {
     match role {
         Role::Admin => M::RoleAdmin.t(lang),
         Role::Principal => M::RolePrincipal.t(lang),
+        Role::Teacher => M::RoleTeacher.t(lang),
         Role::Auditor => M::RoleAuditor.t(lang),
         Role::Writer => M::RoleWriter.t(lang),
     }

@@ -223,6 +223,11 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
             esc(M::Home.t(l)),
             esc(M::OpenSheets.t(l))
         ),
+        // A teacher's home is their own record.
+        Role::Teacher => {
+            let to = who.caller.teacher.as_deref().unwrap_or_default();
+            return c.finish(&ctx, Ok(see_other(&format!("/teachers/{}", enc(to)))));
+        }
     };
     let page = ctx.frame().page(M::Home.t(l), &body);
     c.finish(&ctx, Ok(html(StatusCode::OK, page)))

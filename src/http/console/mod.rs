@@ -9,6 +9,8 @@
 //! - [`html`] holds escaping and the shared page frame.
 //! - [`login`] holds `/login`, `/logout` and the home page `/`.
 //! - [`teacher`] holds `/teachers/{id}`.
+//! - [`certificate`] holds `/teachers/{id}/certificate` (the printable certificate) and
+//!   `/teachers/{id}/certificate.json` (the verifiable file).
 //! - [`school`] holds `/schools/{id}` and its downloads.
 //! - [`group`] holds `/groups/{id}` (a district's or group's year).
 //! - [`audit`] holds `/audit` (head, latest signed checkpoint, and the checks run in the
@@ -30,6 +32,7 @@
 //! - No text a person reads is written outside [`messages`].
 
 pub mod audit;
+pub mod certificate;
 pub mod district;
 pub mod download;
 pub mod group;
@@ -94,6 +97,11 @@ pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) 
         .route("/logout", axum::routing::post(login::sign_out))
         .route("/find", get(login::find))
         .route("/teachers/{id}", get(teacher::page))
+        .route("/teachers/{id}/certificate", get(certificate::page))
+        .route(
+            "/teachers/{id}/certificate.json",
+            get(certificate::download),
+        )
         .route("/schools/{id}", get(school::page))
         .route("/schools/{id}/{file}", get(school::download))
         .route("/groups/{id}", get(group::page))

@@ -214,6 +214,7 @@ mod tests {
                 name: "n".into(),
                 role: Role::Admin,
                 schools: vec![],
+                teacher: None,
                 door: "console",
             },
         }

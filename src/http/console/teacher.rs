@@ -81,6 +81,17 @@ async fn draw(
         None,
         recorded,
     ));
+    // The certificate: only of the ledger as it is (a certificate rests on a checkpoint of
+    // the whole log, not on an earlier position).
+    if recorded.is_none() {
+        let _ = write!(
+            body,
+            "<p class=\"downloads cert-link\"><a href=\"/teachers/{}/certificate{}\">{}</a></p>",
+            enc(&id),
+            super::html::as_of_query(&as_of),
+            esc(M::CertificateLink.t(l))
+        );
+    }
     body.push_str(&profile(l, &summary, &as_of));
     let _ = write!(body, "<h2>{}</h2>", esc(M::Terms.t(l)));
     body.push_str(&terms_table(l, &summary.dispatches, &as_of, None));
