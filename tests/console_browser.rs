@@ -34,6 +34,27 @@ pub fn chromium() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// Chromium for a browser test named `test`, or `None` after saying on stderr that the test is
+/// skipped (and failing instead when `ROTALEDGER_REQUIRE_BROWSER=1`, as CI sets it).
+pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
+        );
+        // Straight to the process's stderr, not `eprintln!`: the test harness captures the
+        // macros' output of a passing test, and this line must be seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
+        );
+    }
+    found
+}
+
 /// The whole page as PNG (not just the window).
 fn full_page_png(tab: &Tab) -> Vec<u8> {
     let height = tab
@@ -364,19 +385,7 @@ fn wait_for_text(tab: &Tab, want: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_in_a_real_browser() {
-    let Some(path) = chromium() else {
-        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
-        );
-        // Straight to the process's stderr, not `eprintln!`: the test harness captures the
-        // macros' output of a passing test, and this line must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
-        );
+    let Some(path) = chromium_or_skip("console_browser") else {
         return;
     };
     bounded(180, async {
@@ -756,17 +765,7 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auditor_checks_the_log_in_a_real_browser() {
-    let Some(path) = chromium() else {
-        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
-        );
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
-        );
+    let Some(path) = chromium_or_skip("console_browser") else {
         return;
     };
     bounded(420, async {
@@ -991,17 +990,7 @@ fn teacher_walk(browser_path: PathBuf, base: String, shots: PathBuf, key: PathBu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teacher_prints_their_certificate_in_a_real_browser() {
-    let Some(path) = chromium() else {
-        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
-        );
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "console_browser: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
-        );
+    let Some(path) = chromium_or_skip("console_browser") else {
         return;
     };
     bounded(180, async {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use headless_chrome::Tab;
 
-use crate::console_browser::{chromium, launch, visible_text};
+use crate::console_browser::{chromium, chromium_or_skip, launch, visible_text};
 use crate::util::{bin, bounded};
 
 /// Teachers in the demo district: small, so that generating it takes seconds.
@@ -477,17 +477,7 @@ fn teacher_walk(browser_path: PathBuf, base: &str, token: &str, teacher: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_walks_the_demo_in_a_browser() {
-    let Some(browser_path) = chromium() else {
-        let required = std::env::var("ROTALEDGER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "ROTALEDGER_REQUIRE_BROWSER=1 but Chromium is not installed: apt-get install -y chromium"
-        );
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "demo_walk: skipped, Chromium is not installed (install it with: apt-get install -y chromium)"
-        );
+    let Some(browser_path) = chromium_or_skip("demo_walk") else {
         return;
     };
     bounded(300, async {

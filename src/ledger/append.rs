@@ -217,6 +217,42 @@ pub(super) fn fingerprint_of(events: &[Arc<Event>]) -> crate::log::Hash {
 }
 
 impl Ledger {
+    /// What an append's events must pass before the writer (and what `Ledger::check` checks
+    /// the same way): at least one event, at most the ledger's limit, each decoded strictly.
+    pub(super) fn decode_append(&self, events: &[String]) -> Result<Vec<Arc<Event>>, LedgerError> {
+        if events.is_empty() {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: "an append needs at least one event".into(),
+            });
+        }
+        if events.len() > self.max_events {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "events".into(),
+                problem: format!(
+                    "{} events in one append, more than the limit of {}",
+                    events.len(),
+                    self.max_events
+                ),
+            });
+        }
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                Event::decode(e)
+                    .map(Arc::new)
+                    .map_err(|d| LedgerError::Input {
+                        index: Some(i),
+                        field: d.field,
+                        problem: d.problem,
+                    })
+            })
+            .collect()
+    }
+
     /// Appends the events of one request, atomically and durably. `events` are JSON texts.
     pub async fn append(
         &self,
@@ -249,33 +285,7 @@ impl Ledger {
         events: Vec<String>,
     ) -> Result<Receipt, LedgerError> {
         self.check_integrity()?;
-        if events.is_empty() {
-            return Err(LedgerError::Input {
-                index: None,
-                field: "events".into(),
-                problem: "an append needs at least one event".into(),
-            });
-        }
-        if events.len() > self.max_events {
-            return Err(LedgerError::Input {
-                index: None,
-                field: "events".into(),
-                problem: format!(
-                    "{} events in one append, more than the limit of {}",
-                    events.len(),
-                    self.max_events
-                ),
-            });
-        }
-        let mut decoded = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            let event = Event::decode(e).map_err(|d| LedgerError::Input {
-                index: Some(i),
-                field: d.field,
-                problem: d.problem,
-            })?;
-            decoded.push(Arc::new(event));
-        }
+        let decoded = self.decode_append(&events)?;
         // The fingerprint covers the canonical forms: a retry that spells the same events
         // differently is still the same append.
         let fp = fingerprint_of(&decoded);

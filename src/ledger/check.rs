@@ -21,7 +21,7 @@ use chrono::Utc;
 
 use super::{Ledger, LedgerError};
 use crate::domain::rules::Batch;
-use crate::domain::{Event, Meta, State};
+use crate::domain::{Meta, State};
 use crate::log::entry::check_id;
 use crate::log::store::request_key;
 use crate::log::{Hash, Head};
@@ -124,7 +124,7 @@ impl Ledger {
         recorded: &mut HashMap<Vec<u8>, Recorded>,
     ) -> Result<Checked, LedgerError> {
         // Before the writer, as `Ledger::append` does: count, then strict decoding.
-        let decoded = match self.decode_for_check(&append.events) {
+        let decoded = match self.decode_append(&append.events) {
             Ok(d) => d,
             Err(e) => return Ok(Checked::Refused(e)),
         };
@@ -216,41 +216,5 @@ impl Ledger {
             }
             Err(r) => Ok(Checked::Refused(r.into())),
         }
-    }
-
-    /// The checks `Ledger::append` makes before the writer: at least one event, at most
-    /// the ledger's limit, each decoded strictly.
-    fn decode_for_check(&self, events: &[String]) -> Result<Vec<Arc<Event>>, LedgerError> {
-        if events.is_empty() {
-            return Err(LedgerError::Input {
-                index: None,
-                field: "events".into(),
-                problem: "an append needs at least one event".into(),
-            });
-        }
-        if events.len() > self.max_events {
-            return Err(LedgerError::Input {
-                index: None,
-                field: "events".into(),
-                problem: format!(
-                    "{} events in one append, more than the limit of {}",
-                    events.len(),
-                    self.max_events
-                ),
-            });
-        }
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                Event::decode(e)
-                    .map(Arc::new)
-                    .map_err(|d| LedgerError::Input {
-                        index: Some(i),
-                        field: d.field,
-                        problem: d.problem,
-                    })
-            })
-            .collect()
     }
 }
