@@ -162,11 +162,14 @@ impl AccessRecord {
             source,
         };
         let (lines, prev, whole) = read(path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true);
+        {
+            // It names who read whom: as private as the key store.
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path).map_err(io)?;
         if file.metadata().map_err(io)?.len() != whole {
             tracing::warn!(path = %path.display(), "the access record ends in a line cut by a crash; removing it");
             file.set_len(whole).map_err(io)?;
@@ -237,6 +240,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(ACCESS_FILE);
         let r = AccessRecord::open(&p).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         let now = Utc::now();
         r.record(
             "alice",
