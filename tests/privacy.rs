@@ -244,6 +244,21 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
         assert_eq!(e.code(), Code::PermissionDenied, "{}", rule_of(&e));
         let e = a.append(req("erase-x", vec![erasure("T-NOBODY")])).await.unwrap_err();
         assert!(rule_of(&e).contains("teacher.unknown"), "{}", rule_of(&e));
+        // The dry run answers as Append would: a writer's check of an erasure is refused,
+        // an admin's is judged (and writes nothing).
+        let check = |appends| rotaledger::proto::CheckRequest { appends };
+        let e = w
+            .check(check(vec![req("erase-w", vec![erasure(T)])]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{}", rule_of(&e));
+        let judged = a
+            .check(check(vec![req("erase", vec![erasure(T)])]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(judged.results.len(), 1);
+        assert_eq!(name_as(&s, "tok-admin").await.unwrap().name.as_deref(), Some(NAME));
         let r = a.append(req("erase", vec![erasure(T)])).await.unwrap().into_inner();
         let erased_seq = r.seqs[0];
         let e = a.append(req("erase-again", vec![erasure(T)])).await.unwrap_err();
