@@ -438,6 +438,16 @@ pub struct AppendBody {
     expected_size: Option<u64>,
 }
 
+impl From<AppendBody> for proto::AppendRequest {
+    fn from(b: AppendBody) -> Self {
+        proto::AppendRequest {
+            events: b.events.into_iter().map(|e| e.get().to_owned()).collect(),
+            request_id: b.request_id,
+            expected_size: b.expected_size,
+        }
+    }
+}
+
 /// `POST /api/v1/append`: `Ledger.Append`, same rules, same idempotency, same receipt.
 pub async fn append(
     State(s): State<Services>,
@@ -447,16 +457,7 @@ pub async fn append(
 ) -> ApiResult {
     Params::new(q)?.finish()?;
     let Json(body) = body.map_err(rejected)?;
-    let msg = proto::AppendRequest {
-        events: body
-            .events
-            .into_iter()
-            .map(|e| e.get().to_owned())
-            .collect(),
-        request_id: body.request_id,
-        expected_size: body.expected_size,
-    };
-    json(s.ledger.append(grpc(msg, &headers)?).await)
+    json(s.ledger.append(grpc(body.into(), &headers)?).await)
 }
 
 /// The body of `POST /api/v1/check`: the appends to judge, each in the form of
@@ -478,15 +479,7 @@ pub async fn check(
     Params::new(q)?.finish()?;
     let Json(body) = body.map_err(rejected)?;
     let msg = proto::CheckRequest {
-        appends: body
-            .appends
-            .into_iter()
-            .map(|a| proto::AppendRequest {
-                events: a.events.into_iter().map(|e| e.get().to_owned()).collect(),
-                request_id: a.request_id,
-                expected_size: a.expected_size,
-            })
-            .collect(),
+        appends: body.appends.into_iter().map(Into::into).collect(),
     };
     json(s.ledger.check(grpc(msg, &headers)?).await)
 }

@@ -99,7 +99,8 @@ impl Ledger {
         let (state, mut opened, check) = rebuild(dir, &store, head, &opts)?;
         // A new key store (and master key) only for a log that holds nothing sealed: a log
         // restored without its key store is refused, not given keys that open nothing.
-        let fresh_ok = state.sealed_teachers().is_empty();
+        let sealed = state.sealed_teachers();
+        let fresh_ok = sealed.is_empty();
         let privacy = crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok)
             .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
         opened.master_key_created = privacy.master_created.clone();
@@ -111,7 +112,7 @@ impl Ledger {
                 p.display()
             );
         }
-        opened.erasures_finished = settle_keys(&privacy, &state)?;
+        opened.erasures_finished = settle_keys(&privacy, &state, &sealed)?;
         let privacy = Arc::new(privacy);
         if state.unreadable() > 0 {
             tracing::warn!(
@@ -275,16 +276,16 @@ fn rebuild(
     ))
 }
 
-/// Brings the key store in line with the log: every teacher whose personal data the log holds
-/// sealed (and who was not erased) must have a key, or the start is refused (the store is not
-/// this ledger's, or was damaged); an erased teacher's key still present (an erasure cut by a
+/// Brings the key store in line with the log: every teacher in `sealed` (whose personal data
+/// the log holds sealed, not erased: `State::sealed_teachers`) must have a key, or the start is
+/// refused (the store is not this ledger's, or was damaged); an erased teacher's key still present (an erasure cut by a
 /// crash after its entry was durable) is destroyed now. Returns how many were destroyed.
-fn settle_keys(privacy: &crate::privacy::Privacy, state: &State) -> Result<usize, LedgerError> {
-    let missing: Vec<_> = state
-        .sealed_teachers()
-        .into_iter()
-        .filter(|t| !privacy.keys.has(t))
-        .collect();
+fn settle_keys(
+    privacy: &crate::privacy::Privacy,
+    state: &State,
+    sealed: &[crate::domain::id::Id],
+) -> Result<usize, LedgerError> {
+    let missing: Vec<_> = sealed.iter().filter(|t| !privacy.keys.has(t)).collect();
     if let Some(first) = missing.first() {
         let e = crate::privacy::PrivacyError::KeysMissing {
             store: privacy.keys.path().to_owned(),
