@@ -11,6 +11,7 @@
 //!   (fdatasync'd) commits, the group-commit single writer, the verifier, the JSON Lines export.
 //! - [`merkle`]: the Merkle tree over entry hashes, inclusion and consistency proofs, signed
 //!   checkpoints and their key. Pure computation.
+//! - [`crypto`]: the crypto profile (`blake3` or `gm`: SM3, SM2, SM4) chosen once per store.
 //! - [`ledger`]: the façade: log + tree + checkpoints + the domain's sequencer; durable appends
 //!   answered with receipts, committed reads.
 //! - `domain`: events, policy, rules, projections; plain Rust, no I/O.
@@ -42,6 +43,7 @@ pub mod proto {
 pub mod atomic;
 pub mod certificate;
 pub mod cli;
+pub mod crypto;
 pub mod domain;
 pub mod generate;
 pub mod grpc;

@@ -32,7 +32,8 @@ use serde::de::DeserializeOwned;
 
 use crate::atomic::{AtomicFile, FileError};
 use crate::log::{GENESIS_HASH, Head, Store};
-use crate::merkle::{Blake3, CompactRange, Digest};
+use crate::crypto::Profile;
+use crate::merkle::{CompactRange, Digest};
 
 /// The snapshot's file name in the data directory.
 pub const FILE_NAME: &str = "state.snapshot";
@@ -106,8 +107,8 @@ impl Position {
     }
 
     /// The Merkle frontier as a tree to continue from.
-    pub fn tree(&self) -> Option<CompactRange<Blake3>> {
-        CompactRange::from_frontier(Blake3, self.head.size, self.frontier.clone())
+    pub fn tree(&self, profile: Profile) -> Option<CompactRange<Profile>> {
+        CompactRange::from_frontier(profile, self.head.size, self.frontier.clone())
     }
 }
 

@@ -10,7 +10,7 @@ use rotaledger::ledger::KEY_FILE;
 use rotaledger::log::Store;
 use rotaledger::log::entry::entry_hash;
 use rotaledger::log::export::{Header, Line};
-use rotaledger::merkle::{Blake3, CheckpointKey, MemoryNodes, SignedCheckpoint, root};
+use rotaledger::merkle::{CheckpointKey, MemoryNodes, SignedCheckpoint, root};
 
 use crate::util::{append, fill, open_log};
 
@@ -591,6 +591,7 @@ fn an_altered_export_is_found() {
 fn rewrite_from(text: &str, from: u64) -> String {
     let mut lines = text.lines();
     let mut header: Header = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let p = header.profile().unwrap();
     let mut out = Vec::new();
     let mut hashes = Vec::new();
     let mut prev = [0u8; 32];
@@ -600,16 +601,16 @@ fn rewrite_from(text: &str, from: u64) -> String {
             line.body = line.body.replace(r#""n":"#, r#""n":1000"#);
         }
         line.prev_hash = hex::encode(prev);
-        let h = entry_hash(line.seq, &prev, line.body.as_bytes());
+        let h = entry_hash(p, line.seq, &prev, line.body.as_bytes());
         line.hash = hex::encode(h);
         prev = h;
         hashes.push(h);
         out.push(serde_json::to_string(&line).unwrap());
     }
-    let (nodes, _) = MemoryNodes::from_entries(Blake3, &hashes).unwrap();
+    let (nodes, _) = MemoryNodes::from_entries(p, &hashes).unwrap();
     header.size = hashes.len() as u64;
     header.head_hash = hex::encode(prev);
-    header.root = hex::encode(root(&Blake3, header.size, &nodes).unwrap());
+    header.root = hex::encode(root(&p, header.size, &nodes).unwrap());
     let mut all = vec![serde_json::to_string(&header).unwrap()];
     all.extend(out);
     all.join("\n") + "\n"

@@ -159,7 +159,7 @@ async fn audit(file: &Path, key: &Path, extra: &[&str]) -> (i32, String, String)
 }
 
 fn read(p: &Path) -> Certificate {
-    Certificate::parse(&std::fs::read(p).unwrap()).unwrap()
+    Certificate::parse(&std::fs::read(p).unwrap(), crate::util::profile()).unwrap()
 }
 
 fn write(dir: &Path, name: &str, c: &Certificate) -> PathBuf {
@@ -293,6 +293,7 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         std::fs::write(&cp_file, &newer.text).unwrap();
         let proof = |old_size| {
             ProofFile::Consistency(ConsistencyProof {
+                profile: crate::util::profile(),
                 old_size,
                 new_size: p.new_size,
                 proof: p
@@ -316,6 +317,7 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         std::fs::write(
             &bad_proof,
             ProofFile::Consistency(ConsistencyProof {
+                profile: crate::util::profile(),
                 old_size,
                 new_size: p.new_size,
                 proof: forked.iter().map(|h| h.as_slice().try_into().unwrap()).collect(),

@@ -14,6 +14,7 @@ use std::str::FromStr as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rotaledger::http::console::scripts::ASSETS;
+use rotaledger::crypto::Profile;
 use rotaledger::log::entry::entry_hash;
 use rotaledger::merkle::checkpoint::open;
 use rotaledger::merkle::{
@@ -100,7 +101,7 @@ fn key_want(text: &str) -> Want {
         )),
         Err(KeyError::KeyIdMismatch { .. }) => Want::Fail(&["key_id_mismatch"]),
         Err(KeyError::UnsupportedAlgorithm(_)) => Want::Fail(&["key_unsupported"]),
-        Err(KeyError::InvalidPublicKey) => Want::Fail(&["key_invalid_point"]),
+        Err(KeyError::InvalidPublicKey(_)) => Want::Fail(&["key_invalid_point"]),
         Err(_) => Want::Fail(&["key_malformed"]),
     }
 }
@@ -330,7 +331,7 @@ fn verify_js_agrees_with_the_rust_verifier() {
     ];
     let mut prev = [0u8; 32];
     for (seq, body) in &bodies {
-        let want = hex::encode(entry_hash(*seq, &prev, body.as_bytes()));
+        let want = hex::encode(entry_hash(Profile::Blake3, *seq, &prev, body.as_bytes()));
         add(
             json!({"op": "entry", "seq": seq.to_string(), "prev": hex::encode(prev), "body": body}),
             Want::Value(want),
@@ -346,7 +347,7 @@ fn verify_js_agrees_with_the_rust_verifier() {
         let body = format!(
             r#"{{"seq":{seq},"recorded_at":"2025-09-01T08:00:00.000000Z","actor":"hr","request_id":"r{seq}","payload":{{"type":"note","text":"第{seq}条"}}}}"#
         );
-        let hash = entry_hash(seq, &prev, body.as_bytes());
+        let hash = entry_hash(Profile::Blake3, seq, &prev, body.as_bytes());
         log.push((seq, prev, hash, body));
         prev = hash;
     }
@@ -367,7 +368,7 @@ fn verify_js_agrees_with_the_rust_verifier() {
             Want::Fail(&["entry_hash_differs"]),
         );
         // A consistent but foreign entry: its own hash matches, the proof does not.
-        let forged = entry_hash(*seq, prev, altered.as_bytes());
+        let forged = entry_hash(Profile::Blake3, *seq, prev, altered.as_bytes());
         add(
             case(entry(&altered, forged, *seq)),
             Want::Fail(&["root_mismatch"]),

@@ -452,7 +452,10 @@ async fn subscribe_catches_up_then_follows_live_appends_in_order() {
                 hash: digest(&e.hash),
                 body: e.body,
             };
-            assert_eq!(entry.computed_hash().to_vec(), e.hash);
+            assert_eq!(
+                entry.computed_hash(crate::util::profile()).to_vec(),
+                e.hash
+            );
             hashes.push(e.hash);
         }
         for w in writers {

@@ -92,7 +92,7 @@ fn every_kind_of_corruption_is_located() {
                 let body = String::from_utf8(e.body)
                     .unwrap()
                     .replace("\"n\":3", "\"n\":9");
-                let forged = rotaledger::log::Entry::seal(3, e.prev_hash, body.into_bytes());
+                let forged = rotaledger::log::Entry::seal(crate::util::profile(), 3, e.prev_hash, body.into_bytes());
                 db.insert(ekey(3), forged.to_stored()).unwrap();
             },
             4,
@@ -149,7 +149,7 @@ fn every_kind_of_corruption_is_located() {
                 let body = String::from_utf8(e.body)
                     .unwrap()
                     .replace("\"seq\":9", "\"seq\":10");
-                let extra = rotaledger::log::Entry::seal(10, e.hash, body.into_bytes());
+                let extra = rotaledger::log::Entry::seal(crate::util::profile(), 10, e.hash, body.into_bytes());
                 db.insert(ekey(10), extra.to_stored()).unwrap();
             },
             10,

@@ -8,6 +8,7 @@ use std::io::Cursor;
 
 use proptest::prelude::*;
 use rotaledger::grpc::auth::Access;
+use rotaledger::crypto::Profile;
 use rotaledger::log::Entry;
 use rotaledger::log::export::verify_export;
 use rotaledger::merkle::CheckpointKey;
@@ -16,7 +17,7 @@ const EXPORT: &str = include_str!("../docs/examples/example-export.jsonl");
 
 fn valid_stored() -> Vec<u8> {
     let body = br#"{"seq":3,"recorded_at":"2026-11-26T10:00:00.000000Z","actor":"a","request_id":"r","payload":{"n":1}}"#;
-    Entry::seal(3, [7; 32], body.to_vec()).to_stored()
+    Entry::seal(Profile::Blake3, 3, [7; 32], body.to_vec()).to_stored()
 }
 
 /// Runs the export verifier over `bytes`; returns whether it verified.
@@ -36,7 +37,7 @@ proptest! {
     fn stored_entries_never_panic(seq in any::<u64>(), bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(e) = Entry::from_stored(seq, &bytes) {
             let _ = e.meta();
-            let _ = e.computed_hash();
+            let _ = e.computed_hash(Profile::Blake3);
         }
     }
 
@@ -50,7 +51,7 @@ proptest! {
         v[i] = byte;
         if let Ok(e) = Entry::from_stored(3, &v) {
             let _ = e.meta();
-            prop_assert!(e.computed_hash() != e.hash, "byte {i} changed and still hashes");
+            prop_assert!(e.computed_hash(Profile::Blake3) != e.hash, "byte {i} changed and still hashes");
         }
     }
 

@@ -34,6 +34,12 @@ pub fn retry_while_locked<T, E: std::fmt::Display>(
     }
 }
 
+/// The crypto profile new stores get in this run of the suite (`ROTALEDGER_CRYPTO`, which
+/// `.ci/run` sets to `gm` for the suite's second pass; blake3 otherwise).
+pub fn profile() -> rotaledger::crypto::Profile {
+    rotaledger::crypto::Profile::for_new_store(None).expect("ROTALEDGER_CRYPTO names a profile")
+}
+
 /// Opens a store, waiting out a lock still held by a store just dropped (see above).
 pub fn open_store(dir: &Path) -> Store {
     retry_while_locked(|| Store::open(dir)).expect("open store")

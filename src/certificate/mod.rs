@@ -47,11 +47,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::crypto::Profile;
 use crate::log::entry::entry_hash;
 use crate::merkle::key::decode_base64;
 use crate::merkle::proof::MAX_INCLUSION_HASHES;
 use crate::merkle::{
-    Blake3, Checkpoint, CheckpointError, CheckpointKey, ConsistencyProof, Digest, KeyError,
+    Checkpoint, CheckpointError, CheckpointKey, ConsistencyProof, Digest, KeyError,
     ProofMismatch, SignedCheckpoint, TreeHasher, VerifierKey, VerifyError, verify_inclusion,
 };
 
@@ -61,7 +62,8 @@ pub const CERTIFICATE_FORMAT: &str = "rotaledger-certificate";
 pub const STATEMENT_FORMAT: &str = "rotaledger-certificate-statement";
 /// The version this code writes and reads (file and statement).
 pub const CERTIFICATE_VERSION: u32 = 1;
-/// The `hash` field: the entry hash and tree hash function.
+/// The `hash` field of a blake3 ledger's certificates: the entry hash and tree hash function
+/// (a `gm` ledger's say `sm3`, [`Profile::hash_name`]).
 pub const CERTIFICATE_HASH: &str = "blake3";
 /// What the statement signature signs before the statement's bytes (36 bytes, ending in a
 /// zero byte that no checkpoint body can hold).
@@ -348,9 +350,9 @@ pub fn signed_bytes(statement: &str) -> Vec<u8> {
     m
 }
 
-/// The certificate hash of a statement.
-pub fn certificate_hash(statement: &str) -> Digest {
-    *blake3::hash(statement.as_bytes()).as_bytes()
+/// The certificate hash of a statement: `H(statement)` with the log's hash.
+pub fn certificate_hash(profile: Profile, statement: &str) -> Digest {
+    profile.hash(statement.as_bytes())
 }
 
 impl Certificate {
@@ -369,7 +371,7 @@ impl Certificate {
         Ok(Certificate {
             format: CERTIFICATE_FORMAT.into(),
             version: CERTIFICATE_VERSION,
-            hash: CERTIFICATE_HASH.into(),
+            hash: key.profile().hash_name().into(),
             checkpoint: checkpoint.to_text(),
             statement: text,
             signature: BASE64.encode(b),
@@ -384,8 +386,8 @@ impl Certificate {
         Ok(s)
     }
 
-    /// Parses a file (shape only; [`verify`] checks it).
-    pub fn parse(bytes: &[u8]) -> Result<Certificate, Refusal> {
+    /// Parses a file of a log of `profile` (shape only; [`verify`] checks it).
+    pub fn parse(bytes: &[u8], profile: Profile) -> Result<Certificate, Refusal> {
         if bytes.len() > MAX_CERTIFICATE_BYTES {
             return Err(Refusal::TooLarge { len: bytes.len() });
         }
@@ -393,7 +395,7 @@ impl Certificate {
             serde_json::from_slice(bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
         for (field, value, expected) in [
             ("format", c.format.as_str(), CERTIFICATE_FORMAT),
-            ("hash", c.hash.as_str(), CERTIFICATE_HASH),
+            ("hash", c.hash.as_str(), profile.hash_name()),
         ] {
             if value != expected {
                 return Err(Refusal::Malformed(format!(
@@ -440,7 +442,9 @@ fn teacher_prev(payload: &serde_json::Value) -> Result<Option<(u64, String)>, St
 
 /// Verifies a certificate against the ledger's key: see the module's contracts.
 pub fn verify(bytes: &[u8], key: &VerifierKey) -> Result<Verified, Refusal> {
-    let cert = Certificate::parse(bytes)?;
+    // The key's type names the log's profile: its hash must be the certificate's.
+    let profile = key.profile();
+    let cert = Certificate::parse(bytes, profile)?;
     // 1. The checkpoint, signed by the key.
     let checkpoint = SignedCheckpoint::parse(&cert.checkpoint)?
         .verify(key)?
@@ -532,7 +536,7 @@ pub fn verify(bytes: &[u8], key: &VerifierKey) -> Result<Verified, Refusal> {
             .ok_or_else(|| bad("prev_hash is not 64 lower-case hex digits".into()))?;
         let stated =
             hex32(&e.hash).ok_or_else(|| bad("hash is not 64 lower-case hex digits".into()))?;
-        let computed = entry_hash(seq, &prev, e.body.as_bytes());
+        let computed = entry_hash(profile, seq, &prev, e.body.as_bytes());
         if computed != stated {
             return Err(Refusal::EntryHash {
                 seq,
@@ -549,10 +553,10 @@ pub fn verify(bytes: &[u8], key: &VerifierKey) -> Result<Verified, Refusal> {
             .map(|h| hex32(h).ok_or_else(|| bad(format!("proof hash {h:?} is not 64 hex digits"))))
             .collect::<Result<Vec<Digest>, _>>()?;
         verify_inclusion(
-            &Blake3,
+            &profile,
             seq,
             checkpoint.size,
-            &Blake3.hash_leaf(&computed),
+            &profile.hash_leaf(&computed),
             &proof,
             &checkpoint.root,
         )
@@ -640,7 +644,7 @@ pub fn verify(bytes: &[u8], key: &VerifierKey) -> Result<Verified, Refusal> {
         }
     }
     Ok(Verified {
-        hash: certificate_hash(&cert.statement),
+        hash: certificate_hash(profile, &cert.statement),
         checkpoint,
         statement,
         summary,

@@ -5,6 +5,9 @@ use super::*;
 use crate::log::GENESIS_HASH;
 use crate::merkle::{Checkpoint, MemoryNodes, inclusion_proof, root};
 
+/// The profile of these tests' log (the gm profile's certificates: tests/certificate.rs).
+const P: crate::crypto::Profile = crate::crypto::Profile::Blake3;
+
 const ORIGIN: &str = "rotaledger.example/test";
 
 /// Entry bodies of a small log: teacher T1 and T2 interleaved, each with its chain link.
@@ -61,7 +64,7 @@ fn log() -> Log {
         let body = format!(
             r#"{{"seq":{seq},"recorded_at":"2024-09-01T00:00:00.000000Z","actor":"hr","request_id":"r{seq}","payload":{payload}}}"#
         );
-        let hash = entry_hash(seq, &prev, body.as_bytes());
+        let hash = entry_hash(P, seq, &prev, body.as_bytes());
         if let Some(t) = teacher {
             last.insert(t, (seq, hash));
         }
@@ -69,7 +72,7 @@ fn log() -> Log {
         prev = hash;
     }
     let hashes: Vec<Digest> = entries.iter().map(|e| e.2).collect();
-    let (nodes, _) = MemoryNodes::from_entries(Blake3, &hashes).expect("tree");
+    let (nodes, _) = MemoryNodes::from_entries(P, &hashes).expect("tree");
     Log { entries, nodes }
 }
 
@@ -79,7 +82,7 @@ fn key() -> CheckpointKey {
 
 /// A certificate of `teacher` over the first `size` entries, signed by `k`.
 fn make(l: &Log, teacher: &str, size: u64, k: &CheckpointKey) -> Certificate {
-    let r = root(&Blake3, size, &l.nodes).expect("root");
+    let r = root(&P, size, &l.nodes).expect("root");
     let cp = Checkpoint::new(ORIGIN, size, r, chrono::Utc::now())
         .expect("checkpoint")
         .sign(k)
@@ -96,7 +99,7 @@ fn make(l: &Log, teacher: &str, size: u64, k: &CheckpointKey) -> Certificate {
             prev_hash: hex::encode(prev),
             hash: hex::encode(hash),
             body: body.clone(),
-            proof: inclusion_proof(&Blake3, *seq, size, &l.nodes)
+            proof: inclusion_proof(&P, *seq, size, &l.nodes)
                 .expect("proof")
                 .iter()
                 .map(hex::encode)
@@ -192,7 +195,7 @@ fn each_mutation_is_refused_with_its_reason() {
     // ...and with the hash recomputed too: the proof.
     let seq = c.entries[1].seq;
     let prev = hex32(&c.entries[1].prev_hash).expect("hex");
-    c.entries[1].hash = hex::encode(entry_hash(seq, &prev, c.entries[1].body.as_bytes()));
+    c.entries[1].hash = hex::encode(entry_hash(P, seq, &prev, c.entries[1].body.as_bytes()));
     refused(&c, "inclusion");
 
     // An entry removed: from the middle the chain breaks, at the end the head is missing.
@@ -256,15 +259,16 @@ fn a_statement_signature_is_not_a_checkpoint_signature() {
 fn a_later_checkpoint_is_checked_for_consistency() {
     let l = log();
     let v = check(&make(&l, "T1", 4, &key())).expect("verifies");
-    let r7 = root(&Blake3, 7, &l.nodes).expect("root");
+    let r7 = root(&P, 7, &l.nodes).expect("root");
     let newer = Checkpoint::new(ORIGIN, 7, r7, chrono::Utc::now())
         .expect("cp")
         .sign(&key())
         .expect("sign");
     let proof = ConsistencyProof {
+        profile: P,
         old_size: 4,
         new_size: 7,
-        proof: crate::merkle::consistency_proof(&Blake3, 4, 7, &l.nodes).expect("proof"),
+        proof: crate::merkle::consistency_proof(&P, 4, 7, &l.nodes).expect("proof"),
     };
     assert!(verify_later(&v, &newer, &proof, &key().verifier()).is_ok());
     let forked = Checkpoint::new(ORIGIN, 7, [1; 32], chrono::Utc::now())

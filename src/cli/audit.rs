@@ -24,7 +24,7 @@ use crate::ledger::KEY_FILE;
 use crate::log::export::{parse_hash, verify_export};
 use crate::log::{Entry, Store};
 use crate::merkle::{
-    Blake3, Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof,
+    Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof,
     ProofFile, SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
 };
 
@@ -422,7 +422,7 @@ fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, 
     );
     let mut input = BufReader::new(bar.wrap_read(f));
     // The tree over the first `cp.size` entries; its root is taken when it reaches that size.
-    let mut tree = CompactRange::new(Blake3);
+    let mut tree = CompactRange::new(key.profile());
     let mut at_size = (cp.size == 0).then(|| tree.root());
     let result = verify_export(&mut input, &mut |_| {}, &mut |e: &Entry| {
         // The chain verifier refuses a log of 2^64 entries first, so `append` cannot fail.
@@ -706,7 +706,15 @@ fn make_checkpoint(
     let key = load_key(data)?;
     let (store, head) = open_store(data)?;
     let size = size_or_head(size, head, "size")?;
-    let r = root(&Blake3, size, &store).map_err(CliError::ctx("computing the root"))?;
+    if key.profile() != store.profile() {
+        return Err(CliError(format!(
+            "the key in {} signs for a {} ledger; the store holds a {} one",
+            data.display(),
+            key.profile(),
+            store.profile()
+        )));
+    }
+    let r = root(&store.profile(), size, &store).map_err(CliError::ctx("computing the root"))?;
     let origin = origin.unwrap_or(key.name());
     let cp = Checkpoint::new(origin, size, r, Utc::now())
         .and_then(|c| c.sign(&key))
@@ -733,9 +741,10 @@ fn prove_inclusion(
         .entry(seq)
         .map_err(CliError::ctx(format!("reading entry {seq}")))?
         .ok_or_else(|| CliError(format!("entry {seq} is missing from the store")))?;
-    let proof = inclusion_proof(&Blake3, seq, size, &store)
+    let proof = inclusion_proof(&store.profile(), seq, size, &store)
         .map_err(CliError::ctx("computing the proof"))?;
     let file = ProofFile::Inclusion(InclusionProof {
+        profile: store.profile(),
         index: seq,
         size,
         entry_hash: entry.hash,
@@ -759,9 +768,10 @@ fn prove_consistency(
             "old size {old} is larger than new size {new}"
         )));
     }
-    let proof = consistency_proof(&Blake3, old, new, &store)
+    let proof = consistency_proof(&store.profile(), old, new, &store)
         .map_err(CliError::ctx("computing the proof"))?;
     let file = ProofFile::Consistency(ConsistencyProof {
+        profile: store.profile(),
         old_size: old,
         new_size: new,
         proof,

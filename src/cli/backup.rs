@@ -4,15 +4,13 @@
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::Path;
-use std::time::Duration;
 
-use tonic::Request;
 
 use super::client::{Connect, describe, to_entry};
 use super::{CliError, Outcome, progress};
 use crate::atomic::AtomicFile;
 use crate::domain::event::Event;
-use crate::log::export::{EXPORT_FORMAT, EXPORT_VERSION, Header, Line, read_header};
+use crate::log::export::{Header, Line, read_header};
 use crate::log::import::{ImportError, check_empty, import_export};
 use crate::log::{Head, Store, Verifier};
 use crate::proto;
@@ -29,16 +27,7 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
         .build()
         .map_err(CliError::ctx("starting the async runtime"))?;
     rt.block_on(async {
-        let mut ledger = c.ledger().await?;
-        let mut req = Request::new(proto::GetHeadRequest {});
-        req.set_timeout(Duration::from_secs(60));
-        let h = ledger
-            .get_head(req)
-            .await
-            .map_err(|s| CliError(format!("GetHead: {}", describe(&s))))?
-            .into_inner()
-            .head
-            .unwrap_or_default();
+        let (h, profile) = c.head_and_profile().await?;
         let hash32 = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
             b.try_into()
                 .map_err(|_| CliError(format!("the server's head {what} is not 32 bytes")))
@@ -50,19 +39,13 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
         };
         let mut w = AtomicFile::create(out)?;
         let tmp = w.tmp().to_path_buf();
-        let header = Header {
-            format: EXPORT_FORMAT.into(),
-            version: EXPORT_VERSION,
-            size: head.size,
-            head_hash: hex::encode(head.hash),
-            root: hex::encode(head.root),
-        };
+        let header = Header::new(profile, head);
         let io = |e: std::io::Error| CliError(format!("writing {}: {e}", tmp.display()));
         serde_json::to_writer(&mut w, &header).map_err(|e| io(e.into()))?;
         w.write_all(b"\n").map_err(io)?;
         let bar = progress::entries(head.size, "exporting");
         let mut tick = progress::ticker(&bar);
-        let mut v = Verifier::new();
+        let mut v = Verifier::new(profile);
         if head.size > 0 {
             let mut audit = c.audit().await?;
             let mut stream = audit
@@ -141,21 +124,25 @@ pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome
     let len = std::fs::metadata(export)
         .map_err(CliError::ctx(export.display()))?
         .len();
+    // The header gives the crypto profile of the store to make, and the entry count for the
+    // writing pass's bar.
+    let header = {
+        let f = File::open(export).map_err(CliError::ctx(export.display()))?;
+        read_header(&mut BufReader::new(f))
+            .map_err(|e| CliError(format!("{}: {e}", export.display())))?
+    };
+    let size = header.size;
+    let profile = header
+        .profile()
+        .map_err(|e| CliError(format!("{}: {e}", export.display())))?;
     // Refuse a non-empty store before touching the directory.
-    let store = Store::open(data).map_err(|e| {
+    let store = Store::open_with(data, Some(profile)).map_err(|e| {
         CliError(format!(
             "cannot open the store in {}: {e} (is a server using it?)",
             data.display()
         ))
     })?;
     check_empty(&store).map_err(|e| CliError(format!("{}: {e}", data.display())))?;
-    // The header gives the entry count for the writing pass's bar.
-    let size = {
-        let f = File::open(export).map_err(CliError::ctx(export.display()))?;
-        read_header(&mut BufReader::new(f))
-            .map_err(|e| CliError(format!("{}: {e}", export.display())))?
-            .size
-    };
     let vbar = progress::bytes(len, "verifying");
     let wbar = progress::entries(size, "importing");
     wbar.set_draw_target(indicatif::ProgressDrawTarget::hidden());

@@ -17,6 +17,7 @@ use tonic_types::StatusExt;
 use super::{CliError, Outcome, progress};
 use crate::log::{Entry, GENESIS_HASH};
 use crate::merkle::{SignedCheckpoint, VerifierKey};
+use crate::crypto::Profile;
 use crate::proto;
 use crate::proto::audit_client::AuditClient;
 use crate::proto::ledger_client::LedgerClient;
@@ -110,6 +111,25 @@ impl Connect {
     pub async fn ledger(&self) -> Result<Ledger, CliError> {
         let (c, b) = self.channel().await?;
         Ok(LedgerClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
+    }
+
+    /// The server's head and its log's crypto profile (`GetHead`). A server from before the
+    /// profiles names none: its log is blake3.
+    pub async fn head_and_profile(&self) -> Result<(proto::Head, Profile), CliError> {
+        let answer = self
+            .ledger()
+            .await?
+            .get_head(proto::GetHeadRequest {})
+            .await
+            .map_err(status_err("GetHead"))?
+            .into_inner();
+        let profile = match answer.crypto.as_str() {
+            "" => Profile::Blake3,
+            name => name
+                .parse::<Profile>()
+                .map_err(|e| CliError(format!("the server's GetHead: {e}")))?,
+        };
+        Ok((answer.head.unwrap_or_default(), profile))
     }
 
     /// A connected Audit client.
@@ -382,6 +402,7 @@ pub fn append_file(c: &Connect, file: &Path, batch_size: usize) -> Result<Outcom
 /// link as it arrives.
 pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliError> {
     runtime()?.block_on(async {
+        let (_, profile) = c.head_and_profile().await?;
         let mut client = c.audit().await?;
         let mut stream = client
             .subscribe(proto::SubscribeRequest { from_seq: from })
@@ -405,7 +426,7 @@ pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliEr
                     entry.seq
                 )));
             }
-            if entry.computed_hash() != entry.hash {
+            if entry.computed_hash(profile) != entry.hash {
                 println!("BAD: entry {}: hash mismatch", entry.seq);
                 return Ok(Outcome::Problem);
             }

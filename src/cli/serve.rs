@@ -36,9 +36,17 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// The log's name in signed checkpoints (e.g. `rotaledger/minhang`).
+    /// The log's name in signed checkpoints (e.g. `rotaledger/minhang`; a gm ledger's
+    /// checkpoints add `/gm`).
     #[arg(long, default_value = "rotaledger")]
     pub origin: String,
+    /// The crypto profile of a new data directory, fixed for the log's life: `blake3`
+    /// (blake3 hashes, Ed25519 signatures, XChaCha20-Poly1305) or `gm`, the national
+    /// algorithms for a 密评-assessed deployment (SM3, SM2, SM4-GCM). Without it, a new
+    /// directory takes $ROTALEDGER_CRYPTO, else blake3; an existing one keeps its own, and
+    /// naming another refuses to start.
+    #[arg(long, value_enum)]
+    pub crypto: Option<crate::crypto::Profile>,
     /// Most events in one append.
     #[arg(long, default_value_t = 1000)]
     pub max_events: usize,
@@ -212,6 +220,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         data,
         ledger: LedgerOptions {
             origin: args.origin,
+            crypto: args.crypto,
             key_file: None,
             max_events_per_append: args.max_events,
             full_check: args.full_check,

@@ -16,7 +16,7 @@ use tonic::Request;
 use super::client::{Audit, Connect, describe};
 use super::{CliError, Outcome, audit};
 use crate::merkle::{
-    Blake3, Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency,
+    Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency,
 };
 use crate::proto;
 
@@ -344,7 +344,7 @@ async fn round(
             }
         }
     }
-    if let Err(e) = verify_consistency(&Blake3, old.size, new.size, &old.root, &new.root, &proof) {
+    if let Err(e) = verify_consistency(&key.profile(), old.size, new.size, &old.root, &new.root, &proof) {
         return Ok(Round::Bad(evidence(
             "FORK",
             saved,

@@ -82,6 +82,7 @@ impl Ledger for LedgerService {
         self.shared.authorize(&request, Permission::ReadHead)?;
         Ok(Response::new(proto::GetHeadResponse {
             head: Some(convert::head(&self.shared.ledger.head())),
+            crypto: self.shared.ledger.profile().name().into(),
         }))
     }
 

@@ -827,7 +827,10 @@ impl Query for QueryService {
                 Ok(proto::CertificateResponse {
                     position: at.position(),
                     certificate: text,
-                    certificate_hash: crate::certificate::certificate_hash(&cert.statement)
+                    certificate_hash: crate::certificate::certificate_hash(
+                        ledger.profile(),
+                        &cert.statement,
+                    )
                         .to_vec(),
                 })
             },

@@ -19,7 +19,7 @@ use crate::domain::id::Id;
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
-use crate::merkle::{Blake3, CheckpointKey, SignedCheckpoint, inclusion_proof};
+use crate::merkle::{CheckpointKey, SignedCheckpoint, inclusion_proof};
 use crate::privacy::{KeyStoreError, Privacy};
 use crate::snapshot;
 
@@ -340,7 +340,7 @@ impl Ledger {
                 match out
                     .nodes
                     .as_deref()
-                    .and_then(|n| inclusion_proof(&Blake3, seq, size, n).ok())
+                    .and_then(|n| inclusion_proof(&self.profile(), seq, size, n).ok())
                 {
                     Some(p) => Ok(p),
                     None => self.inclusion_proof(seq, size),

@@ -157,6 +157,8 @@ pub fn store_kind(e: &StoreError) -> StorageKind {
         StoreError::Sled(_) => StorageKind::Internal,
         StoreError::Io { source, .. } => io_kind(source),
         StoreError::Corrupt(_) => StorageKind::Corrupt,
+        // Asked for the wrong profile: a configuration fault, no retry helps.
+        StoreError::ProfileMismatch { .. } | StoreError::Profile(_) => StorageKind::Internal,
     }
 }
 

@@ -68,8 +68,12 @@ pub const KEY_FILE: &str = "checkpoint.key";
 /// How to open a ledger.
 #[derive(Debug, Clone)]
 pub struct LedgerOptions {
-    /// The log's name in checkpoints (e.g. `rotaledger/minhang`).
+    /// The log's name in checkpoints (e.g. `rotaledger/minhang`); a `gm` ledger's checkpoints
+    /// name it with `/gm` added ([`crate::crypto::Profile::checkpoint_origin`]).
     pub origin: String,
+    /// The crypto profile: a new store is created with it (`None`: `ROTALEDGER_CRYPTO`, else
+    /// blake3), an existing store of another profile is refused (`None`: whatever it holds).
+    pub crypto: Option<crate::crypto::Profile>,
     /// The signing key file; default `<data>/checkpoint.key`, generated on first start.
     pub key_file: Option<PathBuf>,
     /// Most events in one append (SPEC rule 8).
@@ -96,6 +100,7 @@ impl Default for LedgerOptions {
     fn default() -> Self {
         LedgerOptions {
             origin: "rotaledger".into(),
+            crypto: None,
             key_file: None,
             master_key: crate::privacy::MasterSource::DataDir,
             max_events_per_append: 1000,

@@ -18,7 +18,8 @@ use crate::log::entry::{BodyRef, EntryRef};
 use crate::log::store::read_ahead;
 use crate::log::verify::verify_prefix;
 use crate::log::{Failure, Head, Store, Writer};
-use crate::merkle::{Blake3, CheckpointKey, CompactRange, KeyError};
+use crate::crypto::Profile;
+use crate::merkle::{CheckpointKey, CompactRange, KeyError};
 use crate::metrics::Metrics;
 use crate::snapshot;
 
@@ -69,14 +70,17 @@ impl IntegrityCell {
 impl Ledger {
     /// Opens (or creates) the ledger in `dir`: checks the head, loads or generates the signing
     /// key, rebuilds the state, and starts the writer.
-    pub fn open(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let store = Arc::new(Store::open(dir)?);
+    pub fn open(dir: &Path, mut opts: LedgerOptions) -> Result<Ledger, LedgerError> {
+        let store = Arc::new(Store::open_with(dir, opts.crypto)?);
+        let profile = store.profile();
+        opts.origin = profile.checkpoint_origin(&opts.origin);
         let head = store.check_head()?;
         let key_path = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
         let key = if key_path.exists() {
             CheckpointKey::load(&key_path)
         } else {
-            CheckpointKey::generate(&opts.origin).and_then(|k| k.save(&key_path).map(|_| k))
+            CheckpointKey::generate_for(profile, &opts.origin)
+                .and_then(|k| k.save(&key_path).map(|_| k))
         }
         .map_err(|e| {
             let kind = match &e {
@@ -86,6 +90,21 @@ impl Ledger {
             };
             StorageError::new(kind, format!("checkpoint key {}", key_path.display()), e)
         })?;
+        if key.profile() != profile {
+            return Err(StorageError::new(
+                StorageKind::Internal,
+                format!("checkpoint key {}", key_path.display()),
+                format!(
+                    "it is a key for {} ledgers ({}), but this log's crypto profile is {profile}",
+                    key.profile(),
+                    match key.profile() {
+                        Profile::Blake3 => "Ed25519",
+                        Profile::Gm => "SM2",
+                    }
+                ),
+            )
+            .into());
+        }
         let key = Arc::new(key);
         let checkpoint = Arc::new(ArcSwap::from_pointee(sign(
             &key,
@@ -101,7 +120,8 @@ impl Ledger {
         // restored without its key store is refused, not given keys that open nothing.
         let sealed = state.sealed_teachers();
         let fresh_ok = sealed.is_empty();
-        let privacy = crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok)
+        let privacy =
+            crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok, Some(profile))
             .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
         opened.master_key_created = privacy.master_created.clone();
         if let Some(p) = &privacy.master_created {
@@ -230,7 +250,7 @@ fn rebuild(
     let unused = if opts.full_check {
         "full check asked for".to_string()
     } else {
-        match snapshot::load::<State>(dir, store, head).and_then(usable) {
+        match snapshot::load::<State>(dir, store, head).and_then(|l| usable(l, store.profile())) {
             Ok((loaded, tree)) => {
                 let at = loaded.position.head;
                 let verifier = crate::log::Verifier::resume(at.hash, tree);
@@ -315,7 +335,8 @@ fn settle_keys(
 /// entries before it, the last with the recorded hash.
 fn usable(
     l: snapshot::Loaded<State>,
-) -> Result<(snapshot::Loaded<State>, CompactRange<Blake3>), snapshot::SnapshotError> {
+    profile: Profile,
+) -> Result<(snapshot::Loaded<State>, CompactRange<Profile>), snapshot::SnapshotError> {
     let p = l.position.head;
     let bad = |m: String| Err(snapshot::SnapshotError::State(m));
     if l.state.len() != p.size {
@@ -328,7 +349,7 @@ fn usable(
     if p.size > 0 && l.state.entry(p.size - 1).map(|e| e.meta.hash) != Some(p.hash) {
         return bad(format!("its entry {} is not the log's", p.size - 1));
     }
-    match l.position.tree() {
+    match l.position.tree(profile) {
         Some(tree) => Ok((l, tree)),
         None => bad("its Merkle frontier does not fit its size".into()),
     }
@@ -393,7 +414,13 @@ const REPLAY_CHUNK: usize = 1024;
 /// and position, and with `head`, that the log ends exactly there with that hash and Merkle
 /// root ([`LedgerError::Corrupt`] names the first bad entry otherwise).
 pub(super) fn replay(store: &Store, size: u64, head: Option<Head>) -> Result<State, LedgerError> {
-    replay_onto(store, State::new(), crate::log::Verifier::new(), size, head)
+    replay_onto(
+        store,
+        State::new(),
+        crate::log::Verifier::new(store.profile()),
+        size,
+        head,
+    )
 }
 
 /// One stored entry as read: its key's sequence number and the stored value.

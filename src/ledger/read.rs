@@ -11,10 +11,15 @@ use crate::domain::State;
 use crate::log::verify::{verify_prefix, verify_range};
 use crate::log::{Entry, Failure, Head, Store, Verified};
 use crate::merkle::{
-    Blake3, Digest, SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
+    Digest, SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
 };
 
 impl Ledger {
+    /// The log's crypto profile (fixed when its store was created).
+    pub fn profile(&self) -> crate::crypto::Profile {
+        self.store().profile()
+    }
+
     /// The committed head.
     pub fn head(&self) -> Head {
         self.writer.head()
@@ -65,7 +70,7 @@ impl Ledger {
                 head.size
             )));
         }
-        let r = root(&Blake3, size, self.store().as_ref())
+        let r = root(&self.profile(), size, self.store().as_ref())
             .map_err(|e| StorageError::tree(format!("the Merkle root of size {size}"), e))?;
         sign(&self.key, &self.origin, size, r)
     }
@@ -79,7 +84,7 @@ impl Ledger {
                 head.size
             )));
         }
-        inclusion_proof(&Blake3, seq, size, self.store().as_ref()).map_err(|e| {
+        inclusion_proof(&self.profile(), seq, size, self.store().as_ref()).map_err(|e| {
             StorageError::tree(format!("the inclusion proof of {seq} in {size}"), e).into()
         })
     }
@@ -97,7 +102,7 @@ impl Ledger {
                 head.size
             )));
         }
-        consistency_proof(&Blake3, old_size, new_size, self.store().as_ref()).map_err(|e| {
+        consistency_proof(&self.profile(), old_size, new_size, self.store().as_ref()).map_err(|e| {
             StorageError::tree(format!("the consistency proof {old_size} -> {new_size}"), e).into()
         })
     }

@@ -10,14 +10,16 @@ use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// A blake3 digest.
+use crate::crypto::Profile;
+
+/// A digest of the log's hash `H` (blake3, or SM3 in the `gm` profile): 32 bytes.
 pub type Hash = [u8; 32];
 
 /// The hash that the first entry names as its predecessor.
 pub const GENESIS_HASH: Hash = [0u8; 32];
 
 /// Domain separation for entry hashes, so an entry hash can never be confused with a Merkle
-/// node or any other blake3 digest the ledger computes.
+/// node or any other digest the ledger computes.
 pub const ENTRY_HASH_DOMAIN: &[u8] = b"rotaledger.entry.v1\0";
 
 /// Longest actor or request id accepted: they are identifiers, not documents.
@@ -26,8 +28,18 @@ pub const MAX_ID_LEN: usize = 128;
 /// Length of the fixed prefix of a stored value: previous hash, then own hash.
 const STORED_PREFIX: usize = 64;
 
-/// The entry hash: `blake3(ENTRY_HASH_DOMAIN || seq_be64 || prev_hash || len_be64(body) || body)`.
-pub fn entry_hash(seq: u64, prev_hash: &Hash, body: &[u8]) -> Hash {
+/// The entry hash: `H(ENTRY_HASH_DOMAIN || seq_be64 || prev_hash || len_be64(body) || body)`,
+/// `H` the profile's hash.
+pub fn entry_hash(profile: Profile, seq: u64, prev_hash: &Hash, body: &[u8]) -> Hash {
+    if profile != Profile::Blake3 {
+        let mut h = profile.hasher();
+        h.update(ENTRY_HASH_DOMAIN)
+            .update(&seq.to_be_bytes())
+            .update(prev_hash)
+            .update(&(body.len() as u64).to_be_bytes())
+            .update(body);
+        return h.finalize();
+    }
     // Most entries fit one blake3 chunk (1 KiB): assemble them on the stack and hash them in
     // one call, which skips the incremental hasher's set-up (a tenth of a verification).
     const HEADER: usize = ENTRY_HASH_DOMAIN.len() + 8 + 32 + 8;
@@ -109,8 +121,8 @@ impl<'a> EntryRef<'a> {
     }
 
     /// The hash recomputed from the stored parts.
-    pub fn computed_hash(&self) -> Hash {
-        entry_hash(self.seq, self.prev_hash, self.body)
+    pub fn computed_hash(&self, profile: Profile) -> Hash {
+        entry_hash(profile, self.seq, self.prev_hash, self.body)
     }
 
     /// Parses the body, borrowing its strings (see [`BodyRef::parse`]).
@@ -325,8 +337,8 @@ pub struct EntryMeta {
 
 impl Entry {
     /// Builds an entry from its parts, computing its hash.
-    pub fn seal(seq: u64, prev_hash: Hash, body: Vec<u8>) -> Entry {
-        let hash = entry_hash(seq, &prev_hash, &body);
+    pub fn seal(profile: Profile, seq: u64, prev_hash: Hash, body: Vec<u8>) -> Entry {
+        let hash = entry_hash(profile, seq, &prev_hash, &body);
         Entry {
             seq,
             prev_hash,
@@ -363,8 +375,8 @@ impl Entry {
     }
 
     /// The hash recomputed from the stored parts.
-    pub fn computed_hash(&self) -> Hash {
-        entry_hash(self.seq, &self.prev_hash, &self.body)
+    pub fn computed_hash(&self, profile: Profile) -> Hash {
+        entry_hash(profile, self.seq, &self.prev_hash, &self.body)
     }
 
     /// Parses the body.
@@ -442,10 +454,10 @@ mod tests {
             "r1",
             &raw(r#"{"a":1}"#),
         );
-        let e = Entry::seal(0, GENESIS_HASH, body);
+        let e = Entry::seal(Profile::Blake3, 0, GENESIS_HASH, body);
         let back = Entry::from_stored(0, &e.to_stored()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(back.computed_hash(), e.hash);
+        assert_eq!(back.computed_hash(Profile::Blake3), e.hash);
         let m = back.meta().unwrap();
         assert_eq!(
             (m.seq, m.actor.as_str(), m.request_id.as_str()),
@@ -469,7 +481,7 @@ mod tests {
         for len in (0..1200).filter(|n| n % 7 == 0 || (950..=960).contains(n)) {
             let prev = [len as u8; 32];
             assert_eq!(
-                entry_hash(len as u64, &prev, &body[..len]),
+                entry_hash(Profile::Blake3, len as u64, &prev, &body[..len]),
                 incremental(len as u64, &prev, &body[..len]),
                 "{len}"
             );
@@ -478,15 +490,41 @@ mod tests {
 
     #[test]
     fn hash_covers_seq_prev_and_every_body_byte() {
-        let body = b"{\"x\":1}".to_vec();
-        let h = entry_hash(3, &GENESIS_HASH, &body);
-        assert_ne!(h, entry_hash(4, &GENESIS_HASH, &body));
-        assert_ne!(h, entry_hash(3, &[1u8; 32], &body));
-        for i in 0..body.len() {
-            let mut b = body.clone();
-            b[i] ^= 1;
-            assert_ne!(h, entry_hash(3, &GENESIS_HASH, &b), "byte {i}");
+        for p in Profile::ALL {
+            let body = b"{\"x\":1}".to_vec();
+            let h = entry_hash(p, 3, &GENESIS_HASH, &body);
+            assert_ne!(h, entry_hash(p, 4, &GENESIS_HASH, &body));
+            assert_ne!(h, entry_hash(p, 3, &[1u8; 32], &body));
+            for i in 0..body.len() {
+                let mut b = body.clone();
+                b[i] ^= 1;
+                assert_ne!(h, entry_hash(p, 3, &GENESIS_HASH, &b), "byte {i}");
+            }
         }
+        let body = b"{}";
+        assert_ne!(
+            entry_hash(Profile::Blake3, 0, &GENESIS_HASH, body),
+            entry_hash(Profile::Gm, 0, &GENESIS_HASH, body)
+        );
+    }
+
+    /// The gm entry hash is SM3 of the same preimage (checked with SM3 of the concatenation).
+    #[test]
+    fn the_gm_entry_hash_is_sm3_of_the_preimage() {
+        let body = br#"{"seq":2}"#;
+        let prev = [5u8; 32];
+        let pre = [
+            ENTRY_HASH_DOMAIN,
+            &2u64.to_be_bytes()[..],
+            &prev,
+            &(body.len() as u64).to_be_bytes(),
+            body,
+        ]
+        .concat();
+        assert_eq!(
+            entry_hash(Profile::Gm, 2, &prev, body),
+            Profile::Gm.hash(&pre)
+        );
     }
 
     #[test]
@@ -695,12 +733,12 @@ mod tests {
 
     #[test]
     fn a_view_reads_what_the_owned_entry_reads() {
-        let e = Entry::seal(5, [7u8; 32], encode_body(5, T, "hr", "r1", &raw("{}")));
+        let e = Entry::seal(Profile::Blake3, 5, [7u8; 32], encode_body(5, T, "hr", "r1", &raw("{}")));
         let stored = e.to_stored();
         let v = EntryRef::from_stored(5, &stored).unwrap();
         assert_eq!(v, e.view());
         assert_eq!(v.to_entry(), e);
-        assert_eq!(v.computed_hash(), e.hash);
+        assert_eq!(v.computed_hash(Profile::Blake3), e.hash);
         assert_eq!(v.body().unwrap().into_meta(), e.meta().unwrap());
         assert_eq!(
             EntryRef::from_stored(0, &stored[..63]),

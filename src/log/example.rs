@@ -11,6 +11,7 @@ use super::entry::{ENTRY_HASH_DOMAIN, Entry, GENESIS_HASH, encode_body, entry_ha
 use super::export::{export_store, verify_export};
 use super::store::{Head, RequestRecord, Store, entry_key, node_key, request_key};
 use super::{PassThrough, Writer, fingerprint};
+use crate::crypto::Profile;
 use crate::merkle::{Blake3, CompactRange, TreeHasher};
 
 /// The example export, as committed in the repository.
@@ -123,12 +124,12 @@ const RECORD_1: &str =
 #[test]
 fn worked_example_of_the_format_document() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let store = Arc::new(Store::open_with(dir.path(), Some(Profile::Blake3)).unwrap());
 
     // Build the two commits exactly as the writer does (same functions, same batch contents),
     // with fixed recorded times so the bytes are reproducible.
-    let mut head = Head::empty();
-    let mut tree = CompactRange::new(Blake3);
+    let mut head = Head::empty(Profile::Blake3);
+    let mut tree = CompactRange::new(Profile::Blake3);
     let mut entries = Vec::new();
     for (actor, request_id, recorded_at, events) in APPENDS {
         let mut batch = sled::Batch::default();
@@ -137,7 +138,7 @@ fn worked_example_of_the_format_document() {
             let seq = head.size;
             let p = RawValue::from_string(stored_payload(canonical, *link, &entries)).unwrap();
             let body = encode_body(seq, recorded_at, actor, request_id, &p);
-            let e = Entry::seal(seq, head.hash, body);
+            let e = Entry::seal(Profile::Blake3, seq, head.hash, body);
             batch.insert(&entry_key(seq)[..], e.to_stored());
             for n in tree.append(&e.hash).unwrap() {
                 batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
@@ -226,7 +227,7 @@ fn worked_example_of_the_format_document() {
     assert_eq!(entries[0].prev_hash, GENESIS_HASH);
     assert_eq!(
         entries[2].hash,
-        entry_hash(2, &entries[1].hash, BODIES[2].as_bytes())
+        entry_hash(Profile::Blake3, 2, &entries[1].hash, BODIES[2].as_bytes())
     );
     let mut prefix = ENTRY_HASH_DOMAIN.to_vec();
     prefix.extend_from_slice(&2u64.to_be_bytes());
@@ -332,8 +333,8 @@ fn worked_example_of_the_format_document() {
     // payloads the ledger hands the writer is checked against a real server by the
     // integration test `format_doc`.)
     let dir2 = tempfile::tempdir().unwrap();
-    let s2 = Arc::new(Store::open(dir2.path()).unwrap());
-    let w = Writer::start(s2.clone(), Head::empty(), PassThrough).unwrap();
+    let s2 = Arc::new(Store::open_with(dir2.path(), Some(Profile::Blake3)).unwrap());
+    let w = Writer::start(s2.clone(), Head::empty(Profile::Blake3), PassThrough).unwrap();
     let (actor, request_id, recorded_at, events) = APPENDS[0];
     let raw: Vec<Box<RawValue>> = events
         .iter()

@@ -1,9 +1,10 @@
 //! The JSON Lines export: a header line, then one line per entry carrying the exact hashed
-//! bytes, so an auditor can verify the chain offline with any JSON parser and blake3.
+//! bytes, so an auditor can verify the chain offline with any JSON parser and the log's hash
+//! (blake3, or SM3 for a `gm` ledger: the header's `crypto`).
 //!
 //! Format (see `docs/FORMAT.md`):
 //! ```text
-//! {"format":"rotaledger-export","version":1,"size":N,"head_hash":"<hex>","root":"<hex>"}
+//! {"format":"rotaledger-export","version":1,"crypto":"blake3","size":N,"head_hash":"<hex>","root":"<hex>"}
 //! {"seq":0,"prev_hash":"<hex>","hash":"<hex>","body":"<the stored body bytes as a JSON string>"}
 //! ...
 //! ```
@@ -15,6 +16,7 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::entry::{Entry, Hash};
+use crate::crypto::Profile;
 use super::store::{Head, Store, StoreError};
 use super::verify::{Failure, Problem, Verified, Verifier};
 
@@ -31,12 +33,40 @@ pub struct Header {
     pub format: String,
     /// Always [`EXPORT_VERSION`].
     pub version: u32,
+    /// The log's crypto profile (`blake3`, `gm`); absent in exports made before there were
+    /// profiles, which are blake3. Always written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto: Option<String>,
     /// Entries that follow.
     pub size: u64,
     /// Hash of the last one (hex; all zeros when empty).
     pub head_hash: String,
     /// Merkle root over the entry hashes (hex).
     pub root: String,
+}
+
+impl Header {
+    /// The header of an export of `head` of a log of `profile`.
+    pub fn new(profile: Profile, head: Head) -> Header {
+        Header {
+            format: EXPORT_FORMAT.into(),
+            version: EXPORT_VERSION,
+            crypto: Some(profile.name().into()),
+            size: head.size,
+            head_hash: hex::encode(head.hash),
+            root: hex::encode(head.root),
+        }
+    }
+
+    /// The export's crypto profile (blake3 when the header names none).
+    pub fn profile(&self) -> Result<Profile, ExportError> {
+        match &self.crypto {
+            None => Ok(Profile::Blake3),
+            Some(name) => name
+                .parse()
+                .map_err(|e: crate::crypto::UnknownProfile| ExportError::BadHeader(e.to_string())),
+        }
+    }
 }
 
 /// One entry line.
@@ -104,13 +134,7 @@ pub fn export_store(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Head, ExportError> {
-    let header = Header {
-        format: EXPORT_FORMAT.into(),
-        version: EXPORT_VERSION,
-        size: head.size,
-        head_hash: hex::encode(head.hash),
-        root: hex::encode(head.root),
-    };
+    let header = Header::new(store.profile(), head);
     serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     for item in store.raw_range(0, head.size) {
@@ -155,7 +179,7 @@ pub fn verify_export(
     let header = read_header(input)?;
     let head_hash = parse_hash("head_hash", &header.head_hash).map_err(ExportError::BadHeader)?;
     let root = parse_hash("root", &header.root).map_err(ExportError::BadHeader)?;
-    let mut v = Verifier::new();
+    let mut v = Verifier::new(header.profile()?);
     let mut buf = String::new();
     loop {
         buf.clear();

@@ -18,7 +18,8 @@ use super::entry::Entry;
 use super::export::{ExportError, Line, parse_hash, read_header, verify_export};
 use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
 use super::verify::{Failure, Verifier};
-use crate::merkle::{Blake3, CompactRange};
+use crate::crypto::Profile;
+use crate::merkle::CompactRange;
 
 /// Entries per durable commit while restoring (rounded up to the end of an append).
 const ENTRIES_PER_COMMIT: usize = 4096;
@@ -86,6 +87,14 @@ pub fn import_export(
     drop(input);
     let mut input = open().map_err(ExportError::from)?;
     let header = read_header(&mut input)?;
+    let profile = header.profile()?;
+    if profile != store.profile() {
+        return Err(ImportError::Store(StoreError::ProfileMismatch {
+            dir: store.dir().to_path_buf(),
+            recorded: store.profile(),
+            wanted: profile,
+        }));
+    }
     let expected = Head {
         size: header.size,
         hash: parse_hash("head_hash", &header.head_hash).map_err(ExportError::BadHeader)?,
@@ -94,8 +103,8 @@ pub fn import_export(
     let mut w = Restorer {
         store,
         canonical,
-        verifier: Verifier::new(),
-        tree: CompactRange::new(Blake3),
+        verifier: Verifier::new(profile),
+        tree: CompactRange::new(profile),
         batch: sled::Batch::default(),
         in_batch: 0,
         group: None,
@@ -143,7 +152,7 @@ struct Restorer<'a> {
     store: &'a Store,
     canonical: &'a dyn Fn(&str) -> String,
     verifier: Verifier,
-    tree: CompactRange<Blake3>,
+    tree: CompactRange<Profile>,
     batch: sled::Batch,
     in_batch: usize,
     group: Option<Group>,

@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::metrics::Histogram;
 
 use super::entry::{Entry, GENESIS_HASH, Hash};
-use crate::merkle::{Blake3, CompactRange, NodeSource, TreeHasher};
+use crate::crypto::Profile;
+use crate::merkle::{CompactRange, NodeSource, TreeHasher};
 
 /// Key prefix of entries: `b'e' || seq_be64`.
 pub const ENTRY_PREFIX: u8 = b'e';
@@ -33,6 +34,9 @@ pub const REQUEST_PREFIX: u8 = b'r';
 pub const NODE_PREFIX: u8 = b't';
 /// Key of the head record: `size_be64 || hash || merkle_root`.
 pub const HEAD_KEY: &[u8] = b"m:head";
+/// Key of the crypto profile record: the profile's name (`blake3`, `gm`), written when the
+/// store is created. A store without it is a blake3 store made before there were profiles.
+pub const CRYPTO_KEY: &[u8] = b"m:crypto";
 
 /// The end of the log: how many entries it holds, the hash of the last one, and the root of
 /// the Merkle tree over all entry hashes.
@@ -42,17 +46,17 @@ pub struct Head {
     pub size: u64,
     /// Hash of entry `size - 1`, or [`GENESIS_HASH`] when empty.
     pub hash: Hash,
-    /// RFC 9162 tree root (blake3) over the entry hashes `0..size`.
+    /// RFC 9162 tree root (the profile's hash) over the entry hashes `0..size`.
     pub root: Hash,
 }
 
 impl Head {
-    /// The head of an empty log.
-    pub fn empty() -> Head {
+    /// The head of an empty log of this profile.
+    pub fn empty(profile: Profile) -> Head {
         Head {
             size: 0,
             hash: GENESIS_HASH,
-            root: Blake3.empty_root(),
+            root: profile.empty_root(),
         }
     }
 
@@ -125,6 +129,23 @@ pub enum StoreError {
     /// A stored record does not have the shape the format requires.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The store was made with another crypto profile than the one asked for; a log's profile
+    /// never changes.
+    #[error(
+        "the store in {dir} holds a {recorded} ledger; it cannot be opened as {wanted} \
+         (a log's crypto profile is fixed when it is created)"
+    )]
+    ProfileMismatch {
+        /// The store's directory.
+        dir: PathBuf,
+        /// The profile the store records.
+        recorded: Profile,
+        /// The profile asked for.
+        wanted: Profile,
+    },
+    /// No profile could be chosen for a new store (an unknown name in `ROTALEDGER_CRYPTO`).
+    #[error("{0}")]
+    Profile(#[from] crate::crypto::UnknownProfile),
 }
 
 /// Counters that make group commit and the durability path observable (and testable), and
@@ -193,6 +214,8 @@ impl Stats {
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
+    /// The crypto profile the store was created with.
+    profile: Profile,
     /// sled's data file, opened again by us so that we can fdatasync it.
     data_file: File,
     /// Blob files already synced, so each is synced once.
@@ -268,7 +291,60 @@ impl Store {
     /// in one process (a restart in tests, `bench`, `serve --demo`) can briefly find its own
     /// lock still held. Opening waits out such a lock for up to [`LOCK_WAIT`] before it
     /// reports it, which is also how long a second server on the same store takes to fail.
+    ///
+    /// The store's crypto profile is the one it records; a new store records
+    /// [`Profile::for_new_store`]`(None)` (blake3 unless `ROTALEDGER_CRYPTO` says otherwise).
+    /// [`Store::open_with`] asks for a profile.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, None)
+    }
+
+    /// [`Store::open`], asking for `want`: a new store is created with it, and an existing
+    /// store of another profile is refused ([`StoreError::ProfileMismatch`]).
+    pub fn open_with(dir: &Path, want: Option<Profile>) -> Result<Store, StoreError> {
+        let mut store = Store::open_raw(dir)?;
+        let recorded = match store.db.get(CRYPTO_KEY)? {
+            Some(v) => Some(
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<Profile>().ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "the crypto profile record is not a profile name: {:?}",
+                            String::from_utf8_lossy(&v)
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let fresh = store.db.get(HEAD_KEY)?.is_none()
+            && store.db.scan_prefix([ENTRY_PREFIX]).next().is_none();
+        store.profile = match recorded {
+            Some(p) => p,
+            None if fresh => {
+                let p = Profile::for_new_store(want)?;
+                // Durable before any entry is: a crash right after must not leave a store
+                // whose entries are hashed with SM3 but which reads as blake3.
+                // (Not counted in `stats`, which count commits' syncs.)
+                store.db.insert(CRYPTO_KEY, p.name().as_bytes())?;
+                store.db.flush()?;
+                let data_path = store.dir.join("db");
+                store.data_file.sync_data().map_err(io_err(&data_path))?;
+                p
+            }
+            None => Profile::Blake3,
+        };
+        match want {
+            Some(w) if w != store.profile => Err(StoreError::ProfileMismatch {
+                dir: dir.to_path_buf(),
+                recorded: store.profile,
+                wanted: w,
+            }),
+            _ => Ok(store),
+        }
+    }
+
+    fn open_raw(dir: &Path) -> Result<Store, StoreError> {
         create_dir_durably(dir)?;
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
@@ -302,11 +378,17 @@ impl Store {
         Ok(Store {
             db,
             dir: dir.to_path_buf(),
+            profile: Profile::Blake3,
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
             skip_data_sync: skip_data_sync_fault(),
             stats: Stats::default(),
         })
+    }
+
+    /// The crypto profile of the log.
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// The directory the store lives in.
@@ -317,7 +399,7 @@ impl Store {
     /// The head as recorded in the store (not checked against the entries).
     pub fn stored_head(&self) -> Result<Head, StoreError> {
         match self.db.get(HEAD_KEY)? {
-            None => Ok(Head::empty()),
+            None => Ok(Head::empty(self.profile)),
             Some(v) => Head::from_bytes(&v).ok_or_else(|| {
                 StoreError::Corrupt(format!("head record is {} bytes, not 72", v.len()))
             }),
@@ -342,8 +424,8 @@ impl Store {
     }
 
     /// The Merkle frontier at `size`, read from the stored nodes.
-    pub fn load_tree(&self, size: u64) -> Result<CompactRange<Blake3>, StoreError> {
-        CompactRange::load(Blake3, size, self)
+    pub fn load_tree(&self, size: u64) -> Result<CompactRange<Profile>, StoreError> {
+        CompactRange::load(self.profile, size, self)
             .map_err(|e| StoreError::Corrupt(format!("Merkle tree: {e}")))
     }
 
@@ -374,7 +456,7 @@ impl Store {
                         hex::encode(e.hash)
                     )));
                 }
-                if e.computed_hash() != e.hash {
+                if e.computed_hash(self.profile) != e.hash {
                     return Err(StoreError::Corrupt(format!(
                         "entry {} does not hash to its stored hash",
                         e.seq
@@ -409,7 +491,7 @@ impl Store {
                     .hash
             }
         };
-        let root = crate::merkle::root(&Blake3, size, self)
+        let root = crate::merkle::root(&self.profile, size, self)
             .map_err(|e| StoreError::Corrupt(format!("Merkle tree: {e}")))?;
         Ok(Head { size, hash, root })
     }
@@ -460,8 +542,9 @@ impl Store {
     }
 
     /// True when the store holds no record at all (a restore goes only into such a store).
+    /// (The crypto profile record, written when the store is made, does not count.)
     pub fn is_empty(&self) -> bool {
-        self.db.is_empty()
+        self.db.iter().keys().all(|k| k.is_ok_and(|k| k == CRYPTO_KEY))
     }
 
     /// Every record, in key order: for tests that compare two stores byte for byte.

@@ -5,7 +5,8 @@
 
 use super::entry::{BodyRef, DecodeError, Entry, EntryMeta, EntryRef, GENESIS_HASH, Hash};
 use super::store::{Head, Store, StoreError};
-use crate::merkle::{Blake3, CompactRange};
+use crate::crypto::Profile;
+use crate::merkle::CompactRange;
 
 /// What is wrong with the first bad entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,27 +134,31 @@ pub struct Verifier {
     from: u64,
     next: u64,
     prev: Hash,
+    /// The log's crypto profile.
+    profile: Profile,
     /// The Merkle tree over the checked entries, when checking from the start.
-    tree: Option<CompactRange<Blake3>>,
+    tree: Option<CompactRange<Profile>>,
 }
 
 impl Verifier {
-    /// Verifies from the start of the log.
-    pub fn new() -> Verifier {
+    /// Verifies a log of this profile from its start.
+    pub fn new(profile: Profile) -> Verifier {
         Verifier {
             from: 0,
             next: 0,
             prev: GENESIS_HASH,
-            tree: Some(CompactRange::new(Blake3)),
+            profile,
+            tree: Some(CompactRange::new(profile)),
         }
     }
 
     /// Verifies a range starting at `seq`, whose predecessor's hash is trusted to be `prev`.
-    pub fn starting_at(seq: u64, prev: Hash) -> Verifier {
+    pub fn starting_at(profile: Profile, seq: u64, prev: Hash) -> Verifier {
         Verifier {
             from: seq,
             next: seq,
             prev,
+            profile,
             tree: None,
         }
     }
@@ -162,12 +167,13 @@ impl Verifier {
     /// the first `tree.size()` entries and `prev` the hash of the last of them (the state
     /// snapshot's position, checked against the store). [`Verifier::finish`] then checks the
     /// root at the end, as if the verification had started at entry 0.
-    pub fn resume(prev: Hash, tree: CompactRange<Blake3>) -> Verifier {
+    pub fn resume(prev: Hash, tree: CompactRange<Profile>) -> Verifier {
         let at = tree.size();
         Verifier {
             from: at,
             next: at,
             prev,
+            profile: *tree.hasher(),
             tree: Some(tree),
         }
     }
@@ -224,7 +230,7 @@ impl Verifier {
                 claims,
             }));
         }
-        let computed = entry.computed_hash();
+        let computed = entry.computed_hash(self.profile);
         if &computed != entry.hash {
             return Err(fail(Problem::HashMismatch {
                 stored: *entry.hash,
@@ -311,11 +317,6 @@ impl Verifier {
     }
 }
 
-impl Default for Verifier {
-    fn default() -> Self {
-        Verifier::new()
-    }
-}
 
 /// Stored entries handed from the reading thread to the checking one per message.
 const READ_AHEAD_CHUNK: usize = 512;
@@ -375,7 +376,7 @@ pub fn verify_store(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Result<Verified, Failure>, StoreError> {
     let head = store.stored_head()?;
-    let mut v = Verifier::new();
+    let mut v = Verifier::new(store.profile());
     let checked = each_read_ahead(store.raw_all(), |item| {
         if item.seq >= head.size && item.seq == v.head().size {
             return Err(Failure {
@@ -406,7 +407,7 @@ pub fn verify_prefix(
     keep_going: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Result<Verified, Failure>>, StoreError> {
-    let mut v = Verifier::new();
+    let mut v = Verifier::new(store.profile());
     // `None`: stopped by `keep_going`.
     let checked = each_read_ahead(store.raw_range(0, at.size), |item| {
         if !keep_going() {
@@ -444,7 +445,7 @@ pub fn verify_range(
             }
         }
     };
-    let mut v = Verifier::starting_at(from, prev);
+    let mut v = Verifier::starting_at(store.profile(), from, prev);
     let checked = each_read_ahead(store.raw_range(from, to), |item| {
         item.check(&mut v)?;
         progress(item.seq + 1);

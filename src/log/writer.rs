@@ -33,7 +33,8 @@ use tokio::sync::{oneshot, watch};
 use super::entry::{Entry, Hash, check_id, encode_body, format_time};
 use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
 use crate::merkle::RecentNodes;
-use crate::merkle::{Blake3, CompactRange};
+use crate::crypto::Profile;
+use crate::merkle::CompactRange;
 
 /// Most appends drained into one commit; bounds the latency a batch adds to its first waiter.
 const MAX_APPENDS_PER_COMMIT: usize = 1024;
@@ -148,6 +149,7 @@ pub enum AppendError<R: std::fmt::Debug> {
 /// An append's entries under construction. Nothing pushed here reaches the store unless the
 /// sequencer returns `Ok`.
 pub struct Chain<'a> {
+    profile: Profile,
     head: Head,
     recorded_at: &'a str,
     actor: &'a str,
@@ -175,7 +177,7 @@ impl Chain<'_> {
     pub fn push(&mut self, payload: &RawValue) -> (u64, Hash) {
         let seq = self.head.size;
         let body = encode_body(seq, self.recorded_at, self.actor, self.request_id, payload);
-        let entry = Entry::seal(seq, self.head.hash, body);
+        let entry = Entry::seal(self.profile, seq, self.head.hash, body);
         let hash = entry.hash;
         self.entries.push(entry);
         self.head.size = seq + 1;
@@ -316,7 +318,7 @@ struct Waiting<R: std::fmt::Debug> {
 fn run<S: Sequencer>(
     store: Arc<Store>,
     mut head: Head,
-    mut tree: CompactRange<Blake3>,
+    mut tree: CompactRange<Profile>,
     mut seq: S,
     rx: mpsc::Receiver<Job<S>>,
     head_tx: watch::Sender<Head>,
@@ -425,6 +427,7 @@ fn run<S: Sequencer>(
                 continue;
             }
             let mut chain = Chain {
+                profile: store.profile(),
                 head: staged,
                 recorded_at: &recorded_at,
                 actor: &req.actor,

@@ -1,12 +1,15 @@
-//! The ledger's ed25519 checkpoint key: generation, the owner-only key file, and the
-//! one-line verifier key handed to auditors.
+//! The ledger's checkpoint key: generation, the owner-only key file, and the one-line
+//! verifier key handed to auditors. Ed25519 for a blake3 ledger, SM2 (with SM3 and the
+//! standard distinguishing ID) for a `gm` one: the key's type byte says which, so a verifier
+//! key alone tells an auditor which profile the log it checks is in (`crate::crypto`).
 //!
 //! Text forms follow the C2SP signed-note conventions (as in Go's `golang.org/x/mod/sumdb/note`),
-//! so existing note tooling can read them:
+//! so existing note tooling can read them (Ed25519 keys; SM2 has no assigned signed-note type):
 //!
-//! - key id: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)`, big-endian;
-//! - verifier key: `<name>+<key id, 8 hex digits>+<base64(0x01 || public key)>`;
-//! - key file: `PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 || 32-byte seed)>` and a newline.
+//! - key id: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)` for Ed25519,
+//!   of `SM3(name || "\n" || 0xff || public key)` for SM2, big-endian;
+//! - verifier key: `<name>+<key id, 8 hex digits>+<base64(type || public key)>`;
+//! - key file: `PRIVATE+KEY+<name>+<key id hex>+<base64(type || 32-byte secret)>` and a newline.
 //!
 //! **Contract:** [`CheckpointKey::save`] MUST NOT overwrite an existing file, creates the
 //! file with mode 0600, and MUST NOT return before the file and its name are durable (the
@@ -22,9 +25,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::Digest as _;
+use sm2::elliptic_curve::sec1::ToEncodedPoint as _;
+
+use crate::crypto::{Profile, SM2_DISTID};
 
 /// The signed-note signature type byte of Ed25519.
 pub const ALG_ED25519: u8 = 0x01;
+
+/// The type byte of an SM2 key: `0xff`, a value outside the C2SP signed-note registry (which
+/// assigns none to SM2).
+pub const ALG_SM2: u8 = 0xff;
+
+/// Bytes of an SM2 public key: the SEC1 uncompressed point `04 || x || y`.
+pub const SM2_PUBLIC_LEN: usize = 65;
 
 /// Prefix of the key file's single line.
 const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
@@ -75,12 +88,17 @@ pub enum KeyError {
     /// The verifier key text is not `name+keyid+base64`.
     #[error("malformed verifier key: {0}")]
     MalformedVerifierKey(&'static str),
-    /// Only Ed25519 (type 0x01) keys are supported.
-    #[error("unsupported signature algorithm {0:#04x}; only 0x01 (Ed25519) is supported")]
+    /// Only Ed25519 (type 0x01) and SM2 (type 0xff) keys exist.
+    #[error(
+        "unsupported signature algorithm {0:#04x}; only 0x01 (Ed25519) and 0xff (SM2) are supported"
+    )]
     UnsupportedAlgorithm(u8),
-    /// The 32 bytes are not an Ed25519 public key.
-    #[error("the public key is not a valid Ed25519 point")]
-    InvalidPublicKey,
+    /// The bytes are not a public key of their type (an Ed25519 point, an SM2 point).
+    #[error("the public key is not a valid {0} public key")]
+    InvalidPublicKey(&'static str),
+    /// The bytes are not a secret key of their type (an SM2 scalar must be in 1..n-1).
+    #[error("the secret key is not a valid {0} secret key")]
+    InvalidSecretKey(&'static str),
     /// The stated key id is not the one computed from the name and key.
     #[error("key id mismatch: the text says {stated}, the name and key give {computed}")]
     KeyIdMismatch {
@@ -127,11 +145,23 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// Splits `name+keyid+base64(0x01 || 32 bytes)` into its checked parts.
+/// The key id of an SM2 key: `SM3(name || "\n" || 0xff || 65-byte public key)[..4]`.
+pub fn sm2_key_id(name: &str, public_key: &[u8]) -> [u8; 4] {
+    let mut h = Profile::Gm.hasher();
+    h.update(name.as_bytes())
+        .update(b"\n")
+        .update(&[ALG_SM2])
+        .update(public_key);
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+/// Splits `name+keyid+base64(type || key bytes)` into its checked parts: the name, the
+/// stated key id, the type byte and the key bytes (their length not yet checked).
 fn parse_key_text(
     text: &str,
     err: fn(&'static str) -> KeyError,
-) -> Result<(String, [u8; 4], [u8; 32]), KeyError> {
+) -> Result<(String, [u8; 4], u8, Vec<u8>), KeyError> {
     // Names never hold '+' and key ids are hex, but the standard base64 alphabet has '+':
     // only the first two '+' separate fields (as Go's `note` package splits them).
     let mut parts = text.splitn(3, '+');
@@ -146,13 +176,89 @@ fn parse_key_text(
     hex::decode_to_slice(id_hex, &mut id).map_err(|_| err("key id must be 8 hex digits"))?;
     let bytes = decode_base64(b64).ok_or(err("key is not canonical standard base64"))?;
     let (&alg, key) = bytes.split_first().ok_or(err("key is empty"))?;
-    if alg != ALG_ED25519 {
+    if alg != ALG_ED25519 && alg != ALG_SM2 {
         return Err(KeyError::UnsupportedAlgorithm(alg));
     }
-    let key: [u8; 32] = key
-        .try_into()
-        .map_err(|_| err("an Ed25519 key is 32 bytes after the type byte"))?;
-    Ok((name.to_owned(), id, key))
+    Ok((name.to_owned(), id, alg, key.to_vec()))
+}
+
+/// The secret half of a checkpoint key, of either type.
+#[derive(Clone)]
+enum Secret {
+    Ed25519(SigningKey),
+    Sm2(Box<sm2::dsa::SigningKey>),
+}
+
+/// The public half, of either type.
+#[derive(Clone, Debug)]
+enum Public {
+    Ed25519(VerifyingKey),
+    Sm2(Box<sm2::dsa::VerifyingKey>),
+}
+
+/// Keys are equal when their type and public bytes are (the sm2 crate's key has no `Eq`).
+impl PartialEq for Public {
+    fn eq(&self, other: &Public) -> bool {
+        self.alg() == other.alg() && self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Public {}
+
+impl Public {
+    fn profile(&self) -> Profile {
+        match self {
+            Public::Ed25519(_) => Profile::Blake3,
+            Public::Sm2(_) => Profile::Gm,
+        }
+    }
+
+    fn alg(&self) -> u8 {
+        match self {
+            Public::Ed25519(_) => ALG_ED25519,
+            Public::Sm2(_) => ALG_SM2,
+        }
+    }
+
+    /// The key bytes after the type byte: 32 for Ed25519, the 65-byte SEC1 point for SM2.
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Public::Ed25519(k) => k.as_bytes().to_vec(),
+            Public::Sm2(k) => k.as_affine().to_encoded_point(false).as_bytes().to_vec(),
+        }
+    }
+
+    fn key_id(&self, name: &str) -> [u8; 4] {
+        match self {
+            Public::Ed25519(k) => key_id(name, k.as_bytes()),
+            Public::Sm2(_) => sm2_key_id(name, &self.bytes()),
+        }
+    }
+
+    /// Parses the key bytes of type `alg`.
+    fn from_bytes(alg: u8, key: &[u8], err: fn(&'static str) -> KeyError) -> Result<Self, KeyError> {
+        match alg {
+            ALG_ED25519 => {
+                let key: [u8; 32] = key
+                    .try_into()
+                    .map_err(|_| err("an Ed25519 key is 32 bytes after the type byte"))?;
+                VerifyingKey::from_bytes(&key)
+                    .map(Public::Ed25519)
+                    .map_err(|_| KeyError::InvalidPublicKey("Ed25519"))
+            }
+            ALG_SM2 => {
+                if key.len() != SM2_PUBLIC_LEN || key[0] != 0x04 {
+                    return Err(err(
+                        "an SM2 key is the 65-byte uncompressed point (04 || x || y) after the type byte",
+                    ));
+                }
+                sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, key)
+                    .map(|k| Public::Sm2(Box::new(k)))
+                    .map_err(|_| KeyError::InvalidPublicKey("SM2"))
+            }
+            other => Err(KeyError::UnsupportedAlgorithm(other)),
+        }
+    }
 }
 
 /// Compares a stated key id with the computed one.
@@ -168,14 +274,14 @@ fn check_key_id(stated: [u8; 4], computed: [u8; 4]) -> Result<(), KeyError> {
 
 /// The ledger's private checkpoint key, with the name signatures are made under.
 ///
-/// `Debug` shows the name and key id only. ed25519-dalek zeroizes the secret on drop;
-/// the transient text of the key file is not (the file holds it anyway).
+/// `Debug` shows the name and key id only. ed25519-dalek and the sm2 crate zeroize the
+/// secret on drop; the transient text of the key file is not (the file holds it anyway).
 #[derive(Clone)]
 pub struct CheckpointKey {
     /// Key name: appears in every signature line (`— <name> ...`).
     name: String,
     /// The secret key.
-    signing: SigningKey,
+    signing: Secret,
 }
 
 impl fmt::Debug for CheckpointKey {
@@ -188,13 +294,29 @@ impl fmt::Debug for CheckpointKey {
 }
 
 impl CheckpointKey {
-    /// A fresh key from the operating system's randomness.
+    /// A fresh Ed25519 key (the blake3 profile's) from the operating system's randomness.
     pub fn generate(name: &str) -> Result<Self, KeyError> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| KeyError::Randomness(e.to_string()))?;
-        let key = Self::from_seed(name, &seed);
-        seed.fill(0);
-        key
+        Self::generate_for(Profile::Blake3, name)
+    }
+
+    /// A fresh key of the profile's type (Ed25519 or SM2) from the operating system's
+    /// randomness.
+    pub fn generate_for(profile: Profile, name: &str) -> Result<Self, KeyError> {
+        loop {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| KeyError::Randomness(e.to_string()))?;
+            let key = match profile {
+                Profile::Blake3 => Self::from_seed(name, &seed),
+                Profile::Gm => Self::from_sm2_secret(name, &seed),
+            };
+            seed.fill(0);
+            match key {
+                // 32 random bytes are an SM2 scalar in 1..n-1 but for a chance of about
+                // 2^-32; draw again rather than fail.
+                Err(KeyError::InvalidSecretKey(_)) => continue,
+                other => return other,
+            }
+        }
     }
 
     /// The key with this 32-byte Ed25519 seed (deterministic: for tests and examples).
@@ -202,7 +324,19 @@ impl CheckpointKey {
         check_key_name(name)?;
         Ok(Self {
             name: name.to_owned(),
-            signing: SigningKey::from_bytes(seed),
+            signing: Secret::Ed25519(SigningKey::from_bytes(seed)),
+        })
+    }
+
+    /// The SM2 key with this 32-byte secret scalar (big-endian, in 1..n-1), for SM3 and the
+    /// standard distinguishing ID (deterministic: for tests and examples).
+    pub fn from_sm2_secret(name: &str, secret: &[u8; 32]) -> Result<Self, KeyError> {
+        check_key_name(name)?;
+        let k = sm2::dsa::SigningKey::from_slice(SM2_DISTID, secret)
+            .map_err(|_| KeyError::InvalidSecretKey("SM2"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            signing: Secret::Sm2(Box::new(k)),
         })
     }
 
@@ -211,35 +345,63 @@ impl CheckpointKey {
         &self.name
     }
 
+    /// The crypto profile this key signs for: blake3 (Ed25519) or gm (SM2).
+    pub fn profile(&self) -> Profile {
+        self.public().profile()
+    }
+
+    fn public(&self) -> Public {
+        match &self.signing {
+            Secret::Ed25519(k) => Public::Ed25519(k.verifying_key()),
+            Secret::Sm2(k) => Public::Sm2(Box::new(k.verifying_key().clone())),
+        }
+    }
+
     /// The signed-note key id.
     pub fn key_id(&self) -> [u8; 4] {
-        key_id(&self.name, self.signing.verifying_key().as_bytes())
+        self.public().key_id(&self.name)
     }
 
     /// The public half, to hand to auditors.
     pub fn verifier(&self) -> VerifierKey {
-        let key = self.signing.verifying_key();
         VerifierKey {
             name: self.name.clone(),
             key_id: self.key_id(),
-            key,
+            key: self.public(),
         }
     }
 
-    /// An Ed25519 signature over `message`.
+    /// A signature over `message`: Ed25519 (RFC 8032), or SM2 with SM3 and the standard
+    /// distinguishing ID as `r || s`; 64 bytes either way.
     pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
-        let sig: Signature = self
-            .signing
-            .try_sign(message)
-            .map_err(|e| KeyError::Signing(e.to_string()))?;
-        Ok(sig.to_bytes())
+        match &self.signing {
+            Secret::Ed25519(k) => {
+                let sig: Signature = k
+                    .try_sign(message)
+                    .map_err(|e| KeyError::Signing(e.to_string()))?;
+                Ok(sig.to_bytes())
+            }
+            Secret::Sm2(k) => {
+                let sig: sm2::dsa::Signature = sm2::dsa::signature::Signer::try_sign(k.as_ref(), message)
+                    .map_err(|e| KeyError::Signing(e.to_string()))?;
+                Ok(sig.to_bytes().into())
+            }
+        }
     }
 
-    /// The key file text: `PRIVATE+KEY+<name>+<keyid>+<base64(0x01 || seed)>`.
+    /// The key file text: `PRIVATE+KEY+<name>+<keyid>+<base64(type || secret)>`.
     fn to_private_text(&self) -> String {
         let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(self.signing.as_bytes());
+        match &self.signing {
+            Secret::Ed25519(k) => {
+                bytes.push(ALG_ED25519);
+                bytes.extend_from_slice(k.as_bytes());
+            }
+            Secret::Sm2(k) => {
+                bytes.push(ALG_SM2);
+                bytes.extend_from_slice(&k.to_bytes());
+            }
+        }
         let text = format!(
             "{PRIVATE_PREFIX}{}+{}+{}\n",
             self.name,
@@ -256,9 +418,21 @@ impl CheckpointKey {
         let rest = line
             .strip_prefix(PRIVATE_PREFIX)
             .ok_or(KeyError::MalformedPrivateKey("missing PRIVATE+KEY+ prefix"))?;
-        let (name, id, mut seed) = parse_key_text(rest, KeyError::MalformedPrivateKey)?;
-        let key = Self::from_seed(&name, &seed);
-        seed.fill(0);
+        let (name, id, alg, mut secret) = parse_key_text(rest, KeyError::MalformedPrivateKey)?;
+        let key = match <[u8; 32]>::try_from(secret.as_slice()) {
+            Ok(mut s) => {
+                let key = match alg {
+                    ALG_SM2 => Self::from_sm2_secret(&name, &s),
+                    _ => Self::from_seed(&name, &s),
+                };
+                s.fill(0);
+                key
+            }
+            Err(_) => Err(KeyError::MalformedPrivateKey(
+                "a secret key is 32 bytes after the type byte",
+            )),
+        };
+        secret.fill(0);
         let key = key?;
         check_key_id(id, key.key_id())?;
         Ok(key)
@@ -338,15 +512,15 @@ impl CheckpointKey {
 }
 
 /// The public key an auditor verifies checkpoints with, as one line:
-/// `<name>+<keyid hex>+<base64(0x01 || public key)>`.
+/// `<name>+<keyid hex>+<base64(type || public key)>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierKey {
     /// Key name, matched against the signature line's name.
     name: String,
     /// Key id, matched against the first 4 bytes of the signature.
     key_id: [u8; 4],
-    /// The Ed25519 public key.
-    key: VerifyingKey,
+    /// The public key.
+    key: Public,
 }
 
 impl VerifierKey {
@@ -360,25 +534,41 @@ impl VerifierKey {
         self.key_id
     }
 
-    /// The raw 32-byte public key.
-    pub fn public_key(&self) -> [u8; 32] {
-        self.key.to_bytes()
+    /// The crypto profile of the log this key signs for: blake3 (Ed25519) or gm (SM2).
+    pub fn profile(&self) -> Profile {
+        self.key.profile()
     }
 
-    /// Checks an Ed25519 signature strictly (no malleable or small-order encodings).
+    /// The raw public key after its type byte: 32 bytes (Ed25519) or 65 (SM2, `04 || x || y`).
+    pub fn public_key(&self) -> Vec<u8> {
+        self.key.bytes()
+    }
+
+    /// Checks a signature: Ed25519 strictly (no malleable or small-order encodings), SM2 as
+    /// `r || s` with SM3 and the standard distinguishing ID.
     pub(crate) fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> bool {
-        let Ok(sig) = Signature::from_slice(signature) else {
-            return false;
-        };
-        self.key.verify_strict(message, &sig).is_ok()
+        match &self.key {
+            Public::Ed25519(k) => {
+                let Ok(sig) = Signature::from_slice(signature) else {
+                    return false;
+                };
+                k.verify_strict(message, &sig).is_ok()
+            }
+            Public::Sm2(k) => {
+                let Ok(sig) = sm2::dsa::Signature::from_slice(signature) else {
+                    return false;
+                };
+                sm2::dsa::signature::Verifier::verify(k.as_ref(), message, &sig).is_ok()
+            }
+        }
     }
 }
 
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(self.key.as_bytes());
+        let mut bytes = Vec::with_capacity(1 + SM2_PUBLIC_LEN);
+        bytes.push(self.key.alg());
+        bytes.extend_from_slice(&self.key.bytes());
         write!(
             f,
             "{}+{}+{}",
@@ -394,10 +584,10 @@ impl FromStr for VerifierKey {
 
     /// Parses the one-line form; the key id must match the name and key.
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        let (name, id, public) =
+        let (name, id, alg, public) =
             parse_key_text(s.trim_end_matches('\n'), KeyError::MalformedVerifierKey)?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::InvalidPublicKey)?;
-        check_key_id(id, key_id(&name, &public))?;
+        let key = Public::from_bytes(alg, &public, KeyError::MalformedVerifierKey)?;
+        check_key_id(id, key.key_id(&name))?;
         Ok(Self {
             name,
             key_id: id,

@@ -6,7 +6,7 @@
 //!   "format": "rotaledger-proof",
 //!   "version": 1,
 //!   "kind": "inclusion",            // or "consistency"
-//!   "hash": "blake3",
+//!   "hash": "blake3",               // or "sm3": the log's hash (its crypto profile)
 //!   "index": 3, "size": 10,         // inclusion: leaf index and tree size
 //!   "entry_hash": "<64 hex digits>",// inclusion: the entry the proof is about
 //!   "old_size": 5, "new_size": 10,  // consistency: the two tree sizes
@@ -25,14 +25,16 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checkpoint::Checkpoint;
-use super::hasher::{Blake3, Digest, TreeHasher};
+use super::hasher::{Digest, TreeHasher};
+use crate::crypto::Profile;
 use super::proof::{ProofKind, VerifyError, verify_consistency, verify_inclusion};
 
 /// The `format` field of every proof file.
 pub const PROOF_FORMAT: &str = "rotaledger-proof";
 /// The `version` field this code writes and reads.
 pub const PROOF_VERSION: u32 = 1;
-/// The `hash` field: the tree's hash function (RFC 9162 constructions over blake3).
+/// The `hash` field of a blake3 ledger's proofs (RFC 9162 constructions over blake3); a `gm`
+/// ledger's say `sm3` ([`Profile::hash_name`]).
 pub const PROOF_HASH: &str = "blake3";
 /// A proof file is a few kilobytes at most (at most 65 hashes); refuse anything much larger
 /// unread.
@@ -50,6 +52,8 @@ pub enum ProofFile {
 /// The content of an inclusion proof file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InclusionProof {
+    /// The log's crypto profile: its hash is the tree's (the file's `hash` field).
+    pub profile: Profile,
     /// The entry's sequence number (its leaf index).
     pub index: u64,
     /// The tree size the proof leads to; it must be the checkpoint's size.
@@ -63,6 +67,8 @@ pub struct InclusionProof {
 /// The content of a consistency proof file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsistencyProof {
+    /// The log's crypto profile: its hash is the tree's (the file's `hash` field).
+    pub profile: Profile,
     /// The size of the older tree; it must be the older checkpoint's size.
     pub old_size: u64,
     /// The size of the newer tree; it must be the newer checkpoint's size.
@@ -182,9 +188,9 @@ impl InclusionProof {
                 given: *entry_hash,
             });
         }
-        let leaf = Blake3.hash_leaf(entry_hash);
+        let leaf = self.profile.hash_leaf(entry_hash);
         verify_inclusion(
-            &Blake3,
+            &self.profile,
             self.index,
             self.size,
             &leaf,
@@ -225,7 +231,7 @@ impl ConsistencyProof {
             }
         }
         verify_consistency(
-            &Blake3,
+            &self.profile,
             self.old_size,
             self.new_size,
             &old.root,
@@ -279,7 +285,13 @@ fn format_field<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 fn hash_field<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    exact(d, "hash", PROOF_HASH)
+    let s = String::deserialize(d)?;
+    if Profile::from_hash_name(&s).is_none() {
+        return Err(de::Error::custom(format!(
+            "hash is {s:?}, expected \"blake3\" or \"sm3\""
+        )));
+    }
+    Ok(s)
 }
 
 fn version_field<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -355,12 +367,15 @@ impl ProofFile {
             });
         }
         let proof: Vec<Digest> = w.proof.iter().map(|h| h.0).collect();
+        // `hash_field` let only the profiles' hash names through.
+        let profile = Profile::from_hash_name(&w.hash).unwrap_or_default();
         Ok(match w.kind {
             Kind::Inclusion => {
                 let k = "inclusion";
                 absent(k, "old_size", &w.old_size)?;
                 absent(k, "new_size", &w.new_size)?;
                 ProofFile::Inclusion(InclusionProof {
+                    profile,
                     index: present(k, "index", w.index)?,
                     size: present(k, "size", w.size)?,
                     entry_hash: present(k, "entry_hash", w.entry_hash)?.0,
@@ -373,6 +388,7 @@ impl ProofFile {
                 absent(k, "size", &w.size)?;
                 absent(k, "entry_hash", &w.entry_hash)?;
                 ProofFile::Consistency(ConsistencyProof {
+                    profile,
                     old_size: present(k, "old_size", w.old_size)?,
                     new_size: present(k, "new_size", w.new_size)?,
                     proof,
@@ -389,7 +405,7 @@ impl ProofFile {
                 format: PROOF_FORMAT.into(),
                 version: PROOF_VERSION,
                 kind: Kind::Inclusion,
-                hash: PROOF_HASH.into(),
+                hash: p.profile.hash_name().into(),
                 index: Some(p.index),
                 size: Some(p.size),
                 entry_hash: Some(Hex(p.entry_hash)),
@@ -401,7 +417,7 @@ impl ProofFile {
                 format: PROOF_FORMAT.into(),
                 version: PROOF_VERSION,
                 kind: Kind::Consistency,
-                hash: PROOF_HASH.into(),
+                hash: p.profile.hash_name().into(),
                 index: None,
                 size: None,
                 entry_hash: None,
@@ -430,7 +446,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::merkle::{MemoryNodes, consistency_proof, inclusion_proof, root};
+    use crate::merkle::{Blake3, MemoryNodes, consistency_proof, inclusion_proof, root};
 
     /// A tree over `n` made-up entry hashes.
     fn tree(n: u64) -> (Vec<Digest>, MemoryNodes) {
@@ -449,6 +465,7 @@ mod tests {
 
     fn inclusion(entries: &[Digest], nodes: &MemoryNodes, index: u64, size: u64) -> ProofFile {
         ProofFile::Inclusion(InclusionProof {
+            profile: Profile::Blake3,
             index,
             size,
             entry_hash: entries[index as usize],
@@ -458,6 +475,7 @@ mod tests {
 
     fn consistency(nodes: &MemoryNodes, old_size: u64, new_size: u64) -> ProofFile {
         ProofFile::Consistency(ConsistencyProof {
+            profile: Profile::Blake3,
             old_size,
             new_size,
             proof: consistency_proof(&Blake3, old_size, new_size, nodes).unwrap(),
@@ -609,7 +627,7 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (
                 good.replace("\"blake3\"", "\"sha256\""),
-                "hash is \"sha256\", expected \"blake3\" at line 5",
+                "hash is \"sha256\", expected \"blake3\" or \"sm3\" at line 5",
             ),
             (
                 good.replace("rotaledger-proof", "other"),

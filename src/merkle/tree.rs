@@ -159,6 +159,11 @@ pub struct CompactRange<H> {
 }
 
 impl<H: TreeHasher> CompactRange<H> {
+    /// The hash function.
+    pub fn hasher(&self) -> &H {
+        &self.hasher
+    }
+
     /// The empty tree.
     pub fn new(hasher: H) -> Self {
         Self {

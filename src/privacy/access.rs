@@ -3,9 +3,10 @@
 //! (`<data>/access-record.jsonl`, docs/FORMAT.md §1.14): reading is not a fact of rotation,
 //! and the record must keep growing after a teacher's data is erased.
 //!
-//! Each line is one JSON object; its `hash` is blake3 (derive-key context
-//! `rotaledger access record v1`) over the previous line's hash (32 zero bytes for the first)
-//! and the line's text up to, not including, `,"hash":`. A reveal is recorded and synced
+//! Each line is one JSON object; its `hash` is the profile's key derivation (blake3's
+//! derive-key mode, or HMAC-SM3 in the `gm` profile) with context `rotaledger access record
+//! v1` over the previous line's hash (32 zero bytes for the first) and the line's text up to,
+//! not including, `,"hash":`. A reveal is recorded and synced
 //! before the answer that reveals leaves the server.
 
 use std::fs::{File, OpenOptions};
@@ -15,6 +16,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::crypto::Profile;
 
 /// The access record's file name in the data directory.
 pub const ACCESS_FILE: &str = "access-record.jsonl";
@@ -70,11 +73,11 @@ pub enum AccessError {
     },
 }
 
-fn link(prev: &[u8; 32], text: &str) -> [u8; 32] {
-    let mut h = blake3::Hasher::new_derive_key("rotaledger access record v1");
-    h.update(prev);
-    h.update(text.as_bytes());
-    *h.finalize().as_bytes()
+fn link(profile: Profile, prev: &[u8; 32], text: &str) -> [u8; 32] {
+    let mut m = Vec::with_capacity(32 + text.len());
+    m.extend_from_slice(prev);
+    m.extend_from_slice(text.as_bytes());
+    profile.derive_key("rotaledger access record v1", &m)
 }
 
 /// The text the hash covers: the line up to `,"hash":`.
@@ -93,6 +96,7 @@ struct Tail {
 /// The open access record.
 pub struct AccessRecord {
     path: PathBuf,
+    profile: Profile,
     tail: Mutex<Tail>,
 }
 
@@ -105,7 +109,7 @@ impl std::fmt::Debug for AccessRecord {
 /// Reads and checks every line of the record at `path`; returns the reveals, the last hash
 /// and the length of the whole lines (a last line without its newline was cut by a crash
 /// before its answer was given).
-pub fn read(path: &Path) -> Result<(Vec<Access>, [u8; 32], u64), AccessError> {
+pub fn read(path: &Path, profile: Profile) -> Result<(Vec<Access>, [u8; 32], u64), AccessError> {
     let io = |source| AccessError::Io {
         path: path.to_owned(),
         source,
@@ -143,7 +147,7 @@ pub fn read(path: &Path) -> Result<(Vec<Access>, [u8; 32], u64), AccessError> {
         if l.prev != hex::encode(prev) {
             return Err(damaged("prev is not the hash of the line before".into()));
         }
-        let h = link(&prev, &body(&l.access, &prev));
+        let h = link(profile, &prev, &body(&l.access, &prev));
         if l.hash != hex::encode(h) {
             return Err(damaged("hash does not match the line".into()));
         }
@@ -156,12 +160,12 @@ pub fn read(path: &Path) -> Result<(Vec<Access>, [u8; 32], u64), AccessError> {
 
 impl AccessRecord {
     /// Opens (or creates) the record, checking every line; a damaged record is refused.
-    pub fn open(path: &Path) -> Result<AccessRecord, AccessError> {
+    pub fn open(path: &Path, profile: Profile) -> Result<AccessRecord, AccessError> {
         let io = |source| AccessError::Io {
             path: path.to_owned(),
             source,
         };
-        let (lines, prev, whole) = read(path)?;
+        let (lines, prev, whole) = read(path, profile)?;
         let mut opts = OpenOptions::new();
         opts.create(true).append(true);
         {
@@ -177,6 +181,7 @@ impl AccessRecord {
         }
         Ok(AccessRecord {
             path: path.to_owned(),
+            profile,
             tail: Mutex::new(Tail {
                 file,
                 next: lines.len() as u64,
@@ -211,7 +216,7 @@ impl AccessRecord {
             fields,
         };
         let text = body(&access, &t.prev);
-        let h = link(&t.prev, &text);
+        let h = link(self.profile, &t.prev, &text);
         let line = format!("{text},\"hash\":\"{}\"}}\n", hex::encode(h));
         let io = |source| AccessError::Io {
             path: self.path.clone(),
@@ -227,7 +232,7 @@ impl AccessRecord {
     /// Every reveal so far, checked.
     pub fn all(&self) -> Result<Vec<Access>, AccessError> {
         let _t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        read(&self.path).map(|(v, _, _)| v)
+        read(&self.path, self.profile).map(|(v, _, _)| v)
     }
 }
 
@@ -239,7 +244,7 @@ mod tests {
     fn reveals_chain_and_a_changed_line_is_found() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(ACCESS_FILE);
-        let r = AccessRecord::open(&p).unwrap();
+        let r = AccessRecord::open(&p, Profile::Blake3).unwrap();
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
@@ -265,7 +270,7 @@ mod tests {
         )
         .unwrap();
         drop(r);
-        let r = AccessRecord::open(&p).unwrap();
+        let r = AccessRecord::open(&p, Profile::Blake3).unwrap();
         let all = r.all().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].actor, "bob");
@@ -282,11 +287,11 @@ mod tests {
         drop(r);
         let text = std::fs::read_to_string(&p).unwrap();
         std::fs::write(&p, text.replacen("bob", "eve", 1)).unwrap();
-        let e = AccessRecord::open(&p).unwrap_err();
+        let e = AccessRecord::open(&p, Profile::Blake3).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
         // A line cut by a crash is removed; the ones before stay.
         std::fs::write(&p, format!("{text}{{\"seq\":3,")).unwrap();
-        let r = AccessRecord::open(&p).unwrap();
+        let r = AccessRecord::open(&p, Profile::Blake3).unwrap();
         assert_eq!(r.all().unwrap().len(), 3);
     }
 }

@@ -19,10 +19,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-
 use super::master::MasterKey;
+use crate::crypto::{Aead, Profile};
 use super::seal::{DataKey, KEY_LEN, NONCE_LEN, TAG_LEN};
 
 /// The key store's file name in the data directory.
@@ -31,6 +29,9 @@ pub const KEY_STORE_FILE: &str = "data-keys";
 /// Bytes of the header and of every record.
 pub const RECORD: usize = 256;
 const MAGIC: &[u8; 16] = b"rotaledger-keys1";
+/// Where the header names the profile: 0 blake3 (XChaCha20-Poly1305; stores made before there
+/// were profiles have 0), 1 gm (SM4-GCM).
+const PROFILE_AT: usize = 32;
 const ID_MAX: usize = 64;
 const SUM_AT: usize = RECORD - 32;
 const ID_AT: usize = 2;
@@ -71,6 +72,18 @@ pub enum KeyStoreError {
         /// Where the key given came from.
         from: String,
     },
+    /// The store was made for another crypto profile than the log's.
+    #[error(
+        "key store {path} holds {found} keys, but the log's crypto profile is {log}: it is not this ledger's key store"
+    )]
+    OtherProfile {
+        /// The file.
+        path: PathBuf,
+        /// The profile its header names.
+        found: Profile,
+        /// The log's.
+        log: Profile,
+    },
     /// A teacher id longer than a record holds (ids are at most 64 bytes).
     #[error("teacher id {0:?} is longer than {ID_MAX} bytes")]
     LongId(String),
@@ -97,7 +110,8 @@ struct FileSide {
 /// The open key store.
 pub struct KeyStore {
     path: PathBuf,
-    wrap: XChaCha20Poly1305,
+    profile: Profile,
+    wrap: Aead,
     live: RwLock<HashMap<String, Live>>,
     side: Mutex<FileSide>,
 }
@@ -118,35 +132,46 @@ fn aad(teacher: &str) -> Vec<u8> {
     a
 }
 
-fn header(master: &MasterKey) -> [u8; RECORD] {
+fn header(master: &MasterKey, profile: Profile) -> [u8; RECORD] {
     let mut h = [0u8; RECORD];
     h[..16].copy_from_slice(MAGIC);
-    h[16..32].copy_from_slice(&master.id());
+    h[16..32].copy_from_slice(&master.id(profile));
+    h[PROFILE_AT] = match profile {
+        Profile::Blake3 => 0,
+        Profile::Gm => 1,
+    };
     let sum = checksum(&h);
     h[SUM_AT..].copy_from_slice(&sum);
     h
 }
 
-/// A live record holding `key` for `teacher`, wrapped by `wrap`.
-fn record(
-    wrap: &XChaCha20Poly1305,
-    teacher: &str,
-    key: &DataKey,
-) -> Result<[u8; RECORD], KeyStoreError> {
+/// The profile a header names.
+pub(crate) fn header_profile(h: &[u8]) -> Option<Profile> {
+    match h.get(PROFILE_AT) {
+        Some(0) => Some(Profile::Blake3),
+        Some(1) => Some(Profile::Gm),
+        _ => None,
+    }
+}
+
+/// A live record holding `key` for `teacher`, wrapped by `wrap`: its nonce (24 or 12 bytes)
+/// at `NONCE_AT`, zeros after a 12-byte one.
+fn record(wrap: &Aead, teacher: &str, key: &DataKey) -> Result<[u8; RECORD], KeyStoreError> {
     if teacher.is_empty() || teacher.len() > ID_MAX {
         return Err(KeyStoreError::LongId(teacher.to_owned()));
     }
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
+    let nonce = &mut nonce[..wrap.nonce_len()];
+    getrandom::fill(nonce).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
     let a = aad(teacher);
     let wrapped = wrap
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: key, aad: &a })
+        .encrypt(nonce, key, &a)
         .map_err(|_| KeyStoreError::Randomness("wrapping failed".into()))?;
     let mut r = [0u8; RECORD];
     r[0] = 1;
     r[1] = teacher.len() as u8;
     r[ID_AT..ID_AT + teacher.len()].copy_from_slice(teacher.as_bytes());
-    r[NONCE_AT..WRAPPED_AT].copy_from_slice(&nonce);
+    r[NONCE_AT..NONCE_AT + nonce.len()].copy_from_slice(nonce);
     r[WRAPPED_AT..WRAPPED_AT + WRAPPED_LEN].copy_from_slice(&wrapped);
     let sum = checksum(&r);
     r[SUM_AT..].copy_from_slice(&sum);
@@ -154,7 +179,7 @@ fn record(
 }
 
 /// What one record holds: nothing (erased), or a teacher's key.
-fn read_record(wrap: &XChaCha20Poly1305, rec: &[u8]) -> Result<Option<(String, DataKey)>, String> {
+fn read_record(wrap: &Aead, rec: &[u8]) -> Result<Option<(String, DataKey)>, String> {
     if rec.iter().all(|&b| b == 0) {
         return Ok(None);
     }
@@ -171,11 +196,9 @@ fn read_record(wrap: &XChaCha20Poly1305, rec: &[u8]) -> Result<Option<(String, D
     let a = aad(&teacher);
     let key = wrap
         .decrypt(
-            XNonce::from_slice(&rec[NONCE_AT..WRAPPED_AT]),
-            Payload {
-                msg: &rec[WRAPPED_AT..WRAPPED_AT + WRAPPED_LEN],
-                aad: &a,
-            },
+            &rec[NONCE_AT..NONCE_AT + wrap.nonce_len()],
+            &rec[WRAPPED_AT..WRAPPED_AT + WRAPPED_LEN],
+            &a,
         )
         .map_err(|_| format!("the key of {teacher} does not unwrap with the master key"))?;
     let key: DataKey = key
@@ -190,11 +213,16 @@ impl KeyStore {
         path.exists()
     }
 
-    /// Opens the key store at `path` (creating an empty one if there is none), checking the
-    /// master key against its header and every record: a store that does not read whole is
-    /// refused, like a damaged log. A torn record at the very end (a flush cut by a crash,
-    /// never acknowledged) is cut off.
-    pub fn open(path: &Path, master: &MasterKey) -> Result<KeyStore, KeyStoreError> {
+    /// Opens the key store at `path` (creating an empty one for `profile` if there is none),
+    /// checking the master key against its header and every record: a store that does not
+    /// read whole is refused, like a damaged log. A torn record at the very end (a flush cut
+    /// by a crash, never acknowledged) is cut off. With `profile`, a store of another profile
+    /// is refused; without, the store's own is used (offline commands).
+    pub fn open(
+        path: &Path,
+        master: &MasterKey,
+        profile: Option<Profile>,
+    ) -> Result<KeyStore, KeyStoreError> {
         let io = |source| KeyStoreError::Io {
             path: path.to_owned(),
             source,
@@ -212,7 +240,8 @@ impl KeyStore {
         }
         let mut file = opts.open(path).map_err(io)?;
         if fresh {
-            file.write_all(&header(master)).map_err(io)?;
+            file.write_all(&header(master, profile.unwrap_or_default()))
+                .map_err(io)?;
             file.sync_all().map_err(io)?;
             if let Some(dir) = path.parent() {
                 crate::atomic::sync_dir(dir).map_err(io)?;
@@ -229,15 +258,26 @@ impl KeyStore {
                 "its header is not a rotaledger key store header".into(),
             ));
         }
-        if bytes[16..32] != master.id() {
+        let found = header_profile(&bytes[..RECORD])
+            .ok_or_else(|| damaged("its header names no crypto profile".into()))?;
+        if let Some(log) = profile
+            && log != found
+        {
+            return Err(KeyStoreError::OtherProfile {
+                path: path.to_owned(),
+                found,
+                log,
+            });
+        }
+        if bytes[16..32] != master.id(found) {
             return Err(KeyStoreError::WrongMaster {
                 path: path.to_owned(),
                 expected: hex::encode(&bytes[16..32]),
-                given: hex::encode(master.id()),
+                given: hex::encode(master.id(found)),
                 from: master.from.clone(),
             });
         }
-        let wrap = master.wrapping();
+        let wrap = master.wrapping(found);
         let whole = (bytes.len() - RECORD) / RECORD;
         let mut live = HashMap::new();
         let mut good_end = 0usize;
@@ -277,6 +317,7 @@ impl KeyStore {
         }
         Ok(KeyStore {
             path: path.to_owned(),
+            profile: found,
             wrap,
             live: RwLock::new(live),
             side: Mutex::new(FileSide {
@@ -290,6 +331,11 @@ impl KeyStore {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The crypto profile the store was made for (its keys seal with that profile's cipher).
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     fn live(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Live>> {
@@ -402,8 +448,8 @@ impl KeyStore {
     /// Re-wraps every key under `new`, writing the store anew (erased records left out) and
     /// renaming it over the old one: the log is not touched. Returns the number of keys.
     pub fn rewrap(path: &Path, old: &MasterKey, new: &MasterKey) -> Result<usize, KeyStoreError> {
-        let store = KeyStore::open(path, old)?;
-        let wrap = new.wrapping();
+        let store = KeyStore::open(path, old, None)?;
+        let wrap = new.wrapping(store.profile);
         let mut out = crate::atomic::AtomicFile::create(path).map_err(|e| KeyStoreError::Io {
             path: e.path,
             source: e.source,
@@ -412,7 +458,7 @@ impl KeyStore {
             path: path.to_owned(),
             source,
         };
-        out.write_all(&header(new)).map_err(werr)?;
+        out.write_all(&header(new, store.profile)).map_err(werr)?;
         let live = store.live();
         let mut keys: Vec<(&String, &Live)> = live.iter().collect();
         keys.sort_by_key(|(_, l)| l.slot);
@@ -443,14 +489,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(KEY_STORE_FILE);
         let m = master(1);
-        let ks = KeyStore::open(&p, &m).unwrap();
+        let ks = KeyStore::open(&p, &m, None).unwrap();
         let a = ks.key_or_new("T1").unwrap();
         assert_eq!(ks.key_or_new("T1").unwrap(), a, "a pending key is reused");
         assert_eq!(ks.key("T1"), None, "not durable before the flush");
         let b = ks.key_or_new("T2").unwrap();
         assert_eq!(ks.flush().unwrap(), 2);
         drop(ks);
-        let ks = KeyStore::open(&p, &m).unwrap();
+        let ks = KeyStore::open(&p, &m, None).unwrap();
         assert_eq!(ks.key("T1"), Some(a));
         assert_eq!(ks.key("T2"), Some(b));
         assert!(ks.erase("T1").unwrap());
@@ -462,7 +508,7 @@ mod tests {
             "the record is zeros"
         );
         assert!(!raw.windows(2).any(|w| w == b"T1"), "nothing of T1 is left");
-        let ks = KeyStore::open(&p, &m).unwrap();
+        let ks = KeyStore::open(&p, &m, None).unwrap();
         assert_eq!(ks.key("T1"), None);
         assert_eq!(ks.key("T2"), Some(b));
     }
@@ -471,19 +517,19 @@ mod tests {
     fn a_wrong_master_key_and_damage_are_refused_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(KEY_STORE_FILE);
-        let ks = KeyStore::open(&p, &master(1)).unwrap();
+        let ks = KeyStore::open(&p, &master(1), None).unwrap();
         ks.key_or_new("T1").unwrap();
         ks.key_or_new("T2").unwrap();
         ks.flush().unwrap();
         drop(ks);
-        let e = KeyStore::open(&p, &master(2)).unwrap_err();
+        let e = KeyStore::open(&p, &master(2), None).unwrap_err();
         assert!(matches!(e, KeyStoreError::WrongMaster { .. }), "{e}");
         assert!(e.to_string().contains("test 2"), "{e}");
         // A torn append at the end is cut off.
         let mut raw = std::fs::read(&p).unwrap();
         raw.extend_from_slice(&[5u8; 100]);
         std::fs::write(&p, &raw).unwrap();
-        let ks = KeyStore::open(&p, &master(1)).unwrap();
+        let ks = KeyStore::open(&p, &master(1), None).unwrap();
         assert_eq!(ks.len(), 2);
         drop(ks);
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 3 * RECORD as u64);
@@ -491,7 +537,7 @@ mod tests {
         let mut raw = std::fs::read(&p).unwrap();
         raw[RECORD + 70] ^= 1;
         std::fs::write(&p, &raw).unwrap();
-        let e = KeyStore::open(&p, &master(1)).unwrap_err();
+        let e = KeyStore::open(&p, &master(1), None).unwrap_err();
         assert!(matches!(e, KeyStoreError::Damaged { .. }), "{e}");
         assert!(e.to_string().contains("record 0"), "{e}");
     }
@@ -500,15 +546,15 @@ mod tests {
     fn rewrapping_keeps_the_keys_under_a_new_master() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(KEY_STORE_FILE);
-        let ks = KeyStore::open(&p, &master(1)).unwrap();
+        let ks = KeyStore::open(&p, &master(1), None).unwrap();
         let a = ks.key_or_new("T1").unwrap();
         ks.key_or_new("T2").unwrap();
         ks.flush().unwrap();
         ks.erase("T2").unwrap();
         drop(ks);
         assert_eq!(KeyStore::rewrap(&p, &master(1), &master(3)).unwrap(), 1);
-        assert!(KeyStore::open(&p, &master(1)).is_err());
-        let ks = KeyStore::open(&p, &master(3)).unwrap();
+        assert!(KeyStore::open(&p, &master(1), None).is_err());
+        let ks = KeyStore::open(&p, &master(3), None).unwrap();
         assert_eq!(ks.key("T1"), Some(a));
         assert_eq!(ks.len(), 1);
     }

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+use crate::crypto::{Aead, Profile};
 
 /// The variable that can hold the master key itself (64 hex digits).
 pub const MASTER_KEY_VAR: &str = "ROTALEDGER_MASTER_KEY";
@@ -56,7 +56,7 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MasterKey({}, id {})", self.from, hex::encode(self.id()))
+        write!(f, "MasterKey({}, id {})", self.from, hex::encode(self.id(Profile::Blake3)))
     }
 }
 
@@ -109,17 +109,19 @@ impl MasterKey {
 
     /// The key's public id: 16 bytes derived from it, stored in the key store's header so a
     /// wrong master key is named at start rather than found by failing to unwrap.
-    pub fn id(&self) -> [u8; 16] {
-        let d = blake3::derive_key("rotaledger master key id v1", &self.bytes);
+    /// Derived with the profile's key derivation (blake3, or HMAC-SM3 in the `gm` profile).
+    pub fn id(&self, profile: Profile) -> [u8; 16] {
+        let d = profile.derive_key("rotaledger master key id v1", &self.bytes);
         let mut id = [0u8; 16];
         id.copy_from_slice(&d[..16]);
         id
     }
 
-    /// The cipher that wraps data keys (a key derived from the master key for that use alone).
-    pub fn wrapping(&self) -> XChaCha20Poly1305 {
-        let k = blake3::derive_key("rotaledger data key wrapping v1", &self.bytes);
-        XChaCha20Poly1305::new((&k).into())
+    /// The cipher that wraps data keys (a key derived from the master key for that use alone):
+    /// the profile's (XChaCha20-Poly1305, or SM4-GCM in the `gm` profile).
+    pub fn wrapping(&self, profile: Profile) -> Aead {
+        let k = profile.derive_key("rotaledger data key wrapping v1", &self.bytes);
+        Aead::new(profile, &k)
     }
 }
 
@@ -133,7 +135,8 @@ mod tests {
         let p = dir.path().join("m.key");
         let k = MasterKey::create(&p).unwrap();
         let again = MasterKey::load(&p).unwrap();
-        assert_eq!(k.id(), again.id());
+        assert_eq!(k.id(Profile::Blake3), again.id(Profile::Blake3));
+        assert_ne!(k.id(Profile::Blake3), k.id(Profile::Gm));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -149,6 +152,6 @@ mod tests {
         assert!(e.to_string().contains("variable X"), "{e}");
         let ok = MasterKey::from_hex(&"ab".repeat(32), "v".into()).unwrap();
         let other = MasterKey::from_hex(&"cd".repeat(32), "v".into()).unwrap();
-        assert_ne!(ok.id(), other.id());
+        assert_ne!(ok.id(Profile::Gm), other.id(Profile::Gm));
     }
 }

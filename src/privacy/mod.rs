@@ -1,7 +1,8 @@
 //! Personal data under PIPL (docs/PRIVACY.md): sealed in entries, erasable, and every reveal
 //! recorded.
 //!
-//! - [`seal`]: one field sealed (XChaCha20-Poly1305) under a teacher's data key;
+//! - [`seal`]: one field sealed (XChaCha20-Poly1305, or SM4-GCM in the `gm` crypto profile)
+//!   under a teacher's data key;
 //! - [`master`]: the master key that wraps the data keys (a file or a variable);
 //! - [`keystore`]: the data keys, one per teacher, in a file beside the log where an erased
 //!   key is overwritten in place;
@@ -17,6 +18,7 @@ pub mod seal;
 
 use std::path::{Path, PathBuf};
 
+use crate::crypto::Profile;
 use crate::domain::Event;
 use crate::domain::personal::Personal;
 
@@ -90,9 +92,11 @@ fn finish_rotation(dir: &Path, store: &Path) -> Result<(), PrivacyError> {
     let key = MasterKey::load(&new)?;
     let header = std::fs::read(store)
         .ok()
-        .filter(|h| h.len() >= 32)
-        .map(|h| h[16..32].to_vec());
-    if header.as_deref() == Some(&key.id()[..]) {
+        .filter(|h| h.len() >= keystore::RECORD);
+    let rewrapped = header.is_some_and(|h| {
+        keystore::header_profile(&h).is_some_and(|p| h[16..32] == key.id(p))
+    });
+    if rewrapped {
         let path = dir.join(MASTER_KEY_FILE);
         std::fs::rename(&new, &path)
             .and_then(|()| crate::atomic::sync_dir(dir))
@@ -172,21 +176,23 @@ impl Privacy {
     /// `dir`, with the master key from `source`. Refuses a wrong or missing master key and a
     /// damaged store rather than start and show ciphertext.
     pub fn open(dir: &Path, source: &MasterSource) -> Result<Privacy, PrivacyError> {
-        Privacy::open_with(dir, source, true)
+        Privacy::open_with(dir, source, true, None)
     }
 
     /// [`Privacy::open`] for an offline command: nothing is created (no master key, no key
     /// store, no access record where there was none).
     pub fn open_existing(dir: &Path, source: &MasterSource) -> Result<Privacy, PrivacyError> {
-        Privacy::open_with(dir, source, false)
+        Privacy::open_with(dir, source, false, None)
     }
 
     /// [`Privacy::open`], creating a missing key store (and master key file) only if
-    /// `create`.
+    /// `create`, for the log's crypto `profile` if given (a store of another one is refused;
+    /// a new store without one is blake3's).
     pub fn open_with(
         dir: &Path,
         source: &MasterSource,
         create: bool,
+        profile: Option<Profile>,
     ) -> Result<Privacy, PrivacyError> {
         let store = dir.join(KEY_STORE_FILE);
         if !create && !store.exists() {
@@ -210,8 +216,8 @@ impl Privacy {
                 }
             }
         };
-        let keys = KeyStore::open(&store, &master)?;
-        let access = AccessRecord::open(&dir.join(ACCESS_FILE))?;
+        let keys = KeyStore::open(&store, &master, profile)?;
+        let access = AccessRecord::open(&dir.join(ACCESS_FILE), keys.profile())?;
         Ok(Privacy {
             keys,
             access,
@@ -228,7 +234,7 @@ impl Privacy {
             Personal::Plain(text) => {
                 let teacher = teacher.ok_or(PrivacyError::NoTeacher(field))?;
                 let key = self.keys.key_or_new(teacher)?;
-                let b = seal::seal(&key, Place { teacher, field }, text)?;
+                let b = seal::seal(self.keys.profile(), &key, Place { teacher, field }, text)?;
                 Ok(Personal::Sealed(b.into()))
             }
         })
@@ -247,7 +253,8 @@ impl Privacy {
             Personal::Plain(t) => Ok(Revealed::Text(t.clone())),
             Personal::Sealed(b) => match self.keys.key(teacher) {
                 None => Ok(Revealed::Erased),
-                Some(k) => seal::open(&k, Place { teacher, field }, b).map(Revealed::Text),
+                Some(k) => seal::open(self.keys.profile(), &k, Place { teacher, field }, b)
+                    .map(Revealed::Text),
             },
         }
     }

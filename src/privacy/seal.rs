@@ -1,14 +1,15 @@
-//! Sealing one personal field: XChaCha20-Poly1305 under the teacher's data key, with the
-//! field's place as associated data, so a sealed value cannot be moved to another teacher or
-//! field without failing to open (docs/FORMAT.md §1.12).
+//! Sealing one personal field: the profile's cipher (XChaCha20-Poly1305, or SM4-GCM in the
+//! `gm` profile) under the teacher's data key, with the field's place as associated data, so a
+//! sealed value cannot be moved to another teacher or field without failing to open
+//! (docs/FORMAT.md §1.12).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::crypto::{AEAD_TAG_LEN, Aead, Profile};
 
-/// Bytes of the random nonce at the start of a sealed value.
+/// Bytes of the random nonce at the start of a sealed value, at most (XChaCha20-Poly1305's;
+/// SM4-GCM's is 12, [`Aead::nonce_len`]).
 pub const NONCE_LEN: usize = 24;
 /// Bytes of the authentication tag at its end.
-pub const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = AEAD_TAG_LEN;
 /// Bytes of a data key.
 pub const KEY_LEN: usize = 32;
 
@@ -56,47 +57,51 @@ pub enum SealError {
     NotText,
 }
 
-/// Seals `text` at `place` under `key`: nonce || ciphertext || tag.
-pub fn seal(key: &DataKey, place: Place<'_>, text: &str) -> Result<Vec<u8>, SealError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|e| SealError::Randomness(e.to_string()))?;
-    seal_with_nonce(key, place, text, &nonce)
-}
-
-/// [`seal`] with a given nonce (the tests' fixed vectors).
-pub fn seal_with_nonce(
+/// Seals `text` at `place` under `key` with the profile's cipher: nonce || ciphertext || tag.
+pub fn seal(
+    profile: Profile,
     key: &DataKey,
     place: Place<'_>,
     text: &str,
-    nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, SealError> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    let aad = place.aad();
+    let cipher = Aead::new(profile, key);
+    let mut nonce = [0u8; NONCE_LEN];
+    let nonce = &mut nonce[..cipher.nonce_len()];
+    getrandom::fill(nonce).map_err(|e| SealError::Randomness(e.to_string()))?;
+    seal_with_nonce(&cipher, place, text, nonce)
+}
+
+/// [`seal`] with a given cipher and nonce (the tests' fixed vectors).
+pub fn seal_with_nonce(
+    cipher: &Aead,
+    place: Place<'_>,
+    text: &str,
+    nonce: &[u8],
+) -> Result<Vec<u8>, SealError> {
     let ct = cipher
-        .encrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: text.as_bytes(),
-                aad: &aad,
-            },
-        )
+        .encrypt(nonce, text.as_bytes(), &place.aad())
         .map_err(|_| SealError::Open)?;
-    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    let mut out = Vec::with_capacity(nonce.len() + ct.len());
     out.extend_from_slice(nonce);
     out.extend_from_slice(&ct);
     Ok(out)
 }
 
-/// Opens a value [`seal`] made at `place` under `key`.
-pub fn open(key: &DataKey, place: Place<'_>, sealed: &[u8]) -> Result<String, SealError> {
-    if sealed.len() < NONCE_LEN + TAG_LEN {
+/// Opens a value [`seal`] made at `place` under `key` with the profile's cipher.
+pub fn open(
+    profile: Profile,
+    key: &DataKey,
+    place: Place<'_>,
+    sealed: &[u8],
+) -> Result<String, SealError> {
+    let cipher = Aead::new(profile, key);
+    let n = cipher.nonce_len();
+    if sealed.len() < n + TAG_LEN {
         return Err(SealError::Short(sealed.len()));
     }
-    let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    let cipher = XChaCha20Poly1305::new(key.into());
-    let aad = place.aad();
+    let (nonce, ct) = sealed.split_at(n);
     let plain = cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+        .decrypt(nonce, ct, &place.aad())
         .map_err(|_| SealError::Open)?;
     String::from_utf8(plain).map_err(|_| SealError::NotText)
 }
@@ -113,8 +118,16 @@ mod tests {
 
     #[test]
     fn a_sealed_field_opens_only_with_its_key_at_its_place() {
+        for (profile, nonce) in [(Profile::Blake3, 24), (Profile::Gm, 12)] {
+            sealed_field_checks(profile, nonce);
+        }
+    }
+
+    fn sealed_field_checks(profile: Profile, nonce_len: usize) {
+        let seal = |k: &DataKey, p: Place<'_>, t: &str| seal(profile, k, p, t);
+        let open = |k: &DataKey, p: Place<'_>, s: &[u8]| open(profile, k, p, s);
         let s = seal(&KEY, PLACE, "王芳").unwrap();
-        assert_eq!(s.len(), NONCE_LEN + "王芳".len() + TAG_LEN);
+        assert_eq!(s.len(), nonce_len + "王芳".len() + TAG_LEN);
         assert_eq!(open(&KEY, PLACE, &s).unwrap(), "王芳");
         assert!(matches!(open(&[8; 32], PLACE, &s), Err(SealError::Open)));
         for other in [
@@ -130,18 +143,25 @@ mod tests {
             assert!(matches!(open(&KEY, other, &s), Err(SealError::Open)));
         }
         let mut bent = s.clone();
-        bent[NONCE_LEN] ^= 1;
+        bent[nonce_len] ^= 1;
         assert!(matches!(open(&KEY, PLACE, &bent), Err(SealError::Open)));
+        let short = nonce_len + TAG_LEN - 1;
         assert!(matches!(
-            open(&KEY, PLACE, &s[..30]),
-            Err(SealError::Short(30))
+            open(&KEY, PLACE, &s[..short]),
+            Err(SealError::Short(n)) if n == short
         ));
+        // A value sealed in the other profile does not open in this one.
+        let other = match profile {
+            Profile::Blake3 => Profile::Gm,
+            Profile::Gm => Profile::Blake3,
+        };
+        assert!(super::open(other, &KEY, PLACE, &s).is_err());
     }
 
     #[test]
     fn every_seal_draws_a_new_nonce() {
-        let a = seal(&KEY, PLACE, "王芳").unwrap();
-        let b = seal(&KEY, PLACE, "王芳").unwrap();
+        let a = seal(Profile::Gm, &KEY, PLACE, "王芳").unwrap();
+        let b = seal(Profile::Gm, &KEY, PLACE, "王芳").unwrap();
         assert_ne!(a, b);
         assert!(!a.windows(6).any(|w| w == "王芳".as_bytes()));
     }
