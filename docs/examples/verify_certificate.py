@@ -7,8 +7,13 @@ Usage:  python3 verify_certificate.py CERTIFICATE.json --key KEY
         (KEY: a file holding the one-line verifier key, or the line itself; NEWER: a later
         signed checkpoint of the same log; PROOF: the consistency proof file of AUDIT.md §4
         from the certificate's size to NEWER's)
-Needs:  Python 3.8+, the blake3 package (pip install blake3) and the cryptography package
-        (pip install cryptography) for Ed25519.
+Needs:  Python 3.8+ and the packages of the ledger's crypto profile, which the verifier
+        key's type byte names:
+          0x01, Ed25519 (the default profile, blake3 hashes):
+              pip install blake3 cryptography
+          0xff, SM2 (a gm ledger: SM2 signatures, SM3 hashes):
+              pip install gmssl (pure Python)
+        Only the packages of the key's profile are imported.
 
 It implements FORMAT.md §2.8 (the certificate and what a checker does, in order), with §1.3
 (the entry hash), §2.1 and §2.3 (leaf hashes and inclusion proofs) and §2.5 (the signed
@@ -16,8 +21,14 @@ checkpoint, its signature lines and the verifier key), and with --checkpoint §2
 consistency proof: the certificate's log was not forked since). On success it prints the
 teacher, the checkpoint, the certificate hash and each dispatch of the signed summary.
 
+Profiles: an Ed25519 key (type 0x01, key id from SHA-256) checks Ed25519 signatures and
+blake3 hashes, and the certificate's and proof file's `hash` must be "blake3"; an SM2 key
+(type 0xff, the 65-byte uncompressed point, key id from SM3) checks SM2 signatures (with SM3
+and the distinguishing ID "1234567812345678"; 64 bytes r || s) over the same bytes, SM3
+hashes, and `hash` must be "sm3". A mismatch is refused as `malformed`.
+
 Exit codes, as `rotaledger audit certificate`: 0 verified, 1 refused (the reason code and the
-entry are named), 2 could not run (no such file, not a key).
+entry are named), 2 could not run (no such file, not a key, the profile's package missing).
 """
 
 import argparse
@@ -26,22 +37,12 @@ import binascii
 import hashlib
 import json
 import sys
-
-try:
-    from blake3 import blake3
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-except ImportError:  # pragma: no cover
-    sys.exit("error: this verifier needs: pip install blake3 cryptography")
+from collections import namedtuple
 
 ENTRY_TAG = b"rotaledger.entry.v1\x00"  # §1.3
 STATEMENT_PREFIX = b"rotaledger certificate statement v1\x00"  # §2.8, 36 bytes
 MAX_INCLUSION_HASHES = 64  # §2.4: a tree of at most 2^64 - 1 leaves
 MAX_CONSISTENCY_HASHES = 65
-
-
-def H(data: bytes) -> bytes:
-    return blake3(data).digest()
 
 
 class Refused(Exception):
@@ -88,30 +89,110 @@ def strict_json(text, code):
         raise Refused(code, f"not JSON: {e}")
 
 
+# ---- the crypto profiles ----
+
+
+class CannotRun(Exception):
+    """The packages of the key's profile are not installed."""
+
+
+# hash_name: the certificate's and proof files' `hash`; H: the entry and tree hash; key_id_hash:
+# the key id's hash; verify_signature(public key, 64-byte signature, message) -> bool;
+# check_key(public key) raises ValueError for a key that is not one.
+Profile = namedtuple("Profile", "name hash_name H key_id_hash verify_signature check_key")
+
+
+def ed25519_profile():
+    try:
+        from blake3 import blake3
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        raise CannotRun("an Ed25519 key (a blake3 ledger) needs: pip install blake3 cryptography")
+
+    def verify_signature(public_key, signature, message):
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+            return True
+        except InvalidSignature:
+            return False
+
+    return Profile(
+        "Ed25519", "blake3", lambda data: blake3(data).digest(),
+        lambda data: hashlib.sha256(data).digest(), verify_signature, lambda public_key: None,
+    )
+
+
+def sm2_profile():
+    try:
+        from gmssl import sm2, sm3
+    except ImportError:
+        raise CannotRun("an SM2 key (a gm ledger) needs the gmssl package: pip install gmssl")
+    curve = {k: int(v, 16) for k, v in sm2.default_ecc_table.items() if k != "g"}
+    p, n, a, b = curve["p"], curve["n"], curve["a"], curve["b"]
+
+    def H(data):
+        return bytes.fromhex(sm3.sm3_hash(list(data)))
+
+    def check_key(public_key):
+        """A 65-byte SEC1 uncompressed point 04 || x || y on the SM2 curve."""
+        x = int.from_bytes(public_key[1:33], "big")
+        y = int.from_bytes(public_key[33:], "big")
+        if public_key[0] != 4 or x >= p or y >= p or (y * y - x * x * x - a * x - b) % p:
+            raise ValueError("not an SM2 public key (04 || x || y on the curve)")
+
+    def verify_signature(public_key, signature, message):
+        """SM2 with SM3 (GB/T 32918.2): e = SM3(Z_A || message), Z_A with the distinguishing
+        ID "1234567812345678" (GB/T 35276-2017), the one gmssl's verify_with_sm3 always uses."""
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not (1 <= r < n and 1 <= s < n):  # GB/T 32918.2 §7.1 B1-B2; gmssl does not check
+            return False
+        v = sm2.CryptSM2(private_key=None, public_key="")
+        # Set after construction: the constructor's public_key.lstrip("04") would also strip
+        # a leading 0 or 4 hex digit of x. gmssl wants x || y in hex.
+        v.public_key = public_key[1:].hex()
+        try:
+            return v.verify_with_sm3(signature.hex(), message) is True
+        except (TypeError, ValueError):  # s*G + t*P is the point at infinity: invalid
+            return False
+
+    return Profile("SM2", "sm3", H, H, verify_signature, check_key)
+
+
+# The verifier key's type byte -> (public key length, profile loader).
+KEY_TYPES = {0x01: (32, ed25519_profile), 0xFF: (65, sm2_profile)}
+
+# The key's profile, its hash and its signature check: chosen once per run by use_profile().
+PROFILE = None
+H = None
+verify_signature = None
+
+
+def use_profile(profile):
+    global PROFILE, H, verify_signature
+    PROFILE, H, verify_signature = profile, profile.H, profile.verify_signature
+
+
 # ---- the verifier key and the checkpoint (§2.5) ----
 
 
-def key_id(name, public_key):
-    return hashlib.sha256(name.encode() + b"\n" + b"\x01" + public_key).digest()[:4]
-
-
 def parse_key(line):
+    """(name, key id, public key) and the key's profile; ValueError if not a key, CannotRun
+    if the profile's packages are missing."""
     name, kid, k = line.strip().split("+", 2)  # base64 may hold "+" too
     raw = base64.b64decode(k, validate=True)
-    if len(raw) != 33 or raw[0] != 1 or base64.b64encode(raw).decode() != k:
-        raise ValueError("not base64 of 0x01 and a 32-byte Ed25519 key")
+    if base64.b64encode(raw).decode() != k:
+        raise ValueError("the key is not canonical base64")
+    if not raw or raw[0] not in KEY_TYPES or len(raw) != 1 + KEY_TYPES[raw[0]][0]:
+        raise ValueError("not base64 of 0x01 and a 32-byte Ed25519 key, "
+                         "nor of 0xff and a 65-byte SM2 key")
+    profile = KEY_TYPES[raw[0]][1]()
+    profile.check_key(raw[1:])
     kid = bytes.fromhex(kid)
-    if kid != key_id(name, raw[1:]):
+    if kid != profile.key_id_hash(name.encode() + b"\n" + raw)[:4]:
         raise ValueError("the key id does not match the name and key")
-    return name, kid, raw[1:]
-
-
-def ed25519_ok(public_key, signature, message):
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-        return True
-    except InvalidSignature:
-        return False
+    return (name, kid, raw[1:]), profile
 
 
 def open_checkpoint(text, key):
@@ -147,7 +228,7 @@ def open_checkpoint(text, key):
             found = raw[4:]
     if found is None:
         raise Refused(code, f"no signature by key {name}")
-    if len(found) != 64 or not ed25519_ok(pub, found, body.encode()):
+    if len(found) != 64 or not verify_signature(pub, found, body.encode()):
         raise Refused(code, f"the signature by {name} does not verify")
     return origin, int(size), root
 
@@ -217,7 +298,7 @@ def verify_later(origin, size, root, newer_text, proof_text, key):
         raise Refused("consistency", f"the later checkpoint: {e}")
     p = strict_json(proof_text, "consistency")
     head = (p.get("format"), p.get("version"), p.get("kind"), p.get("hash")) if isinstance(p, dict) else None
-    if head != ("rotaledger-proof", 1, "consistency", "blake3"):
+    if head != ("rotaledger-proof", 1, "consistency", PROFILE.hash_name):
         raise Refused("consistency", "not a consistency proof file (AUDIT.md §4)")
     if n_origin != origin:
         raise Refused("consistency", f"the later checkpoint is of another log: {n_origin}")
@@ -250,8 +331,11 @@ def verify(data, key):
     c = strict_json(text, "malformed")
     if not isinstance(c, dict) or sorted(c) != sorted(FILE_MEMBERS):
         raise Refused("malformed", f"members are not {FILE_MEMBERS}")
-    if (c["format"], c["version"], c["hash"]) != ("rotaledger-certificate", 1, "blake3"):
-        raise Refused("malformed", "format, version or hash is not the expected one")
+    if (c["format"], c["version"]) != ("rotaledger-certificate", 1):
+        raise Refused("malformed", "format or version is not the expected one")
+    if c["hash"] != PROFILE.hash_name:
+        raise Refused("malformed", f"hash is {c['hash']!r}, but the key is an {PROFILE.name} key, "
+                                   f"whose ledger's certificates have {PROFILE.hash_name!r}")
     # 2. The checkpoint.
     origin, size, root = open_checkpoint(c["checkpoint"], key)
     # 3. The statement signature, then the statement.
@@ -260,7 +344,7 @@ def verify(data, key):
     if len(sig) != 68 or sig[:4] != kid:
         raise Refused("statement-signature", "not a 68-byte signature by the key's id")
     statement = c["statement"].encode("utf-8")
-    if not ed25519_ok(pub, sig[4:], STATEMENT_PREFIX + statement):
+    if not verify_signature(pub, sig[4:], STATEMENT_PREFIX + statement):
         raise Refused("statement-signature", "it does not verify over the statement")
     st = strict_json(c["statement"], "statement-malformed")
     if sorted(st) != sorted(STATEMENT_MEMBERS) or (st["format"], st["version"]) != (
@@ -336,10 +420,11 @@ def main():
                 line = next(l for l in f if l.strip())
         except FileNotFoundError:
             line = a.key
-        key = parse_key(line)
-    except (ValueError, StopIteration, OSError) as e:
+        key, profile = parse_key(line)
+    except (ValueError, StopIteration, OSError, CannotRun) as e:
         print(f"error: --key {a.key}: {e}", file=sys.stderr)
         return 2
+    use_profile(profile)
     try:
         with open(a.certificate, "rb") as f:
             data = f.read()
