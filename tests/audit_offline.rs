@@ -58,7 +58,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         fill(&data, n);
-        CheckpointKey::generate(ORIGIN)
+        CheckpointKey::generate_for(crate::util::profile(), ORIGIN)
             .unwrap()
             .save(&data.join(KEY_FILE))
             .unwrap();
@@ -387,11 +387,11 @@ fn forged_and_tampered_checkpoints_are_found() {
 
     // The same statement signed by another key: under another name, under the ledger's
     // name, and under the ledger's name and key id.
-    let other = CheckpointKey::generate(ORIGIN).unwrap();
+    let other = CheckpointKey::generate_for(crate::util::profile(), ORIGIN).unwrap();
     let forged = genuine.checkpoint.sign(&other).unwrap();
     let mut relabelled = forged.clone();
     relabelled.signatures[0].key_id = genuine.signatures[0].key_id;
-    let impostor = CheckpointKey::generate("impostor.example").unwrap();
+    let impostor = CheckpointKey::generate_for(crate::util::profile(), "impostor.example").unwrap();
     let cases = [
         (
             "another name",

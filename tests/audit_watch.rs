@@ -123,7 +123,7 @@ async fn a_wrong_key_is_caught() {
         let s = TestServer::start().await;
         append_schools(&s, "a", 0, 2).await;
         let tmp = tempfile::tempdir().unwrap();
-        let other = CheckpointKey::generate("rotaledger")
+        let other = CheckpointKey::generate_for(crate::util::profile(), "rotaledger")
             .unwrap()
             .verifier()
             .to_string();

@@ -331,9 +331,16 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         assert!(out.contains("REFUSED (consistency)"), "{out}");
 
         // Every mutation of the issue, through the real binary: exit 1 and the reason named.
-        let other_key =
-            CheckpointKey::from_seed(&SignedCheckpoint::parse(&good.checkpoint).unwrap().checkpoint.origin, &[42; 32])
-                .unwrap();
+        let origin = SignedCheckpoint::parse(&good.checkpoint)
+            .unwrap()
+            .checkpoint
+            .origin;
+        // A key of the ledger's own type (Ed25519 or SM2) under the ledger's name.
+        let other_key = match crate::util::profile() {
+            rotaledger::crypto::Profile::Blake3 => CheckpointKey::from_seed(&origin, &[42; 32]),
+            rotaledger::crypto::Profile::Gm => CheckpointKey::from_sm2_secret(&origin, &[42; 32]),
+        }
+        .unwrap();
         let mut cases: Vec<(&str, Certificate, &str)> = Vec::new();
         let mut c = good.clone();
         let body = &mut c.entries[1].body;
@@ -459,22 +466,9 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
     .await;
 }
 
-/// `python3` if it can run the example verifier (it needs the blake3 and cryptography
-/// packages); else the test says on stderr that it skipped it.
+/// `python3` if it can run the example verifier (see `util::python_for_verifiers`).
 fn python_verifier() -> Option<String> {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import blake3, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "certificate: the Python verifier skipped (needs python3 with: pip install blake3 cryptography)"
-        );
-        return None;
-    }
-    Some("python3".into())
+    crate::util::python_for_verifiers("certificate: the Python verifier")
 }
 
 fn verifier_script() -> PathBuf {

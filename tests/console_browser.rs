@@ -631,7 +631,7 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
     );
 
     // A wrong key: another key under the ledger's own name, and a key of another name.
-    let same_name = rotaledger::merkle::CheckpointKey::generate(facts.key.name()).unwrap();
+    let same_name = rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), facts.key.name()).unwrap();
     type_into(&tab, "#verifier-key", &same_name.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
     assert_eq!(
@@ -650,7 +650,7 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
         ("fail", "checkpoint_unverified"),
         "{text}"
     );
-    let stranger = rotaledger::merkle::CheckpointKey::generate("stranger.example").unwrap();
+    let stranger = rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), "stranger.example").unwrap();
     type_into(&tab, "#verifier-key", &stranger.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
     assert_eq!(

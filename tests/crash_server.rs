@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rotaledger::merkle::{Blake3, SignedCheckpoint, VerifierKey, verify_consistency};
+use rotaledger::merkle::{SignedCheckpoint, VerifierKey, verify_consistency};
 use rotaledger::proto;
 
 use crate::util::{ServeProc, bin, school_event};
@@ -103,7 +103,7 @@ async fn check_after_restart(
             .unwrap_or_else(|e| panic!("{ctx}: consistency {size}..{}: {e}", latest.size))
             .into_inner();
         let proof: Vec<[u8; 32]> = r.hashes.iter().map(|h| digest(h)).collect();
-        verify_consistency(&Blake3, size, latest.size, &root, &latest.root, &proof)
+        verify_consistency(&crate::util::profile(), size, latest.size, &root, &latest.root, &proof)
             .unwrap_or_else(|e| panic!("{ctx}: checkpoint {size} is not extended: {e}"));
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rotaledger::grpc::auth::{Access, AccessError, hash_token};
 use rotaledger::ledger::{Ledger, LedgerOptions};
 use rotaledger::merkle::{
-    Blake3, SignedCheckpoint, TreeHasher, VerifierKey, verify_consistency, verify_inclusion,
+    SignedCheckpoint, TreeHasher, VerifierKey, verify_consistency, verify_inclusion,
 };
 use rotaledger::proto::{self, AppendRequest, AppendResponse};
 use rotaledger::server::{ServerConfig, ServerError};
@@ -45,10 +45,10 @@ fn check_receipt(r: &AppendResponse, key: &VerifierKey) {
         assert_eq!(&p.entry_hash, h);
         let hashes: Vec<[u8; 32]> = p.hashes.iter().map(|h| digest(h)).collect();
         verify_inclusion(
-            &Blake3,
+            &crate::util::profile(),
             p.seq,
             p.size,
-            &Blake3.hash_leaf(h),
+            &crate::util::profile().hash_leaf(h),
             &hashes,
             &body.root,
         )
@@ -163,10 +163,10 @@ fn check_receipt_against_head(r: &AppendResponse, key: &VerifierKey) {
         assert_eq!((p.seq, p.size), (*seq, head.size));
         let hashes: Vec<[u8; 32]> = p.hashes.iter().map(|h| digest(h)).collect();
         verify_inclusion(
-            &Blake3,
+            &crate::util::profile(),
             *seq,
             head.size,
-            &Blake3.hash_leaf(&digest(h)),
+            &crate::util::profile().hash_leaf(&digest(h)),
             &hashes,
             &digest(&head.root),
         )
@@ -530,11 +530,11 @@ async fn proofs_from_the_server_verify() {
             let p = r.proof.unwrap();
             assert_eq!(p.entry_hash, hashes[seq as usize]);
             let proof: Vec<[u8; 32]> = p.hashes.iter().map(|h| digest(h)).collect();
-            let leaf = Blake3.hash_leaf(&p.entry_hash);
-            verify_inclusion(&Blake3, seq, size, &leaf, &proof, &body.root).unwrap();
+            let leaf = crate::util::profile().hash_leaf(&p.entry_hash);
+            verify_inclusion(&crate::util::profile(), seq, size, &leaf, &proof, &body.root).unwrap();
             // A proof for another entry's hash must not verify.
-            let other = Blake3.hash_leaf(&hashes[(seq as usize + 1) % 37]);
-            assert!(verify_inclusion(&Blake3, seq, size, &other, &proof, &body.root).is_err());
+            let other = crate::util::profile().hash_leaf(&hashes[(seq as usize + 1) % 37]);
+            assert!(verify_inclusion(&crate::util::profile(), seq, size, &other, &proof, &body.root).is_err());
         }
         for (old, new) in [(1, 37), (5, 6), (8, 16), (13, 29), (36, 37), (20, 20)] {
             let r = a
@@ -550,7 +550,7 @@ async fn proofs_from_the_server_verify() {
             let (o, n) = (o.verify(&key).unwrap(), n.verify(&key).unwrap());
             assert_eq!((o.size, n.size), (old, new));
             let proof: Vec<[u8; 32]> = r.hashes.iter().map(|h| digest(h)).collect();
-            verify_consistency(&Blake3, old, new, &o.root, &n.root, &proof).unwrap();
+            verify_consistency(&crate::util::profile(), old, new, &o.root, &n.root, &proof).unwrap();
         }
         // The latest checkpoint covers the whole log, and the server's verification passes.
         let latest = a

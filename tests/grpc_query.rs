@@ -3,7 +3,7 @@
 //! principals' scope both ways, and writers and auditors refused.
 
 use rotaledger::grpc::auth::Access;
-use rotaledger::merkle::{Blake3, TreeHasher, verify_inclusion};
+use rotaledger::merkle::{TreeHasher, verify_inclusion};
 use rotaledger::proto::{
     AppendRequest, EligibilityRequest, GroupSummaryRequest, RotationDutyRequest,
     SchoolQuotaRequest, TeacherHistoryRequest, TeamStatus, TeamsRequest, TermStatus, TermsRequest,
@@ -265,10 +265,10 @@ async fn full_scenario_answers_every_query_with_its_position() {
                 .collect();
             let leaf: [u8; 32] = e.hash.as_slice().try_into().unwrap();
             verify_inclusion(
-                &Blake3,
+                &crate::util::profile(),
                 e.seq,
                 size,
-                &Blake3.hash_leaf(&leaf),
+                &crate::util::profile().hash_leaf(&leaf),
                 &hashes,
                 &root,
             )

@@ -357,7 +357,7 @@ fn group_commit_batches_concurrent_appends_and_syncs_every_commit() {
 /// from the store) with exactly the same outcome.
 #[test]
 fn appends_sharing_a_commit_each_answer_with_their_own_head_and_retries_repeat_it() {
-    use rotaledger::merkle::{Blake3, root};
+    use rotaledger::merkle::{root};
     let dir = tempfile::tempdir().unwrap();
     let w = Arc::new(open_log(dir.path()));
     let items = |t: u64, i: u64| -> Vec<String> {
@@ -398,7 +398,7 @@ fn appends_sharing_a_commit_each_answer_with_their_own_head_and_retries_repeat_i
         assert_eq!(Some(&o.head.hash), o.hashes.last(), "{id}");
         assert_eq!(
             o.head.root,
-            root(&Blake3, end, store.as_ref()).unwrap(),
+            root(&crate::util::profile(), end, store.as_ref()).unwrap(),
             "{id}"
         );
         let again = append(&w, id, items).unwrap();
@@ -457,13 +457,13 @@ fn fingerprint_separates_payload_boundaries() {
 #[test]
 fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
     use rotaledger::merkle::{
-        Blake3, TreeHasher, consistency_proof, inclusion_proof, root, verify_consistency,
+        TreeHasher, consistency_proof, inclusion_proof, root, verify_consistency,
         verify_inclusion,
     };
     let dir = tempfile::tempdir().unwrap();
     let w = open_log(dir.path());
     let mut hashes = Vec::new();
-    let mut roots = vec![Blake3.empty_root()];
+    let mut roots = vec![crate::util::profile().empty_root()];
     for i in 0..37u64 {
         let n = 1 + (i % 3) as usize;
         let items: Vec<String> = (0..n).map(|k| format!(r#"{{"i":{i},"k":{k}}}"#)).collect();
@@ -471,34 +471,34 @@ fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
         hashes.extend(o.hashes.iter().copied());
         // The head's root is the RFC 9162 root over every entry hash so far.
         let (mem, _) =
-            rotaledger::merkle::MemoryNodes::from_entries(Blake3, hashes.iter()).unwrap();
+            rotaledger::merkle::MemoryNodes::from_entries(crate::util::profile(), hashes.iter()).unwrap();
         assert_eq!(
             o.head.root,
-            root(&Blake3, hashes.len() as u64, &mem).unwrap()
+            root(&crate::util::profile(), hashes.len() as u64, &mem).unwrap()
         );
         while roots.len() < hashes.len() {
-            roots.push(root(&Blake3, roots.len() as u64, &mem).unwrap());
+            roots.push(root(&crate::util::profile(), roots.len() as u64, &mem).unwrap());
         }
         roots.push(o.head.root);
     }
     let store = w.store();
     let size = hashes.len() as u64;
     for (i, h) in hashes.iter().enumerate() {
-        let proof = inclusion_proof(&Blake3, i as u64, size, store.as_ref()).unwrap();
+        let proof = inclusion_proof(&crate::util::profile(), i as u64, size, store.as_ref()).unwrap();
         verify_inclusion(
-            &Blake3,
+            &crate::util::profile(),
             i as u64,
             size,
-            &Blake3.hash_leaf(h),
+            &crate::util::profile().hash_leaf(h),
             &proof,
             &roots[size as usize],
         )
         .unwrap();
     }
     for old in [1u64, 5, 17, size - 1] {
-        let proof = consistency_proof(&Blake3, old, size, store.as_ref()).unwrap();
+        let proof = consistency_proof(&crate::util::profile(), old, size, store.as_ref()).unwrap();
         verify_consistency(
-            &Blake3,
+            &crate::util::profile(),
             old,
             size,
             &roots[old as usize],

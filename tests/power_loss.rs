@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use forgetfs::{Cut, Image, Mounted};
-use rotaledger::merkle::{Blake3, SignedCheckpoint, VerifierKey, verify_consistency};
+use rotaledger::merkle::{SignedCheckpoint, VerifierKey, verify_consistency};
 use rotaledger::proto;
 
 use crate::util::{ServeProc, bin, school_event};
@@ -384,7 +384,7 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
         let ok = proof.is_ok_and(|hashes| {
             let proof: Option<Vec<[u8; 32]>> = hashes.iter().map(|h| digest(h)).collect();
             proof.is_some_and(|proof| {
-                verify_consistency(&Blake3, size, latest.size, &root, &latest.root, &proof).is_ok()
+                verify_consistency(&crate::util::profile(), size, latest.size, &root, &latest.root, &proof).is_ok()
             })
         });
         if !ok {

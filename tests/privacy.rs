@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rotaledger::grpc::auth::Access;
 use rotaledger::merkle::{
-    Blake3, SignedCheckpoint, TreeHasher, VerifierKey, verify_consistency, verify_inclusion,
+    SignedCheckpoint, TreeHasher, VerifierKey, verify_consistency, verify_inclusion,
 };
 use rotaledger::proto::{
     AccessRecordRequest, AppendRequest, EligibilityRequest, GetCheckpointRequest,
@@ -321,7 +321,7 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
             .unwrap();
         let leaf: [u8; 32] = p.entry_hash.as_slice().try_into().unwrap();
         let path: Vec<[u8; 32]> = p.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
-        verify_inclusion(&Blake3, 3, old.size, &Blake3.hash_leaf(&leaf), &path, &old.root)
+        verify_inclusion(&crate::util::profile(), 3, old.size, &crate::util::profile().hash_leaf(&leaf), &path, &old.root)
             .expect("the registration is in the log the old checkpoint signed");
         let c = audit
             .get_consistency_proof(GetConsistencyProofRequest {
@@ -340,7 +340,7 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
             .unwrap();
         let new = SignedCheckpoint::parse(&cp.text).unwrap().verify(&key).unwrap().clone();
         let path: Vec<[u8; 32]> = c.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
-        verify_consistency(&Blake3, old.size, new.size, &old.root, &new.root, &path)
+        verify_consistency(&crate::util::profile(), old.size, new.size, &old.root, &new.root, &path)
             .expect("the log after the erasure extends the one before");
         assert_eq!(projections(&s).await, before);
         let data = s.dir.path().join("data");

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use rotaledger::domain::event::{EntryLink, Event};
 use rotaledger::domain::vocab::SchoolYear;
 use rotaledger::ledger::{Ledger, LedgerError, LedgerOptions};
-use rotaledger::merkle::{Blake3, TreeHasher, verify_inclusion};
+use rotaledger::merkle::{TreeHasher, verify_inclusion};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -179,10 +179,10 @@ async fn histories_link_like_the_stored_payloads_and_prove_into_the_log() {
         assert_eq!(link, Some(e.teacher_prev), "entry {}", e.seq);
         let proof = l.inclusion_proof(e.seq, size).unwrap();
         verify_inclusion(
-            &Blake3,
+            &crate::util::profile(),
             e.seq,
             size,
-            &Blake3.hash_leaf(&e.hash),
+            &crate::util::profile().hash_leaf(&e.hash),
             &proof,
             &cp.checkpoint.root,
         )

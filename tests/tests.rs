@@ -59,6 +59,8 @@ mod power_loss;
 mod privacy;
 /// Rotation duty, quotas, group summaries and teacher histories through the real ledger.
 mod projections;
+/// The independent Python verifiers on a real export and on independent SM2/SM3 vectors.
+mod python_verifiers;
 /// `serve`'s start: refused before it listens; health `NOT_SERVING` until the ledger serves.
 mod serve_start;
 /// Spreadsheets in: `Ledger.Check` answers as Append would and writes nothing; `sheet check`

@@ -448,3 +448,31 @@ pub fn access_text(tokens: &[(&str, &str, &str, &str)]) -> String {
         })
         .collect()
 }
+
+/// `python3` if it can run the example verifiers for this run's crypto profile (blake3 needs
+/// the blake3 and cryptography packages, gm the gmssl package); else `None`, after saying on
+/// stderr that `what` is skipped. With `ROTALEDGER_REQUIRE_PYTHON=1` (set by `.ci/run`, which
+/// installs the packages) a missing package fails the test instead.
+pub fn python_for_verifiers(what: &str) -> Option<String> {
+    let (modules, packages) = match profile() {
+        rotaledger::crypto::Profile::Blake3 => ("import blake3, cryptography", "blake3 cryptography"),
+        rotaledger::crypto::Profile::Gm => ("import gmssl", "gmssl"),
+    };
+    let ok = std::process::Command::new("python3")
+        .args(["-c", modules])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some("python3".into());
+    }
+    assert!(
+        std::env::var_os("ROTALEDGER_REQUIRE_PYTHON").is_none_or(|v| v != "1"),
+        "{what}: python3 with the packages {packages} is required (ROTALEDGER_REQUIRE_PYTHON=1)"
+    );
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{what}: skipped (needs python3 with: pip install {packages})"
+    );
+    None
+}

@@ -121,15 +121,22 @@ const ROOT: &str = "c8c61310acc622882e53e7ed467bbcc7150925c97dbca075f19fd3013cb3
 const RECORD_1: &str =
     "000000000000000000000002015cbed538d1addc509ca88e6c069280e51b3ef7667599c951e829a9a35f5ac5";
 
-#[test]
-fn worked_example_of_the_format_document() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_with(dir.path(), Some(Profile::Blake3)).unwrap());
+/// The example's entries, written to a new store of `profile` exactly as the writer does
+/// (same functions, same batch contents), with fixed recorded times so the bytes are
+/// reproducible; and the store's export.
+struct Built {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    entries: Vec<Entry>,
+    head: Head,
+    export: String,
+}
 
-    // Build the two commits exactly as the writer does (same functions, same batch contents),
-    // with fixed recorded times so the bytes are reproducible.
-    let mut head = Head::empty(Profile::Blake3);
-    let mut tree = CompactRange::new(Profile::Blake3);
+fn build(profile: Profile) -> Built {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_with(dir.path(), Some(profile)).unwrap());
+    let mut head = Head::empty(profile);
+    let mut tree = CompactRange::new(profile);
     let mut entries = Vec::new();
     for (actor, request_id, recorded_at, events) in APPENDS {
         let mut batch = sled::Batch::default();
@@ -138,7 +145,7 @@ fn worked_example_of_the_format_document() {
             let seq = head.size;
             let p = RawValue::from_string(stored_payload(canonical, *link, &entries)).unwrap();
             let body = encode_body(seq, recorded_at, actor, request_id, &p);
-            let e = Entry::seal(Profile::Blake3, seq, head.hash, body);
+            let e = Entry::seal(profile, seq, head.hash, body);
             batch.insert(&entry_key(seq)[..], e.to_stored());
             for n in tree.append(&e.hash).unwrap() {
                 batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
@@ -166,6 +173,117 @@ fn worked_example_of_the_format_document() {
         batch.insert(request_key(actor, request_id), &rec.to_bytes()[..]);
         store.commit(batch, head).unwrap();
     }
+    let mut out = Vec::new();
+    export_store(&store, store.check_head().unwrap(), &mut out, &mut |_| {}).unwrap();
+    Built {
+        _dir: dir,
+        store,
+        entries,
+        head,
+        export: String::from_utf8(out).unwrap(),
+    }
+}
+
+/// The gm profile's entry hashes of the same three appends (§3.3): entry 2's body differs
+/// from the blake3 example's in its `teacher_prev` hash, the SM3 hash of entry 1.
+const GM_HASHES: [&str; 3] = [
+    "b6aa830b3474440023f23064321e64ea7d4f3d35004789003fc850358d93211e",
+    "b415c28ed3f927b70c1661380d233dcc8b07457b168eca39bc463fc5c0f66a29",
+    "7005a8615ed008114fe7f0abc6a4322ab0ee92fcc7356c418dd161cced01fdcd",
+];
+/// The gm leaves, node (1,0) and root (SM3, RFC 9162's prefixes).
+const GM_LEAVES: [&str; 3] = [
+    "71a43cd60f23459bbbd3703cc703c93bc526344acc67cdea290e4ae8c87abb29",
+    "83fa97fc2a102e9873abf0e1378b77bbe8aff4273037332eead5484a82a19e68",
+    "49da321c395dd8ad13c97c9e2ba310b7e84ff537ca861775c785dfab7ee150a1",
+];
+const GM_NODE_1_0: &str = "5556e0dfbd174764801647328528dedd3b0ccd1033f9941ceb83a3c063c0e9b3";
+const GM_ROOT: &str = "7dbc64a842a60bf99fc835ad78e521e365f183ff07152aaf77e7b33759b48d6f";
+
+#[test]
+fn worked_example_of_the_gm_profile() {
+    let b = build(Profile::Gm);
+    let g = Profile::Gm;
+    let hashes: Vec<String> = b.entries.iter().map(|e| hex::encode(e.hash)).collect();
+    let leaves: Vec<[u8; 32]> = b.entries.iter().map(|e| g.hash_leaf(&e.hash)).collect();
+    let node = g.hash_children(&leaves[0], &leaves[1]);
+    println!("gm hashes: {hashes:?}");
+    println!(
+        "gm leaves: {:?}",
+        leaves.iter().map(hex::encode).collect::<Vec<_>>()
+    );
+    println!("gm node (1,0): {}", hex::encode(node));
+    println!("gm root: {}", hex::encode(b.head.root));
+    print!("{}", b.export);
+    // SM3 of the preimage of §1.3, computed here with the sm3 crate directly.
+    for e in &b.entries {
+        let pre = [
+            ENTRY_HASH_DOMAIN,
+            &e.seq.to_be_bytes()[..],
+            &e.prev_hash,
+            &(e.body.len() as u64).to_be_bytes(),
+            &e.body,
+        ]
+        .concat();
+        let sm3: [u8; 32] = <sm3::Sm3 as sm3::Digest>::digest(&pre).into();
+        assert_eq!(e.hash, sm3, "entry {}", e.seq);
+    }
+    assert_eq!(hashes, GM_HASHES);
+    assert_eq!(leaves.iter().map(hex::encode).collect::<Vec<_>>(), GM_LEAVES);
+    assert_eq!(hex::encode(node), GM_NODE_1_0);
+    assert_eq!(hex::encode(g.hash_children(&node, &leaves[2])), GM_ROOT);
+    assert_eq!(hex::encode(b.head.root), GM_ROOT);
+    // Bodies 0 and 1 are the blake3 example's; body 2 links to entry 1's SM3 hash.
+    for (e, body) in b.entries.iter().zip(BODIES).take(2) {
+        assert_eq!(String::from_utf8(e.body.clone()).unwrap(), body);
+    }
+    let body2 = BODIES[2].replace(HASHES[1], GM_HASHES[1]);
+    assert_eq!(String::from_utf8(b.entries[2].body.clone()).unwrap(), body2);
+    // The export names the profile and verifies.
+    assert!(b.export.starts_with(r#"{"format":"rotaledger-export","version":1,"crypto":"gm","#));
+    let v = verify_export(&mut b.export.as_bytes(), &mut |_| {}, &mut |_| {})
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.head, b.head);
+    // Read as blake3 (the header's `crypto` removed), the same export fails at entry 0.
+    let as_blake3 = b.export.replacen(r#""crypto":"gm","#, "", 1);
+    let f = verify_export(&mut as_blake3.as_bytes(), &mut |_| {}, &mut |_| {})
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(f.seq, 0);
+
+    // The document shows these values (§3.3).
+    let documented = |text: String| {
+        assert!(
+            FORMAT.contains(&text),
+            "docs/FORMAT.md §3.3 does not show what the code computes; it should read:\n{text}"
+        );
+    };
+    for e in &b.entries {
+        documented(format!(
+            "| {} | `{}` | `{}` |",
+            e.seq,
+            hex::encode(e.prev_hash),
+            hex::encode(e.hash)
+        ));
+    }
+    for (i, l) in GM_LEAVES.iter().enumerate() {
+        documented(format!("| gm leaf {i} | `{l}` |"));
+    }
+    documented(format!("| gm node (1,0) | `{GM_NODE_1_0}` |"));
+    documented(format!("| gm root | `{GM_ROOT}` |"));
+    documented(format!("```\n{}", b.export.lines().next().unwrap()));
+}
+
+#[test]
+fn worked_example_of_the_format_document() {
+    let Built {
+        _dir,
+        store,
+        entries,
+        head,
+        export: text,
+    } = build(Profile::Blake3);
 
     for e in &entries {
         println!("entry {}:", e.seq);
@@ -208,9 +326,6 @@ fn worked_example_of_the_format_document() {
     assert_eq!(hex::encode(&rid), "7268722d6f6666696365007265712d30303031");
     assert_eq!(hex::encode(rec.to_bytes()), RECORD_1);
 
-    let mut out = Vec::new();
-    export_store(&store, store.check_head().unwrap(), &mut out, &mut |_| {}).unwrap();
-    let text = String::from_utf8(out).unwrap();
     print!("{text}");
 
     // The document's values: if one of these fails, docs/FORMAT.md is wrong.

@@ -8,6 +8,8 @@ mod example;
 mod exhaustive;
 /// Untrusted input never panics.
 mod fuzz;
+/// SM2 checkpoint keys against OpenSSL, both ways, and the gm worked example.
+mod gm;
 /// The proof length limits at their boundary, on trees of nearly 2^64 leaves.
 mod limits;
 /// The published RFC 6962 SHA-256 vectors.
@@ -86,6 +88,11 @@ fn largest_pow2_below(n: usize) -> usize {
 /// The stand-in entry hashes used throughout: `blake3("entry-<i>")`.
 pub(super) fn entry(i: usize) -> Digest {
     *blake3::hash(format!("entry-{i}").as_bytes()).as_bytes()
+}
+
+/// The same stand-in made with the profile's hash: `H("entry-<i>")`.
+pub(super) fn entry_with(p: &crate::crypto::Profile, i: usize) -> Digest {
+    p.hash(format!("entry-{i}").as_bytes())
 }
 
 /// Hex of a digest, for readable assertion failures.
