@@ -4,12 +4,13 @@
 //! entry's inclusion in the verified checkpoint's tree (docs/FORMAT.md part 2).
 //!
 //! The checks are JavaScript ([`super::scripts`]: `verify.js` over the vendored
-//! `@noble/hashes` and `@noble/ed25519`), fed by the JSON API with the session cookie, so the
-//! verdict is computed where the auditor sits, from bytes, not taken from this server: the
-//! entry hash is recomputed from the entry's stored body, the proof walked to a root, and that
-//! root compared with the root of the note whose signature verified. The key is the one the
-//! auditor pastes (remembered in the browser's localStorage); the page offers the server's
-//! own key only with the warning that it proves nothing.
+//! `@noble/hashes`, `@noble/ed25519` and, for a gm ledger's SM2 key, `sm-crypto-v2`), fed by
+//! the JSON API with the session cookie, so the verdict is computed where the auditor sits,
+//! from bytes, not taken from this server: the entry hash is recomputed from the entry's
+//! stored body (by the key's profile: blake3, or SM3 for an SM2 key), the proof walked to a
+//! root, and that root compared with the root of the note whose signature verified. The key
+//! is the one the auditor pastes (remembered in the browser's localStorage); the page offers
+//! the server's own key only with the warning that it proves nothing.
 //!
 //! **Contract.** The page MUST NOT run inline script: its one script is a same-origin module,
 //! and its `Content-Security-Policy` allows only same-origin scripts and connections, so
@@ -64,6 +65,9 @@ pub const SCRIPT_MESSAGES: &[(&str, M)] = &[
     ("key_id_computed", M::VerifyKeyIdComputed),
     ("signatures_present", M::VerifySignaturesPresent),
     ("technical", M::VerifyTechnical),
+    ("profile", M::VerifyProfile),
+    ("profile_blake3", M::VerifyProfileBlake3),
+    ("profile_gm", M::VerifyProfileGm),
     ("r_no_key", M::WhyNoKey),
     ("r_key_malformed", M::WhyKeyMalformed),
     ("r_key_unsupported", M::WhyKeyUnsupported),
@@ -86,6 +90,7 @@ pub const SCRIPT_MESSAGES: &[(&str, M)] = &[
     ("r_proof_too_long", M::WhyProofTooLong),
     ("r_proof_too_short", M::WhyProofTooShort),
     ("r_root_mismatch", M::WhyRootMismatch),
+    ("r_profile_unsupported", M::WhyProfileUnsupported),
     ("r_fetch_failed", M::WhyFetchFailed),
     ("r_internal", M::WhyInternal),
 ];

@@ -269,11 +269,11 @@ catalogue! {
     HeadHash => "最新记录哈希", "Hash of the last entry";
     MerkleRoot => "默克尔树根", "Merkle root";
     Checkpoint => "最新签名检查点", "Latest signed checkpoint";
-    CheckpointHelp => "签名笔记（C2SP signed-note，ed25519）。可在下方由本浏览器核验，也可用 rotaledger audit 在您自己的电脑上核验。", "A signed note (C2SP signed-note, ed25519). Verify it below, in this browser, or with rotaledger audit on your own machine.";
+    CheckpointHelp => "签名笔记（C2SP signed-note；Ed25519 签名，国密台账为 SM2 签名）。可在下方由本浏览器核验，也可用 rotaledger audit 在您自己的电脑上核验。", "A signed note (C2SP signed-note; an Ed25519 signature, or SM2 for a national-algorithm (gm) ledger). Verify it below, in this browser, or with rotaledger audit on your own machine.";
     // The audit page's checks in the browser (audit.rs; the JavaScript gets its words from
     // these through the page).
     VerifyHeading => "在浏览器中核验", "Verify in this browser";
-    VerifyIntro => "以下核验在您的浏览器中完成：本页面随程序附带 blake3、SHA-256 和 Ed25519 的 JavaScript 实现（@noble/hashes、@noble/ed25519），自行计算每一个哈希并核验签名，不采信服务器给出的结论。签名只用您提供的公钥核验。", "These checks run in your browser: the page carries JavaScript implementations of blake3, SHA-256 and Ed25519 (@noble/hashes, @noble/ed25519), computes every hash itself and verifies the signature, taking no verdict from the server. The signature is checked only with the key you supply.";
+    VerifyIntro => "以下核验在您的浏览器中完成：本页面随程序附带 blake3、SHA-256、Ed25519 以及国密 SM3、SM2 的 JavaScript 实现（@noble/hashes、@noble/ed25519、sm-crypto-v2），自行计算每一个哈希并核验签名，不采信服务器给出的结论。签名只用您提供的公钥核验；公钥的类型（Ed25519 或 SM2）决定用哪一套算法。", "These checks run in your browser: the page carries JavaScript implementations of blake3, SHA-256, Ed25519 and the national algorithms SM3 and SM2 (@noble/hashes, @noble/ed25519, sm-crypto-v2), computes every hash itself and verifies the signature, taking no verdict from the server. The signature is checked only with the key you supply; the key's type (Ed25519 or SM2) decides which algorithms are used.";
     VerifyKeyWhy => "公钥必须来自服务器以外的渠道：教育局的书面通知或公告，或台账管理员在服务器上运行 rotaledger audit public-key 得到的一行。从同一台服务器取得的公钥证明不了任何事：服务器可以用它自己的任何密钥签出任何内容。", "The key must come from somewhere other than this server: the bureau's letter or published notice, or the line the ledger's operator gets from rotaledger audit public-key. A key fetched from the same server proves nothing: the server can sign anything with any key of its own.";
     VerifierKeyLabel => "公钥（验证密钥，一行：名称+密钥编号+base64）", "Verifier key (one line: name+key id+base64)";
     VerifierKeyHelp => "公钥保存在本浏览器中，下次打开本页时自动填入。", "The key is remembered in this browser and filled in next time.";
@@ -311,10 +311,13 @@ catalogue! {
     VerifyKeyIdComputed => "由名称和公钥算出的密钥编号", "Key id computed from the name and key";
     VerifySignaturesPresent => "检查点上的签名", "Signatures on the checkpoint";
     VerifyTechnical => "技术细节", "Technical detail";
+    VerifyProfile => "密码算法", "Algorithms";
+    VerifyProfileBlake3 => "Ed25519 签名，blake3 哈希", "Ed25519 signatures, blake3 hashes";
+    VerifyProfileGm => "国密：SM2 签名，SM3 哈希", "national algorithms (gm): SM2 signatures, SM3 hashes";
     WhyNoKey => "请先填写公钥。", "Enter a verifier key first.";
     WhyKeyMalformed => "公钥格式不对：应为一行「名称+密钥编号+base64」。", "The key is malformed: it is one line, name+key id+base64.";
-    WhyKeyUnsupported => "公钥不是 Ed25519 公钥。", "The key is not an Ed25519 key.";
-    WhyKeyInvalidPoint => "公钥的 32 字节不是有效的 Ed25519 公钥。", "The key's 32 bytes are not a valid Ed25519 public key.";
+    WhyKeyUnsupported => "公钥类型 {type} 不受支持：只支持 Ed25519（0x01）和 SM2（0xff）公钥。", "The key's type {type} is not supported: only Ed25519 (0x01) and SM2 (0xff) keys are.";
+    WhyKeyInvalidPoint => "公钥的字节不是有效的 {alg} 公钥（Ed25519 为 32 字节，SM2 为 65 字节的未压缩点 04||x||y）。", "The key's bytes are not a valid {alg} public key (Ed25519: 32 bytes; SM2: the 65-byte uncompressed point 04||x||y).";
     WhyKeyIdMismatch => "公钥中的密钥编号与其名称和公钥不符：公钥被改动过或抄错了。", "The key id in the key does not match its name and public key: the key was altered or mistyped.";
     WhyNoteMalformed => "检查点不是格式正确的签名笔记（docs/FORMAT.md §2.5）。", "The checkpoint is not a well-formed signed note (docs/FORMAT.md §2.5).";
     WhyNoSignature => "检查点上没有这把公钥的签名。", "The checkpoint carries no signature by this key.";
@@ -333,6 +336,7 @@ catalogue! {
     WhyProofTooLong => "收录证明过长：证明用完之前已到达树根。", "The proof is too long: it reaches the root before it ends.";
     WhyProofTooShort => "收录证明过短：证明用完时尚未到达树根。", "The proof is too short: it ends before the root.";
     WhyRootMismatch => "由证明算出的树根与已核验检查点中的树根不同：该记录不在签名的日志中，或记录、证明被改动过。", "The proof leads to another root than the verified checkpoint's: the entry is not in the signed log, or the entry or the proof was altered.";
+    WhyProfileUnsupported => "未知的密码算法配置「{profile}」：只支持 blake3 和 gm。", "Unknown crypto profile \"{profile}\": only blake3 and gm are known.";
     WhyFetchFailed => "无法从服务器取得数据：{detail}", "Could not get the data from the server: {detail}";
     WhyInternal => "核验未能进行：{detail}", "The check could not run: {detail}";
     Hidden => "（另有成员不在您的范围内）", " (more members outside your scope)";

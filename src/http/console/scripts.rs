@@ -1,8 +1,11 @@
 //! The console's JavaScript, embedded in the binary and served at stable URLs under
 //! `/assets/`: the audit page's checks (`audit.js`, `verify.js`) and the vendored crypto they
-//! import (`@noble/hashes` for blake3, SHA-256 and SHA-512, `@noble/ed25519`), each with its
-//! licence. No CDN and no build step: the files are ES modules that import each other by
-//! relative path, so the URL tree mirrors `assets/` and a browser loads them as they are.
+//! import (`@noble/hashes` for blake3, SHA-256 and SHA-512, `@noble/ed25519`, and
+//! `sm-crypto-v2` for the gm profile's SM3 and SM2), each with its licence. No CDN and no
+//! build step: the files are ES modules that import each other by relative path, so the URL
+//! tree mirrors `assets/` and a browser loads them as they are. (`sm-crypto-v2` is its
+//! package's UMD build, one self-contained script: imported as a module, it exports nothing
+//! and defines `globalThis.SmCryptoV2`, which `verify.js` reads.)
 //!
 //! **Contract.** The vendored files MUST be served byte for byte as they came in their npm
 //! tarballs (`assets/vendor/*/README.md` names each package, version and tarball integrity),
@@ -52,6 +55,9 @@ pub const ASSETS: &[Asset] = &[
     asset!("vendor/noble-hashes/utils.js", JS),
     asset!("vendor/noble-hashes/LICENSE", TEXT),
     asset!("vendor/noble-hashes/README.md", TEXT),
+    asset!("vendor/sm-crypto-v2/index.umd.js", JS),
+    asset!("vendor/sm-crypto-v2/LICENSE", TEXT),
+    asset!("vendor/sm-crypto-v2/README.md", TEXT),
 ];
 
 /// Serves the asset at the request's path (each path of [`ASSETS`] is routed here).

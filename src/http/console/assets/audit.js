@@ -1,8 +1,9 @@
 // The /audit page's checks, run in the browser: the signed checkpoint against the verifier
-// key the auditor supplies, and an entry's inclusion in the verified checkpoint's tree. The
-// page's data comes from the JSON API (same origin, the session cookie); every hash is
-// computed here by verify.js, and every word shown comes from the page's message catalogue
-// (the `data-msg` attribute), so this file holds no text a person reads.
+// key the auditor supplies, and an entry's inclusion in the verified checkpoint's tree,
+// hashed by the crypto profile of that key (blake3 for an Ed25519 key, SM3 for an SM2
+// key). The page's data comes from the JSON API (same origin, the session cookie); every
+// hash is computed here by verify.js, and every word shown comes from the page's message
+// catalogue (the `data-msg` attribute), so this file holds no text a person reads.
 
 import { VerifyError, checkInclusion, openNote, parseVerifierKey, toHex } from './verify.js';
 
@@ -178,7 +179,15 @@ async function theNote() {
   return { text: j.checkpoint?.text ?? '', source: msg.note_server };
 }
 
-/** Verifies the signature and draws its verdict; the verified checkpoint, or null. */
+/** The profile's algorithms, in words. */
+function profileLabel(key) {
+  return msg['profile_' + key.profile] ?? key.profile;
+}
+
+/**
+ * Verifies the signature and draws its verdict: { checkpoint, key } (the checkpoint verified
+ * and the key it verified with, whose profile the inclusion check hashes by), or null.
+ */
 async function checkSignature() {
   running(signatureResult);
   let key = null;
@@ -189,13 +198,14 @@ async function checkSignature() {
     const cp = openNote(note.text, key);
     show(signatureResult, true, [
       [msg.key_used, keyLabel(key)],
+      [msg.profile, profileLabel(key), false],
       [msg.checkpoint_used, note.source, false],
       [msg.origin, cp.origin],
       [msg.size, String(cp.size)],
       [msg.root, toHex(cp.root)],
       [msg.time, cp.time],
     ], null, msg.signature_pass);
-    return cp;
+    return { checkpoint: cp, key };
   } catch (e) {
     const rows = [];
     if (key) rows.push([msg.key_used, keyLabel(key)]);
@@ -211,11 +221,12 @@ $('check-signature').addEventListener('click', () => {
 
 $('check-inclusion').addEventListener('click', async () => {
   running(inclusionResult);
-  const cp = await checkSignature();
-  if (!cp) {
+  const verified = await checkSignature();
+  if (!verified) {
     show(inclusionResult, false, [], new VerifyError('checkpoint_unverified'));
     return;
   }
+  const { checkpoint: cp, key } = verified;
   const seq = seqField.value.trim();
   const rows = [[msg.seq, seq]];
   try {
@@ -231,13 +242,15 @@ $('check-inclusion').addEventListener('click', async () => {
     const entry = (page.entries ?? [])[0];
     if (!entry) throw new VerifyError('entry_missing', { seq });
     const answer = await api(`/api/v1/proofs/inclusion?seq=${n}&size=${cp.size}`);
-    const got = checkInclusion(cp, n, entry, answer.proof?.hashes ?? []);
+    // Hashed by the profile of the auditor's key: a gm ledger's key is an SM2 key.
+    const got = checkInclusion(cp, n, entry, answer.proof?.hashes ?? [], key.profile);
     rows.push(
       [msg.entry_hash, got.entryHash],
       [msg.leaf_hash, got.leafHash],
       [msg.root_computed, got.root],
       [msg.root_signed, toHex(cp.root)],
       [msg.size, String(cp.size)],
+      [msg.profile, profileLabel(key), false],
       [msg.entry_body, entry.body],
     );
     show(inclusionResult, true, rows, null, fill(msg.inclusion_pass, { seq, size: String(cp.size) }));
