@@ -41,12 +41,12 @@ const run = (c) => {
       return `${cp.origin}|${cp.size}|${v.toHex(cp.root)}|${cp.time}`;
     }
     case 'inclusion':
-      return v.toHex(v.verifyInclusion(BigInt(c.index), BigInt(c.size), hx(c.entry), c.proof.map(hx), hx(c.root)));
+      return v.toHex(v.verifyInclusion(BigInt(c.index), BigInt(c.size), hx(c.entry), c.proof.map(hx), hx(c.root), c.profile));
     case 'entry':
-      return v.toHex(v.entryHash(BigInt(c.seq), hx(c.prev), new TextEncoder().encode(c.body)));
+      return v.toHex(v.entryHash(BigInt(c.seq), hx(c.prev), new TextEncoder().encode(c.body), c.profile));
     case 'check': {
       const cp = { size: BigInt(c.size), root: hx(c.root) };
-      return v.checkInclusion(cp, BigInt(c.seq), c.entry, c.proof).root;
+      return v.checkInclusion(cp, BigInt(c.seq), c.entry, c.proof, c.profile).root;
     }
     default:
       throw new Error('unknown op ' + c.op);
@@ -379,6 +379,8 @@ fn verify_js_agrees_with_the_rust_verifier() {
         );
     }
 
+    gm_cases(&mut add);
+
     let dir = tempfile::tempdir().unwrap();
     package(dir.path());
     let cases_file = dir.path().join("cases.json");
@@ -420,6 +422,95 @@ fn verify_js_agrees_with_the_rust_verifier() {
         passes > 800 && fails > 300,
         "{passes} passes, {fails} failures"
     );
+}
+
+/// The gm profile's cases (SM2 keys and notes, SM3 entry hashes and trees), each computed by
+/// the Rust verifier and handed to the JavaScript with `"profile": "gm"` where it takes one.
+fn gm_cases(add: &mut dyn FnMut(Value, Want)) {
+    let g = Profile::Gm;
+    let key = CheckpointKey::from_sm2_secret("rotaledger.example/gm", &g.hash(b"example")).unwrap();
+    let vk = key.verifier().to_string();
+    let bytes = BASE64.decode(vk.rsplit('+').next().unwrap()).unwrap();
+    let mut off_curve = bytes.clone();
+    off_curve[64] ^= 1;
+    let mut compressed = vec![0xffu8, 0x02];
+    compressed.extend_from_slice(&bytes[2..34]);
+    let id = hex::encode(key.key_id());
+    for text in [
+        vk.clone(),
+        vk.replace(&id, "00000000"),
+        format!("rotaledger.example/gm+{id}+{}", BASE64.encode(&off_curve)),
+        format!("rotaledger.example/gm+{id}+{}", BASE64.encode(&compressed)),
+        format!("rotaledger.example/gm+{id}+{}", BASE64.encode(&bytes[..40])),
+    ] {
+        add(json!({"op": "key", "text": text}), key_want(&text));
+    }
+
+    let entries: Vec<[u8; 32]> = (0..12).map(|i| g.hash(format!("entry-{i}").as_bytes())).collect();
+    let (store, _) = MemoryNodes::from_entries(g, &entries).unwrap();
+    let r5 = root(&g, 5, &store).unwrap();
+    let note = example_note(&key, r5, 5);
+    let ed = CheckpointKey::from_seed("rotaledger.example/gm", &[9; 32]).unwrap();
+    let other = CheckpointKey::from_sm2_secret("rotaledger.example/gm", &g.hash(b"other")).unwrap();
+    for (n, k) in [
+        (note.clone(), vk.clone()),
+        (note.replace("\n5\n", "\n6\n"), vk.clone()),
+        (note.clone(), ed.verifier().to_string()),
+        (note.clone(), other.verifier().to_string()),
+    ] {
+        let want = note_want(&n, &k);
+        add(json!({"op": "note", "note": n, "key": k}), want);
+    }
+
+    let hexes = |p: &[[u8; 32]]| p.iter().map(hex::encode).collect::<Vec<_>>();
+    for size in 1..=12u64 {
+        let r = root(&g, size, &store).unwrap();
+        for index in 0..size {
+            let leaf = g.hash_leaf(&entries[index as usize]);
+            let proof = inclusion_proof(&g, index, size, &store).unwrap();
+            let mut bent = proof.clone();
+            if let Some(first) = bent.first_mut() {
+                first[0] ^= 1;
+            }
+            for p in [proof, bent] {
+                let want = proof_want(verify_inclusion(&g, index, size, &leaf, &p, &r), &r);
+                add(
+                    json!({"op": "inclusion", "index": index.to_string(), "size": size.to_string(),
+                           "entry": hex::encode(entries[index as usize]), "proof": hexes(&p),
+                           "root": hex::encode(r), "profile": "gm"}),
+                    want,
+                );
+            }
+        }
+    }
+
+    let mut prev = [0u8; 32];
+    let mut log = Vec::new();
+    for seq in 0..5u64 {
+        let body = format!(r#"{{"seq":{seq},"payload":{{"text":"第{seq}条"}}}}"#);
+        let hash = entry_hash(g, seq, &prev, body.as_bytes());
+        add(
+            json!({"op": "entry", "seq": seq.to_string(), "prev": hex::encode(prev), "body": body,
+                   "profile": "gm"}),
+            Want::Value(hex::encode(hash)),
+        );
+        log.push((seq, prev, hash, body));
+        prev = hash;
+    }
+    let hashes: Vec<[u8; 32]> = log.iter().map(|e| e.2).collect();
+    let (store, _) = MemoryNodes::from_entries(g, &hashes).unwrap();
+    let r = root(&g, 5, &store).unwrap();
+    for (seq, prev, hash, body) in &log {
+        let proof = hexes(&inclusion_proof(&g, *seq, 5, &store).unwrap());
+        let e = json!({"seq": seq, "prev_hash": hex::encode(prev), "hash": hex::encode(hash), "body": body});
+        let case = |profile: &str| {
+            json!({"op": "check", "size": "5", "root": hex::encode(r), "seq": seq.to_string(),
+                   "entry": e, "proof": proof, "profile": profile})
+        };
+        add(case("gm"), Want::Value(hex::encode(r)));
+        // The same entry checked as a blake3 one: its hash does not recompute.
+        add(case("blake3"), Want::Fail(&["entry_hash_differs"]));
+    }
 }
 
 /// A well-formed signature line by `key` over `body` (a cosigner's line).
