@@ -52,15 +52,20 @@ impl Personal {
         let b = STANDARD
             .decode(text)
             .map_err(|e| format!("is not base64: {e}"))?;
-        if b.len() < 40 {
+        // The shortest seal: SM4-GCM's 12-byte nonce and 16-byte tag around an empty text
+        // (XChaCha20-Poly1305's are 24 + 16); which cipher sealed it is the key store's to know.
+        if b.len() < MIN_SEALED {
             return Err(format!(
-                "holds {} bytes, fewer than a nonce and a tag (40)",
+                "holds {} bytes, fewer than a nonce and a tag ({MIN_SEALED})",
                 b.len()
             ));
         }
         Ok(Personal::Sealed(b.into()))
     }
 }
+
+/// Bytes of the shortest sealed value of either crypto profile (docs/FORMAT.md §1.12, §3.2).
+pub const MIN_SEALED: usize = 12 + 16;
 
 /// The binary (snapshot) form.
 #[derive(Serialize, Deserialize)]
