@@ -164,9 +164,7 @@ impl Aead {
     pub fn new(profile: Profile, key: &[u8; 32]) -> Aead {
         use aes_gcm::KeyInit as _;
         match profile {
-            Profile::Blake3 => {
-                Aead::XChaCha(chacha20poly1305::XChaCha20Poly1305::new(key.into()))
-            }
+            Profile::Blake3 => Aead::XChaCha(chacha20poly1305::XChaCha20Poly1305::new(key.into())),
             Profile::Gm => {
                 let k = aes_gcm::Key::<aes_gcm::AesGcm<sm4::Sm4, aes_gcm::aead::consts::U12>>::from_slice(
                     &key[..16],
@@ -321,7 +319,10 @@ mod tests {
 
     #[test]
     fn blake3_is_unchanged() {
-        assert_eq!(Profile::Blake3.hash(b"abc"), *blake3::hash(b"abc").as_bytes());
+        assert_eq!(
+            Profile::Blake3.hash(b"abc"),
+            *blake3::hash(b"abc").as_bytes()
+        );
         assert_eq!(
             Profile::Blake3.derive_key("ctx", b"k"),
             blake3::derive_key("ctx", b"k")
@@ -354,10 +355,7 @@ mod tests {
         let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
         let inner = Profile::Gm.hash(&[&ipad[..], msg.as_bytes()].concat());
         let outer = Profile::Gm.hash(&[&opad[..], &inner[..]].concat());
-        assert_eq!(
-            Profile::Gm.derive_key("context v1", msg.as_bytes()),
-            outer
-        );
+        assert_eq!(Profile::Gm.derive_key("context v1", msg.as_bytes()), outer);
     }
 
     /// RFC 8998, appendix A.1: the SM4-GCM test vector (key, IV, AAD, plaintext, ciphertext

@@ -31,8 +31,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::atomic::{AtomicFile, FileError};
-use crate::log::{GENESIS_HASH, Head, Store};
 use crate::crypto::Profile;
+use crate::log::{GENESIS_HASH, Head, Store};
 use crate::merkle::{CompactRange, Digest};
 
 /// The snapshot's file name in the data directory.

@@ -631,7 +631,9 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
     );
 
     // A wrong key: another key under the ledger's own name, and a key of another name.
-    let same_name = rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), facts.key.name()).unwrap();
+    let same_name =
+        rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), facts.key.name())
+            .unwrap();
     type_into(&tab, "#verifier-key", &same_name.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
     assert_eq!(
@@ -650,7 +652,9 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
         ("fail", "checkpoint_unverified"),
         "{text}"
     );
-    let stranger = rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), "stranger.example").unwrap();
+    let stranger =
+        rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), "stranger.example")
+            .unwrap();
     type_into(&tab, "#verifier-key", &stranger.verifier().to_string());
     let (v, why, text) = run_check(&tab, "check-signature", "signature-result");
     assert_eq!(
@@ -693,7 +697,10 @@ fn audit_walk(browser_path: PathBuf, base: String, shots: PathBuf, facts: AuditF
     // log's size, one with the true root, one with the root altered. Both signatures pass;
     // the inclusion of entry 3 passes against the first and fails against the second, so the
     // page computes the root from the entry and the proof rather than taking it on trust.
-    let witness = rotaledger::merkle::CheckpointKey::generate("witness.example").unwrap();
+    // A key of the log's type: its profile is the hash the page checks the entry with.
+    let witness =
+        rotaledger::merkle::CheckpointKey::generate_for(crate::util::profile(), "witness.example")
+            .unwrap();
     let mut root = hex::decode(&facts.root).unwrap();
     let note = |root: &[u8]| {
         rotaledger::merkle::Checkpoint::new(

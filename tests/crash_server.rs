@@ -103,8 +103,15 @@ async fn check_after_restart(
             .unwrap_or_else(|e| panic!("{ctx}: consistency {size}..{}: {e}", latest.size))
             .into_inner();
         let proof: Vec<[u8; 32]> = r.hashes.iter().map(|h| digest(h)).collect();
-        verify_consistency(&crate::util::profile(), size, latest.size, &root, &latest.root, &proof)
-            .unwrap_or_else(|e| panic!("{ctx}: checkpoint {size} is not extended: {e}"));
+        verify_consistency(
+            &crate::util::profile(),
+            size,
+            latest.size,
+            &root,
+            &latest.root,
+            &proof,
+        )
+        .unwrap_or_else(|e| panic!("{ctx}: checkpoint {size} is not extended: {e}"));
     }
 
     let log = read_log(p).await;

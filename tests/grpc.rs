@@ -452,10 +452,7 @@ async fn subscribe_catches_up_then_follows_live_appends_in_order() {
                 hash: digest(&e.hash),
                 body: e.body,
             };
-            assert_eq!(
-                entry.computed_hash(crate::util::profile()).to_vec(),
-                e.hash
-            );
+            assert_eq!(entry.computed_hash(crate::util::profile()).to_vec(), e.hash);
             hashes.push(e.hash);
         }
         for w in writers {
@@ -531,10 +528,28 @@ async fn proofs_from_the_server_verify() {
             assert_eq!(p.entry_hash, hashes[seq as usize]);
             let proof: Vec<[u8; 32]> = p.hashes.iter().map(|h| digest(h)).collect();
             let leaf = crate::util::profile().hash_leaf(&p.entry_hash);
-            verify_inclusion(&crate::util::profile(), seq, size, &leaf, &proof, &body.root).unwrap();
+            verify_inclusion(
+                &crate::util::profile(),
+                seq,
+                size,
+                &leaf,
+                &proof,
+                &body.root,
+            )
+            .unwrap();
             // A proof for another entry's hash must not verify.
             let other = crate::util::profile().hash_leaf(&hashes[(seq as usize + 1) % 37]);
-            assert!(verify_inclusion(&crate::util::profile(), seq, size, &other, &proof, &body.root).is_err());
+            assert!(
+                verify_inclusion(
+                    &crate::util::profile(),
+                    seq,
+                    size,
+                    &other,
+                    &proof,
+                    &body.root
+                )
+                .is_err()
+            );
         }
         for (old, new) in [(1, 37), (5, 6), (8, 16), (13, 29), (36, 37), (20, 20)] {
             let r = a
@@ -550,7 +565,8 @@ async fn proofs_from_the_server_verify() {
             let (o, n) = (o.verify(&key).unwrap(), n.verify(&key).unwrap());
             assert_eq!((o.size, n.size), (old, new));
             let proof: Vec<[u8; 32]> = r.hashes.iter().map(|h| digest(h)).collect();
-            verify_consistency(&crate::util::profile(), old, new, &o.root, &n.root, &proof).unwrap();
+            verify_consistency(&crate::util::profile(), old, new, &o.root, &n.root, &proof)
+                .unwrap();
         }
         // The latest checkpoint covers the whole log, and the server's verification passes.
         let latest = a

@@ -92,7 +92,12 @@ fn every_kind_of_corruption_is_located() {
                 let body = String::from_utf8(e.body)
                     .unwrap()
                     .replace("\"n\":3", "\"n\":9");
-                let forged = rotaledger::log::Entry::seal(crate::util::profile(), 3, e.prev_hash, body.into_bytes());
+                let forged = rotaledger::log::Entry::seal(
+                    crate::util::profile(),
+                    3,
+                    e.prev_hash,
+                    body.into_bytes(),
+                );
                 db.insert(ekey(3), forged.to_stored()).unwrap();
             },
             4,
@@ -149,7 +154,12 @@ fn every_kind_of_corruption_is_located() {
                 let body = String::from_utf8(e.body)
                     .unwrap()
                     .replace("\"seq\":9", "\"seq\":10");
-                let extra = rotaledger::log::Entry::seal(crate::util::profile(), 10, e.hash, body.into_bytes());
+                let extra = rotaledger::log::Entry::seal(
+                    crate::util::profile(),
+                    10,
+                    e.hash,
+                    body.into_bytes(),
+                );
                 db.insert(ekey(10), extra.to_stored()).unwrap();
             },
             10,
@@ -357,7 +367,7 @@ fn group_commit_batches_concurrent_appends_and_syncs_every_commit() {
 /// from the store) with exactly the same outcome.
 #[test]
 fn appends_sharing_a_commit_each_answer_with_their_own_head_and_retries_repeat_it() {
-    use rotaledger::merkle::{root};
+    use rotaledger::merkle::root;
     let dir = tempfile::tempdir().unwrap();
     let w = Arc::new(open_log(dir.path()));
     let items = |t: u64, i: u64| -> Vec<String> {
@@ -457,8 +467,7 @@ fn fingerprint_separates_payload_boundaries() {
 #[test]
 fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
     use rotaledger::merkle::{
-        TreeHasher, consistency_proof, inclusion_proof, root, verify_consistency,
-        verify_inclusion,
+        TreeHasher, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion,
     };
     let dir = tempfile::tempdir().unwrap();
     let w = open_log(dir.path());
@@ -471,7 +480,8 @@ fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
         hashes.extend(o.hashes.iter().copied());
         // The head's root is the RFC 9162 root over every entry hash so far.
         let (mem, _) =
-            rotaledger::merkle::MemoryNodes::from_entries(crate::util::profile(), hashes.iter()).unwrap();
+            rotaledger::merkle::MemoryNodes::from_entries(crate::util::profile(), hashes.iter())
+                .unwrap();
         assert_eq!(
             o.head.root,
             root(&crate::util::profile(), hashes.len() as u64, &mem).unwrap()
@@ -484,7 +494,8 @@ fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
     let store = w.store();
     let size = hashes.len() as u64;
     for (i, h) in hashes.iter().enumerate() {
-        let proof = inclusion_proof(&crate::util::profile(), i as u64, size, store.as_ref()).unwrap();
+        let proof =
+            inclusion_proof(&crate::util::profile(), i as u64, size, store.as_ref()).unwrap();
         verify_inclusion(
             &crate::util::profile(),
             i as u64,

@@ -7,8 +7,8 @@
 use std::io::Cursor;
 
 use proptest::prelude::*;
-use rotaledger::grpc::auth::Access;
 use rotaledger::crypto::Profile;
+use rotaledger::grpc::auth::Access;
 use rotaledger::log::Entry;
 use rotaledger::log::export::verify_export;
 use rotaledger::merkle::CheckpointKey;

@@ -384,7 +384,15 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
         let ok = proof.is_ok_and(|hashes| {
             let proof: Option<Vec<[u8; 32]>> = hashes.iter().map(|h| digest(h)).collect();
             proof.is_some_and(|proof| {
-                verify_consistency(&crate::util::profile(), size, latest.size, &root, &latest.root, &proof).is_ok()
+                verify_consistency(
+                    &crate::util::profile(),
+                    size,
+                    latest.size,
+                    &root,
+                    &latest.root,
+                    &proof,
+                )
+                .is_ok()
             })
         });
         if !ok {

@@ -13,7 +13,10 @@ fn root() -> &'static Path {
 }
 
 fn run(python: &str, args: &[&str]) -> (i32, String) {
-    let out = Command::new(python).args(args).output().expect("python3 runs");
+    let out = Command::new(python)
+        .args(args)
+        .output()
+        .expect("python3 runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -40,7 +43,11 @@ fn verify_export_py_checks_a_real_export() {
         .arg(&export)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&export).unwrap();
     let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(header["crypto"], crate::util::profile().name());
@@ -49,16 +56,26 @@ fn verify_export_py_checks_a_real_export() {
     let script: PathBuf = root().join("docs/examples/verify_export.py");
     let script = script.to_str().unwrap();
     let e = export.to_str().unwrap();
-    let (code, said) = run(&python, &[script, e, "--head-hash", &head, "--root", &root_hex]);
+    let (code, said) = run(
+        &python,
+        &[script, e, "--head-hash", &head, "--root", &root_hex],
+    );
     assert_eq!(code, 0, "{said}");
-    assert!(said.contains(&format!("40 entries, head {head}, root {root_hex}")), "{said}");
+    assert!(
+        said.contains(&format!("40 entries, head {head}, root {root_hex}")),
+        "{said}"
+    );
 
     // One body byte changed (`{"n":17}` to `{"n":71}`): entry 17's hash no longer matches.
     let bent: String = text
         .lines()
         .enumerate()
         .map(|(i, l)| {
-            let l = if i == 18 { l.replacen(":17}", ":71}", 1) } else { l.to_owned() };
+            let l = if i == 18 {
+                l.replacen(":17}", ":71}", 1)
+            } else {
+                l.to_owned()
+            };
             l + "\n"
         })
         .collect();
@@ -79,13 +96,18 @@ fn the_python_verifiers_pass_the_independent_vectors() {
         .args(["-c", needs])
         .output()
         .is_ok_and(|o| o.status.success())
-        && Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+        && Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var_os("ROTALEDGER_REQUIRE_PYTHON").is_none_or(|v| v != "1"),
             "check_verifiers.py needs python3 with blake3, cryptography, gmssl and SM3 in hashlib, and openssl"
         );
-        eprintln!("check_verifiers.py: skipped (needs python3 with blake3 cryptography gmssl, and openssl)");
+        eprintln!(
+            "check_verifiers.py: skipped (needs python3 with blake3 cryptography gmssl, and openssl)"
+        );
         return;
     }
     let script = root().join("tests/data/gm/check_verifiers.py");

@@ -455,7 +455,9 @@ pub fn access_text(tokens: &[(&str, &str, &str, &str)]) -> String {
 /// installs the packages) a missing package fails the test instead.
 pub fn python_for_verifiers(what: &str) -> Option<String> {
     let (modules, packages) = match profile() {
-        rotaledger::crypto::Profile::Blake3 => ("import blake3, cryptography", "blake3 cryptography"),
+        rotaledger::crypto::Profile::Blake3 => {
+            ("import blake3, cryptography", "blake3 cryptography")
+        }
         rotaledger::crypto::Profile::Gm => ("import gmssl", "gmssl"),
     };
     let ok = std::process::Command::new("python3")

@@ -60,11 +60,13 @@ pub enum BenchCommand {
     /// not run.
     Append(AppendArgs),
     /// Full chain verification rate of a store of --entries entries, next to a raw sled scan
-    /// and raw blake3 over the same stored bytes, measured in the same run.
+    /// and the raw hash `H` over the same stored bytes, measured in the same run. (Every
+    /// benchmark's new stores take the crypto profile of ROTALEDGER_CRYPTO: blake3 by default,
+    /// `gm` for SM3/SM2; `H` is the profile's hash.)
     ///
     /// Fills a fresh store through the writer (synthetic event-like payloads), reopens it,
     /// then times --runs passes of each: `verify` (scan + decode + every hash, link and the
-    /// Merkle root), the bare sled scan, and blake3 of every stored value held in memory. The
+    /// Merkle root), the bare sled scan, and `H` of every stored value held in memory. The
     /// median pass is reported. The OS page cache is warm: this is the CPU cost of
     /// verification, not a cold-disk read.
     ///
@@ -73,7 +75,8 @@ pub enum BenchCommand {
     /// done, 1 the filled store did not verify, 2 could not run.
     Verify(VerifyArgs),
     /// Inclusion and consistency proofs, past roots and checkpoints on a store of --entries
-    /// entries, next to a raw sled node read and one blake3 node hash measured in the same run.
+    /// entries, next to a raw sled node read and one `H` node hash measured in the same run
+    /// (checkpoints signed with Ed25519, or SM2 in the gm profile).
     Proofs(ProofsArgs),
     /// Rebuild of the domain state on open: reopen time, replay rate and peak RSS of a
     /// ledger of --entries realistic domain entries, with a full replay and with the state

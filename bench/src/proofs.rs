@@ -14,10 +14,11 @@ use chrono::Utc;
 use serde_json::value::RawValue;
 
 use rotaledger::cli::{CliError, Outcome, progress};
+use rotaledger::crypto::Profile;
 use rotaledger::log::{AppendRequest, PassThrough, Store, Writer, fingerprint};
 use rotaledger::merkle::{
-    Blake3, Checkpoint, CheckpointKey, NodeSource, SignedCheckpoint, consistency_proof,
-    inclusion_proof, proof_to_bytes, root, verify_consistency, verify_inclusion,
+    Checkpoint, CheckpointKey, NodeSource, SignedCheckpoint, consistency_proof, inclusion_proof,
+    proof_to_bytes, root, verify_consistency, verify_inclusion,
 };
 
 /// A small deterministic PRNG (splitmix64): reproducible sample positions without a
@@ -162,7 +163,8 @@ pub fn run(
     let n = head.size;
     eprintln!("store of {n} entries ready in {fill_secs:.1} s; measuring {samples} samples each");
 
-    let h = Blake3;
+    // The store's crypto profile (a new store takes ROTALEDGER_CRYPTO, else blake3).
+    let h = store.profile();
     let mut rng = SplitMix(0x726f_7461_6c65_6467);
     let mut get = Series::default();
     let mut hash64 = Series::default();
@@ -175,8 +177,13 @@ pub fn run(
     let mut verify = Series::default();
     let mut open = Series::default();
 
-    let key = CheckpointKey::from_seed("rotaledger.bench", blake3::hash(b"bench key").as_bytes())
-        .map_err(CliError::ctx("key"))?;
+    let key = match h {
+        Profile::Blake3 => {
+            CheckpointKey::from_seed("rotaledger.bench", blake3::hash(b"bench key").as_bytes())
+        }
+        Profile::Gm => CheckpointKey::from_sm2_secret("rotaledger.bench", &h.hash(b"bench key")),
+    }
+    .map_err(CliError::ctx("key"))?;
     let verifier = key.verifier();
     let bar = progress::entries(samples as u64, "measuring");
     for i in 0..samples {
@@ -185,7 +192,7 @@ pub fn run(
         get.time(|| store.node(0, leaf))
             .map_err(CliError::ctx("sled get"))?;
         let block = [i as u8; 64];
-        hash64.time(|| blake3::hash(&block));
+        hash64.time(|| h.hash(&block));
 
         // Inclusion: a random size, a random entry below it.
         let size = rng.upto(n);
@@ -252,6 +259,14 @@ pub fn run(
         println!("Store: {n} entries, reused as it was (nothing appended); sled cache warm.");
     }
     println!(
+        "Crypto profile: {h} (hash {}, checkpoint signatures {}).",
+        h.hash_name(),
+        match h {
+            Profile::Blake3 => "Ed25519",
+            Profile::Gm => "SM2",
+        }
+    );
+    println!(
         "Random positions: size uniform in 1..={n}, entry uniform below it; consistency between two uniform sizes."
     );
     println!();
@@ -259,7 +274,7 @@ pub fn run(
     println!("| --- | ---: | ---: | ---: | ---: | --- |");
     for (name, s) in [
         ("floor: sled `get` of one node", &mut get),
-        ("floor: blake3 of 64 bytes", &mut hash64),
+        ("floor: H of 64 bytes", &mut hash64),
         ("root at a past size", &mut root_at),
         ("inclusion proof: generate", &mut inc_gen),
         ("inclusion proof: verify", &mut inc_ver),

@@ -52,8 +52,8 @@ use crate::log::entry::entry_hash;
 use crate::merkle::key::decode_base64;
 use crate::merkle::proof::MAX_INCLUSION_HASHES;
 use crate::merkle::{
-    Checkpoint, CheckpointError, CheckpointKey, ConsistencyProof, Digest, KeyError,
-    ProofMismatch, SignedCheckpoint, TreeHasher, VerifierKey, VerifyError, verify_inclusion,
+    Checkpoint, CheckpointError, CheckpointKey, ConsistencyProof, Digest, KeyError, ProofMismatch,
+    SignedCheckpoint, TreeHasher, VerifierKey, VerifyError, verify_inclusion,
 };
 
 /// The `format` field of a certificate file.

@@ -20,12 +20,13 @@ use clap::Subcommand;
 
 use super::{CliError, Outcome, progress};
 use crate::atomic::AtomicFile;
+use crate::crypto::Profile;
 use crate::ledger::KEY_FILE;
 use crate::log::export::{parse_hash, verify_export};
 use crate::log::{Entry, Store};
 use crate::merkle::{
-    Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof,
-    ProofFile, SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
+    Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof, ProofFile,
+    SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
 };
 
 /// The `audit` subcommands.
@@ -381,6 +382,22 @@ fn read_proof(path: &Path) -> Result<ProofFile, CliError> {
     ProofFile::parse(&bytes).map_err(|e| CliError(format!("proof file {}: {e}", path.display())))
 }
 
+/// A proof file's hash must be the log's that the key signs for (blake3 for an Ed25519 key,
+/// SM3 for an SM2 key): otherwise the two are of different logs, and nothing can be checked.
+fn same_profile(proof: Profile, key: &VerifierKey, path: &Path) -> Result<(), CliError> {
+    if proof == key.profile() {
+        return Ok(());
+    }
+    Err(CliError(format!(
+        "proof file {}: its hash is {:?}, but the key {} signs for a {} ledger (hash {:?})",
+        path.display(),
+        proof.hash_name(),
+        key.name(),
+        key.profile(),
+        key.profile().hash_name()
+    )))
+}
+
 fn inclusion_file(path: &Path) -> Result<InclusionProof, CliError> {
     match read_proof(path)? {
         ProofFile::Inclusion(p) => Ok(p),
@@ -516,6 +533,7 @@ fn audit_inclusion(
     let key = verifier_key(key)?;
     let signed_cp = read_checkpoint(checkpoint)?;
     let p = inclusion_file(proof)?;
+    same_profile(p.profile, &key, proof)?;
     let given = match (entry_hash, export) {
         (Some(h), _) => Some(parse_hash("--entry-hash", h).map_err(CliError)?),
         (None, Some(path)) => match entry_from_export(path, p.index)? {
@@ -562,6 +580,7 @@ fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<
     let old_signed = read_checkpoint(old)?;
     let new_signed = read_checkpoint(new)?;
     let p = consistency_file(proof)?;
+    same_profile(p.profile, &key, proof)?;
     let (Some(o), Some(n)) = (
         signed(&old_signed, &key, old),
         signed(&new_signed, &key, new),

@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::Path;
 
-
 use super::client::{Connect, describe, to_entry};
 use super::{CliError, Outcome, progress};
 use crate::atomic::AtomicFile;

@@ -15,9 +15,9 @@ use tonic::{Request, Status};
 use tonic_types::StatusExt;
 
 use super::{CliError, Outcome, progress};
+use crate::crypto::Profile;
 use crate::log::{Entry, GENESIS_HASH};
 use crate::merkle::{SignedCheckpoint, VerifierKey};
-use crate::crypto::Profile;
 use crate::proto;
 use crate::proto::audit_client::AuditClient;
 use crate::proto::ledger_client::LedgerClient;

@@ -15,9 +15,7 @@ use tonic::Request;
 
 use super::client::{Audit, Connect, describe};
 use super::{CliError, Outcome, audit};
-use crate::merkle::{
-    Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency,
-};
+use crate::merkle::{Checkpoint, Digest, SignedCheckpoint, VerifierKey, verify_consistency};
 use crate::proto;
 
 /// How long one call may take before the round gives up.
@@ -344,7 +342,14 @@ async fn round(
             }
         }
     }
-    if let Err(e) = verify_consistency(&key.profile(), old.size, new.size, &old.root, &new.root, &proof) {
+    if let Err(e) = verify_consistency(
+        &key.profile(),
+        old.size,
+        new.size,
+        &old.root,
+        &new.root,
+        &proof,
+    ) {
         return Ok(Round::Bad(evidence(
             "FORK",
             saved,

@@ -831,7 +831,7 @@ impl Query for QueryService {
                         ledger.profile(),
                         &cert.statement,
                     )
-                        .to_vec(),
+                    .to_vec(),
                 })
             },
         )

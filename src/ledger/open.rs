@@ -13,12 +13,12 @@ use super::{
     Integrity, KEY_FILE, Ledger, LedgerError, LedgerOptions, OpenReport, Snapshot, StorageError,
     StorageKind, sign,
 };
+use crate::crypto::Profile;
 use crate::domain::{Event, Meta, State};
 use crate::log::entry::{BodyRef, EntryRef};
 use crate::log::store::read_ahead;
 use crate::log::verify::verify_prefix;
 use crate::log::{Failure, Head, Store, Writer};
-use crate::crypto::Profile;
 use crate::merkle::{CheckpointKey, CompactRange, KeyError};
 use crate::metrics::Metrics;
 use crate::snapshot;
@@ -122,7 +122,7 @@ impl Ledger {
         let fresh_ok = sealed.is_empty();
         let privacy =
             crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok, Some(profile))
-            .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
+                .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
         opened.master_key_created = privacy.master_created.clone();
         if let Some(p) = &privacy.master_created {
             tracing::warn!(

@@ -733,7 +733,12 @@ mod tests {
 
     #[test]
     fn a_view_reads_what_the_owned_entry_reads() {
-        let e = Entry::seal(Profile::Blake3, 5, [7u8; 32], encode_body(5, T, "hr", "r1", &raw("{}")));
+        let e = Entry::seal(
+            Profile::Blake3,
+            5,
+            [7u8; 32],
+            encode_body(5, T, "hr", "r1", &raw("{}")),
+        );
         let stored = e.to_stored();
         let v = EntryRef::from_stored(5, &stored).unwrap();
         assert_eq!(v, e.view());

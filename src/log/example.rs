@@ -229,7 +229,10 @@ fn worked_example_of_the_gm_profile() {
         assert_eq!(e.hash, sm3, "entry {}", e.seq);
     }
     assert_eq!(hashes, GM_HASHES);
-    assert_eq!(leaves.iter().map(hex::encode).collect::<Vec<_>>(), GM_LEAVES);
+    assert_eq!(
+        leaves.iter().map(hex::encode).collect::<Vec<_>>(),
+        GM_LEAVES
+    );
     assert_eq!(hex::encode(node), GM_NODE_1_0);
     assert_eq!(hex::encode(g.hash_children(&node, &leaves[2])), GM_ROOT);
     assert_eq!(hex::encode(b.head.root), GM_ROOT);
@@ -240,7 +243,10 @@ fn worked_example_of_the_gm_profile() {
     let body2 = BODIES[2].replace(HASHES[1], GM_HASHES[1]);
     assert_eq!(String::from_utf8(b.entries[2].body.clone()).unwrap(), body2);
     // The export names the profile and verifies.
-    assert!(b.export.starts_with(r#"{"format":"rotaledger-export","version":1,"crypto":"gm","#));
+    assert!(
+        b.export
+            .starts_with(r#"{"format":"rotaledger-export","version":1,"crypto":"gm","#)
+    );
     let v = verify_export(&mut b.export.as_bytes(), &mut |_| {}, &mut |_| {})
         .unwrap()
         .unwrap();

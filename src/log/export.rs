@@ -16,9 +16,9 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::entry::{Entry, Hash};
-use crate::crypto::Profile;
 use super::store::{Head, Store, StoreError};
 use super::verify::{Failure, Problem, Verified, Verifier};
+use crate::crypto::Profile;
 
 /// Name in the header's `format` field.
 pub const EXPORT_FORMAT: &str = "rotaledger-export";

@@ -544,7 +544,10 @@ impl Store {
     /// True when the store holds no record at all (a restore goes only into such a store).
     /// (The crypto profile record, written when the store is made, does not count.)
     pub fn is_empty(&self) -> bool {
-        self.db.iter().keys().all(|k| k.is_ok_and(|k| k == CRYPTO_KEY))
+        self.db
+            .iter()
+            .keys()
+            .all(|k| k.is_ok_and(|k| k == CRYPTO_KEY))
     }
 
     /// Every record, in key order: for tests that compare two stores byte for byte.

@@ -317,7 +317,6 @@ impl Verifier {
     }
 }
 
-
 /// Stored entries handed from the reading thread to the checking one per message.
 const READ_AHEAD_CHUNK: usize = 512;
 

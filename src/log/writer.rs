@@ -32,9 +32,9 @@ use tokio::sync::{oneshot, watch};
 
 use super::entry::{Entry, Hash, check_id, encode_body, format_time};
 use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
-use crate::merkle::RecentNodes;
 use crate::crypto::Profile;
 use crate::merkle::CompactRange;
+use crate::merkle::RecentNodes;
 
 /// Most appends drained into one commit; bounds the latency a batch adds to its first waiter.
 const MAX_APPENDS_PER_COMMIT: usize = 1024;

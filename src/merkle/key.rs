@@ -185,7 +185,7 @@ fn parse_key_text(
 /// The secret half of a checkpoint key, of either type.
 #[derive(Clone)]
 enum Secret {
-    Ed25519(SigningKey),
+    Ed25519(Box<SigningKey>),
     Sm2(Box<sm2::dsa::SigningKey>),
 }
 
@@ -236,7 +236,11 @@ impl Public {
     }
 
     /// Parses the key bytes of type `alg`.
-    fn from_bytes(alg: u8, key: &[u8], err: fn(&'static str) -> KeyError) -> Result<Self, KeyError> {
+    fn from_bytes(
+        alg: u8,
+        key: &[u8],
+        err: fn(&'static str) -> KeyError,
+    ) -> Result<Self, KeyError> {
         match alg {
             ALG_ED25519 => {
                 let key: [u8; 32] = key
@@ -324,7 +328,7 @@ impl CheckpointKey {
         check_key_name(name)?;
         Ok(Self {
             name: name.to_owned(),
-            signing: Secret::Ed25519(SigningKey::from_bytes(seed)),
+            signing: Secret::Ed25519(Box::new(SigningKey::from_bytes(seed))),
         })
     }
 
@@ -382,9 +386,10 @@ impl CheckpointKey {
                 Ok(sig.to_bytes())
             }
             Secret::Sm2(k) => {
-                let sig: sm2::dsa::Signature = sm2::dsa::signature::Signer::try_sign(k.as_ref(), message)
-                    .map_err(|e| KeyError::Signing(e.to_string()))?;
-                Ok(sig.to_bytes().into())
+                let sig: sm2::dsa::Signature =
+                    sm2::dsa::signature::Signer::try_sign(k.as_ref(), message)
+                        .map_err(|e| KeyError::Signing(e.to_string()))?;
+                Ok(sig.to_bytes())
             }
         }
     }

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::checkpoint::Checkpoint;
 use super::hasher::{Digest, TreeHasher};
-use crate::crypto::Profile;
 use super::proof::{ProofKind, VerifyError, verify_consistency, verify_inclusion};
+use crate::crypto::Profile;
 
 /// The `format` field of every proof file.
 pub const PROOF_FORMAT: &str = "rotaledger-proof";

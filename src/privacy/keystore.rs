@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
 use super::master::MasterKey;
-use crate::crypto::{Aead, Profile};
 use super::seal::{DataKey, KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::crypto::{Aead, Profile};
 
 /// The key store's file name in the data directory.
 pub const KEY_STORE_FILE: &str = "data-keys";

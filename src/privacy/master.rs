@@ -56,7 +56,12 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MasterKey({}, id {})", self.from, hex::encode(self.id(Profile::Blake3)))
+        write!(
+            f,
+            "MasterKey({}, id {})",
+            self.from,
+            hex::encode(self.id(Profile::Blake3))
+        )
     }
 }
 

@@ -93,9 +93,8 @@ fn finish_rotation(dir: &Path, store: &Path) -> Result<(), PrivacyError> {
     let header = std::fs::read(store)
         .ok()
         .filter(|h| h.len() >= keystore::RECORD);
-    let rewrapped = header.is_some_and(|h| {
-        keystore::header_profile(&h).is_some_and(|p| h[16..32] == key.id(p))
-    });
+    let rewrapped = header
+        .is_some_and(|h| keystore::header_profile(&h).is_some_and(|p| h[16..32] == key.id(p)));
     if rewrapped {
         let path = dir.join(MASTER_KEY_FILE);
         std::fs::rename(&new, &path)

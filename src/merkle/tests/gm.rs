@@ -94,7 +94,10 @@ fn openssl_sm2_signatures_verify_only_under_the_standard_id() {
             other_id += 1;
         }
     }
-    assert!(good >= 5 && other_id >= 1, "{good} good, {other_id} under another ID");
+    assert!(
+        good >= 5 && other_id >= 1,
+        "{good} good, {other_id} under another ID"
+    );
 }
 
 /// The gm worked example: SM3 stand-ins for three entry hashes, their tree, and a checkpoint
@@ -104,11 +107,9 @@ fn gm_example() -> (CheckpointKey, [[u8; 32]; 3], [u8; 32], String) {
     let entries = [0, 1, 2].map(|i| entry_with(&g, i));
     let (nodes, _) = MemoryNodes::from_entries(g, &entries).expect("tree");
     let root3 = root(&g, 3, &nodes).expect("root");
-    let key = CheckpointKey::from_sm2_secret(
-        "rotaledger.example/gm",
-        &g.hash(b"rotaledger example key"),
-    )
-    .expect("key");
+    let key =
+        CheckpointKey::from_sm2_secret("rotaledger.example/gm", &g.hash(b"rotaledger example key"))
+            .expect("key");
     let time = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
         .expect("time")
         .to_utc();
@@ -125,11 +126,12 @@ fn a_gm_checkpoint_verifies_here_and_with_openssl() {
     let (key, entries, root3, text) = gm_example();
     let g = Profile::Gm;
     println!("gm entries: {:?}", entries.map(|e| hx(&e)));
+    println!("gm leaves: {:?}", entries.map(|e| hx(&g.hash_leaf(&e))));
     println!(
-        "gm leaves: {:?}",
-        entries.map(|e| hx(&g.hash_leaf(&e)))
+        "gm root: {}\nverifier key: {}\n{text}",
+        hx(&root3),
+        key.verifier()
     );
-    println!("gm root: {}\nverifier key: {}\n{text}", hx(&root3), key.verifier());
     let signed = SignedCheckpoint::parse(&text).expect("parses");
     let cp = signed.verify(&key.verifier()).expect("verifies").clone();
     assert_eq!((cp.size, cp.root), (3, root3));
@@ -155,7 +157,11 @@ fn a_gm_checkpoint_verifies_here_and_with_openssl() {
     }
 
     // OpenSSL, an independent SM2, verifies the signature over the note body.
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         eprintln!("openssl not found: the cross-check with OpenSSL is skipped");
         return;
     }
@@ -180,7 +186,9 @@ fn a_gm_checkpoint_verifies_here_and_with_openssl() {
     std::fs::write(&pubf, &spki).unwrap();
     let verify = |id: &str| {
         let out = std::process::Command::new("openssl")
-            .args(["pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-keyform", "DER"])
+            .args([
+                "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pubin", "-keyform", "DER",
+            ])
             .arg("-inkey")
             .arg(&pubf)
             .args(["-pkeyopt", &format!("distid:{id}")])
@@ -192,6 +200,12 @@ fn a_gm_checkpoint_verifies_here_and_with_openssl() {
             .expect("openssl runs");
         String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully")
     };
-    assert!(verify(SM2_DISTID), "OpenSSL does not verify the gm checkpoint");
-    assert!(!verify("ALICE123@YAHOO.COM"), "OpenSSL verifies it under another ID");
+    assert!(
+        verify(SM2_DISTID),
+        "OpenSSL does not verify the gm checkpoint"
+    );
+    assert!(
+        !verify("ALICE123@YAHOO.COM"),
+        "OpenSSL verifies it under another ID"
+    );
 }

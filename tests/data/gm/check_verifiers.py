@@ -431,11 +431,13 @@ def check_primitives(tmp):
 def check_exports(tmp):
     print("== verify_export.py")
     ex = EXAMPLES / "example-export.jsonl"
-    expect("the blake3 example export (no crypto member): verified", [VERIFY_EXPORT, ex], 0, r"^verified: .*3 entries")
+    expect('the blake3 example export ("crypto":"blake3"): verified', [VERIFY_EXPORT, ex], 0, r"^verified: .*3 entries")
     lines = ex.read_text().split("\n")
-    with_b3 = lines[0].replace('"version":1,', '"version":1,"crypto":"blake3",')
-    p = write(tmp, "b3.jsonl", "\n".join([with_b3] + lines[1:]))
-    expect('the example export with "crypto":"blake3": verified', [VERIFY_EXPORT, p], 0, r"^verified: .*3 entries")
+    with_b3 = lines[0]
+    check('the example export names its profile', '"crypto":"blake3",' in with_b3, with_b3)
+    older = with_b3.replace('"crypto":"blake3",', "")
+    p = write(tmp, "b3-older.jsonl", "\n".join([older] + lines[1:]))
+    expect("the example export without a crypto member (an older export): verified", [VERIFY_EXPORT, p], 0, r"^verified: .*3 entries")
     p = write(tmp, "b3-as-gm.jsonl", "\n".join([with_b3.replace('"blake3"', '"gm"')] + lines[1:]))
     expect('the blake3 example export claiming "crypto":"gm": bad entry 0', [VERIFY_EXPORT, p], 1,
            r"^BAD: .*first bad entry 0: hash mismatch")
