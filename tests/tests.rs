@@ -28,6 +28,8 @@ mod corrupt_store;
 mod crash;
 /// Crash consistency over the wire: `serve` SIGKILLed under concurrent gRPC appends.
 mod crash_server;
+/// The crypto profile as an operator meets it: `serve --crypto gm`, restarts, refusals.
+mod crypto_profile;
 /// `serve --demo` as its principal: the printed token, sign-in, a teacher found, the
 /// due-to-rotate list downloaded, another school's teacher refused, SIGTERM.
 mod demo_walk;

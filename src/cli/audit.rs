@@ -22,7 +22,7 @@ use super::{CliError, Outcome, progress};
 use crate::atomic::AtomicFile;
 use crate::crypto::Profile;
 use crate::ledger::KEY_FILE;
-use crate::log::export::{parse_hash, verify_export};
+use crate::log::export::{ExportError, parse_hash, read_header, verify_export};
 use crate::log::{Entry, Store};
 use crate::merkle::{
     Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof, ProofFile,
@@ -430,6 +430,21 @@ fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, 
     let signed_cp = read_checkpoint(checkpoint)?;
     let f =
         File::open(export).map_err(|e| CliError(format!("export {}: {e}", export.display())))?;
+    // The export's profile (its header) must be the key's: else they are of two logs.
+    let named = File::open(export)
+        .map_err(ExportError::from)
+        .and_then(|f| read_header(&mut BufReader::new(f)))
+        .and_then(|h| h.profile());
+    if let Ok(p) = named
+        && p != key.profile()
+    {
+        return Err(CliError(format!(
+            "export {}: its header names a {p} log, but the key {} signs for a {} ledger",
+            export.display(),
+            key.name(),
+            key.profile()
+        )));
+    }
     let Some(cp) = signed(&signed_cp, &key, checkpoint) else {
         return Ok(Outcome::Problem);
     };
@@ -626,7 +641,11 @@ fn audit_certificate(
     let key = verifier_key(key)?;
     let bytes = read_small(file, "certificate", MAX_CERTIFICATE_BYTES as u64)?;
     let later = match (later, consistency) {
-        (Some(cp), Some(proof)) => Some((read_checkpoint(cp)?, consistency_file(proof)?)),
+        (Some(cp), Some(proof)) => {
+            let p = consistency_file(proof)?;
+            same_profile(p.profile, &key, proof)?;
+            Some((read_checkpoint(cp)?, p))
+        }
         _ => None,
     };
     let refuse = |e: Refusal| {
@@ -734,8 +753,11 @@ fn make_checkpoint(
         )));
     }
     let r = root(&store.profile(), size, &store).map_err(CliError::ctx("computing the root"))?;
-    let origin = origin.unwrap_or(key.name());
-    let cp = Checkpoint::new(origin, size, r, Utc::now())
+    // A gm ledger's checkpoints name their profile in the origin (FORMAT.md §3.1).
+    let origin = store
+        .profile()
+        .checkpoint_origin(origin.unwrap_or(key.name()));
+    let cp = Checkpoint::new(&origin, size, r, Utc::now())
         .and_then(|c| c.sign(&key))
         .map_err(CliError::ctx("signing the checkpoint"))?;
     emit(&cp.to_text(), out, "the checkpoint")?;

@@ -134,6 +134,28 @@ pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome
     let profile = header
         .profile()
         .map_err(|e| CliError(format!("{}: {e}", export.display())))?;
+    // A key store of the other profile could never open this log's seals: refuse it first.
+    if let Some(k) = keys {
+        let head: Vec<u8> = std::fs::File::open(k)
+            .and_then(|f| {
+                use std::io::Read as _;
+                let mut h = Vec::new();
+                f.take(crate::privacy::keystore::RECORD as u64)
+                    .read_to_end(&mut h)
+                    .map(|_| h)
+            })
+            .map_err(CliError::ctx(k.display()))?;
+        let found = crate::privacy::keystore::header_profile(&head);
+        if found != Some(profile) {
+            return Err(CliError(format!(
+                "{}: not a key store of a {profile} ledger ({}): give the key store backed up with this export",
+                k.display(),
+                found.map_or("no key store header".into(), |p| format!(
+                    "its header names {p}"
+                ))
+            )));
+        }
+    }
     // Refuse a non-empty store before touching the directory.
     let store = Store::open_with(data, Some(profile)).map_err(|e| {
         CliError(format!(

@@ -76,8 +76,13 @@ pub fn reveal(
     master_key: Option<&Path>,
 ) -> Result<Outcome, CliError> {
     let store = open_store(dir)?;
-    let privacy = Privacy::open_existing(dir, &master_source(master_key))
-        .map_err(|e| CliError(e.to_string()))?;
+    let privacy = Privacy::open_with(
+        dir,
+        &master_source(master_key),
+        false,
+        Some(store.profile()),
+    )
+    .map_err(|e| CliError(e.to_string()))?;
     let head = store
         .check_head()
         .map_err(CliError::ctx("checking the head"))?;

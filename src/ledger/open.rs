@@ -71,16 +71,40 @@ impl Ledger {
     /// Opens (or creates) the ledger in `dir`: checks the head, loads or generates the signing
     /// key, rebuilds the state, and starts the writer.
     pub fn open(dir: &Path, mut opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let store = Arc::new(Store::open_with(dir, opts.crypto)?);
+        let mut store = Store::open_with(dir, opts.crypto)?;
+        let key_path = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
+        let existing = key_path
+            .exists()
+            .then(|| CheckpointKey::load(&key_path))
+            .transpose();
+        // A store still empty takes the profile of the key a first start made (a `--crypto gm`
+        // start stopped before any append must not come back as blake3 next time).
+        if let (Ok(Some(k)), None) = (&existing, opts.crypto)
+            && store.profile_open()
+        {
+            store.choose_profile(k.profile())?;
+        }
+        let store = Arc::new(store);
         let profile = store.profile();
+        if profile == Profile::Blake3 && opts.origin.ends_with(crate::crypto::GM_ORIGIN_SUFFIX) {
+            return Err(StorageError::new(
+                StorageKind::Internal,
+                "the origin",
+                format!(
+                    "{:?} ends in {:?}, which names ledgers of the gm profile; this one is blake3 (choose another --origin, or --crypto gm for a new data directory)",
+                    opts.origin,
+                    crate::crypto::GM_ORIGIN_SUFFIX
+                ),
+            )
+            .into());
+        }
         opts.origin = profile.checkpoint_origin(&opts.origin);
         let head = store.check_head()?;
-        let key_path = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
-        let key = if key_path.exists() {
-            CheckpointKey::load(&key_path)
-        } else {
-            CheckpointKey::generate_for(profile, &opts.origin)
-                .and_then(|k| k.save(&key_path).map(|_| k))
+        let key = match existing {
+            Ok(Some(k)) => Ok(k),
+            Ok(None) => CheckpointKey::generate_for(profile, &opts.origin)
+                .and_then(|k| k.save(&key_path).map(|_| k)),
+            Err(e) => Err(e),
         }
         .map_err(|e| {
             let kind = match &e {

@@ -34,8 +34,9 @@ pub const REQUEST_PREFIX: u8 = b'r';
 pub const NODE_PREFIX: u8 = b't';
 /// Key of the head record: `size_be64 || hash || merkle_root`.
 pub const HEAD_KEY: &[u8] = b"m:head";
-/// Key of the crypto profile record: the profile's name (`blake3`, `gm`), written when the
-/// store is created. A store without it is a blake3 store made before there were profiles.
+/// Key of the crypto profile record: the profile's name (`blake3`, `gm`), written in the same
+/// batch as the log's first commit. A store with entries and without it is a blake3 store made
+/// before there were profiles; an empty store has none yet, and its profile is still open.
 pub const CRYPTO_KEY: &[u8] = b"m:crypto";
 
 /// The end of the log: how many entries it holds, the hash of the last one, and the root of
@@ -214,8 +215,12 @@ impl Stats {
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
-    /// The crypto profile the store was created with.
+    /// The crypto profile the store was created with (or, while it is empty and unrecorded,
+    /// will be recorded with on its first commit).
     profile: Profile,
+    /// Whether the profile is settled in the store: recorded, or a store from before the
+    /// profiles. False only for an empty store, until its first commit records it.
+    profile_recorded: std::sync::atomic::AtomicBool,
     /// sled's data file, opened again by us so that we can fdatasync it.
     data_file: File,
     /// Blob files already synced, so each is synced once.
@@ -321,16 +326,15 @@ impl Store {
             && store.db.scan_prefix([ENTRY_PREFIX]).next().is_none();
         store.profile = match recorded {
             Some(p) => p,
+            // Empty: the profile asked for (else ROTALEDGER_CRYPTO, else blake3), recorded by
+            // the first commit in the same atomic batch as the first entry, so nothing but a
+            // store that holds entries is ever stamped (a read-only command on an empty
+            // directory leaves it open), and no entry is ever without its profile.
             None if fresh => {
-                let p = Profile::for_new_store(want)?;
-                // Durable before any entry is: a crash right after must not leave a store
-                // whose entries are hashed with SM3 but which reads as blake3.
-                // (Not counted in `stats`, which count commits' syncs.)
-                store.db.insert(CRYPTO_KEY, p.name().as_bytes())?;
-                store.db.flush()?;
-                let data_path = store.dir.join("db");
-                store.data_file.sync_data().map_err(io_err(&data_path))?;
-                p
+                store
+                    .profile_recorded
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                Profile::for_new_store(want)?
             }
             None => Profile::Blake3,
         };
@@ -379,6 +383,7 @@ impl Store {
             db,
             dir: dir.to_path_buf(),
             profile: Profile::Blake3,
+            profile_recorded: std::sync::atomic::AtomicBool::new(true),
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
             skip_data_sync: skip_data_sync_fault(),
@@ -389,6 +394,28 @@ impl Store {
     /// The crypto profile of the log.
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// Whether the store is empty and its profile not yet recorded: [`Store::choose_profile`]
+    /// may still set it.
+    pub fn profile_open(&self) -> bool {
+        !self
+            .profile_recorded
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the profile of an empty store whose profile is not recorded yet (e.g. from the
+    /// type of the checkpoint key a first start made); refused once the store holds entries.
+    pub fn choose_profile(&mut self, profile: Profile) -> Result<(), StoreError> {
+        if !self.profile_open() && profile != self.profile {
+            return Err(StoreError::ProfileMismatch {
+                dir: self.dir.clone(),
+                recorded: self.profile,
+                wanted: profile,
+            });
+        }
+        self.profile = profile;
+        Ok(())
     }
 
     /// The directory the store lives in.
@@ -542,12 +569,8 @@ impl Store {
     }
 
     /// True when the store holds no record at all (a restore goes only into such a store).
-    /// (The crypto profile record, written when the store is made, does not count.)
     pub fn is_empty(&self) -> bool {
-        self.db
-            .iter()
-            .keys()
-            .all(|k| k.is_ok_and(|k| k == CRYPTO_KEY))
+        self.db.is_empty()
     }
 
     /// Every record, in key order: for tests that compare two stores byte for byte.
@@ -580,9 +603,17 @@ impl Store {
         let started = std::time::Instant::now();
         let mut batch = batch;
         batch.insert(HEAD_KEY, &head.to_bytes()[..]);
+        let first = self.profile_open();
+        if first {
+            batch.insert(CRYPTO_KEY, self.profile.name().as_bytes());
+        }
         self.db.apply_batch(batch)?;
         self.db.flush()?;
         self.sync_files()?;
+        if first {
+            self.profile_recorded
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.stats
             .commit_seconds
             .observe_duration(started.elapsed());

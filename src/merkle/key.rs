@@ -36,6 +36,12 @@ pub const ALG_ED25519: u8 = 0x01;
 /// assigns none to SM2).
 pub const ALG_SM2: u8 = 0xff;
 
+/// `n - 1` of the SM2 curve (GB/T 32918.5), the one scalar below `n` that is no secret key.
+const SM2_N_MINUS_1: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x72, 0x03, 0xdf, 0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5, 0x41, 0x22,
+];
+
 /// Bytes of an SM2 public key: the SEC1 uncompressed point `04 || x || y`.
 pub const SM2_PUBLIC_LEN: usize = 65;
 
@@ -336,6 +342,11 @@ impl CheckpointKey {
     /// standard distinguishing ID (deterministic: for tests and examples).
     pub fn from_sm2_secret(name: &str, secret: &[u8; 32]) -> Result<Self, KeyError> {
         check_key_name(name)?;
+        // GB/T 32918.1 takes the secret from [1, n-2]: with d = n-1, 1 + d has no inverse and
+        // no signature can be made. (The crate refuses 0 and n and above.)
+        if *secret == SM2_N_MINUS_1 {
+            return Err(KeyError::InvalidSecretKey("SM2"));
+        }
         let k = sm2::dsa::SigningKey::from_slice(SM2_DISTID, secret)
             .map_err(|_| KeyError::InvalidSecretKey("SM2"))?;
         Ok(Self {

@@ -145,8 +145,8 @@ fn header(master: &MasterKey, profile: Profile) -> [u8; RECORD] {
     h
 }
 
-/// The profile a header names.
-pub(crate) fn header_profile(h: &[u8]) -> Option<Profile> {
+/// The crypto profile a key store header (its first [`RECORD`] bytes) names.
+pub fn header_profile(h: &[u8]) -> Option<Profile> {
     match h.get(PROFILE_AT) {
         Some(0) => Some(Profile::Blake3),
         Some(1) => Some(Profile::Gm),

@@ -209,3 +209,33 @@ fn a_gm_checkpoint_verifies_here_and_with_openssl() {
         "OpenSSL verifies it under another ID"
     );
 }
+
+/// GB/T 32918.1's range for an SM2 secret is [1, n-2]: 0, n-1, n and above are refused with a
+/// typed error, n-2 and 1 make keys that sign.
+#[test]
+fn sm2_secrets_outside_the_standard_range_are_refused() {
+    let n =
+        hex::decode("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123").unwrap();
+    let minus = |k: u8| {
+        let mut b: [u8; 32] = n.clone().try_into().unwrap();
+        b[31] -= k;
+        b
+    };
+    for bad in [[0u8; 32], minus(1), minus(0), [0xff; 32]] {
+        assert!(
+            matches!(
+                CheckpointKey::from_sm2_secret("x", &bad),
+                Err(crate::merkle::KeyError::InvalidSecretKey("SM2"))
+            ),
+            "{}",
+            hex::encode(bad)
+        );
+    }
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    for good in [one, minus(2)] {
+        let k = CheckpointKey::from_sm2_secret("x", &good).expect("a key");
+        let sig = k.sign_bytes(b"m").expect("signs");
+        assert!(k.verifier().verify_bytes(b"m", &sig));
+    }
+}
