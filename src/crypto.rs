@@ -27,7 +27,7 @@ use std::str::FromStr;
 use hmac::Mac as _;
 use sm3::Digest as _;
 
-use crate::merkle::hasher::{Digest, LEAF_PREFIX, NODE_PREFIX, TreeHasher};
+use crate::merkle::hasher::{Digest, TreeHasher, children_with, leaf_with};
 
 /// The environment variable naming the profile of a **new** store when none is given
 /// (`serve --crypto`'s variable): `blake3` or `gm`.
@@ -273,25 +273,14 @@ impl TreeHasher for Profile {
     fn hash_leaf(&self, data: &[u8]) -> Digest {
         match self {
             Profile::Blake3 => crate::merkle::Blake3.hash_leaf(data),
-            Profile::Gm => {
-                let mut h = sm3::Sm3::new();
-                h.update([LEAF_PREFIX]);
-                h.update(data);
-                h.finalize().into()
-            }
+            Profile::Gm => leaf_with::<sm3::Sm3>(data),
         }
     }
 
     fn hash_children(&self, left: &Digest, right: &Digest) -> Digest {
         match self {
             Profile::Blake3 => crate::merkle::Blake3.hash_children(left, right),
-            Profile::Gm => {
-                let mut h = sm3::Sm3::new();
-                h.update([NODE_PREFIX]);
-                h.update(left);
-                h.update(right);
-                h.finalize().into()
-            }
+            Profile::Gm => children_with::<sm3::Sm3>(left, right),
         }
     }
 }

@@ -79,19 +79,40 @@ impl TreeHasher for Sha256 {
     }
 
     fn hash_leaf(&self, data: &[u8]) -> Digest {
-        let mut h = sha2::Sha256::new();
-        h.update([LEAF_PREFIX]);
-        h.update(data);
-        h.finalize().into()
+        leaf_with::<sha2::Sha256>(data)
     }
 
     fn hash_children(&self, left: &Digest, right: &Digest) -> Digest {
-        let mut h = sha2::Sha256::new();
-        h.update([NODE_PREFIX]);
-        h.update(left);
-        h.update(right);
-        h.finalize().into()
+        children_with::<sha2::Sha256>(left, right)
     }
+}
+
+/// A 32-byte RustCrypto hash (SHA-256 here, SM3 in `crate::crypto`).
+pub trait Digest32:
+    sha2::Digest + sha2::digest::OutputSizeUser<OutputSize = sha2::digest::consts::U32>
+{
+}
+
+impl<D: sha2::Digest + sha2::digest::OutputSizeUser<OutputSize = sha2::digest::consts::U32>>
+    Digest32 for D
+{
+}
+
+/// `H(0x00 || data)` with the hash `D`.
+pub fn leaf_with<D: Digest32>(data: &[u8]) -> Digest {
+    let mut h = D::new();
+    h.update([LEAF_PREFIX]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// `H(0x01 || left || right)` with the hash `D`.
+pub fn children_with<D: Digest32>(left: &Digest, right: &Digest) -> Digest {
+    let mut h = D::new();
+    h.update([NODE_PREFIX]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
 }
 
 #[cfg(test)]
