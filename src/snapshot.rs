@@ -9,7 +9,10 @@
 //! The file, `<data>/state.snapshot` (byte layout in `docs/FORMAT.md` §1.11), holds a header
 //! (magic, format version, [`STATE_SCHEMA`], the position: size, the hash of entry
 //! `size - 1`, the Merkle root at `size` and the Merkle frontier there), the state in postcard,
-//! and a blake3 checksum of everything before it. It is written through
+//! and a keyed checksum of everything before it (blake3 in keyed mode, under a key derived from
+//! the ledger's checkpoint key: [`SnapshotKey`]), so that whoever can write the data directory
+//! but does not hold the checkpoint key cannot make a snapshot that a start accepts. It is
+//! written through
 //! [`AtomicFile`](crate::atomic::AtomicFile): a crash mid-write leaves the previous snapshot.
 //!
 //! [`load`] accepts a snapshot only if its checksum and versions match and its position is a
@@ -39,8 +42,9 @@ use crate::merkle::{CompactRange, Digest};
 pub const FILE_NAME: &str = "state.snapshot";
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"RLSNAPSH";
-/// The layout of the file around the state (header, checksum). Bumped when it changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The layout of the file around the state (header, checksum). Bumped when it changes
+/// (2: the checksum is keyed).
+pub const FORMAT_VERSION: u32 = 2;
 /// The layout of the serialized state, and the meaning of it (what `State::apply` makes of
 /// the entries). MUST be bumped whenever a type inside `domain::State` changes shape (a field
 /// added, removed, reordered or retyped; a map replaced) or `apply` folds an entry
@@ -139,6 +143,30 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
+/// The key of the snapshot's checksum: derived from the ledger's checkpoint key (its secret,
+/// with the crypto profile's key derivation and the context `rotaledger state snapshot v1`),
+/// so only a holder of the signing key can make a snapshot the ledger accepts.
+#[derive(Clone)]
+pub struct SnapshotKey([u8; 32]);
+
+impl SnapshotKey {
+    /// The snapshot key of the ledger whose checkpoint key is `key`.
+    pub fn of(key: &crate::merkle::CheckpointKey) -> SnapshotKey {
+        SnapshotKey(key.derive("rotaledger state snapshot v1"))
+    }
+
+    /// The checksum of a snapshot's bytes before it (what [`write`] appends).
+    pub fn checksum(&self, body: &[u8]) -> [u8; 32] {
+        *blake3::keyed_hash(&self.0, body).as_bytes()
+    }
+}
+
+impl std::fmt::Debug for SnapshotKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotKey(..)")
+    }
+}
+
 /// Writes through to the file and the checksum, in large pieces (postcard writes field by
 /// field; hashing a few bytes at a time would cost more than the encoding).
 struct Checksummed {
@@ -197,6 +225,7 @@ pub fn write<S: Serialize>(
     dir: &Path,
     position: &Position,
     state: &S,
+    key: &SnapshotKey,
 ) -> Result<Written, SnapshotError> {
     let started = Instant::now();
     let out = path(dir);
@@ -204,7 +233,7 @@ pub fn write<S: Serialize>(
     let tmp = file.tmp().to_path_buf();
     let mut w = Checksummed {
         file,
-        hasher: blake3::Hasher::new(),
+        hasher: blake3::Hasher::new_keyed(&key.0),
         buf: Vec::with_capacity(CHUNK + 4096),
         bytes: 0,
     };
@@ -250,9 +279,10 @@ pub struct Parsed<'a> {
     pub state: &'a [u8],
 }
 
-/// Splits a snapshot file's bytes into its position and state, checking the checksum, the
-/// magic and the versions. Reads nothing else: any byte string gives `Ok` or an error.
-pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SnapshotError> {
+/// Splits a snapshot file's bytes into its position and state, checking the magic, the
+/// format version, the keyed checksum and the state schema. Reads nothing else: any byte
+/// string gives `Ok` or an error.
+pub fn parse<'a>(bytes: &'a [u8], key: &SnapshotKey) -> Result<Parsed<'a>, SnapshotError> {
     let damaged = |m: &str| Err(SnapshotError::Damaged(m.to_owned()));
     if bytes.len() < FIXED_HEADER + CHECKSUM {
         return damaged(&format!("{} bytes, shorter than any snapshot", bytes.len()));
@@ -261,16 +291,23 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SnapshotError> {
         return damaged("it does not start with the snapshot magic");
     }
     let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM);
-    if blake3::hash(body).as_bytes() != sum {
-        return damaged("its checksum does not match its contents");
-    }
     let be32 = |at: usize| {
         let mut b = [0u8; 4];
         b.copy_from_slice(&body[at..at + 4]);
         u32::from_be_bytes(b)
     };
     let (format, schema) = (be32(8), be32(12));
-    if format != FORMAT_VERSION || schema != STATE_SCHEMA {
+    // The format first, so that an older snapshot (another checksum) is named as such.
+    if format != FORMAT_VERSION {
+        return Err(SnapshotError::Version { format, schema });
+    }
+    // Compared in constant time (blake3's `Hash` equality).
+    if blake3::keyed_hash(&key.0, body) != blake3::Hash::from_bytes(*arr32(sum)) {
+        return damaged(
+            "its checksum does not match its contents under this ledger's key (damaged, or not made by this ledger)",
+        );
+    }
+    if schema != STATE_SCHEMA {
         return Err(SnapshotError::Version { format, schema });
     }
     let mut size = [0u8; 8];
@@ -364,12 +401,18 @@ pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
     Ok(s)
 }
 
+/// The last 32 bytes as an array (`bytes` is at least that long: `parse` checked it).
+fn arr32(b: &[u8]) -> &[u8; 32] {
+    b.first_chunk::<32>().unwrap_or(&[0; 32])
+}
+
 /// Loads `<dir>/state.snapshot` if it is a snapshot of the log in `store` (whose checked head
-/// is `head`) written by this version; see the module doc for what is checked.
+/// is `head`) written by this version under `key`; see the module doc for what is checked.
 pub fn load<S: DeserializeOwned>(
     dir: &Path,
     store: &Store,
     head: Head,
+    key: &SnapshotKey,
 ) -> Result<Loaded<S>, SnapshotError> {
     let p = path(dir);
     let bytes = match std::fs::read(&p) {
@@ -377,7 +420,7 @@ pub fn load<S: DeserializeOwned>(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Absent),
         Err(source) => return Err(FileError { path: p, source }.into()),
     };
-    let parsed = parse(&bytes)?;
+    let parsed = parse(&bytes, key)?;
     check_position(store, head, &parsed.position)?;
     let state = decode(parsed.state)?;
     Ok(Loaded {
@@ -392,6 +435,7 @@ pub fn load<S: DeserializeOwned>(
 /// clone) and never waits for serialization or disk.
 pub struct Scheduler<S> {
     dir: PathBuf,
+    key: SnapshotKey,
     store: Arc<Store>,
     every: u64,
     /// Size of the newest snapshot on disk (written or loaded); 0 for none.
@@ -413,18 +457,25 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
         store: Arc<Store>,
         every: u64,
         last: u64,
+        key: SnapshotKey,
     ) -> Result<Scheduler<S>, SnapshotError> {
         let (tx, rx) = mpsc::sync_channel::<(Head, S)>(1);
         let last = Arc::new(AtomicU64::new(last));
         let busy = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (to, store, last, busy) =
-                (dir.to_path_buf(), store.clone(), last.clone(), busy.clone());
+            let (to, store, last, busy, key) = (
+                dir.to_path_buf(),
+                store.clone(),
+                last.clone(),
+                busy.clone(),
+                key.clone(),
+            );
             std::thread::Builder::new()
                 .name("rotaledger-snapshot".into())
                 .spawn(move || {
                     for (head, state) in rx {
-                        let r = Position::of(&store, head).and_then(|p| write(&to, &p, &state));
+                        let r =
+                            Position::of(&store, head).and_then(|p| write(&to, &p, &state, &key));
                         match r {
                             Ok(w) => {
                                 last.store(w.size, Ordering::Release);
@@ -449,6 +500,7 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
         };
         Ok(Scheduler {
             dir: dir.to_path_buf(),
+            key,
             store,
             every,
             last,
@@ -491,7 +543,12 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
         if head.size == 0 || head.size == self.last() || self.halted.load(Ordering::Acquire) {
             return Ok(None);
         }
-        let w = write(&self.dir, &Position::of(&self.store, head)?, state)?;
+        let w = write(
+            &self.dir,
+            &Position::of(&self.store, head)?,
+            state,
+            &self.key,
+        )?;
         self.last.store(w.size, Ordering::Release);
         Ok(Some(w))
     }
@@ -532,6 +589,9 @@ impl<S> Drop for Scheduler<S> {
 mod tests {
     use super::*;
 
+    /// The tests' snapshot key.
+    const KEY: SnapshotKey = SnapshotKey([7; 32]);
+
     fn position(size: u64) -> Position {
         Position {
             head: Head {
@@ -550,10 +610,10 @@ mod tests {
             .map(|i| (i, format!("v{i}"), (i % 3 == 0).then_some(i as u32)))
             .collect();
         let pos = position(11);
-        let w = write(dir.path(), &pos, &state).unwrap();
+        let w = write(dir.path(), &pos, &state, &KEY).unwrap();
         let bytes = std::fs::read(path(dir.path())).unwrap();
         assert_eq!(w.bytes, bytes.len() as u64);
-        let p = parse(&bytes).unwrap();
+        let p = parse(&bytes, &KEY).unwrap();
         assert_eq!(p.position, pos);
         assert_eq!(
             decode::<Vec<(u64, String, Option<u32>)>>(p.state).unwrap(),
@@ -565,25 +625,45 @@ mod tests {
             let mut b = bytes.clone();
             b[at] ^= 0x10;
             assert!(
-                matches!(parse(&b), Err(SnapshotError::Damaged(_))),
+                matches!(parse(&b, &KEY), Err(SnapshotError::Damaged(_))),
                 "flip at {at}"
             );
         }
         // Cut anywhere.
         for len in [0, 5, 8, 60, bytes.len() / 2, bytes.len() - 1] {
             assert!(matches!(
-                parse(&bytes[..len]),
+                parse(&bytes[..len], &KEY),
                 Err(SnapshotError::Damaged(_))
             ));
         }
         // Another version, with a checksum that matches.
         let mut b = bytes[..bytes.len() - CHECKSUM].to_vec();
         b[12..16].copy_from_slice(&(STATE_SCHEMA + 1).to_be_bytes());
-        let sum = *blake3::hash(&b).as_bytes();
+        let sum = *blake3::keyed_hash(&KEY.0, &b).as_bytes();
         b.extend_from_slice(&sum);
         assert!(matches!(
-            parse(&b),
+            parse(&b, &KEY),
             Err(SnapshotError::Version { format: FORMAT_VERSION, schema }) if schema == STATE_SCHEMA + 1
+        ));
+        // The same bytes under another ledger's key, or with an unkeyed checksum (what anyone
+        // who can write the file but holds no checkpoint key could make): refused.
+        assert!(matches!(
+            parse(&bytes, &SnapshotKey([8; 32])),
+            Err(SnapshotError::Damaged(_))
+        ));
+        let mut forged = bytes[..bytes.len() - CHECKSUM].to_vec();
+        let sum = *blake3::hash(&forged).as_bytes();
+        forged.extend_from_slice(&sum);
+        assert!(matches!(
+            parse(&forged, &KEY),
+            Err(SnapshotError::Damaged(_))
+        ));
+        // An older format is named as such.
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&1u32.to_be_bytes());
+        assert!(matches!(
+            parse(&old, &KEY),
+            Err(SnapshotError::Version { format: 1, .. })
         ));
         // The state of another type does not decode.
         assert!(decode::<Vec<(String, u64)>>(p.state).is_err());
@@ -592,7 +672,7 @@ mod tests {
     #[test]
     fn a_failed_write_leaves_the_previous_snapshot() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), &position(3), &vec![1u8, 2, 3]).unwrap();
+        write(dir.path(), &position(3), &vec![1u8, 2, 3], &KEY).unwrap();
         let before = std::fs::read(path(dir.path())).unwrap();
         /// A state whose serialization fails halfway.
         struct Fails;
@@ -605,7 +685,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            write(dir.path(), &position(4), &Fails),
+            write(dir.path(), &position(4), &Fails, &KEY),
             Err(SnapshotError::State(_))
         ));
         assert_eq!(std::fs::read(path(dir.path())).unwrap(), before);

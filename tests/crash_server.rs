@@ -188,7 +188,7 @@ fn start(data: &std::path::Path, dir: &std::path::Path, round: usize) -> ServePr
 fn check_snapshot(data: &std::path::Path, dir: &std::path::Path, round: usize, seed: u64) -> usize {
     let ctx = format!("seed {seed:#x}, round {round}");
     if let Ok(bytes) = std::fs::read(rotaledger::snapshot::path(data))
-        && let Err(e) = rotaledger::snapshot::parse(&bytes)
+        && let Err(e) = rotaledger::snapshot::parse(&bytes, &crate::util::snapshot_key(data))
     {
         panic!("{ctx}: the snapshot left by a SIGKILL is unusable: {e}");
     }

@@ -175,7 +175,11 @@ async fn snapshots_are_written_in_the_background_every_n_entries() {
     // Dropping without shutdown waits for a snapshot in progress but writes none itself.
     drop(l);
     let bytes = std::fs::read(snapshot::path(d)).unwrap();
-    let at = snapshot::parse(&bytes).unwrap().position.head.size;
+    let at = snapshot::parse(&bytes, &crate::util::snapshot_key(d))
+        .unwrap()
+        .position
+        .head
+        .size;
     // Written at a commit (3 entries each) once 10 entries were committed past the last one.
     assert!(
         (12..=36).contains(&at) && at.is_multiple_of(3),
@@ -189,14 +193,21 @@ async fn snapshots_are_written_in_the_background_every_n_entries() {
     l.shutdown();
     drop(l);
     let bytes = std::fs::read(snapshot::path(d)).unwrap();
-    assert_eq!(snapshot::parse(&bytes).unwrap().position.head.size, 36);
+    assert_eq!(
+        snapshot::parse(&bytes, &crate::util::snapshot_key(d))
+            .unwrap()
+            .position
+            .head
+            .size,
+        36
+    );
 }
 
-/// Rewrites a snapshot file with a valid checksum after `edit`.
-fn resealed(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+/// Rewrites a snapshot file with a valid checksum under `key` after `edit`.
+fn resealed(bytes: &[u8], key: &snapshot::SnapshotKey, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut b = bytes[..bytes.len() - 32].to_vec();
     edit(&mut b);
-    let sum = *blake3::hash(&b).as_bytes();
+    let sum = key.checksum(&b);
     b.extend_from_slice(&sum);
     b
 }
@@ -238,6 +249,7 @@ async fn a_bad_snapshot_means_a_full_replay_never_a_refusal() {
         l.shutdown();
     }
 
+    let key = crate::util::snapshot_key(&clean);
     let flip = |at: usize| {
         let mut b = good.clone();
         b[at] ^= 1;
@@ -253,20 +265,36 @@ async fn a_bad_snapshot_means_a_full_replay_never_a_refusal() {
         ("flipped checksum", flip(good.len() - 1), "checksum"),
         (
             "older state schema",
-            resealed(&good, |b| {
+            resealed(&good, &key, |b| {
                 b[12..16].copy_from_slice(&(STATE_SCHEMA - 1).to_be_bytes())
             }),
             "schema",
         ),
         (
             "newer format",
-            resealed(&good, |b| b[8..12].copy_from_slice(&99u32.to_be_bytes())),
+            resealed(&good, &key, |b| {
+                b[8..12].copy_from_slice(&99u32.to_be_bytes())
+            }),
             "format 99",
         ),
         (
+            // Another ledger's key made its checksum.
             "another log, same size",
             std::fs::read(other.join(FILE_NAME)).unwrap(),
-            "not of this log",
+            "checksum",
+        ),
+        (
+            // What anyone who can write the data directory, but holds no checkpoint key,
+            // could make: the state edited, an unkeyed checksum.
+            "edited, unkeyed checksum",
+            {
+                let mut b = good[..good.len() - 32].to_vec();
+                b[good.len() / 2] ^= 1;
+                let sum = *blake3::hash(&b).as_bytes();
+                b.extend_from_slice(&sum);
+                b
+            },
+            "checksum",
         ),
         (
             "a longer log",
@@ -275,12 +303,12 @@ async fn a_bad_snapshot_means_a_full_replay_never_a_refusal() {
         ),
         (
             "state cut, checksum resealed",
-            resealed(&good, |b| b.truncate(b.len() - 10)),
+            resealed(&good, &key, |b| b.truncate(b.len() - 10)),
             "snapshot's state",
         ),
         (
             "wrong hash recorded, checksum resealed",
-            resealed(&good, |b| b[30] ^= 1),
+            resealed(&good, &key, |b| b[30] ^= 1),
             "not of this log",
         ),
     ];
@@ -350,9 +378,12 @@ fn snapshot_schema_guard() {
         },
         frontier: vec![[3; 32]; seq.count_ones() as usize],
     };
-    snapshot::write(dir.path(), &pos, &s).unwrap();
+    let key = rotaledger::snapshot::SnapshotKey::of(
+        &rotaledger::merkle::CheckpointKey::from_seed("test", &[1; 32]).unwrap(),
+    );
+    snapshot::write(dir.path(), &pos, &s, &key).unwrap();
     let bytes = std::fs::read(snapshot::path(dir.path())).unwrap();
-    let parsed = snapshot::parse(&bytes).unwrap();
+    let parsed = snapshot::parse(&bytes, &key).unwrap();
     let back: State = snapshot::decode(parsed.state).unwrap();
     assert!(back == s, "the state does not survive its encoding");
     let digest = blake3::hash(parsed.state).to_hex().to_string();

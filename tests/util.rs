@@ -478,3 +478,10 @@ pub fn python_for_verifiers(what: &str) -> Option<String> {
     );
     None
 }
+
+/// The state snapshot key of the ledger in `data` (from its checkpoint key).
+pub fn snapshot_key(data: &Path) -> rotaledger::snapshot::SnapshotKey {
+    let key = rotaledger::merkle::CheckpointKey::load(&data.join(rotaledger::ledger::KEY_FILE))
+        .expect("the ledger's checkpoint key");
+    rotaledger::snapshot::SnapshotKey::of(&key)
+}

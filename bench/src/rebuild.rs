@@ -275,7 +275,10 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
     let raw = std::fs::read(rotaledger::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
     let read = t.elapsed();
     let t = Instant::now();
-    let parsed = rotaledger::snapshot::parse(&raw).map_err(CliError::ctx("snapshot"))?;
+    let key = rotaledger::merkle::CheckpointKey::load(&dir.join(rotaledger::ledger::KEY_FILE))
+        .map_err(CliError::ctx("the checkpoint key"))?;
+    let parsed = rotaledger::snapshot::parse(&raw, &rotaledger::snapshot::SnapshotKey::of(&key))
+        .map_err(CliError::ctx("snapshot"))?;
     let checksum = t.elapsed();
     let t = Instant::now();
     rotaledger::snapshot::check_position(ledger.store(), ledger.head(), &parsed.position)

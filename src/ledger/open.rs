@@ -139,7 +139,8 @@ impl Ledger {
         // The replay reads every entry it folds in anyway, so it also checks every hash, link
         // and the Merkle root against the head: a damaged log is refused here, in the same
         // pass. From a snapshot, it reads and checks only the entries after it.
-        let (state, mut opened, check) = rebuild(dir, &store, head, &opts)?;
+        let (state, mut opened, check) =
+            rebuild(dir, &store, head, &opts, &snapshot::SnapshotKey::of(&key))?;
         // A new key store (and master key) only for a log that holds nothing sealed: a log
         // restored without its key store is refused, not given keys that open nothing.
         let sealed = state.sealed_teachers();
@@ -174,6 +175,7 @@ impl Ledger {
                 store.clone(),
                 opts.snapshot_every,
                 opened.snapshot.unwrap_or(0),
+                snapshot::SnapshotKey::of(&key),
             )
             .map_err(|e| snapshot_failure("state snapshots", e))?,
         );
@@ -270,11 +272,14 @@ fn rebuild(
     store: &Store,
     head: Head,
     opts: &LedgerOptions,
+    key: &snapshot::SnapshotKey,
 ) -> Result<(State, OpenReport, Option<Head>), LedgerError> {
     let unused = if opts.full_check {
         "full check asked for".to_string()
     } else {
-        match snapshot::load::<State>(dir, store, head).and_then(|l| usable(l, store.profile())) {
+        match snapshot::load::<State>(dir, store, head, key)
+            .and_then(|l| usable(l, store.profile()))
+        {
             Ok((loaded, tree)) => {
                 let at = loaded.position.head;
                 let verifier = crate::log::Verifier::resume(at.hash, tree);

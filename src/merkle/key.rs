@@ -386,6 +386,16 @@ impl CheckpointKey {
         }
     }
 
+    /// A 32-byte key for a local use named by `context` (a fixed, versioned string), derived
+    /// from the secret with the profile's key derivation: only the key's holder can compute
+    /// it (the state snapshot's checksum key).
+    pub fn derive(&self, context: &str) -> [u8; 32] {
+        match &self.signing {
+            Secret::Ed25519(k) => Profile::Blake3.derive_key(context, k.as_bytes()),
+            Secret::Sm2(k) => Profile::Gm.derive_key(context, &k.to_bytes()),
+        }
+    }
+
     /// A signature over `message`: Ed25519 (RFC 8032), or SM2 with SM3 and the standard
     /// distinguishing ID as `r || s`; 64 bytes either way.
     pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
