@@ -297,9 +297,9 @@ impl Store {
     /// lock still held. Opening waits out such a lock for up to [`LOCK_WAIT`] before it
     /// reports it, which is also how long a second server on the same store takes to fail.
     ///
-    /// The store's crypto profile is the one it records; a new store records
-    /// [`Profile::for_new_store`]`(None)` (blake3 unless `ROTALEDGER_CRYPTO` says otherwise).
-    /// [`Store::open_with`] asks for a profile.
+    /// The store's crypto profile is the one it records; an empty store takes
+    /// [`Profile::for_new_store`]`(None)` (blake3 unless `ROTALEDGER_CRYPTO` says otherwise),
+    /// recorded by its first commit. [`Store::open_with`] asks for a profile.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         Store::open_with(dir, None)
     }
