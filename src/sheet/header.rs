@@ -12,7 +12,7 @@ use super::{Kind, SheetError};
 pub const HEADER_SEARCH_ROWS: usize = 20;
 
 /// One field of a kind's event and the headers that name it.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct FieldSpec {
     /// The event's field (`teacher`, `start_date`, ...).
     pub field: &'static str,
@@ -116,7 +116,9 @@ const DISPATCHES: &[FieldSpec] = &[
     f("team", "团队", &["团队编号", "组团编号", "组团"], false),
 ];
 
-const RETURNS: &[FieldSpec] = &[
+/// The columns that name the dispatch a return or an evaluation is about (its id, or the
+/// teacher and the start date; the name only to show), shared by both sheets.
+const DISPATCH_REF: [FieldSpec; 4] = [
     f(
         "dispatch",
         "派遣编号",
@@ -136,6 +138,13 @@ const RETURNS: &[FieldSpec] = &[
         &["交流开始日期", "到岗日期"],
         false,
     ),
+];
+
+const RETURNS: &[FieldSpec] = &[
+    DISPATCH_REF[0],
+    DISPATCH_REF[1],
+    DISPATCH_REF[2],
+    DISPATCH_REF[3],
     f(
         "return_date",
         "返回日期",
@@ -147,25 +156,10 @@ const RETURNS: &[FieldSpec] = &[
 ];
 
 const EVALUATIONS: &[FieldSpec] = &[
-    f(
-        "dispatch",
-        "派遣编号",
-        &["交流编号", "轮岗编号", "流动编号"],
-        false,
-    ),
-    f(
-        "teacher",
-        "工号",
-        &["教师编号", "教工号", "教师工号", "职工号"],
-        false,
-    ),
-    f("name", "姓名", &["教师姓名"], false),
-    f(
-        "start_date",
-        "开始日期",
-        &["交流开始日期", "到岗日期"],
-        false,
-    ),
+    DISPATCH_REF[0],
+    DISPATCH_REF[1],
+    DISPATCH_REF[2],
+    DISPATCH_REF[3],
     f(
         "school",
         "考核学校",
