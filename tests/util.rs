@@ -460,8 +460,15 @@ pub fn python_for_verifiers(what: &str) -> Option<String> {
         }
         rotaledger::crypto::Profile::Gm => ("import gmssl", "gmssl"),
     };
+    python_with(what, modules, packages)
+}
+
+/// `python3` if it runs `imports` (Python statements); else `None`, after saying on stderr
+/// that `what` is skipped and which `packages` to install, or, with
+/// `ROTALEDGER_REQUIRE_PYTHON=1`, failing the test.
+pub fn python_with(what: &str, imports: &str, packages: &str) -> Option<String> {
     let ok = std::process::Command::new("python3")
-        .args(["-c", modules])
+        .args(["-c", imports])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {

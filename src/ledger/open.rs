@@ -139,8 +139,8 @@ impl Ledger {
         // The replay reads every entry it folds in anyway, so it also checks every hash, link
         // and the Merkle root against the head: a damaged log is refused here, in the same
         // pass. From a snapshot, it reads and checks only the entries after it.
-        let (state, mut opened, check) =
-            rebuild(dir, &store, head, &opts, &snapshot::SnapshotKey::of(&key))?;
+        let snapshot_key = snapshot::SnapshotKey::of(&key);
+        let (state, mut opened, check) = rebuild(dir, &store, head, &opts, &snapshot_key)?;
         // A new key store (and master key) only for a log that holds nothing sealed: a log
         // restored without its key store is refused, not given keys that open nothing.
         let sealed = state.sealed_teachers();
@@ -175,7 +175,7 @@ impl Ledger {
                 store.clone(),
                 opts.snapshot_every,
                 opened.snapshot.unwrap_or(0),
-                snapshot::SnapshotKey::of(&key),
+                snapshot_key,
             )
             .map_err(|e| snapshot_failure("state snapshots", e))?,
         );
