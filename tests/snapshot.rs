@@ -390,8 +390,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            5,
-            "2f1ff74b69903e389d42343e509f00f10c821f41fbd9617e9fc1dd64af6bfc1f"
+            6,
+            "33e8084559566af94395c4098dffcc2ddcbbb8339002a952278d73c374552cff"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

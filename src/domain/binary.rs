@@ -198,7 +198,7 @@ pub mod timeline {
     use super::*;
 
     /// What a timeline holds.
-    type Changes<T> = Arc<Vec<((NaiveDate, u64), T)>>;
+    type Changes<T> = Arc<[((NaiveDate, u64), T)]>;
 
     /// Serializes the changes.
     pub fn serialize<S: Serializer, T: Serialize>(v: &Changes<T>, s: S) -> Result<S::Ok, S::Error> {
@@ -215,9 +215,7 @@ pub mod timeline {
         d: D,
     ) -> Result<Changes<T>, D::Error> {
         let v = Vec::<(Date, u64, T)>::deserialize(d)?;
-        Ok(Arc::new(
-            v.into_iter().map(|(Date(d), n, t)| ((d, n), t)).collect(),
-        ))
+        Ok(v.into_iter().map(|(Date(d), n, t)| ((d, n), t)).collect())
     }
 }
 

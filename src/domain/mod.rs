@@ -29,6 +29,7 @@ pub mod calendar;
 pub mod district;
 pub mod duty;
 pub mod eligibility;
+pub mod entry_log;
 pub mod event;
 pub mod fields;
 pub mod group_summary;

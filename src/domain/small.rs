@@ -5,21 +5,42 @@
 //! and values plus 65 child pointers) even for one element, so a dispatch's three evaluations
 //! cost ~5 KiB and a teacher's one dispatch ~1.5 KiB; at a million entries those nodes were
 //! most of the state's memory and much of the time spent folding it. These collections hold a
-//! handful of elements, so a sorted vector behind an `Arc` does the same job: a clone is
+//! handful of elements, so a sorted slice behind an `Arc` does the same job: a clone is
 //! O(1) like a persistent map's (the state is cloned for every append and every reader
-//! snapshot), a change copies the few elements (`Arc::make_mut`) only when the vector is
-//! shared, and one element costs one small allocation.
+//! snapshot), and a change copies the few elements into a new slice. An `Arc<[T]>` rather
+//! than an `Arc<Vec<T>>`: one allocation, sized exactly, instead of two with a vector's
+//! spare capacity; at province scale a teacher holds about ten of these.
 
 use std::borrow::Borrow;
+use std::iter::once;
 use std::sync::Arc;
+
+/// `v` with `x` inserted at `i`, in one allocation.
+pub(super) fn inserted<T: Clone>(v: &[T], i: usize, x: T) -> Arc<[T]> {
+    let (a, b) = v.split_at(i.min(v.len()));
+    a.iter()
+        .cloned()
+        .chain(once(x))
+        .chain(b.iter().cloned())
+        .collect()
+}
+
+/// `v` without its element `i`, in one allocation.
+pub(super) fn removed<T: Clone>(v: &[T], i: usize) -> Arc<[T]> {
+    v.iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, x)| x.clone())
+        .collect()
+}
 
 /// A sorted set of a few elements.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SmallSet<T>(Arc<Vec<T>>);
+pub struct SmallSet<T>(Arc<[T]>);
 
 impl<T> Default for SmallSet<T> {
     fn default() -> Self {
-        SmallSet(Arc::new(Vec::new()))
+        SmallSet(Arc::new([]))
     }
 }
 
@@ -31,7 +52,7 @@ impl<T: Ord + Clone> SmallSet<T> {
 
     /// A set of one element.
     pub fn unit(v: T) -> Self {
-        SmallSet(Arc::new(vec![v]))
+        SmallSet(Arc::new([v]))
     }
 
     /// Adds `v`; false if it was already there.
@@ -39,13 +60,13 @@ impl<T: Ord + Clone> SmallSet<T> {
         // Elements mostly arrive in order (sequence numbers, ids registered one after
         // another): one comparison with the last then, not a binary search.
         if self.0.last().is_none_or(|last| *last < v) {
-            Arc::make_mut(&mut self.0).push(v);
+            self.0 = inserted(&self.0, self.0.len(), v);
             return true;
         }
         match self.0.binary_search(&v) {
             Ok(_) => false,
             Err(i) => {
-                Arc::make_mut(&mut self.0).insert(i, v);
+                self.0 = inserted(&self.0, i, v);
                 true
             }
         }
@@ -59,7 +80,7 @@ impl<T: Ord + Clone> SmallSet<T> {
     {
         match self.0.binary_search_by(|x| x.borrow().cmp(v)) {
             Ok(i) => {
-                Arc::make_mut(&mut self.0).remove(i);
+                self.0 = removed(&self.0, i);
                 true
             }
             Err(_) => false,
@@ -103,17 +124,17 @@ impl<T: Ord + Clone> FromIterator<T> for SmallSet<T> {
         let mut v: Vec<T> = iter.into_iter().collect();
         v.sort();
         v.dedup();
-        SmallSet(Arc::new(v))
+        SmallSet(Arc::from(v))
     }
 }
 
 /// A sorted map of a few entries.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SmallMap<K, V>(Arc<Vec<(K, V)>>);
+pub struct SmallMap<K, V>(Arc<[(K, V)]>);
 
 impl<K, V> Default for SmallMap<K, V> {
     fn default() -> Self {
-        SmallMap(Arc::new(Vec::new()))
+        SmallMap(Arc::new([]))
     }
 }
 
@@ -134,13 +155,13 @@ impl<K: Ord + Clone, V: Clone> SmallMap<K, V> {
     /// Sets `k` to `v`, returning the value it replaced.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         if self.0.last().is_none_or(|(last, _)| *last < k) {
-            Arc::make_mut(&mut self.0).push((k, v));
+            self.0 = inserted(&self.0, self.0.len(), (k, v));
             return None;
         }
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut Arc::make_mut(&mut self.0)[i].1, v)),
             Err(i) => {
-                Arc::make_mut(&mut self.0).insert(i, (k, v));
+                self.0 = inserted(&self.0, i, (k, v));
                 None
             }
         }
@@ -153,7 +174,9 @@ impl<K: Ord + Clone, V: Clone> SmallMap<K, V> {
         Q: Ord + ?Sized,
     {
         let i = self.find(k).ok()?;
-        Some(Arc::make_mut(&mut self.0).remove(i).1)
+        let v = self.0[i].1.clone();
+        self.0 = removed(&self.0, i);
+        Some(v)
     }
 
     /// The value of `k`.

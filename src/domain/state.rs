@@ -5,9 +5,9 @@
 //! and does no I/O; the same entries always give the same state, so a replay (on open, or of
 //! a prefix for "as recorded up to N") equals the state built append by append.
 //!
-//! The maps are `imbl` persistent maps, and the entries an `imbl` persistent vector: a clone
-//! is O(1) and shares structure, so readers keep a snapshot while the writer works on its own
-//! copy, and a rejected append is just a dropped clone.
+//! The maps are `imbl` persistent maps, and the entries an [`EntryLog`] of packed, shared
+//! chunks: a clone is O(1) and shares structure, so readers keep a snapshot while the writer
+//! works on its own copy, and a rejected append is just a dropped clone.
 //!
 //! `apply` never panics and never fails, whatever the entry holds: the rules
 //! (`super::rules`) decide what may be appended; `apply` folds in what *was* appended and
@@ -17,9 +17,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use imbl::{OrdMap, OrdSet, Vector};
+use imbl::{OrdMap, OrdSet};
 
 use super::calendar::add_years;
+use super::entry_log::EntryLog;
 use super::event::{EntryLink, Event};
 use super::id::Id;
 use super::policy::Policy;
@@ -49,9 +50,8 @@ pub struct Meta {
 /// Everything the log says, as persistent maps (and a persistent vector of the entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
-    /// Every entry, at its sequence number: the log is dense from 0, so a vector (appends
-    /// at the end, O(1) clones like the maps) rather than a map keyed by sequence number.
-    entries: Vector<EntryRecord>,
+    /// Every entry, at its sequence number, packed (decoded when read: see `EntryLog`).
+    entries: EntryLog,
     schools: OrdMap<Id, School>,
     groups: OrdMap<Id, Group>,
     teachers: OrdMap<Id, Teacher>,
@@ -109,7 +109,7 @@ impl State {
 
     /// Number of entries folded in.
     pub fn len(&self) -> u64 {
-        self.entries.len() as u64
+        self.entries.len()
     }
 
     /// Whether no entry was folded in.
@@ -122,24 +122,31 @@ impl State {
         self.unreadable
     }
 
-    /// One entry.
-    pub fn entry(&self, seq: u64) -> Option<&EntryRecord> {
-        self.entries.get(usize::try_from(seq).ok()?)
+    /// One entry, decoded.
+    pub fn entry(&self, seq: u64) -> Option<EntryRecord> {
+        self.entries.get(seq)
     }
 
-    /// Every entry, in log order.
-    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &EntryRecord> {
+    /// One entry's hash (without decoding the entry).
+    pub fn entry_hash(&self, seq: u64) -> Option<[u8; 32]> {
+        self.entries.hash(seq)
+    }
+
+    /// Every entry, decoded, in log order.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = EntryRecord> + '_ {
         self.entries.iter()
     }
 
     /// Whether entry `seq` is voided.
     pub fn is_voided(&self, seq: u64) -> bool {
-        self.entry(seq).is_some_and(|e| e.voided_by.is_some())
+        self.entries.voided_by(seq).is_some()
     }
 
-    /// The voided entries, in log order.
-    pub fn voided(&self) -> impl Iterator<Item = &EntryRecord> {
-        self.entries.iter().filter(|e| e.voided_by.is_some())
+    /// The voided entries, decoded, in log order.
+    pub fn voided(&self) -> impl Iterator<Item = EntryRecord> + '_ {
+        self.entries
+            .voided()
+            .filter_map(|seq| self.entries.get(seq))
     }
 
     /// A school.
@@ -335,8 +342,9 @@ impl State {
         self.policies.changes()
     }
 
-    /// Every entry about a teacher, in log order (voided ones included: they are history).
-    pub fn history(&self, teacher: &str) -> Vec<&EntryRecord> {
+    /// Every entry about a teacher, decoded, in log order (voided ones included: they are
+    /// history).
+    pub fn history(&self, teacher: &str) -> Vec<EntryRecord> {
         self.histories
             .get(teacher)
             .map(|h| h.iter().filter_map(|s| self.entry(*s)).collect())
@@ -346,10 +354,9 @@ impl State {
     /// The latest entry about `teacher`: what the next entry about them links to.
     pub fn teacher_head(&self, teacher: &str) -> Option<EntryLink> {
         let seq = *self.histories.get(teacher)?.last()?;
-        let e = self.entry(seq)?;
         Some(EntryLink {
             seq,
-            hash: e.meta.hash,
+            hash: self.entries.hash(seq)?,
         })
     }
 
@@ -368,7 +375,7 @@ impl State {
             Event::TeacherEvaluated(e) => {
                 self.dispatches.get(&e.dispatch).map(|d| d.teacher.clone())
             }
-            Event::EntryVoided(v) => self.entry(v.seq).and_then(|e| e.teacher.clone()),
+            Event::EntryVoided(v) => self.entries.teacher(v.seq),
             Event::PersonalDataErased(e) => Some(e.teacher.clone()),
             Event::SchoolRegistered(_)
             | Event::SchoolStandingChanged(_)
@@ -397,12 +404,7 @@ impl State {
                     return;
                 }
                 self.unreadable += 1;
-                self.entries.push_back(EntryRecord {
-                    meta,
-                    event: None,
-                    teacher: None,
-                    voided_by: None,
-                });
+                self.entries.push(&meta, None, None);
             }
         }
     }
@@ -437,17 +439,12 @@ impl State {
                 }
             }
         }
-        self.entries.push_back(EntryRecord {
-            meta,
-            event: Some(event),
-            teacher,
-            voided_by: None,
-        });
+        self.entries.push(&meta, teacher.as_ref(), Some(&*event));
     }
 
     /// Whether `seq` is the next entry of the log, the only one `apply` folds in.
     fn is_next(&self, seq: u64) -> bool {
-        seq == self.entries.len() as u64
+        seq == self.entries.len()
     }
 
     fn fold(&mut self, seq: u64, event: &Event) {
@@ -827,11 +824,6 @@ impl State {
                 }
             }
         }
-        if let Some(rec) = usize::try_from(target)
-            .ok()
-            .and_then(|i| self.entries.get_mut(i))
-        {
-            rec.voided_by = Some(by);
-        }
+        self.entries.set_voided(target, by);
     }
 }

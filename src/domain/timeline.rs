@@ -9,38 +9,38 @@ use chrono::NaiveDate;
 /// change on or before it, and among changes on the same date the later entry wins. Keeping
 /// the sequence number in the key lets a void remove exactly the change its entry made.
 ///
-/// A timeline holds a handful of changes (most hold one), so it is a shared sorted vector:
-/// a clone is O(1) like a persistent map's, a change copies the few entries, and a
-/// one-change timeline costs one small allocation instead of a map node (a teacher alone
-/// has six timelines; at a million entries the map nodes dominated the state's memory).
+/// A timeline holds a handful of changes (most hold one), so it is a shared sorted slice
+/// (`Arc<[_]>`, as `super::small`'s collections): a clone is O(1) like a persistent map's, a
+/// change copies the few entries, and a one-change timeline costs one small allocation
+/// instead of a map node (a teacher alone has six timelines; at a million entries the map
+/// nodes dominated the state's memory).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(bound(
     serialize = "T: serde::Serialize",
     deserialize = "T: serde::Deserialize<'de>"
 ))]
 pub struct Timeline<T: Clone>(
-    #[serde(with = "super::binary::timeline")] Arc<Vec<((NaiveDate, u64), T)>>,
+    #[serde(with = "super::binary::timeline")] Arc<[((NaiveDate, u64), T)]>,
 );
 
 impl<T: Clone> Default for Timeline<T> {
     fn default() -> Self {
-        Timeline(Arc::new(Vec::new()))
+        Timeline(Arc::new([]))
     }
 }
 
 impl<T: Clone> Timeline<T> {
     /// A timeline with a single change.
     pub fn starting(date: NaiveDate, seq: u64, v: T) -> Timeline<T> {
-        Timeline(Arc::new(vec![((date, seq), v)]))
+        Timeline(Arc::new([((date, seq), v)]))
     }
 
     /// Records that entry `seq` set the value to `v` from `date`.
     pub fn set(&mut self, date: NaiveDate, seq: u64, v: T) {
         let key = (date, seq);
-        let changes = Arc::make_mut(&mut self.0);
-        match changes.binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) => changes[i].1 = v,
-            Err(i) => changes.insert(i, (key, v)),
+        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = v,
+            Err(i) => self.0 = super::small::inserted(&self.0, i, (key, v)),
         }
     }
 
@@ -48,7 +48,9 @@ impl<T: Clone> Timeline<T> {
     pub fn unset(&mut self, date: NaiveDate, seq: u64) -> Option<T> {
         let key = (date, seq);
         let i = self.0.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
-        Some(Arc::make_mut(&mut self.0).remove(i).1)
+        let v = self.0[i].1.clone();
+        self.0 = super::small::removed(&self.0, i);
+        Some(v)
     }
 
     /// The value as of `date`, if any change took effect on or before it.
