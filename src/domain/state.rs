@@ -54,8 +54,11 @@ pub struct State {
     entries: EntryLog,
     schools: OrdMap<Id, School>,
     groups: OrdMap<Id, Group>,
-    teachers: OrdMap<Id, Teacher>,
-    dispatches: OrdMap<Id, Dispatch>,
+    /// Records behind an `Arc`: a map node then holds pointers, not 176-byte records, and a
+    /// change copies one record, not a node of them (the persistent maps fill their nodes
+    /// about half when ids arrive in order: inline records cost twice their size).
+    teachers: OrdMap<Id, Arc<Teacher>>,
+    dispatches: OrdMap<Id, Arc<Dispatch>>,
     teams: OrdMap<Id, Team>,
     promotions: OrdMap<u64, Promotion>,
     policies: Timeline<Arc<Policy>>,
@@ -194,12 +197,12 @@ impl State {
 
     /// A teacher.
     pub fn teacher(&self, id: &str) -> Option<&Teacher> {
-        self.teachers.get(id)
+        self.teachers.get(id).map(|t| &**t)
     }
 
     /// Every teacher, by id.
     pub fn teachers(&self) -> impl Iterator<Item = &Teacher> {
-        self.teachers.values()
+        self.teachers.values().map(|t| &**t)
     }
 
     /// The teachers whose personal data the log holds sealed and who were not erased: each
@@ -238,7 +241,7 @@ impl State {
 
     /// A dispatch.
     pub fn dispatch(&self, id: &str) -> Option<&Dispatch> {
-        self.dispatches.get(id)
+        self.dispatches.get(id).map(|d| &**d)
     }
 
     /// A dispatch's minimum end (`min_end`, SPEC 4.1): the start plus the policy's
@@ -250,7 +253,7 @@ impl State {
 
     /// Every dispatch, by id.
     pub fn dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.dispatches.values()
+        self.dispatches.values().map(|d| &**d)
     }
 
     /// A teacher's dispatches, by start date.
@@ -261,7 +264,7 @@ impl State {
             .map(|t| {
                 t.dispatches
                     .iter()
-                    .filter_map(|d| self.dispatches.get(d))
+                    .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
                     .collect()
             })
             .unwrap_or_default();
@@ -277,7 +280,7 @@ impl State {
             .get(school)
             .into_iter()
             .flat_map(|set| set.iter())
-            .filter_map(|t| self.teachers.get(t))
+            .filter_map(|t| self.teachers.get(t).map(|t| &**t))
     }
 
     /// The dispatches from or to `school`, by dispatch id.
@@ -286,7 +289,7 @@ impl State {
             .get(school)
             .into_iter()
             .flat_map(|set| set.iter())
-            .filter_map(|d| self.dispatches.get(d))
+            .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
     }
 
     /// The teacher's open dispatch (no return recorded), if any.
@@ -447,6 +450,23 @@ impl State {
         seq == self.entries.len()
     }
 
+    /// The state's own copy of school id `id` (its record's key) when the school is
+    /// registered, else `id`. Records keep these copies so that an id named by many events
+    /// (a school by every teacher homed or dispatched there) is one shared allocation, not
+    /// one per event that named it.
+    fn school_id(&self, id: &Id) -> Id {
+        self.schools
+            .get_key_value(id)
+            .map_or_else(|| id.clone(), |(k, _)| k.clone())
+    }
+
+    /// The state's own copy of teacher id `id`, as [`State::school_id`].
+    fn teacher_id(&self, id: &Id) -> Id {
+        self.teachers
+            .get_key_value(id)
+            .map_or_else(|| id.clone(), |(k, _)| k.clone())
+    }
+
     fn fold(&mut self, seq: u64, event: &Event) {
         match event {
             Event::SchoolRegistered(e) => {
@@ -475,7 +495,7 @@ impl State {
                     let members = e
                         .schools
                         .iter()
-                        .map(|s| (s.clone(), Timeline::starting(e.date, seq, true)))
+                        .map(|s| (self.school_id(s), Timeline::starting(e.date, seq, true)))
                         .collect();
                     self.groups.insert(
                         e.group.clone(),
@@ -483,7 +503,7 @@ impl State {
                             id: e.group.clone(),
                             kind: e.kind,
                             name: e.name.clone(),
-                            lead_school: e.lead_school.clone(),
+                            lead_school: self.school_id(&e.lead_school),
                             formed: seq,
                             date: e.date,
                             members,
@@ -500,9 +520,11 @@ impl State {
             }
             Event::TeacherRegistered(e) => {
                 if !self.teachers.contains_key(&e.teacher) {
+                    let school = self.school_id(&e.school);
+                    index_add(&mut self.homed, &school, &e.teacher);
                     self.teachers.insert(
                         e.teacher.clone(),
-                        Teacher {
+                        Arc::new(Teacher {
                             id: e.teacher.clone(),
                             registered: seq,
                             date: e.date,
@@ -522,20 +544,19 @@ impl State {
                                 e.employed_date.min(e.date),
                                 seq,
                                 HomePost {
-                                    school: e.school.clone(),
+                                    school,
                                     since: e.employed_date,
                                 },
                             ),
                             dispatches: SmallSet::new(),
                             promotions: SmallSet::new(),
                             erased: None,
-                        },
+                        }),
                     );
-                    index_add(&mut self.homed, &e.school, &e.teacher);
                 }
             }
             Event::TeacherProfileUpdated(e) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     if let Some(n) = &e.name {
                         t.name.set(e.date, seq, n.clone());
                     }
@@ -561,16 +582,18 @@ impl State {
                 }
             }
             Event::TeacherTransferred(e) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                let school = self.school_id(&e.school);
+                let teacher = self.teacher_id(&e.teacher);
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     t.home.set(
                         e.date,
                         seq,
                         HomePost {
-                            school: e.school.clone(),
+                            school: school.clone(),
                             since: e.date,
                         },
                     );
-                    index_add(&mut self.homed, &e.school, &e.teacher);
+                    index_add(&mut self.homed, &school, &teacher);
                 }
             }
             Event::PolicyAdopted(e) => {
@@ -587,6 +610,9 @@ impl State {
                 {
                     return;
                 }
+                let teacher = self.teacher_id(&e.teacher);
+                let from_school = self.school_id(&e.from_school);
+                let to_school = self.school_id(&e.to_school);
                 if let Some(team) = &e.team {
                     match self.teams.get_mut(team) {
                         Some(t) => {
@@ -597,7 +623,7 @@ impl State {
                                 team.clone(),
                                 Team {
                                     id: team.clone(),
-                                    school: e.to_school.clone(),
+                                    school: to_school.clone(),
                                     start_date: e.start_date,
                                     created: seq,
                                     members: SmallSet::unit(e.dispatch.clone()),
@@ -606,29 +632,29 @@ impl State {
                         }
                     }
                 }
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     t.dispatches.insert(e.dispatch.clone());
                 }
-                index_add(&mut self.by_school, &e.from_school, &e.dispatch);
-                index_add(&mut self.by_school, &e.to_school, &e.dispatch);
+                index_add(&mut self.by_school, &from_school, &e.dispatch);
+                index_add(&mut self.by_school, &to_school, &e.dispatch);
                 self.dispatches.insert(
                     e.dispatch.clone(),
-                    Dispatch {
+                    Arc::new(Dispatch {
                         id: e.dispatch.clone(),
                         seq,
-                        teacher: e.teacher.clone(),
-                        from_school: e.from_school.clone(),
-                        to_school: e.to_school.clone(),
+                        teacher,
+                        from_school,
+                        to_school,
                         start_date: e.start_date,
                         kind: e.kind,
                         team: e.team.clone(),
                         returned: None,
                         evaluations: SmallMap::new(),
-                    },
+                    }),
                 );
             }
             Event::TeacherReturned(e) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
                     && d.returned.is_none()
                 {
                     d.returned = Some(Return {
@@ -640,14 +666,15 @@ impl State {
                 }
             }
             Event::TeacherEvaluated(e) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
+                let school = self.school_id(&e.school);
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
                     && !d.evaluations.contains_key(&e.school_year)
                 {
                     d.evaluations.insert(
                         e.school_year,
                         Evaluation {
                             seq,
-                            school: e.school.clone(),
+                            school,
                             school_year: e.school_year,
                             grade: e.grade,
                             date: e.date,
@@ -656,7 +683,8 @@ impl State {
                 }
             }
             Event::TeacherPromoted(e) => {
-                let Some(t) = self.teachers.get_mut(&e.teacher) else {
+                let teacher = self.teacher_id(&e.teacher);
+                let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) else {
                     return;
                 };
                 t.promotions.insert(seq);
@@ -674,7 +702,7 @@ impl State {
                     seq,
                     Promotion {
                         seq,
-                        teacher: e.teacher.clone(),
+                        teacher,
                         kind: e.kind,
                         to: e.to.clone(),
                         date: e.date,
@@ -684,7 +712,7 @@ impl State {
             }
             Event::EntryVoided(v) => self.void(seq, v.seq),
             Event::PersonalDataErased(e) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     t.erased
                         .get_or_insert(super::records::Erasure { seq, date: e.date });
                 }
@@ -758,7 +786,7 @@ impl State {
                 }
             }
             Some(Event::TeacherProfileUpdated(e)) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     t.name.unset(e.date, target);
                     t.subject.unset(e.date, target);
                     t.title.unset(e.date, target);
@@ -767,7 +795,7 @@ impl State {
                 }
             }
             Some(Event::TeacherTransferred(e)) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                     t.home.unset(e.date, target);
                     if !t.home.changes().any(|(_, _, p)| p.school == e.school) {
                         index_remove(&mut self.homed, &e.school, &e.teacher);
@@ -784,7 +812,7 @@ impl State {
                     .is_some_and(|d| d.seq == target)
                 {
                     self.dispatches.remove(&e.dispatch);
-                    if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                    if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
                         t.dispatches.remove(&e.dispatch);
                     }
                     index_remove(&mut self.by_school, &e.from_school, &e.dispatch);
@@ -800,14 +828,14 @@ impl State {
                 }
             }
             Some(Event::TeacherReturned(e)) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
                     && d.returned.as_ref().is_some_and(|r| r.seq == target)
                 {
                     d.returned = None;
                 }
             }
             Some(Event::TeacherEvaluated(e)) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
                     && d.evaluations
                         .get(&e.school_year)
                         .is_some_and(|ev| ev.seq == target)
@@ -817,7 +845,7 @@ impl State {
             }
             Some(Event::TeacherPromoted(e)) => {
                 if self.promotions.remove(&target).is_some()
-                    && let Some(t) = self.teachers.get_mut(&e.teacher)
+                    && let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut)
                 {
                     t.promotions.remove(&target);
                     t.title.unset(e.date, target);
