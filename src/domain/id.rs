@@ -40,6 +40,12 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared text itself (whether two ids are one allocation).
+    #[cfg(test)]
+    pub(crate) fn as_arc(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl std::ops::Deref for Id {
@@ -74,10 +80,10 @@ impl serde::Serialize for Id {
 }
 
 /// Read back from the state snapshot, validated again (a snapshot is a cache, not trusted
-/// input).
+/// input), and shared with earlier occurrences inside `binary::sharing_ids`.
 impl<'de> serde::Deserialize<'de> for Id {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        super::binary::from_text(d, "id", Id::new)
+        super::binary::from_text(d, "id", |s| super::binary::shared_id(s, Id::new))
     }
 }
 

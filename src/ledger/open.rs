@@ -277,7 +277,7 @@ fn rebuild(
     let unused = if opts.full_check {
         "full check asked for".to_string()
     } else {
-        match snapshot::load::<State>(dir, store, head, key)
+        match crate::domain::binary::sharing_ids(|| snapshot::load::<State>(dir, store, head, key))
             .and_then(|l| usable(l, store.profile()))
         {
             Ok((loaded, tree)) => {
@@ -375,7 +375,7 @@ fn usable(
             p.size
         ));
     }
-    if p.size > 0 && l.state.entry(p.size - 1).map(|e| e.meta.hash) != Some(p.hash) {
+    if p.size > 0 && l.state.entry_hash(p.size - 1) != Some(p.hash) {
         return bad(format!("its entry {} is not the log's", p.size - 1));
     }
     match l.position.tree(profile) {
