@@ -18,6 +18,7 @@ mod rebuild;
 mod serve_proc;
 mod server;
 mod soak;
+mod state_memory;
 mod verify;
 
 use std::path::PathBuf;
@@ -95,6 +96,10 @@ pub enum BenchCommand {
     /// (default: the system temporary directory) and removed afterwards.
     /// Exit 0 done, 2 could not run.
     Rebuild(RebuildArgs),
+    /// Resident memory of the domain state per entry, folded in process (no store) from
+    /// --entries of `rebuild`'s entries, next to their JSON size and the state's snapshot
+    /// encoding measured in the same run.
+    State(state_memory::StateArgs),
     /// Minutes of mixed load on an in-process server over loopback, with a verdict.
     ///
     /// Starts a real server on 127.0.0.1:0 over a fresh store (under --dir, default the system
@@ -282,6 +287,7 @@ fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
             r.fill_into.as_deref(),
         ),
         BenchCommand::Soak(s) => soak::run(&s),
+        BenchCommand::State(a) => state_memory::run(&a),
         BenchCommand::Grpc(g) => grpc::run(&g),
         BenchCommand::Query(q) => query::run(&q),
         BenchCommand::Server(a) => server::run(&a),

@@ -65,7 +65,7 @@ pub(crate) fn teacher_registered(teacher: &str, name: &str, school: &str) -> Str
 
 /// Teacher `i`'s seven entries: registered, dispatched, evaluated three times, returned,
 /// promoted.
-fn teacher(i: u64) -> [String; 7] {
+pub(crate) fn teacher(i: u64) -> [String; 7] {
     let home = (i % 100) * 4 + (i / 100) % 3;
     let weak = home - home % 4 + 3;
     let y = 2012 + (i % 7);

@@ -137,7 +137,7 @@ impl EntryLog {
     /// Appends the next entry: its meta, the teacher it is about and its event (`None`: it
     /// did not decode).
     pub fn push(&mut self, meta: &Meta, teacher: Option<&Id>, event: Option<&Event>) {
-        let mut bytes = Vec::with_capacity(96);
+        let mut bytes = Vec::with_capacity(160);
         bytes.extend_from_slice(&meta.hash);
         let packed = PackedRef {
             recorded_at: meta.recorded_at,
@@ -148,9 +148,8 @@ impl EntryLog {
         // Writing to a vector fails only for types serde cannot express; ours are all
         // plain data. Were it ever to fail, the entry keeps its hash and reads as
         // undecodable rather than being lost from the index.
-        if let Ok(tail) = super::binary::positional(|| postcard::to_allocvec(&packed)) {
-            bytes.extend_from_slice(&tail);
-        }
+        let bytes = super::binary::positional(|| postcard::to_extend(&packed, bytes))
+            .unwrap_or_else(|_| meta.hash.to_vec());
         self.push_bytes(&bytes);
     }
 
