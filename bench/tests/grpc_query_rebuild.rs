@@ -217,3 +217,35 @@ fn bench_rebuild_fills_measures_both_reopens_and_cleans_up() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("already exists"), "{err}");
 }
+
+/// `rotaledger-bench state` folds the entries asked for and reports the three sizes, each a
+/// positive number of bytes per entry; no entries is refused.
+#[test]
+fn bench_state_reports_the_state_next_to_its_floors() {
+    let (code, out, err) = run(&["state", "--entries", "3000"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("state of 3000 entries (365 teachers)"),
+        "{out}"
+    );
+    for what in [
+        "resident memory of the state",
+        "the entries' JSON",
+        "its snapshot encoding",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in {out}"));
+        let per_entry: f64 = line
+            .split_whitespace()
+            .rev()
+            .nth(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no bytes per entry in {line:?}"));
+        assert!(per_entry > 0.0, "{line}");
+    }
+    let (code, _, err) = run(&["state", "--entries", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--entries"), "{err}");
+}
