@@ -20,7 +20,8 @@ use super::vocab::{
     Standing, Title,
 };
 
-/// One log entry as the state remembers it.
+/// One log entry as the state gives it back: decoded, on demand, from its packed entry log
+/// (`super::entry_log`), so an owned value rather than a reference into the state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     /// Sequence number, hash, time and actor.

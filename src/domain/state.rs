@@ -47,7 +47,7 @@ pub struct Meta {
     pub actor: Arc<str>,
 }
 
-/// Everything the log says, as persistent maps (and a persistent vector of the entries).
+/// Everything the log says, as persistent maps (and the packed log of the entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Every entry, at its sequence number, packed (decoded when read: see `EntryLog`).
