@@ -388,10 +388,11 @@ pub fn check_position(store: &Store, head: Head, position: &Position) -> Result<
     Ok(())
 }
 
-/// Decodes the state of a parsed snapshot.
+/// Decodes the state of a parsed snapshot, with the ids it holds shared as the writer's were
+/// (`domain::binary::sharing_ids`, the counterpart of `positional` on the writing side).
 pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
-    let (s, rest) =
-        postcard::take_from_bytes::<S>(state).map_err(|e| SnapshotError::State(e.to_string()))?;
+    let (s, rest) = crate::domain::binary::sharing_ids(|| postcard::take_from_bytes::<S>(state))
+        .map_err(|e| SnapshotError::State(e.to_string()))?;
     if !rest.is_empty() {
         return Err(SnapshotError::State(format!(
             "{} bytes left after the state",
@@ -601,6 +602,15 @@ mod tests {
             },
             frontier: (0..size.count_ones()).map(|i| [i as u8; 32]).collect(),
         }
+    }
+
+    #[test]
+    fn decoded_ids_are_shared() {
+        use crate::domain::Id;
+        let ids = vec![Id::new("S0001").unwrap(), Id::new("S0001").unwrap()];
+        let back: Vec<Id> = decode(&postcard::to_allocvec(&ids).unwrap()).unwrap();
+        assert_eq!(back, ids);
+        assert!(std::sync::Arc::ptr_eq(&back[0].as_arc(), &back[1].as_arc()));
     }
 
     #[test]

@@ -288,9 +288,8 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
     // so that two states are never in memory at once.
     drop(ledger);
     let t = Instant::now();
-    let state: rotaledger::domain::State = rotaledger::domain::binary::sharing_ids(|| {
-        rotaledger::snapshot::decode(parsed.state).map_err(CliError::ctx("snapshot"))
-    })?;
+    let state: rotaledger::domain::State =
+        rotaledger::snapshot::decode(parsed.state).map_err(CliError::ctx("snapshot"))?;
     let decode = t.elapsed();
     let t = Instant::now();
     drop(state);

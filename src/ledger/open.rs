@@ -277,7 +277,7 @@ fn rebuild(
     let unused = if opts.full_check {
         "full check asked for".to_string()
     } else {
-        match crate::domain::binary::sharing_ids(|| snapshot::load::<State>(dir, store, head, key))
+        match snapshot::load::<State>(dir, store, head, key)
             .and_then(|l| usable(l, store.profile()))
         {
             Ok((loaded, tree)) => {
