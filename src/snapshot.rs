@@ -51,7 +51,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// differently: an older snapshot would then decode into the wrong fields or hold a state the
 /// new code would not have built. `snapshot_schema_guard` in `tests/snapshot.rs` fails when
 /// the encoding of a reference state changes, as a reminder.
-pub const STATE_SCHEMA: u32 = 6;
+pub const STATE_SCHEMA: u32 = 7;
 
 /// Bytes before the frontier: magic, format, schema, size, hash, root, frontier length.
 const FIXED_HEADER: usize = 8 + 4 + 4 + 8 + 32 + 32 + 1;
@@ -246,8 +246,8 @@ pub fn write<S: Serialize>(
         .map_err(io)
         .map_err(SnapshotError::from)
         .and_then(|()| {
-            // Every optional field written: postcard's fields are positional.
-            crate::domain::binary::positional(|| postcard::to_io(state, &mut w))
+            // Every optional field written (postcard's fields are positional), each id once.
+            crate::domain::binary::writing_snapshot(|| postcard::to_io(state, &mut w))
                 .map(|_| ())
                 .map_err(|e| SnapshotError::State(e.to_string()))
         })
@@ -388,10 +388,16 @@ pub fn check_position(store: &Store, head: Head, position: &Position) -> Result<
     Ok(())
 }
 
-/// Decodes the state of a parsed snapshot, with the ids it holds shared as the writer's were
-/// (`domain::binary::sharing_ids`, the counterpart of `positional` on the writing side).
+/// The state in the snapshot's encoding (the bytes between the header and the checksum).
+pub fn encode<S: Serialize>(state: &S) -> Result<Vec<u8>, SnapshotError> {
+    crate::domain::binary::writing_snapshot(|| postcard::to_allocvec(state))
+        .map_err(|e| SnapshotError::State(e.to_string()))
+}
+
+/// Decodes the state of a parsed snapshot, with its ids read as [`write`] wrote them
+/// (`domain::binary::reading_snapshot`, the counterpart of `writing_snapshot`).
 pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
-    let (s, rest) = crate::domain::binary::sharing_ids(|| postcard::take_from_bytes::<S>(state))
+    let (s, rest) = crate::domain::binary::reading_snapshot(|| postcard::take_from_bytes::<S>(state))
         .map_err(|e| SnapshotError::State(e.to_string()))?;
     if !rest.is_empty() {
         return Err(SnapshotError::State(format!(
@@ -415,6 +421,23 @@ pub fn load<S: DeserializeOwned>(
     head: Head,
     key: &SnapshotKey,
 ) -> Result<Loaded<S>, SnapshotError> {
+    read(dir, key)?.at(store, head)
+}
+
+/// A snapshot read and decoded but not yet checked against a store: what [`read`] can do
+/// before the store is open, so that a start decodes the state while sled opens.
+#[derive(Debug)]
+pub struct Decoded<S> {
+    position: Position,
+    /// The decoded state, or why it did not decode: reported only after the position is
+    /// checked, in the order the module doc gives.
+    state: Result<S, SnapshotError>,
+    bytes: u64,
+}
+
+/// Reads `<dir>/state.snapshot`, checks its header and keyed checksum, and decodes the state
+/// (the checks that need no store). [`Decoded::at`] does the rest.
+pub fn read<S: DeserializeOwned>(dir: &Path, key: &SnapshotKey) -> Result<Decoded<S>, SnapshotError> {
     let p = path(dir);
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
@@ -422,13 +445,24 @@ pub fn load<S: DeserializeOwned>(
         Err(source) => return Err(FileError { path: p, source }.into()),
     };
     let parsed = parse(&bytes, key)?;
-    check_position(store, head, &parsed.position)?;
-    let state = decode(parsed.state)?;
-    Ok(Loaded {
+    Ok(Decoded {
         position: parsed.position,
-        state,
+        state: decode(parsed.state),
         bytes: bytes.len() as u64,
     })
+}
+
+impl<S> Decoded<S> {
+    /// The snapshot, if it was taken at a position of the log in `store` (whose checked head
+    /// is `head`) and its state decoded.
+    pub fn at(self, store: &Store, head: Head) -> Result<Loaded<S>, SnapshotError> {
+        check_position(store, head, &self.position)?;
+        Ok(Loaded {
+            position: self.position,
+            state: self.state?,
+            bytes: self.bytes,
+        })
+    }
 }
 
 /// Writes snapshots in the background as the log grows: at most one at a time, on a thread
@@ -605,10 +639,12 @@ mod tests {
     }
 
     #[test]
-    fn decoded_ids_are_shared() {
+    fn ids_are_written_once_and_decoded_shared() {
         use crate::domain::Id;
         let ids = vec![Id::new("S0001").unwrap(), Id::new("S0001").unwrap()];
-        let back: Vec<Id> = decode(&postcard::to_allocvec(&ids).unwrap()).unwrap();
+        let bytes = encode(&ids).unwrap();
+        assert!(bytes.len() < postcard::to_allocvec(&ids).unwrap().len());
+        let back: Vec<Id> = decode(&bytes).unwrap();
         assert_eq!(back, ids);
         assert!(std::sync::Arc::ptr_eq(&back[0].as_arc(), &back[1].as_arc()));
     }

@@ -390,8 +390,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            6,
-            "33e8084559566af94395c4098dffcc2ddcbbb8339002a952278d73c374552cff"
+            7,
+            "33e4ba1fcac0e265bf9ff72733552362f2dde8939913be8c2faf565ded8c6f57"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

@@ -59,7 +59,7 @@ pub fn run(a: &StateArgs) -> Result<Outcome, CliError> {
     }
     let folded = started.elapsed();
     let grown = rss_bytes().saturating_sub(before);
-    let encoded = rotaledger::domain::binary::positional(|| postcard::to_allocvec(&state))
+    let encoded = rotaledger::snapshot::encode(&state)
         .map_err(CliError::ctx("encoding the state"))?
         .len();
     let n = a.entries as f64;

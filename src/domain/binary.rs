@@ -14,9 +14,12 @@
 //! (not human-readable) format: `#[serde(with = "binary::date")]` and its kin below. Parsing
 //! millions of dates back from text was most of the time a snapshot took to load.
 //!
-//! No I/O here: a thread-local flag and the forms the binary decoder reads back.
+//! Ids are written once each in the snapshot ([`writing_snapshot`], [`reading_snapshot`]).
+//!
+//! No I/O here: thread-local modes and the forms the binary decoder reads back.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::id::Id;
@@ -27,65 +30,109 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 thread_local! {
     static POSITIONAL: Cell<bool> = const { Cell::new(false) };
-    static SHARED_IDS: RefCell<Option<Vec<Option<Id>>>> = const { RefCell::new(None) };
+    static IDS_WRITTEN: RefCell<Option<HashMap<Id, u32>>> = const { RefCell::new(None) };
+    static IDS_READ: RefCell<Option<Vec<Id>>> = const { RefCell::new(None) };
 }
 
-/// Slots of the table of recent ids [`sharing_ids`] keeps (a power of two).
-const SHARED_SLOTS: usize = 1 << 13;
-
-/// Runs `f` (a decoder of the state snapshot) with the ids it decodes shared where cheap:
-/// an id equal to one recently decoded is a clone of it, not an allocation of its own. A
-/// state built by folding entries shares its ids (`State::school_id`), so a state read
-/// back from its snapshot comes closer to the memory of the one that wrote it.
+/// Runs `f` (the state snapshot's encoder) in the snapshot's form: every optional field
+/// written ([`positional`]), and each distinct id written once: its first occurrence as its
+/// text, every later one as the number of that first occurrence ([`IdRef`]).
 ///
-/// The table is direct-mapped (an id's slot is a hash of its text; a collision replaces
-/// the slot's id): ids named over and over (schools, subjects) stay in it and are shared,
-/// while the decoder pays no probing. A complete table was tried and decoded 2x slower (a
-/// cache miss per id), for 10% less memory. Nested calls share one table; it is dropped
-/// when the outermost call returns or panics.
-pub fn sharing_ids<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if self.0 {
-                SHARED_IDS.with(|t| t.borrow_mut().take());
-            }
-        }
-    }
-    let outermost = SHARED_IDS.with(|t| {
-        let mut t = t.borrow_mut();
-        let outermost = t.is_none();
-        if outermost {
-            *t = Some(vec![None; SHARED_SLOTS]);
-        }
-        outermost
-    });
-    let _restore = Restore(outermost);
+/// Why: ids are most of what a state holds by count (every record, index and timeline names
+/// some), and reading them back as text meant validating, hashing and comparing a string per
+/// occurrence, the larger part of a restart's decoding. A number is a vector index, and
+/// every occurrence of an id comes back as one shared allocation, as in the state that was
+/// written (which shares its ids: `State::school_id`).
+pub fn writing_snapshot<R>(f: impl FnOnce() -> R) -> R {
+    let _restore = Scoped::enter(&IDS_WRITTEN, HashMap::new());
+    positional(f)
+}
+
+/// Runs `f` (the state snapshot's decoder) reading ids in the form [`writing_snapshot`]
+/// wrote them.
+pub fn reading_snapshot<R>(f: impl FnOnce() -> R) -> R {
+    let _restore = Scoped::enter(&IDS_READ, Vec::new());
     f()
 }
 
-/// The id `s` (made by `new` the first time), shared inside [`sharing_ids`].
-pub(crate) fn shared_id(s: &str, new: fn(&str) -> Result<Id, String>) -> Result<Id, String> {
-    SHARED_IDS.with(|t| match t.borrow_mut().as_mut() {
-        None => new(s),
-        Some(ids) => {
-            // FNV-1a: a few cycles per byte of a short id.
-            let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+/// A table of ids set for the length of one call: the previous one (none, or a caller's)
+/// comes back when the call returns or panics.
+struct Scoped<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    previous: Option<T>,
+}
+
+impl<T> Scoped<T> {
+    fn enter(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, t: T) -> Scoped<T> {
+        let previous = key.with(|k| k.borrow_mut().replace(t));
+        Scoped { key, previous }
+    }
+}
+
+impl<T> Drop for Scoped<T> {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        self.key.with(|k| *k.borrow_mut() = previous);
+    }
+}
+
+/// An id in the snapshot's form (postcard: variant `0` and the text, or variant `1` and a
+/// varint): its first occurrence, or the number of its first occurrence (0 for the first
+/// distinct id written, 1 for the second, ...).
+#[derive(Serialize, Deserialize)]
+enum IdRef<'a> {
+    New(#[serde(borrow)] &'a str),
+    Seen(u32),
+}
+
+/// Serializes `id`: in the snapshot's form inside [`writing_snapshot`] (binary formats
+/// only), else as its text.
+pub(crate) fn serialize_id<S: Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        return s.serialize_str(id.as_str());
+    }
+    let seen = IDS_WRITTEN.with(|t| {
+        let mut t = t.borrow_mut();
+        let t = t.as_mut()?;
+        if let Some(n) = t.get(id) {
+            return Some(Some(*n));
+        }
+        let n = u32::try_from(t.len()).ok()?;
+        t.insert(id.clone(), n);
+        Some(None)
+    });
+    match seen {
+        None => s.serialize_str(id.as_str()),
+        Some(None) => IdRef::New(id.as_str()).serialize(s),
+        Some(Some(n)) => IdRef::Seen(n).serialize(s),
+    }
+}
+
+/// Deserializes an id written by [`serialize_id`], validated again (a snapshot is a cache,
+/// not trusted input).
+pub(crate) fn deserialize_id<'de, D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+    let reading = !d.is_human_readable() && IDS_READ.with(|t| t.borrow().is_some());
+    if !reading {
+        return from_text(d, "id", Id::new);
+    }
+    match IdRef::deserialize(d)? {
+        IdRef::New(text) => {
+            let id = Id::new(text).map_err(|p| D::Error::custom(format!("id {text:?}: {p}")))?;
+            IDS_READ.with(|t| {
+                if let Some(t) = t.borrow_mut().as_mut() {
+                    t.push(id.clone());
+                }
             });
-            let slot = (h as usize) & (SHARED_SLOTS - 1);
-            if let Some(Some(id)) = ids.get(slot)
-                && id.as_str() == s
-            {
-                return Ok(id.clone());
-            }
-            let id = new(s)?;
-            if let Some(x) = ids.get_mut(slot) {
-                *x = Some(id.clone());
-            }
             Ok(id)
         }
-    })
+        IdRef::Seen(n) => IDS_READ
+            .with(|t| {
+                t.borrow()
+                    .as_ref()
+                    .and_then(|t| t.get(n as usize).cloned())
+            })
+            .ok_or_else(|| D::Error::custom(format!("id number {n} comes before its text"))),
+    }
 }
 
 /// `skip_serializing_if` for optional fields: absent from the JSON form when `None`, always
@@ -300,22 +347,60 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_shared_only_inside_the_scope() {
-        let decode = |s: &str| shared_id(s, Id::new).unwrap();
-        let (a, b) = sharing_ids(|| (decode("S1"), sharing_ids(|| decode("S1"))));
-        assert!(
-            Arc::ptr_eq(&a.as_arc(), &b.as_arc()),
-            "shared inside the scope"
-        );
-        let (c, d) = (decode("S1"), decode("S1"));
-        assert!(!Arc::ptr_eq(&c.as_arc(), &d.as_arc()), "not outside it");
-        assert_eq!(a, c);
-        assert!(
-            sharing_ids(|| shared_id("a b", Id::new)).is_err(),
-            "still validated"
-        );
-        let r = std::panic::catch_unwind(|| sharing_ids(|| panic!("boom")));
+    fn snapshot_ids_are_written_once_and_read_back_shared() {
+        // Two allocations of S1, as a state may hold before its ids are shared.
+        let ids = vec![
+            Id::new("S1").unwrap(),
+            Id::new("S2").unwrap(),
+            Id::new("S1").unwrap(),
+            Id::new("S1").unwrap(),
+        ];
+        let plain = postcard::to_allocvec(&ids).unwrap();
+        let table = writing_snapshot(|| postcard::to_allocvec(&ids)).unwrap();
+        // Text the first time (variant 0, length, bytes), a number after (variant 1, n).
+        assert_eq!(table, [4, 0, 2, b'S', b'1', 0, 2, b'S', b'2', 1, 0, 1, 0]);
+        assert_eq!(plain, [4, 2, b'S', b'1', 2, b'S', b'2', 2, b'S', b'1', 2, b'S', b'1']);
+        // docs/FORMAT.md §1.11's example.
+        let example = writing_snapshot(|| postcard::to_allocvec(&ids[..3])).unwrap();
+        assert_eq!(example, [3, 0, 2, 0x53, 0x31, 0, 2, 0x53, 0x32, 1, 0]);
+        let back: Vec<Id> = reading_snapshot(|| postcard::from_bytes(&table)).unwrap();
+        assert_eq!(back, ids);
+        assert!(Arc::ptr_eq(&back[0].as_arc(), &back[2].as_arc()));
+        assert!(Arc::ptr_eq(&back[0].as_arc(), &back[3].as_arc()));
+        // Outside the scope, ids are their text both ways.
+        assert_eq!(postcard::from_bytes::<Vec<Id>>(&plain).unwrap(), ids);
+        assert!(postcard::from_bytes::<Vec<Id>>(&table).is_err());
+    }
+
+    #[test]
+    fn snapshot_ids_are_checked_on_reading() {
+        // (postcard keeps no message of a custom error: these are refusals, not texts.)
+        let read = |b: &[u8]| reading_snapshot(|| postcard::from_bytes::<Vec<Id>>(b));
+        assert!(read(&[1, 1, 0]).is_err(), "a number before its text");
+        assert!(read(&[2, 0, 1, b'a', 1, 1]).is_err(), "a number past the table");
+        assert!(read(&[1, 0, 3, b'a', b' ', b'b']).is_err(), "not an id");
+        assert!(read(&[1, 2, 0]).is_err(), "no such variant");
+        let ok = read(&[2, 0, 1, b'a', 1, 0]).unwrap();
+        assert_eq!(ok, [Id::new("a").unwrap(), Id::new("a").unwrap()]);
+    }
+
+    #[test]
+    fn snapshot_modes_are_scoped_to_the_call() {
+        let id = Id::new("S1").unwrap();
+        let r = std::panic::catch_unwind(|| writing_snapshot(|| panic!("boom")));
         assert!(r.is_err());
-        SHARED_IDS.with(|t| assert!(t.borrow().is_none(), "a panic drops the table"));
+        IDS_WRITTEN.with(|t| assert!(t.borrow().is_none(), "a panic drops the table"));
+        assert!(absent::<u8>(&None), "and leaves the positional mode");
+        let r = std::panic::catch_unwind(|| reading_snapshot(|| panic!("boom")));
+        assert!(r.is_err());
+        IDS_READ.with(|t| assert!(t.borrow().is_none()));
+        // Nested: the inner call has a table of its own; the outer one's comes back after it.
+        let (inner, outer) = writing_snapshot(|| {
+            let first = postcard::to_allocvec(&id).unwrap();
+            let inner = writing_snapshot(|| postcard::to_allocvec(&id).unwrap());
+            (inner, [first, postcard::to_allocvec(&id).unwrap()])
+        });
+        assert_eq!(inner, [0, 2, b'S', b'1']);
+        assert_eq!(outer, [vec![0, 2, b'S', b'1'], vec![1, 0]]);
     }
 }

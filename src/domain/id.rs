@@ -73,17 +73,19 @@ impl fmt::Debug for Id {
     }
 }
 
+/// Its text; in the state snapshot, written once and referred to by number after
+/// (`binary::writing_snapshot`).
 impl serde::Serialize for Id {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        super::binary::serialize_id(self, s)
     }
 }
 
-/// Read back from the state snapshot, validated again (a snapshot is a cache, not trusted
-/// input), and shared with earlier occurrences inside `binary::sharing_ids`.
+/// Read back validated again (a snapshot is a cache, not trusted input); inside
+/// `binary::reading_snapshot`, every occurrence of one id is one shared allocation.
 impl<'de> serde::Deserialize<'de> for Id {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        super::binary::from_text(d, "id", |s| super::binary::shared_id(s, Id::new))
+        super::binary::deserialize_id(d)
     }
 }
 

@@ -71,12 +71,24 @@ impl Ledger {
     /// Opens (or creates) the ledger in `dir`: checks the head, loads or generates the signing
     /// key, rebuilds the state, and starts the writer.
     pub fn open(dir: &Path, mut opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        let mut store = Store::open_with(dir, opts.crypto)?;
         let key_path = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
         let existing = key_path
             .exists()
             .then(|| CheckpointKey::load(&key_path))
             .transpose();
+        // With the key at hand, the state snapshot is read, checked and decoded (most of a
+        // restart's work) on a thread of its own while sled opens; its position in the log
+        // is checked once the store is open (`rebuild`).
+        let early = match (&existing, opts.full_check) {
+            (Ok(Some(k)), false) => {
+                let (dir, key) = (dir.to_path_buf(), snapshot::SnapshotKey::of(k));
+                Background::start("snapshot-read", move || {
+                    snapshot::read::<State>(&dir, &key)
+                })
+            }
+            _ => None,
+        };
+        let mut store = Store::open_with(dir, opts.crypto)?;
         // A store still empty takes the profile of the key a first start made (a `--crypto gm`
         // start stopped before any append must not come back as blake3 next time).
         if let (Ok(Some(k)), None) = (&existing, opts.crypto)
@@ -140,14 +152,29 @@ impl Ledger {
         // and the Merkle root against the head: a damaged log is refused here, in the same
         // pass. From a snapshot, it reads and checks only the entries after it.
         let snapshot_key = snapshot::SnapshotKey::of(&key);
-        let (state, mut opened, check) = rebuild(dir, &store, head, &opts, &snapshot_key)?;
+        // An existing key store is opened (every record read and unwrapped: a third of a
+        // restart at a million teachers) on a thread of its own while the state is rebuilt;
+        // whether one may be created depends on the state, so a missing one waits for it.
+        let open_keys = |create| {
+            crate::privacy::Privacy::open_with(dir, &opts.master_key, create, Some(profile))
+                .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))
+        };
+        let key_store_exists = dir.join(crate::privacy::KEY_STORE_FILE).exists();
+        let (rebuilt, early_keys) = std::thread::scope(|s| {
+            let keys = key_store_exists.then(|| s.spawn(|| open_keys(true)));
+            let early = early.and_then(Background::join);
+            let rebuilt = rebuild(dir, &store, head, &opts, &snapshot_key, early);
+            (rebuilt, keys.map(|h| h.join()))
+        });
+        let (state, mut opened, check) = rebuilt?;
         // A new key store (and master key) only for a log that holds nothing sealed: a log
         // restored without its key store is refused, not given keys that open nothing.
         let sealed = state.sealed_teachers();
-        let fresh_ok = sealed.is_empty();
-        let privacy =
-            crate::privacy::Privacy::open_with(dir, &opts.master_key, fresh_ok, Some(profile))
-                .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))?;
+        let privacy = match early_keys {
+            Some(Ok(opened_keys)) => opened_keys?,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => open_keys(sealed.is_empty())?,
+        };
         opened.master_key_created = privacy.master_created.clone();
         if let Some(p) = &privacy.master_created {
             tracing::warn!(
@@ -263,8 +290,36 @@ impl Ledger {
     }
 }
 
+/// Work started early in [`Ledger::open`] on a thread of its own; joined when dropped, so
+/// an open that fails midway leaves no thread behind.
+struct Background<T>(Option<std::thread::JoinHandle<T>>);
+
+impl<T: Send + 'static> Background<T> {
+    /// `None` if no thread could be started: the caller does the work itself.
+    fn start(name: &str, f: impl FnOnce() -> T + Send + 'static) -> Option<Background<T>> {
+        let h = std::thread::Builder::new().name(name.into()).spawn(f).ok()?;
+        Some(Background(Some(h)))
+    }
+
+    /// Its result (a panic on the thread goes on here).
+    fn join(mut self) -> Option<T> {
+        match self.0.take()?.join() {
+            Ok(t) => Some(t),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Rebuilds the state for [`Ledger::open`]: from the state snapshot if there is a usable one
-/// (and `opts` allow it), replaying and verifying only the entries after it, else from the
+/// (and `opts` allow it; `read`: the snapshot already read and decoded), replaying and verifying only the entries after it, else from the
 /// whole log. Returns the state, the report, and the position whose prefix still needs the
 /// background check.
 fn rebuild(
@@ -273,11 +328,14 @@ fn rebuild(
     head: Head,
     opts: &LedgerOptions,
     key: &snapshot::SnapshotKey,
+    read: Option<Result<snapshot::Decoded<State>, snapshot::SnapshotError>>,
 ) -> Result<(State, OpenReport, Option<Head>), LedgerError> {
     let unused = if opts.full_check {
         "full check asked for".to_string()
     } else {
-        match snapshot::load::<State>(dir, store, head, key)
+        match read
+            .unwrap_or_else(|| snapshot::read::<State>(dir, key))
+            .and_then(|d| d.at(store, head))
             .and_then(|l| usable(l, store.profile()))
         {
             Ok((loaded, tree)) => {

@@ -279,7 +279,7 @@ impl KeyStore {
         }
         let wrap = master.wrapping(found);
         let whole = (bytes.len() - RECORD) / RECORD;
-        let mut live = HashMap::new();
+        let mut live = HashMap::with_capacity(whole);
         let mut good_end = 0usize;
         let mut bad: Option<(usize, String)> = None;
         for i in 0..whole {
