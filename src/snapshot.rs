@@ -397,8 +397,9 @@ pub fn encode<S: Serialize>(state: &S) -> Result<Vec<u8>, SnapshotError> {
 /// Decodes the state of a parsed snapshot, with its ids read as [`write`] wrote them
 /// (`domain::binary::reading_snapshot`, the counterpart of `writing_snapshot`).
 pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
-    let (s, rest) = crate::domain::binary::reading_snapshot(|| postcard::take_from_bytes::<S>(state))
-        .map_err(|e| SnapshotError::State(e.to_string()))?;
+    let (s, rest) =
+        crate::domain::binary::reading_snapshot(|| postcard::take_from_bytes::<S>(state))
+            .map_err(|e| SnapshotError::State(e.to_string()))?;
     if !rest.is_empty() {
         return Err(SnapshotError::State(format!(
             "{} bytes left after the state",
@@ -437,7 +438,10 @@ pub struct Decoded<S> {
 
 /// Reads `<dir>/state.snapshot`, checks its header and keyed checksum, and decodes the state
 /// (the checks that need no store). [`Decoded::at`] does the rest.
-pub fn read<S: DeserializeOwned>(dir: &Path, key: &SnapshotKey) -> Result<Decoded<S>, SnapshotError> {
+pub fn read<S: DeserializeOwned>(
+    dir: &Path,
+    key: &SnapshotKey,
+) -> Result<Decoded<S>, SnapshotError> {
     let p = path(dir);
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,

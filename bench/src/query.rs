@@ -173,7 +173,7 @@ pub fn run(a: &QueryArgs) -> Result<Outcome, CliError> {
     let mut build_seconds = 0.0;
     if empty {
         let t = Instant::now();
-        let n = fill(&dir, a.entries, a.batch)?;
+        let (_, n) = fill(&dir, a.entries, a.batch)?;
         build_seconds = t.elapsed().as_secs_f64();
         eprintln!("built a ledger of {n} entries in {build_seconds:.1} s");
     }

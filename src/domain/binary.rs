@@ -126,11 +126,7 @@ pub(crate) fn deserialize_id<'de, D: Deserializer<'de>>(d: D) -> Result<Id, D::E
             Ok(id)
         }
         IdRef::Seen(n) => IDS_READ
-            .with(|t| {
-                t.borrow()
-                    .as_ref()
-                    .and_then(|t| t.get(n as usize).cloned())
-            })
+            .with(|t| t.borrow().as_ref().and_then(|t| t.get(n as usize).cloned()))
             .ok_or_else(|| D::Error::custom(format!("id number {n} comes before its text"))),
     }
 }
@@ -359,7 +355,12 @@ mod tests {
         let table = writing_snapshot(|| postcard::to_allocvec(&ids)).unwrap();
         // Text the first time (variant 0, length, bytes), a number after (variant 1, n).
         assert_eq!(table, [4, 0, 2, b'S', b'1', 0, 2, b'S', b'2', 1, 0, 1, 0]);
-        assert_eq!(plain, [4, 2, b'S', b'1', 2, b'S', b'2', 2, b'S', b'1', 2, b'S', b'1']);
+        assert_eq!(
+            plain,
+            [
+                4, 2, b'S', b'1', 2, b'S', b'2', 2, b'S', b'1', 2, b'S', b'1'
+            ]
+        );
         // docs/FORMAT.md §1.11's example.
         let example = writing_snapshot(|| postcard::to_allocvec(&ids[..3])).unwrap();
         assert_eq!(example, [3, 0, 2, 0x53, 0x31, 0, 2, 0x53, 0x32, 1, 0]);
@@ -377,7 +378,10 @@ mod tests {
         // (postcard keeps no message of a custom error: these are refusals, not texts.)
         let read = |b: &[u8]| reading_snapshot(|| postcard::from_bytes::<Vec<Id>>(b));
         assert!(read(&[1, 1, 0]).is_err(), "a number before its text");
-        assert!(read(&[2, 0, 1, b'a', 1, 1]).is_err(), "a number past the table");
+        assert!(
+            read(&[2, 0, 1, b'a', 1, 1]).is_err(),
+            "a number past the table"
+        );
         assert!(read(&[1, 0, 3, b'a', b' ', b'b']).is_err(), "not an id");
         assert!(read(&[1, 2, 0]).is_err(), "no such variant");
         let ok = read(&[2, 0, 1, b'a', 1, 0]).unwrap();

@@ -82,9 +82,7 @@ impl Ledger {
         let early = match (&existing, opts.full_check) {
             (Ok(Some(k)), false) => {
                 let (dir, key) = (dir.to_path_buf(), snapshot::SnapshotKey::of(k));
-                Background::start("snapshot-read", move || {
-                    snapshot::read::<State>(&dir, &key)
-                })
+                Background::start("snapshot-read", move || snapshot::read::<State>(&dir, &key))
             }
             _ => None,
         };
@@ -297,7 +295,10 @@ struct Background<T>(Option<std::thread::JoinHandle<T>>);
 impl<T: Send + 'static> Background<T> {
     /// `None` if no thread could be started: the caller does the work itself.
     fn start(name: &str, f: impl FnOnce() -> T + Send + 'static) -> Option<Background<T>> {
-        let h = std::thread::Builder::new().name(name.into()).spawn(f).ok()?;
+        let h = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .ok()?;
         Some(Background(Some(h)))
     }
 
