@@ -177,12 +177,6 @@ pub(crate) fn fill(dir: &Path, entries: u64, batch: usize) -> Result<(u64, u64),
     Ok((held, written))
 }
 
-/// Entries one filling process appends before it exits and the next one continues. sled keeps
-/// memory for what a process wrote (heaptrack of a 50k-entry fill: a 326 MB heap peak, over
-/// 90 % of it in sled's tree nodes, and most of it not freed when the store is dropped), about
-/// 6 KB per entry: a 10M fill in one process outgrew a 24 GiB machine.
-const FILL_PER_PROCESS: u64 = 500_000;
-
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -191,10 +185,16 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-/// Runs the benchmark: fill a fresh ledger, then measure its rebuild, each in a child
-/// process of its own (`fill_into`, `existing`), so that the peak memory is the reopen's
+/// Runs the benchmark: fill a fresh ledger, then measure its rebuild, each in child
+/// processes of their own (`fill_into`, `existing`), so that the peak memory is the reopen's
 /// alone and no measurement shares the machine's memory with what the fill left allocated
 /// (at 10M entries the filling process kept 9 GiB after closing its ledger).
+///
+/// The fill itself runs in processes of `per_process` entries each, every one continuing the
+/// ledger where the last left it: sled keeps memory for what a process wrote (heaptrack of a
+/// 50k-entry fill: a 326 MB heap peak, over 90 % of it in sled's tree nodes, most of it not
+/// freed when the store is dropped; sled issues 986, 1036 and 1093), about 6 KB per entry,
+/// and a 10M fill in one process outgrew a 24 GiB machine.
 pub fn run(
     entries: u64,
     batch: usize,
@@ -203,6 +203,7 @@ pub fn run(
     keep: bool,
     from_snapshot: bool,
     fill_into: Option<&Path>,
+    per_process: u64,
 ) -> Result<Outcome, CliError> {
     if let Some(d) = existing {
         return if from_snapshot {
@@ -245,7 +246,7 @@ pub fn run(
     let fill_started = Instant::now();
     let mut target = 0;
     while target < entries {
-        target = entries.min(target + FILL_PER_PROCESS);
+        target = entries.min(target + per_process);
         let status = std::process::Command::new(&exe)
             .args(["rebuild", "--fill-into"])
             .arg(&scratch.0)
@@ -263,13 +264,13 @@ pub fn run(
             )));
         }
     }
-    if entries > FILL_PER_PROCESS {
+    if entries > per_process {
         let t = fill_started.elapsed();
         eprintln!(
             "filled {entries} entries in {:.1} s ({:.0} entries/s, {} processes)",
             secs(t),
             rate(entries, t),
-            entries.div_ceil(FILL_PER_PROCESS)
+            entries.div_ceil(per_process)
         );
     }
     let mut result = Ok(Outcome::Ok);
