@@ -90,9 +90,9 @@ fn duty_of(state: &State, t: &Teacher, as_of: NaiveDate) -> Option<TeacherDuty> 
     let tenure_reached_on = add_years(home.since, policy.eligible_tenure_years);
     let tenure_met = tenure_reached_on.is_some_and(|d| d <= as_of);
     let on_dispatch = state
-        .dispatches_of(t.id.as_str())
-        .into_iter()
-        .find(|d| d.serving_on(as_of))
+        .dispatches_of_record(t)
+        .filter(|d| d.serving_on(as_of))
+        .min_by_key(|d| (d.start_date, d.seq))
         .map(|d| d.id.clone());
     let retirement_date = t.retirement.at(as_of).copied().flatten();
     let exempt = retirement_date

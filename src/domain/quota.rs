@@ -170,10 +170,11 @@ pub fn school_quota(
             not_eligible.push((t.id.clone(), NotEligible::TenureShort(reached)));
             continue;
         }
+        // The first by start (as `dispatches_of` orders them) of those serving on the eve.
         let open = state
-            .dispatches_of(t.id.as_str())
-            .into_iter()
-            .find(|d| d.serving_on(eve));
+            .dispatches_of_record(t)
+            .filter(|d| d.serving_on(eve))
+            .min_by_key(|d| (d.start_date, d.seq));
         if let Some(d) = open {
             not_eligible.push((t.id.clone(), NotEligible::OnDispatch(d.id.clone())));
             continue;

@@ -272,6 +272,17 @@ impl State {
         v
     }
 
+    /// The dispatches of a teacher record (as [`State::dispatches_of`], by dispatch id, not
+    /// sorted): for a caller already holding the record, without looking it up again.
+    pub fn dispatches_of_record<'a>(
+        &'a self,
+        t: &'a Teacher,
+    ) -> impl Iterator<Item = &'a Dispatch> {
+        t.dispatches
+            .iter()
+            .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
+    }
+
     /// The teachers with a home post at `school` on some date (registration or transfer),
     /// by id: a superset of its teachers on any one date, which callers filter with
     /// `home.at(date)`.
