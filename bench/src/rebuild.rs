@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::RebuildArgs;
 use rotaledger::cli::{CliError, Outcome, progress};
 use rotaledger::ledger::{Ledger, LedgerError, LedgerOptions};
 use rotaledger::log::{Entry, Store};
@@ -195,16 +196,14 @@ fn rate(n: u64, d: Duration) -> f64 {
 /// 50k-entry fill: a 326 MB heap peak, over 90 % of it in sled's tree nodes, most of it not
 /// freed when the store is dropped; sled issues 986, 1036 and 1093), about 6 KB per entry,
 /// and a 10M fill in one process outgrew a 24 GiB machine.
-pub fn run(
-    entries: u64,
-    batch: usize,
-    dir: Option<&Path>,
-    existing: Option<&Path>,
-    keep: bool,
-    from_snapshot: bool,
-    fill_into: Option<&Path>,
-    per_process: u64,
-) -> Result<Outcome, CliError> {
+pub fn run(a: &RebuildArgs) -> Result<Outcome, CliError> {
+    let (entries, batch, per_process) = (a.entries, a.batch, a.fill_per_process);
+    let (dir, existing, fill_into) = (
+        a.dir.as_deref(),
+        a.existing.as_deref(),
+        a.fill_into.as_deref(),
+    );
+    let (keep, from_snapshot) = (a.keep, a.from_snapshot);
     if let Some(d) = existing {
         return if from_snapshot {
             measure_restart(d)

@@ -80,7 +80,7 @@ impl Ledger {
         // restart's work) on a thread of its own while sled opens; its position in the log
         // is checked once the store is open (`rebuild`).
         let early = match (&existing, opts.full_check) {
-            (Ok(Some(k)), false) => {
+            (Ok(Some(k)), false) if store_free(dir) => {
                 let (dir, key) = (dir.to_path_buf(), snapshot::SnapshotKey::of(k));
                 Background::start("snapshot-read", move || snapshot::read::<State>(&dir, &key))
             }
@@ -288,6 +288,13 @@ impl Ledger {
     }
 }
 
+/// Whether no other process holds the store in `dir` (sled's lock on its `db` file, taken
+/// and let go here at once). A second start over a store in use then fails on the lock as
+/// before, without first reading and decoding a state snapshot that can be gigabytes.
+fn store_free(dir: &Path) -> bool {
+    std::fs::File::open(dir.join("db")).is_ok_and(|f| fs2::FileExt::try_lock_exclusive(&f).is_ok())
+}
+
 /// Work started early in [`Ledger::open`] on a thread of its own; joined when dropped, so
 /// an open that fails midway leaves no thread behind.
 struct Background<T>(Option<std::thread::JoinHandle<T>>);
@@ -320,8 +327,8 @@ impl<T> Drop for Background<T> {
 }
 
 /// Rebuilds the state for [`Ledger::open`]: from the state snapshot if there is a usable one
-/// (and `opts` allow it; `read`: the snapshot already read and decoded), replaying and verifying only the entries after it, else from the
-/// whole log. Returns the state, the report, and the position whose prefix still needs the
+/// (and `opts` allow it; `read`: the snapshot already read and decoded), replaying and
+/// verifying only the entries after it, else from the whole log. Returns the state, the report, and the position whose prefix still needs the
 /// background check.
 fn rebuild(
     dir: &Path,
@@ -638,4 +645,28 @@ pub(super) fn snapshot_failure(context: &str, e: snapshot::SnapshotError) -> Led
         _ => StorageKind::Internal,
     };
     StorageError::new(kind, context, e).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_in_use_is_seen_before_its_snapshot_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            !store_free(dir.path()),
+            "no store yet: nothing to read early"
+        );
+        let ledger = Ledger::open(dir.path(), LedgerOptions::default()).unwrap();
+        assert!(!store_free(dir.path()), "held by the open ledger");
+        ledger.shutdown();
+        drop(ledger);
+        // sled lets go of its lock when its last handle drops, which its threads may delay.
+        let free = (0..250).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            store_free(dir.path())
+        });
+        assert!(free, "free once the ledger is closed");
+    }
 }
