@@ -193,8 +193,9 @@ pub struct RebuildArgs {
     #[arg(long, requires = "existing")]
     pub from_snapshot: bool,
     /// Entries each filling process appends before it exits and the next one continues the
-    /// ledger: sled keeps about 6 KB of memory per entry a process wrote (much of it not
-    /// freed until the process ends), so a province-sized fill runs in several processes.
+    /// ledger: in appends of 1000 events, sled keeps about 6 KB of memory per entry a process
+    /// wrote (much of it not freed until the process ends), so a province-sized fill runs in
+    /// several processes.
     #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub fill_per_process: u64,
     /// Internal: fill the ledger in this directory up to --entries and exit (the fill runs in
