@@ -15,7 +15,8 @@
 //! written through
 //! [`AtomicFile`](crate::atomic::AtomicFile): a crash mid-write leaves the previous snapshot.
 //!
-//! [`load`] accepts a snapshot only if its checksum and versions match and its position is a
+//! [`read`] (then [`Decoded::at`]) accepts a snapshot only if its checksum and versions match
+//! and its position is a
 //! position of *this* log: `size <= head.size`, the stored entry `size - 1` has the recorded
 //! hash, and the stored Merkle nodes give the recorded frontier and root at `size`. The ledger
 //! then verifies the entries `size..head` on top of it (chain and Merkle root at the head).
@@ -127,7 +128,7 @@ pub struct Written {
     pub elapsed: Duration,
 }
 
-/// A snapshot accepted by [`load`].
+/// A snapshot accepted by [`read`] and [`Decoded::at`].
 #[derive(Debug)]
 pub struct Loaded<S> {
     /// Where it was taken (checked against the store).
@@ -412,17 +413,6 @@ pub fn decode<S: DeserializeOwned>(state: &[u8]) -> Result<S, SnapshotError> {
 /// The last 32 bytes as an array (`bytes` is at least that long: `parse` checked it).
 fn arr32(b: &[u8]) -> &[u8; 32] {
     b.first_chunk::<32>().unwrap_or(&[0; 32])
-}
-
-/// Loads `<dir>/state.snapshot` if it is a snapshot of the log in `store` (whose checked head
-/// is `head`) written by this version under `key`; see the module doc for what is checked.
-pub fn load<S: DeserializeOwned>(
-    dir: &Path,
-    store: &Store,
-    head: Head,
-    key: &SnapshotKey,
-) -> Result<Loaded<S>, SnapshotError> {
-    read(dir, key)?.at(store, head)
 }
 
 /// A snapshot read and decoded but not yet checked against a store: what [`read`] can do

@@ -133,6 +133,19 @@ fn stream_from(from: u64) -> (Vec<String>, u64) {
     }
 }
 
+/// The filler's first `n` entries, and the number of teachers they name (the last perhaps in
+/// part).
+pub(crate) fn first_entries(n: u64) -> (Vec<String>, u64) {
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    let (mut v, mut next) = stream_from(0);
+    while v.len() < n {
+        v.extend(teacher(next));
+        next += 1;
+    }
+    v.truncate(n);
+    (v, next)
+}
+
 /// Fills the ledger in `dir` up to `entries` domain entries through the real [`Ledger`], in
 /// appends of `batch` events (the rules checked, the stored form as in production), with a
 /// progress bar on stderr; a ledger already holding some of them is continued where it
@@ -471,20 +484,9 @@ impl Drop for Scratch {
 mod tests {
     use super::*;
 
-    /// The whole stream, generated from the start, up to `n` entries.
-    fn from_start(n: usize) -> Vec<String> {
-        let (mut v, mut next) = stream_from(0);
-        while v.len() < n {
-            v.extend(teacher(next));
-            next += 1;
-        }
-        v.truncate(n);
-        v
-    }
-
     #[test]
     fn a_fill_continues_exactly_where_the_ledger_stands() {
-        let whole = from_start(600);
+        let (whole, _) = first_entries(600);
         // Inside the schools and groups, at their end, and at every place in a teacher's seven.
         for from in [0, 1, 449, 450, 451, 456, 457, 458, 500, 599] {
             let (mut v, mut next) = stream_from(from as u64);

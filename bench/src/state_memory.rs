@@ -15,7 +15,7 @@ use clap::Args;
 use rotaledger::cli::{CliError, Outcome};
 use rotaledger::domain::{Meta, State};
 
-use crate::rebuild::{proc_status_kib, schools, teacher};
+use crate::rebuild::{first_entries, proc_status_kib};
 
 /// Flags of `rotaledger-bench state`.
 #[derive(Debug, Args)]
@@ -34,13 +34,7 @@ pub fn run(a: &StateArgs) -> Result<Outcome, CliError> {
     if a.entries == 0 {
         return Err(CliError("need --entries >= 1".into()));
     }
-    let mut payloads = schools();
-    let mut next = 0u64;
-    while (payloads.len() as u64) < a.entries {
-        payloads.extend(teacher(next));
-        next += 1;
-    }
-    payloads.truncate(usize::try_from(a.entries).unwrap_or(usize::MAX));
+    let (payloads, next) = first_entries(a.entries);
     let json: usize = payloads.iter().map(String::len).sum();
     let actor: Arc<str> = Arc::from("bench");
     let t0 = chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default();
