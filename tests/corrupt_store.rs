@@ -21,11 +21,11 @@ fn with_db(data: &Path, edit: impl FnOnce(&sled::Db)) {
     db.flush().unwrap();
 }
 
-/// A store of 8 entries (so the whole Merkle tree is one stored node, level 3), closed
-/// gracefully: with a state snapshot at 8.
+/// A store of 16 entries (so the whole Merkle tree is one stored node, level 4, the lowest
+/// level the store keeps), closed gracefully: with a state snapshot at 16.
 async fn build(data: &Path) {
     let l = Ledger::open(data, LedgerOptions::default()).unwrap();
-    for i in 0..8 {
+    for i in 0..16 {
         l.append("tester", &format!("r{i}"), None, vec![school_event(i)])
             .await
             .unwrap();
@@ -58,7 +58,7 @@ fn damages() -> Vec<(&'static str, Damage, &'static str, bool)> {
             "deleted Merkle node",
             |d| {
                 with_db(d, |db| {
-                    assert!(db.remove(node_key(3, 0)).unwrap().is_some());
+                    assert!(db.remove(node_key(4, 0)).unwrap().is_some());
                 })
             },
             "Merkle",
@@ -207,7 +207,7 @@ async fn serve_refuses_a_damaged_store() {
     // most with its checksums; damage that misses live data leaves the same log. Either the
     // offline verifier still sees exactly the clean log, or `serve` refuses the store.
     let clean_line = verify_line(&clean);
-    assert!(clean_line.contains("8 entries"), "{clean_line}");
+    assert!(clean_line.contains("16 entries"), "{clean_line}");
     let len = std::fs::metadata(clean.join("db")).unwrap().len() as usize;
     let (mut refused, mut harmless) = (0, 0);
     for k in 0..20 {
@@ -335,7 +335,7 @@ async fn the_background_check_fails_the_ledger() {
     });
     let snap = std::fs::read(snapshot::path(&data)).unwrap();
     let l = retry_while_locked(|| Ledger::open(&data, LedgerOptions::default())).unwrap();
-    assert_eq!(l.open_report().snapshot, Some(8));
+    assert_eq!(l.open_report().snapshot, Some(16));
     let Integrity::Failed(f) = l.wait_integrity() else {
         panic!("the damage was not found");
     };

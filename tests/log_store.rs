@@ -493,6 +493,15 @@ fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
     }
     let store = w.store();
     let size = hashes.len() as u64;
+    // Every past root from the store's nodes, the stored levels and the ones recomputed from
+    // the entries below them alike.
+    for s in 0..=size {
+        assert_eq!(
+            root(&crate::util::profile(), s, store.as_ref()).unwrap(),
+            roots[s as usize],
+            "root of size {s} from the store"
+        );
+    }
     for (i, h) in hashes.iter().enumerate() {
         let proof =
             inclusion_proof(&crate::util::profile(), i as u64, size, store.as_ref()).unwrap();
@@ -523,10 +532,11 @@ fn merkle_tree_is_maintained_on_append_and_serves_proofs() {
 #[test]
 fn damaged_tree_state_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
-    fill(dir.path(), 8);
+    fill(dir.path(), 16);
     tamper(dir.path(), |db| {
-        // The perfect subtree over leaves 0..8 is the frontier of size 8.
-        let mut k = vec![b't', 3];
+        // The perfect subtree over leaves 0..16 is the frontier of size 16, and the lowest
+        // level the store keeps (docs/FORMAT.md §2.7).
+        let mut k = vec![b't', 4];
         k.extend_from_slice(&0u64.to_be_bytes());
         let mut v = db.get(&k).unwrap().unwrap().to_vec();
         v[0] ^= 1;

@@ -29,7 +29,7 @@ use crate::measure::{
 
 /// The floor's keys: the shapes and sizes of the store's keys as docs/FORMAT.md §1.4 lays them
 /// out (entry: `"e" || be64(seq)`, 9 bytes; Merkle node: `"t" || level || be64(index)`, 10
-/// bytes; idempotency record: `"r" || actor || 0x00 || request_id`; head: `"m:head"`), written
+/// bytes, at the levels §2.7 keeps; idempotency record: `"r" || actor || 0x00 || request_id`; head: `"m:head"`), written
 /// by the floor into a sled database of its own. They are built here, not borrowed from the
 /// store, because the floor measures raw sled with the same work, not the store's code.
 mod floor_keys {
@@ -197,9 +197,10 @@ pub(crate) fn measure_floor(
             for _ in 0..per_append {
                 value[..8].copy_from_slice(&seq.to_be_bytes());
                 b.insert(&floor_keys::entry(seq)[..], &value[..]);
+                // The nodes the entry completes at the levels the store keeps (FORMAT.md
+                // §2.7: level 4 and above).
                 let node = *blake3::hash(&seq.to_be_bytes()).as_bytes();
-                b.insert(&floor_keys::node(0, seq)[..], &node[..]);
-                for l in 1..=seq.trailing_ones() {
+                for l in 4..=seq.trailing_ones() {
                     b.insert(
                         &floor_keys::node(l as u8, ((seq + 1) >> l) - 1)[..],
                         &node[..],

@@ -49,6 +49,23 @@ pub struct ServerArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Run only the named scenario (repeat for several), e.g. to profile the server under
+    /// one load; the targets' ratios are printed only when all four ran.
+    #[arg(long, value_name = "SCENARIO", value_parser = scenario_name)]
+    pub only: Vec<String>,
+}
+
+/// A scenario's name, checked against [`SPECS`] so a typo is refused before anything runs.
+fn scenario_name(s: &str) -> Result<String, String> {
+    if SPECS.iter().any(|spec| spec.name == s) {
+        Ok(s.to_string())
+    } else {
+        let names: Vec<&str> = SPECS.iter().map(|spec| spec.name).collect();
+        Err(format!(
+            "no scenario {s:?}; the scenarios are {}",
+            names.join(", ")
+        ))
+    }
 }
 
 /// The call a scenario's clients make.
@@ -217,6 +234,9 @@ pub fn run(a: &ServerArgs) -> Result<Outcome, CliError> {
     let setup_entries = schools().len() as u64;
     let mut acknowledged = setup_entries;
     for (tag, spec) in SPECS.iter().enumerate() {
+        if !a.only.is_empty() && !a.only.iter().any(|n| n == spec.name) {
+            continue;
+        }
         let (s, errs) = rt.block_on(scenario(&server, &token, spec, tag, limits))?;
         acknowledged += s.calls.entries;
         first_errors.extend(errs);

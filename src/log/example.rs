@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::entry::{ENTRY_HASH_DOMAIN, Entry, GENESIS_HASH, encode_body, entry_hash};
 use super::export::{export_store, verify_export};
-use super::store::{Head, RequestRecord, Store, entry_key, node_key, request_key};
+use super::store::{Head, RequestRecord, Store, entry_key, request_key, stage_nodes};
 use super::{PassThrough, Writer, fingerprint};
 use crate::crypto::Profile;
 use crate::merkle::{Blake3, CompactRange, TreeHasher};
@@ -147,9 +147,7 @@ fn build(profile: Profile) -> Built {
             let body = encode_body(seq, recorded_at, actor, request_id, &p);
             let e = Entry::seal(profile, seq, head.hash, body);
             batch.insert(&entry_key(seq)[..], e.to_stored());
-            for n in tree.append(&e.hash).unwrap() {
-                batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
-            }
+            stage_nodes(&mut batch, &tree.append(&e.hash).unwrap());
             head = Head {
                 size: seq + 1,
                 hash: e.hash,

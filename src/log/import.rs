@@ -3,7 +3,7 @@
 //! the restored store is the same log (same size, head hash and root) and a server started
 //! on it answers retries of old appends as the original did.
 //!
-//! The keys and values written are the writer's own ([`entry_key`], [`node_key`],
+//! The keys and values written are the writer's own ([`entry_key`], [`stage_nodes`],
 //! [`request_key`], [`RequestRecord`]) and every batch goes through [`Store::commit`], so the
 //! durability contract and the key layout live in one place. Batches end on append
 //! boundaries, so a restore cut short never leaves an entry without its idempotency record.
@@ -16,7 +16,7 @@ use std::io::BufRead;
 
 use super::entry::Entry;
 use super::export::{ExportError, Line, parse_hash, read_header, verify_export};
-use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
+use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key, stage_nodes};
 use super::verify::{Failure, Verifier};
 use crate::crypto::Profile;
 use crate::merkle::CompactRange;
@@ -191,10 +191,7 @@ impl Restorer<'_> {
             .tree
             .append(&entry.hash)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        for n in nodes {
-            self.batch
-                .insert(&node_key(n.level, n.index)[..], &n.hash[..]);
-        }
+        stage_nodes(&mut self.batch, &nodes);
         self.in_batch += 1;
         Ok(())
     }

@@ -24,7 +24,7 @@ use crate::metrics::Histogram;
 
 use super::entry::{Entry, GENESIS_HASH, Hash};
 use crate::crypto::Profile;
-use crate::merkle::{CompactRange, NodeSource, TreeHasher};
+use crate::merkle::{CompactRange, Node, NodeSource, TreeHasher};
 
 /// Key prefix of entries: `b'e' || seq_be64`.
 pub const ENTRY_PREFIX: u8 = b'e';
@@ -669,10 +669,74 @@ pub fn node_key(level: u8, index: u64) -> [u8; 10] {
     k
 }
 
-/// The store serves the Merkle tree's perfect-subtree hashes.
+/// The lowest level of the Merkle tree whose nodes are stored (docs/FORMAT.md §2.7). The
+/// nodes below it cover at most `2^LOWEST_STORED_LEVEL / 2` entries each and are recomputed
+/// from those entries' stored hashes when a proof or a root needs them: storing them would
+/// cost two sled keys per entry (15 of every 16 nodes), the largest part of the append
+/// path's storage work, to save at most 15 entry reads per proof.
+pub const LOWEST_STORED_LEVEL: u8 = 4;
+
+/// Puts into `batch` the nodes an append completed that the store keeps (those at
+/// [`LOWEST_STORED_LEVEL`] and above). Every writer of the store (the append path, the
+/// import of an export, the worked example) stages its nodes through here.
+pub fn stage_nodes(batch: &mut sled::Batch, nodes: &[Node]) {
+    for n in nodes.iter().filter(|n| n.level >= LOWEST_STORED_LEVEL) {
+        batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
+    }
+}
+
+impl Store {
+    /// Node `(level, index)` below [`LOWEST_STORED_LEVEL`], folded from the stored hashes of
+    /// the `2^level` entries it covers; an error if any of them is not stored.
+    fn computed_node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        let missing =
+            |why: String| StoreError::Corrupt(format!("Merkle node ({level}, {index}) {why}"));
+        let width = 1u64 << level;
+        let first = index
+            .checked_mul(width)
+            .filter(|f| f.checked_add(width).is_some())
+            .ok_or_else(|| missing("is past the largest possible tree".into()))?;
+        // Leaf hashes, then pairs folded level by level (a perfect subtree, so always pairs).
+        let mut hashes: Vec<Hash> = Vec::with_capacity(width as usize);
+        for (k, item) in self.raw_range(first, first + width).enumerate() {
+            let (seq, v) = item?;
+            if seq != first + k as u64 {
+                break;
+            }
+            let stored: Hash = v
+                .get(32..64)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("entry {seq} is shorter than its hashes"))
+                })?;
+            hashes.push(self.profile.hash_leaf(&stored));
+        }
+        if hashes.len() as u64 != width {
+            return Err(missing(format!(
+                "is missing: entry {} is not stored",
+                first + hashes.len() as u64
+            )));
+        }
+        while hashes.len() > 1 {
+            hashes = hashes
+                .chunks_exact(2)
+                .map(|p| self.profile.hash_children(&p[0], &p[1]))
+                .collect();
+        }
+        hashes
+            .pop()
+            .ok_or_else(|| missing("covers no entry".into()))
+    }
+}
+
+/// The store serves the Merkle tree's perfect-subtree hashes: those at
+/// [`LOWEST_STORED_LEVEL`] and above as stored, those below recomputed from the entries.
 impl NodeSource for Store {
     type Error = StoreError;
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        if level < LOWEST_STORED_LEVEL {
+            return self.computed_node(level, index);
+        }
         match self.db.get(node_key(level, index))? {
             Some(v) => v.as_ref().try_into().map_err(|_| {
                 StoreError::Corrupt(format!("Merkle node ({level}, {index}) is not 32 bytes"))

@@ -31,7 +31,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{oneshot, watch};
 
 use super::entry::{Entry, Hash, check_id, encode_body, format_time};
-use super::store::{Head, RequestRecord, Store, StoreError, entry_key, node_key, request_key};
+use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key, stage_nodes};
 use crate::crypto::Profile;
 use crate::merkle::CompactRange;
 use crate::merkle::RecentNodes;
@@ -445,9 +445,7 @@ fn run<S: Sequencer>(
                         batch.insert(&entry_key(e.seq)[..], e.to_stored());
                         match tree.append(&e.hash) {
                             Ok(nodes) => {
-                                for n in &nodes {
-                                    batch.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
-                                }
+                                stage_nodes(&mut batch, &nodes);
                                 recent.extend(&nodes);
                             }
                             // 2^64 entries: unreachable in practice, refused rather than panic.
