@@ -459,6 +459,12 @@ impl<S> Decoded<S> {
     }
 }
 
+/// How long the snapshot thread rests after a background write, as a multiple of the write's
+/// own duration: at most one tenth of the time is spent writing snapshots. A snapshot costs
+/// the whole state (at 10M entries about 1.5 GB and several seconds), so "every N entries"
+/// alone would have a bulk load at province scale rewriting it without pause.
+pub const REST_PER_WRITE: u32 = 9;
+
 /// Writes snapshots in the background as the log grows: at most one at a time, on a thread
 /// of its own, so the writer thread only hands over an `Arc` of the committed state (an O(1)
 /// clone) and never waits for serialization or disk.
@@ -469,6 +475,10 @@ pub struct Scheduler<S> {
     every: u64,
     /// Size of the newest snapshot on disk (written or loaded); 0 for none.
     last: Arc<AtomicU64>,
+    /// When the next background snapshot may start, in microseconds after `epoch`: the last
+    /// one's end plus [`REST_PER_WRITE`] times its duration (see [`Scheduler::committed`]).
+    not_before: Arc<AtomicU64>,
+    epoch: Instant,
     /// A job is queued or running.
     busy: Arc<AtomicBool>,
     /// Set when snapshots must no longer be written (the log failed its check).
@@ -488,16 +498,31 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
         last: u64,
         key: SnapshotKey,
     ) -> Result<Scheduler<S>, SnapshotError> {
+        Scheduler::resting(dir, store, (every, last), key, REST_PER_WRITE)
+    }
+
+    /// [`Scheduler::start`] with the rest after a write set to `rest_per_write` times its
+    /// duration.
+    fn resting(
+        dir: &Path,
+        store: Arc<Store>,
+        (every, last): (u64, u64),
+        key: SnapshotKey,
+        rest_per_write: u32,
+    ) -> Result<Scheduler<S>, SnapshotError> {
         let (tx, rx) = mpsc::sync_channel::<(Head, S)>(1);
         let last = Arc::new(AtomicU64::new(last));
         let busy = Arc::new(AtomicBool::new(false));
+        let not_before = Arc::new(AtomicU64::new(0));
+        let epoch = Instant::now();
         let thread = {
-            let (to, store, last, busy, key) = (
+            let (to, store, last, busy, key, not_before) = (
                 dir.to_path_buf(),
                 store.clone(),
                 last.clone(),
                 busy.clone(),
                 key.clone(),
+                not_before.clone(),
             );
             std::thread::Builder::new()
                 .name("rotaledger-snapshot".into())
@@ -508,6 +533,12 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
                         match r {
                             Ok(w) => {
                                 last.store(w.size, Ordering::Release);
+                                let rest = w.elapsed.saturating_mul(rest_per_write);
+                                let until = epoch.elapsed().saturating_add(rest);
+                                not_before.store(
+                                    u64::try_from(until.as_micros()).unwrap_or(u64::MAX),
+                                    Ordering::Release,
+                                );
                                 tracing::info!(
                                     entries = w.size,
                                     bytes = w.bytes,
@@ -533,6 +564,8 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
             store,
             every,
             last,
+            not_before,
+            epoch,
             busy,
             halted: Arc::new(AtomicBool::new(false)),
             tx: Mutex::new(Some(tx)),
@@ -542,16 +575,24 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
 
     /// Called after every durable commit with the committed head and state: hands them to
     /// the snapshot thread if a snapshot is due and none is in progress. Never blocks.
-    pub fn committed(&self, head: Head, state: &S)
+    ///
+    /// Due: `every` entries committed since the newest snapshot, and the rest after the last
+    /// background write over ([`REST_PER_WRITE`] times its duration), so that the thread
+    /// writes at most a tenth of the time however large the state; a due snapshot that falls
+    /// in the rest is taken at the first commit after it.
+    /// Returns whether a snapshot was handed over.
+    pub fn committed(&self, head: Head, state: &S) -> bool
     where
         S: Clone,
     {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
         if self.every == 0
             || head.size < self.last.load(Ordering::Acquire).saturating_add(self.every)
+            || now < self.not_before.load(Ordering::Acquire)
             || self.halted.load(Ordering::Acquire)
             || self.busy.swap(true, Ordering::AcqRel)
         {
-            return;
+            return false;
         }
         let sent = match self.tx.lock() {
             Ok(tx) => tx
@@ -562,6 +603,7 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
         if !sent {
             self.busy.store(false, Ordering::Release);
         }
+        sent
     }
 
     /// Writes a snapshot of `state` at `head` now, on this thread (graceful shutdown), unless
@@ -630,6 +672,68 @@ mod tests {
             },
             frontier: (0..size.count_ones()).map(|i| [i as u8; 32]).collect(),
         }
+    }
+
+    /// A store holding `n` entries, and the head after each.
+    fn store_of(dir: &Path, n: usize) -> (Arc<Store>, Vec<Head>) {
+        use crate::log::{AppendRequest, PassThrough, Writer, fingerprint};
+        let store = Arc::new(Store::open(dir).unwrap());
+        let w = Writer::start(store.clone(), Head::empty(store.profile()), PassThrough).unwrap();
+        let heads = (0..n)
+            .map(|i| {
+                let p = serde_json::value::RawValue::from_string(format!("{{\"i\":{i}}}")).unwrap();
+                w.append_blocking(AppendRequest {
+                    actor: "t".into(),
+                    request_id: format!("r{i}"),
+                    fingerprint: fingerprint([p.get().as_bytes()]),
+                    expected_size: None,
+                    input: vec![p],
+                })
+                .unwrap()
+                .head
+            })
+            .collect();
+        drop(w);
+        (store, heads)
+    }
+
+    /// Waits (at most 10 s) until the scheduler's newest snapshot is at `size` and its
+    /// thread is idle again.
+    fn wait_for(s: &Scheduler<Vec<u8>>, size: u64) {
+        let t = Instant::now();
+        while s.last() != size || s.busy.load(Ordering::Acquire) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no snapshot at {size}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_background_write_is_followed_by_a_rest_in_proportion() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, heads) = store_of(dir.path(), 3);
+        let state = vec![1u8; 1000];
+        // A rest of a million times the write: nothing more in this test's lifetime.
+        let s = Scheduler::resting(dir.path(), store.clone(), (1, 0), KEY, 1_000_000).unwrap();
+        assert!(s.committed(heads[0], &state));
+        wait_for(&s, 1);
+        assert!(
+            !s.committed(heads[1], &state),
+            "a snapshot started during the rest"
+        );
+        assert!(
+            !s.committed(heads[2], &state),
+            "a snapshot started during the rest"
+        );
+        s.stop();
+        // No rest: every due commit gets one as soon as the previous is written.
+        let s = Scheduler::resting(dir.path(), store, (1, 1), KEY, 0).unwrap();
+        assert!(s.committed(heads[1], &state));
+        wait_for(&s, 2);
+        assert!(s.committed(heads[2], &state));
+        wait_for(&s, 3);
     }
 
     #[test]

@@ -193,10 +193,10 @@ pub struct RebuildArgs {
     #[arg(long, requires = "existing")]
     pub from_snapshot: bool,
     /// Entries each filling process appends before it exits and the next one continues the
-    /// ledger: in appends of 1000 events, sled keeps about 6 KB of memory per entry a process
-    /// wrote (much of it not freed until the process ends), so a province-sized fill runs in
-    /// several processes.
-    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// ledger (after restarting it from its snapshot). A process holds the state it builds,
+    /// about 360 bytes per entry, plus sled's cache; lower this on a machine with less memory
+    /// than that state.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub fill_per_process: u64,
     /// Internal: fill the ledger in this directory up to --entries and exit (the fill runs in
     /// processes of its own, so the memory they leave behind does not count against the

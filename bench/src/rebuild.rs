@@ -162,6 +162,9 @@ pub(crate) fn fill(dir: &Path, entries: u64, batch: usize) -> Result<(u64, u64),
         dir,
         LedgerOptions {
             background_check: false,
+            // One snapshot, at the end (shutdown): the next process or the measurement
+            // starts from it; one every 100k entries would rewrite the growing state.
+            snapshot_every: 0,
             ..LedgerOptions::default()
         },
     )?;
@@ -205,11 +208,10 @@ fn rate(n: u64, d: Duration) -> f64 {
 /// (at 10M entries the filling process kept 9 GiB after closing its ledger).
 ///
 /// The fill itself runs in processes of `per_process` entries each, every one continuing the
-/// ledger where the last left it: in sled batches of 1000 entries, sled keeps memory for what
-/// a process wrote (heaptrack of a 50k-entry fill: a 326 MB heap peak, over 90 % of it in
-/// sled's tree nodes, most of it not freed when the store is dropped; sled issues 986, 1036
-/// and 1093), about 6 KB per entry, and a 10M fill in one process outgrew a 24 GiB machine.
-/// (In appends of 100 or 300 events it stays bounded: docs/BENCHMARKS.md.)
+/// ledger where the last left it, so that a machine with less memory than the whole state
+/// can still fill it. (Before the store stopped writing the Merkle tree's lowest levels,
+/// sled also kept about 6 KB per entry a process wrote in batches of 1000: docs/BENCHMARKS.md,
+/// "Fewer keys per entry".)
 pub fn run(a: &RebuildArgs) -> Result<Outcome, CliError> {
     let (entries, batch, per_process) = (a.entries, a.batch, a.fill_per_process);
     let (dir, existing, fill_into) = (
