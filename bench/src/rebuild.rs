@@ -331,6 +331,22 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
     let integrity = ledger.wait_integrity();
     let checked = t.elapsed();
     let peak_after_check = peak_rss_kib().unwrap_or(0);
+    // Printed now: the parts measured below hold a second copy of the snapshot's bytes and
+    // state, which a province-sized state may not leave room for.
+    println!(
+        "  restart from the state snapshot    {:>8.2} s  snapshot of {at} entries ({:.1} MiB), {} replayed; peak RSS {} MiB (before {} MiB)",
+        secs(reopen),
+        bytes as f64 / (1024.0 * 1024.0),
+        report.replayed,
+        peak / 1024,
+        before / 1024
+    );
+    println!(
+        "  background check of the prefix    {:>8.2} s  after open ({integrity:?}); peak RSS then {} MiB",
+        secs(checked - reopen),
+        peak_after_check / 1024
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     // Where the restart's time goes: the snapshot's parts again, on their own.
     let t = Instant::now();
     let raw = std::fs::read(rotaledger::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
@@ -355,19 +371,6 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
     let t = Instant::now();
     drop(state);
     let free = t.elapsed();
-    println!(
-        "  restart from the state snapshot    {:>8.2} s  snapshot of {at} entries ({:.1} MiB), {} replayed; peak RSS {} MiB (before {} MiB)",
-        secs(reopen),
-        bytes as f64 / (1024.0 * 1024.0),
-        report.replayed,
-        peak / 1024,
-        before / 1024
-    );
-    println!(
-        "  background check of the prefix    {:>8.2} s  after open ({integrity:?}); peak RSS then {} MiB",
-        secs(checked - reopen),
-        peak_after_check / 1024
-    );
     println!(
         "    its parts, again: read {:.3} s, checksum {:.3} s, position {:.3} s, decode {:.3} s (and freeing the state {:.3} s)",
         secs(read),
