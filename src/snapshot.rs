@@ -16,9 +16,9 @@
 //! [`AtomicFile`](crate::atomic::AtomicFile): a crash mid-write leaves the previous snapshot.
 //!
 //! [`read`] (then [`Decoded::at`]) accepts a snapshot only if its checksum and versions match
-//! and its position is a
-//! position of *this* log: `size <= head.size`, the stored entry `size - 1` has the recorded
-//! hash, and the stored Merkle nodes give the recorded frontier and root at `size`. The ledger
+//! and its position is a position of *this* log: `size <= head.size`, the stored entry
+//! `size - 1` has the recorded hash, and the stored Merkle nodes give the recorded frontier
+//! and root at `size`. The ledger
 //! then verifies the entries `size..head` on top of it (chain and Merkle root at the head).
 //!
 //! This module knows the log (positions) and serde, not the domain: the state type is a
@@ -459,6 +459,11 @@ impl<S> Decoded<S> {
     }
 }
 
+/// `d` in whole microseconds (saturating): how `Scheduler` keeps times in an atomic.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// How long the snapshot thread rests after a background write, as a multiple of the write's
 /// own duration: at most one tenth of the time is spent writing snapshots. A snapshot costs
 /// the whole state (at 10M entries about 1.5 GB and several seconds), so "every N entries"
@@ -534,9 +539,8 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
                             Ok(w) => {
                                 last.store(w.size, Ordering::Release);
                                 let rest = w.elapsed.saturating_mul(rest_per_write);
-                                let until = epoch.elapsed().saturating_add(rest);
                                 not_before.store(
-                                    u64::try_from(until.as_micros()).unwrap_or(u64::MAX),
+                                    micros(epoch.elapsed().saturating_add(rest)),
                                     Ordering::Release,
                                 );
                                 tracing::info!(
@@ -585,10 +589,10 @@ impl<S: Serialize + Send + Sync + 'static> Scheduler<S> {
     where
         S: Clone,
     {
-        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // The clock is read only for a commit that is due by its size.
         if self.every == 0
             || head.size < self.last.load(Ordering::Acquire).saturating_add(self.every)
-            || now < self.not_before.load(Ordering::Acquire)
+            || micros(self.epoch.elapsed()) < self.not_before.load(Ordering::Acquire)
             || self.halted.load(Ordering::Acquire)
             || self.busy.swap(true, Ordering::AcqRel)
         {

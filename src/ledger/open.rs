@@ -328,8 +328,8 @@ impl<T> Drop for Background<T> {
 
 /// Rebuilds the state for [`Ledger::open`]: from the state snapshot if there is a usable one
 /// (and `opts` allow it; `read`: the snapshot already read and decoded), replaying and
-/// verifying only the entries after it, else from the whole log. Returns the state, the report, and the position whose prefix still needs the
-/// background check.
+/// verifying only the entries after it, else from the whole log. Returns the state, the
+/// report, and the position whose prefix still needs the background check.
 fn rebuild(
     dir: &Path,
     store: &Store,

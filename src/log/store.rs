@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::metrics::Histogram;
 
-use super::entry::{Entry, GENESIS_HASH, Hash};
+use super::entry::{Entry, EntryRef, GENESIS_HASH, Hash};
 use crate::crypto::Profile;
 use crate::merkle::{CompactRange, Node, NodeSource, TreeHasher};
 
@@ -703,13 +703,9 @@ impl Store {
             if seq != first + k as u64 {
                 break;
             }
-            let stored: Hash = v
-                .get(32..64)
-                .and_then(|h| h.try_into().ok())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("entry {seq} is shorter than its hashes"))
-                })?;
-            hashes.push(self.profile.hash_leaf(&stored));
+            let e = EntryRef::from_stored(seq, &v)
+                .map_err(|e| StoreError::Corrupt(format!("entry {seq}: {e}")))?;
+            hashes.push(self.profile.hash_leaf(e.hash));
         }
         if hashes.len() as u64 != width {
             return Err(missing(format!(
