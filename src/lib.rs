@@ -23,6 +23,8 @@
 //! - `grpc`, `server`: the gRPC services and the server around the ledger.
 //! - [`http`]: the HTTP face beside gRPC: health, metrics, the JSON API (calling the gRPC
 //!   services themselves).
+//! - [`mirror`]: `serve --follow`: a read-only mirror that copies a primary's log, verifying
+//!   every entry and checkpoint before it serves them, and keeps the evidence of a fork.
 //! - [`metrics`]: counters and histograms in the Prometheus text format.
 //! - [`sheet`]: spreadsheets in: xlsx/ods/CSV rows read, mapped by header and normalised
 //!   into events, the per-row report and the annotated copy (`sheet check`, `sheet load`).
@@ -51,6 +53,7 @@ pub mod http;
 pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod mirror;
 pub mod privacy;
 pub mod server;
 pub mod sheet;

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The HTTP face, if any (`serve --http`; off in [`ServerConfig::new`]).
     pub http: Option<HttpListener>,
+    /// Follow a primary as its mirror (`serve --follow`; the ledger must be opened with
+    /// [`LedgerOptions::mirror_of`]).
+    pub follow: Option<crate::mirror::FollowConfig>,
 }
 
 impl ServerConfig {
@@ -101,6 +104,7 @@ impl ServerConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             http: None,
+            follow: None,
         }
     }
 }
@@ -378,6 +382,13 @@ impl Serving<'_> {
         // Gates first: once health says SERVING, every call is served.
         self.gates.open(&shared, self.config.max_message_bytes);
         set_health(self.health, ServingStatus::Serving).await;
+        if let Some(follow) = &self.config.follow {
+            tokio::spawn(crate::mirror::follow(
+                ledger.clone(),
+                follow.clone(),
+                self.stopping.clone(),
+            ));
+        }
         tracing::info!(addr = %self.addr, tls = self.tls, entries = head.size, "ready: serving the ledger");
         (ledger, shared)
     }
@@ -547,6 +558,8 @@ where
     drop(shared);
     drop(serving);
     drop(gates);
+    // The HTTP face keeps the services it was handed (even with no listener): let go of them.
+    drop(face);
     let l = ledger.clone();
     let _ = tokio::task::spawn_blocking(move || l.shutdown()).await;
     // Streams still draining hold clones of the ledger for a moment; wait for them (bounded)

@@ -8,7 +8,6 @@ use std::path::Path;
 use super::client::{Connect, describe, to_entry};
 use super::{CliError, Outcome, progress};
 use crate::atomic::AtomicFile;
-use crate::domain::event::Event;
 use crate::log::export::{Header, Line, read_header};
 use crate::log::import::{ImportError, check_empty, import_export};
 use crate::log::{Head, Store, Verifier};
@@ -101,16 +100,6 @@ pub fn export_remote(c: &Connect, out: &Path) -> Result<Outcome, CliError> {
     })
 }
 
-/// The form the ledger fingerprinted an event with: its canonical JSON, without the
-/// history link the stored payload adds. A payload that is not a domain event (a log
-/// written without the domain) was fingerprinted as stored.
-fn canonical(payload: &str) -> String {
-    match Event::decode_stored(payload) {
-        Ok((event, _)) => event.fingerprint_json(),
-        Err(_) => payload.to_owned(),
-    }
-}
-
 /// `rotaledger import --export FILE --data DIR`.
 pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome, CliError> {
     let target = data.join(crate::privacy::KEY_STORE_FILE);
@@ -180,7 +169,13 @@ pub fn import(export: &Path, data: &Path, keys: Option<&Path>) -> Result<Outcome
         }
     };
     let mut written = progress::ticker(&wbar);
-    let result = import_export(&mut open, &store, &canonical, &mut |_| {}, &mut written);
+    let result = import_export(
+        &mut open,
+        &store,
+        &crate::ledger::fingerprint_form,
+        &mut |_| {},
+        &mut written,
+    );
     wbar.finish_and_clear();
     match result {
         Ok(Ok(done)) => {

@@ -445,16 +445,7 @@ pub fn tail(c: &Connect, from: u64, limit: Option<u64>) -> Result<Outcome, CliEr
 }
 
 pub(super) fn to_entry(e: proto::Entry) -> Result<Entry, CliError> {
-    let h = |b: &[u8], what: &str| -> Result<[u8; 32], CliError> {
-        b.try_into()
-            .map_err(|_| CliError(format!("entry {}: {what} is not 32 bytes", e.seq)))
-    };
-    Ok(Entry {
-        seq: e.seq,
-        prev_hash: h(&e.prev_hash, "prev_hash")?,
-        hash: h(&e.hash, "hash")?,
-        body: e.body,
-    })
+    crate::grpc::convert::entry_from(e).map_err(CliError)
 }
 
 fn print_entry(e: &Entry, json: bool) -> Result<(), CliError> {

@@ -80,6 +80,28 @@ pub struct ServeArgs {
     /// at most a tenth of the time however large the state; 0: only at shutdown.
     #[arg(long, default_value_t = crate::ledger::DEFAULT_SNAPSHOT_EVERY, value_name = "N")]
     pub snapshot_every: u64,
+    /// Run as a read-only mirror of the primary at URL (docs/MIRRORS.md): copy its log,
+    /// verifying every entry, link and Merkle root against the primary's signed checkpoints
+    /// before serving it, and answer Query and Audit from the copy at its own head. Appends
+    /// are refused (FAILED_PRECONDITION naming the primary). If the primary shows a history
+    /// inconsistent with the copy, the mirror stops following, keeps serving what it
+    /// verified (flagged in health and metrics) and writes the evidence to
+    /// <data>/fork-evidence-*.json. The data directory must be the mirror's own.
+    #[arg(long, value_name = "URL", conflicts_with = "demo")]
+    pub follow: Option<String>,
+    /// A file holding the token the mirror reads the primary with (an auditor's, from
+    /// `rotaledger token new --role auditor` on the primary).
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub follow_token: Option<PathBuf>,
+    /// The CA certificate (PEM) of an https:// primary.
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub follow_tls_ca: Option<PathBuf>,
+    /// The primary's checkpoint key (its verifier key line, as `rotaledger checkpoint
+    /// --json` or the primary's log at start shows it), pinned in <data>/primary.pub. Without
+    /// it, the key the primary names on first contact is pinned; either way, a primary
+    /// under another key later is refused.
+    #[arg(long, value_name = "KEY", requires = "follow")]
+    pub follow_key: Option<String>,
 }
 
 /// The HTTP face's default address.
@@ -217,8 +239,31 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
     } else {
         args.data
     };
+    let follow = match &args.follow {
+        Some(url) => Some(crate::mirror::FollowConfig {
+            connect: crate::cli::client::Connect {
+                server: url.clone(),
+                token: None,
+                token_file: args.follow_token.clone(),
+                tls_ca: args.follow_tls_ca.clone(),
+                json: false,
+            },
+            key: args
+                .follow_key
+                .as_deref()
+                .map(|k| {
+                    k.trim()
+                        .parse()
+                        .map_err(|e| CliError(format!("--follow-key: {e}")))
+                })
+                .transpose()?,
+            retry: crate::mirror::DEFAULT_RETRY,
+        }),
+        None => None,
+    };
     let config = ServerConfig {
         data,
+        follow,
         ledger: LedgerOptions {
             origin: args.origin,
             crypto: args.crypto,
@@ -228,6 +273,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             snapshot_every: args.snapshot_every,
             background_check: true,
             master_key: crate::cli::master_source(args.master_key.as_deref()),
+            mirror_of: args.follow.clone(),
         },
         access,
         tls,

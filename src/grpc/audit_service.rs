@@ -247,7 +247,7 @@ impl Audit for AuditService {
     ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
         self.shared.authorize(&request, Permission::Audit)?;
         let cp = match request.into_inner().size {
-            None => (*self.shared.ledger.checkpoint()).clone(),
+            None => self.shared.ledger.latest_checkpoint()?,
             Some(size) => self.shared.ledger.checkpoint_at(size)?,
         };
         Ok(Response::new(proto::GetCheckpointResponse {
@@ -297,10 +297,10 @@ impl Audit for AuditService {
         request: Request<proto::GetPublicKeyRequest>,
     ) -> Result<Response<proto::GetPublicKeyResponse>, Status> {
         self.shared.authorize(&request, Permission::Audit)?;
-        let key = self.shared.ledger.verifier_key();
+        let (key, origin) = self.shared.ledger.public_key()?;
         Ok(Response::new(proto::GetPublicKeyResponse {
             verifier_key: key.to_string(),
-            origin: self.shared.ledger.origin().to_owned(),
+            origin,
             public_key: key.public_key().to_vec(),
         }))
     }

@@ -49,6 +49,20 @@ pub fn entry(e: Entry) -> proto::Entry {
     }
 }
 
+/// An entry as received from the wire; an error names the field that is not 32 bytes.
+pub fn entry_from(e: proto::Entry) -> Result<Entry, String> {
+    let h = |b: &[u8], what: &str| -> Result<[u8; 32], String> {
+        b.try_into()
+            .map_err(|_| format!("entry {}: {what} is not 32 bytes", e.seq))
+    };
+    Ok(Entry {
+        seq: e.seq,
+        prev_hash: h(&e.prev_hash, "prev_hash")?,
+        hash: h(&e.hash, "hash")?,
+        body: e.body,
+    })
+}
+
 /// The answer to an accepted append.
 pub fn append_response(r: &Receipt) -> proto::AppendResponse {
     let size = r.checkpoint.checkpoint.size;

@@ -44,6 +44,9 @@ pub mod reason {
     /// A principal asked about a teacher, school or group outside its schools (or one that
     /// exists nowhere: the two are not told apart).
     pub const OUT_OF_SCOPE: &str = "OUT_OF_SCOPE";
+    /// The server is a read-only mirror: the call goes to the primary (named in the
+    /// metadata's `primary`).
+    pub const MIRROR: &str = "MIRROR";
     /// A request message larger than the server accepts.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
 }
@@ -199,6 +202,19 @@ pub fn ledger_status(e: &LedgerError) -> Status {
             format!("{m}; retry with the same request id"),
             info(reason::UNAVAILABLE, &[]),
         ),
+        LedgerError::Mirror { primary, what } => {
+            let mut d = info(reason::MIRROR, &[("primary", primary.clone())]);
+            d.add_precondition_failure_violation(
+                reason::MIRROR,
+                "server",
+                format!("a read-only mirror of {primary}"),
+            );
+            Status::with_error_details(
+                Code::FailedPrecondition,
+                format!("this server is a read-only mirror of {primary}: {what}"),
+                d,
+            )
+        }
         LedgerError::Corrupt(f) => {
             tracing::error!(seq = f.seq, problem = %f.problem, "the stored log does not verify");
             Status::with_error_details(
@@ -409,6 +425,14 @@ mod tests {
                 LedgerError::Unavailable("stopping".into()),
                 Code::Unavailable,
                 reason::UNAVAILABLE,
+            ),
+            (
+                LedgerError::Mirror {
+                    primary: "https://primary:50051".into(),
+                    what: "append there".into(),
+                },
+                Code::FailedPrecondition,
+                reason::MIRROR,
             ),
             (
                 LedgerError::Corrupt(crate::log::Failure {

@@ -44,6 +44,11 @@ pub(super) struct LedgerSequencer {
     /// Teachers erased by the appends sequenced since the last commit: their keys are
     /// destroyed once the commit is durable.
     pub(super) erasing: Vec<Id>,
+    /// A mirror signs no checkpoint of its own (it serves its primary's).
+    pub(super) mirror: bool,
+    /// The actor of the last replicated entry (appends by one actor follow each other:
+    /// one allocation of the name).
+    pub(super) actor: Arc<str>,
 }
 
 /// Events of one append, already decoded.
@@ -119,7 +124,9 @@ impl Sequencer for LedgerSequencer {
                 tracing::error!(teacher = %t, error = %e, "the data key of an erased teacher could not be destroyed; the next start will");
             }
         }
-        if let Ok(cp) = sign(&self.key, &self.origin, head.size, head.root) {
+        if !self.mirror
+            && let Ok(cp) = sign(&self.key, &self.origin, head.size, head.root)
+        {
             self.checkpoint.store(Arc::new(cp));
         }
         self.committed = self.pending.clone();
@@ -135,6 +142,50 @@ impl Sequencer for LedgerSequencer {
         self.erasing.clear();
         self.pending = self.committed.clone();
         self.since_commit.clear();
+    }
+
+    fn replicated(&mut self, entry: &crate::log::Entry) {
+        // Exactly what a replay folds in (an undecodable payload is counted, not applied).
+        let Ok(body) = entry.meta() else {
+            self.pending.apply_decoded(
+                Meta {
+                    seq: entry.seq,
+                    hash: entry.hash,
+                    recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+                    actor: self.actor.clone(),
+                },
+                None,
+            );
+            return;
+        };
+        if *self.actor != *body.actor {
+            self.actor = Arc::from(body.actor.as_str());
+        }
+        let event = Event::decode_stored(&body.payload).ok().map(|(e, _)| e);
+        self.pending.apply_decoded(
+            Meta {
+                seq: entry.seq,
+                hash: entry.hash,
+                recorded_at: body.recorded_at,
+                actor: self.actor.clone(),
+            },
+            event,
+        );
+    }
+
+    fn fingerprint_form(&self, payload: &str) -> String {
+        fingerprint_form(payload)
+    }
+}
+
+/// The form the ledger fingerprinted an event with (FORMAT.md §1.6): its canonical JSON,
+/// without the history link the stored payload adds. A payload that is not a domain event (a
+/// log written without the domain) was fingerprinted as stored. Restores and mirrors rebuild
+/// idempotency records with it.
+pub fn fingerprint_form(payload: &str) -> String {
+    match Event::decode_stored(payload) {
+        Ok((event, _)) => event.fingerprint_json(),
+        Err(_) => payload.to_owned(),
     }
 }
 
@@ -285,6 +336,7 @@ impl Ledger {
         events: Vec<String>,
     ) -> Result<Receipt, LedgerError> {
         self.check_integrity()?;
+        self.primary_only("append there")?;
         let decoded = self.decode_append(&events)?;
         // The fingerprint covers the canonical forms: a retry that spells the same events
         // differently is still the same append.

@@ -35,6 +35,7 @@ impl Ledger {
         as_of: NaiveDate,
         answer: CertificateAnswer,
     ) -> Result<Certificate, LedgerError> {
+        self.primary_only("a certificate is signed by the primary; ask it there")?;
         let size = view.size();
         let history = view.teacher_history(teacher, as_of)?;
         let Some(last) = history.entries.last() else {

@@ -69,6 +69,15 @@ pub enum LedgerError {
     /// The ledger is not accepting appends.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// This ledger is a mirror: appends (and whatever else only the primary can do) go to
+    /// the primary it names.
+    #[error("this server is a read-only mirror of {primary}: {what}")]
+    Mirror {
+        /// The primary's address, as the mirror follows it.
+        primary: String,
+        /// What to do there instead.
+        what: String,
+    },
     /// The stored log does not verify: the first bad entry and what is wrong. Opening refuses
     /// such a log; nothing repairs it.
     #[error("the log does not verify: first bad entry {}: {}", .0.seq, .0.problem)]

@@ -35,15 +35,18 @@ mod append;
 mod certificate;
 mod check;
 mod error;
+mod mirror;
 mod open;
 mod personal;
 mod read;
 mod view;
 
 pub use append::Events;
+pub use append::fingerprint_form;
 pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
+pub use mirror::{Mirror, MirrorStatus, PRIMARY_KEY_FILE};
 pub use personal::{Field, Reader};
 pub use view::View;
 
@@ -89,6 +92,9 @@ pub struct LedgerOptions {
     /// After opening from a snapshot, verify the entries before it on a background thread
     /// (and refuse service if they do not verify). Off only for measurements.
     pub background_check: bool,
+    /// A read-only mirror of the primary at this address (`serve --follow URL`): the ledger
+    /// appends nothing of its own and stores only what [`Ledger::replicate`] hands it.
+    pub mirror_of: Option<String>,
 }
 
 /// Default of [`LedgerOptions::snapshot_every`]: at 1M entries a snapshot takes a few seconds
@@ -107,6 +113,7 @@ impl Default for LedgerOptions {
             full_check: false,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             background_check: true,
+            mirror_of: None,
         }
     }
 }
@@ -209,6 +216,8 @@ pub struct Ledger {
     privacy: Arc<crate::privacy::Privacy>,
     /// Counters and histograms for `GET /metrics`.
     metrics: Arc<Metrics>,
+    /// What a mirror knows of its primary (`None`: this ledger is a primary).
+    mirror: Option<Arc<Mirror>>,
 }
 
 impl Ledger {

@@ -158,6 +158,10 @@ impl Ledger {
                 .map_err(|e| StorageError::new(StorageKind::Corrupt, "personal data keys", e))
         };
         let key_store_exists = dir.join(crate::privacy::KEY_STORE_FILE).exists();
+        let mirror = match &opts.mirror_of {
+            Some(primary) => Some(Arc::new(super::Mirror::open(primary.clone(), dir)?)),
+            None => None,
+        };
         let (rebuilt, early_keys) = std::thread::scope(|s| {
             let keys = key_store_exists.then(|| s.spawn(|| open_keys(true)));
             let early = early.and_then(Background::join);
@@ -171,7 +175,9 @@ impl Ledger {
         let privacy = match early_keys {
             Some(Ok(opened_keys)) => opened_keys?,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => open_keys(sealed.is_empty())?,
+            // A mirror holds no data keys (they stay with the primary): its key store is
+            // always an empty one of its own.
+            None => open_keys(sealed.is_empty() || mirror.is_some())?,
         };
         opened.master_key_created = privacy.master_created.clone();
         if let Some(p) = &privacy.master_created {
@@ -182,7 +188,10 @@ impl Ledger {
                 p.display()
             );
         }
-        opened.erasures_finished = settle_keys(&privacy, &state, &sealed)?;
+        // A mirror's key store holds no key: the teachers' keys stay with the primary.
+        if mirror.is_none() {
+            opened.erasures_finished = settle_keys(&privacy, &state, &sealed)?;
+        }
         let privacy = Arc::new(privacy);
         if state.unreadable() > 0 {
             tracing::warn!(
@@ -227,6 +236,8 @@ impl Ledger {
             snapshots: snapshots.clone(),
             privacy: privacy.clone(),
             erasing: Vec::new(),
+            mirror: mirror.is_some(),
+            actor: Arc::from(""),
         };
         let writer = Writer::start(store, head, seq)?;
         Ok(Ledger {
@@ -241,6 +252,7 @@ impl Ledger {
             opened,
             privacy,
             metrics: Arc::new(Metrics::default()),
+            mirror,
         })
     }
     /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.

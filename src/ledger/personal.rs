@@ -33,7 +33,8 @@ impl Ledger {
         &self.privacy
     }
 
-    /// Opens `fields` for `reader`: the text of each (`None` once erased). Every field shown
+    /// Opens `fields` for `reader`: the text of each (`None` once erased, and always on a
+    /// mirror). Every field shown
     /// is recorded in the access record (one record for the call), and synced, before this
     /// returns; if it cannot be recorded, nothing is shown.
     pub fn reveal(
@@ -41,6 +42,11 @@ impl Ledger {
         reader: Reader<'_>,
         fields: &[Field<'_>],
     ) -> Result<Vec<Option<String>>, LedgerError> {
+        // A mirror holds no data keys: it shows no personal field (and so records no reveal);
+        // they open only on the primary.
+        if self.mirror.is_some() {
+            return Ok(vec![None; fields.len()]);
+        }
         let mut out = Vec::with_capacity(fields.len());
         let mut teachers: Vec<String> = Vec::new();
         let mut names: Vec<String> = Vec::new();

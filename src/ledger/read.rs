@@ -45,9 +45,48 @@ impl Ledger {
         self.key.verifier()
     }
 
-    /// The latest signed checkpoint.
+    /// The latest signed checkpoint (on a mirror: see [`Ledger::latest_checkpoint`]).
     pub fn checkpoint(&self) -> Arc<SignedCheckpoint> {
         self.checkpoint.load_full()
+    }
+
+    /// The latest checkpoint: this ledger's own, or on a mirror the primary's over the
+    /// mirror's head (stored with the entries it covers).
+    pub fn latest_checkpoint(&self) -> Result<SignedCheckpoint, LedgerError> {
+        if self.mirror.is_some() {
+            return self.attested(self.head().size);
+        }
+        Ok((*self.checkpoint()).clone())
+    }
+
+    /// The key the checkpoints this ledger serves verify with, and the log's origin: its
+    /// own, or on a mirror its primary's (an error until the mirror has reached it once).
+    pub fn public_key(&self) -> Result<(VerifierKey, String), LedgerError> {
+        let Some(m) = &self.mirror else {
+            return Ok((self.verifier_key(), self.origin.clone()));
+        };
+        let key = m.primary_key().ok_or_else(|| LedgerError::Mirror {
+            primary: m.primary.clone(),
+            what: "it has not reached its primary yet, so it holds no key; ask the primary".into(),
+        })?;
+        let origin = match self.attested(self.head().size) {
+            Ok(cp) => cp.checkpoint.origin,
+            Err(_) => String::new(),
+        };
+        Ok(((*key).clone(), origin))
+    }
+
+    /// The Merkle root over the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Digest, LedgerError> {
+        let head = self.head();
+        if size > head.size {
+            return Err(LedgerError::OutOfRange(format!(
+                "size {size} is beyond the log's {} entries",
+                head.size
+            )));
+        }
+        root(&self.profile(), size, self.store().as_ref())
+            .map_err(|e| StorageError::tree(format!("the Merkle root of size {size}"), e).into())
     }
 
     /// A checkpoint over exactly `head` (a committed position): the latest one if it is
@@ -61,7 +100,8 @@ impl Ledger {
         sign(&self.key, &self.origin, head.size, head.root)
     }
 
-    /// A checkpoint signed now over the first `size` entries (any past size).
+    /// A checkpoint signed now over the first `size` entries (any past size). A mirror signs
+    /// nothing: it has the primary's only at the sizes it copied at.
     pub fn checkpoint_at(&self, size: u64) -> Result<SignedCheckpoint, LedgerError> {
         let head = self.head();
         if size > head.size {
@@ -70,8 +110,10 @@ impl Ledger {
                 head.size
             )));
         }
-        let r = root(&self.profile(), size, self.store().as_ref())
-            .map_err(|e| StorageError::tree(format!("the Merkle root of size {size}"), e))?;
+        if self.mirror.is_some() {
+            return self.attested(size);
+        }
+        let r = self.root_at(size)?;
         sign(&self.key, &self.origin, size, r)
     }
 

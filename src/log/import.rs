@@ -16,7 +16,8 @@ use std::io::BufRead;
 
 use super::entry::Entry;
 use super::export::{ExportError, Line, parse_hash, read_header, verify_export};
-use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key, stage_nodes};
+use super::groups::RequestGroups;
+use super::store::{Head, Store, StoreError, entry_key, stage_nodes};
 use super::verify::{Failure, Verifier};
 use crate::crypto::Profile;
 use crate::merkle::CompactRange;
@@ -107,8 +108,7 @@ pub fn import_export(
         tree: CompactRange::new(profile),
         batch: sled::Batch::default(),
         in_batch: 0,
-        group: None,
-        requests: 0,
+        groups: RequestGroups::default(),
     };
     let mut buf = String::new();
     loop {
@@ -125,10 +125,10 @@ pub fn import_export(
         w.push(&entry)?;
         progress(entry.seq + 1);
     }
-    w.end_group();
+    w.groups.end(&mut w.batch);
     w.commit()?;
     let Restorer {
-        verifier, requests, ..
+        verifier, groups, ..
     } = w;
     let at = verifier.head().size;
     let verified = verifier
@@ -136,16 +136,8 @@ pub fn import_export(
         .map_err(|_| ImportError::Changed(at))?;
     Ok(Ok(Imported {
         head: verified.head,
-        requests,
+        requests: groups.written,
     }))
-}
-
-/// One append being restored: its idempotency key, first entry and payloads' fingerprint.
-struct Group {
-    key: Vec<u8>,
-    first_seq: u64,
-    count: u32,
-    canonical: Vec<String>,
 }
 
 struct Restorer<'a> {
@@ -155,8 +147,7 @@ struct Restorer<'a> {
     tree: CompactRange<Profile>,
     batch: sled::Batch,
     in_batch: usize,
-    group: Option<Group>,
-    requests: u64,
+    groups: RequestGroups,
 }
 
 impl Restorer<'_> {
@@ -164,26 +155,12 @@ impl Restorer<'_> {
         self.verifier
             .check(entry)
             .map_err(|f| ImportError::Changed(f.seq))?;
-        // An append's entries are consecutive and share actor and request id: a change of
-        // either starts the next append.
-        let meta = entry.meta().ok();
-        let key = meta.as_ref().map(|m| request_key(&m.actor, &m.request_id));
-        let same = matches!((&self.group, &key), (Some(g), Some(k)) if &g.key == k);
-        if !same {
-            self.end_group();
-            if self.in_batch >= ENTRIES_PER_COMMIT {
-                self.commit()?;
-            }
-            self.group = key.map(|key| Group {
-                key,
-                first_seq: entry.seq,
-                count: 0,
-                canonical: Vec::new(),
-            });
-        }
-        if let (Some(g), Some(m)) = (&mut self.group, &meta) {
-            g.count = g.count.saturating_add(1);
-            g.canonical.push((self.canonical)(&m.payload));
+        // Commits end at an append's end, so a restore cut short never leaves an entry
+        // without its idempotency record.
+        if self.groups.push(entry, self.canonical, &mut self.batch)
+            && self.in_batch >= ENTRIES_PER_COMMIT
+        {
+            self.commit()?;
         }
         self.batch
             .insert(&entry_key(entry.seq)[..], entry.to_stored());
@@ -194,19 +171,6 @@ impl Restorer<'_> {
         stage_nodes(&mut self.batch, &nodes);
         self.in_batch += 1;
         Ok(())
-    }
-
-    /// Writes the idempotency record of the append just finished into the batch.
-    fn end_group(&mut self) {
-        if let Some(g) = self.group.take() {
-            let rec = RequestRecord {
-                first_seq: g.first_seq,
-                count: g.count,
-                fingerprint: super::fingerprint(g.canonical.iter().map(|s| s.as_bytes())),
-            };
-            self.batch.insert(g.key, &rec.to_bytes()[..]);
-            self.requests += 1;
-        }
     }
 
     /// Commits the batch with the head so far.

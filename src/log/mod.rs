@@ -5,6 +5,7 @@
 //! - [`writer`]: the single writer thread and its group commit; atomic, idempotent appends.
 //! - [`verify`]: the chain verifier shared by the server, the offline CLI and exports.
 //! - [`export`]: the JSON Lines export an auditor verifies offline.
+//! - [`groups`]: idempotency records rebuilt from entries written elsewhere.
 //! - [`import`]: restoring a fresh store from an export (backup and restore).
 //!
 //! The log knows nothing of teachers: its payloads are opaque JSON. What an entry *means* is
@@ -12,6 +13,7 @@
 
 pub mod entry;
 pub mod export;
+pub mod groups;
 pub mod import;
 pub mod store;
 pub mod verify;
@@ -24,7 +26,9 @@ mod example;
 pub use entry::{Entry, GENESIS_HASH, Hash};
 pub use store::{Head, Store, StoreError};
 pub use verify::{Failure, Problem, Verified, Verifier};
-pub use writer::{AppendError, AppendOutcome, AppendRequest, Chain, Sequencer, Writer};
+pub use writer::{
+    AppendError, AppendOutcome, AppendRequest, Chain, Replica, ReplicaError, Sequencer, Writer,
+};
 
 /// A sequencer that appends each payload as given: the log on its own, for tests, benchmarks
 /// and tools that need no domain rules.

@@ -32,6 +32,10 @@ pub const ENTRY_PREFIX: u8 = b'e';
 pub const REQUEST_PREFIX: u8 = b'r';
 /// Key prefix of Merkle nodes: `b't' || level || index_be64`.
 pub const NODE_PREFIX: u8 = b't';
+/// Key prefix of attestations: `b'a' || size_be64`. A mirror stores the primary's signed
+/// checkpoint over each size it committed at, in the same batch as the entries it covers
+/// (docs/FORMAT.md §1.12); the log keeps the bytes as given and never reads them itself.
+pub const ATTESTATION_PREFIX: u8 = b'a';
 /// Key of the head record: `size_be64 || hash || merkle_root`.
 pub const HEAD_KEY: &[u8] = b"m:head";
 /// Key of the crypto profile record: the profile's name (`blake3`, `gm`), written in the same
@@ -243,6 +247,14 @@ pub fn entry_key(seq: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = ENTRY_PREFIX;
     k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Key of the attestation over the log's first `size` entries.
+pub fn attestation_key(size: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = ATTESTATION_PREFIX;
+    k[1..].copy_from_slice(&size.to_be_bytes());
     k
 }
 
@@ -591,6 +603,24 @@ impl Store {
                 StoreError::Corrupt("idempotency record of the wrong length".into())
             }),
         }
+    }
+
+    /// The attestation stored over exactly `size` entries, if any.
+    pub fn attestation(&self, size: u64) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.db.get(attestation_key(size))?)
+    }
+
+    /// The attestation over the largest size at most `size`, with that size.
+    pub fn attestation_at_most(&self, size: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        let found = self
+            .db
+            .range(attestation_key(0)..=attestation_key(size))
+            .next_back()
+            .transpose()?;
+        Ok(found.and_then(|(k, v)| {
+            let at = u64::from_be_bytes(k.get(1..9)?.try_into().ok()?);
+            Some((at, v))
+        }))
     }
 
     /// A stored value by key (Merkle nodes and other derived records).

@@ -66,6 +66,55 @@ pub trait Sequencer: Send + 'static {
     fn committed(&mut self, _head: Head) {}
     /// Everything sequenced since the last commit was NOT written: forget it.
     fn aborted(&mut self) {}
+    /// Folds in an entry another log wrote, already verified, that the writer is about to
+    /// store as it is (a mirror's copy of its primary, see [`Writer::replicate`]). Like
+    /// [`Sequencer::sequence`], it is undone by [`Sequencer::aborted`] if the commit fails.
+    fn replicated(&mut self, _entry: &Entry) {}
+    /// The form of a stored payload its append was fingerprinted with (FORMAT.md §1.6), for
+    /// the idempotency records of replicated entries.
+    fn fingerprint_form(&self, payload: &str) -> String {
+        payload.to_owned()
+    }
+}
+
+/// Entries another log wrote, to be stored exactly as they are: a mirror's verified copy of
+/// the next part of its primary's log (see [`Writer::replicate`]).
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// The entries, in order, starting at the log's current size; whole appends only (the
+    /// last entry ends an append), so every idempotency record is complete.
+    pub entries: Vec<Entry>,
+    /// The Merkle root the log must have once they are appended (the primary's signed one).
+    pub root: Hash,
+    /// Bytes stored with them under the attestation key of the new size (the primary's
+    /// signed checkpoint), in the same batch.
+    pub attestation: Vec<u8>,
+}
+
+/// Why replicated entries were not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// An entry does not continue the log: wrong position, link or hash.
+    #[error("entry {}: {}", .0.seq, .0.problem)]
+    Invalid(super::Failure),
+    /// The entries chain, but do not lead to the root they were sent with.
+    #[error(
+        "the Merkle root over the first {size} entries is {computed}, not the {expected} signed for them"
+    )]
+    Root {
+        /// The log's size with the entries.
+        size: u64,
+        /// The root signed for it (hex).
+        expected: String,
+        /// The root computed here (hex).
+        computed: String,
+    },
+    /// The store failed; nothing is stored.
+    #[error("storage failure, nothing stored: {0}")]
+    Storage(Arc<StoreError>),
+    /// The writer is stopped.
+    #[error("the ledger is not taking entries: {0}")]
+    Unavailable(String),
 }
 
 /// One append as submitted to the writer.
@@ -186,9 +235,18 @@ impl Chain<'_> {
     }
 }
 
-struct Job<S: Sequencer> {
-    req: AppendRequest<S::Input>,
-    reply: oneshot::Sender<Result<AppendOutcome, AppendError<S::Rejection>>>,
+/// What the writer is asked to do.
+enum Job<S: Sequencer> {
+    /// An append, sequenced and committed with whatever else is queued.
+    Append {
+        req: AppendRequest<S::Input>,
+        reply: oneshot::Sender<Result<AppendOutcome, AppendError<S::Rejection>>>,
+    },
+    /// Replicated entries, committed on their own.
+    Replicate {
+        replica: Replica,
+        reply: oneshot::Sender<Result<Head, ReplicaError>>,
+    },
 }
 
 /// The write side of the log: submit appends, read the committed head.
@@ -257,9 +315,29 @@ impl<S: Sequencer> Writer<S> {
         let tx = guard
             .as_ref()
             .ok_or_else(|| AppendError::Unavailable("the ledger is shutting down".into()))?;
-        tx.send(Job { req, reply })
+        tx.send(Job::Append { req, reply })
             .map_err(|_| AppendError::Unavailable("the writer stopped".into()))?;
         Ok(rx)
+    }
+
+    /// Stores `replica`'s entries exactly as they are, after checking that they continue the
+    /// log (position, link and hash of each) and lead to `replica.root`, and waits until they
+    /// are durable. Returns the new head. Nothing is stored unless all of them are.
+    pub async fn replicate(&self, replica: Replica) -> Result<Head, ReplicaError> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let guard = self
+                .tx
+                .lock()
+                .map_err(|_| ReplicaError::Unavailable("writer handle poisoned".into()))?;
+            let tx = guard
+                .as_ref()
+                .ok_or_else(|| ReplicaError::Unavailable("the ledger is shutting down".into()))?;
+            tx.send(Job::Replicate { replica, reply })
+                .map_err(|_| ReplicaError::Unavailable("the writer stopped".into()))?;
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(ReplicaError::Unavailable("the writer stopped".into())))
     }
 
     /// The committed head: every entry below it is durable and acknowledged.
@@ -342,10 +420,20 @@ fn run<S: Sequencer>(
         }
         if let Some(why) = &poisoned {
             for j in backlog.drain(..) {
-                let _ = j.reply.send(Err(match why {
-                    Poison::Store(e) => AppendError::Stopped(e.clone()),
-                    Poison::Other(m) => AppendError::Unavailable(m.clone()),
-                }));
+                match j {
+                    Job::Append { reply, .. } => {
+                        let _ = reply.send(Err(match why {
+                            Poison::Store(e) => AppendError::Stopped(e.clone()),
+                            Poison::Other(m) => AppendError::Unavailable(m.clone()),
+                        }));
+                    }
+                    Job::Replicate { reply, .. } => {
+                        let _ = reply.send(Err(match why {
+                            Poison::Store(e) => ReplicaError::Storage(e.clone()),
+                            Poison::Other(m) => ReplicaError::Unavailable(m.clone()),
+                        }));
+                    }
+                }
             }
             continue;
         }
@@ -365,12 +453,22 @@ fn run<S: Sequencer>(
         // the record, the hashes and the head right after the append.
         let mut pending: HashMap<Vec<u8>, (RequestRecord, Vec<Hash>, Head)> = HashMap::new();
         let mut entries_in_batch = 0usize;
+        // Replicated entries are committed on their own, after the appends queued before.
+        let mut replica = None;
         // What does not fit this commit stays in the backlog, first in line for the next.
         while entries_in_batch < MAX_ENTRIES_PER_COMMIT {
-            let Some(job) = backlog.pop_front() else {
-                break;
+            let (req, reply) = match backlog.pop_front() {
+                None => break,
+                Some(Job::Append { req, reply }) => (req, reply),
+                Some(job @ Job::Replicate { .. }) => {
+                    if waiting.is_empty() {
+                        replica = Some(job);
+                    } else {
+                        backlog.push_front(job);
+                    }
+                    break;
+                }
             };
-            let Job { req, reply } = job;
             if let Err(e) =
                 check_id("actor", &req.actor).and(check_id("request id", &req.request_id))
             {
@@ -490,7 +588,81 @@ fn run<S: Sequencer>(
         if !ok {
             tree = committed_tree;
         }
+        if let Some(Job::Replicate { replica, reply }) = replica {
+            let done = replicate(
+                &mut seq,
+                &store,
+                &mut head,
+                &mut tree,
+                replica,
+                &head_tx,
+                &mut poisoned,
+            );
+            let _ = reply.send(done);
+        }
     }
+}
+
+/// Checks that `replica` continues the log at `head` and leads to its root, folds its
+/// entries into the sequencer and commits them with their idempotency records and
+/// attestation. On any failure nothing is stored and the sequencer is told to forget them.
+fn replicate<S: Sequencer>(
+    seq: &mut S,
+    store: &Store,
+    head: &mut Head,
+    tree: &mut CompactRange<Profile>,
+    replica: Replica,
+    head_tx: &watch::Sender<Head>,
+    poisoned: &mut Option<Poison>,
+) -> Result<Head, ReplicaError> {
+    let mut verifier = super::Verifier::resume(head.hash, tree.clone());
+    for e in &replica.entries {
+        verifier.check(e).map_err(ReplicaError::Invalid)?;
+    }
+    let staged = verifier.head();
+    if staged.root != replica.root {
+        return Err(ReplicaError::Root {
+            size: staged.size,
+            expected: hex::encode(replica.root),
+            computed: hex::encode(staged.root),
+        });
+    }
+    let mut grown = tree.clone();
+    let mut batch = sled::Batch::default();
+    let mut groups = super::groups::RequestGroups::default();
+    let canonical = |p: &str| seq.fingerprint_form(p);
+    for e in &replica.entries {
+        groups.push(e, &canonical, &mut batch);
+        batch.insert(&entry_key(e.seq)[..], e.to_stored());
+        let nodes = grown.append(&e.hash).map_err(|full| {
+            *poisoned = Some(Poison::Other(full.to_string()));
+            ReplicaError::Unavailable(full.to_string())
+        })?;
+        stage_nodes(&mut batch, &nodes);
+    }
+    groups.end(&mut batch);
+    batch.insert(
+        &super::store::attestation_key(staged.size)[..],
+        replica.attestation,
+    );
+    for e in &replica.entries {
+        seq.replicated(e);
+    }
+    if let Err(e) = seq.prepare().and_then(|()| store.commit(batch, staged)) {
+        seq.aborted();
+        tracing::error!(error = %e, "commit failed; refusing further entries until restart");
+        let e = Arc::new(e);
+        *poisoned = Some(Poison::Store(e.clone()));
+        return Err(ReplicaError::Storage(e));
+    }
+    let wrote = staged.size - head.size;
+    *head = staged;
+    *tree = grown;
+    store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
+    store.stats.commit_entries.observe(wrote as f64);
+    head_tx.send_replace(staged);
+    seq.committed(staged);
+    Ok(staged)
 }
 
 /// Commits a batch and answers its waiters. Returns false when the commit failed.

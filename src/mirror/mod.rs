@@ -1,0 +1,437 @@
+//! `serve --follow URL`: a mirror follows its primary's log (docs/MIRRORS.md).
+//!
+//! One follower task per mirror. Each session with the primary:
+//! 1. pins the primary's checkpoint key (first contact, or `--follow-key`) and refuses
+//!    a primary under another key;
+//! 2. checks that the primary's latest signed checkpoint extends what the mirror holds: a
+//!    consistency proof from the mirror's size to the primary's, verified against the root
+//!    the mirror computed itself (or, for a primary that holds fewer entries, the mirror's
+//!    own root at that size). A failure is a fork: the mirror stops following, keeps serving
+//!    its last verified state, flagged `forked`, and writes the evidence (`evidence.rs`);
+//! 3. subscribes from its own size and copies the entries in parts that end at an append's
+//!    end: each part is handed to [`Ledger::replicate`] with the primary's signed checkpoint
+//!    over exactly its end, and the writer stores it only if every entry continues the log
+//!    and the Merkle root over it is the one signed. Nothing is served before that.
+//!
+//! A lost connection, a primary restarting or behind the mirror, a refused part: the mirror
+//! says it is `stale` (health, metrics, logs), keeps serving, and tries again after a pause,
+//! from its own head.
+
+pub mod evidence;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::client::{Audit, Connect, call, describe};
+use crate::ledger::{Ledger, LedgerError, Mirror, MirrorStatus};
+use crate::log::Entry;
+use crate::merkle::{SignedCheckpoint, VerifierKey, verify_consistency};
+use crate::proto;
+
+use evidence::Fork;
+
+/// Most entries copied in one commit while catching up: bounds the mirror's memory and the
+/// work lost to a dropped connection.
+pub const PART_ENTRIES: usize = 4096;
+
+/// Default pause before the next session after a failed one.
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+
+/// How to follow the primary.
+#[derive(Debug, Clone)]
+pub struct FollowConfig {
+    /// The primary's address and the token (an auditor's) to read it with.
+    pub connect: Connect,
+    /// The primary's checkpoint key, if given (`--follow-key`); else pinned on first contact.
+    pub key: Option<VerifierKey>,
+    /// Pause before the next session after a failed one.
+    pub retry: Duration,
+}
+
+/// Why a session with the primary ended.
+enum Stop {
+    /// The server is shutting down.
+    Stopping,
+    /// Try again after a pause: the primary is unreachable, restarting or behind.
+    Retry(String),
+    /// The primary showed a history inconsistent with this copy.
+    Fork(Box<Fork>),
+}
+
+impl From<LedgerError> for Stop {
+    fn from(e: LedgerError) -> Stop {
+        Stop::Retry(e.to_string())
+    }
+}
+
+/// Completes once the server is shutting down (or its sender is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    while !*stopping.borrow() {
+        if stopping.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Follows the primary until the server stops, or until a fork is seen.
+pub async fn follow(ledger: Arc<Ledger>, cfg: FollowConfig, mut stopping: watch::Receiver<bool>) {
+    let Some(mirror) = ledger.mirror() else {
+        return;
+    };
+    if let Some(k) = &cfg.key
+        && let Err(e) = mirror.pin_key(k)
+    {
+        tracing::error!(error = %e, "mirror: --follow-key is not the key pinned before; not following");
+        mirror.set_status(MirrorStatus::Stale {
+            reason: e.to_string(),
+            fork: false,
+            evidence: None,
+        });
+        return;
+    }
+    loop {
+        let stop = tokio::select! {
+            () = stopped(&mut stopping) => Stop::Stopping,
+            s = session(&ledger, mirror, &cfg) => s,
+        };
+        match stop {
+            Stop::Stopping => {
+                tracing::debug!("mirror: stopped following (shutting down)");
+                return;
+            }
+            Stop::Retry(reason) => {
+                tracing::warn!(
+                    primary = %mirror.primary,
+                    entries = ledger.head().size,
+                    %reason,
+                    "mirror stale: serving the last verified state; trying again"
+                );
+                mirror.set_status(MirrorStatus::Stale {
+                    reason,
+                    fork: false,
+                    evidence: None,
+                });
+                tokio::select! {
+                    () = stopped(&mut stopping) => return,
+                    () = tokio::time::sleep(cfg.retry) => {}
+                }
+            }
+            Stop::Fork(fork) => {
+                let written = fork.write(ledger.store().dir());
+                let evidence = match &written {
+                    Ok(p) => Some(p.clone()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "mirror: the fork evidence could not be written");
+                        None
+                    }
+                };
+                tracing::error!(
+                    primary = %mirror.primary,
+                    problem = %fork.problem,
+                    evidence = ?evidence,
+                    "mirror forked: the primary shows a history inconsistent with this copy; \
+                     stopped following, serving the last verified state"
+                );
+                mirror.set_status(MirrorStatus::Stale {
+                    reason: fork.problem.clone(),
+                    fork: true,
+                    evidence,
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// The primary's signed checkpoint (the latest, or over `size`), verified with `key`.
+async fn checkpoint(
+    audit: &mut Audit,
+    size: Option<u64>,
+    key: &VerifierKey,
+) -> Result<SignedCheckpoint, Stop> {
+    let answer = audit
+        .get_checkpoint(call(proto::GetCheckpointRequest { size }))
+        .await
+        .map_err(|s| Stop::Retry(format!("GetCheckpoint: {}", describe(&s))))?
+        .into_inner();
+    let text = answer.checkpoint.map(|c| c.text).unwrap_or_default();
+    let cp = SignedCheckpoint::parse(&text)
+        .map_err(|e| Stop::Retry(format!("the primary's checkpoint does not parse: {e}")))?;
+    cp.verify(key).map_err(|e| {
+        Stop::Retry(format!(
+            "the primary's checkpoint over {} entries does not verify with its key: {e}",
+            cp.checkpoint.size
+        ))
+    })?;
+    if let Some(want) = size
+        && cp.checkpoint.size != want
+    {
+        return Err(Stop::Retry(format!(
+            "asked for a checkpoint over {want} entries, the primary signed one over {}",
+            cp.checkpoint.size
+        )));
+    }
+    Ok(cp)
+}
+
+/// One session with the primary; returns why it ended.
+async fn session(ledger: &Ledger, mirror: &Mirror, cfg: &FollowConfig) -> Stop {
+    match follow_once(ledger, mirror, cfg).await {
+        Ok(never) => match never {},
+        Err(stop) => stop,
+    }
+}
+
+async fn follow_once(
+    ledger: &Ledger,
+    mirror: &Mirror,
+    cfg: &FollowConfig,
+) -> Result<std::convert::Infallible, Stop> {
+    let (_, profile) = cfg
+        .connect
+        .head_and_profile()
+        .await
+        .map_err(|e| Stop::Retry(e.0))?;
+    if profile != ledger.profile() {
+        return Err(Stop::Retry(format!(
+            "the primary's log is of the {profile} profile, this mirror's store of {}: start \
+             the mirror on a new data directory with --crypto {profile}",
+            ledger.profile()
+        )));
+    }
+    let mut audit = cfg.connect.audit().await.map_err(|e| Stop::Retry(e.0))?;
+    let answer = audit
+        .get_public_key(call(proto::GetPublicKeyRequest {}))
+        .await
+        .map_err(|s| Stop::Retry(format!("GetPublicKey: {}", describe(&s))))?
+        .into_inner();
+    let key: VerifierKey = answer
+        .verifier_key
+        .parse()
+        .map_err(|e| Stop::Retry(format!("the primary's key does not parse: {e}")))?;
+    mirror.pin_key(&key)?;
+    let latest = checkpoint(&mut audit, None, &key).await?;
+    consistent(ledger, mirror, &mut audit, &latest).await?;
+    mirror.seen_primary(latest.checkpoint.size);
+    mirror.set_status(MirrorStatus::Following);
+    tracing::info!(
+        primary = %mirror.primary,
+        entries = ledger.head().size,
+        primary_entries = latest.checkpoint.size,
+        "mirror following"
+    );
+
+    // The stream is read on a task of its own, so that "nothing more has arrived" is known
+    // exactly (an empty channel) rather than guessed from a timeout.
+    let from = ledger.head().size;
+    let mut stream = audit
+        .subscribe(call(proto::SubscribeRequest { from_seq: from }))
+        .await
+        .map_err(|s| Stop::Retry(format!("Subscribe: {}", describe(&s))))?
+        .into_inner();
+    let (tx, mut rx) = mpsc::channel::<Result<Entry, String>>(PART_ENTRIES);
+    let reader = tokio::spawn(async move {
+        loop {
+            let next = match stream.message().await {
+                Ok(Some(m)) => m
+                    .entry
+                    .ok_or_else(|| "a Subscribe message without an entry".to_owned())
+                    .and_then(crate::grpc::convert::entry_from),
+                Ok(None) => Err("the primary ended the stream".to_owned()),
+                Err(s) => Err(format!("Subscribe: {}", describe(&s))),
+            };
+            let end = next.is_err();
+            if tx.send(next).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let _reader = AbortOnDrop(reader);
+    let mut part: Vec<Entry> = Vec::new();
+    // After a look at the primary's checkpoint found nothing to commit yet, look again soon.
+    let mut waiting = false;
+    loop {
+        let next = if waiting {
+            match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
+                Ok(n) => n,
+                Err(_) => {
+                    waiting = !commit_part(ledger, mirror, &mut audit, &key, &mut part).await?;
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let entry = match next {
+            Some(Ok(e)) => e,
+            Some(Err(why)) => return Err(Stop::Retry(why)),
+            None => return Err(Stop::Retry("the stream reader stopped".into())),
+        };
+        let want = ledger.head().size + part.len() as u64;
+        if entry.seq != want {
+            return Err(Stop::Retry(format!(
+                "the primary sent entry {} where {want} was due",
+                entry.seq
+            )));
+        }
+        part.push(entry);
+        if part.len() >= PART_ENTRIES || rx.is_empty() {
+            waiting = !commit_part(ledger, mirror, &mut audit, &key, &mut part).await?;
+        }
+    }
+}
+
+/// Aborts a task when dropped (a session's stream reader ends with the session).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The identity of the append an entry belongs to: its actor and request id.
+fn append_of(e: &Entry) -> Option<(String, String)> {
+    e.meta().ok().map(|m| (m.actor, m.request_id))
+}
+
+/// Commits the longest prefix of `part` that ends at an append's end known for certain (the
+/// primary's latest checkpoint, or a change of append inside the part), with the primary's
+/// checkpoint over exactly that size. Returns false when nothing could be committed yet.
+async fn commit_part(
+    ledger: &Ledger,
+    mirror: &Mirror,
+    audit: &mut Audit,
+    key: &VerifierKey,
+    part: &mut Vec<Entry>,
+) -> Result<bool, Stop> {
+    if part.is_empty() {
+        return Ok(true);
+    }
+    let at = ledger.head().size;
+    let end = at + part.len() as u64;
+    let latest = checkpoint(audit, None, key).await?;
+    mirror.seen_primary(latest.checkpoint.size);
+    let m = latest.checkpoint.size;
+    let (cut, cp) = if m > at && m <= end {
+        // A committed head of the primary: always the end of an append.
+        (m, latest)
+    } else {
+        // The last change of append inside the part; the part's own end is not known to end
+        // an append until the primary's checkpoint says so.
+        let boundary = (1..part.len())
+            .rev()
+            .find(|&i| append_of(&part[i - 1]) != append_of(&part[i]));
+        match boundary {
+            Some(i) if part.len() >= PART_ENTRIES || m > end => {
+                let cut = at + i as u64;
+                (cut, checkpoint(audit, Some(cut), key).await?)
+            }
+            _ => return Ok(false),
+        }
+    };
+    let entries: Vec<Entry> = part.drain(..(cut - at) as usize).collect();
+    match ledger.replicate(entries, &cp).await {
+        Ok(head) => {
+            tracing::debug!(entries = head.size, "mirror: copied");
+            Ok(true)
+        }
+        Err(e @ (LedgerError::Corrupt(_) | LedgerError::Input { .. })) => {
+            // The primary's entries do not continue this copy, or do not lead to the root it
+            // signed over them: either its history differs from this one (a consistency
+            // proof decides) or it served entries its own checkpoint contradicts.
+            consistent(ledger, mirror, audit, &cp).await?;
+            Err(Stop::Fork(Box::new(Fork::new(
+                mirror,
+                ledger,
+                &cp,
+                None,
+                format!("the primary's entries up to {cut} do not match its own checkpoint: {e}"),
+            ))))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks that `theirs`, a verified checkpoint of the primary, is consistent with what this
+/// mirror holds; a fork otherwise. A primary behind the mirror is a reason to wait.
+async fn consistent(
+    ledger: &Ledger,
+    mirror: &Mirror,
+    audit: &mut Audit,
+    theirs: &SignedCheckpoint,
+) -> Result<(), Stop> {
+    let head = ledger.head();
+    let (n, m) = (head.size, theirs.checkpoint.size);
+    if n == 0 {
+        return Ok(());
+    }
+    let fork = |proof: Option<(u64, u64, Vec<[u8; 32]>)>, problem: String| {
+        Stop::Fork(Box::new(Fork::new(mirror, ledger, theirs, proof, problem)))
+    };
+    if m < n {
+        let ours = ledger.root_at(m)?;
+        if ours != theirs.checkpoint.root {
+            return Err(fork(
+                None,
+                format!(
+                    "the primary signed root {} over {m} entries; this mirror's first {m} \
+                     entries have root {}",
+                    hex::encode(theirs.checkpoint.root),
+                    hex::encode(ours)
+                ),
+            ));
+        }
+        return Err(Stop::Retry(format!(
+            "the primary holds {m} entries, fewer than this mirror's {n} (restored from an \
+             older backup?); waiting for it to catch up"
+        )));
+    }
+    if m == n {
+        if theirs.checkpoint.root != head.root {
+            return Err(fork(
+                None,
+                format!(
+                    "the primary signed root {} over {n} entries; this mirror's root over them \
+                     is {}",
+                    hex::encode(theirs.checkpoint.root),
+                    hex::encode(head.root)
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let answer = audit
+        .get_consistency_proof(call(proto::GetConsistencyProofRequest {
+            old_size: n,
+            new_size: Some(m),
+        }))
+        .await
+        .map_err(|s| Stop::Retry(format!("GetConsistencyProof: {}", describe(&s))))?
+        .into_inner();
+    let proof: Vec<[u8; 32]> = answer
+        .hashes
+        .iter()
+        .map(|h| h.as_slice().try_into())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Stop::Retry("a consistency proof hash is not 32 bytes".into()))?;
+    if let Err(e) = verify_consistency(
+        &ledger.profile(),
+        n,
+        m,
+        &head.root,
+        &theirs.checkpoint.root,
+        &proof,
+    ) {
+        return Err(fork(
+            Some((n, m, proof)),
+            format!(
+                "the primary's consistency proof from this mirror's {n} entries to its {m} \
+                 does not verify: {e}"
+            ),
+        ));
+    }
+    Ok(())
+}
