@@ -75,6 +75,7 @@ const AUDIT_MESSAGES: &[&str] = &[
     "AppendResponse",
     "Receipt",
     "GetHeadResponse",
+    "MirrorState",
     "CheckResponse",
     "CheckResult",
     "CheckRefusal",

@@ -282,6 +282,40 @@ impl Metrics {
     }
 }
 
+/// The states a mirror can be in (`MirrorStatus::word`), each a series of
+/// `rotaledger_mirror_state`.
+pub const MIRROR_STATES: &[&str] = &["connecting", "following", "stale", "forked"];
+
+/// A mirror's figures (docs/MIRRORS.md): its state as one 1 among [`MIRROR_STATES`], the
+/// size of the primary's latest verified checkpoint, and how far its own `size` lags it.
+pub fn render_mirror(out: &mut String, state: &str, primary_size: u64, size: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP rotaledger_mirror_state How this mirror stands with its primary (1 for the current state)."
+    );
+    let _ = writeln!(out, "# TYPE rotaledger_mirror_state gauge");
+    for s in MIRROR_STATES {
+        let v = u8::from(*s == state);
+        let _ = writeln!(out, "rotaledger_mirror_state{{state=\"{s}\"}} {v}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP rotaledger_mirror_primary_entries Size of the primary's latest checkpoint this mirror verified."
+    );
+    let _ = writeln!(out, "# TYPE rotaledger_mirror_primary_entries gauge");
+    let _ = writeln!(out, "rotaledger_mirror_primary_entries {primary_size}");
+    let _ = writeln!(
+        out,
+        "# HELP rotaledger_mirror_lag_entries Entries of the primary's latest verified checkpoint not yet copied."
+    );
+    let _ = writeln!(out, "# TYPE rotaledger_mirror_lag_entries gauge");
+    let _ = writeln!(
+        out,
+        "rotaledger_mirror_lag_entries {}",
+        primary_size.saturating_sub(size)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

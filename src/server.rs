@@ -350,6 +350,33 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     }
 }
 
+/// The health service name that tells whether a mirror is following its primary.
+pub const MIRROR_HEALTH: &str = "rotaledger.mirror";
+
+/// Keeps [`MIRROR_HEALTH`] `SERVING` while the mirror follows its primary and `NOT_SERVING`
+/// otherwise (connecting, stale, forked); the server itself stays `SERVING` meanwhile, since
+/// a mirror answers from what it verified.
+async fn mirror_health(
+    mut status: watch::Receiver<crate::ledger::MirrorStatus>,
+    health: HealthReporter,
+) {
+    loop {
+        let following = matches!(
+            *status.borrow_and_update(),
+            crate::ledger::MirrorStatus::Following
+        );
+        let s = if following {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health.set_service_status(MIRROR_HEALTH, s).await;
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// What serving an open ledger takes, shared by the startup paths.
 struct Serving<'a> {
     config: &'a ServerConfig,
@@ -388,6 +415,9 @@ impl Serving<'_> {
                 follow.clone(),
                 self.stopping.clone(),
             ));
+        }
+        if let Some(m) = ledger.mirror() {
+            tokio::spawn(mirror_health(m.watch_status(), self.health.clone()));
         }
         tracing::info!(addr = %self.addr, tls = self.tls, entries = head.size, "ready: serving the ledger");
         (ledger, shared)

@@ -51,6 +51,9 @@ mod http;
 mod ledger_domain;
 /// The log: chain round trip, corruption detection, atomicity, idempotency, group commit.
 mod log_store;
+/// Mirrors as processes: two `serve --follow` mirrors of a primary, kills and restarts, a
+/// forked primary caught with its evidence.
+mod mirror;
 /// No panic on any input: mutated entries, exports, access files and key files.
 mod no_panic;
 /// Policy fidelity: team voids, the quota's basis and duty, team completion, running terms.

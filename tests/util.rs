@@ -271,6 +271,11 @@ impl ServeProc {
         ServeProc::spawn(data, listen, &[], None)
     }
 
+    /// `rotaledger serve --data DATA --listen LISTEN ARGS...`.
+    pub fn start_at(data: &Path, listen: &str, args: &[&str]) -> ServeProc {
+        ServeProc::spawn(data, listen, args, None)
+    }
+
     fn spawn(data: &Path, listen: &str, args: &[&str], log: Option<&Path>) -> ServeProc {
         use std::io::BufRead;
         let (level, stderr) = match log {

@@ -224,11 +224,30 @@ pub fn head(c: &Connect) -> Result<Outcome, CliError> {
             .into_inner();
         let h = r.head.unwrap_or_default();
         if c.json {
-            println!("{}", json_head(&h));
+            let mut v = json_head(&h);
+            if let Some(m) = &r.mirror {
+                v["mirror"] = serde_json::json!({
+                    "primary": m.primary,
+                    "status": m.status,
+                    "reason": m.reason,
+                    "primary_size": m.primary_size,
+                });
+            }
+            println!("{v}");
         } else {
             println!("size {}", h.size);
             println!("hash {}", hex::encode(&h.hash));
             println!("root {}", hex::encode(&h.root));
+            // A mirror says whom it copies and how it stands.
+            if let Some(m) = &r.mirror {
+                println!("mirror of {}: {}", m.primary, m.status);
+                if m.primary_size > 0 {
+                    println!("primary size {}", m.primary_size);
+                }
+                if !m.reason.is_empty() {
+                    println!("reason {}", m.reason);
+                }
+            }
         }
         Ok(Outcome::Ok)
     })

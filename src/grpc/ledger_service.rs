@@ -83,6 +83,18 @@ impl Ledger for LedgerService {
         Ok(Response::new(proto::GetHeadResponse {
             head: Some(convert::head(&self.shared.ledger.head())),
             crypto: self.shared.ledger.profile().name().into(),
+            mirror: self.shared.ledger.mirror().map(|m| {
+                let status = m.status();
+                proto::MirrorState {
+                    primary: m.primary.clone(),
+                    status: status.word().into(),
+                    reason: match status {
+                        crate::ledger::MirrorStatus::Stale { reason, .. } => reason,
+                        _ => String::new(),
+                    },
+                    primary_size: m.primary_size(),
+                }
+            }),
         }))
     }
 

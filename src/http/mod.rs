@@ -145,11 +145,31 @@ async fn readyz(State(h): State<Health>) -> Response {
     };
     let stopping = *h.shared.stopping.borrow();
     let ready = !stopping && !matches!(ledger.integrity(), Integrity::Failed(_));
-    let body = json!({
+    let mut body = json!({
         "status": if ready { "ready" } else if stopping { "stopping" } else { "failed" },
         "size": head.size,
         "integrity": integrity,
     });
+    // A mirror serves while stale: ready, with how it stands beside.
+    if let Some(m) = ledger.mirror() {
+        let status = m.status();
+        let (reason, evidence) = match &status {
+            crate::ledger::MirrorStatus::Stale {
+                reason, evidence, ..
+            } => (
+                Some(reason.clone()),
+                evidence.as_ref().map(|p| p.display().to_string()),
+            ),
+            _ => (None, None),
+        };
+        body["mirror"] = json!({
+            "primary": m.primary,
+            "status": status.word(),
+            "reason": reason,
+            "evidence": evidence,
+            "primary_size": m.primary_size(),
+        });
+    }
     let code = if ready {
         StatusCode::OK
     } else {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 
 use super::{Ledger, LedgerError, StorageError, StorageKind};
 use crate::log::{Entry, Head, Replica, ReplicaError};
@@ -68,7 +68,7 @@ pub struct Mirror {
     pub primary: String,
     dir: PathBuf,
     key: ArcSwapOption<VerifierKey>,
-    status: ArcSwap<MirrorStatus>,
+    status: tokio::sync::watch::Sender<MirrorStatus>,
     /// The size of the primary's latest checkpoint the mirror saw (0: none yet).
     primary_size: AtomicU64,
 }
@@ -96,7 +96,7 @@ impl Mirror {
             primary,
             dir: dir.to_path_buf(),
             key: ArcSwapOption::new(key),
-            status: ArcSwap::from_pointee(MirrorStatus::Connecting),
+            status: tokio::sync::watch::Sender::new(MirrorStatus::Connecting),
             primary_size: AtomicU64::new(0),
         })
     }
@@ -133,7 +133,12 @@ impl Mirror {
 
     /// How the mirror stands now.
     pub fn status(&self) -> MirrorStatus {
-        (*self.status.load_full()).clone()
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every change of [`Mirror::status`] (the server's health).
+    pub fn watch_status(&self) -> tokio::sync::watch::Receiver<MirrorStatus> {
+        self.status.subscribe()
     }
 
     /// Records the size of the primary's latest checkpoint, as seen (verified).
@@ -148,7 +153,11 @@ impl Mirror {
 
     /// Records how the mirror stands (the follower's job).
     pub fn set_status(&self, status: MirrorStatus) {
-        self.status.store(Arc::new(status));
+        self.status.send_if_modified(|s| {
+            let changed = *s != status;
+            *s = status;
+            changed
+        });
     }
 }
 

@@ -231,7 +231,8 @@ impl Ledger {
     pub fn render_metrics(&self) -> String {
         let stats = &self.writer.store().stats;
         let s = stats.snapshot();
-        self.metrics.render(
+        let size = self.head().size;
+        let mut out = self.metrics.render(
             &StoreFigures {
                 appends: s.appends,
                 entries: s.entries,
@@ -240,8 +241,12 @@ impl Ledger {
                 commit_entries: Some(&stats.commit_entries),
                 commit_seconds: Some(&stats.commit_seconds),
             },
-            self.head().size,
-        )
+            size,
+        );
+        if let Some(m) = &self.mirror {
+            crate::metrics::render_mirror(&mut out, m.status().word(), m.primary_size(), size);
+        }
+        out
     }
 
     /// Stops accepting appends, finishes queued ones, waits for the writer, and saves a state

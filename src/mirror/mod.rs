@@ -39,6 +39,9 @@ pub const PART_ENTRIES: usize = 4096;
 /// Default pause before the next session after a failed one.
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 
+/// Longest pause between tries while the primary stays unreachable.
+pub const MAX_RETRY: Duration = Duration::from_secs(30);
+
 /// How to follow the primary.
 #[derive(Debug, Clone)]
 pub struct FollowConfig {
@@ -46,7 +49,8 @@ pub struct FollowConfig {
     pub connect: Connect,
     /// The primary's checkpoint key, if given (`--follow-key`); else pinned on first contact.
     pub key: Option<VerifierKey>,
-    /// Pause before the next session after a failed one.
+    /// Pause before the next session after a failed one (doubling, up to [`MAX_RETRY`],
+    /// while the primary stays away).
     pub retry: Duration,
 }
 
@@ -91,6 +95,8 @@ pub async fn follow(ledger: Arc<Ledger>, cfg: FollowConfig, mut stopping: watch:
         });
         return;
     }
+    let mut delay = cfg.retry;
+    let mut last_reason = String::new();
     loop {
         let stop = tokio::select! {
             () = stopped(&mut stopping) => Stop::Stopping,
@@ -102,12 +108,21 @@ pub async fn follow(ledger: Arc<Ledger>, cfg: FollowConfig, mut stopping: watch:
                 return;
             }
             Stop::Retry(reason) => {
-                tracing::warn!(
-                    primary = %mirror.primary,
-                    entries = ledger.head().size,
-                    %reason,
-                    "mirror stale: serving the last verified state; trying again"
-                );
+                // After a session that followed, the next try comes soon; while the primary
+                // stays away, ever later (up to MAX_RETRY), and the same reason is logged once.
+                if mirror.status() == MirrorStatus::Following {
+                    delay = cfg.retry;
+                    last_reason.clear();
+                }
+                if reason != last_reason {
+                    tracing::warn!(
+                        primary = %mirror.primary,
+                        entries = ledger.head().size,
+                        %reason,
+                        "mirror stale: serving the last verified state; trying again"
+                    );
+                    last_reason.clone_from(&reason);
+                }
                 mirror.set_status(MirrorStatus::Stale {
                     reason,
                     fork: false,
@@ -115,8 +130,9 @@ pub async fn follow(ledger: Arc<Ledger>, cfg: FollowConfig, mut stopping: watch:
                 });
                 tokio::select! {
                     () = stopped(&mut stopping) => return,
-                    () = tokio::time::sleep(cfg.retry) => {}
+                    () = tokio::time::sleep(delay) => {}
                 }
+                delay = (delay * 2).min(MAX_RETRY.max(cfg.retry));
             }
             Stop::Fork(fork) => {
                 let written = fork.write(ledger.store().dir());

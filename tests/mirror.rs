@@ -1,0 +1,364 @@
+//! Mirrors as processes: a primary and two `serve --follow` mirrors on loopback. Appends
+//! reach both mirrors, whose answers equal the primary's; a killed mirror or primary loses
+//! nothing; a primary restarted on another history (same key) is caught as a fork and
+//! nothing of the fork is served.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rotaledger::cli::client::Connect;
+use rotaledger::merkle::SignedCheckpoint;
+use rotaledger::proto;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::util::{ServeProc, bounded, school_events};
+
+/// `serve --follow URL` on `data`, at `listen`.
+fn mirror_at(data: &Path, listen: &str, primary: &str) -> ServeProc {
+    ServeProc::start_at(data, listen, &["--follow", primary])
+}
+
+async fn head(c: &Connect) -> proto::GetHeadResponse {
+    c.ledger()
+        .await
+        .unwrap()
+        .get_head(proto::GetHeadRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn append(c: &Connect, request_id: &str, from: u64, to: u64) -> proto::AppendResponse {
+    c.ledger()
+        .await
+        .unwrap()
+        .append(proto::AppendRequest {
+            events: school_events(from, to),
+            request_id: request_id.into(),
+            expected_size: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Every entry, as served.
+async fn entries(c: &Connect) -> Vec<proto::Entry> {
+    let mut s = c
+        .audit()
+        .await
+        .unwrap()
+        .read_entries(proto::ReadEntriesRequest {
+            from_seq: 0,
+            to_seq: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = s.message().await.unwrap() {
+        out.push(m.entry.unwrap());
+    }
+    out
+}
+
+async fn checkpoint(c: &Connect) -> proto::Checkpoint {
+    c.audit()
+        .await
+        .unwrap()
+        .get_checkpoint(proto::GetCheckpointRequest { size: None })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap()
+}
+
+async fn district(c: &Connect) -> proto::DistrictResponse {
+    c.query()
+        .await
+        .unwrap()
+        .district(proto::DistrictRequest {
+            school_year: 2024,
+            as_of: "2024-10-01".into(),
+            recorded_up_to: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Waits (at most `secs`) until the mirror's head is `size`.
+async fn caught_up(mirror: &Connect, size: u64, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(mut c) = mirror.ledger().await
+            && let Ok(h) = c.get_head(proto::GetHeadRequest {}).await
+            && h.into_inner().head.unwrap_or_default().size == size
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mirror did not reach {size} entries within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (at most `secs`) until the mirror says it stands `status`.
+async fn mirror_status(mirror: &Connect, status: &str, secs: u64) -> proto::MirrorState {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(mut c) = mirror.ledger().await
+            && let Ok(h) = c.get_head(proto::GetHeadRequest {}).await
+            && let Some(m) = h.into_inner().mirror
+            && m.status == status
+        {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mirror was not {status} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn health(c: &Connect, service: &str) -> i32 {
+    let channel = tonic::transport::Endpoint::from_shared(c.server.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+const SERVING: i32 = 1;
+const NOT_SERVING: i32 = 2;
+
+/// `host:port` of a server's URL.
+fn addr(p: &ServeProc) -> String {
+    p.url.trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
+    bounded(240, async {
+        let root = tempfile::tempdir().unwrap();
+        let (pd, m1d, m2d) = (
+            root.path().join("primary"),
+            root.path().join("m1"),
+            root.path().join("m2"),
+        );
+        let mut primary = ServeProc::start_with(&pd, &[]);
+        primary.ready().await;
+        let p = primary.connect();
+        append(&p, "first", 0, 300).await;
+        let mut m1 = mirror_at(&m1d, "127.0.0.1:0", &primary.url);
+        let m2 = mirror_at(&m2d, "127.0.0.1:0", &primary.url);
+        m1.ready().await;
+        m2.ready().await;
+        let (c1, c2) = (m1.connect(), m2.connect());
+        caught_up(&c1, 300, 30).await;
+        caught_up(&c2, 300, 30).await;
+
+        // Appends from eight clients at once, while both mirrors follow.
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..8u64 {
+                    let from = 1000 + (t * 8 + i) * 5;
+                    append(&p, &format!("c{t}-{i}"), from, from + 5).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let size = head(&p).await.head.unwrap().size;
+        assert_eq!(size, 300 + 8 * 8 * 5);
+        caught_up(&c1, size, 30).await;
+        caught_up(&c2, size, 30).await;
+
+        // Byte for byte the same log, the same signed checkpoint, the same answers.
+        let original = entries(&p).await;
+        assert_eq!(original.len() as u64, size);
+        assert_eq!(entries(&c1).await, original);
+        assert_eq!(entries(&c2).await, original);
+        let cp = checkpoint(&p).await;
+        assert_eq!(checkpoint(&c1).await.root, cp.root);
+        assert_eq!(checkpoint(&c2).await.size, size);
+        let d = district(&p).await;
+        assert_eq!(district(&c1).await, d);
+        assert_eq!(district(&c2).await, d);
+        let key = p
+            .audit()
+            .await
+            .unwrap()
+            .get_public_key(proto::GetPublicKeyRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let mirrored_key = c1
+            .audit()
+            .await
+            .unwrap()
+            .get_public_key(proto::GetPublicKeyRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(mirrored_key.verifier_key, key.verifier_key);
+        // The mirror's checkpoint is the primary's, and verifies with the primary's key.
+        let verifier: rotaledger::merkle::VerifierKey = key.verifier_key.parse().unwrap();
+        let mirrored = SignedCheckpoint::parse(&checkpoint(&c1).await.text).unwrap();
+        assert_eq!(mirrored.verify(&verifier).unwrap().size, size);
+
+        // A mirror appends nothing: FAILED_PRECONDITION, naming the primary.
+        let refused = c1
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: school_events(5000, 5001),
+                request_id: "on-a-mirror".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        assert!(refused.message().contains(&primary.url), "{refused:?}");
+        let state = head(&c1).await.mirror.unwrap();
+        assert_eq!(
+            (state.status.as_str(), state.primary.as_str()),
+            ("following", primary.url.as_str())
+        );
+        assert_eq!(health(&c1, "rotaledger.mirror").await, SERVING);
+        assert_eq!(head(&p).await.mirror, None);
+
+        // A mirror killed and restarted resumes from its own head and loses nothing.
+        let m1_addr = addr(&m1);
+        m1.kill();
+        append(&p, "while-m1-was-down", 2000, 2100).await;
+        let m1 = mirror_at(&m1d, &m1_addr, &primary.url);
+        m1.ready().await;
+        caught_up(&c1, size + 100, 30).await;
+        caught_up(&c2, size + 100, 30).await;
+
+        // The primary killed under the mirrors and restarted at the same address: they wait,
+        // stale, then follow it again.
+        let p_addr = addr(&primary);
+        primary.kill();
+        mirror_status(&c1, "stale", 20).await;
+        assert_eq!(health(&c1, "rotaledger.mirror").await, NOT_SERVING);
+        // Still answering, from what it verified.
+        assert_eq!(head(&c1).await.head.unwrap().size, size + 100);
+        let primary = ServeProc::start_at(&pd, &p_addr, &[]);
+        primary.ready().await;
+        append(&p, "after-restart", 3000, 3010).await;
+        caught_up(&c1, size + 110, 60).await;
+        caught_up(&c2, size + 110, 60).await;
+        mirror_status(&c2, "following", 10).await;
+        assert_eq!(entries(&c1).await, entries(&p).await);
+        assert_eq!(entries(&c2).await, entries(&p).await);
+        drop((m1, m2, primary));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_restarted_on_another_history_is_caught_and_nothing_of_it_served() {
+    bounded(180, async {
+        let root = tempfile::tempdir().unwrap();
+        let (pd, other, md) = (
+            root.path().join("primary"),
+            root.path().join("other"),
+            root.path().join("mirror"),
+        );
+        let mut primary = ServeProc::start_with(&pd, &[]);
+        primary.ready().await;
+        let p = primary.connect();
+        append(&p, "a", 0, 10).await;
+        let mirror = mirror_at(&md, "127.0.0.1:0", &primary.url);
+        mirror.ready().await;
+        let m = mirror.connect();
+        caught_up(&m, 10, 30).await;
+        let before = entries(&m).await;
+        let trusted = checkpoint(&m).await;
+
+        // Another history signed with the same key: the operator's restored key on a store
+        // that does not hold the log the mirror copied.
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::copy(pd.join("checkpoint.key"), other.join("checkpoint.key")).unwrap();
+        let p_addr = addr(&primary);
+        primary.kill();
+        let forged = ServeProc::start_at(&other, &p_addr, &[]);
+        forged.ready().await;
+        append(&p, "b", 100, 125).await;
+
+        let state = mirror_status(&m, "forked", 30).await;
+        assert!(state.reason.contains("consistency"), "{state:?}");
+        // Nothing of the fork is served: the same entries, the same checkpoint.
+        assert_eq!(entries(&m).await, before);
+        assert_eq!(checkpoint(&m).await, trusted);
+        assert_eq!(health(&m, "rotaledger.mirror").await, NOT_SERVING);
+        // The evidence: both checkpoints, each verifying with the one key, and the proof.
+        let evidence = std::fs::read_dir(&md)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("fork-evidence-")
+            })
+            .expect("an evidence file");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(evidence.path()).unwrap()).unwrap();
+        let key: rotaledger::merkle::VerifierKey = std::fs::read_to_string(md.join("primary.pub"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let old = SignedCheckpoint::parse(doc["trusted_checkpoint"].as_str().unwrap()).unwrap();
+        let new = SignedCheckpoint::parse(doc["new_checkpoint"].as_str().unwrap()).unwrap();
+        assert_eq!(old.verify(&key).unwrap().size, 10);
+        assert_eq!(new.verify(&key).unwrap().size, 25);
+        assert_eq!(doc["consistency_proof"]["old_size"], 10);
+        assert!(
+            rotaledger::merkle::verify_consistency(
+                &crate::util::profile(),
+                10,
+                25,
+                &old.checkpoint.root,
+                &new.checkpoint.root,
+                &doc["consistency_proof"]["hashes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| hex::decode(h.as_str().unwrap())
+                        .unwrap()
+                        .try_into()
+                        .unwrap())
+                    .collect::<Vec<[u8; 32]>>(),
+            )
+            .is_err()
+        );
+        // `rotaledger head` says so too.
+        let (code, out, _) =
+            crate::util::run_bin(vec!["head".into(), "--server".into(), m.server.clone()]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("size 10\n"), "{out}");
+        assert!(out.contains("forked"), "{out}");
+        drop((forged, mirror));
+    })
+    .await;
+}
