@@ -162,14 +162,24 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         let mut primary = ServeProc::start_with(&pd, &[]);
         primary.ready().await;
         let p = primary.connect();
-        append(&p, "first", 0, 300).await;
+        // More than one part (4096 entries) to copy, in appends of 1000: the first part
+        // ends at an append's end inside it.
+        for i in 0..5u64 {
+            append(
+                &p,
+                &format!("first-{i}"),
+                10_000 + i * 1000,
+                11_000 + i * 1000,
+            )
+            .await;
+        }
         let mut m1 = mirror_at(&m1d, "127.0.0.1:0", &primary.url);
         let m2 = mirror_at(&m2d, "127.0.0.1:0", &primary.url);
         m1.ready().await;
         m2.ready().await;
         let (c1, c2) = (m1.connect(), m2.connect());
-        caught_up(&c1, 300, 30).await;
-        caught_up(&c2, 300, 30).await;
+        caught_up(&c1, 5000, 60).await;
+        caught_up(&c2, 5000, 60).await;
 
         // Appends from eight clients at once, while both mirrors follow.
         let mut tasks = Vec::new();
@@ -186,7 +196,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
             t.await.unwrap();
         }
         let size = head(&p).await.head.unwrap().size;
-        assert_eq!(size, 300 + 8 * 8 * 5);
+        assert_eq!(size, 5000 + 8 * 8 * 5);
         caught_up(&c1, size, 30).await;
         caught_up(&c2, size, 30).await;
 
@@ -222,6 +232,25 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         let verifier: rotaledger::merkle::VerifierKey = key.verifier_key.parse().unwrap();
         let mirrored = SignedCheckpoint::parse(&checkpoint(&c1).await.text).unwrap();
         assert_eq!(mirrored.verify(&verifier).unwrap().size, size);
+
+        // Checkpoints only over the sizes it copied at: the first part ended at 4000, the end
+        // of the fourth append (a part holds at most 4096 entries).
+        let mut a1 = c1.audit().await.unwrap();
+        let at_4000 = a1
+            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4000) })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap();
+        let at_4000 = SignedCheckpoint::parse(&at_4000.text).unwrap();
+        assert_eq!(at_4000.verify(&verifier).unwrap().size, 4000);
+        let between = a1
+            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4500) })
+            .await
+            .unwrap_err();
+        assert_eq!(between.code(), tonic::Code::FailedPrecondition);
+        assert!(between.message().contains("4000"), "{between:?}");
 
         // A mirror appends nothing: FAILED_PRECONDITION, naming the primary.
         let refused = c1

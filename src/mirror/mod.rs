@@ -266,14 +266,20 @@ async fn follow_once(
     });
     let _reader = AbortOnDrop(reader);
     let mut part: Vec<Entry> = Vec::new();
-    // After a look at the primary's checkpoint found nothing to commit yet, look again soon.
-    let mut waiting = false;
+    // The primary's size as last seen: while the mirror has received less, more is on its
+    // way and the primary need not be asked; once it has received that much and nothing
+    // more is waiting, the primary's latest checkpoint decides what can be committed.
+    let mut known = latest.checkpoint.size;
+    // Entries are waiting for a checkpoint the primary has not published yet: ask again soon.
+    let mut ask_again = false;
     loop {
-        let next = if waiting {
+        let next = if ask_again {
             match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
                 Ok(n) => n,
                 Err(_) => {
-                    waiting = !commit_part(ledger, mirror, &mut audit, &key, &mut part).await?;
+                    ask_again =
+                        commit_part(ledger, mirror, &mut audit, &key, &mut part, &mut known)
+                            .await?;
                     continue;
                 }
             }
@@ -285,16 +291,19 @@ async fn follow_once(
             Some(Err(why)) => return Err(Stop::Retry(why)),
             None => return Err(Stop::Retry("the stream reader stopped".into())),
         };
-        let want = ledger.head().size + part.len() as u64;
-        if entry.seq != want {
+        let end = ledger.head().size + part.len() as u64;
+        if entry.seq != end {
             return Err(Stop::Retry(format!(
-                "the primary sent entry {} where {want} was due",
+                "the primary sent entry {} where {end} was due",
                 entry.seq
             )));
         }
         part.push(entry);
-        if part.len() >= PART_ENTRIES || rx.is_empty() {
-            waiting = !commit_part(ledger, mirror, &mut audit, &key, &mut part).await?;
+        // A full part is committed at its last change of append (looked for again at each
+        // further PART_ENTRIES while one append fills it).
+        if part.len() % PART_ENTRIES == 0 || (rx.is_empty() && end + 1 >= known) {
+            ask_again =
+                commit_part(ledger, mirror, &mut audit, &key, &mut part, &mut known).await?;
         }
     }
 }
@@ -314,23 +323,27 @@ fn append_of(e: &Entry) -> Option<(String, String)> {
 }
 
 /// Commits the longest prefix of `part` that ends at an append's end known for certain (the
-/// primary's latest checkpoint, or a change of append inside the part), with the primary's
-/// checkpoint over exactly that size. Returns false when nothing could be committed yet.
+/// primary's latest checkpoint, or, for a full part, a change of append inside it), with the
+/// primary's checkpoint over exactly that size; `known` becomes the primary's latest size.
+/// Returns true when entries are left waiting for a checkpoint the primary has not published
+/// yet (it publishes its checkpoint a moment after its subscribers see the entries).
 async fn commit_part(
     ledger: &Ledger,
     mirror: &Mirror,
     audit: &mut Audit,
     key: &VerifierKey,
     part: &mut Vec<Entry>,
+    known: &mut u64,
 ) -> Result<bool, Stop> {
     if part.is_empty() {
-        return Ok(true);
+        return Ok(false);
     }
     let at = ledger.head().size;
     let end = at + part.len() as u64;
     let latest = checkpoint(audit, None, key).await?;
     mirror.seen_primary(latest.checkpoint.size);
     let m = latest.checkpoint.size;
+    *known = m;
     let (cut, cp) = if m > at && m <= end {
         // A committed head of the primary: always the end of an append.
         (m, latest)
@@ -341,18 +354,21 @@ async fn commit_part(
             .rev()
             .find(|&i| append_of(&part[i - 1]) != append_of(&part[i]));
         match boundary {
-            Some(i) if part.len() >= PART_ENTRIES || m > end => {
+            Some(i) if part.len() >= PART_ENTRIES => {
                 let cut = at + i as u64;
                 (cut, checkpoint(audit, Some(cut), key).await?)
             }
-            _ => return Ok(false),
+            // The primary is ahead: the rest of its entries are on their way.
+            _ if m > end => return Ok(false),
+            _ => return Ok(true),
         }
     };
     let entries: Vec<Entry> = part.drain(..(cut - at) as usize).collect();
     match ledger.replicate(entries, &cp).await {
         Ok(head) => {
             tracing::debug!(entries = head.size, "mirror: copied");
-            Ok(true)
+            // What is left past the checkpoint waits for the next one, unless more is coming.
+            Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)
         }
         Err(e @ (LedgerError::Corrupt(_) | LedgerError::Input { .. })) => {
             // The primary's entries do not continue this copy, or do not lead to the root it
