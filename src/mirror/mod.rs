@@ -301,7 +301,7 @@ async fn follow_once(
         part.push(entry);
         // A full part is committed at its last change of append (looked for again at each
         // further PART_ENTRIES while one append fills it).
-        if part.len() % PART_ENTRIES == 0 || (rx.is_empty() && end + 1 >= known) {
+        if part.len().is_multiple_of(PART_ENTRIES) || (rx.is_empty() && end + 1 >= known) {
             ask_again =
                 commit_part(ledger, mirror, &mut audit, &key, &mut part, &mut known).await?;
         }
