@@ -12,6 +12,7 @@
 mod append;
 mod grpc;
 mod measure;
+mod mirror;
 mod proofs;
 mod query;
 mod rebuild;
@@ -167,6 +168,16 @@ pub enum BenchCommand {
     /// call failed, the log does not hold what was acknowledged or the server did not stop
     /// cleanly, 2 could not run.
     Server(server::ServerArgs),
+    /// A primary and a `serve --follow` mirror, two real `rotaledger serve` processes on
+    /// loopback: the primary filled with --entries, the floor of its own whole-log
+    /// verification (Audit.Verify), the mirror's catch-up from an empty directory (rate, CPU),
+    /// the lag from an append's answer on the primary to its entry's arrival from the mirror
+    /// under 64 clients of single-event appends for --seconds, and teacher-history latency
+    /// on each. Scratch directory under --dir, removed afterwards.
+    ///
+    /// Prints a table (or JSON with --json); exit 1 if the logs differ at the end or an
+    /// acknowledged entry never reached the mirror.
+    Mirror(mirror::MirrorArgs),
 }
 
 /// Flags of `rotaledger-bench rebuild`.
@@ -290,6 +301,7 @@ fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
         BenchCommand::Grpc(g) => grpc::run(&g),
         BenchCommand::Query(q) => query::run(&q),
         BenchCommand::Server(a) => server::run(&a),
+        BenchCommand::Mirror(a) => mirror::run(&a),
     }
 }
 
