@@ -181,6 +181,27 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         caught_up(&c1, 5000, 60).await;
         caught_up(&c2, 5000, 60).await;
 
+        // Teachers, whose names are personal fields, sealed on the primary: copied as sealed.
+        let teachers: Vec<String> = (0..3)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"teacher_registered","version":1,"teacher":"T{i}","name":"王老师{i}","school":"S10000","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2024-09-01"}}"#
+                )
+            })
+            .collect();
+        p.ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: teachers,
+                request_id: "teachers".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap();
+        let size0 = 5003;
+        caught_up(&c1, size0, 30).await;
+
         // Appends from eight clients at once, while both mirrors follow.
         let mut tasks = Vec::new();
         for t in 0..8u64 {
@@ -196,7 +217,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
             t.await.unwrap();
         }
         let size = head(&p).await.head.unwrap().size;
-        assert_eq!(size, 5000 + 8 * 8 * 5);
+        assert_eq!(size, size0 + 8 * 8 * 5);
         caught_up(&c1, size, 30).await;
         caught_up(&c2, size, 30).await;
 
@@ -299,7 +320,44 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         mirror_status(&c2, "following", 10).await;
         assert_eq!(entries(&c1).await, entries(&p).await);
         assert_eq!(entries(&c2).await, entries(&p).await);
+        // The mirror shows no personal field (their keys stay with the primary).
+        let history = c1
+            .query()
+            .await
+            .unwrap()
+            .teacher_history(proto::TeacherHistoryRequest {
+                teacher: "T1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(history.summary.unwrap().name, None);
+        let on_primary = p
+            .query()
+            .await
+            .unwrap()
+            .teacher_history(proto::TeacherHistoryRequest {
+                teacher: "T1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(on_primary.summary.unwrap().name.as_deref(), Some("王老师1"));
         drop((m1, m2, primary));
+        // The same idempotency records as the primary's: a promoted mirror answers retries
+        // as the primary did.
+        let (ps, ms) = (crate::util::open_store(&pd), crate::util::open_store(&m1d));
+        let mut ids: Vec<String> = vec!["teachers".into(), "while-m1-was-down".into()];
+        ids.extend((0..5).map(|i| format!("first-{i}")));
+        ids.extend((0..64).map(|k| format!("c{}-{}", k / 8, k % 8)));
+        for id in ids {
+            let key = rotaledger::log::store::request_key("local", &id);
+            let rec = ps.request(&key).unwrap();
+            assert!(rec.is_some(), "{id}");
+            assert_eq!(ms.request(&key).unwrap(), rec, "{id}");
+        }
     })
     .await;
 }
