@@ -734,3 +734,108 @@ fn read_answer(store: &Store, rec: &RequestRecord) -> Result<(Vec<Hash>, Head), 
     let head = store.head_at(end)?;
     Ok((hashes, head))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::log::store::ATTESTATION_PREFIX;
+    use crate::log::{PassThrough, fingerprint};
+
+    /// A log of appends of 2, 3 and 1 entries from two actors, and its entries.
+    fn original(dir: &std::path::Path) -> (Arc<Store>, Vec<Entry>) {
+        let store = Arc::new(Store::open(dir).unwrap());
+        let head = store.check_head().unwrap();
+        let w = Writer::start(store.clone(), head, PassThrough).unwrap();
+        let mut n = 0;
+        for (actor, id, count) in [("hr", "a", 2), ("ops", "a", 3), ("hr", "b", 1)] {
+            let payloads: Vec<Box<RawValue>> = (0..count)
+                .map(|_| {
+                    n += 1;
+                    RawValue::from_string(format!("{{\"n\":{n}}}")).unwrap()
+                })
+                .collect();
+            w.append_blocking(AppendRequest {
+                actor: actor.into(),
+                request_id: id.into(),
+                fingerprint: fingerprint(payloads.iter().map(|p| p.get().as_bytes())),
+                expected_size: None,
+                input: payloads,
+            })
+            .unwrap();
+        }
+        w.shutdown();
+        let entries = (0..6).map(|s| store.entry(s).unwrap().unwrap()).collect();
+        (store, entries)
+    }
+
+    fn replica(entries: &[Entry], root: Hash) -> Replica {
+        Replica {
+            entries: entries.to_vec(),
+            root,
+            attestation: format!("signed over {}", entries.len()).into_bytes(),
+        }
+    }
+
+    #[test]
+    fn replicated_entries_are_stored_as_they_are_or_not_at_all() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (orig, entries) = original(a.path());
+        let copy = Arc::new(Store::open(b.path()).unwrap());
+        let w = Writer::start(copy.clone(), copy.check_head().unwrap(), PassThrough).unwrap();
+        let root_at = |n: u64| orig.head_at(n).unwrap().root;
+
+        // A root other than the entries lead to: refused, nothing stored.
+        let wrong = rt.block_on(w.replicate(replica(&entries[..2], root_at(1))));
+        assert!(
+            matches!(wrong, Err(ReplicaError::Root { size: 2, .. })),
+            "{wrong:?}"
+        );
+        // An entry whose body was changed: refused at that entry, nothing stored.
+        let mut tampered = entries[..2].to_vec();
+        let body = String::from_utf8(tampered[1].body.clone()).unwrap();
+        tampered[1].body = body.replace("\"n\":2", "\"n\":9").into_bytes();
+        let bad = rt.block_on(w.replicate(replica(&tampered, root_at(2))));
+        assert!(
+            matches!(bad, Err(ReplicaError::Invalid(ref f)) if f.seq == 1),
+            "{bad:?}"
+        );
+        // Not starting at the log's end: refused.
+        let gap = rt.block_on(w.replicate(replica(&entries[2..5], root_at(5))));
+        assert!(
+            matches!(gap, Err(ReplicaError::Invalid(ref f))
+                if matches!(f.problem, crate::log::Problem::Gap { expected: 0, found: 2 })),
+            "{gap:?}"
+        );
+        assert_eq!(w.head().size, 0);
+        assert!(copy.is_empty());
+
+        // Two parts, each of whole appends: the same log, records and nodes as the original,
+        // plus each part's attestation.
+        let h = rt
+            .block_on(w.replicate(replica(&entries[..2], root_at(2))))
+            .unwrap();
+        assert_eq!(h, orig.head_at(2).unwrap());
+        let h = rt
+            .block_on(w.replicate(replica(&entries[2..], root_at(6))))
+            .unwrap();
+        assert_eq!(h, orig.check_head().unwrap());
+        w.shutdown();
+        assert_eq!(copy.check_head().unwrap(), orig.check_head().unwrap());
+        let (attested, rest): (Vec<_>, Vec<_>) = copy
+            .all_records()
+            .into_iter()
+            .partition(|(k, _)| k[0] == ATTESTATION_PREFIX);
+        assert_eq!(rest, orig.all_records());
+        assert_eq!(copy.attestation(2).unwrap().unwrap(), &b"signed over 2"[..]);
+        assert_eq!(copy.attestation(6).unwrap().unwrap(), &b"signed over 4"[..]);
+        assert_eq!(attested.len(), 2);
+        assert_eq!(copy.attestation_at_most(5).unwrap().unwrap().0, 2);
+    }
+}
