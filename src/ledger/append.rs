@@ -144,7 +144,7 @@ impl Sequencer for LedgerSequencer {
         self.since_commit.clear();
     }
 
-    fn replicated(&mut self, entry: &crate::log::Entry) {
+    fn replicated(&mut self, entry: &crate::log::Entry) -> String {
         // Exactly what a replay folds in (an undecodable payload is counted, not applied).
         let Ok(body) = entry.meta() else {
             self.pending.apply_decoded(
@@ -156,12 +156,17 @@ impl Sequencer for LedgerSequencer {
                 },
                 None,
             );
-            return;
+            return String::new();
         };
         if *self.actor != *body.actor {
             self.actor = Arc::from(body.actor.as_str());
         }
         let event = Event::decode_stored(&body.payload).ok().map(|(e, _)| e);
+        // The form `fingerprint_form` gives, from the one decode.
+        let form = match &event {
+            Some(e) => e.fingerprint_json(),
+            None => body.payload.clone(),
+        };
         self.pending.apply_decoded(
             Meta {
                 seq: entry.seq,
@@ -171,10 +176,7 @@ impl Sequencer for LedgerSequencer {
             },
             event,
         );
-    }
-
-    fn fingerprint_form(&self, payload: &str) -> String {
-        fingerprint_form(payload)
+        form
     }
 }
 

@@ -33,7 +33,7 @@ impl RequestGroups {
     pub fn push(
         &mut self,
         entry: &Entry,
-        canonical: &dyn Fn(&str) -> String,
+        canonical: impl FnOnce(&str) -> String,
         batch: &mut sled::Batch,
     ) -> bool {
         let meta = entry.meta().ok();

@@ -157,7 +157,9 @@ impl Restorer<'_> {
             .map_err(|f| ImportError::Changed(f.seq))?;
         // Commits end at an append's end, so a restore cut short never leaves an entry
         // without its idempotency record.
-        if self.groups.push(entry, self.canonical, &mut self.batch)
+        if self
+            .groups
+            .push(entry, |p| (self.canonical)(p), &mut self.batch)
             && self.in_batch >= ENTRIES_PER_COMMIT
         {
             self.commit()?;

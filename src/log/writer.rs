@@ -67,13 +67,12 @@ pub trait Sequencer: Send + 'static {
     /// Everything sequenced since the last commit was NOT written: forget it.
     fn aborted(&mut self) {}
     /// Folds in an entry another log wrote, already verified, that the writer is about to
-    /// store as it is (a mirror's copy of its primary, see [`Writer::replicate`]). Like
+    /// store as it is (a mirror's copy of its primary, see [`Writer::replicate`]), and returns
+    /// the form of its payload its append was fingerprinted with (FORMAT.md §1.6), for the
+    /// rebuilt idempotency record (the sequencer decodes the payload anyway). Like
     /// [`Sequencer::sequence`], it is undone by [`Sequencer::aborted`] if the commit fails.
-    fn replicated(&mut self, _entry: &Entry) {}
-    /// The form of a stored payload its append was fingerprinted with (FORMAT.md §1.6), for
-    /// the idempotency records of replicated entries.
-    fn fingerprint_form(&self, payload: &str) -> String {
-        payload.to_owned()
+    fn replicated(&mut self, entry: &Entry) -> String {
+        entry.meta().map(|m| m.payload).unwrap_or_default()
     }
 }
 
@@ -627,17 +626,21 @@ fn replicate<S: Sequencer>(
             computed: hex::encode(staged.root),
         });
     }
+    let forms: Vec<String> = replica.entries.iter().map(|e| seq.replicated(e)).collect();
     let mut grown = tree.clone();
     let mut batch = sled::Batch::default();
     let mut groups = super::groups::RequestGroups::default();
-    let canonical = |p: &str| seq.fingerprint_form(p);
-    for e in &replica.entries {
-        groups.push(e, &canonical, &mut batch);
+    for (e, form) in replica.entries.iter().zip(forms) {
+        groups.push(e, |_| form, &mut batch);
         batch.insert(&entry_key(e.seq)[..], e.to_stored());
-        let nodes = grown.append(&e.hash).map_err(|full| {
-            *poisoned = Some(Poison::Other(full.to_string()));
-            ReplicaError::Unavailable(full.to_string())
-        })?;
+        let nodes = match grown.append(&e.hash) {
+            Ok(nodes) => nodes,
+            Err(full) => {
+                seq.aborted();
+                *poisoned = Some(Poison::Other(full.to_string()));
+                return Err(ReplicaError::Unavailable(full.to_string()));
+            }
+        };
         stage_nodes(&mut batch, &nodes);
     }
     groups.end(&mut batch);
@@ -645,9 +648,6 @@ fn replicate<S: Sequencer>(
         &super::store::attestation_key(staged.size)[..],
         replica.attestation,
     );
-    for e in &replica.entries {
-        seq.replicated(e);
-    }
     if let Err(e) = seq.prepare().and_then(|()| store.commit(batch, staged)) {
         seq.aborted();
         tracing::error!(error = %e, "commit failed; refusing further entries until restart");
