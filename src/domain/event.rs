@@ -813,9 +813,13 @@ mod fast {
     }
 
     impl Common<'_> {
-        /// The link, if `ty` is the type the text starts with and the version is known.
+        /// The link, if `ty` is the type the text starts with and the version is known
+        /// (the sealed version only for the types with personal fields, whose values
+        /// [`personal`] has read by the version).
         fn check(self, expected: &str) -> Option<Link> {
-            if self.ty != expected || self.version != VERSION {
+            let sealed_ok = self.version == SEALED_VERSION
+                && PERSONAL_FIELDS.iter().any(|(t, _)| *t == expected);
+            if self.ty != expected || !(self.version == VERSION || sealed_ok) {
                 return None;
             }
             Some(match self.teacher_prev {
@@ -897,6 +901,46 @@ mod fast {
 
     type Text<'a> = Cow<'a, str>;
 
+    /// A personal field as stored: its text (version 1) or `{"sealed":"<base64>"}` (the
+    /// sealed version, FORMAT.md §1.12).
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum RawPersonal<'a> {
+        Plain(#[serde(borrow)] Text<'a>),
+        Sealed(#[serde(borrow)] RawSealed<'a>),
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawSealed<'a> {
+        sealed: &'a str,
+    }
+
+    /// A personal field read as the strict decoder reads it for `version`: plain text in
+    /// version 1, a sealed value in the sealed version (base64 of at most `4 * (max + 64)`
+    /// characters); anything else is the strict decoder's to judge.
+    fn personal(p: RawPersonal<'_>, version: u64, max: usize) -> Option<Personal> {
+        match p {
+            RawPersonal::Plain(s) if version == VERSION => text(s, max).map(Personal::Plain),
+            RawPersonal::Sealed(r) if version == SEALED_VERSION => {
+                let base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+                if r.sealed.len() > 4 * (max + 64) || !r.sealed.bytes().all(base64) {
+                    return None;
+                }
+                Personal::from_sealed_text(r.sealed).ok()
+            }
+            _ => None,
+        }
+    }
+
+    fn opt_personal(
+        p: Option<RawPersonal<'_>>,
+        version: u64,
+        max: usize,
+    ) -> Option<Option<Personal>> {
+        opt(p, |p| personal(p, version, max))
+    }
+
     raw!(SchoolRegisteredRaw {
         school: &'a str,
         #[serde(borrow)]
@@ -930,7 +974,7 @@ mod fast {
     raw!(TeacherRegisteredRaw {
         teacher: &'a str,
         #[serde(borrow)]
-        name: Cow<'a, str>,
+        name: RawPersonal<'a>,
         school: &'a str,
         subject: &'a str,
         title: &'a str,
@@ -943,7 +987,7 @@ mod fast {
     raw!(TeacherProfileUpdatedRaw {
         teacher: &'a str,
         #[serde(borrow)]
-        name: Option<Text<'a>>,
+        name: Option<RawPersonal<'a>>,
         subject: Option<&'a str>,
         title: Option<&'a str>,
         title_date: Option<&'a str>,
@@ -970,7 +1014,7 @@ mod fast {
         return_date: &'a str,
         reason: &'a str,
         #[serde(borrow)]
-        reason_text: Option<Text<'a>>,
+        reason_text: Option<RawPersonal<'a>>,
     });
     raw!(TeacherEvaluatedRaw {
         dispatch: &'a str,
@@ -1012,10 +1056,6 @@ mod fast {
     fn text(s: Text<'_>, max: usize) -> Option<String> {
         check_text(&s, max).ok()?;
         Some(s.into_owned())
-    }
-
-    fn opt_text(s: Option<Text<'_>>, max: usize) -> Option<Option<String>> {
-        opt(s, |s| text(s, max))
     }
 
     fn vocab<V: Vocabulary>(s: &str) -> Option<V> {
@@ -1108,7 +1148,7 @@ mod fast {
                 let c = r.common();
                 let e = Event::TeacherRegistered(TeacherRegistered {
                     teacher: id(r.teacher)?,
-                    name: Personal::Plain(text(r.name, MAX_NAME_LEN)?),
+                    name: personal(r.name, r.version, MAX_NAME_LEN)?,
                     school: id(r.school)?,
                     subject: id(r.subject)?,
                     title: vocab(r.title)?,
@@ -1125,7 +1165,7 @@ mod fast {
                 let c = r.common();
                 let p = TeacherProfileUpdated {
                     teacher: id(r.teacher)?,
-                    name: opt_text(r.name, MAX_NAME_LEN)?.map(Personal::Plain),
+                    name: opt_personal(r.name, r.version, MAX_NAME_LEN)?,
                     subject: opt_id(r.subject)?,
                     title: opt_vocab(r.title)?,
                     title_date: opt_date(r.title_date)?,
@@ -1167,7 +1207,7 @@ mod fast {
                     dispatch: id(r.dispatch)?,
                     return_date: date(r.return_date)?,
                     reason: vocab(r.reason)?,
-                    reason_text: opt_text(r.reason_text, MAX_TEXT_LEN)?.map(Personal::Plain),
+                    reason_text: opt_personal(r.reason_text, r.version, MAX_TEXT_LEN)?,
                 };
                 check_return(&ret).ok()?;
                 (Event::TeacherReturned(ret), c)
@@ -1362,6 +1402,31 @@ mod tests {
             Event::decode_stored(&stored).unwrap(),
             (sealed.clone(), Some(None))
         );
+        // The typed fast path reads sealed payloads too, as the strict decoder does.
+        assert_eq!(
+            Event::decode_stored_fast(&stored),
+            Some(Event::decode_stored_strict(&stored).unwrap())
+        );
+        let registered = Event::decode(
+            r#"{"type":"teacher_registered","version":1,"teacher":"T1","name":"王芳","school":"S1","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2010-01-01"}"#,
+        )
+        .unwrap()
+        .map_personal(|_, _| Ok::<_, ()>(Personal::Sealed(vec![7u8; 45].into())))
+        .unwrap()
+        .to_stored(Some(None));
+        assert_eq!(
+            Event::decode_stored_fast(&registered),
+            Some(Event::decode_stored_strict(&registered).unwrap())
+        );
+        // A plain field in the sealed version, or a sealed one in version 1, is the strict
+        // decoder's to refuse.
+        for wrong in [
+            registered.replacen(r#""version":2"#, r#""version":1"#, 1),
+            stored.replacen(r#""version":2"#, r#""version":1"#, 1),
+        ] {
+            assert_eq!(Event::decode_stored_fast(&wrong), None, "{wrong}");
+            assert!(Event::decode_stored_strict(&wrong).is_err(), "{wrong}");
+        }
         // From an HR system, version 2 is refused with the reason, and so is a sealed field
         // in version 1.
         let e = Event::decode(&sealed.to_json()).unwrap_err();
