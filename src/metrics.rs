@@ -321,6 +321,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mirror_renders_its_state_and_lag() {
+        let mut out = String::new();
+        render_mirror(&mut out, "stale", 120, 100);
+        for (state, v) in [
+            ("connecting", 0),
+            ("following", 0),
+            ("stale", 1),
+            ("forked", 0),
+        ] {
+            assert!(
+                out.contains(&format!(
+                    "rotaledger_mirror_state{{state=\"{state}\"}} {v}\n"
+                )),
+                "{out}"
+            );
+        }
+        assert!(
+            out.contains("rotaledger_mirror_primary_entries 120\n"),
+            "{out}"
+        );
+        assert!(out.contains("rotaledger_mirror_lag_entries 20\n"), "{out}");
+        // A mirror ahead of what it last saw of the primary lags by nothing.
+        let mut out = String::new();
+        render_mirror(&mut out, "following", 5, 9);
+        assert!(out.contains("rotaledger_mirror_lag_entries 0\n"), "{out}");
+    }
+
+    #[test]
     fn histograms_render_cumulative_buckets() {
         let h = Histogram::new(&[1.0, 2.0, 4.0]);
         for v in [0.5, 1.0, 1.5, 3.0, 9.0] {
