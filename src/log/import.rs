@@ -198,37 +198,13 @@ mod tests {
     use std::io::Cursor;
     use std::sync::Arc;
 
-    use serde_json::value::RawValue;
-
     use super::*;
     use crate::log::export::export_store;
-    use crate::log::{AppendRequest, PassThrough, Writer, fingerprint};
 
     /// A store written by the real writer: appends of 1, 3 and 5000 entries (the last spans
     /// more than one restore batch), from two actors.
     fn original(dir: &std::path::Path) -> Arc<Store> {
-        let store = Arc::new(Store::open(dir).unwrap());
-        let head = store.check_head().unwrap();
-        let w = Writer::start(store.clone(), head, PassThrough).unwrap();
-        let mut n = 0u64;
-        for (actor, id, count) in [("hr", "a", 1), ("hr", "b", 3), ("ops", "a", 5000)] {
-            let payloads: Vec<Box<RawValue>> = (0..count)
-                .map(|_| {
-                    n += 1;
-                    RawValue::from_string(format!("{{\"n\":{n}}}")).unwrap()
-                })
-                .collect();
-            w.append_blocking(AppendRequest {
-                actor: actor.into(),
-                request_id: id.into(),
-                fingerprint: fingerprint(payloads.iter().map(|p| p.get().as_bytes())),
-                expected_size: None,
-                input: payloads,
-            })
-            .unwrap();
-        }
-        w.shutdown();
-        store
+        crate::log::written_store(dir, &[("hr", "a", 1), ("hr", "b", 3), ("ops", "a", 5000)])
     }
 
     fn export_of(store: &Store) -> Vec<u8> {

@@ -60,3 +60,36 @@ pub fn fingerprint<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Hash {
     }
     *h.finalize().as_bytes()
 }
+
+/// A store in `dir` written by the real writer with `appends` (actor, request id, entries),
+/// whose payloads are `{"n":1}`, `{"n":2}`, ... in log order: for the tests of what copies a
+/// log (a restore, a mirror's replication).
+#[cfg(test)]
+pub(crate) fn written_store(
+    dir: &std::path::Path,
+    appends: &[(&str, &str, usize)],
+) -> std::sync::Arc<Store> {
+    use serde_json::value::RawValue;
+    let store = std::sync::Arc::new(Store::open(dir).unwrap());
+    let head = store.check_head().unwrap();
+    let w = Writer::start(store.clone(), head, PassThrough).unwrap();
+    let mut n = 0u64;
+    for &(actor, id, count) in appends {
+        let payloads: Vec<Box<RawValue>> = (0..count)
+            .map(|_| {
+                n += 1;
+                RawValue::from_string(format!("{{\"n\":{n}}}")).unwrap()
+            })
+            .collect();
+        w.append_blocking(AppendRequest {
+            actor: actor.into(),
+            request_id: id.into(),
+            fingerprint: fingerprint(payloads.iter().map(|p| p.get().as_bytes())),
+            expected_size: None,
+            input: payloads,
+        })
+        .unwrap();
+    }
+    w.shutdown();
+    store
+}

@@ -739,35 +739,14 @@ fn read_answer(store: &Store, rec: &RequestRecord) -> Result<(Vec<Hash>, Head), 
 mod tests {
     use std::sync::Arc;
 
-    use serde_json::value::RawValue;
-
     use super::*;
+    use crate::log::PassThrough;
     use crate::log::store::ATTESTATION_PREFIX;
-    use crate::log::{PassThrough, fingerprint};
 
     /// A log of appends of 2, 3 and 1 entries from two actors, and its entries.
     fn original(dir: &std::path::Path) -> (Arc<Store>, Vec<Entry>) {
-        let store = Arc::new(Store::open(dir).unwrap());
-        let head = store.check_head().unwrap();
-        let w = Writer::start(store.clone(), head, PassThrough).unwrap();
-        let mut n = 0;
-        for (actor, id, count) in [("hr", "a", 2), ("ops", "a", 3), ("hr", "b", 1)] {
-            let payloads: Vec<Box<RawValue>> = (0..count)
-                .map(|_| {
-                    n += 1;
-                    RawValue::from_string(format!("{{\"n\":{n}}}")).unwrap()
-                })
-                .collect();
-            w.append_blocking(AppendRequest {
-                actor: actor.into(),
-                request_id: id.into(),
-                fingerprint: fingerprint(payloads.iter().map(|p| p.get().as_bytes())),
-                expected_size: None,
-                input: payloads,
-            })
-            .unwrap();
-        }
-        w.shutdown();
+        let store =
+            crate::log::written_store(dir, &[("hr", "a", 2), ("ops", "a", 3), ("hr", "b", 1)]);
         let entries = (0..6).map(|s| store.entry(s).unwrap().unwrap()).collect();
         (store, entries)
     }
