@@ -350,6 +350,67 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
     }
 }
 
+/// The response header every answer of a mirror carries: how it stands with its primary
+/// (`connecting`, `following`, `stale`, `forked`), so that a client that reads only answers
+/// still sees that they may lag the primary (docs/MIRRORS.md).
+pub const MIRROR_HEADER: &str = "rotaledger-mirror";
+
+/// Where the mirror's status is read from once the ledger is open (unset on a primary).
+type MirrorCell = Arc<std::sync::OnceLock<watch::Receiver<crate::ledger::MirrorStatus>>>;
+
+/// Adds [`MIRROR_HEADER`] to every gRPC answer of a mirror.
+#[derive(Clone, Default)]
+struct MirrorHeader(MirrorCell);
+
+impl<S> tower::Layer<S> for MirrorHeader {
+    type Service = MirrorHeaderService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MirrorHeaderService {
+            inner,
+            status: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`MirrorHeader`].
+#[derive(Clone)]
+struct MirrorHeaderService<S> {
+    inner: S,
+    status: MirrorCell,
+}
+
+impl<S, Req, B> tower::Service<Req> for MirrorHeaderService<S>
+where
+    S: tower::Service<Req, Response = axum::http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = axum::http::Response<B>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<axum::http::Response<B>, S::Error>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let word = self.status.get().map(|s| s.borrow().word());
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let mut res = answer.await?;
+            if let Some(w) = word {
+                res.headers_mut()
+                    .insert(MIRROR_HEADER, axum::http::HeaderValue::from_static(w));
+            }
+            Ok(res)
+        })
+    }
+}
+
 /// The health service name that tells whether a mirror is following its primary.
 pub const MIRROR_HEALTH: &str = "rotaledger.mirror";
 
@@ -386,6 +447,8 @@ struct Serving<'a> {
     stopping: watch::Receiver<bool>,
     addr: std::net::SocketAddr,
     tls: bool,
+    /// Read by [`MirrorHeader`] on every answer.
+    mirror_header: MirrorCell,
 }
 
 impl Serving<'_> {
@@ -418,6 +481,7 @@ impl Serving<'_> {
         }
         if let Some(m) = ledger.mirror() {
             tokio::spawn(mirror_health(m.watch_status(), self.health.clone()));
+            let _ = self.mirror_header.set(m.watch_status());
         }
         tracing::info!(addr = %self.addr, tls = self.tls, entries = head.size, "ready: serving the ledger");
         (ledger, shared)
@@ -466,7 +530,9 @@ where
             .tls_config(tls)
             .map_err(|e| ServerError::Tls(e.to_string()))?;
     }
+    let mirror_header = MirrorHeader::default();
     let router = builder
+        .layer(mirror_header.clone())
         .add_service(health_svc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -482,6 +548,7 @@ where
         stopping,
         addr,
         tls: tls_on,
+        mirror_header: mirror_header.0.clone(),
     };
     // An open ledger is served before the first connection is accepted, so no call ever
     // sees the gates closed.

@@ -287,6 +287,24 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
             .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
         assert!(refused.message().contains(&primary.url), "{refused:?}");
+        // Every answer of a mirror says how it stands, in a header; a primary's does not.
+        let answer = c1
+            .query()
+            .await
+            .unwrap()
+            .district(proto::DistrictRequest {
+                school_year: 2024,
+                as_of: "2024-10-01".into(),
+                recorded_up_to: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.metadata().get("rotaledger-mirror").map(|v| v.to_str().unwrap()),
+            Some("following")
+        );
+        let on_primary = p.ledger().await.unwrap().get_head(proto::GetHeadRequest {}).await.unwrap();
+        assert!(on_primary.metadata().get("rotaledger-mirror").is_none());
         let state = head(&c1).await.mirror.unwrap();
         assert_eq!(
             (state.status.as_str(), state.primary.as_str()),
@@ -310,6 +328,20 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         primary.kill();
         mirror_status(&c1, "stale", 20).await;
         assert_eq!(health(&c1, "rotaledger.mirror").await, NOT_SERVING);
+        let answer = c1
+            .ledger()
+            .await
+            .unwrap()
+            .get_head(proto::GetHeadRequest {})
+            .await
+            .unwrap();
+        assert_eq!(
+            answer
+                .metadata()
+                .get("rotaledger-mirror")
+                .map(|v| v.to_str().unwrap()),
+            Some("stale")
+        );
         // Still answering, from what it verified.
         assert_eq!(head(&c1).await.head.unwrap().size, size + 100);
         let primary = ServeProc::start_at(&pd, &p_addr, &[]);
@@ -393,6 +425,20 @@ async fn a_primary_restarted_on_another_history_is_caught_and_nothing_of_it_serv
         append(&p, "b", 100, 125).await;
 
         let state = mirror_status(&m, "forked", 30).await;
+        let answer = m
+            .ledger()
+            .await
+            .unwrap()
+            .get_head(proto::GetHeadRequest {})
+            .await
+            .unwrap();
+        assert_eq!(
+            answer
+                .metadata()
+                .get("rotaledger-mirror")
+                .map(|v| v.to_str().unwrap()),
+            Some("forked")
+        );
         assert!(state.reason.contains("consistency"), "{state:?}");
         // Nothing of the fork is served: the same entries, the same checkpoint.
         assert_eq!(entries(&m).await, before);
