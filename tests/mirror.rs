@@ -485,6 +485,16 @@ async fn a_primary_restarted_on_another_history_is_caught_and_nothing_of_it_serv
             )
             .is_err()
         );
+        // A restart does not forget it: the mirror stays forked, serving what it verified.
+        let m_addr = addr(&mirror);
+        drop(mirror);
+        let mirror = mirror_at(&md, &m_addr, &forged.url);
+        mirror.ready().await;
+        let again = mirror_status(&m, "forked", 10).await;
+        assert!(again.reason.contains("fork-evidence-"), "{again:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(entries(&m).await, before);
+
         // `rotaledger head` says so too.
         let (code, out, _) =
             crate::util::run_bin(vec!["head".into(), "--server".into(), m.server.clone()]).await;
@@ -492,6 +502,44 @@ async fn a_primary_restarted_on_another_history_is_caught_and_nothing_of_it_serv
         assert!(out.contains("size 10\n"), "{out}");
         assert!(out.contains("forked"), "{out}");
         drop((forged, mirror));
+    })
+    .await;
+}
+
+/// Sends `signal` (e.g. `-STOP`) to a child server with the system's `kill`.
+fn signal(p: &ServeProc, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &p.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_that_stops_answering_makes_the_mirror_stale_not_silent() {
+    bounded(120, async {
+        let root = tempfile::tempdir().unwrap();
+        let primary = ServeProc::start_with(&root.path().join("primary"), &[]);
+        primary.ready().await;
+        let p = primary.connect();
+        append(&p, "a", 0, 5).await;
+        let mirror = mirror_at(&root.path().join("mirror"), "127.0.0.1:0", &primary.url);
+        mirror.ready().await;
+        let m = mirror.connect();
+        caught_up(&m, 5, 30).await;
+        mirror_status(&m, "following", 10).await;
+        // The primary stops answering without closing its connections (a hung machine, a
+        // dropped route): within two idle checks the mirror says so.
+        signal(&primary, "-STOP");
+        let state = mirror_status(&m, "stale", 40).await;
+        assert!(state.reason.contains("did not answer"), "{state:?}");
+        assert_eq!(head(&m).await.head.unwrap().size, 5);
+        // Back: the mirror follows again and copies what comes next.
+        signal(&primary, "-CONT");
+        append(&p, "b", 5, 8).await;
+        caught_up(&m, 8, 60).await;
+        mirror_status(&m, "following", 10).await;
+        drop((mirror, primary));
     })
     .await;
 }

@@ -89,6 +89,9 @@ impl Ledger {
         appends: Vec<CheckAppend>,
     ) -> Result<CheckReport, LedgerError> {
         self.check_integrity()?;
+        // A dry run seals personal fields as an append would, which takes data keys a mirror
+        // does not hold (and must not make).
+        self.primary_only("check appends there")?;
         let total: usize = appends.iter().map(|a| a.events.len()).sum();
         if total > MAX_CHECK_EVENTS {
             return Err(LedgerError::Input {

@@ -92,11 +92,24 @@ impl Mirror {
                 .into());
             }
         };
+        // A fork recorded before stays a fork: the mirror does not follow again until an
+        // operator has moved the data directory aside (docs/MIRRORS.md).
+        let status = match recorded_fork(dir) {
+            Some(evidence) => MirrorStatus::Stale {
+                reason: format!(
+                    "a fork of the primary was recorded in {}; this mirror does not follow it                      again (docs/MIRRORS.md, \"A fork\")",
+                    evidence.display()
+                ),
+                fork: true,
+                evidence: Some(evidence),
+            },
+            None => MirrorStatus::Connecting,
+        };
         Ok(Mirror {
             primary,
             dir: dir.to_path_buf(),
             key: ArcSwapOption::new(key),
-            status: tokio::sync::watch::Sender::new(MirrorStatus::Connecting),
+            status: tokio::sync::watch::Sender::new(status),
             primary_size: AtomicU64::new(0),
         })
     }
@@ -161,6 +174,22 @@ impl Mirror {
     }
 }
 
+/// The first fork evidence file in `dir` (`fork-evidence-*.json`), if any.
+fn recorded_fork(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("fork-evidence-") && n.ends_with(".json"))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
 impl Ledger {
     /// What this ledger knows of its primary, when it is a mirror (`serve --follow`).
     pub fn mirror(&self) -> Option<&Mirror> {
@@ -206,8 +235,14 @@ impl Ledger {
             root: checkpoint.checkpoint.root,
             attestation: checkpoint.to_text().into_bytes(),
         };
+        // What the primary sent does not hold is an input error (the follower treats it as
+        // a fork), never `Corrupt`, which says this ledger's own store is damaged.
         self.writer.replicate(replica).await.map_err(|e| match e {
-            ReplicaError::Invalid(f) => LedgerError::Corrupt(f),
+            ReplicaError::Invalid(_) => LedgerError::Input {
+                index: None,
+                field: "entries".into(),
+                problem: e.to_string(),
+            },
             ReplicaError::Root { .. } => LedgerError::Input {
                 index: None,
                 field: "root".into(),

@@ -39,6 +39,10 @@ pub const PART_ENTRIES: usize = 4096;
 /// Default pause before the next session after a failed one.
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 
+/// How long a following mirror waits for an entry before it asks the primary whether it is
+/// still there (and still the same log).
+pub const IDLE_CHECK: Duration = Duration::from_secs(10);
+
 /// Longest pause between tries while the primary stays unreachable.
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
 
@@ -84,6 +88,14 @@ pub async fn follow(ledger: Arc<Ledger>, cfg: FollowConfig, mut stopping: watch:
     let Some(mirror) = ledger.mirror() else {
         return;
     };
+    if let MirrorStatus::Stale { fork: true, .. } = mirror.status() {
+        tracing::error!(
+            primary = %mirror.primary,
+            status = ?mirror.status(),
+            "mirror forked before this start: not following; serving the last verified state"
+        );
+        return;
+    }
     if let Some(k) = &cfg.key
         && let Err(e) = mirror.pin_key(k)
     {
@@ -284,7 +296,34 @@ async fn follow_once(
                 }
             }
         } else {
-            rx.recv().await
+            match tokio::time::timeout(IDLE_CHECK, rx.recv()).await {
+                Ok(n) => n,
+                Err(_) => {
+                    // Nothing for a while: ask the primary (bounded), so that a primary gone
+                    // without closing the connection makes the mirror stale, not silent, and
+                    // a stream that stalled while the primary grew is opened again.
+                    let asked =
+                        tokio::time::timeout(IDLE_CHECK, checkpoint(&mut audit, None, &key))
+                            .await
+                            .map_err(|_| {
+                                Stop::Retry(format!(
+                                    "the primary did not answer GetCheckpoint within {} s",
+                                    IDLE_CHECK.as_secs()
+                                ))
+                            })??;
+                    mirror.seen_primary(asked.checkpoint.size);
+                    consistent(ledger, mirror, &mut audit, &asked).await?;
+                    let end = ledger.head().size + part.len() as u64;
+                    if asked.checkpoint.size > end {
+                        return Err(Stop::Retry(format!(
+                            "the primary holds {} entries but sent none past {end} for {} s",
+                            asked.checkpoint.size,
+                            IDLE_CHECK.as_secs()
+                        )));
+                    }
+                    continue;
+                }
+            }
         };
         let entry = match next {
             Some(Ok(e)) => e,
@@ -344,6 +383,11 @@ async fn commit_part(
     mirror.seen_primary(latest.checkpoint.size);
     let m = latest.checkpoint.size;
     *known = m;
+    if !(m > at && m <= end) {
+        // Not the end of this part: still a signed statement of the primary's history, which
+        // must extend (or, at or below this size, agree with) what the mirror holds.
+        consistent(ledger, mirror, audit, &latest).await?;
+    }
     let (cut, cp) = if m > at && m <= end {
         // A committed head of the primary: always the end of an append.
         (m, latest)
@@ -370,7 +414,7 @@ async fn commit_part(
             // What is left past the checkpoint waits for the next one, unless more is coming.
             Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)
         }
-        Err(e @ (LedgerError::Corrupt(_) | LedgerError::Input { .. })) => {
+        Err(e @ LedgerError::Input { .. }) => {
             // The primary's entries do not continue this copy, or do not lead to the root it
             // signed over them: either its history differs from this one (a consistency
             // proof decides) or it served entries its own checkpoint contradicts.
