@@ -126,6 +126,21 @@ async fn mirror_status(mirror: &Connect, status: &str, secs: u64) -> proto::Mirr
     }
 }
 
+/// The `rotaledger-mirror` header of a `GetHead` answer, if there is one.
+async fn mirror_header(c: &Connect) -> Option<String> {
+    let answer = c
+        .ledger()
+        .await
+        .unwrap()
+        .get_head(proto::GetHeadRequest {})
+        .await
+        .unwrap();
+    answer
+        .metadata()
+        .get("rotaledger-mirror")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
 async fn health(c: &Connect, service: &str) -> i32 {
     let channel = tonic::transport::Endpoint::from_shared(c.server.clone())
         .unwrap()
@@ -303,8 +318,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
             answer.metadata().get("rotaledger-mirror").map(|v| v.to_str().unwrap()),
             Some("following")
         );
-        let on_primary = p.ledger().await.unwrap().get_head(proto::GetHeadRequest {}).await.unwrap();
-        assert!(on_primary.metadata().get("rotaledger-mirror").is_none());
+        assert_eq!(mirror_header(&p).await, None);
         let state = head(&c1).await.mirror.unwrap();
         assert_eq!(
             (state.status.as_str(), state.primary.as_str()),
@@ -328,20 +342,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         primary.kill();
         mirror_status(&c1, "stale", 20).await;
         assert_eq!(health(&c1, "rotaledger.mirror").await, NOT_SERVING);
-        let answer = c1
-            .ledger()
-            .await
-            .unwrap()
-            .get_head(proto::GetHeadRequest {})
-            .await
-            .unwrap();
-        assert_eq!(
-            answer
-                .metadata()
-                .get("rotaledger-mirror")
-                .map(|v| v.to_str().unwrap()),
-            Some("stale")
-        );
+        assert_eq!(mirror_header(&c1).await.as_deref(), Some("stale"));
         // Still answering, from what it verified.
         assert_eq!(head(&c1).await.head.unwrap().size, size + 100);
         let primary = ServeProc::start_at(&pd, &p_addr, &[]);
@@ -425,20 +426,7 @@ async fn a_primary_restarted_on_another_history_is_caught_and_nothing_of_it_serv
         append(&p, "b", 100, 125).await;
 
         let state = mirror_status(&m, "forked", 30).await;
-        let answer = m
-            .ledger()
-            .await
-            .unwrap()
-            .get_head(proto::GetHeadRequest {})
-            .await
-            .unwrap();
-        assert_eq!(
-            answer
-                .metadata()
-                .get("rotaledger-mirror")
-                .map(|v| v.to_str().unwrap()),
-            Some("forked")
-        );
+        assert_eq!(mirror_header(&m).await.as_deref(), Some("forked"));
         assert!(state.reason.contains("consistency"), "{state:?}");
         // Nothing of the fork is served: the same entries, the same checkpoint.
         assert_eq!(entries(&m).await, before);
