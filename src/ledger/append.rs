@@ -18,6 +18,7 @@ use super::{Ledger, LedgerError, Receipt, Snapshot, StorageError, StorageKind, s
 use crate::domain::id::Id;
 use crate::domain::rules::Batch;
 use crate::domain::{Event, Meta, State};
+use crate::log::entry::EntryMeta;
 use crate::log::{AppendError, AppendRequest, Chain, Head, Sequencer, fingerprint};
 use crate::merkle::{CheckpointKey, SignedCheckpoint, inclusion_proof};
 use crate::privacy::{KeyStoreError, Privacy};
@@ -144,29 +145,13 @@ impl Sequencer for LedgerSequencer {
         self.since_commit.clear();
     }
 
-    fn replicated(&mut self, entry: &crate::log::Entry) -> String {
+    fn replicated(&mut self, entry: &crate::log::Entry, body: &EntryMeta) -> String {
         // Exactly what a replay folds in (an undecodable payload is counted, not applied).
-        let Ok(body) = entry.meta() else {
-            self.pending.apply_decoded(
-                Meta {
-                    seq: entry.seq,
-                    hash: entry.hash,
-                    recorded_at: DateTime::<Utc>::UNIX_EPOCH,
-                    actor: self.actor.clone(),
-                },
-                None,
-            );
-            return String::new();
-        };
         if *self.actor != *body.actor {
             self.actor = Arc::from(body.actor.as_str());
         }
         let event = Event::decode_stored(&body.payload).ok().map(|(e, _)| e);
-        // The form `fingerprint_form` gives, from the one decode.
-        let form = match &event {
-            Some(e) => e.fingerprint_json(),
-            None => body.payload.clone(),
-        };
+        let form = form_of(event.as_ref(), &body.payload);
         self.pending.apply_decoded(
             Meta {
                 seq: entry.seq,
@@ -185,10 +170,13 @@ impl Sequencer for LedgerSequencer {
 /// log written without the domain) was fingerprinted as stored. Restores and mirrors rebuild
 /// idempotency records with it.
 pub fn fingerprint_form(payload: &str) -> String {
-    match Event::decode_stored(payload) {
-        Ok((event, _)) => event.fingerprint_json(),
-        Err(_) => payload.to_owned(),
-    }
+    let event = Event::decode_stored(payload).ok().map(|(e, _)| e);
+    form_of(event.as_ref(), payload)
+}
+
+/// [`fingerprint_form`] of a payload already decoded (`None`: not a domain event).
+fn form_of(event: Option<&Event>, payload: &str) -> String {
+    event.map_or_else(|| payload.to_owned(), Event::fingerprint_json)
 }
 
 /// Checks and applies an append's events to `batch` in order, each against the state the

@@ -6,7 +6,7 @@
 //! change of either starts the next append. Two appends never share both, since a second
 //! append under the same id is a retry and writes nothing.
 
-use super::entry::Entry;
+use super::entry::EntryMeta;
 use super::store::{RequestRecord, request_key};
 
 /// One append being rebuilt: its idempotency key, first entry and payloads' fingerprint forms.
@@ -26,29 +26,30 @@ pub struct RequestGroups {
 }
 
 impl RequestGroups {
-    /// Takes in the next entry. When it starts another append, the record of the one before
+    /// Takes in the next entry (its position and parsed body; `None`: a body that does not
+    /// parse, which belongs to no append). When it starts another append, the record of the one before
     /// goes into `batch` and this returns true (a caller may commit `batch` then: the new
     /// append's record is only written once it ends). `canonical` maps a stored payload to
     /// the form its append was fingerprinted with.
     pub fn push(
         &mut self,
-        entry: &Entry,
+        seq: u64,
+        meta: Option<&EntryMeta>,
         canonical: impl FnOnce(&str) -> String,
         batch: &mut sled::Batch,
     ) -> bool {
-        let meta = entry.meta().ok();
-        let key = meta.as_ref().map(|m| request_key(&m.actor, &m.request_id));
+        let key = meta.map(|m| request_key(&m.actor, &m.request_id));
         let same = matches!((&self.group, &key), (Some(g), Some(k)) if &g.key == k);
         if !same {
             self.end(batch);
             self.group = key.map(|key| Group {
                 key,
-                first_seq: entry.seq,
+                first_seq: seq,
                 count: 0,
                 canonical: Vec::new(),
             });
         }
-        if let (Some(g), Some(m)) = (&mut self.group, &meta) {
+        if let (Some(g), Some(m)) = (&mut self.group, meta) {
             g.count = g.count.saturating_add(1);
             g.canonical.push(canonical(&m.payload));
         }

@@ -152,14 +152,16 @@ struct Restorer<'a> {
 
 impl Restorer<'_> {
     fn push(&mut self, entry: &Entry) -> Result<(), ImportError> {
+        let meta = entry.meta();
         self.verifier
-            .check(entry)
+            .check_parsed(entry, &meta)
             .map_err(|f| ImportError::Changed(f.seq))?;
         // Commits end at an append's end, so a restore cut short never leaves an entry
         // without its idempotency record.
+        let canonical = self.canonical;
         if self
             .groups
-            .push(entry, |p| (self.canonical)(p), &mut self.batch)
+            .push(entry.seq, meta.as_ref().ok(), canonical, &mut self.batch)
             && self.in_batch >= ENTRIES_PER_COMMIT
         {
             self.commit()?;

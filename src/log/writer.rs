@@ -30,7 +30,7 @@ use chrono::Utc;
 use serde_json::value::RawValue;
 use tokio::sync::{oneshot, watch};
 
-use super::entry::{Entry, Hash, check_id, encode_body, format_time};
+use super::entry::{Entry, EntryMeta, Hash, check_id, encode_body, format_time};
 use super::store::{Head, RequestRecord, Store, StoreError, entry_key, request_key, stage_nodes};
 use crate::crypto::Profile;
 use crate::merkle::CompactRange;
@@ -71,8 +71,8 @@ pub trait Sequencer: Send + 'static {
     /// the form of its payload its append was fingerprinted with (FORMAT.md §1.6), for the
     /// rebuilt idempotency record (the sequencer decodes the payload anyway). Like
     /// [`Sequencer::sequence`], it is undone by [`Sequencer::aborted`] if the commit fails.
-    fn replicated(&mut self, entry: &Entry) -> String {
-        entry.meta().map(|m| m.payload).unwrap_or_default()
+    fn replicated(&mut self, _entry: &Entry, meta: &EntryMeta) -> String {
+        meta.payload.clone()
     }
 }
 
@@ -307,16 +307,16 @@ impl<S: Sequencer> Writer<S> {
         AppendError<S::Rejection>,
     > {
         let (reply, rx) = oneshot::channel();
-        let guard = self
-            .tx
-            .lock()
-            .map_err(|_| AppendError::Unavailable("writer handle poisoned".into()))?;
-        let tx = guard
-            .as_ref()
-            .ok_or_else(|| AppendError::Unavailable("the ledger is shutting down".into()))?;
-        tx.send(Job::Append { req, reply })
-            .map_err(|_| AppendError::Unavailable("the writer stopped".into()))?;
+        self.send(Job::Append { req, reply })
+            .map_err(|m| AppendError::Unavailable(m.into()))?;
         Ok(rx)
+    }
+
+    /// Hands `job` to the writer thread; why not, when it cannot take jobs any more.
+    fn send(&self, job: Job<S>) -> Result<(), &'static str> {
+        let guard = self.tx.lock().map_err(|_| "writer handle poisoned")?;
+        let tx = guard.as_ref().ok_or("the ledger is shutting down")?;
+        tx.send(job).map_err(|_| "the writer stopped")
     }
 
     /// Stores `replica`'s entries exactly as they are, after checking that they continue the
@@ -324,17 +324,8 @@ impl<S: Sequencer> Writer<S> {
     /// are durable. Returns the new head. Nothing is stored unless all of them are.
     pub async fn replicate(&self, replica: Replica) -> Result<Head, ReplicaError> {
         let (reply, rx) = oneshot::channel();
-        {
-            let guard = self
-                .tx
-                .lock()
-                .map_err(|_| ReplicaError::Unavailable("writer handle poisoned".into()))?;
-            let tx = guard
-                .as_ref()
-                .ok_or_else(|| ReplicaError::Unavailable("the ledger is shutting down".into()))?;
-            tx.send(Job::Replicate { replica, reply })
-                .map_err(|_| ReplicaError::Unavailable("the writer stopped".into()))?;
-        }
+        self.send(Job::Replicate { replica, reply })
+            .map_err(|m| ReplicaError::Unavailable(m.into()))?;
         rx.await
             .unwrap_or_else(|_| Err(ReplicaError::Unavailable("the writer stopped".into())))
     }
@@ -614,11 +605,31 @@ fn replicate<S: Sequencer>(
     head_tx: &watch::Sender<Head>,
     poisoned: &mut Option<Poison>,
 ) -> Result<Head, ReplicaError> {
-    let mut verifier = super::Verifier::resume(head.hash, tree.clone());
+    // Each body is parsed once, for the check, the sequencer and the idempotency records;
+    // the tree grows once, for the root and the nodes stored.
+    let mut verifier = super::Verifier::starting_at(store.profile(), head.size, head.hash);
+    let mut grown = tree.clone();
+    let mut batch = sled::Batch::default();
+    let mut metas = Vec::with_capacity(replica.entries.len());
     for e in &replica.entries {
-        verifier.check(e).map_err(ReplicaError::Invalid)?;
+        let meta = e.meta();
+        verifier
+            .check_parsed(e, &meta)
+            .map_err(ReplicaError::Invalid)?;
+        batch.insert(&entry_key(e.seq)[..], e.to_stored());
+        let nodes = grown.append(&e.hash).map_err(|full| {
+            // 2^64 entries: unreachable in practice, refused rather than panic.
+            *poisoned = Some(Poison::Other(full.to_string()));
+            ReplicaError::Unavailable(full.to_string())
+        })?;
+        stage_nodes(&mut batch, &nodes);
+        metas.push(meta);
     }
-    let staged = verifier.head();
+    let staged = Head {
+        size: grown.size(),
+        hash: replica.entries.last().map_or(head.hash, |e| e.hash),
+        root: grown.root(),
+    };
     if staged.root != replica.root {
         return Err(ReplicaError::Root {
             size: staged.size,
@@ -626,43 +637,51 @@ fn replicate<S: Sequencer>(
             computed: hex::encode(staged.root),
         });
     }
-    let forms: Vec<String> = replica.entries.iter().map(|e| seq.replicated(e)).collect();
-    let mut grown = tree.clone();
-    let mut batch = sled::Batch::default();
     let mut groups = super::groups::RequestGroups::default();
-    for (e, form) in replica.entries.iter().zip(forms) {
-        groups.push(e, |_| form, &mut batch);
-        batch.insert(&entry_key(e.seq)[..], e.to_stored());
-        let nodes = match grown.append(&e.hash) {
-            Ok(nodes) => nodes,
-            Err(full) => {
-                seq.aborted();
-                *poisoned = Some(Poison::Other(full.to_string()));
-                return Err(ReplicaError::Unavailable(full.to_string()));
-            }
-        };
-        stage_nodes(&mut batch, &nodes);
+    for (e, meta) in replica.entries.iter().zip(&metas) {
+        // The verifier refused any body that does not parse.
+        let Ok(meta) = meta else { continue };
+        let form = seq.replicated(e, meta);
+        groups.push(e.seq, Some(meta), |_| form, &mut batch);
     }
     groups.end(&mut batch);
     batch.insert(
         &super::store::attestation_key(staged.size)[..],
         replica.attestation,
     );
+    commit(seq, store, head, staged, batch, head_tx, poisoned).map_err(ReplicaError::Storage)?;
+    *tree = grown;
+    Ok(staged)
+}
+
+/// Makes `batch` durable with `staged` as the new head and publishes it: the head first,
+/// then what the sequencer derives from it (the ledger's checkpoint and snapshot), so that
+/// whatever a reader loads from those never runs ahead of the head it checks positions
+/// against. On failure the sequencer forgets what it sequenced and the writer stops taking
+/// writes until a restart (the on-disk state is then unknown).
+fn commit<S: Sequencer>(
+    seq: &mut S,
+    store: &Store,
+    head: &mut Head,
+    staged: Head,
+    batch: sled::Batch,
+    head_tx: &watch::Sender<Head>,
+    poisoned: &mut Option<Poison>,
+) -> Result<(), Arc<StoreError>> {
     if let Err(e) = seq.prepare().and_then(|()| store.commit(batch, staged)) {
         seq.aborted();
-        tracing::error!(error = %e, "commit failed; refusing further entries until restart");
+        tracing::error!(error = %e, "commit failed; refusing further appends until restart");
         let e = Arc::new(e);
         *poisoned = Some(Poison::Store(e.clone()));
-        return Err(ReplicaError::Storage(e));
+        return Err(e);
     }
     let wrote = staged.size - head.size;
     *head = staged;
-    *tree = grown;
     store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
     store.stats.commit_entries.observe(wrote as f64);
     head_tx.send_replace(staged);
     seq.committed(staged);
-    Ok(staged)
+    Ok(())
 }
 
 /// Commits a batch and answers its waiters. Returns false when the commit failed.
@@ -681,26 +700,13 @@ fn finish<S: Sequencer>(
     if waiting.is_empty() {
         return true;
     }
-    let wrote = staged.size - head.size;
-    if wrote > 0 {
-        if let Err(e) = seq.prepare().and_then(|()| store.commit(batch, staged)) {
-            seq.aborted();
-            tracing::error!(error = %e, "commit failed; refusing further appends until restart");
-            let e = std::sync::Arc::new(e);
-            for w in waiting {
-                let _ = w.reply.send(Err(AppendError::Storage(e.clone())));
-            }
-            *poisoned = Some(Poison::Store(e));
-            return false;
+    if staged.size > head.size
+        && let Err(e) = commit(seq, store, head, staged, batch, head_tx, poisoned)
+    {
+        for w in waiting {
+            let _ = w.reply.send(Err(AppendError::Storage(e.clone())));
         }
-        *head = staged;
-        store.stats.entries.fetch_add(wrote, Ordering::Relaxed);
-        store.stats.commit_entries.observe(wrote as f64);
-        // The head first, then what the sequencer derives from it (the ledger's checkpoint and
-        // snapshot): whatever a reader loads from those then never runs ahead of the head it
-        // checks positions against.
-        head_tx.send_replace(staged);
-        seq.committed(staged);
+        return false;
     }
     for w in waiting {
         if !w.duplicate {
