@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::measure::{ScratchDir, load_average, percentile, print_json};
 use crate::rebuild::{schools, teacher_registered};
-use crate::serve_proc::{ServeProcess, cpu_seconds, default_server_bin};
+use crate::serve_proc::{ServeProcess, cpu_seconds, server_bin};
 
 /// Flags of `rotaledger-bench mirror`.
 #[derive(Args, Debug)]
@@ -115,10 +115,7 @@ pub fn run(a: &MirrorArgs) -> Result<Outcome, CliError> {
     if !(a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 3600.0) {
         return Err(CliError("--seconds must be in (0, 3600]".into()));
     }
-    let bin = match &a.server_bin {
-        Some(b) => b.clone(),
-        None => default_server_bin()?,
-    };
+    let bin = server_bin(a.server_bin.as_deref())?;
     let scratch = ScratchDir::new(a.dir.as_deref(), "mirror")?;
     let load_before = load_average();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -36,6 +36,23 @@ pub(crate) fn default_server_bin() -> Result<PathBuf, CliError> {
     }
 }
 
+/// The server binary to run: `given` (`--server-bin`), else [`default_server_bin`]; an
+/// error when it is not a file.
+pub(crate) fn server_bin(given: Option<&Path>) -> Result<PathBuf, CliError> {
+    let bin = match given {
+        Some(b) => b.to_path_buf(),
+        None => default_server_bin()?,
+    };
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(CliError(format!(
+            "no server binary at {} (--server-bin)",
+            bin.display()
+        )))
+    }
+}
+
 /// A running `rotaledger serve` child process; stopped when dropped.
 pub(crate) struct ServeProcess {
     child: Child,

@@ -29,7 +29,7 @@ use crate::append::measure_fdatasync;
 use crate::grpc::Errors;
 use crate::measure::{Limits, Measured, ScratchDir, load_average, print_json, timed_bar};
 use crate::rebuild::{schools, teacher_registered};
-use crate::serve_proc::{ServeProcess, cpu_seconds, default_server_bin};
+use crate::serve_proc::{ServeProcess, cpu_seconds, server_bin};
 
 /// Flags of `rotaledger-bench server`.
 #[derive(Args, Debug)]
@@ -184,16 +184,7 @@ pub fn run(a: &ServerArgs) -> Result<Outcome, CliError> {
     if !(a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 86_400.0) {
         return Err(CliError("--seconds must be in (0, 86400]".into()));
     }
-    let server_bin = match &a.server_bin {
-        Some(b) => b.clone(),
-        None => default_server_bin()?,
-    };
-    if !server_bin.is_file() {
-        return Err(CliError(format!(
-            "no server binary at {} (--server-bin)",
-            server_bin.display()
-        )));
-    }
+    let server_bin = server_bin(a.server_bin.as_deref())?;
     let limits = Limits {
         duration: Duration::from_secs_f64(a.seconds),
         max_ops: 0,
