@@ -88,10 +88,10 @@ impl Ledger for LedgerService {
                 proto::MirrorState {
                     primary: m.primary.clone(),
                     status: status.word().into(),
-                    reason: match status {
-                        crate::ledger::MirrorStatus::Stale { reason, .. } => reason,
-                        _ => String::new(),
-                    },
+                    reason: status
+                        .reason()
+                        .map(|(r, _)| r.to_owned())
+                        .unwrap_or_default(),
                     primary_size: m.primary_size(),
                 }
             }),

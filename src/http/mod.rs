@@ -153,15 +153,11 @@ async fn readyz(State(h): State<Health>) -> Response {
     // A mirror serves while stale: ready, with how it stands beside.
     if let Some(m) = ledger.mirror() {
         let status = m.status();
-        let (reason, evidence) = match &status {
-            crate::ledger::MirrorStatus::Stale {
-                reason, evidence, ..
-            } => (
-                Some(reason.clone()),
-                evidence.as_ref().map(|p| p.display().to_string()),
-            ),
-            _ => (None, None),
-        };
+        let reason = status.reason().map(|(r, _)| r);
+        let evidence = status
+            .reason()
+            .and_then(|(_, e)| e)
+            .map(|p| p.display().to_string());
         body["mirror"] = json!({
             "primary": m.primary,
             "status": status.word(),

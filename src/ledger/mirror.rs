@@ -50,6 +50,16 @@ pub enum MirrorStatus {
 }
 
 impl MirrorStatus {
+    /// Why the mirror is stale or forked, and where the evidence of a fork is.
+    pub fn reason(&self) -> Option<(&str, Option<&Path>)> {
+        match self {
+            MirrorStatus::Stale {
+                reason, evidence, ..
+            } => Some((reason, evidence.as_deref())),
+            _ => None,
+        }
+    }
+
     /// One word for logs, metrics and health: `connecting`, `following`, `stale`, `forked`.
     pub fn word(&self) -> &'static str {
         match self {
