@@ -42,6 +42,9 @@ const SM2_N_MINUS_1: [u8; 32] = [
     0x72, 0x03, 0xdf, 0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5, 0x41, 0x22,
 ];
 
+/// The type bytes a checkpoint key may have.
+const CHECKPOINT_ALGS: &[u8] = &[ALG_ED25519, ALG_SM2];
+
 /// Bytes of an SM2 public key: the SEC1 uncompressed point `04 || x || y`.
 pub const SM2_PUBLIC_LEN: usize = 65;
 
@@ -164,8 +167,9 @@ pub fn sm2_key_id(name: &str, public_key: &[u8]) -> [u8; 4] {
 
 /// Splits `name+keyid+base64(type || key bytes)` into its checked parts: the name, the
 /// stated key id, the type byte and the key bytes (their length not yet checked).
-fn parse_key_text(
+pub(crate) fn parse_key_text(
     text: &str,
+    allowed: &[u8],
     err: fn(&'static str) -> KeyError,
 ) -> Result<(String, [u8; 4], u8, Vec<u8>), KeyError> {
     // Names never hold '+' and key ids are hex, but the standard base64 alphabet has '+':
@@ -182,7 +186,7 @@ fn parse_key_text(
     hex::decode_to_slice(id_hex, &mut id).map_err(|_| err("key id must be 8 hex digits"))?;
     let bytes = decode_base64(b64).ok_or(err("key is not canonical standard base64"))?;
     let (&alg, key) = bytes.split_first().ok_or(err("key is empty"))?;
-    if alg != ALG_ED25519 && alg != ALG_SM2 {
+    if !allowed.contains(&alg) {
         return Err(KeyError::UnsupportedAlgorithm(alg));
     }
     Ok((name.to_owned(), id, alg, key.to_vec()))
@@ -428,23 +432,14 @@ impl CheckpointKey {
                 bytes.extend_from_slice(&k.to_bytes());
             }
         }
-        let text = format!(
-            "{PRIVATE_PREFIX}{}+{}+{}\n",
-            self.name,
-            hex::encode(self.key_id()),
-            BASE64.encode(&bytes)
-        );
+        let text = private_text(&self.name, self.key_id(), &bytes);
         bytes.fill(0);
         text
     }
 
     /// Parses the key file text (one line, trailing newline optional).
     fn from_private_text(text: &str) -> Result<Self, KeyError> {
-        let line = text.strip_suffix('\n').unwrap_or(text);
-        let rest = line
-            .strip_prefix(PRIVATE_PREFIX)
-            .ok_or(KeyError::MalformedPrivateKey("missing PRIVATE+KEY+ prefix"))?;
-        let (name, id, alg, mut secret) = parse_key_text(rest, KeyError::MalformedPrivateKey)?;
+        let (name, id, alg, mut secret) = parse_private_text(text, CHECKPOINT_ALGS)?;
         let key = match <[u8; 32]>::try_from(secret.as_slice()) {
             Ok(mut s) => {
                 let key = match alg {
@@ -467,74 +462,106 @@ impl CheckpointKey {
     /// Writes the key to a new file at `path`, readable and writable by the owner only
     /// (0600 on Unix). Refuses to overwrite an existing file.
     pub fn save(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeyError::AlreadyExists(path.to_owned())
-            } else {
-                io(e)
-            }
-        })?;
-        let text = self.to_private_text();
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        // The file's name is durable only once its directory is synced (fsync(2)). Without
-        // it a power loss could drop the key after it signed checkpoints, and the next start
-        // would generate another one that every auditor pinning the first rejects.
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| KeyError::Io {
-                path: dir.to_owned(),
-                source,
-            })
+        save_private_text(path, &self.to_private_text())
     }
 
     /// Reads a key file written by [`CheckpointKey::save`]. On Unix, refuses a file that
     /// group or others can access.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let io = |source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // Check the permissions of the file actually opened, not of the path, so a swap
-        // between the check and the read cannot slip a different file in.
-        let meta = file.metadata().map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::InsecurePermissions {
-                    path: path.to_owned(),
-                    mode,
-                });
-            }
-        }
-        if meta.len() > MAX_KEY_FILE_BYTES {
-            return Err(KeyError::FileTooLarge(path.to_owned()));
-        }
-        let mut text = String::new();
-        file.take(MAX_KEY_FILE_BYTES)
-            .read_to_string(&mut text)
-            .map_err(io)?;
-        Self::from_private_text(&text)
+        Self::from_private_text(&load_private_text(path)?)
     }
+}
+
+/// Splits a key file's text (one line, trailing newline optional) into its checked parts, as
+/// [`parse_key_text`] does, the type byte one of `allowed`.
+pub(crate) fn parse_private_text(
+    text: &str,
+    allowed: &[u8],
+) -> Result<(String, [u8; 4], u8, Vec<u8>), KeyError> {
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    let rest = line
+        .strip_prefix(PRIVATE_PREFIX)
+        .ok_or(KeyError::MalformedPrivateKey("missing PRIVATE+KEY+ prefix"))?;
+    parse_key_text(rest, allowed, KeyError::MalformedPrivateKey)
+}
+
+/// The key file text `PRIVATE+KEY+<name>+<keyid>+<base64(type || secret)>` and a newline.
+pub(crate) fn private_text(name: &str, key_id: [u8; 4], typed_secret: &[u8]) -> String {
+    format!(
+        "{PRIVATE_PREFIX}{name}+{}+{}\n",
+        hex::encode(key_id),
+        BASE64.encode(typed_secret)
+    )
+}
+
+/// Writes a key file's text to a new file at `path`, mode 0600, the file and its name durable
+/// before returning; never over an existing file (the module's contract).
+pub(crate) fn save_private_text(path: &Path, text: &str) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::AlreadyExists(path.to_owned())
+        } else {
+            io(e)
+        }
+    })?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    // The file's name is durable only once its directory is synced (fsync(2)). Without
+    // it a power loss could drop the key after it signed, and the next start would generate
+    // another one that everyone pinning the first rejects.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| KeyError::Io {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+/// Reads a key file's text; on Unix, refuses a file that group or others can access.
+pub(crate) fn load_private_text(path: &Path) -> Result<String, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // Check the permissions of the file actually opened, not of the path, so a swap
+    // between the check and the read cannot slip a different file in.
+    let meta = file.metadata().map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::InsecurePermissions {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(KeyError::FileTooLarge(path.to_owned()));
+    }
+    let mut text = String::new();
+    file.take(MAX_KEY_FILE_BYTES)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    Ok(text)
 }
 
 /// The public key an auditor verifies checkpoints with, as one line:
@@ -610,8 +637,11 @@ impl FromStr for VerifierKey {
 
     /// Parses the one-line form; the key id must match the name and key.
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        let (name, id, alg, public) =
-            parse_key_text(s.trim_end_matches('\n'), KeyError::MalformedVerifierKey)?;
+        let (name, id, alg, public) = parse_key_text(
+            s.trim_end_matches('\n'),
+            CHECKPOINT_ALGS,
+            KeyError::MalformedVerifierKey,
+        )?;
         let key = Public::from_bytes(alg, &public, KeyError::MalformedVerifierKey)?;
         check_key_id(id, key.key_id(&name))?;
         Ok(Self {

@@ -13,10 +13,12 @@
 //! - [`proof_file`]: the JSON proof file an auditor checks offline against checkpoints.
 //! - [`checkpoint`]: the signed checkpoint text (C2SP tlog-checkpoint + signed-note).
 //! - [`key`]: the ed25519 checkpoint key, its file, and the one-line verifier key.
+//! - [`cosignature`]: witness keys and their C2SP cosignatures on checkpoints.
 //!
 //! The byte-level formats are in `docs/FORMAT.md`, part 2.
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod hasher;
 pub mod key;
 pub mod proof;
@@ -27,6 +29,7 @@ pub mod tree;
 mod tests;
 
 pub use checkpoint::{Checkpoint, CheckpointError, NoteSignature, SignedCheckpoint};
+pub use cosignature::{CosignatureError, WitnessKey, WitnessVerifier, require_cosignatures};
 pub use hasher::{Blake3, Digest, Sha256, TreeHasher};
 pub use key::{CheckpointKey, KeyError, VerifierKey};
 pub use proof::{
