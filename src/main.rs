@@ -112,6 +112,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::audit::AuditCommand,
     },
+    /// A witness for a log run by another office: make its key, and cosign each checkpoint
+    /// the log offers once it is shown consistent with the last one cosigned
+    /// (docs/WITNESSES.md).
+    Witness {
+        #[command(subcommand)]
+        command: cli::witness::WitnessCommand,
+    },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
     /// The personal-data keys of a data directory (docs/PRIVACY.md).
@@ -226,6 +233,7 @@ fn main() -> ExitCode {
             cli::backup::import(&export, &data, keys.as_deref())
         }
         Command::Audit { command } => cli::audit::run(command),
+        Command::Witness { command } => command.run(),
         Command::Service(cmd) => cmd.run(),
         Command::Sheet { command } => command.run(),
         Command::Generate {

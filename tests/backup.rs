@@ -70,6 +70,7 @@ async fn live_export_imports_into_an_identical_store() {
             .await
             .get_checkpoint(proto::GetCheckpointRequest {
                 size: Some(header.size),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -106,7 +107,10 @@ async fn live_export_imports_into_an_identical_store() {
         let back = TestServer::start_in(restored, |_| {}).await;
         let mut audit = back.audit().await;
         let cp2 = audit
-            .get_checkpoint(proto::GetCheckpointRequest { size: None })
+            .get_checkpoint(proto::GetCheckpointRequest {
+                size: None,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()

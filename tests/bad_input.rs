@@ -731,7 +731,10 @@ async fn call(s: &TestServer, c: &Call) -> Result<(), tonic::Status> {
             .await
             .map(drop),
         Call::Checkpoint(size) => a
-            .get_checkpoint(proto::GetCheckpointRequest { size: *size })
+            .get_checkpoint(proto::GetCheckpointRequest {
+                size: *size,
+                ..Default::default()
+            })
             .await
             .map(drop),
         Call::Inclusion(seq, size) => a

@@ -275,7 +275,7 @@ async fn certificates_verify_offline_and_every_mutation_is_refused() {
         let old_size = SignedCheckpoint::parse(&good.checkpoint).unwrap().checkpoint.size;
         let mut a = srv.connect(Some("tok-admin")).audit().await.unwrap();
         let newer = a
-            .get_checkpoint(GetCheckpointRequest { size: None })
+            .get_checkpoint(GetCheckpointRequest { size: None, ..Default::default() })
             .await
             .unwrap()
             .into_inner()
@@ -643,7 +643,10 @@ async fn a_teacher_sees_their_own_record_and_nothing_else() {
         assert_eq!(e.code(), Code::PermissionDenied);
         let mut a = srv.connect(Some("tok-t1")).audit().await.unwrap();
         let e = a
-            .get_checkpoint(GetCheckpointRequest { size: None })
+            .get_checkpoint(GetCheckpointRequest {
+                size: None,
+                ..Default::default()
+            })
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied);

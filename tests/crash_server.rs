@@ -85,7 +85,10 @@ async fn check_after_restart(
     }
     *key = Some(k.clone());
     let cp = a
-        .get_checkpoint(proto::GetCheckpointRequest { size: None })
+        .get_checkpoint(proto::GetCheckpointRequest {
+            size: None,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()

@@ -40,7 +40,10 @@ async fn a_gm_ledger_stays_gm_and_a_blake3_one_refuses_gm() {
             .audit()
             .await
             .unwrap()
-            .get_checkpoint(rotaledger::proto::GetCheckpointRequest { size: None })
+            .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
+                size: None,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()

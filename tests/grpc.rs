@@ -225,6 +225,7 @@ async fn a_retry_answers_with_the_head_right_after_the_original_append() {
             .await
             .get_checkpoint(proto::GetCheckpointRequest {
                 size: Some(head_a.size),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -360,9 +361,12 @@ async fn each_error_class_has_its_code_and_details() {
             })
             .await
             .unwrap_err(),
-            a.get_checkpoint(proto::GetCheckpointRequest { size: Some(4) })
-                .await
-                .unwrap_err(),
+            a.get_checkpoint(proto::GetCheckpointRequest {
+                size: Some(4),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
             a.read_entries(proto::ReadEntriesRequest {
                 from_seq: 2,
                 to_seq: Some(9),
@@ -570,7 +574,10 @@ async fn proofs_from_the_server_verify() {
         }
         // The latest checkpoint covers the whole log, and the server's verification passes.
         let latest = a
-            .get_checkpoint(proto::GetCheckpointRequest { size: None })
+            .get_checkpoint(proto::GetCheckpointRequest {
+                size: None,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
@@ -677,9 +684,12 @@ async fn every_rpc(s: &TestServer, token: Option<&str>, n: u64) -> Vec<(&'static
         (
             "GetCheckpoint",
             code(
-                a.get_checkpoint(proto::GetCheckpointRequest { size: None })
-                    .await
-                    .map(|_| ()),
+                a.get_checkpoint(proto::GetCheckpointRequest {
+                    size: None,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
             ),
         ),
         (

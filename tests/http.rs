@@ -280,7 +280,10 @@ async fn every_query_answers_what_grpc_answers() {
         // The auditor's reads.
         let mut a = s.connect(Some("tok-auditor")).audit().await.unwrap();
         let cp = a
-            .get_checkpoint(GetCheckpointRequest { size: Some(5) })
+            .get_checkpoint(GetCheckpointRequest {
+                size: Some(5),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();

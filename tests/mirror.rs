@@ -67,7 +67,10 @@ async fn checkpoint(c: &Connect) -> proto::Checkpoint {
     c.audit()
         .await
         .unwrap()
-        .get_checkpoint(proto::GetCheckpointRequest { size: None })
+        .get_checkpoint(proto::GetCheckpointRequest {
+            size: None,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -273,7 +276,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         // of the fourth append (a part holds at most 4096 entries).
         let mut a1 = c1.audit().await.unwrap();
         let at_4000 = a1
-            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4000) })
+            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4000), ..Default::default() })
             .await
             .unwrap()
             .into_inner()
@@ -282,7 +285,7 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         let at_4000 = SignedCheckpoint::parse(&at_4000.text).unwrap();
         assert_eq!(at_4000.verify(&verifier).unwrap().size, 4000);
         let between = a1
-            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4500) })
+            .get_checkpoint(proto::GetCheckpointRequest { size: Some(4500), ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(between.code(), tonic::Code::FailedPrecondition);

@@ -348,7 +348,10 @@ async fn check(p: &ServeProc, run: &mut Run, ctx: &str) -> Result<Findings, Stri
     run.key = Some(text);
 
     let cp = a
-        .get_checkpoint(proto::GetCheckpointRequest { size: None })
+        .get_checkpoint(proto::GetCheckpointRequest {
+            size: None,
+            ..Default::default()
+        })
         .await
         .map_err(|e| e.to_string())?
         .into_inner()

@@ -230,7 +230,7 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
             .parse()
             .unwrap();
         let old = audit
-            .get_checkpoint(GetCheckpointRequest { size: None })
+            .get_checkpoint(GetCheckpointRequest { size: None, ..Default::default() })
             .await
             .unwrap()
             .into_inner()
@@ -332,7 +332,7 @@ async fn a_name_is_sealed_shown_recorded_and_erased_for_good_while_proofs_hold()
             .unwrap()
             .into_inner();
         let cp = audit
-            .get_checkpoint(GetCheckpointRequest { size: None })
+            .get_checkpoint(GetCheckpointRequest { size: None, ..Default::default() })
             .await
             .unwrap()
             .into_inner()

@@ -26,7 +26,7 @@ use crate::log::export::{ExportError, parse_hash, read_header, verify_export};
 use crate::log::{Entry, Store};
 use crate::merkle::{
     Checkpoint, CheckpointKey, CompactRange, ConsistencyProof, Digest, InclusionProof, ProofFile,
-    SignedCheckpoint, VerifierKey, consistency_proof, inclusion_proof, root,
+    SignedCheckpoint, VerifierKey, WitnessVerifier, consistency_proof, inclusion_proof, root,
 };
 
 /// The `audit` subcommands.
@@ -269,6 +269,7 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             key,
             interval,
             once,
+            witness: None,
         }),
         AuditCommand::Prove { what } => match what {
             ProveCommand::Inclusion {
@@ -310,6 +311,20 @@ fn read_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, CliError> {
 
 /// The verifier key: the argument is a file holding the one-line key, or the key itself.
 pub(super) fn verifier_key(arg: &str) -> Result<VerifierKey, CliError> {
+    key_line(arg, "--key")
+}
+
+/// A witness's verifier key: a file holding the one-line key, or the key itself.
+pub(crate) fn witness_key(arg: &str) -> Result<WitnessVerifier, CliError> {
+    key_line(arg, "--witness-key")
+}
+
+/// A one-line key of type `K`: the argument is a file holding the line, or the line itself.
+fn key_line<K>(arg: &str, flag: &str) -> Result<K, CliError>
+where
+    K: std::str::FromStr,
+    K::Err: std::fmt::Display,
+{
     let path = Path::new(arg);
     if path.exists() {
         let bytes = read_small(path, "key file", 4096)?;
@@ -332,7 +347,7 @@ pub(super) fn verifier_key(arg: &str) -> Result<VerifierKey, CliError> {
     if arg.contains('+') {
         return arg
             .parse()
-            .map_err(|e| CliError(format!("--key {arg:?}: {e}")));
+            .map_err(|e| CliError(format!("{flag} {arg:?}: {e}")));
     }
     Err(CliError(format!(
         "key file {arg}: no such file (give a file holding the verifier key, or the key line itself)"

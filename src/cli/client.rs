@@ -503,7 +503,10 @@ pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<O
     runtime()?.block_on(async {
         let mut client = c.audit().await?;
         let cp = client
-            .get_checkpoint(call(proto::GetCheckpointRequest { size }))
+            .get_checkpoint(call(proto::GetCheckpointRequest {
+                size,
+                ..Default::default()
+            }))
             .await
             .map_err(status_err("GetCheckpoint"))?
             .into_inner()

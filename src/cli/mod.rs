@@ -17,6 +17,7 @@ pub mod service;
 pub mod sheet;
 pub mod token;
 pub mod watch;
+pub mod witness;
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

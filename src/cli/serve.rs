@@ -102,6 +102,16 @@ pub struct ServeArgs {
     /// under another key later is refused.
     #[arg(long, value_name = "KEY", requires = "follow")]
     pub follow_key: Option<String>,
+    /// A witness whose cosignatures this log keeps and serves (docs/WITNESSES.md): a file
+    /// holding its verifier key line (`rotaledger witness key` prints it), or the line.
+    /// Repeat for each witness. Readers then ask for a checkpoint carrying k of them
+    /// (`rotaledger checkpoint --cosigned K`).
+    #[arg(long = "witness-key", value_name = "KEY", conflicts_with = "follow")]
+    pub witness_keys: Vec<String>,
+    /// How long the checkpoint offered to witnesses waits for all of them to cosign it
+    /// before the offer moves to the newest checkpoint.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::ledger::DEFAULT_WITNESS_INTERVAL.as_secs())]
+    pub witness_interval: u64,
 }
 
 /// The HTTP face's default address.
@@ -261,6 +271,11 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         }),
         None => None,
     };
+    let witness_keys = args
+        .witness_keys
+        .iter()
+        .map(|k| crate::cli::audit::witness_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
     let config = ServerConfig {
         data,
         follow,
@@ -274,6 +289,10 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             background_check: true,
             master_key: crate::cli::master_source(args.master_key.as_deref()),
             mirror_of: args.follow.clone(),
+            witnesses: crate::ledger::WitnessConfig {
+                keys: witness_keys,
+                interval: std::time::Duration::from_secs(args.witness_interval.max(1)),
+            },
         },
         access,
         tls,

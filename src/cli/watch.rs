@@ -2,6 +2,13 @@
 //! round, checks that the server's newest checkpoint is signed by the pinned key and extends
 //! the saved one (a consistency proof), so a fork or a rollback is caught as it happens.
 //!
+//! `rotaledger witness run` is the same monitor with a witness key: it checks the checkpoint
+//! the log offers its witnesses rather than the newest, and once that checkpoint passed and
+//! is saved, cosigns it and hands the cosignature to the log (`AddCosignature`). It never
+//! cosigns a checkpoint it has not saved as the last one that passed, so after any crash it
+//! holds every checkpoint it cosigned or a later one, and cannot be led to cosign a fork of
+//! it.
+//!
 //! The state file is a small JSON object (the pinned verifier key and the last checkpoint's
 //! signed text), replaced atomically (temporary file, fsync, rename, directory fsync) after
 //! every good round, so a crash never leaves a half-written state that would unpin the key
@@ -44,6 +51,8 @@ pub struct WatchOptions {
     pub interval: u64,
     /// Stop after one good round.
     pub once: bool,
+    /// Cosign each checkpoint that passes with this key (`rotaledger witness run`).
+    pub witness: Option<crate::merkle::WitnessKey>,
 }
 
 /// How one round ended.
@@ -61,6 +70,10 @@ enum Round {
 enum Failure {
     /// The server could not be reached or did not answer in time.
     Unreachable(CliError),
+    /// The log refused what the witness handed it (FAILED_PRECONDITION: not configured
+    /// with this witness, or cosigning another checkpoint of the size); the next round
+    /// tries again.
+    Refused(CliError),
     /// Anything else.
     Fatal(CliError),
 }
@@ -81,13 +94,14 @@ impl Failure {
             | tonic::Code::Cancelled
             | tonic::Code::ResourceExhausted
             | tonic::Code::Aborted => Failure::Unreachable(e),
+            tonic::Code::FailedPrecondition => Failure::Refused(e),
             _ => Failure::Fatal(e),
         }
     }
 
     fn into_error(self) -> CliError {
         match self {
-            Failure::Unreachable(e) | Failure::Fatal(e) => e,
+            Failure::Unreachable(e) | Failure::Refused(e) | Failure::Fatal(e) => e,
         }
     }
 }
@@ -186,8 +200,13 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
         verifier_key: key.to_string(),
         checkpoint: None,
     });
+    let offered = opts.witness.is_some();
+    // The last checkpoint the log said it keeps this witness's cosignature on, and the last
+    // refusal printed (printed once, not every round).
+    let mut handed: Option<String> = None;
+    let mut refused: Option<String> = None;
     loop {
-        match round(&mut client, &key, state.checkpoint.as_deref()).await {
+        match round(&mut client, &key, state.checkpoint.as_deref(), offered).await {
             Err(Failure::Unreachable(e)) if !opts.once => {
                 // The channel reconnects by itself; the saved checkpoint is unchanged, so
                 // the next good round is checked against the last one that passed.
@@ -199,6 +218,14 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
             Err(f) => return Err(f.into_error()),
             Ok(Round::Bad(evidence)) => {
                 println!("{evidence}");
+                if opts.witness.is_some() {
+                    let file = evidence_file(&opts.state, &evidence)?;
+                    eprintln!(
+                        "the log showed a history inconsistent with the checkpoint this witness \
+                         last cosigned; nothing of it was cosigned. Evidence kept in {}",
+                        file.display()
+                    );
+                }
                 return Ok(Outcome::Problem);
             }
             Ok(Round::Good(text)) => {
@@ -206,9 +233,38 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
                     .map_err(CliError::ctx("the checkpoint"))?
                     .checkpoint;
                 // Saved before it is reported: an `ok` line means the state file holds it.
-                state.checkpoint = Some(text);
+                state.checkpoint = Some(text.clone());
                 save_state(&opts.state, &state)?;
                 println!("ok: size {} root {}", cp.size, hex::encode(cp.root));
+                if let Some(w) = &opts.witness
+                    && handed.as_deref() != Some(text.as_str())
+                {
+                    match cosign(&mut client, w, &text).await {
+                        Ok(kept) => {
+                            println!(
+                                "cosigned: size {} root {}; the log keeps {} witness cosignatures on it",
+                                cp.size,
+                                hex::encode(cp.root),
+                                kept.cosignatures
+                            );
+                            handed = Some(text);
+                            refused = None;
+                        }
+                        Err(Failure::Unreachable(e)) if !opts.once => {
+                            eprintln!(
+                                "the cosignature was not handed over: {e}; next round in {} s",
+                                opts.interval
+                            );
+                        }
+                        Err(Failure::Refused(e)) if !opts.once => {
+                            if refused.as_deref() != Some(e.0.as_str()) {
+                                eprintln!("the log did not keep the cosignature: {e}");
+                                refused = Some(e.0);
+                            }
+                        }
+                        Err(f) => return Err(f.into_error()),
+                    }
+                }
             }
         }
         if opts.once {
@@ -253,13 +309,49 @@ fn evidence(what: &str, old: &str, new: &str, proof: &[Digest], why: &str) -> St
     )
 }
 
+/// Cosigns `text` (a checkpoint that passed and is saved) and hands it to the log.
+async fn cosign(
+    client: &mut Audit,
+    key: &crate::merkle::WitnessKey,
+    text: &str,
+) -> Result<proto::AddCosignatureResponse, Failure> {
+    let signed = SignedCheckpoint::parse(text).map_err(CliError::ctx("the checkpoint"))?;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let line = key
+        .cosign(&signed.checkpoint, now)
+        .map_err(CliError::ctx("cosigning"))?
+        .line();
+    let note = format!("{text}{line}\n");
+    Ok(client
+        .add_cosignature(call(proto::AddCosignatureRequest { checkpoint: note }))
+        .await
+        .map_err(|s| Failure::rpc("AddCosignature", &s))?
+        .into_inner())
+}
+
+/// Writes the evidence of a bad round next to the state file, as
+/// `<state>.fork-evidence-<UTC time>.txt`, durably.
+fn evidence_file(state: &Path, evidence: &str) -> Result<PathBuf, CliError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut name = state.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".fork-evidence-{stamp}.txt"));
+    let path = state.with_file_name(name);
+    crate::atomic::AtomicFile::write_all(&path, format!("{evidence}\n").as_bytes())?;
+    Ok(path)
+}
+
 async fn round(
     client: &mut Audit,
     key: &VerifierKey,
     saved: Option<&str>,
+    offered: bool,
 ) -> Result<Round, Failure> {
+    let which = proto::GetCheckpointRequest {
+        for_witness: offered,
+        ..Default::default()
+    };
     let cp = client
-        .get_checkpoint(call(proto::GetCheckpointRequest { size: None }))
+        .get_checkpoint(call(which))
         .await
         .map_err(|s| Failure::rpc("GetCheckpoint", &s))?
         .into_inner()

@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::auth::Permission;
+use super::status::invalid_argument;
 use super::{Shared, convert};
 use crate::ledger::{Ledger, LedgerError};
 use crate::proto;
@@ -246,9 +247,27 @@ impl Audit for AuditService {
         request: Request<proto::GetCheckpointRequest>,
     ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
         self.shared.authorize(&request, Permission::Audit)?;
-        let cp = match request.into_inner().size {
-            None => self.shared.ledger.latest_checkpoint()?,
-            Some(size) => self.shared.ledger.checkpoint_at(size)?,
+        let req = request.into_inner();
+        let ledger = &self.shared.ledger;
+        if (req.for_witness || req.min_cosignatures > 0) && req.size.is_some() {
+            return Err(invalid_argument(
+                "size",
+                "give either a size or for_witness / min_cosignatures, not both",
+            ));
+        }
+        if req.for_witness && req.min_cosignatures > 0 {
+            return Err(invalid_argument(
+                "for_witness",
+                "for_witness asks for the checkpoint to cosign, min_cosignatures for a cosigned one: give one",
+            ));
+        }
+        let cp = match req.size {
+            _ if req.for_witness => ledger.offered_checkpoint()?,
+            _ if req.min_cosignatures > 0 => {
+                ledger.latest_witnessed(req.min_cosignatures as usize)?
+            }
+            None => ledger.latest_checkpoint()?,
+            Some(size) => ledger.checkpoint_at(size)?,
         };
         Ok(Response::new(proto::GetCheckpointResponse {
             checkpoint: Some(convert::checkpoint(&cp)),
@@ -302,6 +321,26 @@ impl Audit for AuditService {
             verifier_key: key.to_string(),
             origin,
             public_key: key.public_key().to_vec(),
+        }))
+    }
+
+    async fn add_cosignature(
+        &self,
+        request: Request<proto::AddCosignatureRequest>,
+    ) -> Result<Response<proto::AddCosignatureResponse>, Status> {
+        // A cosignature is checked against the witness keys the log is configured with, so
+        // an auditor's token suffices: nobody else can make one the log keeps.
+        self.shared.authorize(&request, Permission::Audit)?;
+        let text = request.into_inner().checkpoint;
+        let ledger = self.shared.ledger.clone();
+        // Kept durably (an fsync) before the answer: off the async workers.
+        let kept = tokio::task::spawn_blocking(move || ledger.add_cosignatures(&text))
+            .await
+            .map_err(|e| Status::internal(format!("adding a cosignature: {e}")))??;
+        Ok(Response::new(proto::AddCosignatureResponse {
+            size: kept.size,
+            cosignatures: u32::try_from(kept.cosignatures).unwrap_or(u32::MAX),
+            added: u32::try_from(kept.added).unwrap_or(u32::MAX),
         }))
     }
 }

@@ -47,6 +47,9 @@ pub mod reason {
     /// The server is a read-only mirror: the call goes to the primary (named in the
     /// metadata's `primary`).
     pub const MIRROR: &str = "MIRROR";
+    /// A cosignature the log does not keep: not by a witness it is configured with, or for
+    /// another checkpoint of a size already being cosigned.
+    pub const WITNESS: &str = "WITNESS";
     /// A request message larger than the server accepts.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
 }
@@ -214,6 +217,11 @@ pub fn ledger_status(e: &LedgerError) -> Status {
                 format!("this server is a read-only mirror of {primary}: {what}"),
                 d,
             )
+        }
+        LedgerError::Witness(m) => {
+            let mut d = info(reason::WITNESS, &[]);
+            d.add_precondition_failure_violation(reason::WITNESS, "checkpoint", m.clone());
+            Status::with_error_details(Code::FailedPrecondition, m.clone(), d)
         }
         LedgerError::Corrupt(f) => {
             tracing::error!(seq = f.seq, problem = %f.problem, "the stored log does not verify");

@@ -308,7 +308,7 @@ pub async fn head(State(s): State<Services>, Query(q): Pairs, headers: HeaderMap
     )
 }
 
-/// `GET /api/v1/checkpoint?size=`
+/// `GET /api/v1/checkpoint?size=&cosigned=`
 pub async fn checkpoint(
     State(s): State<Services>,
     Query(q): Pairs,
@@ -317,6 +317,10 @@ pub async fn checkpoint(
     let mut p = Params::new(q)?;
     let msg = proto::GetCheckpointRequest {
         size: p.uint("size")?,
+        for_witness: false,
+        min_cosignatures: p
+            .uint("cosigned")?
+            .map_or(0, |k| u32::try_from(k).unwrap_or(u32::MAX)),
     };
     p.finish()?;
     json(s.audit.get_checkpoint(grpc(msg, &headers)?).await)

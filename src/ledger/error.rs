@@ -78,6 +78,10 @@ pub enum LedgerError {
         /// What to do there instead.
         what: String,
     },
+    /// A witness's cosignature that this ledger does not keep: not a configured witness, or
+    /// another checkpoint of the same size is being cosigned.
+    #[error("witness: {0}")]
+    Witness(String),
     /// The stored log does not verify: the first bad entry and what is wrong. Opening refuses
     /// such a log; nothing repairs it.
     #[error("the log does not verify: first bad entry {}: {}", .0.seq, .0.problem)]

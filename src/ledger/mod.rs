@@ -40,6 +40,7 @@ mod open;
 mod personal;
 mod read;
 mod view;
+mod witness;
 
 pub use append::Events;
 pub use append::fingerprint_form;
@@ -49,6 +50,7 @@ pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use mirror::{Mirror, MirrorStatus, PRIMARY_KEY_FILE};
 pub use personal::{Field, Reader};
 pub use view::View;
+pub use witness::{Cosigned, DEFAULT_WITNESS_INTERVAL, WitnessConfig};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,6 +97,8 @@ pub struct LedgerOptions {
     /// A read-only mirror of the primary at this address (`serve --follow URL`): the ledger
     /// appends nothing of its own and stores only what [`Ledger::replicate`] hands it.
     pub mirror_of: Option<String>,
+    /// The witnesses whose cosignatures the ledger keeps (`serve --witness-key`).
+    pub witnesses: WitnessConfig,
 }
 
 /// Default of [`LedgerOptions::snapshot_every`]: at 1M entries a snapshot takes a few seconds
@@ -114,6 +118,7 @@ impl Default for LedgerOptions {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             background_check: true,
             mirror_of: None,
+            witnesses: WitnessConfig::default(),
         }
     }
 }
@@ -218,6 +223,8 @@ pub struct Ledger {
     metrics: Arc<Metrics>,
     /// What a mirror knows of its primary (`None`: this ledger is a primary).
     mirror: Option<Arc<Mirror>>,
+    /// The witnesses, their offer and their cosignatures.
+    witnesses: witness::Witnesses,
 }
 
 impl Ledger {

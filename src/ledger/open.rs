@@ -253,6 +253,7 @@ impl Ledger {
             privacy,
             metrics: Arc::new(Metrics::default()),
             mirror,
+            witnesses: super::witness::Witnesses::new(opts.witnesses),
         })
     }
     /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.

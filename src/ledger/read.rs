@@ -56,7 +56,14 @@ impl Ledger {
         if self.mirror.is_some() {
             return self.attested(self.head().size);
         }
-        Ok((*self.checkpoint()).clone())
+        let cp = self.checkpoint();
+        // The latest checkpoint with the cosignatures collected on it, if witnesses have.
+        if let Some(w) = self.witnessed_at(cp.checkpoint.size)?
+            && w.checkpoint == cp.checkpoint
+        {
+            return Ok(w);
+        }
+        Ok((*cp).clone())
     }
 
     /// The key the checkpoints this ledger serves verify with, and the log's origin: its
@@ -100,8 +107,9 @@ impl Ledger {
         sign(&self.key, &self.origin, head.size, head.root)
     }
 
-    /// A checkpoint signed now over the first `size` entries (any past size). A mirror signs
-    /// nothing: it has the primary's only at the sizes it copied at.
+    /// A checkpoint over the first `size` entries (any past size): the witnessed one if
+    /// witnesses cosigned one of that size, else one signed now. A mirror signs nothing: it
+    /// has the primary's only at the sizes it copied at.
     pub fn checkpoint_at(&self, size: u64) -> Result<SignedCheckpoint, LedgerError> {
         let head = self.head();
         if size > head.size {
@@ -112,6 +120,10 @@ impl Ledger {
         }
         if self.mirror.is_some() {
             return self.attested(size);
+        }
+        // Where witnesses cosigned one over this size, that one, with their cosignatures.
+        if let Some(w) = self.witnessed_at(size)? {
+            return Ok(w);
         }
         let r = self.root_at(size)?;
         sign(&self.key, &self.origin, size, r)

@@ -36,6 +36,11 @@ pub const NODE_PREFIX: u8 = b't';
 /// checkpoint over each size it committed at, in the same batch as the entries it covers
 /// (docs/FORMAT.md §1.12); the log keeps the bytes as given and never reads them itself.
 pub const ATTESTATION_PREFIX: u8 = b'a';
+/// Key prefix of witnessed checkpoints: `b'w' || size_be64`. The ledger's own signed
+/// checkpoint over `size` entries with the witness cosignatures it has collected on it
+/// (docs/FORMAT.md §2.9), written outside the log's commits since cosignatures arrive later;
+/// never part of the log's history, and replaced only by the same checkpoint with more.
+pub const WITNESSED_PREFIX: u8 = b'w';
 /// Key of the head record: `size_be64 || hash || merkle_root`.
 pub const HEAD_KEY: &[u8] = b"m:head";
 /// Key of the crypto profile record: the profile's name (`blake3`, `gm`), written in the same
@@ -254,6 +259,14 @@ pub fn entry_key(seq: u64) -> [u8; 9] {
 pub fn attestation_key(size: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = ATTESTATION_PREFIX;
+    k[1..].copy_from_slice(&size.to_be_bytes());
+    k
+}
+
+/// Key of the witnessed checkpoint over the log's first `size` entries.
+pub fn witnessed_key(size: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = WITNESSED_PREFIX;
     k[1..].copy_from_slice(&size.to_be_bytes());
     k
 }
@@ -621,6 +634,36 @@ impl Store {
             let at = u64::from_be_bytes(k.get(1..9)?.try_into().ok()?);
             Some((at, v))
         }))
+    }
+
+    /// The witnessed checkpoint stored over exactly `size` entries, if any.
+    pub fn witnessed(&self, size: u64) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.db.get(witnessed_key(size))?)
+    }
+
+    /// The witnessed checkpoints from the largest size down (for "the latest with k").
+    pub fn witnessed_newest_first(
+        &self,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + use<> {
+        self.db.scan_prefix([WITNESSED_PREFIX]).rev().map(|kv| {
+            let (k, v) = kv?;
+            let size = k
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| {
+                    StoreError::Corrupt("witnessed checkpoint key of the wrong length".into())
+                })?;
+            Ok((size, v))
+        })
+    }
+
+    /// Stores a witnessed checkpoint over `size` entries, durably before returning (a witness
+    /// is told its cosignature is kept only once it is on disk).
+    pub fn put_witnessed(&self, size: u64, text: &[u8]) -> Result<(), StoreError> {
+        self.db.insert(witnessed_key(size), text)?;
+        self.db.flush()?;
+        self.sync_files()
     }
 
     /// A stored value by key (Merkle nodes and other derived records).

@@ -180,7 +180,10 @@ async fn checkpoint(
     key: &VerifierKey,
 ) -> Result<SignedCheckpoint, Stop> {
     let answer = audit
-        .get_checkpoint(call(proto::GetCheckpointRequest { size }))
+        .get_checkpoint(call(proto::GetCheckpointRequest {
+            size,
+            ..Default::default()
+        }))
         .await
         .map_err(|s| Stop::Retry(format!("GetCheckpoint: {}", describe(&s))))?
         .into_inner();

@@ -115,7 +115,10 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
     let checkpoint = c
         .services
         .audit
-        .get_checkpoint(ctx.grpc(proto::GetCheckpointRequest { size: None })?)
+        .get_checkpoint(ctx.grpc(proto::GetCheckpointRequest {
+            size: None,
+            ..Default::default()
+        })?)
         .await?
         .into_inner()
         .checkpoint

@@ -1,0 +1,312 @@
+//! Witnesses: the checkpoint the ledger offers them to cosign, the cosignatures they send
+//! back, and the witnessed checkpoints it serves (docs/WITNESSES.md, FORMAT.md §2.9).
+//!
+//! A witness (`rotaledger witness`) asks for the offered checkpoint, checks it extends the
+//! last one it cosigned, cosigns it and sends the cosignature back. The offer stays the same
+//! checkpoint until every configured witness has cosigned it or [`WitnessConfig::interval`]
+//! has passed (and the log has grown), so that under a steady stream of appends the witnesses
+//! cosign the same checkpoint and a reader finds one carrying k of them, rather than each
+//! witness cosigning a different size.
+//!
+//! **Contracts.** A cosignature is kept only if the ledger's own signature over the
+//! checkpoint verifies, its root is the log's root at its size, and it is a valid
+//! cosignature/v1 of a configured witness. Adding one is acknowledged only once stored
+//! durably. A stored witnessed checkpoint is only ever replaced by the same checkpoint (same
+//! body, same log signature) with more cosignatures; none of this touches the log's entries.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{Ledger, LedgerError, StorageError};
+use crate::merkle::cosignature::cosigners;
+use crate::merkle::{SignedCheckpoint, WitnessVerifier};
+
+/// Default of [`WitnessConfig::interval`].
+pub const DEFAULT_WITNESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The witnesses a ledger accepts cosignatures from (`serve --witness-key`).
+#[derive(Debug, Clone)]
+pub struct WitnessConfig {
+    /// The witnesses' verifier keys.
+    pub keys: Vec<WitnessVerifier>,
+    /// How long the offer waits for every witness before moving to the newest checkpoint.
+    pub interval: Duration,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        WitnessConfig {
+            keys: Vec::new(),
+            interval: DEFAULT_WITNESS_INTERVAL,
+        }
+    }
+}
+
+/// The checkpoint offered to witnesses now.
+#[derive(Debug, Clone)]
+struct Offer {
+    checkpoint: SignedCheckpoint,
+    made: Instant,
+    /// Configured witnesses whose cosignature on it is stored.
+    cosigned: usize,
+}
+
+/// The ledger's witness bookkeeping.
+#[derive(Debug)]
+pub(super) struct Witnesses {
+    config: WitnessConfig,
+    offer: Mutex<Option<Offer>>,
+    /// Serialises the read-merge-write of a size's stored checkpoint.
+    adding: Mutex<()>,
+}
+
+impl Witnesses {
+    pub(super) fn new(config: WitnessConfig) -> Self {
+        Witnesses {
+            config,
+            offer: Mutex::new(None),
+            adding: Mutex::new(()),
+        }
+    }
+}
+
+/// What [`Ledger::add_cosignatures`] kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosigned {
+    /// The checkpoint's size.
+    pub size: u64,
+    /// Configured witnesses whose cosignature on it is now stored.
+    pub cosignatures: usize,
+    /// Cosignatures this call added (0: all were stored already).
+    pub added: usize,
+}
+
+fn witness_error(what: impl Into<String>) -> LedgerError {
+    LedgerError::Witness(what.into())
+}
+
+fn bad_checkpoint(problem: impl Into<String>) -> LedgerError {
+    LedgerError::Input {
+        index: None,
+        field: "checkpoint".into(),
+        problem: problem.into(),
+    }
+}
+
+impl Ledger {
+    /// The witnesses this ledger accepts cosignatures from.
+    pub fn witness_keys(&self) -> &[WitnessVerifier] {
+        &self.witnesses.config.keys
+    }
+
+    fn primary_for_witnesses(&self) -> Result<(), LedgerError> {
+        match &self.mirror {
+            Some(m) => Err(LedgerError::Mirror {
+                primary: m.primary.clone(),
+                what: "witnesses cosign the primary's checkpoints; point them at the primary"
+                    .into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The checkpoint offered to witnesses to cosign now (see the module doc for when it
+    /// moves on).
+    pub fn offered_checkpoint(&self) -> Result<SignedCheckpoint, LedgerError> {
+        self.primary_for_witnesses()?;
+        self.check_integrity()?;
+        let head = self.head();
+        let mut offer = self
+            .witnesses
+            .offer
+            .lock()
+            .map_err(|_| StorageError::internal("the witness offer", "lock poisoned"))?;
+        if let Some(o) = offer.as_ref() {
+            let size = o.checkpoint.checkpoint.size;
+            let everyone = o.cosigned >= self.witnesses.config.keys.len();
+            let waited = o.made.elapsed() >= self.witnesses.config.interval;
+            if size == head.size || (size < head.size && !everyone && !waited) {
+                return Ok(o.checkpoint.clone());
+            }
+        }
+        // After a restart the head may be one already cosigned: offer that very checkpoint
+        // again so the witnesses' cosignatures add to it.
+        let (checkpoint, cosigned) = match self.stored_witnessed(head.size)? {
+            Some(cp) => {
+                let n = cosigners(&cp, &self.witnesses.config.keys).len();
+                (without_cosignatures(&cp, self), n)
+            }
+            None => (self.checkpoint_of(head)?, 0),
+        };
+        *offer = Some(Offer {
+            checkpoint: checkpoint.clone(),
+            made: Instant::now(),
+            cosigned,
+        });
+        Ok(checkpoint)
+    }
+
+    /// The stored witnessed checkpoint over exactly `size` entries.
+    fn stored_witnessed(&self, size: u64) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        let Some(bytes) = self.store().witnessed(size)? else {
+            return Ok(None);
+        };
+        SignedCheckpoint::parse_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| {
+                StorageError::new(
+                    super::StorageKind::Corrupt,
+                    format!("the witnessed checkpoint of size {size}"),
+                    e,
+                )
+                .into()
+            })
+    }
+
+    /// The witnessed checkpoint over exactly `size` entries, if witnesses cosigned one.
+    pub fn witnessed_at(&self, size: u64) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        if self.mirror.is_some() {
+            return Ok(None);
+        }
+        self.stored_witnessed(size)
+    }
+
+    /// The latest checkpoint carrying valid cosignatures by at least `min` of the configured
+    /// witnesses ([`LedgerError::NotFound`] if there is none yet).
+    pub fn latest_witnessed(&self, min: usize) -> Result<SignedCheckpoint, LedgerError> {
+        self.primary_for_witnesses()?;
+        let keys = &self.witnesses.config.keys;
+        if min > keys.len() {
+            return Err(LedgerError::OutOfRange(format!(
+                "{min} cosignatures asked for, but this log is configured with {} witnesses",
+                keys.len()
+            )));
+        }
+        for stored in self.store().witnessed_newest_first() {
+            let (size, bytes) = stored?;
+            let Ok(cp) = SignedCheckpoint::parse_bytes(&bytes) else {
+                return Err(StorageError::new(
+                    super::StorageKind::Corrupt,
+                    format!("the witnessed checkpoint of size {size}"),
+                    "it does not parse",
+                )
+                .into());
+            };
+            if cosigners(&cp, keys).len() >= min {
+                return Ok(cp);
+            }
+        }
+        Err(LedgerError::NotFound(format!(
+            "no checkpoint of this log carries {min} witness cosignatures yet"
+        )))
+    }
+
+    /// Keeps the cosignatures on `text`: the ledger's own signed checkpoint (its signature
+    /// line) with one or more cosignature lines of configured witnesses. Returns once they
+    /// are durable.
+    pub fn add_cosignatures(&self, text: &str) -> Result<Cosigned, LedgerError> {
+        self.primary_for_witnesses()?;
+        self.check_integrity()?;
+        let cp = SignedCheckpoint::parse(text).map_err(|e| bad_checkpoint(e.to_string()))?;
+        let ours = self.verifier_key();
+        cp.verify(&ours)
+            .map_err(|e| bad_checkpoint(format!("it is not a checkpoint this log signed: {e}")))?;
+        let c = &cp.checkpoint;
+        if c.origin != self.origin {
+            return Err(bad_checkpoint(format!(
+                "origin {:?} is not this log's {:?}",
+                c.origin, self.origin
+            )));
+        }
+        if self.root_at(c.size)? != c.root {
+            return Err(bad_checkpoint(format!(
+                "its root is not this log's root at size {}",
+                c.size
+            )));
+        }
+        let keys = &self.witnesses.config.keys;
+        let mut lines = Vec::new();
+        for sig in &cp.signatures {
+            if sig.key_name == ours.name() && sig.key_id == ours.key_id() {
+                continue;
+            }
+            let Some(w) = keys
+                .iter()
+                .find(|w| w.name() == sig.key_name && w.key_id() == sig.key_id)
+            else {
+                return Err(witness_error(format!(
+                    "{}+{} is not a witness this log is configured with (serve --witness-key)",
+                    sig.key_name,
+                    hex::encode(sig.key_id)
+                )));
+            };
+            w.verify(c, sig)
+                .map_err(|e| bad_checkpoint(e.to_string()))?;
+            lines.push(sig.clone());
+        }
+        if lines.is_empty() {
+            return Err(bad_checkpoint("it carries no cosignature"));
+        }
+        let _one = self
+            .witnesses
+            .adding
+            .lock()
+            .map_err(|_| StorageError::internal("the witness store", "lock poisoned"))?;
+        let mut stored = match self.stored_witnessed(c.size)? {
+            None => without_cosignatures(&cp, self),
+            Some(s) if s.checkpoint == *c => s,
+            Some(s) => {
+                return Err(witness_error(format!(
+                    "another checkpoint of size {} (time {}) is being cosigned; ask for the \
+                     offered checkpoint again and cosign that one",
+                    c.size,
+                    s.checkpoint
+                        .time
+                        .format(crate::merkle::checkpoint::TIME_FORMAT)
+                )));
+            }
+        };
+        let mut added = 0;
+        for line in lines {
+            let present = stored
+                .signatures
+                .iter()
+                .any(|s| s.key_name == line.key_name && s.key_id == line.key_id);
+            if !present {
+                stored.signatures.push(line);
+                added += 1;
+            }
+        }
+        let cosignatures = cosigners(&stored, keys).len();
+        if added > 0 {
+            self.store()
+                .put_witnessed(c.size, stored.to_text().as_bytes())?;
+        }
+        if let Ok(mut offer) = self.witnesses.offer.lock()
+            && let Some(o) = offer.as_mut()
+            && o.checkpoint.checkpoint == *c
+        {
+            o.cosigned = cosignatures;
+        }
+        Ok(Cosigned {
+            size: c.size,
+            cosignatures,
+            added,
+        })
+    }
+}
+
+/// `cp` with the ledger's own signature line only.
+fn without_cosignatures(cp: &SignedCheckpoint, ledger: &Ledger) -> SignedCheckpoint {
+    let ours = ledger.verifier_key();
+    SignedCheckpoint {
+        checkpoint: cp.checkpoint.clone(),
+        signatures: cp
+            .signatures
+            .iter()
+            .filter(|s| s.key_name == ours.name() && s.key_id == ours.key_id())
+            .take(1)
+            .cloned()
+            .collect(),
+    }
+}
