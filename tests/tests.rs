@@ -73,3 +73,6 @@ mod serve_start;
 mod sheet;
 /// The state snapshot: restart from it, tail replay, bad snapshots ignored, schema guard.
 mod snapshot;
+/// Witnesses as processes: two `witness run` cosigning a primary under appends, a kill and
+/// restart, a forked primary refused; what `AddCosignature` keeps and refuses.
+mod witness;

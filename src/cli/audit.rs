@@ -47,6 +47,8 @@ pub enum AuditCommand {
         /// The ledger's public key: a file holding the one-line verifier key, or the line.
         #[arg(long)]
         key: String,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
     },
     /// Verify an inclusion proof: the entry is in the log the signed checkpoint commits to.
     Inclusion {
@@ -59,6 +61,8 @@ pub enum AuditCommand {
         /// The ledger's public key: a file holding the one-line verifier key, or the line.
         #[arg(long)]
         key: String,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
         /// The entry hash to check (64 hex digits), e.g. from a receipt.
         #[arg(long, conflicts_with = "export")]
         entry_hash: Option<String>,
@@ -81,6 +85,8 @@ pub enum AuditCommand {
         /// The ledger's public key: a file holding the one-line verifier key, or the line.
         #[arg(long)]
         key: String,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
     },
     /// Verify a rotation certificate (交流轮岗证明, `rotaledger certificate`) and print what it
     /// states in plain words.
@@ -98,6 +104,8 @@ pub enum AuditCommand {
         /// The ledger's public key: a file holding the one-line verifier key, or the line.
         #[arg(long)]
         key: String,
+        #[command(flatten)]
+        witnesses: WitnessPolicy,
         /// A later signed checkpoint of the same log (needs --consistency).
         #[arg(long, requires = "consistency")]
         checkpoint: Option<PathBuf>,
@@ -162,6 +170,70 @@ pub enum AuditCommand {
     },
 }
 
+/// Which witnesses must have cosigned the checkpoint an audit relies on.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct WitnessPolicy {
+    /// A witness whose cosignature counts: a file holding its verifier key line, or the line
+    /// (docs/WITNESSES.md). Repeat for each. With none, no cosignature is required.
+    #[arg(long = "witness-key", value_name = "KEY")]
+    pub witness_keys: Vec<String>,
+    /// How many of the named witnesses must have cosigned the checkpoint (default: all).
+    #[arg(long, value_name = "K", requires = "witness_keys")]
+    pub witnesses: Option<usize>,
+}
+
+impl WitnessPolicy {
+    /// Checks the policy on a checkpoint whose log signature verified, printing the verdict:
+    /// false (a problem found, printed) when fewer than K named witnesses cosigned it.
+    pub(crate) fn check(&self, cp: &SignedCheckpoint, what: &str) -> Result<bool, CliError> {
+        Ok(match self.verdict(cp)? {
+            None => true,
+            Some(Ok(said)) => {
+                println!("{what}: {said}");
+                true
+            }
+            Some(Err(e)) => {
+                println!("BAD: {what}: {e}");
+                false
+            }
+        })
+    }
+
+    /// The policy's verdict on `cp`, in words: `None` when no witness is named.
+    pub(crate) fn verdict(
+        &self,
+        cp: &SignedCheckpoint,
+    ) -> Result<Option<Result<String, String>>, CliError> {
+        if self.witness_keys.is_empty() {
+            return Ok(None);
+        }
+        let named = self
+            .witness_keys
+            .iter()
+            .map(|k| witness_key(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let required = self.witnesses.unwrap_or(named.len());
+        if required > named.len() {
+            return Err(CliError(format!(
+                "--witnesses {required}: only {} witnesses are named with --witness-key",
+                named.len()
+            )));
+        }
+        Ok(Some(
+            crate::merkle::require_cosignatures(cp, &named, required)
+                .map(|who| {
+                    format!(
+                        "cosigned by {} of the {} named witnesses ({}), {required} required",
+                        who.len(),
+                        named.len(),
+                        who.join(", ")
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        ))
+    }
+}
+
 /// The language `audit certificate` speaks.
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum TextLang {
@@ -213,17 +285,20 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             export,
             checkpoint,
             key,
-        } => audit_export(&export, &checkpoint, &key),
+            witnesses,
+        } => audit_export(&export, &checkpoint, &key, &witnesses),
         AuditCommand::Inclusion {
             proof,
             checkpoint,
             key,
+            witnesses,
             entry_hash,
             export,
         } => audit_inclusion(
             &proof,
             &checkpoint,
             &key,
+            &witnesses,
             entry_hash.as_deref(),
             export.as_deref(),
         ),
@@ -232,16 +307,19 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             new,
             proof,
             key,
-        } => audit_consistency(&old, &new, &proof, &key),
+            witnesses,
+        } => audit_consistency(&old, &new, &proof, &key, &witnesses),
         AuditCommand::Certificate {
             file,
             key,
+            witnesses,
             checkpoint,
             consistency,
             lang,
         } => audit_certificate(
             &file,
             &key,
+            &witnesses,
             checkpoint.as_deref(),
             consistency.as_deref(),
             lang,
@@ -440,7 +518,12 @@ fn consistency_file(path: &Path) -> Result<ConsistencyProof, CliError> {
 
 /// `audit export`: the export's chain verifies, and its first `size` entries have the root
 /// the checkpoint signs.
-fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, CliError> {
+fn audit_export(
+    export: &Path,
+    checkpoint: &Path,
+    key: &str,
+    witnesses: &WitnessPolicy,
+) -> Result<Outcome, CliError> {
     let key = verifier_key(key)?;
     let signed_cp = read_checkpoint(checkpoint)?;
     let f =
@@ -463,6 +546,9 @@ fn audit_export(export: &Path, checkpoint: &Path, key: &str) -> Result<Outcome, 
     let Some(cp) = signed(&signed_cp, &key, checkpoint) else {
         return Ok(Outcome::Problem);
     };
+    if !witnesses.check(&signed_cp, &format!("checkpoint {}", checkpoint.display()))? {
+        return Ok(Outcome::Problem);
+    }
     let bar = progress::bytes(
         f.metadata().map(|m| m.len()).unwrap_or(0),
         "verifying export",
@@ -557,6 +643,7 @@ fn audit_inclusion(
     proof: &Path,
     checkpoint: &Path,
     key: &str,
+    witnesses: &WitnessPolicy,
     entry_hash: Option<&str>,
     export: Option<&Path>,
 ) -> Result<Outcome, CliError> {
@@ -578,6 +665,9 @@ fn audit_inclusion(
     let Some(cp) = signed(&signed_cp, &key, checkpoint) else {
         return Ok(Outcome::Problem);
     };
+    if !witnesses.check(&signed_cp, &format!("checkpoint {}", checkpoint.display()))? {
+        return Ok(Outcome::Problem);
+    }
     let entry = given.unwrap_or(p.entry_hash);
     match p.verify(&entry, cp) {
         Ok(()) => {
@@ -605,7 +695,13 @@ fn audit_inclusion(
 }
 
 /// `audit consistency`.
-fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<Outcome, CliError> {
+fn audit_consistency(
+    old: &Path,
+    new: &Path,
+    proof: &Path,
+    key: &str,
+    witnesses: &WitnessPolicy,
+) -> Result<Outcome, CliError> {
     let key = verifier_key(key)?;
     let old_signed = read_checkpoint(old)?;
     let new_signed = read_checkpoint(new)?;
@@ -617,6 +713,9 @@ fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<
     ) else {
         return Ok(Outcome::Problem);
     };
+    if !witnesses.check(&new_signed, &format!("checkpoint {}", new.display()))? {
+        return Ok(Outcome::Problem);
+    }
     match p.verify(o, n) {
         Ok(()) => {
             println!(
@@ -643,6 +742,7 @@ fn audit_consistency(old: &Path, new: &Path, proof: &Path, key: &str) -> Result<
 fn audit_certificate(
     file: &Path,
     key: &str,
+    witnesses: &WitnessPolicy,
     later: Option<&Path>,
     consistency: Option<&Path>,
     lang: TextLang,
@@ -676,6 +776,15 @@ fn audit_certificate(
         Err(e) => return refuse(e),
     };
     print!("{}", certificate::text::render(&v, lang));
+    // The witnesses' cosignatures are required on the checkpoint the verdict rests on: the
+    // later one when given, else the certificate's own.
+    let relied_on = match &later {
+        Some((newer, _)) => newer.clone(),
+        None => certificate_checkpoint(&bytes)?,
+    };
+    if !witnesses.check(&relied_on, "the checkpoint relied on")? {
+        return Ok(Outcome::Problem);
+    }
     if let Some((newer, proof)) = later {
         match certificate::verify_later(&v, &newer, &proof, &key) {
             Ok(n) => println!(
@@ -695,6 +804,18 @@ fn audit_certificate(
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// The signed checkpoint inside a certificate (its `checkpoint` field, FORMAT.md §2.8), which
+/// [`crate::certificate::verify`] has already checked.
+fn certificate_checkpoint(bytes: &[u8]) -> Result<SignedCheckpoint, CliError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(CliError::ctx("the certificate"))?;
+    let text = v
+        .get("checkpoint")
+        .and_then(|c| c.as_str())
+        .ok_or_else(|| CliError("the certificate has no checkpoint text".into()))?;
+    SignedCheckpoint::parse(text).map_err(CliError::ctx("the certificate's checkpoint"))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -497,16 +497,25 @@ fn print_entry(e: &Entry, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `rotaledger checkpoint [--size N]`: fetches a checkpoint and checks its signature with the
-/// server's public key (or `--key`, the verifier key an auditor already trusts).
-pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<Outcome, CliError> {
+/// `rotaledger checkpoint [--size N | --cosigned K]`: fetches a checkpoint and checks its
+/// signature with the server's public key (or `--key`, the verifier key an auditor already
+/// trusts), and the cosignatures of the witnesses named.
+pub fn checkpoint(
+    c: &Connect,
+    size: Option<u64>,
+    cosigned: Option<u32>,
+    key: Option<&str>,
+    witnesses: &super::audit::WitnessPolicy,
+) -> Result<Outcome, CliError> {
     runtime()?.block_on(async {
         let mut client = c.audit().await?;
+        let which = proto::GetCheckpointRequest {
+            size,
+            min_cosignatures: cosigned.unwrap_or(0),
+            for_witness: false,
+        };
         let cp = client
-            .get_checkpoint(call(proto::GetCheckpointRequest {
-                size,
-                ..Default::default()
-            }))
+            .get_checkpoint(call(which))
             .await
             .map_err(status_err("GetCheckpoint"))?
             .into_inner()
@@ -528,6 +537,13 @@ pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<O
             .map_err(CliError::ctx("the verifier key"))?;
         let signed = SignedCheckpoint::parse(&cp.text).map_err(CliError::ctx("the checkpoint"))?;
         let verdict = signed.verify(&vk).map(|_| ());
+        // Printed to stderr, so that standard output stays the checkpoint file.
+        let (witnessed, why) = match witnesses.verdict(&signed)? {
+            _ if verdict.is_err() => (true, String::new()),
+            None => (true, String::new()),
+            Some(Ok(said)) => (true, said),
+            Some(Err(e)) => (false, e),
+        };
         if c.json {
             println!(
                 "{}",
@@ -537,6 +553,7 @@ pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<O
                     "text": cp.text,
                     "signature_ok": verdict.is_ok(),
                     "verifier_key": key_text,
+                    "witnesses_ok": witnessed,
                 })
             );
         } else {
@@ -545,8 +562,11 @@ pub fn checkpoint(c: &Connect, size: Option<u64>, key: Option<&str>) -> Result<O
                 Ok(()) => eprintln!("signature verified with {key_text}"),
                 Err(e) => eprintln!("BAD signature: {e}"),
             }
+            if !why.is_empty() {
+                eprintln!("{}{why}", if witnessed { "" } else { "BAD: " });
+            }
         }
-        Ok(if verdict.is_ok() {
+        Ok(if verdict.is_ok() && witnessed {
             Outcome::Ok
         } else {
             Outcome::Problem

@@ -58,11 +58,18 @@ pub enum ServiceCommand {
         #[command(flatten)]
         connect: Connect,
         /// Sign over this past size instead of returning the latest checkpoint.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "cosigned")]
         size: Option<u64>,
+        /// The latest checkpoint carrying cosignatures by at least K of the witnesses the log
+        /// is configured with (docs/WITNESSES.md); exit 1 if the named --witness-key ones
+        /// are not among them.
+        #[arg(long, value_name = "K")]
+        cosigned: Option<u32>,
         /// The verifier key to check against (default: the server's own, from GetPublicKey).
         #[arg(long)]
         key: Option<String>,
+        #[command(flatten)]
+        witnesses: super::audit::WitnessPolicy,
     },
     /// Make access tokens and their hashes.
     #[command(subcommand)]
@@ -184,9 +191,13 @@ impl ServiceCommand {
                 from,
                 limit,
             } => client::tail(&connect, from, limit),
-            ServiceCommand::Checkpoint { connect, size, key } => {
-                client::checkpoint(&connect, size, key.as_deref())
-            }
+            ServiceCommand::Checkpoint {
+                connect,
+                size,
+                cosigned,
+                key,
+                witnesses,
+            } => client::checkpoint(&connect, size, cosigned, key.as_deref(), &witnesses),
             ServiceCommand::Token(cmd) => token::run(cmd),
             ServiceCommand::AccessRecord { connect, teacher } => {
                 query::access_record(&connect, teacher.as_deref())
