@@ -90,7 +90,7 @@ async fn new_witness(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
-async fn append(c: &Connect, request_id: &str, from: u64, to: u64) {
+async fn append(c: &Connect, request_id: &str, from: u64, to: u64) -> proto::AppendResponse {
     c.ledger()
         .await
         .unwrap()
@@ -100,7 +100,8 @@ async fn append(c: &Connect, request_id: &str, from: u64, to: u64) {
             expected_size: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
 }
 
 async fn get_checkpoint(
@@ -171,7 +172,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         );
         primary.ready().await;
         let p = primary.connect();
-        append(&p, "a", 0, 10).await;
+        let receipt = append(&p, "a", 0, 10).await;
         let s1 = dir.join("w1.state");
         let s2 = dir.join("w2.state");
         let mut w1 = WitnessProc::start(&primary.url, &k1, &s1, &dir.join("w1.out"));
@@ -293,6 +294,50 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         let (code, out, err) = audit(wk(&p3)).await;
         assert_eq!(code, 1, "{out}{err}");
         assert!(out.contains("BAD: checkpoint"), "{out}");
+
+        // A receipt held to the witnesses: entry 3's hash from the append's answer, proven in
+        // the witnessed checkpoint with a proof file fetched from the server.
+        let proof = dir.join("inc-3.json");
+        let (code, out, err) = run_bin(vec![
+            "audit".into(),
+            "prove".into(),
+            "inclusion".into(),
+            "--server".into(),
+            p.server.clone(),
+            "--seq".into(),
+            "3".into(),
+            "--size".into(),
+            end.to_string(),
+            "--out".into(),
+            proof.display().to_string(),
+        ])
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        let inclusion = |hash: String| {
+            let mut a: Vec<String> = vec![
+                "audit".into(),
+                "inclusion".into(),
+                "--proof".into(),
+                proof.display().to_string(),
+                "--checkpoint".into(),
+                cp_file.display().to_string(),
+                "--key".into(),
+                key_file.display().to_string(),
+                "--entry-hash".into(),
+                hash,
+            ];
+            a.extend([wk(&p1), wk(&p2), wk(&p3)].concat());
+            a.extend(["--witnesses".to_string(), "2".to_string()]);
+            run_bin(a)
+        };
+        let (code, out, err) = inclusion(hex::encode(&receipt.entry_hashes[3])).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("cosigned by 2 of the 3 named witnesses"),
+            "{out}"
+        );
+        let (code, out, err) = inclusion(hex::encode(&receipt.entry_hashes[4])).await;
+        assert_eq!(code, 1, "another entry's hash: {out}{err}");
 
         // A witness SIGKILLed and restarted goes on from its state.
         w1.kill();

@@ -110,7 +110,7 @@ pub enum AuditCommand {
         #[arg(long, requires = "consistency")]
         checkpoint: Option<PathBuf>,
         /// The consistency proof from the certificate's checkpoint to --checkpoint
-        /// (`rotaledger audit prove consistency`, or `GET /api/v1/proofs/consistency`).
+        /// (`rotaledger audit prove consistency --data DIR` or `--server URL`).
         #[arg(long, requires = "checkpoint")]
         consistency: Option<PathBuf>,
         /// The language of the summary: zh (中文) or en.
@@ -248,9 +248,8 @@ pub enum TextLang {
 pub enum ProveCommand {
     /// Inclusion proof of entry `seq` in the log of `size` entries.
     Inclusion {
-        /// Data directory of a store no server is using.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        from: ProofSource,
         /// The entry's sequence number.
         #[arg(long)]
         seq: u64,
@@ -263,9 +262,8 @@ pub enum ProveCommand {
     },
     /// Consistency proof from the log of `old` entries to the log of `new` entries.
     Consistency {
-        /// Data directory of a store no server is using.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        from: ProofSource,
         /// The older size.
         #[arg(long)]
         old: u64,
@@ -276,6 +274,33 @@ pub enum ProveCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Where `audit prove` takes the proof from: a store, or a running server.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ProofSource {
+    /// Data directory of a store no server is using.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Or the server at URL (its token from ROTALEDGER_TOKEN or ROTALEDGER_TOKEN_FILE, its CA
+    /// from ROTALEDGER_TLS_CA): the proof it answers, written as a proof file. The audit
+    /// commands check it as any other, so the server need not be trusted.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+impl ProofSource {
+    fn connect(server: String) -> super::client::Connect {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        super::client::Connect {
+            server,
+            token: var("ROTALEDGER_TOKEN").and_then(|v| v.into_string().ok()),
+            token_file: var("ROTALEDGER_TOKEN_FILE").map(PathBuf::from),
+            tls_ca: var("ROTALEDGER_TLS_CA").map(PathBuf::from),
+            json: false,
+        }
+    }
 }
 
 /// Runs one `audit` subcommand.
@@ -351,17 +376,31 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
         }),
         AuditCommand::Prove { what } => match what {
             ProveCommand::Inclusion {
-                data,
+                from,
                 seq,
                 size,
                 out,
-            } => prove_inclusion(&data, seq, size, out.as_deref()),
+            } => match (from.data, from.server) {
+                (Some(data), _) => prove_inclusion(&data, seq, size, out.as_deref()),
+                (None, Some(url)) => {
+                    prove_remote(ProofSource::connect(url), Ask::Inclusion { seq, size }, out)
+                }
+                (None, None) => Err(CliError("give --data DIR or --server URL".into())),
+            },
             ProveCommand::Consistency {
-                data,
+                from,
                 old,
                 new,
                 out,
-            } => prove_consistency(&data, old, new, out.as_deref()),
+            } => match (from.data, from.server) {
+                (Some(data), _) => prove_consistency(&data, old, new, out.as_deref()),
+                (None, Some(url)) => prove_remote(
+                    ProofSource::connect(url),
+                    Ask::Consistency { old, new },
+                    out,
+                ),
+                (None, None) => Err(CliError("give --data DIR or --server URL".into())),
+            },
         },
     }
 }
@@ -954,5 +993,72 @@ fn prove_consistency(
         proof,
     });
     emit(&file.to_json(), out, "the consistency proof")?;
+    Ok(Outcome::Ok)
+}
+
+/// The proof `audit prove --server` asks for.
+enum Ask {
+    Inclusion { seq: u64, size: Option<u64> },
+    Consistency { old: u64, new: Option<u64> },
+}
+
+/// `audit prove ... --server URL`: the server's proof, as a proof file.
+fn prove_remote(
+    c: super::client::Connect,
+    ask: Ask,
+    out: Option<PathBuf>,
+) -> Result<Outcome, CliError> {
+    use super::client::status_err;
+    let digests = |hashes: Vec<Vec<u8>>| -> Result<Vec<Digest>, CliError> {
+        hashes
+            .into_iter()
+            .map(|h| {
+                <Digest>::try_from(h.as_slice()).map_err(|_| {
+                    CliError(format!("the server sent a proof hash of {} bytes", h.len()))
+                })
+            })
+            .collect()
+    };
+    let file = super::client::runtime()?.block_on(async {
+        let (_, profile) = c.head_and_profile().await?;
+        let mut audit = c.audit().await?;
+        Ok::<_, CliError>(match ask {
+            Ask::Inclusion { seq, size } => {
+                let p = audit
+                    .get_inclusion_proof(crate::proto::GetInclusionProofRequest { seq, size })
+                    .await
+                    .map_err(status_err("GetInclusionProof"))?
+                    .into_inner()
+                    .proof
+                    .unwrap_or_default();
+                ProofFile::Inclusion(InclusionProof {
+                    profile,
+                    index: p.seq,
+                    size: p.size,
+                    entry_hash: <Digest>::try_from(p.entry_hash.as_slice()).map_err(|_| {
+                        CliError("the server sent an entry hash that is not 32 bytes".into())
+                    })?,
+                    proof: digests(p.hashes)?,
+                })
+            }
+            Ask::Consistency { old, new } => {
+                let p = audit
+                    .get_consistency_proof(crate::proto::GetConsistencyProofRequest {
+                        old_size: old,
+                        new_size: new,
+                    })
+                    .await
+                    .map_err(status_err("GetConsistencyProof"))?
+                    .into_inner();
+                ProofFile::Consistency(ConsistencyProof {
+                    profile,
+                    old_size: p.old_size,
+                    new_size: p.new_size,
+                    proof: digests(p.hashes)?,
+                })
+            }
+        })
+    })?;
+    emit(&file.to_json(), out.as_deref(), "the proof")?;
     Ok(Outcome::Ok)
 }

@@ -428,6 +428,38 @@ mod tests {
             .unwrap()
     }
 
+    /// FORMAT.md §2.9's worked example: the §2.6 checkpoint cosigned by the example witness
+    /// (seed `blake3("rotaledger example witness")`) at 1796000000. Ed25519 is deterministic,
+    /// so the line is byte-exact.
+    #[test]
+    fn the_format_documents_worked_example() {
+        let witness = WitnessKey::from_seed(
+            "witness.example/w1",
+            blake3::hash(b"rotaledger example witness").as_bytes(),
+        )
+        .unwrap();
+        let text = "rotaledger.example/district-7\n3\n5aCyDVKl85tHnrJ4DoHYCDjbbECsR85CEZPQjuWwyD4=\ntime 2026-11-22T10:00:00Z\n\n\u{2014} rotaledger.example E42j6d4poKmUxTf9x97x/NEI3ktWKkbuz82mrKomW613YQ2wE++gSU5KLjnEOD6D02z/PRI+uafT+PSLwUfMJUzWHQo=\n";
+        let mut cp = SignedCheckpoint::parse(text).unwrap();
+        cp.verify(&log_key().verifier()).unwrap();
+        let line = witness.cosign(&cp.checkpoint, 1_796_000_000).unwrap();
+        cp.signatures.push(line.clone());
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/FORMAT.md"),
+        )
+        .unwrap();
+        let vkey = witness.verifier().to_string();
+        assert!(
+            doc.contains(&vkey),
+            "FORMAT.md §2.9 shows the witness key {vkey}"
+        );
+        assert!(
+            doc.contains(&line.line()),
+            "FORMAT.md §2.9 shows the line {}",
+            line.line()
+        );
+        assert_eq!(witness.verifier().check(&cp), Some(Ok(1_796_000_000)));
+    }
+
     #[test]
     fn the_signed_message_is_header_time_and_the_whole_body() {
         let cp = signed();
