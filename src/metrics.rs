@@ -316,9 +316,65 @@ pub fn render_mirror(out: &mut String, state: &str, primary_size: u64, size: u64
     );
 }
 
+/// The mirrors' reports to a primary: how many entries each holds durably and how far each is
+/// behind the head of `size` entries (the figures `serve --sync-mirrors` waits on).
+pub fn render_confirmations(out: &mut String, held: &[(String, u64)], size: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP rotaledger_mirror_confirmed_entries Entries each mirror reported holding durably."
+    );
+    let _ = writeln!(out, "# TYPE rotaledger_mirror_confirmed_entries gauge");
+    for (mirror, n) in held {
+        let _ = writeln!(
+            out,
+            "rotaledger_mirror_confirmed_entries{{mirror=\"{}\"}} {n}",
+            label(mirror)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP rotaledger_mirror_unconfirmed_entries Entries of this log each mirror has not confirmed yet."
+    );
+    let _ = writeln!(out, "# TYPE rotaledger_mirror_unconfirmed_entries gauge");
+    for (mirror, n) in held {
+        let _ = writeln!(
+            out,
+            "rotaledger_mirror_unconfirmed_entries{{mirror=\"{}\"}} {}",
+            label(mirror),
+            size.saturating_sub(*n)
+        );
+    }
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_confirmations_render_with_escaped_labels() {
+        let mut out = String::new();
+        render_confirmations(
+            &mut out,
+            &[("mirror-a/0a1b".into(), 7), ("x\"y".into(), 10)],
+            10,
+        );
+        assert!(
+            out.contains("rotaledger_mirror_confirmed_entries{mirror=\"mirror-a/0a1b\"} 7\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("rotaledger_mirror_unconfirmed_entries{mirror=\"mirror-a/0a1b\"} 3\n"),
+            "{out}"
+        );
+        assert!(out.contains("{mirror=\"x\\\"y\"} 10"), "{out}");
+    }
 
     #[test]
     fn a_mirror_renders_its_state_and_lag() {

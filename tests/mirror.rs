@@ -534,3 +534,208 @@ async fn a_primary_that_stops_answering_makes_the_mirror_stale_not_silent() {
     })
     .await;
 }
+
+/// `serve --sync-mirrors 1`: no append is acknowledged before a mirror holds it durably, so
+/// when the primary is SIGKILLed under concurrent appends and its data directory lost, every
+/// acknowledged append is in the mirror, entry for entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_sync_mirrors_no_acknowledged_append_is_lost_with_the_primarys_disk() {
+    bounded(180, async {
+        let root = tempfile::tempdir().unwrap();
+        let (pd, md) = (root.path().join("primary"), root.path().join("mirror"));
+        let mut primary =
+            ServeProc::start_with(&pd, &["--sync-mirrors", "1", "--sync-timeout", "1.5"]);
+        primary.ready().await;
+        let p = primary.connect();
+
+        // No mirror yet: durable on the primary, but not acknowledged.
+        let started = Instant::now();
+        let refused = p
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: school_events(0, 10),
+                request_id: "first".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+        assert!(
+            refused.message().contains("0 of the 1 mirrors"),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(1400));
+        assert_eq!(
+            head(&p).await.head.unwrap().size,
+            10,
+            "durable on the primary"
+        );
+
+        // A mirror arrives: the retry with the same request id is acknowledged.
+        let mirror = mirror_at(&md, "127.0.0.1:0", &primary.url);
+        mirror.ready().await;
+        let m = mirror.connect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let retried = loop {
+            let r = p
+                .ledger()
+                .await
+                .unwrap()
+                .append(proto::AppendRequest {
+                    events: school_events(0, 10),
+                    request_id: "first".into(),
+                    expected_size: None,
+                })
+                .await;
+            match r {
+                Ok(r) => break r.into_inner(),
+                Err(s) => assert!(
+                    s.code() == tonic::Code::Unavailable && Instant::now() < deadline,
+                    "{s:?}"
+                ),
+            }
+        };
+        assert!(retried.duplicate);
+        assert!(head(&m).await.head.unwrap().size >= 10);
+        assert!(
+            std::fs::read_to_string(md.join("mirror.id"))
+                .unwrap()
+                .trim()
+                .len()
+                == 16
+        );
+
+        // Eight clients append for a while; each acknowledged append is recorded.
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Instant::now() + Duration::from_secs(3);
+        let mut tasks = Vec::new();
+        for c in 0..8u64 {
+            let (p, acked) = (p.clone(), acked.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut i = 0u64;
+                while Instant::now() < stop {
+                    let from = 100_000 + c * 100_000 + i * 3;
+                    let r = append(&p, &format!("c{c}-{i}"), from, from + 3).await;
+                    acked.lock().unwrap().push(r);
+                    i += 1;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // The primary's disk is lost.
+        primary.kill();
+        std::fs::remove_dir_all(&pd).unwrap();
+        let copied = entries(&m).await;
+        let acked = acked.lock().unwrap();
+        assert!(
+            acked.len() > 20,
+            "only {} appends acknowledged",
+            acked.len()
+        );
+        for r in acked.iter() {
+            for (seq, hash) in r.seqs.iter().zip(&r.entry_hashes) {
+                let e = copied
+                    .get(*seq as usize)
+                    .unwrap_or_else(|| panic!("acknowledged entry {seq} is not on the mirror"));
+                assert_eq!(&e.hash, hash, "entry {seq}");
+            }
+        }
+        drop(mirror);
+    })
+    .await;
+}
+
+/// `ReportReplicated` as the primary meets it: only the mirror (or admin) role counts, a
+/// root that is not the log's own at that size confirms nothing, and once a mirror has
+/// reported a size, appends up to it are acknowledged at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
+    bounded(120, async {
+        use rotaledger::grpc::auth::Access;
+        let dir = tempfile::tempdir().unwrap();
+        let text = crate::util::access_text(&[
+            ("hr", "writer", "", "tok-writer"),
+            ("auditor-1", "auditor", "", "tok-auditor"),
+            ("mirror-a", "mirror", "", "tok-mirror"),
+        ]);
+        let access = Access::load(&crate::util::write_access_file(dir.path(), &text)).unwrap();
+        let s = crate::util::TestServer::start_in(dir, |c| {
+            c.access = access;
+            c.ledger.sync = rotaledger::ledger::SyncConfig {
+                mirrors: 1,
+                timeout: Duration::from_millis(300),
+            };
+        })
+        .await;
+        let writer = s.connect(Some("tok-writer"));
+        let e = writer
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: school_events(0, 4),
+                request_id: "a".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+        let h = head(&writer).await.head.unwrap();
+        assert_eq!(h.size, 4);
+        let report = |token: &'static str, size: u64, root: Vec<u8>| {
+            let c = s.connect(Some(token));
+            async move {
+                c.audit()
+                    .await
+                    .unwrap()
+                    .report_replicated(proto::ReportReplicatedRequest {
+                        mirror_id: "m1".into(),
+                        size,
+                        root,
+                    })
+                    .await
+                    .map(|r| r.into_inner().confirmed_size)
+            }
+        };
+        let e = report("tok-auditor", 4, h.root.clone()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        let e = report("tok-mirror", 4, vec![7; 32]).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        assert!(e.message().contains("another history"), "{e:?}");
+        let e = report("tok-mirror", 5, h.root.clone()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        // Nothing was confirmed by the refused reports: still unavailable.
+        let e = writer
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: school_events(0, 4),
+                request_id: "a".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+        assert_eq!(report("tok-mirror", 4, h.root.clone()).await.unwrap(), 4);
+        let again = writer
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: school_events(0, 4),
+                request_id: "a".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(again.duplicate);
+        s.stop().await;
+    })
+    .await;
+}

@@ -112,6 +112,16 @@ pub struct ServeArgs {
     /// before the offer moves to the newest checkpoint.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::ledger::DEFAULT_WITNESS_INTERVAL.as_secs())]
     pub witness_interval: u64,
+    /// Acknowledge an append only once at least N mirrors hold it durably too (synchronous
+    /// mirroring, docs/MIRRORS.md): the loss of this machine's disk then loses no
+    /// acknowledged append. The mirrors report with tokens of the `mirror` role. An append
+    /// not confirmed within --sync-timeout is answered UNAVAILABLE (durable here, not
+    /// acknowledged; retry with the same request id). 0: asynchronous.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "follow")]
+    pub sync_mirrors: usize,
+    /// How long an append waits for the mirrors --sync-mirrors requires.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::ledger::DEFAULT_SYNC_TIMEOUT.as_secs_f64())]
+    pub sync_timeout: f64,
 }
 
 /// The HTTP face's default address.
@@ -292,6 +302,18 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             witnesses: crate::ledger::WitnessConfig {
                 keys: witness_keys,
                 interval: std::time::Duration::from_secs(args.witness_interval.max(1)),
+            },
+            sync: crate::ledger::SyncConfig {
+                mirrors: args.sync_mirrors,
+                timeout: std::time::Duration::try_from_secs_f64(args.sync_timeout)
+                    .ok()
+                    .filter(|t| !t.is_zero())
+                    .ok_or_else(|| {
+                        CliError(format!(
+                            "--sync-timeout {}: a positive number of seconds",
+                            args.sync_timeout
+                        ))
+                    })?,
             },
         },
         access,

@@ -22,7 +22,7 @@ pub enum TokenCommand {
         /// `teacher-<id>`).
         #[arg(long, required_unless_present = "teachers_from")]
         name: Option<String>,
-        /// writer, auditor, principal, teacher or admin.
+        /// writer, auditor, principal, teacher, mirror or admin.
         #[arg(long)]
         role: Role,
         /// For principals: a school in scope (repeat for several).

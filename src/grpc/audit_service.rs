@@ -324,6 +324,29 @@ impl Audit for AuditService {
         }))
     }
 
+    async fn report_replicated(
+        &self,
+        request: Request<proto::ReportReplicatedRequest>,
+    ) -> Result<Response<proto::ReportReplicatedResponse>, Status> {
+        let caller = self.shared.authorize(&request, Permission::Replicate)?;
+        let req = request.into_inner();
+        let root: crate::merkle::Digest = req
+            .root
+            .as_slice()
+            .try_into()
+            .map_err(|_| invalid_argument("root", "a Merkle root is 32 bytes"))?;
+        let ledger = self.shared.ledger.clone();
+        // The root at the size reads the store: off the async workers.
+        let confirmed = tokio::task::spawn_blocking(move || {
+            ledger.report_replicated(&caller.name, &req.mirror_id, req.size, root)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("a mirror's report: {e}")))??;
+        Ok(Response::new(proto::ReportReplicatedResponse {
+            confirmed_size: confirmed.min(self.shared.ledger.head().size),
+        }))
+    }
+
     async fn add_cosignature(
         &self,
         request: Request<proto::AddCosignatureRequest>,

@@ -38,6 +38,9 @@ pub enum Role {
     /// A teacher: their own history, eligibility, terms and certificate (PIPL Arts. 44-45),
     /// nothing about anyone else.
     Teacher,
+    /// A mirror (`serve --follow`): read the log as an auditor does, and report what it holds
+    /// durably (`serve --sync-mirrors` counts only such reports).
+    Mirror,
     /// Everything.
     Admin,
 }
@@ -50,6 +53,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Principal => "principal",
             Role::Teacher => "teacher",
+            Role::Mirror => "mirror",
             Role::Admin => "admin",
         }
     }
@@ -62,6 +66,7 @@ impl Role {
             (_, Permission::ReadHead) => true,
             (Role::Writer, Permission::Append) => true,
             (Role::Auditor, Permission::Audit) => true,
+            (Role::Mirror, Permission::Audit | Permission::Replicate) => true,
             (Role::Principal, Permission::Query) => true,
             // Only the teacher's own questions: the Query service narrows it further.
             (Role::Teacher, Permission::Query) => true,
@@ -78,9 +83,10 @@ impl std::str::FromStr for Role {
             "auditor" => Ok(Role::Auditor),
             "principal" => Ok(Role::Principal),
             "teacher" => Ok(Role::Teacher),
+            "mirror" => Ok(Role::Mirror),
             "admin" => Ok(Role::Admin),
             _ => Err(format!(
-                "unknown role {s:?} (writer, auditor, principal, teacher, admin)"
+                "unknown role {s:?} (writer, auditor, principal, teacher, mirror, admin)"
             )),
         }
     }
@@ -97,6 +103,8 @@ pub enum Permission {
     Audit,
     /// The principals' queries (scoped by [`Caller::in_scope`]).
     Query,
+    /// `Audit.ReportReplicated`: a mirror confirming what it holds.
+    Replicate,
 }
 
 impl Permission {
@@ -107,6 +115,7 @@ impl Permission {
             Permission::ReadHead => "read the head",
             Permission::Audit => "use the Audit service (needs auditor)",
             Permission::Query => "run queries (needs principal)",
+            Permission::Replicate => "report as a mirror (needs mirror)",
         }
     }
 }
@@ -407,9 +416,14 @@ mod tests {
             (Role::Principal, [false, true, false, true]),
             (Role::Teacher, [false, true, false, true]),
             (Role::Admin, [true, true, true, true]),
+            (Role::Mirror, [false, true, true, false]),
         ];
         for (role, expected) in cases {
             let got = [Append, ReadHead, Audit, Query].map(|p| role.allows(p));
+            assert_eq!(
+                role.allows(Replicate),
+                matches!(role, Role::Admin | Role::Mirror)
+            );
             assert_eq!(got, expected, "{role:?}");
         }
     }

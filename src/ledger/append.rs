@@ -302,9 +302,18 @@ impl Ledger {
         expected_size: Option<u64>,
         events: Vec<String>,
     ) -> Result<Receipt, LedgerError> {
-        let r = self
+        let r = match self
             .append_counted(actor, request_id, expected_size, events)
-            .await;
+            .await
+        {
+            // Durable here; acknowledged once the mirrors `serve --sync-mirrors` asks for
+            // hold it too (a retry waits for them again).
+            Ok(receipt) => self
+                .wait_for_mirrors(receipt.head.size)
+                .await
+                .map(|()| receipt),
+            e => e,
+        };
         match &r {
             Err(LedgerError::Rejected { rule, .. }) => self.metrics.rejected(rule),
             Err(

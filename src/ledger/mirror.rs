@@ -30,6 +30,10 @@ use crate::merkle::{SignedCheckpoint, VerifierKey};
 /// on the first contact (or given with `--follow-key`).
 pub const PRIMARY_KEY_FILE: &str = "primary.pub";
 
+/// File (in a mirror's data directory) holding the id it reports to its primary under
+/// (`serve --sync-mirrors` on the primary counts mirrors by it), made on its first start.
+pub const MIRROR_ID_FILE: &str = "mirror.id";
+
 /// How a mirror stands with its primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MirrorStatus {
@@ -81,6 +85,32 @@ pub struct Mirror {
     status: tokio::sync::watch::Sender<MirrorStatus>,
     /// The size of the primary's latest checkpoint the mirror saw (0: none yet).
     primary_size: AtomicU64,
+    /// The id this mirror reports its durable size under ([`MIRROR_ID_FILE`]).
+    id: String,
+    /// The primary refused the last report (logged once, not at every part).
+    report_refused: std::sync::atomic::AtomicBool,
+}
+
+/// The mirror's id: read from [`MIRROR_ID_FILE`], or made (16 random hex digits) and written
+/// durably on the first start, so a restarted mirror reports as the same mirror.
+fn mirror_id(dir: &Path) -> Result<String, LedgerError> {
+    let path = dir.join(MIRROR_ID_FILE);
+    let io = |e: std::io::Error| -> LedgerError {
+        StorageError::new(super::io_kind(&e), format!("{}", path.display()), e).into()
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StorageError::internal("making the mirror's id", e.to_string()))?;
+    let id = hex::encode(bytes);
+    crate::atomic::AtomicFile::write_all(&path, format!("{id}\n").as_bytes())
+        .map_err(|e| StorageError::internal("writing the mirror's id", e))?;
+    Ok(id)
 }
 
 impl Mirror {
@@ -107,7 +137,8 @@ impl Mirror {
         let status = match recorded_fork(dir) {
             Some(evidence) => MirrorStatus::Stale {
                 reason: format!(
-                    "a fork of the primary was recorded in {}; this mirror does not follow it                      again (docs/MIRRORS.md, \"A fork\")",
+                    "a fork of the primary was recorded in {}; this mirror does not follow it \
+                     again (docs/MIRRORS.md, \"A fork\")",
                     evidence.display()
                 ),
                 fork: true,
@@ -121,7 +152,20 @@ impl Mirror {
             key: ArcSwapOption::new(key),
             status: tokio::sync::watch::Sender::new(status),
             primary_size: AtomicU64::new(0),
+            id: mirror_id(dir)?,
+            report_refused: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The id this mirror reports its durable size to the primary under.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records whether the primary refused the last report; true when that is news (the
+    /// first refusal after an accepted report), so it is logged once.
+    pub fn report_refused(&self, refused: bool) -> bool {
+        self.report_refused.swap(refused, Ordering::Relaxed) != refused && refused
     }
 
     /// The primary's checkpoint key, once pinned.

@@ -39,6 +39,7 @@ mod mirror;
 mod open;
 mod personal;
 mod read;
+mod sync;
 mod view;
 mod witness;
 
@@ -47,8 +48,9 @@ pub use append::fingerprint_form;
 pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
-pub use mirror::{Mirror, MirrorStatus, PRIMARY_KEY_FILE};
+pub use mirror::{MIRROR_ID_FILE, Mirror, MirrorStatus, PRIMARY_KEY_FILE};
 pub use personal::{Field, Reader};
+pub use sync::{DEFAULT_SYNC_TIMEOUT, MirrorConfirmation, SyncConfig};
 pub use view::View;
 pub use witness::{Cosigned, DEFAULT_WITNESS_INTERVAL, WitnessConfig};
 
@@ -99,6 +101,9 @@ pub struct LedgerOptions {
     pub mirror_of: Option<String>,
     /// The witnesses whose cosignatures the ledger keeps (`serve --witness-key`).
     pub witnesses: WitnessConfig,
+    /// Mirrors that must hold an append durably before it is acknowledged
+    /// (`serve --sync-mirrors`).
+    pub sync: SyncConfig,
 }
 
 /// Default of [`LedgerOptions::snapshot_every`]: at 1M entries a snapshot takes a few seconds
@@ -119,6 +124,7 @@ impl Default for LedgerOptions {
             background_check: true,
             mirror_of: None,
             witnesses: WitnessConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -225,6 +231,8 @@ pub struct Ledger {
     mirror: Option<Arc<Mirror>>,
     /// The witnesses, their offer and their cosignatures.
     witnesses: witness::Witnesses,
+    /// What the mirrors confirmed holding (synchronous mirroring).
+    sync: sync::Confirmations,
 }
 
 impl Ledger {
@@ -252,6 +260,14 @@ impl Ledger {
         );
         if let Some(m) = &self.mirror {
             crate::metrics::render_mirror(&mut out, m.status().word(), m.primary_size(), size);
+        }
+        let held: Vec<(String, u64)> = self
+            .mirror_confirmations()
+            .into_iter()
+            .map(|c| (c.mirror, c.size))
+            .collect();
+        if !held.is_empty() || self.sync_mirrors() > 0 {
+            crate::metrics::render_confirmations(&mut out, &held, size);
         }
         out
     }

@@ -254,6 +254,7 @@ impl Ledger {
             metrics: Arc::new(Metrics::default()),
             mirror,
             witnesses: super::witness::Witnesses::new(opts.witnesses),
+            sync: super::sync::Confirmations::new(opts.sync),
         })
     }
     /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.

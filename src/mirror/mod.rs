@@ -367,6 +367,30 @@ fn append_of(e: &Entry) -> Option<(String, String)> {
 /// Commits the longest prefix of `part` that ends at an append's end known for certain (the
 /// primary's latest checkpoint, or, for a full part, a change of append inside it), with the
 /// primary's checkpoint over exactly that size; `known` becomes the primary's latest size.
+/// Tells the primary what the mirror now holds durably (`ReportReplicated`), so that a primary
+/// with `serve --sync-mirrors` can acknowledge the appends it covers. A refusal (a token
+/// without the mirror role, an older primary) is logged once and changes nothing else: the
+/// mirror goes on copying.
+async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head) {
+    let req = proto::ReportReplicatedRequest {
+        mirror_id: mirror.id().to_owned(),
+        size: head.size,
+        root: head.root.to_vec(),
+    };
+    match audit.report_replicated(call(req)).await {
+        Ok(_) => {
+            mirror.report_refused(false);
+        }
+        Err(s) if mirror.report_refused(true) => tracing::warn!(
+            primary = %mirror.primary,
+            error = %describe(&s),
+            "mirror: the primary refused this mirror's report of what it holds; it does not count \
+             for the primary's --sync-mirrors (give the mirror a token of the mirror role)"
+        ),
+        Err(s) => tracing::debug!(error = %describe(&s), "mirror: report refused"),
+    }
+}
+
 /// Returns true when entries are left waiting for a checkpoint the primary has not published
 /// yet (it publishes its checkpoint a moment after its subscribers see the entries).
 async fn commit_part(
@@ -414,6 +438,7 @@ async fn commit_part(
     match ledger.replicate(entries, &cp).await {
         Ok(head) => {
             tracing::debug!(entries = head.size, "mirror: copied");
+            report(mirror, audit, &head).await;
             // What is left past the checkpoint waits for the next one, unless more is coming.
             Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)
         }

@@ -72,6 +72,7 @@ pub fn role_name(role: Role, lang: Lang) -> &'static str {
         Role::Principal => M::RolePrincipal.t(lang),
         Role::Teacher => M::RoleTeacher.t(lang),
         Role::Auditor => M::RoleAuditor.t(lang),
+        Role::Mirror => M::RoleMirror.t(lang),
         Role::Writer => M::RoleWriter.t(lang),
     }
 }

@@ -213,7 +213,7 @@ pub async fn home(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
                 esc(M::OpenSheets.t(l))
             )
         }
-        Role::Auditor => format!(
+        Role::Auditor | Role::Mirror => format!(
             "<h1>{}</h1><p><a href=\"/audit\">{}</a></p>",
             esc(M::Home.t(l)),
             esc(M::OpenAudit.t(l))

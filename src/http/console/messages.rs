@@ -122,6 +122,7 @@ catalogue! {
     CertificateEntries => "条记录", "entries";
     CertificateNone => "无", "none";
     RoleAuditor => "审计员", "auditor";
+    RoleMirror => "镜像节点", "mirror";
     RoleWriter => "数据写入系统", "writer";
     AsOf => "截至日期", "As of";
     AsOfHelp => "按该日期的状态显示（默认今天，北京时间）。", "Shown as things stood on this date (default: today, Beijing time).";

@@ -1,0 +1,219 @@
+//! Synchronous mirroring (`serve --sync-mirrors N`): an append is acknowledged only once at
+//! least N mirrors have made it durable too, as PostgreSQL's synchronous standbys do, so the
+//! loss of the primary's disk loses no acknowledged append (docs/MIRRORS.md).
+//!
+//! Each mirror reports, after every part it stored durably, the size and Merkle root it now
+//! holds (`Audit.ReportReplicated`, with a token of the `mirror` role). The ledger checks the
+//! root against its own at that size, so a mirror holding another history confirms nothing,
+//! and keeps each mirror's largest confirmed size. The **confirmed size** is the largest size
+//! at least N mirrors hold. An append waits, after its own durable commit, until the
+//! confirmed size covers it, at most [`SyncConfig::timeout`]; past that it is answered
+//! `UNAVAILABLE`: durable here, not yet confirmed, to be retried with the same request id
+//! (which answers the same receipt once the mirrors have it).
+//!
+//! A mirror is known by the name of its token and an id it keeps in its data directory
+//! (`mirror.id`), so a restarted mirror is the same mirror, and two mirrors sharing a token
+//! still count as two.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Ledger, LedgerError, StorageError};
+use crate::merkle::Digest;
+
+/// Default of [`SyncConfig::timeout`].
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many mirrors must confirm an append before it is acknowledged.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Mirrors that must hold an append durably (0: asynchronous, as without the flag).
+    pub mirrors: usize,
+    /// How long an append waits for them before it is answered `UNAVAILABLE`.
+    pub timeout: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            mirrors: 0,
+            timeout: DEFAULT_SYNC_TIMEOUT,
+        }
+    }
+}
+
+/// What the mirrors have confirmed.
+#[derive(Debug)]
+pub(super) struct Confirmations {
+    config: SyncConfig,
+    /// Each mirror's largest confirmed size, by `<token name>/<mirror id>`.
+    held: Mutex<HashMap<String, u64>>,
+    /// The largest size at least `config.mirrors` mirrors hold.
+    confirmed: watch::Sender<u64>,
+}
+
+impl Confirmations {
+    pub(super) fn new(config: SyncConfig) -> Self {
+        Confirmations {
+            config,
+            held: Mutex::new(HashMap::new()),
+            confirmed: watch::Sender::new(0),
+        }
+    }
+}
+
+/// The largest size at least `n` of `sizes` reach (`u64::MAX` for `n == 0`: nothing to
+/// wait for; 0 when fewer than `n` mirrors reported).
+fn kth_largest(sizes: impl Iterator<Item = u64>, n: usize) -> u64 {
+    if n == 0 {
+        return u64::MAX;
+    }
+    let mut v: Vec<u64> = sizes.collect();
+    if v.len() < n {
+        return 0;
+    }
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v[n - 1]
+}
+
+/// One mirror's standing, for `GetHead`, `/readyz` and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorConfirmation {
+    /// `<token name>/<mirror id>`.
+    pub mirror: String,
+    /// The largest size it confirmed holding durably.
+    pub size: u64,
+}
+
+impl Ledger {
+    /// Mirrors that must confirm an append before it is acknowledged (0: none).
+    pub fn sync_mirrors(&self) -> usize {
+        self.sync.config.mirrors
+    }
+
+    /// The largest size at least [`Ledger::sync_mirrors`] mirrors hold durably.
+    pub fn confirmed_size(&self) -> u64 {
+        *self.sync.confirmed.borrow()
+    }
+
+    /// Every mirror's last confirmation, by name.
+    pub fn mirror_confirmations(&self) -> Vec<MirrorConfirmation> {
+        let held = match self.sync.held.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        let mut out: Vec<MirrorConfirmation> = held
+            .iter()
+            .map(|(m, s)| MirrorConfirmation {
+                mirror: m.clone(),
+                size: *s,
+            })
+            .collect();
+        out.sort_by(|a, b| a.mirror.cmp(&b.mirror));
+        out
+    }
+
+    /// A mirror's report: it holds the first `size` entries, whose Merkle root is `root`,
+    /// durably. Refused if this ledger is itself a mirror, if `size` is beyond the head or if
+    /// `root` is not this log's root at `size` (the mirror holds another history). Returns the
+    /// confirmed size after it.
+    pub fn report_replicated(
+        &self,
+        token: &str,
+        mirror_id: &str,
+        size: u64,
+        root: Digest,
+    ) -> Result<u64, LedgerError> {
+        self.primary_only("report to the primary")?;
+        let bad = |problem: String| LedgerError::Input {
+            index: None,
+            field: "size".into(),
+            problem,
+        };
+        if mirror_id.is_empty() || mirror_id.len() > 128 || mirror_id.chars().any(char::is_control)
+        {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "mirror_id".into(),
+                problem: "1 to 128 characters, no control characters".into(),
+            });
+        }
+        let head = self.head().size;
+        if size > head {
+            return Err(bad(format!(
+                "{size} entries reported, but this log holds {head}"
+            )));
+        }
+        if self.root_at(size)? != root {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "root".into(),
+                problem: format!(
+                    "not this log's root at size {size}: the mirror holds another history"
+                ),
+            });
+        }
+        let mut held =
+            self.sync.held.lock().map_err(|_| {
+                StorageError::internal("the mirrors' confirmations", "lock poisoned")
+            })?;
+        let at = held.entry(format!("{token}/{mirror_id}")).or_insert(0);
+        *at = (*at).max(size);
+        let confirmed = kth_largest(held.values().copied(), self.sync.config.mirrors);
+        drop(held);
+        self.sync.confirmed.send_if_modified(|c| {
+            let grew = confirmed > *c;
+            if grew {
+                *c = confirmed;
+            }
+            grew
+        });
+        Ok(self.confirmed_size())
+    }
+
+    /// Waits until at least [`Ledger::sync_mirrors`] mirrors hold the first `size` entries
+    /// (at once when none are required), at most the configured timeout.
+    pub(super) async fn wait_for_mirrors(&self, size: u64) -> Result<(), LedgerError> {
+        let need = self.sync.config.mirrors;
+        if need == 0 {
+            return Ok(());
+        }
+        let mut rx = self.sync.confirmed.subscribe();
+        let waited = tokio::time::timeout(self.sync.config.timeout, rx.wait_for(|c| *c >= size));
+        match waited.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(LedgerError::Unavailable("the ledger is stopping".into())),
+            Err(_) => {
+                let holding = self
+                    .mirror_confirmations()
+                    .iter()
+                    .filter(|m| m.size >= size)
+                    .count();
+                Err(LedgerError::Unavailable(format!(
+                    "the append is durable on this primary but {holding} of the {need} mirrors \
+                     required (serve --sync-mirrors) confirmed holding it within {} s; it is not \
+                     acknowledged",
+                    self.sync.config.timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kth_largest;
+
+    #[test]
+    fn the_confirmed_size_is_the_kth_largest() {
+        assert_eq!(kth_largest([5, 9, 7].into_iter(), 1), 9);
+        assert_eq!(kth_largest([5, 9, 7].into_iter(), 2), 7);
+        assert_eq!(kth_largest([5, 9, 7].into_iter(), 3), 5);
+        assert_eq!(kth_largest([5, 9, 7].into_iter(), 4), 0, "too few mirrors");
+        assert_eq!(kth_largest(std::iter::empty(), 1), 0);
+        assert_eq!(kth_largest(std::iter::empty(), 0), u64::MAX);
+    }
+}
