@@ -13,6 +13,10 @@
 //!    its append's answer on the primary to its arrival from the mirror.
 //! 5. Queries: the same teacher histories asked of the primary and of the mirror, one client
 //!    each in turn, latency percentiles side by side.
+//! 6. Synchronous mirroring: a second primary, started with `--sync-mirrors 1`, and a mirror
+//!    of it take the same 64-client load as step 4; the appends' rate, their latency and the
+//!    primary's CPU per append side by side with step 4's (asynchronous) figures, and the lag
+//!    (which should be none: the mirror holds an entry before its append is answered).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -98,6 +102,17 @@ struct Report {
     /// Single-event appends acknowledged under the 64-client load, and their rate.
     load_appends: u64,
     load_appends_per_s: f64,
+    /// Each append's latency, from the request to its answer, and the primary's CPU per
+    /// append, under that load.
+    append_latency: Latency,
+    primary_cpu_us_per_append: f64,
+    /// The same load on a primary with `--sync-mirrors 1`.
+    sync_appends: u64,
+    sync_appends_per_s: f64,
+    sync_append_latency: Latency,
+    sync_primary_cpu_us_per_append: f64,
+    sync_lag: Latency,
+    sync_lag_missing: u64,
     /// From an append's answer on the primary to its entry's arrival from the mirror.
     lag: Latency,
     /// Entries acknowledged under load that never arrived from the mirror (within 30 s).
@@ -181,7 +196,11 @@ pub fn run(a: &MirrorArgs) -> Result<Outcome, CliError> {
     );
 
     // 4. Lag under load.
-    let (load_appends, lag, lag_missing) = rt.block_on(lag_under_load(&p, &m, a.seconds))?;
+    let cpu_before = cpu_seconds(primary.pid)?;
+    let (load_appends, lag, lag_missing, append_ns) =
+        rt.block_on(lag_under_load(&p, &m, a.seconds))?;
+    let primary_cpu_us_per_append =
+        (cpu_seconds(primary.pid)? - cpu_before) * 1e6 / load_appends.max(1) as f64;
     eprintln!("lag under load: {} entries", lag.len());
 
     // 5. Queries.
@@ -197,9 +216,36 @@ pub fn run(a: &MirrorArgs) -> Result<Outcome, CliError> {
             hm.mirror.map(|s| s.status).unwrap_or_default(),
         ))
     })?;
-    drop(rt);
     mirror.stop();
     primary.stop();
+
+    // 6. The same load, synchronous: a primary that answers once its mirror holds the entry.
+    let sync_primary = ServeProcess::start(
+        &bin,
+        &scratch.path.join("sync-primary"),
+        &["--sync-mirrors", "1", "--snapshot-every", "0"],
+        Some(&scratch.path.join("sync-primary.log")),
+    )?;
+    let sp = sync_primary.connect(None);
+    rt.block_on(sync_primary.ready(None))?;
+    let sync_mirror = ServeProcess::start(
+        &bin,
+        &scratch.path.join("sync-mirror"),
+        &["--follow", sp.server.as_str(), "--snapshot-every", "0"],
+        Some(&scratch.path.join("sync-mirror.log")),
+    )?;
+    let sm = sync_mirror.connect(None);
+    // The schools (acknowledged once the mirror, started just after, holds them).
+    rt.block_on(fill(&sp, schools().len() as u64))?;
+    let cpu_before = cpu_seconds(sync_primary.pid)?;
+    let (sync_appends, sync_lag, sync_lag_missing, sync_ns) =
+        rt.block_on(lag_under_load(&sp, &sm, a.seconds))?;
+    let sync_primary_cpu_us_per_append =
+        (cpu_seconds(sync_primary.pid)? - cpu_before) * 1e6 / sync_appends.max(1) as f64;
+    eprintln!("synchronous: {sync_appends} appends");
+    drop(rt);
+    sync_mirror.stop();
+    sync_primary.stop();
     let verify_rate = verified as f64 / verify_seconds.max(1e-9);
     let catch_up_rate = filled as f64 / catch_up_seconds.max(1e-9);
     let report = Report {
@@ -220,6 +266,14 @@ pub fn run(a: &MirrorArgs) -> Result<Outcome, CliError> {
         primary_cpu_seconds,
         load_appends,
         load_appends_per_s: load_appends as f64 / a.seconds,
+        append_latency: Latency::of(append_ns),
+        primary_cpu_us_per_append,
+        sync_appends,
+        sync_appends_per_s: sync_appends as f64 / a.seconds,
+        sync_append_latency: Latency::of(sync_ns),
+        sync_primary_cpu_us_per_append,
+        sync_lag: Latency::of(sync_lag),
+        sync_lag_missing,
         lag: Latency::of(lag),
         lag_missing,
         query_primary: Latency::of(query_primary),
@@ -232,11 +286,13 @@ pub fn run(a: &MirrorArgs) -> Result<Outcome, CliError> {
     } else {
         print_table(&report);
     }
-    Ok(if report.same_head && report.lag_missing == 0 {
-        Outcome::Ok
-    } else {
-        Outcome::Problem
-    })
+    Ok(
+        if report.same_head && report.lag_missing == 0 && report.sync_lag_missing == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Problem
+        },
+    )
 }
 
 fn print_table(r: &Report) {
@@ -272,6 +328,21 @@ fn print_table(r: &Report) {
         r.lag.p99_ms,
         r.lag.max_ms,
         r.lag_missing
+    );
+    println!(
+        "appends         async: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, primary CPU {:.0} us each | --sync-mirrors 1: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, primary CPU {:.0} us each",
+        r.load_appends_per_s,
+        r.append_latency.p50_ms,
+        r.append_latency.p99_ms,
+        r.primary_cpu_us_per_append,
+        r.sync_appends_per_s,
+        r.sync_append_latency.p50_ms,
+        r.sync_append_latency.p99_ms,
+        r.sync_primary_cpu_us_per_append
+    );
+    println!(
+        "sync lag        p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (0: the mirror held the entry before the answer); missing {}",
+        r.sync_lag.p50_ms, r.sync_lag.p99_ms, r.sync_lag.max_ms, r.sync_lag_missing
     );
     println!(
         "history query   primary p50 {:.3} ms p99 {:.3} ms | mirror p50 {:.3} ms p99 {:.3} ms ({} each)",
@@ -385,7 +456,7 @@ async fn lag_under_load(
     p: &Connect,
     m: &Connect,
     seconds: f64,
-) -> Result<(u64, Vec<u64>, u64), CliError> {
+) -> Result<(u64, Vec<u64>, u64, Vec<u64>), CliError> {
     let from = head(m).await?.head.unwrap_or_default().size;
     let arrived: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let mut stream = m
@@ -406,7 +477,7 @@ async fn lag_under_load(
         }
     });
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let acked: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<(u64, Instant, u64)>>> = Arc::default();
     let mut tasks = Vec::new();
     for c in 0..64u64 {
         let p = p.clone();
@@ -416,6 +487,7 @@ async fn lag_under_load(
             let mut i = 0u64;
             while Instant::now() < deadline {
                 let name = format!("L{c:02}{i:07}");
+                let sent = Instant::now();
                 let r = ledger
                     .append(call(proto::AppendRequest {
                         events: vec![teacher_registered(
@@ -430,8 +502,9 @@ async fn lag_under_load(
                     .map_err(|s| CliError(format!("append: {}", s.message())))?
                     .into_inner();
                 let at = Instant::now();
+                let took = at.duration_since(sent).as_nanos() as u64;
                 if let (Some(seq), Ok(mut a)) = (r.seqs.first(), acked.lock()) {
-                    a.push((*seq, at));
+                    a.push((*seq, at, took));
                 }
                 i += 1;
             }
@@ -442,7 +515,7 @@ async fn lag_under_load(
         t.await.map_err(|e| CliError(e.to_string()))??;
     }
     let acked = std::mem::take(&mut *acked.lock().map_err(|_| CliError("poisoned".into()))?);
-    let last = acked.iter().map(|(s, _)| *s).max().unwrap_or(from);
+    let last = acked.iter().map(|(s, _, _)| *s).max().unwrap_or(from);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if arrived
@@ -458,7 +531,7 @@ async fn lag_under_load(
     let arrived = arrived.lock().map_err(|_| CliError("poisoned".into()))?;
     let mut lag = Vec::with_capacity(acked.len());
     let mut missing = 0;
-    for (seq, at) in &acked {
+    for (seq, at, _) in &acked {
         match arrived.get(seq) {
             // An entry can reach the mirror's subscribers before its append's answer reaches
             // the client: no lag then.
@@ -466,7 +539,8 @@ async fn lag_under_load(
             None => missing += 1,
         }
     }
-    Ok((acked.len() as u64, lag, missing))
+    let took = acked.iter().map(|(_, _, t)| *t).collect();
+    Ok((acked.len() as u64, lag, missing, took))
 }
 
 /// `n` teacher histories (teachers of the fill, spread over it), one at a time; ns each.

@@ -8,6 +8,8 @@ mod util;
 mod append_verify;
 /// `grpc`, `query` and `rebuild`: every scenario runs, nothing fails.
 mod grpc_query_rebuild;
+/// `mirror`: an asynchronous and a synchronous primary, each with a mirror, nothing lost.
+mod mirror;
 /// `server`: a real `rotaledger serve` process driven through every scenario, CPU read.
 mod server;
 /// `soak`: a short mixed-load run ends with a holding verdict.
