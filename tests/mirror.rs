@@ -599,6 +599,20 @@ async fn with_sync_mirrors_no_acknowledged_append_is_lost_with_the_primarys_disk
         };
         assert!(retried.duplicate);
         assert!(head(&m).await.head.unwrap().size >= 10);
+
+        // The primary restarts, forgetting what the mirror confirmed: the mirror tells it
+        // again when it reconnects, so a retry is answered with nothing new appended.
+        let listen = addr(&primary);
+        primary.kill();
+        let mut primary = ServeProc::start_at(
+            &pd,
+            &listen,
+            &["--sync-mirrors", "1", "--sync-timeout", "5"],
+        );
+        primary.ready().await;
+        mirror_status(&m, "following", 30).await;
+        let again = append(&p, "first", 0, 10).await;
+        assert!(again.duplicate, "{again:?}");
         assert!(
             std::fs::read_to_string(md.join("mirror.id"))
                 .unwrap()

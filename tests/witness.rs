@@ -14,6 +14,9 @@ use rotaledger::proto;
 
 use crate::util::{ServeProc, TestServer, append_schools, bin, bounded, run_bin, school_events};
 
+/// Appends of 5 events, one every 100 ms or so, while the witnesses work.
+const LOAD: u64 = 60;
+
 /// A `rotaledger witness run` child; SIGKILLed when dropped.
 struct WitnessProc {
     child: std::process::Child,
@@ -182,13 +185,20 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         let appender = {
             let p = p.clone();
             tokio::spawn(async move {
-                for i in 0..40u64 {
+                for i in 0..LOAD {
                     append(&p, &format!("load-{i}"), 1000 + i * 5, 1005 + i * 5).await;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
         };
-        let cp = cosigned(&p, 2, 10, 60).await;
+        // Both witnesses cosigned one checkpoint that covers some of the load's appends and
+        // not all of them: they met on it while the appends were coming.
+        let cp = cosigned(&p, 2, 11, 60).await;
+        assert!(
+            cp.checkpoint.size < 10 + LOAD * 5,
+            "the witnesses met only after the load: {}",
+            cp.checkpoint.size
+        );
         let head_key: rotaledger::merkle::VerifierKey = p
             .audit()
             .await
@@ -209,7 +219,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
             cp.to_text()
         );
         appender.await.unwrap();
-        let end = 10 + 40 * 5;
+        let end = 10 + LOAD * 5;
         let cp = cosigned(&p, 2, end, 60).await;
         assert_eq!(cp.checkpoint.size, end, "the last append is witnessed too");
         // The witnessed checkpoint is also the one served at its size, and the latest.
@@ -376,7 +386,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
             ],
         );
         forged.ready().await;
-        append(&forged.connect(), "fork", 9000, 9300).await;
+        append(&forged.connect(), "fork", 9000, 9400).await;
         for (mut w, state) in [(w1, &s1), (w2, &s2)] {
             assert_eq!(w.exit_within(30).await, 1, "{}", w.output());
             let out = w.output();
@@ -401,6 +411,14 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
             assert!(text.contains("--- saved checkpoint ---"), "{text}");
             assert!(text.contains("--- new checkpoint ---"), "{text}");
         }
+        // Restarted, a witness that saw the fork refuses at once: its operator must look.
+        let mut again = WitnessProc::start(&forged.url, &k1, &s1, &dir.join("w1c.out"));
+        assert_eq!(again.exit_within(30).await, 1, "{}", again.output());
+        assert!(
+            again.output().contains("found the log forked before"),
+            "{}",
+            again.output()
+        );
         let none = get_checkpoint(
             &forged.connect(),
             proto::GetCheckpointRequest {
@@ -590,6 +608,65 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
             offered_again, offered,
             "the cosigned checkpoint is offered again"
         );
+
+        // Two checkpoints of one size: the log keeps the first one cosigned, refuses
+        // cosignatures on the other (FAILED_PRECONDITION, WITNESS), and offers the kept one.
+        append_schools(&s, "b", 5, 8).await;
+        let c = s.connect(None);
+        let offer_8 = get_checkpoint(
+            &c,
+            proto::GetCheckpointRequest {
+                for_witness: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let offer_8 = SignedCheckpoint::parse(&offer_8).unwrap();
+        assert_eq!(offer_8.checkpoint.size, 8);
+        let own = CheckpointKey::load(&s.dir.path().join("data").join("checkpoint.key")).unwrap();
+        let mut other = offer_8.checkpoint.clone();
+        other.time -= chrono::Duration::seconds(3600);
+        let other_signed = other.sign(&own).unwrap();
+        let note = |cp: &SignedCheckpoint, w: &WitnessKey| {
+            format!(
+                "{}{}\n",
+                cp.to_text(),
+                w.cosign(&cp.checkpoint, 1).unwrap().line()
+            )
+        };
+        let add = |text: String| {
+            let c = c.clone();
+            async move {
+                c.audit()
+                    .await
+                    .unwrap()
+                    .add_cosignature(proto::AddCosignatureRequest { checkpoint: text })
+                    .await
+            }
+        };
+        add(note(&other_signed, &w1)).await.unwrap();
+        let e = add(note(&offer_8, &w2)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+        assert!(
+            e.message().contains("another checkpoint of size 8"),
+            "{e:?}"
+        );
+        let switched = get_checkpoint(
+            &c,
+            proto::GetCheckpointRequest {
+                for_witness: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            SignedCheckpoint::parse(&switched).unwrap().checkpoint,
+            other,
+            "the offer follows the checkpoint of its size that was cosigned"
+        );
+        add(note(&other_signed, &w2)).await.unwrap();
         s.stop().await;
     })
     .await;

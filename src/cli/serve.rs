@@ -103,7 +103,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "KEY", requires = "follow")]
     pub follow_key: Option<String>,
     /// A witness whose cosignatures this log keeps and serves (docs/WITNESSES.md): a file
-    /// holding its verifier key line (`rotaledger witness key` prints it), or the line.
+    /// holding its verifier key line (`rotaledger witness new-key` and `witness public-key`
+    /// print it), or the line. At most 99 (a note carries at most 100 signature lines).
     /// Repeat for each witness. Readers then ask for a checkpoint carrying k of them
     /// (`rotaledger checkpoint --cosigned K`).
     #[arg(long = "witness-key", value_name = "KEY", conflicts_with = "follow")]
@@ -286,6 +287,14 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         .iter()
         .map(|k| crate::cli::audit::witness_key(k))
         .collect::<Result<Vec<_>, _>>()?;
+    if witness_keys.len() >= crate::merkle::checkpoint::MAX_SIGNATURES {
+        return Err(CliError(format!(
+            "{} --witness-key given: at most {} (a checkpoint carries at most {} signature lines, the log's own among them)",
+            witness_keys.len(),
+            crate::merkle::checkpoint::MAX_SIGNATURES - 1,
+            crate::merkle::checkpoint::MAX_SIGNATURES
+        )));
+    }
     let config = ServerConfig {
         data,
         follow,

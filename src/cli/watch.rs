@@ -143,6 +143,27 @@ pub fn run(opts: WatchOptions) -> Result<Outcome, CliError> {
 
 async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
     let state = load_state(&opts.state)?;
+    if opts.witness.is_some() {
+        // A fork seen once stays seen: the witness does not go on until its operator has
+        // looked at the evidence and moved it aside.
+        if let Some(evidence) = recorded_evidence(&opts.state) {
+            println!(
+                "this witness found the log forked before: evidence in {}. It cosigns nothing \
+                 more of this log until its operator has looked and moved the file aside \
+                 (docs/WITNESSES.md)",
+                evidence.display()
+            );
+            return Ok(Outcome::Problem);
+        }
+        if state.is_none() {
+            eprintln!(
+                "WARNING: no state file {}: starting a new one. A witness that has cosigned \
+                 this log before must keep its state; starting over lets it cosign a history \
+                 that forks from what it signed.",
+                opts.state.display()
+            );
+        }
+    }
     let given = opts.key.as_deref().map(audit::verifier_key).transpose()?;
     let mut terminate = signal_stream()?;
     // A server down when the watch starts is waited for too, unless --once.
@@ -327,6 +348,26 @@ async fn cosign(
         .await
         .map_err(|s| Failure::rpc("AddCosignature", &s))?
         .into_inner())
+}
+
+/// An evidence file a witness wrote next to `state` before, if any.
+fn recorded_evidence(state: &Path) -> Option<PathBuf> {
+    let mut prefix = state.file_name()?.to_os_string();
+    prefix.push(".fork-evidence-");
+    let prefix = prefix.to_str()?.to_owned();
+    let dir = match state.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .map(|e| e.path())
 }
 
 /// Writes the evidence of a bad round next to the state file, as

@@ -264,7 +264,12 @@ impl Audit for AuditService {
         let cp = match req.size {
             _ if req.for_witness => ledger.offered_checkpoint()?,
             _ if req.min_cosignatures > 0 => {
-                ledger.latest_witnessed(req.min_cosignatures as usize)?
+                // The first call reads and verifies every stored cosignature: off the workers.
+                let ledger = ledger.clone();
+                let k = req.min_cosignatures as usize;
+                tokio::task::spawn_blocking(move || ledger.latest_witnessed(k))
+                    .await
+                    .map_err(|e| Status::internal(format!("GetCheckpoint: {e}")))??
             }
             None => ledger.latest_checkpoint()?,
             Some(size) => ledger.checkpoint_at(size)?,

@@ -11,9 +11,11 @@
 //! `UNAVAILABLE`: durable here, not yet confirmed, to be retried with the same request id
 //! (which answers the same receipt once the mirrors have it).
 //!
-//! A mirror is known by the name of its token and an id it keeps in its data directory
-//! (`mirror.id`), so a restarted mirror is the same mirror, and two mirrors sharing a token
-//! still count as two.
+//! A mirror is counted by the name of its token: one token, one mirror, however many ids it
+//! reports under (the id it keeps in its data directory, `mirror.id`, names it in logs and
+//! metrics). The root a report carries proves only that the mirror's copy is this log, not
+//! that it holds it (the root is public to readers): the guarantee rests on tokens of the
+//! `mirror` role being given to real mirrors only, one each.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -49,8 +51,8 @@ impl Default for SyncConfig {
 #[derive(Debug)]
 pub(super) struct Confirmations {
     config: SyncConfig,
-    /// Each mirror's largest confirmed size, by `<token name>/<mirror id>`.
-    held: Mutex<HashMap<String, u64>>,
+    /// Each mirror's largest confirmed size, by token name, with the id it last reported under.
+    held: Mutex<HashMap<String, (String, u64)>>,
     /// The largest size at least `config.mirrors` mirrors hold.
     confirmed: watch::Sender<u64>,
 }
@@ -82,7 +84,7 @@ fn kth_largest(sizes: impl Iterator<Item = u64>, n: usize) -> u64 {
 /// One mirror's standing, for `GetHead`, `/readyz` and the metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorConfirmation {
-    /// `<token name>/<mirror id>`.
+    /// `<token name>/<mirror id>` (the id it last reported under).
     pub mirror: String,
     /// The largest size it confirmed holding durably.
     pub size: u64,
@@ -107,8 +109,8 @@ impl Ledger {
         };
         let mut out: Vec<MirrorConfirmation> = held
             .iter()
-            .map(|(m, s)| MirrorConfirmation {
-                mirror: m.clone(),
+            .map(|(token, (id, s))| MirrorConfirmation {
+                mirror: format!("{token}/{id}"),
                 size: *s,
             })
             .collect();
@@ -160,9 +162,9 @@ impl Ledger {
             self.sync.held.lock().map_err(|_| {
                 StorageError::internal("the mirrors' confirmations", "lock poisoned")
             })?;
-        let at = held.entry(format!("{token}/{mirror_id}")).or_insert(0);
-        *at = (*at).max(size);
-        let confirmed = kth_largest(held.values().copied(), self.sync.config.mirrors);
+        let at = held.entry(token.to_owned()).or_insert((String::new(), 0));
+        *at = (mirror_id.to_owned(), at.1.max(size));
+        let confirmed = kth_largest(held.values().map(|(_, s)| *s), self.sync.config.mirrors);
         drop(held);
         self.sync.confirmed.send_if_modified(|c| {
             let grew = confirmed > *c;

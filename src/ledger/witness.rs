@@ -14,6 +14,7 @@
 //! durably. A stored witnessed checkpoint is only ever replaced by the same checkpoint (same
 //! body, same log signature) with more cosignatures; none of this touches the log's entries.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,8 +57,10 @@ struct Offer {
 pub(super) struct Witnesses {
     config: WitnessConfig,
     offer: Mutex<Option<Offer>>,
-    /// Serialises the read-merge-write of a size's stored checkpoint.
-    adding: Mutex<()>,
+    /// Serialises the read-merge-write of a size's stored checkpoint, and holds how many
+    /// configured witnesses cosigned each stored size (read from the store on first use), so
+    /// that "the latest with k" is found without verifying every stored cosignature again.
+    adding: Mutex<Option<BTreeMap<u64, usize>>>,
 }
 
 impl Witnesses {
@@ -65,7 +68,7 @@ impl Witnesses {
         Witnesses {
             config,
             offer: Mutex::new(None),
-            adding: Mutex::new(()),
+            adding: Mutex::new(None),
         }
     }
 }
@@ -125,7 +128,13 @@ impl Ledger {
             let size = o.checkpoint.checkpoint.size;
             let everyone = o.cosigned >= self.witnesses.config.keys.len();
             let waited = o.made.elapsed() >= self.witnesses.config.interval;
-            if size == head.size || (size < head.size && !everyone && !waited) {
+            let same_stored = || match self.stored_witnessed(size) {
+                Ok(Some(s)) => s.checkpoint == o.checkpoint.checkpoint,
+                _ => true,
+            };
+            // At the head, the offer stays, unless another checkpoint of that size has been
+            // cosigned meanwhile: then that one is offered, so every witness can add to it.
+            if (size == head.size && same_stored()) || (size < head.size && !everyone && !waited) {
                 return Ok(o.checkpoint.clone());
             }
         }
@@ -182,23 +191,55 @@ impl Ledger {
                 keys.len()
             )));
         }
-        for stored in self.store().witnessed_newest_first() {
-            let (size, bytes) = stored?;
-            let Ok(cp) = SignedCheckpoint::parse_bytes(&bytes) else {
-                return Err(StorageError::new(
+        let mut counts = self.witness_counts()?;
+        let found = counts
+            .get_or_insert_with(BTreeMap::new)
+            .iter()
+            .rev()
+            .find(|(_, n)| **n >= min)
+            .map(|(size, _)| *size);
+        drop(counts);
+        match found {
+            Some(size) => self.stored_witnessed(size)?.ok_or_else(|| {
+                StorageError::new(
                     super::StorageKind::Corrupt,
                     format!("the witnessed checkpoint of size {size}"),
-                    "it does not parse",
+                    "it is gone from the store",
                 )
-                .into());
-            };
-            if cosigners(&cp, keys).len() >= min {
-                return Ok(cp);
-            }
+                .into()
+            }),
+            None => Err(LedgerError::NotFound(format!(
+                "no checkpoint of this log carries {min} witness cosignatures yet"
+            ))),
         }
-        Err(LedgerError::NotFound(format!(
-            "no checkpoint of this log carries {min} witness cosignatures yet"
-        )))
+    }
+
+    /// The lock on the per-size cosignature counts, read from the store on first use.
+    fn witness_counts(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, Option<BTreeMap<u64, usize>>>, LedgerError> {
+        let mut counts = self
+            .witnesses
+            .adding
+            .lock()
+            .map_err(|_| StorageError::internal("the witness store", "lock poisoned"))?;
+        if counts.is_none() {
+            let keys = &self.witnesses.config.keys;
+            let mut all = BTreeMap::new();
+            for stored in self.store().witnessed_newest_first() {
+                let (size, bytes) = stored?;
+                let cp = SignedCheckpoint::parse_bytes(&bytes).map_err(|e| {
+                    StorageError::new(
+                        super::StorageKind::Corrupt,
+                        format!("the witnessed checkpoint of size {size}"),
+                        e,
+                    )
+                })?;
+                all.insert(size, cosigners(&cp, keys).len());
+            }
+            *counts = Some(all);
+        }
+        Ok(counts)
     }
 
     /// Keeps the cosignatures on `text`: the ledger's own signed checkpoint (its signature
@@ -247,11 +288,7 @@ impl Ledger {
         if lines.is_empty() {
             return Err(bad_checkpoint("it carries no cosignature"));
         }
-        let _one = self
-            .witnesses
-            .adding
-            .lock()
-            .map_err(|_| StorageError::internal("the witness store", "lock poisoned"))?;
+        let mut counts = self.witness_counts()?;
         let mut stored = match self.stored_witnessed(c.size)? {
             None => without_cosignatures(&cp, self),
             Some(s) if s.checkpoint == *c => s,
@@ -277,11 +314,22 @@ impl Ledger {
                 added += 1;
             }
         }
-        let cosignatures = cosigners(&stored, keys).len();
-        if added > 0 {
-            self.store()
-                .put_witnessed(c.size, stored.to_text().as_bytes())?;
+        if stored.signatures.len() > crate::merkle::checkpoint::MAX_SIGNATURES {
+            return Err(witness_error(format!(
+                "the checkpoint of size {} would carry more than {} signature lines",
+                c.size,
+                crate::merkle::checkpoint::MAX_SIGNATURES
+            )));
         }
+        let cosignatures = cosigners(&stored, keys).len();
+        // Written (and synced) even when nothing is new: a write whose sync failed may be
+        // readable yet not durable, and this answer says the cosignature is kept.
+        self.store()
+            .put_witnessed(c.size, stored.to_text().as_bytes())?;
+        counts
+            .get_or_insert_with(BTreeMap::new)
+            .insert(c.size, cosignatures);
+        drop(counts);
         if let Ok(mut offer) = self.witnesses.offer.lock()
             && let Some(o) = offer.as_mut()
             && o.checkpoint.checkpoint == *c

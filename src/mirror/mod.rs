@@ -247,6 +247,10 @@ async fn follow_once(
     consistent(ledger, mirror, &mut audit, &latest).await?;
     mirror.seen_primary(latest.checkpoint.size);
     mirror.set_status(MirrorStatus::Following);
+    // The primary keeps what mirrors hold in memory only: a restarted primary (or one that
+    // missed a report) learns it again now, so an append retried there is not left waiting
+    // for the next part.
+    report(mirror, &mut audit, &ledger.head()).await;
     tracing::info!(
         primary = %mirror.primary,
         entries = ledger.head().size,
@@ -316,6 +320,8 @@ async fn follow_once(
                             })??;
                     mirror.seen_primary(asked.checkpoint.size);
                     consistent(ledger, mirror, &mut audit, &asked).await?;
+                    // Again while idle, in case the last report was lost.
+                    report(mirror, &mut audit, &ledger.head()).await;
                     let end = ledger.head().size + part.len() as u64;
                     if asked.checkpoint.size > end {
                         return Err(Stop::Retry(format!(
@@ -377,17 +383,22 @@ async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head) {
         size: head.size,
         root: head.root.to_vec(),
     };
-    match audit.report_replicated(call(req)).await {
+    // Bounded: a primary that stopped answering is noticed by the idle check, not here.
+    let answer = tokio::time::timeout(IDLE_CHECK, audit.report_replicated(call(req)))
+        .await
+        .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
+    match answer {
         Ok(_) => {
             mirror.report_refused(false);
         }
         Err(s) if mirror.report_refused(true) => tracing::warn!(
             primary = %mirror.primary,
             error = %describe(&s),
-            "mirror: the primary refused this mirror's report of what it holds; it does not count \
-             for the primary's --sync-mirrors (give the mirror a token of the mirror role)"
+            "mirror: the primary did not take this mirror's report of what it holds; it does not \
+             count for the primary's --sync-mirrors until a report is taken (a token of the \
+             mirror role is needed)"
         ),
-        Err(s) => tracing::debug!(error = %describe(&s), "mirror: report refused"),
+        Err(s) => tracing::debug!(error = %describe(&s), "mirror: report not taken"),
     }
 }
 
