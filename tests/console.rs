@@ -29,6 +29,13 @@ pub const YEAR: i32 = 2025;
 
 /// A server with the access file above, the HTTP face, and [`scenario`] appended.
 pub async fn server() -> (TestServer, String) {
+    server_with(|_| {}).await
+}
+
+/// [`server`], its configuration adjusted by `configure` first.
+pub async fn server_with(
+    configure: impl FnOnce(&mut rotaledger::server::ServerConfig),
+) -> (TestServer, String) {
     let dir = tempfile::tempdir().unwrap();
     let text: String = TOKENS
         .iter()
@@ -50,6 +57,7 @@ pub async fn server() -> (TestServer, String) {
     let s = TestServer::start_in(dir, |c| {
         c.access = access;
         c.http = Some(HttpListener::bound(http));
+        configure(c);
     })
     .await;
     scenario(&s).await;
@@ -534,6 +542,57 @@ async fn the_group_and_audit_pages() {
         let (status, refused) = page(&head, format!("{base}/audit")).await;
         assert_eq!(status, 403);
         assert!(refused.contains("无权使用此页面"));
+    })
+    .await;
+}
+
+/// The audit page on a ledger with a witness: "none yet", then the cosigned checkpoint with
+/// the witness's name and when it cosigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_page_shows_the_witnesses_cosignatures() {
+    bounded(120, async {
+        use rotaledger::merkle::{SignedCheckpoint, WitnessKey};
+        let w = WitnessKey::from_seed("witness.audit.example/w1", &[3; 32]).unwrap();
+        let keys = vec![w.verifier()];
+        let (s, base) = server_with(move |c| c.ledger.witnesses.keys = keys).await;
+        let admin = signed_in(&base, "tok-admin").await;
+        let (status, before) = page(&admin, format!("{base}/audit")).await;
+        assert_eq!(status, 200);
+        assert!(before.contains("尚无见证方联署的检查点"), "{before}");
+        let mut audit = s.connect(Some("tok-admin")).audit().await.unwrap();
+        let offered = audit
+            .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
+                for_witness: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap()
+            .text;
+        let cp = SignedCheckpoint::parse(&offered).unwrap();
+        // 1800000000 is 2027-01-15 08:00:00 UTC.
+        let line = w.cosign(&cp.checkpoint, 1_800_000_000).unwrap().line();
+        audit
+            .add_cosignature(rotaledger::proto::AddCosignatureRequest {
+                checkpoint: format!("{offered}{line}\n"),
+            })
+            .await
+            .unwrap();
+        let (status, after) = page(&admin, format!("{base}/audit")).await;
+        assert_eq!(status, 200);
+        assert!(after.contains("见证方联署的检查点"), "{after}");
+        assert!(after.contains("<code>witness.audit.example/w1</code>"), "{after}");
+        assert!(after.contains("2027-01-15 08:00:00 UTC"), "{after}");
+        assert!(after.contains(&line), "the cosigned note is shown: {after}");
+        assert!(!after.contains("尚无见证方联署的检查点"), "{after}");
+        // A ledger without witnesses shows no such section.
+        let (plain, plain_base) = server().await;
+        let admin = signed_in(&plain_base, "tok-admin").await;
+        let (_, page_plain) = page(&admin, format!("{plain_base}/audit")).await;
+        assert!(!page_plain.contains("见证方联署"), "{page_plain}");
+        drop(plain);
     })
     .await;
 }

@@ -419,12 +419,37 @@ async fn auditor_server() -> (crate::util::TestServer, String) {
             .unwrap();
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", http.local_addr().unwrap());
+    let witness =
+        rotaledger::merkle::WitnessKey::from_seed("witness.audit.example/w1", &[3; 32]).unwrap();
+    let keys = vec![witness.verifier()];
     let s = crate::util::TestServer::start_in(dir, |c| {
         c.access = access;
         c.http = Some(rotaledger::server::HttpListener::bound(http));
+        c.ledger.witnesses.keys = keys;
     })
     .await;
     crate::console::scenario(&s).await;
+    // A witness has cosigned the head: the audit page shows it (and its screenshots too).
+    let mut audit = s.connect(Some("tok-auditor")).audit().await.unwrap();
+    let offered = audit
+        .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
+            for_witness: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap()
+        .text;
+    let cp = rotaledger::merkle::SignedCheckpoint::parse(&offered).unwrap();
+    let line = witness.cosign(&cp.checkpoint, 1_800_000_000).unwrap().line();
+    audit
+        .add_cosignature(rotaledger::proto::AddCosignatureRequest {
+            checkpoint: format!("{offered}{line}\n"),
+        })
+        .await
+        .unwrap();
     (s, base)
 }
 

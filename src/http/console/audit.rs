@@ -123,6 +123,7 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
         .into_inner()
         .checkpoint
         .unwrap_or_default();
+    let witnessed = witnessed(c, ctx).await?;
     let head = c
         .services
         .ledger
@@ -134,7 +135,7 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
     let body = format!(
         "<h1>{}</h1><h2>{}</h2><dl class=\"profile\">\
          <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd><dt>{}</dt><dd><code>{}</code></dd></dl>\
-         <h2>{}</h2><p class=\"help\">{}</p><pre class=\"note\">{}</pre>{}",
+         <h2>{}</h2><p class=\"help\">{}</p><pre class=\"note\">{}</pre>{}{}",
         esc(M::AuditTitle.t(l)),
         esc(M::Head.t(l)),
         esc(M::LogSize.t(l)),
@@ -146,10 +147,80 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
         esc(M::Checkpoint.t(l)),
         esc(M::CheckpointHelp.t(l)),
         esc(&checkpoint.text),
+        witnessed,
         checks(l),
     );
     let page = ctx.frame().page(M::AuditTitle.t(l), &body);
     Ok(html(StatusCode::OK, page))
+}
+
+/// The latest checkpoint cosigned by a witness, with a line per witness (its name and when it
+/// cosigned), on a ledger started with witness keys; nothing on one without, or on a mirror.
+/// The cosignatures shown were verified with the configured keys when the ledger kept them.
+async fn witnessed(c: &Console, ctx: &Ctx) -> Result<String, Problem> {
+    let l = ctx.lang;
+    let answer = c
+        .services
+        .audit
+        .get_checkpoint(ctx.grpc(proto::GetCheckpointRequest {
+            min_cosignatures: 1,
+            ..Default::default()
+        })?)
+        .await;
+    let text = match answer {
+        Ok(a) => a.into_inner().checkpoint.unwrap_or_default().text,
+        // No witness configured (OUT_OF_RANGE) or a mirror (FAILED_PRECONDITION): no section.
+        Err(s) if matches!(
+            s.code(),
+            tonic::Code::OutOfRange | tonic::Code::FailedPrecondition
+        ) =>
+        {
+            return Ok(String::new());
+        }
+        Err(s) if s.code() == tonic::Code::NotFound => {
+            return Ok(format!(
+                "<h2>{}</h2><p class=\"help\">{}</p>",
+                esc(M::Witnessed.t(l)),
+                esc(M::NoWitnessYet.t(l))
+            ));
+        }
+        Err(s) => return Err(s.into()),
+    };
+    let Ok(cp) = crate::merkle::SignedCheckpoint::parse(&text) else {
+        return Err(Problem::Internal);
+    };
+    // The log's own line is the first; the others are the witnesses', each `be64(time) || sig`.
+    let rows: String = cp
+        .signatures
+        .iter()
+        .skip(1)
+        .map(|s| {
+            let when = s
+                .signature
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .and_then(|t| i64::try_from(t).ok())
+                .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default();
+            format!(
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&s.key_name),
+                esc(&when)
+            )
+        })
+        .collect();
+    Ok(format!(
+        "<section id=\"witnessed\"><h2>{}</h2><p class=\"help\">{}</p>\
+         <table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{rows}</tbody></table>\
+         <pre class=\"note\">{}</pre></section>",
+        esc(M::Witnessed.t(l)),
+        esc(M::WitnessedHelp.t(l)),
+        esc(M::Witness.t(l)),
+        esc(M::CosignedAt.t(l)),
+        esc(&text)
+    ))
 }
 
 /// The words of [`SCRIPT_MESSAGES`] in `lang`, as the JSON object the script reads.
