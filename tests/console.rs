@@ -583,9 +583,16 @@ async fn the_audit_page_shows_the_witnesses_cosignatures() {
         let (status, after) = page(&admin, format!("{base}/audit")).await;
         assert_eq!(status, 200);
         assert!(after.contains("见证方联署的检查点"), "{after}");
-        assert!(after.contains("<code>witness.audit.example/w1</code>"), "{after}");
+        assert!(
+            after.contains("<code>witness.audit.example/w1</code>"),
+            "{after}"
+        );
         assert!(after.contains("2027-01-15 08:00:00 UTC"), "{after}");
         assert!(after.contains(&line), "the cosigned note is shown: {after}");
+        assert!(
+            after.contains("即上方的最新签名检查点"),
+            "the head is the cosigned checkpoint: its note is not shown twice: {after}"
+        );
         assert!(!after.contains("尚无见证方联署的检查点"), "{after}");
         // A ledger without witnesses shows no such section.
         let (plain, plain_base) = server().await;

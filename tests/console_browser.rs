@@ -443,7 +443,10 @@ async fn auditor_server() -> (crate::util::TestServer, String) {
         .unwrap()
         .text;
     let cp = rotaledger::merkle::SignedCheckpoint::parse(&offered).unwrap();
-    let line = witness.cosign(&cp.checkpoint, 1_800_000_000).unwrap().line();
+    let line = witness
+        .cosign(&cp.checkpoint, 1_800_000_000)
+        .unwrap()
+        .line();
     audit
         .add_cosignature(rotaledger::proto::AddCosignatureRequest {
             checkpoint: format!("{offered}{line}\n"),

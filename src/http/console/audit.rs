@@ -123,7 +123,7 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
         .into_inner()
         .checkpoint
         .unwrap_or_default();
-    let witnessed = witnessed(c, ctx).await?;
+    let witnessed = witnessed(c, ctx, &checkpoint.text).await?;
     let head = c
         .services
         .ledger
@@ -157,7 +157,7 @@ async fn draw(c: &Console, ctx: &Ctx) -> Result<Response, Problem> {
 /// The latest checkpoint cosigned by a witness, with a line per witness (its name and when it
 /// cosigned), on a ledger started with witness keys; nothing on one without, or on a mirror.
 /// The cosignatures shown were verified with the configured keys when the ledger kept them.
-async fn witnessed(c: &Console, ctx: &Ctx) -> Result<String, Problem> {
+async fn witnessed(c: &Console, ctx: &Ctx, latest: &str) -> Result<String, Problem> {
     let l = ctx.lang;
     let answer = c
         .services
@@ -170,10 +170,11 @@ async fn witnessed(c: &Console, ctx: &Ctx) -> Result<String, Problem> {
     let text = match answer {
         Ok(a) => a.into_inner().checkpoint.unwrap_or_default().text,
         // No witness configured (OUT_OF_RANGE) or a mirror (FAILED_PRECONDITION): no section.
-        Err(s) if matches!(
-            s.code(),
-            tonic::Code::OutOfRange | tonic::Code::FailedPrecondition
-        ) =>
+        Err(s)
+            if matches!(
+                s.code(),
+                tonic::Code::OutOfRange | tonic::Code::FailedPrecondition
+            ) =>
         {
             return Ok(String::new());
         }
@@ -211,15 +212,20 @@ async fn witnessed(c: &Console, ctx: &Ctx) -> Result<String, Problem> {
             )
         })
         .collect();
+    // The note itself, unless it is the latest checkpoint shown just above.
+    let note = if text == latest {
+        format!("<p>{}</p>", esc(M::SameAsLatest.t(l)))
+    } else {
+        format!("<pre class=\"note\">{}</pre>", esc(&text))
+    };
     Ok(format!(
         "<section id=\"witnessed\"><h2>{}</h2><p class=\"help\">{}</p>\
          <table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{rows}</tbody></table>\
-         <pre class=\"note\">{}</pre></section>",
+         {note}</section>",
         esc(M::Witnessed.t(l)),
         esc(M::WitnessedHelp.t(l)),
         esc(M::Witness.t(l)),
         esc(M::CosignedAt.t(l)),
-        esc(&text)
     ))
 }
 

@@ -274,6 +274,7 @@ catalogue! {
     WitnessedHelp => "独立见证方（其他单位）核验了此检查点延续其上次联署的检查点后才联署（C2SP 联署签名）。读者可要求其中 K 个见证方：rotaledger checkpoint --cosigned K --witness-key 见证方公钥。", "Independent witnesses (other offices) cosigned this checkpoint only after checking that it extends the last one they cosigned (C2SP cosignatures). Readers can require K of them: rotaledger checkpoint --cosigned K --witness-key WITNESS-KEY.";
     Witness => "见证方", "Witness";
     CosignedAt => "联署时间", "Cosigned at";
+    SameAsLatest => "即上方的最新签名检查点。", "It is the latest signed checkpoint above.";
     NoWitnessYet => "尚无见证方联署的检查点。", "No checkpoint has been cosigned by a witness yet.";
     CheckpointHelp => "签名笔记（C2SP signed-note；Ed25519 签名，国密台账为 SM2 签名）。可在下方由本浏览器核验，也可用 rotaledger audit 在您自己的电脑上核验。", "A signed note (C2SP signed-note; an Ed25519 signature, or SM2 for a national-algorithm (gm) ledger). Verify it below, in this browser, or with rotaledger audit on your own machine.";
     // The audit page's checks in the browser (audit.rs; the JavaScript gets its words from
