@@ -551,7 +551,7 @@ async fn the_group_and_audit_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_page_shows_the_witnesses_cosignatures() {
     bounded(120, async {
-        use rotaledger::merkle::{SignedCheckpoint, WitnessKey};
+        use rotaledger::merkle::WitnessKey;
         let w = WitnessKey::from_seed("witness.audit.example/w1", &[3; 32]).unwrap();
         let keys = vec![w.verifier()];
         let (s, base) = server_with(move |c| c.ledger.witnesses.keys = keys).await;
@@ -559,27 +559,9 @@ async fn the_audit_page_shows_the_witnesses_cosignatures() {
         let (status, before) = page(&admin, format!("{base}/audit")).await;
         assert_eq!(status, 200);
         assert!(before.contains("尚无见证方联署的检查点"), "{before}");
-        let mut audit = s.connect(Some("tok-admin")).audit().await.unwrap();
-        let offered = audit
-            .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
-                for_witness: true,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .checkpoint
-            .unwrap()
-            .text;
-        let cp = SignedCheckpoint::parse(&offered).unwrap();
         // 1800000000 is 2027-01-15 08:00:00 UTC.
-        let line = w.cosign(&cp.checkpoint, 1_800_000_000).unwrap().line();
-        audit
-            .add_cosignature(rotaledger::proto::AddCosignatureRequest {
-                checkpoint: format!("{offered}{line}\n"),
-            })
-            .await
-            .unwrap();
+        let (_, line) =
+            crate::util::cosign_offered(&s.connect(Some("tok-admin")), &w, 1_800_000_000).await;
         let (status, after) = page(&admin, format!("{base}/audit")).await;
         assert_eq!(status, 200);
         assert!(after.contains("见证方联署的检查点"), "{after}");

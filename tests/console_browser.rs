@@ -430,29 +430,7 @@ async fn auditor_server() -> (crate::util::TestServer, String) {
     .await;
     crate::console::scenario(&s).await;
     // A witness has cosigned the head: the audit page shows it (and its screenshots too).
-    let mut audit = s.connect(Some("tok-auditor")).audit().await.unwrap();
-    let offered = audit
-        .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
-            for_witness: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .checkpoint
-        .unwrap()
-        .text;
-    let cp = rotaledger::merkle::SignedCheckpoint::parse(&offered).unwrap();
-    let line = witness
-        .cosign(&cp.checkpoint, 1_800_000_000)
-        .unwrap()
-        .line();
-    audit
-        .add_cosignature(rotaledger::proto::AddCosignatureRequest {
-            checkpoint: format!("{offered}{line}\n"),
-        })
-        .await
-        .unwrap();
+    crate::util::cosign_offered(&s.connect(Some("tok-auditor")), &witness, 1_800_000_000).await;
     (s, base)
 }
 

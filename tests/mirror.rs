@@ -12,7 +12,7 @@ use rotaledger::proto;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::util::{ServeProc, bounded, school_events};
+use crate::util::{ServeProc, append_to as append, bounded, school_events, try_append};
 
 /// `serve --follow URL` on `data`, at `listen`.
 fn mirror_at(data: &Path, listen: &str, primary: &str) -> ServeProc {
@@ -24,20 +24,6 @@ async fn head(c: &Connect) -> proto::GetHeadResponse {
         .await
         .unwrap()
         .get_head(proto::GetHeadRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn append(c: &Connect, request_id: &str, from: u64, to: u64) -> proto::AppendResponse {
-    c.ledger()
-        .await
-        .unwrap()
-        .append(proto::AppendRequest {
-            events: school_events(from, to),
-            request_id: request_id.into(),
-            expected_size: None,
-        })
         .await
         .unwrap()
         .into_inner()
@@ -550,17 +536,7 @@ async fn with_sync_mirrors_no_acknowledged_append_is_lost_with_the_primarys_disk
 
         // No mirror yet: durable on the primary, but not acknowledged.
         let started = Instant::now();
-        let refused = p
-            .ledger()
-            .await
-            .unwrap()
-            .append(proto::AppendRequest {
-                events: school_events(0, 10),
-                request_id: "first".into(),
-                expected_size: None,
-            })
-            .await
-            .unwrap_err();
+        let refused = try_append(&p, "first", 0, 10).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
         assert!(
             refused.message().contains("0 of the 1 mirrors"),
@@ -579,18 +555,8 @@ async fn with_sync_mirrors_no_acknowledged_append_is_lost_with_the_primarys_disk
         let m = mirror.connect();
         let deadline = Instant::now() + Duration::from_secs(30);
         let retried = loop {
-            let r = p
-                .ledger()
-                .await
-                .unwrap()
-                .append(proto::AppendRequest {
-                    events: school_events(0, 10),
-                    request_id: "first".into(),
-                    expected_size: None,
-                })
-                .await;
-            match r {
-                Ok(r) => break r.into_inner(),
+            match try_append(&p, "first", 0, 10).await {
+                Ok(r) => break r,
                 Err(s) => assert!(
                     s.code() == tonic::Code::Unavailable && Instant::now() < deadline,
                     "{s:?}"
@@ -686,17 +652,7 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
         })
         .await;
         let writer = s.connect(Some("tok-writer"));
-        let e = writer
-            .ledger()
-            .await
-            .unwrap()
-            .append(proto::AppendRequest {
-                events: school_events(0, 4),
-                request_id: "a".into(),
-                expected_size: None,
-            })
-            .await
-            .unwrap_err();
+        let e = try_append(&writer, "a", 0, 4).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
         let h = head(&writer).await.head.unwrap();
         assert_eq!(h.size, 4);
@@ -723,31 +679,10 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
         let e = report("tok-mirror", 5, h.root.clone()).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
         // Nothing was confirmed by the refused reports: still unavailable.
-        let e = writer
-            .ledger()
-            .await
-            .unwrap()
-            .append(proto::AppendRequest {
-                events: school_events(0, 4),
-                request_id: "a".into(),
-                expected_size: None,
-            })
-            .await
-            .unwrap_err();
+        let e = try_append(&writer, "a", 0, 4).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
         assert_eq!(report("tok-mirror", 4, h.root.clone()).await.unwrap(), 4);
-        let again = writer
-            .ledger()
-            .await
-            .unwrap()
-            .append(proto::AppendRequest {
-                events: school_events(0, 4),
-                request_id: "a".into(),
-                expected_size: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let again = append(&writer, "a", 0, 4).await;
         assert!(again.duplicate);
         s.stop().await;
     })

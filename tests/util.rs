@@ -422,6 +422,66 @@ pub async fn append_schools(s: &TestServer, request_id: &str, from: u64, to: u64
     .unwrap();
 }
 
+/// `Ledger.Append` of `school_event(i)` for each `i` in `from..to` with `request_id` through
+/// `c`: the answer, or the refusal.
+pub async fn try_append(
+    c: &rotaledger::cli::client::Connect,
+    request_id: &str,
+    from: u64,
+    to: u64,
+) -> Result<rotaledger::proto::AppendResponse, tonic::Status> {
+    c.ledger()
+        .await
+        .unwrap()
+        .append(rotaledger::proto::AppendRequest {
+            events: school_events(from, to),
+            request_id: request_id.into(),
+            expected_size: None,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// [`try_append`], which must be answered.
+pub async fn append_to(
+    c: &rotaledger::cli::client::Connect,
+    request_id: &str,
+    from: u64,
+    to: u64,
+) -> rotaledger::proto::AppendResponse {
+    try_append(c, request_id, from, to).await.unwrap()
+}
+
+/// Cosigns the checkpoint the ledger at `c` offers its witnesses, as `witness` at `timestamp`,
+/// and hands it over (`AddCosignature`); returns the offered note and the cosignature line.
+pub async fn cosign_offered(
+    c: &rotaledger::cli::client::Connect,
+    witness: &rotaledger::merkle::WitnessKey,
+    timestamp: u64,
+) -> (String, String) {
+    let mut audit = c.audit().await.unwrap();
+    let offered = audit
+        .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
+            for_witness: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap()
+        .text;
+    let cp = rotaledger::merkle::SignedCheckpoint::parse(&offered).unwrap();
+    let line = witness.cosign(&cp.checkpoint, timestamp).unwrap().line();
+    audit
+        .add_cosignature(rotaledger::proto::AddCosignatureRequest {
+            checkpoint: format!("{offered}{line}\n"),
+        })
+        .await
+        .unwrap();
+    (offered, line)
+}
+
 /// Copies a directory tree (a stopped server's data directory).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

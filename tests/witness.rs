@@ -12,7 +12,9 @@ use rotaledger::cli::client::Connect;
 use rotaledger::merkle::{Checkpoint, CheckpointKey, SignedCheckpoint, WitnessKey};
 use rotaledger::proto;
 
-use crate::util::{ServeProc, TestServer, append_schools, bin, bounded, run_bin, school_events};
+use crate::util::{
+    ServeProc, TestServer, append_schools, append_to as append, bin, bounded, run_bin,
+};
 
 /// Appends of 5 events, one every 100 ms or so, while the witnesses work.
 const LOAD: u64 = 60;
@@ -93,20 +95,6 @@ async fn new_witness(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
-async fn append(c: &Connect, request_id: &str, from: u64, to: u64) -> proto::AppendResponse {
-    c.ledger()
-        .await
-        .unwrap()
-        .append(proto::AppendRequest {
-            events: school_events(from, to),
-            request_id: request_id.into(),
-            expected_size: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 async fn get_checkpoint(
     c: &Connect,
     req: proto::GetCheckpointRequest,
@@ -120,6 +108,31 @@ async fn get_checkpoint(
         .checkpoint
         .unwrap()
         .text)
+}
+
+/// The checkpoint the ledger offers its witnesses now.
+async fn offer(c: &Connect) -> String {
+    get_checkpoint(
+        c,
+        proto::GetCheckpointRequest {
+            for_witness: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The latest checkpoint with `k` cosignatures, or the refusal.
+async fn with_cosignatures(c: &Connect, k: u32) -> Result<String, tonic::Status> {
+    get_checkpoint(
+        c,
+        proto::GetCheckpointRequest {
+            min_cosignatures: k,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// The latest checkpoint cosigned by `k` witnesses, once it covers at least `size` entries
@@ -419,15 +432,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
             "{}",
             again.output()
         );
-        let none = get_checkpoint(
-            &forged.connect(),
-            proto::GetCheckpointRequest {
-                min_cosignatures: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+        let none = with_cosignatures(&forged.connect(), 1).await.unwrap_err();
         assert_eq!(none.code(), tonic::Code::NotFound, "{none:?}");
     })
     .await;
@@ -448,15 +453,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
         .await;
         append_schools(&s, "a", 0, 5).await;
         let c = s.connect(None);
-        let offered = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                for_witness: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let offered = offer(&c).await;
         let cp = SignedCheckpoint::parse(&offered).unwrap();
         assert_eq!(cp.checkpoint.size, 5);
         assert_eq!(
@@ -479,15 +476,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
             }
         };
         // Nothing cosigned yet.
-        let none = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                min_cosignatures: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+        let none = with_cosignatures(&c, 1).await.unwrap_err();
         assert_eq!(none.code(), tonic::Code::NotFound);
 
         let r = add(with(&w1, &cp.checkpoint)).await.unwrap();
@@ -539,15 +528,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
         // The second witness: the checkpoint now carries both, and is served with them.
         let r = add(with(&w2, &cp.checkpoint)).await.unwrap();
         assert_eq!((r.cosignatures, r.added), (2, 1));
-        let served = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                min_cosignatures: 2,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let served = with_cosignatures(&c, 2).await.unwrap();
         let served = SignedCheckpoint::parse(&served).unwrap();
         assert_eq!(served.checkpoint, cp.checkpoint);
         assert_eq!(
@@ -557,15 +538,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
             2
         );
         // More than configured: out of range.
-        let e = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                min_cosignatures: 3,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+        let e = with_cosignatures(&c, 3).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::OutOfRange, "{e:?}");
         // size with for_witness: refused, naming the field.
         let e = get_checkpoint(
@@ -585,25 +558,9 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
         let keys = vec![w1.verifier(), w2.verifier()];
         let s = TestServer::start_in(dir, move |c| c.ledger.witnesses.keys = keys).await;
         let c = s.connect(None);
-        let again = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                min_cosignatures: 2,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let again = with_cosignatures(&c, 2).await.unwrap();
         assert_eq!(SignedCheckpoint::parse(&again).unwrap(), served);
-        let offered_again = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                for_witness: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let offered_again = offer(&c).await;
         assert_eq!(
             offered_again, offered,
             "the cosigned checkpoint is offered again"
@@ -613,15 +570,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
         // cosignatures on the other (FAILED_PRECONDITION, WITNESS), and offers the kept one.
         append_schools(&s, "b", 5, 8).await;
         let c = s.connect(None);
-        let offer_8 = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                for_witness: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let offer_8 = offer(&c).await;
         let offer_8 = SignedCheckpoint::parse(&offer_8).unwrap();
         assert_eq!(offer_8.checkpoint.size, 8);
         let own = CheckpointKey::load(&s.dir.path().join("data").join("checkpoint.key")).unwrap();
@@ -652,15 +601,7 @@ async fn add_cosignature_keeps_only_valid_cosignatures_of_configured_witnesses()
             e.message().contains("another checkpoint of size 8"),
             "{e:?}"
         );
-        let switched = get_checkpoint(
-            &c,
-            proto::GetCheckpointRequest {
-                for_witness: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let switched = offer(&c).await;
         assert_eq!(
             SignedCheckpoint::parse(&switched).unwrap().checkpoint,
             other,
