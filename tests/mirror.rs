@@ -643,8 +643,11 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
             ("mirror-a", "mirror", "", "tok-mirror"),
         ]);
         let access = Access::load(&crate::util::write_access_file(dir.path(), &text)).unwrap();
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let readyz = format!("http://{}/readyz", http.local_addr().unwrap());
         let s = crate::util::TestServer::start_in(dir, |c| {
             c.access = access;
+            c.http = Some(rotaledger::server::HttpListener::bound(http));
             c.ledger.sync = rotaledger::ledger::SyncConfig {
                 mirrors: 1,
                 timeout: Duration::from_millis(300),
@@ -681,7 +684,19 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
         // Nothing was confirmed by the refused reports: still unavailable.
         let e = try_append(&writer, "a", 0, 4).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+        let sync = |r: serde_json::Value| r["sync"].clone();
+        let before: serde_json::Value = reqwest::get(&readyz).await.unwrap().json().await.unwrap();
+        assert_eq!(before["status"], "ready", "{before}");
+        assert_eq!(
+            sync(before),
+            serde_json::json!({"mirrors_required": 1, "confirmed_size": 0, "unconfirmed_entries": 4, "mirrors": []})
+        );
         assert_eq!(report("tok-mirror", 4, h.root.clone()).await.unwrap(), 4);
+        let after: serde_json::Value = reqwest::get(&readyz).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            sync(after),
+            serde_json::json!({"mirrors_required": 1, "confirmed_size": 4, "unconfirmed_entries": 0, "mirrors": [{"mirror": "mirror-a/m1", "size": 4}]})
+        );
         let again = append(&writer, "a", 0, 4).await;
         assert!(again.duplicate);
         s.stop().await;

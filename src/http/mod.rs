@@ -166,6 +166,23 @@ async fn readyz(State(h): State<Health>) -> Response {
             "primary_size": m.primary_size(),
         });
     }
+    // A primary with --sync-mirrors serves reads while appends wait for mirrors: ready, with
+    // how far the mirrors have confirmed beside.
+    let required = ledger.sync_mirrors();
+    if required > 0 {
+        let confirmed = ledger.confirmed_size().min(head.size);
+        let mirrors: Vec<_> = ledger
+            .mirror_confirmations()
+            .into_iter()
+            .map(|c| json!({ "mirror": c.mirror, "size": c.size }))
+            .collect();
+        body["sync"] = json!({
+            "mirrors_required": required,
+            "confirmed_size": confirmed,
+            "unconfirmed_entries": head.size - confirmed,
+            "mirrors": mirrors,
+        });
+    }
     let code = if ready {
         StatusCode::OK
     } else {
