@@ -7,7 +7,11 @@
 //!   snapshot and the entries after it), and the background integrity check;
 //! - [`check`](check.rs): the dry run, appends judged as `append` would, nothing written;
 //! - [`read`](read.rs): the head, checkpoints, proofs, entries, verification, and every
-//!   question the services answer, on the committed state or as recorded up to a size.
+//!   question the services answer, on the committed state or as recorded up to a size;
+//! - [`witness`](witness.rs): the checkpoint offered to witnesses, the cosignatures they hand
+//!   back, the witnessed checkpoints served;
+//! - [`sync`](sync.rs): what mirrors confirm holding, and the wait of `--sync-mirrors`;
+//! - [`mirror`](mirror.rs): a mirror's side (the primary's key, status, replicated parts).
 //!
 //! An append's events are decoded (strictly, `domain::event`) before they reach the writer;
 //! on the writer thread each is checked by the domain rules against the state left by the
