@@ -2,7 +2,8 @@
 //! its own key, and follows one log: each round it checks the checkpoint the log offers its
 //! witnesses against the last one it cosigned (a consistency proof), saves it, cosigns it
 //! (C2SP cosignature/v1) and hands the cosignature back. On a fork or rollback it cosigns
-//! nothing, keeps the evidence next to its state file and exits 1.
+//! nothing, keeps the evidence next to its state file and exits 1, and refuses to start again
+//! while that evidence is there.
 
 use std::path::PathBuf;
 
@@ -35,8 +36,9 @@ pub enum WitnessCommand {
     /// Witness one log: check, cosign and hand back each checkpoint it offers.
     ///
     /// Exit 1 with the evidence (printed, and kept as <STATE>.fork-evidence-*.txt) on a
-    /// fork, a rollback or a bad signature; 2 if it could not run; 0 after one good round
-    /// with --once, else on SIGINT/SIGTERM. A log that cannot be reached is waited for.
+    /// fork, a rollback or a bad signature, and at once on a restart while that file is there
+    /// (its operator must look first); 2 if it could not run; 0 after one good round with
+    /// --once, else on SIGINT/SIGTERM. A log that cannot be reached is waited for.
     Run {
         #[command(flatten)]
         connect: super::client::Connect,
