@@ -157,19 +157,10 @@ impl Ledger {
 
     /// The stored witnessed checkpoint over exactly `size` entries.
     fn stored_witnessed(&self, size: u64) -> Result<Option<SignedCheckpoint>, LedgerError> {
-        let Some(bytes) = self.store().witnessed(size)? else {
-            return Ok(None);
-        };
-        SignedCheckpoint::parse_bytes(&bytes)
-            .map(Some)
-            .map_err(|e| {
-                StorageError::new(
-                    super::StorageKind::Corrupt,
-                    format!("the witnessed checkpoint of size {size}"),
-                    e,
-                )
-                .into()
-            })
+        match self.store().witnessed(size)? {
+            Some(bytes) => parse_stored(size, &bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The witnessed checkpoint over exactly `size` entries, if witnesses cosigned one.
@@ -228,13 +219,7 @@ impl Ledger {
             let mut all = BTreeMap::new();
             for stored in self.store().witnessed_newest_first() {
                 let (size, bytes) = stored?;
-                let cp = SignedCheckpoint::parse_bytes(&bytes).map_err(|e| {
-                    StorageError::new(
-                        super::StorageKind::Corrupt,
-                        format!("the witnessed checkpoint of size {size}"),
-                        e,
-                    )
-                })?;
+                let cp = parse_stored(size, &bytes)?;
                 all.insert(size, cosigners(&cp, keys).len());
             }
             *counts = Some(all);
@@ -342,6 +327,18 @@ impl Ledger {
             added,
         })
     }
+}
+
+/// A stored witnessed checkpoint (written by this ledger): one that does not parse is damage.
+fn parse_stored(size: u64, bytes: &[u8]) -> Result<SignedCheckpoint, LedgerError> {
+    SignedCheckpoint::parse_bytes(bytes).map_err(|e| {
+        StorageError::new(
+            super::StorageKind::Corrupt,
+            format!("the witnessed checkpoint of size {size}"),
+            e,
+        )
+        .into()
+    })
 }
 
 /// `cp` with the ledger's own signature line only.

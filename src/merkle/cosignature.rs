@@ -228,6 +228,13 @@ impl WitnessKey {
     }
 }
 
+/// The timestamp a cosignature line states (its first 8 bytes after the key id, big-endian),
+/// unverified: `None` for a line too short to hold one.
+pub fn stated_timestamp(sig: &NoteSignature) -> Option<u64> {
+    let bytes: [u8; 8] = sig.signature.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
 /// A checkpoint key given where a witness key belongs (or the reverse) is the likely mistake
 /// behind a wrong type byte: say so.
 fn witness_alg(e: KeyError, what: &'static str) -> KeyError {
@@ -287,8 +294,9 @@ impl WitnessVerifier {
                 len: sig.signature.len(),
             });
         }
-        let (ts, signature) = sig.signature.split_at(8);
-        let timestamp = u64::from_be_bytes(ts.try_into().unwrap_or([0xff; 8]));
+        // The length was checked above: both parts are there.
+        let timestamp = stated_timestamp(sig).unwrap_or(u64::MAX);
+        let signature = sig.signature.get(8..).unwrap_or_default();
         if timestamp > MAX_TIMESTAMP {
             return Err(CosignatureError::Timestamp {
                 name: self.name.clone(),

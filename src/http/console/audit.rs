@@ -196,11 +196,7 @@ async fn witnessed(c: &Console, ctx: &Ctx, latest: &str) -> Result<String, Probl
         .iter()
         .skip(1)
         .map(|s| {
-            let when = s
-                .signature
-                .get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
+            let when = crate::merkle::cosignature::stated_timestamp(s)
                 .and_then(|t| i64::try_from(t).ok())
                 .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0))
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
