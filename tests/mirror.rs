@@ -50,18 +50,23 @@ async fn entries(c: &Connect) -> Vec<proto::Entry> {
 }
 
 async fn checkpoint(c: &Connect) -> proto::Checkpoint {
-    c.audit()
+    crate::util::get_checkpoint(c, proto::GetCheckpointRequest::default())
         .await
         .unwrap()
-        .get_checkpoint(proto::GetCheckpointRequest {
-            size: None,
+}
+
+/// T1's history, as served.
+async fn history_of_t1(c: &Connect) -> proto::TeacherHistoryResponse {
+    c.query()
+        .await
+        .unwrap()
+        .teacher_history(proto::TeacherHistoryRequest {
+            teacher: "T1".into(),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner()
-        .checkpoint
-        .unwrap()
 }
 
 async fn district(c: &Connect) -> proto::DistrictResponse {
@@ -343,29 +348,9 @@ async fn two_mirrors_copy_the_primary_answer_as_it_does_and_survive_kills() {
         assert_eq!(entries(&c1).await, entries(&p).await);
         assert_eq!(entries(&c2).await, entries(&p).await);
         // The mirror shows no personal field (their keys stay with the primary).
-        let history = c1
-            .query()
-            .await
-            .unwrap()
-            .teacher_history(proto::TeacherHistoryRequest {
-                teacher: "T1".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let history = history_of_t1(&c1).await;
         assert_eq!(history.summary.unwrap().name, None);
-        let on_primary = p
-            .query()
-            .await
-            .unwrap()
-            .teacher_history(proto::TeacherHistoryRequest {
-                teacher: "T1".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let on_primary = history_of_t1(&p).await;
         assert_eq!(on_primary.summary.unwrap().name.as_deref(), Some("王老师1"));
         drop((m1, m2, primary));
         // The same idempotency records as the primary's: a promoted mirror answers retries

@@ -452,6 +452,21 @@ pub async fn append_to(
     try_append(c, request_id, from, to).await.unwrap()
 }
 
+/// `Audit.GetCheckpoint` with `req` through `c`: the checkpoint, or the refusal.
+pub async fn get_checkpoint(
+    c: &rotaledger::cli::client::Connect,
+    req: rotaledger::proto::GetCheckpointRequest,
+) -> Result<rotaledger::proto::Checkpoint, tonic::Status> {
+    Ok(c.audit()
+        .await
+        .unwrap()
+        .get_checkpoint(req)
+        .await?
+        .into_inner()
+        .checkpoint
+        .unwrap())
+}
+
 /// Cosigns the checkpoint the ledger at `c` offers its witnesses, as `witness` at `timestamp`,
 /// and hands it over (`AddCosignature`); returns the offered note and the cosignature line.
 pub async fn cosign_offered(
@@ -459,21 +474,21 @@ pub async fn cosign_offered(
     witness: &rotaledger::merkle::WitnessKey,
     timestamp: u64,
 ) -> (String, String) {
-    let mut audit = c.audit().await.unwrap();
-    let offered = audit
-        .get_checkpoint(rotaledger::proto::GetCheckpointRequest {
+    let offered = get_checkpoint(
+        c,
+        rotaledger::proto::GetCheckpointRequest {
             for_witness: true,
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .checkpoint
-        .unwrap()
-        .text;
+        },
+    )
+    .await
+    .unwrap()
+    .text;
     let cp = rotaledger::merkle::SignedCheckpoint::parse(&offered).unwrap();
     let line = witness.cosign(&cp.checkpoint, timestamp).unwrap().line();
-    audit
+    c.audit()
+        .await
+        .unwrap()
         .add_cosignature(rotaledger::proto::AddCosignatureRequest {
             checkpoint: format!("{offered}{line}\n"),
         })

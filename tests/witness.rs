@@ -95,19 +95,12 @@ async fn new_witness(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
+/// The checkpoint `req` asks for, as its note text.
 async fn get_checkpoint(
     c: &Connect,
     req: proto::GetCheckpointRequest,
 ) -> Result<String, tonic::Status> {
-    Ok(c.audit()
-        .await
-        .unwrap()
-        .get_checkpoint(req)
-        .await?
-        .into_inner()
-        .checkpoint
-        .unwrap()
-        .text)
+    crate::util::get_checkpoint(c, req).await.map(|cp| cp.text)
 }
 
 /// The checkpoint the ledger offers its witnesses now.
