@@ -56,6 +56,13 @@ const QUERY_MESSAGES: &[&str] = &[
     "EvaluationsOwedResponse",
     "CertificateRequest",
     "CertificateResponse",
+    "CitySource",
+    "CitySourcesResponse",
+    "CityHistoryPart",
+    "CityTeacherHistoryResponse",
+    "CityEligibilityPart",
+    "CityCredits",
+    "CityEligibilityResponse",
 ];
 
 /// The answers of `types.proto`, `ledger.proto` and `audit.proto` served as JSON by the HTTP
@@ -87,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/rotaledger/v1/ledger.proto",
         "proto/rotaledger/v1/audit.proto",
         "proto/rotaledger/v1/query.proto",
+        "proto/rotaledger/v1/city.proto",
     ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");

@@ -44,6 +44,7 @@ pub mod proto {
 
 pub mod atomic;
 pub mod certificate;
+pub mod city;
 pub mod cli;
 pub mod crypto;
 pub mod domain;

@@ -119,6 +119,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::witness::WitnessCommand,
     },
+    /// Ask a city view (`serve --follow URL1 --follow URL2 ...`) about a teacher across the
+    /// districts it follows: each district's part with its log's signed checkpoint, and the
+    /// credits summed over them (docs/CITY.md).
+    City {
+        #[command(subcommand)]
+        command: cli::city::CityCommand,
+    },
     #[command(flatten)]
     Service(cli::service::ServiceCommand),
     /// The personal-data keys of a data directory (docs/PRIVACY.md).
@@ -234,6 +241,7 @@ fn main() -> ExitCode {
         }
         Command::Audit { command } => cli::audit::run(command),
         Command::Witness { command } => command.run(),
+        Command::City { command } => command.run(),
         Command::Service(cmd) => cmd.run(),
         Command::Sheet { command } => command.run(),
         Command::Generate {

@@ -65,7 +65,7 @@ impl HttpListener {
         HttpListener(Arc::new(std::sync::Mutex::new(Some(l))))
     }
 
-    fn take(&self) -> Option<std::net::TcpListener> {
+    pub(crate) fn take(&self) -> Option<std::net::TcpListener> {
         self.0.lock().ok().and_then(|mut l| l.take())
     }
 }
@@ -180,7 +180,10 @@ pub fn check_access(addr: std::net::SocketAddr, access: &Access) -> Result<(), S
 
 /// Refuses an open (no access file) server on a non-loopback address, and says loudly that a
 /// loopback one is open.
-fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), ServerError> {
+pub(crate) fn check_listener(
+    listener: &TcpListener,
+    config: &ServerConfig,
+) -> Result<(), ServerError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Transport(e.to_string()))?;
@@ -197,7 +200,7 @@ fn check_listener(listener: &TcpListener, config: &ServerConfig) -> Result<(), S
 }
 
 /// Reads the TLS certificate and key, before anything is served.
-fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerError> {
+pub(crate) fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerError> {
     let Some(t) = &config.tls else {
         return Ok(None);
     };
@@ -211,14 +214,14 @@ fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServerEr
 }
 
 /// The HTTP face's listener, and its TLS when gRPC has TLS.
-struct HttpFace {
-    listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+pub(crate) struct HttpFace {
+    pub(crate) listener: TcpListener,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Readies the HTTP face's listener, refused like the gRPC one on a non-loopback address
 /// without an access file, with the same certificate as gRPC when there is one.
-fn prepare_http(
+pub(crate) fn prepare_http(
     listener: std::net::TcpListener,
     config: &ServerConfig,
 ) -> Result<HttpFace, ServerError> {
@@ -680,10 +683,10 @@ where
 }
 
 /// The transport task's outcome.
-type TransportTask = JoinHandle<Result<(), tonic::transport::Error>>;
+pub(crate) type TransportTask = JoinHandle<Result<(), tonic::transport::Error>>;
 
 /// What the transport task ended with.
-fn joined(
+pub(crate) fn joined(
     r: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
 ) -> Result<(), ServerError> {
     match r {
@@ -697,7 +700,7 @@ fn joined(
 /// Waits for the transport, told to close, to finish its connections; after `grace` closes
 /// the ones still open (a client that stops reading a stream must not keep the server up
 /// forever).
-async fn finish_transport(
+pub(crate) async fn finish_transport(
     mut transport: TransportTask,
     grace: Duration,
 ) -> Result<(), ServerError> {

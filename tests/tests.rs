@@ -14,6 +14,8 @@ mod bad_input;
 /// The rotation certificate: made for admin, principal and teacher, checked offline by
 /// `audit certificate`, every mutation refused; the teacher role's scope.
 mod certificate;
+
+mod city;
 /// The offline CLI: `verify` and `export`, their exit codes and messages.
 mod cli_offline;
 /// The console: sign-in, sessions, CSRF, scope on pages, languages, CSV and XLSX downloads.

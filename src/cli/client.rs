@@ -20,6 +20,7 @@ use crate::log::{Entry, GENESIS_HASH};
 use crate::merkle::{SignedCheckpoint, VerifierKey};
 use crate::proto;
 use crate::proto::audit_client::AuditClient;
+use crate::proto::city_client::CityClient;
 use crate::proto::ledger_client::LedgerClient;
 use crate::proto::query_client::QueryClient;
 
@@ -69,6 +70,8 @@ pub type Ledger = LedgerClient<InterceptedService<Channel, Bearer>>;
 pub type Audit = AuditClient<InterceptedService<Channel, Bearer>>;
 /// A Query client with the token attached.
 pub type Query = QueryClient<InterceptedService<Channel, Bearer>>;
+/// A City client (a city view's service) with the token attached.
+pub type City = CityClient<InterceptedService<Channel, Bearer>>;
 
 impl Connect {
     async fn channel(&self) -> Result<(Channel, Bearer), CliError> {
@@ -142,6 +145,12 @@ impl Connect {
     pub async fn query(&self) -> Result<Query, CliError> {
         let (c, b) = self.channel().await?;
         Ok(QueryClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
+    }
+
+    /// A connected City client (a city view, docs/CITY.md).
+    pub async fn city(&self) -> Result<City, CliError> {
+        let (c, b) = self.channel().await?;
+        Ok(CityClient::with_interceptor(c, b).max_decoding_message_size(usize::MAX))
     }
 
     /// Waits until the server's health check (`grpc.health.v1.Health/Check`, the server as a

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod city;
 pub mod client;
 pub mod demo_access;
 pub mod generate;

@@ -92,7 +92,7 @@ where
 }
 
 /// Prints `answer` as JSON with `--json`, else as `text` renders it.
-fn show<T: Serialize>(
+pub(crate) fn show<T: Serialize>(
     c: &Connect,
     answer: &T,
     text: impl FnOnce(&T) -> String,
@@ -107,7 +107,7 @@ fn show<T: Serialize>(
 }
 
 /// A plain-text table: a header row, then rows, columns padded to their widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let width = |i: usize| {
         rows.iter()
             .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
@@ -135,7 +135,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The answer's position, as its first line.
-fn position(p: &Option<proto::Position>) -> String {
+pub(crate) fn position(p: &Option<proto::Position>) -> String {
     match p {
         Some(p) => format!(
             "as of {} at log size {} (head {})\n",
@@ -151,7 +151,7 @@ fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".into())
 }
 
-fn yes(b: bool) -> String {
+pub(crate) fn yes(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
@@ -231,54 +231,57 @@ pub fn history(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, CliErro
     let r = ask(c, "TeacherHistory", |mut q| async move {
         q.teacher_history(call(req)).await
     })?;
-    show(c, &r, |r| {
-        let mut out = position(&r.position);
-        out.push_str(&format!("teacher {}\n", r.teacher));
-        if let Some(s) = &r.summary {
-            match (&s.name, &s.personal_data_erased_on) {
-                (_, Some(on)) => out.push_str(&format!(
-                    "name erased on {on} (entry {})\n",
-                    s.personal_data_erased_by.unwrap_or_default()
-                )),
-                (Some(n), None) => out.push_str(&format!("name {n}\n")),
-                (None, None) => {}
-            }
-            out.push_str(&format!(
-                "home {} since {}, posted at {}, title {}, key level {}\n",
-                opt(&s.home_school),
-                opt(&s.home_since),
-                opt(&s.posted_at),
-                opt(&s.title),
-                opt(&s.key_level)
-            ));
+    show(c, &r, history_text)
+}
+
+/// A teacher's history as `rotaledger history` prints it.
+pub(crate) fn history_text(r: &proto::TeacherHistoryResponse) -> String {
+    let mut out = position(&r.position);
+    out.push_str(&format!("teacher {}\n", r.teacher));
+    if let Some(s) = &r.summary {
+        match (&s.name, &s.personal_data_erased_on) {
+            (_, Some(on)) => out.push_str(&format!(
+                "name erased on {on} (entry {})\n",
+                s.personal_data_erased_by.unwrap_or_default()
+            )),
+            (Some(n), None) => out.push_str(&format!("name {n}\n")),
+            (None, None) => {}
         }
-        let rows: Vec<Vec<String>> = r
-            .entries
-            .iter()
-            .map(|e| {
-                vec![
-                    e.seq.to_string(),
-                    opt(&e.effective_date),
-                    opt(&e.event_type),
-                    e.actor.clone(),
-                    hex::encode(&e.hash)[..16].to_string(),
-                    e.teacher_prev
-                        .as_ref()
-                        .map_or("-".into(), |l| l.seq.to_string()),
-                    match (e.in_effect, e.voided_by) {
-                        (_, Some(v)) => format!("voided by {v}"),
-                        (true, None) => "in effect".into(),
-                        (false, None) => "not yet effective".into(),
-                    },
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            &["SEQ", "DATE", "EVENT", "ACTOR", "HASH", "PREV", "STATE"],
-            &rows,
+        out.push_str(&format!(
+            "home {} since {}, posted at {}, title {}, key level {}\n",
+            opt(&s.home_school),
+            opt(&s.home_since),
+            opt(&s.posted_at),
+            opt(&s.title),
+            opt(&s.key_level)
         ));
-        out
-    })
+    }
+    let rows: Vec<Vec<String>> = r
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.seq.to_string(),
+                opt(&e.effective_date),
+                opt(&e.event_type),
+                e.actor.clone(),
+                hex::encode(&e.hash)[..16].to_string(),
+                e.teacher_prev
+                    .as_ref()
+                    .map_or("-".into(), |l| l.seq.to_string()),
+                match (e.in_effect, e.voided_by) {
+                    (_, Some(v)) => format!("voided by {v}"),
+                    (true, None) => "in effect".into(),
+                    (false, None) => "not yet effective".into(),
+                },
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["SEQ", "DATE", "EVENT", "ACTOR", "HASH", "PREV", "STATE"],
+        &rows,
+    ));
+    out
 }
 
 /// `rotaledger certificate TEACHER --out FILE`: asks the server for the teacher's
@@ -320,75 +323,78 @@ pub fn eligibility(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, Cli
     let r = ask(c, "Eligibility", |mut q| async move {
         q.eligibility(call(req)).await
     })?;
-    show(c, &r, |r| {
-        let mut out = position(&r.position);
-        let Some(e) = &r.eligibility else {
-            return out;
-        };
-        out.push_str(&format!("teacher {}\n", e.teacher));
-        if let Some(rot) = &e.rotation {
+    show(c, &r, eligibility_text)
+}
+
+/// A teacher's eligibility as `rotaledger eligibility` prints it.
+pub(crate) fn eligibility_text(r: &proto::EligibilityResponse) -> String {
+    let mut out = position(&r.position);
+    let Some(e) = &r.eligibility else {
+        return out;
+    };
+    out.push_str(&format!("teacher {}\n", e.teacher));
+    if let Some(rot) = &e.rotation {
+        out.push_str(&format!(
+            "rotation credit: {} (grades at least {})\n",
+            yes(rot.met),
+            rot.min_grade
+        ));
+        let rows: Vec<Vec<String>> = rot
+            .dispatches
+            .iter()
+            .map(|d| {
+                vec![
+                    d.dispatch.clone(),
+                    d.to_school.clone(),
+                    d.start_date.clone(),
+                    opt(&d.min_end),
+                    yes(d.reached_min_end),
+                    yes(d.returned_early),
+                    d.grades
+                        .iter()
+                        .map(|g| format!("{}:{}", g.school_year, g.grade))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    yes(d.qualifies),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "DISPATCH",
+                "TO",
+                "START",
+                "MIN_END",
+                "REACHED",
+                "EARLY",
+                "GRADES",
+                "QUALIFIES",
+            ],
+            &rows,
+        ));
+    }
+    for (name, s) in [
+        ("leadership", &e.leadership),
+        ("senior title", &e.senior_title),
+    ] {
+        if let Some(s) = s {
             out.push_str(&format!(
-                "rotation credit: {} (grades at least {})\n",
-                yes(rot.met),
-                rot.min_grade
-            ));
-            let rows: Vec<Vec<String>> = rot
-                .dispatches
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.dispatch.clone(),
-                        d.to_school.clone(),
-                        d.start_date.clone(),
-                        opt(&d.min_end),
-                        yes(d.reached_min_end),
-                        yes(d.returned_early),
-                        d.grades
-                            .iter()
-                            .map(|g| format!("{}:{}", g.school_year, g.grade))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        yes(d.qualifies),
-                    ]
-                })
-                .collect();
-            out.push_str(&table(
-                &[
-                    "DISPATCH",
-                    "TO",
-                    "START",
-                    "MIN_END",
-                    "REACHED",
-                    "EARLY",
-                    "GRADES",
-                    "QUALIFIES",
-                ],
-                &rows,
+                "{name} credit: {} ({} of {} days, {} missing)\n",
+                yes(s.met),
+                s.days_served,
+                s.days_required,
+                s.days_missing
             ));
         }
-        for (name, s) in [
-            ("leadership", &e.leadership),
-            ("senior title", &e.senior_title),
-        ] {
-            if let Some(s) = s {
-                out.push_str(&format!(
-                    "{name} credit: {} ({} of {} days, {} missing)\n",
-                    yes(s.met),
-                    s.days_served,
-                    s.days_required,
-                    s.days_missing
-                ));
-            }
-        }
-        if let Some(m) = &e.returning_mentor {
-            out.push_str(&format!(
-                "returning-mentor credit: {} ({} training dispatches)\n",
-                yes(m.met),
-                m.dispatches.len()
-            ));
-        }
-        out
-    })
+    }
+    if let Some(m) = &e.returning_mentor {
+        out.push_str(&format!(
+            "returning-mentor credit: {} ({} training dispatches)\n",
+            yes(m.met),
+            m.dispatches.len()
+        ));
+    }
+    out
 }
 
 /// `rotaledger terms`.

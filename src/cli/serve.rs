@@ -87,21 +87,28 @@ pub struct ServeArgs {
     /// inconsistent with the copy, the mirror stops following, keeps serving what it
     /// verified (flagged in health and metrics) and writes the evidence to
     /// <data>/fork-evidence-*.json. The data directory must be the mirror's own.
+    ///
+    /// Given more than once, the server is a city view (docs/CITY.md): it follows every
+    /// log so, each copied and verified in <data>/sources/<host_port>/, and answers the City
+    /// service (a teacher's history and eligibility across the districts) instead of one
+    /// ledger's services.
     #[arg(long, value_name = "URL", conflicts_with = "demo")]
-    pub follow: Option<String>,
+    pub follow: Vec<String>,
     /// A file holding the token the mirror reads the primary with (an auditor's, from
-    /// `rotaledger token new --role auditor` on the primary).
+    /// `rotaledger token new --role auditor` on the primary). For a city view: once for
+    /// every log, or once per --follow, in the same order.
     #[arg(long, value_name = "FILE", requires = "follow")]
-    pub follow_token: Option<PathBuf>,
-    /// The CA certificate (PEM) of an https:// primary.
+    pub follow_token: Vec<PathBuf>,
+    /// The CA certificate (PEM) of an https:// primary (once, or once per --follow).
     #[arg(long, value_name = "FILE", requires = "follow")]
-    pub follow_tls_ca: Option<PathBuf>,
+    pub follow_tls_ca: Vec<PathBuf>,
     /// The primary's checkpoint key (its verifier key line, as `rotaledger checkpoint
     /// --json` or the primary's log at start shows it), pinned in <data>/primary.pub. Without
     /// it, the key the primary names on first contact is pinned; either way, a primary
-    /// under another key later is refused.
+    /// under another key later is refused. For a city view: once per --follow, in the
+    /// same order (every district signs with its own key), or not at all.
     #[arg(long, value_name = "KEY", requires = "follow")]
-    pub follow_key: Option<String>,
+    pub follow_key: Vec<String>,
     /// A witness whose cosignatures this log keeps and serves (docs/WITNESSES.md): a file
     /// holding its verifier key line (`rotaledger witness new-key` and `witness public-key`
     /// print it), or the line. At most 99 (a note carries at most 100 signature lines).
@@ -244,9 +251,60 @@ fn signalled() -> impl std::future::Future<Output = ()> + Send {
     }
 }
 
+/// The `n`-th of values given either once for every --follow or once per --follow.
+fn nth<'a, T>(
+    values: &'a [T],
+    n: usize,
+    follows: usize,
+    flag: &str,
+) -> Result<Option<&'a T>, CliError> {
+    match values.len() {
+        0 => Ok(None),
+        1 if flag != "--follow-key" || follows == 1 => Ok(values.first()),
+        k if k == follows => Ok(values.get(n)),
+        k => Err(CliError(format!(
+            "{k} {flag} given for {follows} --follow: give it once per --follow, in the same order{}",
+            if flag == "--follow-key" {
+                " (every district signs with its own key)"
+            } else {
+                ", or once for all"
+            }
+        ))),
+    }
+}
+
+/// How to follow each log of `--follow`, its token, CA and key matched to it.
+fn follow_configs(args: &ServeArgs) -> Result<Vec<crate::mirror::FollowConfig>, CliError> {
+    let n = args.follow.len();
+    args.follow
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            Ok(crate::mirror::FollowConfig {
+                connect: crate::cli::client::Connect {
+                    server: url.clone(),
+                    token: None,
+                    token_file: nth(&args.follow_token, i, n, "--follow-token")?.cloned(),
+                    tls_ca: nth(&args.follow_tls_ca, i, n, "--follow-tls-ca")?.cloned(),
+                    json: false,
+                },
+                key: nth(&args.follow_key, i, n, "--follow-key")?
+                    .map(|k| {
+                        k.trim()
+                            .parse()
+                            .map_err(|e| CliError(format!("--follow-key {url}: {e}")))
+                    })
+                    .transpose()?,
+                retry: crate::mirror::DEFAULT_RETRY,
+            })
+        })
+        .collect()
+}
+
 /// `rotaledger serve`.
 pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
     init_logs();
+    let mut follows = follow_configs(&args)?;
     let access = match &args.config {
         Some(p) => Access::load(p).map_err(|e| CliError(e.to_string()))?,
         None => Access::Open,
@@ -260,28 +318,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
     } else {
         args.data
     };
-    let follow = match &args.follow {
-        Some(url) => Some(crate::mirror::FollowConfig {
-            connect: crate::cli::client::Connect {
-                server: url.clone(),
-                token: None,
-                token_file: args.follow_token.clone(),
-                tls_ca: args.follow_tls_ca.clone(),
-                json: false,
-            },
-            key: args
-                .follow_key
-                .as_deref()
-                .map(|k| {
-                    k.trim()
-                        .parse()
-                        .map_err(|e| CliError(format!("--follow-key: {e}")))
-                })
-                .transpose()?,
-            retry: crate::mirror::DEFAULT_RETRY,
-        }),
-        None => None,
-    };
+    let city = follows.len() > 1;
+    let follow = if city { None } else { follows.pop() };
+    let mirror_of = follow.as_ref().map(|f| f.connect.server.clone());
     let witness_keys = args
         .witness_keys
         .iter()
@@ -307,7 +346,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             snapshot_every: args.snapshot_every,
             background_check: true,
             master_key: crate::cli::master_source(args.master_key.as_deref()),
-            mirror_of: args.follow.clone(),
+            mirror_of,
             witnesses: crate::ledger::WitnessConfig {
                 keys: witness_keys,
                 interval: std::time::Duration::from_secs(args.witness_interval.max(1)),
@@ -375,6 +414,11 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             // answers from now on; the ledger serves once `ready` is logged.
             say(&format!("listening on {addr}"));
             announce();
+            if city {
+                return crate::city::serve::run(listener, config, follows, stop)
+                    .await
+                    .map_err(|e| CliError(e.to_string()));
+            }
             return server::run(listener, config, stop)
                 .await
                 .map_err(|e| CliError(e.to_string()));

@@ -21,6 +21,7 @@
 
 pub mod audit_service;
 pub mod auth;
+pub mod city_service;
 pub mod convert;
 pub mod gate;
 pub mod ledger_service;

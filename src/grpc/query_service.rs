@@ -79,12 +79,12 @@ impl At {
 
 /// Parses a `YYYY-MM-DD` request field with the ledger's one date parser, the one event
 /// dates go through.
-fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
+pub(crate) fn parse_date(field: &str, text: &str) -> Result<NaiveDate, Status> {
     fields::parse_date(text).map_err(|p| invalid_argument(field, &p))
 }
 
 /// Parses an id field (empty and malformed ids named by the field).
-fn parse_id(field: &str, text: &str) -> Result<Id, Status> {
+pub(crate) fn parse_id(field: &str, text: &str) -> Result<Id, Status> {
     Id::new(text).map_err(|e| invalid_argument(field, &e.to_string()))
 }
 
@@ -103,7 +103,12 @@ fn parse_year(year: i32) -> Result<(SchoolYear, NaiveDate), Status> {
 
 /// Whether the caller may see a teacher as of a date: its home school, or the receiving school
 /// of a dispatch it serves on that date, is in scope.
-fn teacher_visible(caller: &Caller, view: &View, teacher: &str, as_of: NaiveDate) -> bool {
+pub(crate) fn teacher_visible(
+    caller: &Caller,
+    view: &View,
+    teacher: &str,
+    as_of: NaiveDate,
+) -> bool {
     caller.role == Role::Admin
         || caller.is_teacher(teacher)
         || view.teacher_in(teacher, as_of, &|s| caller.in_scope(s))
@@ -148,7 +153,7 @@ fn team_in_scope(caller: &Caller, view: &View, t: &TeamView, as_of: NaiveDate) -
     team
 }
 
-fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
+pub(crate) fn deny_teacher(caller: &Caller, teacher: &str) -> Status {
     if caller.role == Role::Teacher {
         // The same words for another teacher and for no teacher at all: no oracle.
         return out_of_scope(

@@ -47,7 +47,7 @@ type ApiResult = Result<Response, ApiError>;
 
 /// The gRPC request for `msg` on behalf of the HTTP caller: its bearer token goes along as
 /// the `authorization` metadata the services authorize.
-fn grpc<T>(msg: T, headers: &HeaderMap) -> Result<tonic::Request<T>, ApiError> {
+pub(crate) fn grpc<T>(msg: T, headers: &HeaderMap) -> Result<tonic::Request<T>, ApiError> {
     let Some(v) = headers.get(AUTHORIZATION) else {
         let mut req = tonic::Request::new(msg);
         req.extensions_mut().insert(crate::grpc::auth::Door("http"));

@@ -22,6 +22,7 @@
 //! - A body over the server's message limit is refused with 413 before it is parsed.
 
 pub mod api;
+pub mod city;
 pub mod console;
 pub mod error;
 pub mod params;
@@ -102,7 +103,7 @@ pub fn router(shared: Shared, max_body: usize) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
 }
 
-async fn not_an_endpoint(uri: axum::http::Uri) -> Response {
+pub(crate) async fn not_an_endpoint(uri: axum::http::Uri) -> Response {
     error::ApiError::plain(
         StatusCode::NOT_FOUND,
         tonic::Code::NotFound,
@@ -116,7 +117,7 @@ async fn not_an_endpoint(uri: axum::http::Uri) -> Response {
 }
 
 /// `GET /healthz`: the process is up and answering.
-async fn healthz() -> Json<serde_json::Value> {
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "alive" }))
 }
 

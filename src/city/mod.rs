@@ -1,0 +1,349 @@
+//! A city view (`serve --follow URL1 --follow URL2 ...`, docs/CITY.md): one server that
+//! follows several jurisdictions' ledgers and answers for a teacher across all of them.
+//!
+//! Each followed log is a mirror of its own (`crate::mirror`), in a data directory of its own
+//! under `<data>/sources/`: copied and verified entry by entry against its primary's signed
+//! checkpoints before anything of it is answered, and flagged stale or forked as a mirror
+//! would be. The city view adds no facts of its own and judges nothing again: a part of an
+//! answer is what that log's own Query service would answer, with the log's origin and its
+//! signed checkpoint at the size the part was computed at, so every part can be checked
+//! against the district's key. What it adds is the one question over all of them, and the
+//! credits summed over the districts (`combine`).
+//!
+//! **Ids.** A teacher is asked for by the city's HR id, the same in every district's log; any
+//! other id (school, dispatch, team, group) belongs to one log and is written `id@origin` where
+//! logs meet (a combined credit, a principal's scope in the city view's access file).
+
+pub mod combine;
+pub mod serve;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tonic::{Request, Status};
+
+use crate::grpc::auth::{Access, Caller, Permission, Role};
+use crate::grpc::convert;
+use crate::grpc::query_convert as qc;
+use crate::grpc::query_service::{deny_teacher, parse_date, parse_id, teacher_visible, today};
+use crate::ledger::{Ledger, LedgerError, View};
+use crate::mirror::FollowConfig;
+use crate::proto;
+
+/// Where a city view keeps its copies: one data directory per followed log.
+pub const SOURCES_DIR: &str = "sources";
+
+/// One followed log.
+pub struct Source {
+    /// The primary's address, as followed.
+    pub url: String,
+    /// The copy.
+    pub ledger: Arc<Ledger>,
+    /// How it is followed.
+    pub follow: FollowConfig,
+}
+
+/// The data directory of the copy of the log at `url`: `<data>/sources/<url's host and
+/// port, other characters as '_'>`, so the same address always finds its copy again.
+pub fn source_dir(data: &Path, url: &str) -> PathBuf {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let name: String = rest
+        .trim_end_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    data.join(SOURCES_DIR).join(name)
+}
+
+/// The logs a city view follows, and the access file its callers are checked against.
+pub struct City {
+    sources: Vec<Source>,
+    access: Arc<Access>,
+}
+
+/// The origin of a copy: the first line of the checkpoints it holds (empty before any).
+fn origin_of(ledger: &Ledger) -> Result<String, LedgerError> {
+    if ledger.head().size == 0 {
+        return Ok(String::new());
+    }
+    Ok(ledger.latest_checkpoint()?.checkpoint.origin)
+}
+
+/// The caller as one log sees it: a principal's schools of that log (written
+/// `school@origin` in the city view's access file), with the suffix taken off.
+fn caller_in(caller: &Caller, origin: &str) -> Caller {
+    let suffix = format!("@{origin}");
+    Caller {
+        schools: caller
+            .schools
+            .iter()
+            .filter_map(|s| s.strip_suffix(&suffix).map(str::to_owned))
+            .collect(),
+        ..caller.clone()
+    }
+}
+
+impl City {
+    /// A city view over `sources` (at least one), its callers checked against `access`.
+    pub fn new(sources: Vec<Source>, access: Arc<Access>) -> City {
+        City { sources, access }
+    }
+
+    /// The followed logs.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// How one log stands, with its checkpoint at `size` (the latest when `None`).
+    fn source(
+        &self,
+        s: &Source,
+        origin: &str,
+        size: Option<u64>,
+    ) -> Result<proto::CitySource, Status> {
+        let checkpoint = match size {
+            _ if s.ledger.head().size == 0 => None,
+            Some(n) => Some(convert::checkpoint(&s.ledger.checkpoint_at(n)?)),
+            None => Some(convert::checkpoint(&s.ledger.latest_checkpoint()?)),
+        };
+        Ok(proto::CitySource {
+            url: s.url.clone(),
+            origin: origin.to_owned(),
+            mirror: s.ledger.mirror().map(|m| {
+                let status = m.status();
+                proto::MirrorState {
+                    primary: m.primary.clone(),
+                    status: status.word().into(),
+                    reason: status
+                        .reason()
+                        .map(|(r, _)| r.to_owned())
+                        .unwrap_or_default(),
+                    primary_size: m.primary_size(),
+                }
+            }),
+            checkpoint,
+        })
+    }
+
+    /// Each log's origin, refused when two logs show the same one (their ids could not be
+    /// kept apart).
+    fn origins(&self) -> Result<Vec<String>, Status> {
+        let origins = self
+            .sources
+            .iter()
+            .map(|s| origin_of(&s.ledger))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, o) in origins.iter().enumerate() {
+            if let Some(j) = origins[..i].iter().position(|p| !o.is_empty() && p == o) {
+                return Err(Status::failed_precondition(format!(
+                    "the logs at {} and {} have the same origin {o:?}: their ids cannot be told \
+                     apart; give each district's primary its own --origin (docs/CITY.md)",
+                    self.sources[j].url, self.sources[i].url
+                )));
+            }
+        }
+        Ok(origins)
+    }
+
+    /// `City.Sources`.
+    pub fn list<T>(&self, request: &Request<T>) -> Result<proto::CitySourcesResponse, Status> {
+        self.access.authorize(request, Permission::Query)?;
+        let origins = self
+            .sources
+            .iter()
+            .map(|s| origin_of(&s.ledger))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sources = self
+            .sources
+            .iter()
+            .zip(&origins)
+            .map(|(s, o)| self.source(s, o, None))
+            .collect::<Result<_, _>>()?;
+        Ok(proto::CitySourcesResponse { sources })
+    }
+
+    /// Checks the caller and the request's fields; runs `part` on every log that records the
+    /// teacher and shows them to the caller, with that log's view and origin.
+    fn each_part<T>(
+        &self,
+        caller: &Caller,
+        teacher: &str,
+        as_of: NaiveDate,
+        mut part: impl FnMut(&Source, &str, &Caller, &View) -> Result<T, Status>,
+    ) -> Result<Vec<T>, Status> {
+        let origins = self.origins()?;
+        let mut parts = Vec::new();
+        let mut recorded = false;
+        for (s, origin) in self.sources.iter().zip(&origins) {
+            s.ledger.check_integrity()?;
+            let view = s.ledger.view(None)?;
+            if !view.has_teacher(teacher) {
+                continue;
+            }
+            recorded = true;
+            let here = caller_in(caller, origin);
+            if !teacher_visible(&here, &view, teacher, as_of) {
+                continue;
+            }
+            parts.push(part(s, origin, &here, &view)?);
+        }
+        if parts.is_empty() {
+            // As the Query service: an admin is told the teacher is unknown; anyone else gets
+            // the same refusal whether or not some district records the teacher.
+            if caller.role == Role::Admin && !recorded {
+                return Err(Status::not_found(format!(
+                    "teacher {teacher} is in none of the {} followed logs",
+                    self.sources.len()
+                )));
+            }
+            return Err(deny_teacher(caller, teacher));
+        }
+        Ok(parts)
+    }
+
+    /// `City.TeacherHistory`.
+    pub fn teacher_history(
+        &self,
+        request: Request<proto::CityTeacherHistoryRequest>,
+    ) -> Result<proto::CityTeacherHistoryResponse, Status> {
+        let caller = self.access.authorize(&request, Permission::Query)?;
+        let req = request.into_inner();
+        let teacher = parse_id("teacher", &req.teacher)?;
+        let as_of = as_of(&req.as_of)?;
+        let parts = self.each_part(&caller, &teacher, as_of, |s, origin, _, view| {
+            let h = view.teacher_history(&teacher, as_of)?;
+            let size = view.size();
+            let mut entries: Vec<proto::HistoryEntry> =
+                h.entries.iter().map(qc::history_entry).collect();
+            if req.with_proofs {
+                for (e, d) in entries.iter_mut().zip(&h.entries) {
+                    let hashes = s.ledger.inclusion_proof(d.seq, size)?;
+                    e.proof = Some(convert::inclusion(d.seq, size, &d.hash, &hashes));
+                }
+            }
+            let source = self.source(s, origin, Some(size))?;
+            Ok(proto::CityHistoryPart {
+                history: Some(proto::TeacherHistoryResponse {
+                    position: Some(position(view, as_of)),
+                    teacher: h.teacher.to_string(),
+                    entries,
+                    // Names are personal fields: their keys stay with each district, so a
+                    // copy reveals none (docs/PRIVACY.md).
+                    summary: h.summary.as_ref().map(|s| proto::TeacherSummary {
+                        name: None,
+                        ..qc::teacher_summary(s)
+                    }),
+                    checkpoint: source.checkpoint.clone(),
+                }),
+                source: Some(source),
+            })
+        })?;
+        Ok(proto::CityTeacherHistoryResponse {
+            teacher: teacher.to_string(),
+            parts,
+        })
+    }
+
+    /// `City.Eligibility`.
+    pub fn eligibility(
+        &self,
+        request: Request<proto::CityEligibilityRequest>,
+    ) -> Result<proto::CityEligibilityResponse, Status> {
+        let caller = self.access.authorize(&request, Permission::Query)?;
+        let req = request.into_inner();
+        let teacher = parse_id("teacher", &req.teacher)?;
+        let as_of = as_of(&req.as_of)?;
+        let judged = self.each_part(&caller, &teacher, as_of, |s, origin, _, view| {
+            let e = view.eligibility(&teacher, as_of)?;
+            let home = view
+                .teacher_history(&teacher, as_of)?
+                .summary
+                .and_then(|h| h.home_school.zip(h.home_since));
+            let source = self.source(s, origin, Some(view.size()))?;
+            Ok((origin.to_owned(), home, e, source, position(view, as_of)))
+        })?;
+        let parts: Vec<combine::Part<'_>> = judged
+            .iter()
+            .map(|(origin, home, e, _, _)| combine::Part {
+                origin,
+                home_since: home.as_ref().map(|(_, since)| *since),
+                eligibility: e,
+            })
+            .collect();
+        let combined = combine::combine(&parts).map(|c| city_credits(&c));
+        Ok(proto::CityEligibilityResponse {
+            teacher: teacher.to_string(),
+            as_of: qc::date(as_of),
+            combined,
+            parts: judged
+                .into_iter()
+                .map(
+                    |(_, home, e, source, position)| proto::CityEligibilityPart {
+                        source: Some(source),
+                        home_school: home
+                            .as_ref()
+                            .map(|(s, _)| s.to_string())
+                            .unwrap_or_default(),
+                        home_since: home.map(|(_, d)| qc::date(d)).unwrap_or_default(),
+                        eligibility: Some(proto::EligibilityResponse {
+                            position: Some(position),
+                            eligibility: Some(qc::eligibility(&e)),
+                        }),
+                    },
+                )
+                .collect(),
+        })
+    }
+}
+
+/// The as-of date of a request: today (UTC+8) when empty.
+fn as_of(text: &str) -> Result<NaiveDate, Status> {
+    match text {
+        "" => Ok(today()),
+        d => parse_date("as_of", d),
+    }
+}
+
+/// Where a part was computed.
+fn position(view: &View, as_of: NaiveDate) -> proto::Position {
+    proto::Position {
+        size: view.size(),
+        head_hash: view.head_hash().to_vec(),
+        as_of: qc::date(as_of),
+    }
+}
+
+fn summed(s: &combine::Summed) -> proto::ServiceCredit {
+    proto::ServiceCredit {
+        met: s.met,
+        days_served: s.days_served,
+        days_required: s.days_required,
+        days_missing: s.days_missing,
+        counted: s
+            .counted
+            .iter()
+            .map(|(dispatch, days)| proto::DispatchDays {
+                dispatch: dispatch.clone(),
+                days: *days,
+            })
+            .collect(),
+    }
+}
+
+fn city_credits(c: &combine::CityCredits) -> proto::CityCredits {
+    proto::CityCredits {
+        home_origin: c.home_origin.clone(),
+        rotation_met: c.rotation_met,
+        rotation_dispatches: c.rotation_dispatches.clone(),
+        leadership: Some(summed(&c.leadership)),
+        returning_mentor_met: c.returning_mentor_met,
+        senior_title: Some(summed(&c.senior_title)),
+    }
+}

@@ -1,0 +1,482 @@
+//! A city view as processes: two districts' primaries (each its own origin and key) and
+//! `serve --follow A --follow B` on loopback. A teacher who rotated in both districts is
+//! answered across them: each part equals what that district's primary answers, carries a
+//! checkpoint that verifies under that district's key, and the senior-title days are summed
+//! over the districts against the home district's requirement. A primary that goes away
+//! leaves its part answered from the verified copy, flagged stale.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rotaledger::cli::client::Connect;
+use rotaledger::merkle::{SignedCheckpoint, VerifierKey};
+use rotaledger::proto;
+use tonic::Code;
+
+use crate::util::{ServeProc, bin, bounded, run_bin};
+
+const A: &str = "district-a.example/rotaledger";
+const B: &str = "district-b.example/rotaledger";
+
+fn school(id: &str, standing: &str) -> String {
+    format!(
+        r#"{{"type":"school_registered","version":1,"school":"{id}","name":"School {id}","stage":"primary","standing":"{standing}","rural":false,"date":"2010-01-01"}}"#
+    )
+}
+
+fn teacher(id: &str, school: &str, date: &str) -> String {
+    format!(
+        r#"{{"type":"teacher_registered","version":1,"teacher":"{id}","name":"Teacher {id}","school":"{school}","subject":"chinese","title":"intermediate","title_date":"2012-01-01","key_level":"none","employed_date":"{date}","date":"{date}"}}"#
+    )
+}
+
+/// A support dispatch of T1 from `from` to `to`, returned on `back`.
+fn stint(dispatch: &str, from: &str, to: &str, start: &str, back: &str) -> Vec<String> {
+    vec![
+        format!(
+            r#"{{"type":"teacher_dispatched","version":1,"dispatch":"{dispatch}","teacher":"T1","from_school":"{from}","to_school":"{to}","start_date":"{start}","kind":"support"}}"#
+        ),
+        format!(
+            r#"{{"type":"teacher_returned","version":1,"dispatch":"{dispatch}","return_date":"{back}","reason":"family_hardship"}}"#
+        ),
+    ]
+}
+
+async fn append(c: &Connect, id: &str, events: Vec<String>) -> u64 {
+    c.ledger()
+        .await
+        .unwrap()
+        .append(proto::AppendRequest {
+            events,
+            request_id: id.into(),
+            expected_size: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .head
+        .unwrap()
+        .size
+}
+
+async fn key_of(c: &Connect) -> VerifierKey {
+    c.audit()
+        .await
+        .unwrap()
+        .get_public_key(proto::GetPublicKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .verifier_key
+        .parse()
+        .unwrap()
+}
+
+async fn sources(c: &Connect) -> Vec<proto::CitySource> {
+    c.city()
+        .await
+        .unwrap()
+        .sources(proto::CitySourcesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .sources
+}
+
+/// Waits (at most `secs`) until every source has `sizes` entries and stands `status`.
+async fn sources_at(c: &Connect, sizes: &[u64], status: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(mut city) = c.city().await
+            && let Ok(r) = city.sources(proto::CitySourcesRequest {}).await
+        {
+            let got: Vec<(u64, String)> = r
+                .into_inner()
+                .sources
+                .iter()
+                .map(|s| {
+                    (
+                        s.checkpoint.as_ref().map_or(0, |c| c.size),
+                        s.mirror.clone().unwrap_or_default().status,
+                    )
+                })
+                .collect();
+            if got.len() == sizes.len()
+                && got
+                    .iter()
+                    .zip(sizes)
+                    .all(|((n, st), want)| n == want && st == status)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the city view's sources are {got:?}, not {sizes:?} {status} within {secs} s"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn history(
+    c: &Connect,
+    teacher: &str,
+) -> Result<proto::CityTeacherHistoryResponse, tonic::Status> {
+    c.city()
+        .await
+        .unwrap()
+        .teacher_history(proto::CityTeacherHistoryRequest {
+            teacher: teacher.into(),
+            as_of: "2026-01-01".into(),
+            with_proofs: true,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn own_history(c: &Connect) -> proto::TeacherHistoryResponse {
+    c.query()
+        .await
+        .unwrap()
+        .teacher_history(proto::TeacherHistoryRequest {
+            teacher: "T1".into(),
+            as_of: "2026-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// `serve --data DATA --listen 127.0.0.1:0 --http 127.0.0.1:0 ARGS...`: the process with its
+/// gRPC and HTTP addresses.
+fn start_with_http(data: &Path, args: &[&str]) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin())
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(stdout);
+        for _ in 0..2 {
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            let _ = tx.send(line);
+        }
+    });
+    let addr = |prefix: &str| {
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        line.trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_owned()
+    };
+    let grpc = addr("listening on ");
+    let http = addr("http listening on ");
+    (child, format!("http://{grpc}"), format!("http://{http}"))
+}
+
+/// `GET url` (HTTP/1.1, no body sent): status and body.
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out[9..12].parse().unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_its_district() {
+    bounded(180, async {
+        let root = tempfile::tempdir().unwrap();
+        let mut pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
+        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
+        pa.ready().await;
+        pb.ready().await;
+        let (ca, cb) = (pa.connect(), pb.connect());
+
+        // District A: T1's home from 2010, a support stint at weak W1 of 242 days.
+        let mut ev = vec![
+            school("S1", "strong"),
+            school("W1", "weak"),
+            teacher("T1", "S1", "2010-09-01"),
+        ];
+        ev.extend(stint("D1", "S1", "W1", "2022-09-01", "2023-05-01"));
+        let size_a = append(&ca, "a-1", ev).await;
+        // District B: T1 (the same city HR id) moved there in 2024, a stint at weak W7 of
+        // 181 days; and a teacher of B's own.
+        let mut ev = vec![
+            school("S7", "strong"),
+            school("W7", "weak"),
+            teacher("T1", "S7", "2024-08-01"),
+            teacher("T9", "S7", "2015-09-01"),
+        ];
+        ev.extend(stint("D7", "S7", "W7", "2024-09-01", "2025-03-01"));
+        let size_b = append(&cb, "b-1", ev).await;
+
+        let city_dir = root.path().join("city");
+        let (mut city_proc, url, http) =
+            start_with_http(&city_dir, &["--follow", &pa.url, "--follow", &pb.url]);
+        let city = Connect {
+            server: url,
+            token: None,
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        };
+        sources_at(&city, &[size_a, size_b], "following", 60).await;
+        let listed = sources(&city).await;
+        assert_eq!(
+            listed.iter().map(|s| s.origin.as_str()).collect::<Vec<_>>(),
+            [A, B]
+        );
+        assert_eq!(listed[0].url, pa.url);
+        assert!(
+            city_dir.join("sources").read_dir().unwrap().count() == 2,
+            "one copy per district"
+        );
+
+        // History: one part per district, each the district's own answer, each signed by it.
+        let h = history(&city, "T1").await.unwrap();
+        assert_eq!(h.parts.len(), 2);
+        for (part, (primary, origin)) in h.parts.iter().zip([(&ca, A), (&cb, B)]) {
+            let own = own_history(primary).await;
+            let got = part.history.as_ref().unwrap();
+            let hashes = |h: &proto::TeacherHistoryResponse| {
+                h.entries.iter().map(|e| e.hash.clone()).collect::<Vec<_>>()
+            };
+            assert_eq!(hashes(got), hashes(&own), "{origin}");
+            assert_eq!(got.position, own.position, "{origin}");
+            let (gs, os) = (got.summary.as_ref().unwrap(), own.summary.as_ref().unwrap());
+            assert_eq!(gs.home_school, os.home_school);
+            assert_eq!(gs.dispatches, os.dispatches);
+            assert!(
+                os.name.is_some() && gs.name.is_none(),
+                "names stay with the district"
+            );
+            let source = part.source.as_ref().unwrap();
+            assert_eq!(source.origin, origin);
+            let cp = source.checkpoint.as_ref().unwrap();
+            assert_eq!(cp.size, got.position.as_ref().unwrap().size);
+            let signed = SignedCheckpoint::parse(&cp.text).unwrap();
+            assert_eq!(signed.checkpoint.origin, origin);
+            signed.verify(&key_of(primary).await).unwrap();
+            // The other district's key does not verify it.
+            let other = if origin == A { &cb } else { &ca };
+            assert!(signed.verify(&key_of(other).await).is_err());
+            // Each entry is proven in that checkpoint.
+            for e in &got.entries {
+                let p = e.proof.as_ref().unwrap();
+                assert_eq!(p.size, cp.size);
+            }
+        }
+
+        // Eligibility: neither district alone gives the senior-title precondition (365 days
+        // at weak or rural schools); the city's sum does, against the home district's (B's)
+        // requirement, and names each dispatch with its origin.
+        let e = city
+            .city()
+            .await
+            .unwrap()
+            .eligibility(proto::CityEligibilityRequest {
+                teacher: "T1".into(),
+                as_of: "2026-01-01".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(e.parts.len(), 2);
+        let days: Vec<(bool, i64, i64)> = e
+            .parts
+            .iter()
+            .map(|p| {
+                let s = p
+                    .eligibility
+                    .as_ref()
+                    .unwrap()
+                    .eligibility
+                    .as_ref()
+                    .unwrap()
+                    .senior_title
+                    .clone()
+                    .unwrap();
+                (s.met, s.days_served, s.days_required)
+            })
+            .collect();
+        assert_eq!(days, [(false, 242, 365), (false, 181, 365)]);
+        assert_eq!(e.parts[1].home_school, "S7");
+        assert_eq!(e.parts[1].home_since, "2024-08-01");
+        let c = e.combined.unwrap();
+        assert_eq!(c.home_origin, B);
+        let st = c.senior_title.unwrap();
+        assert!(
+            st.met && st.days_served == 423 && st.days_missing == 0,
+            "{st:?}"
+        );
+        assert_eq!(
+            st.counted
+                .iter()
+                .map(|d| (d.dispatch.as_str(), d.days))
+                .collect::<Vec<_>>(),
+            [
+                (format!("D1@{A}").as_str(), 242),
+                (format!("D7@{B}").as_str(), 181)
+            ]
+        );
+        assert!(!c.rotation_met, "support stints give no rotation credit");
+
+        // A teacher of one district only: one part. Nobody: NOT_FOUND. A bad id: the field.
+        assert_eq!(history(&city, "T9").await.unwrap().parts.len(), 1);
+        let nobody = history(&city, "T404").await.unwrap_err();
+        assert_eq!(nobody.code(), Code::NotFound, "{nobody:?}");
+        let bad = history(&city, "").await.unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument);
+        assert!(bad.message().contains("teacher"), "{bad:?}");
+
+        // The CLI and the HTTP face say the same.
+        let (code, out, err) = run_bin(vec![
+            "city".into(),
+            "eligibility".into(),
+            "T1".into(),
+            "--as-of".into(),
+            "2026-01-01".into(),
+            "--server".into(),
+            city.server.clone(),
+        ])
+        .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("requirements of {B}, the home log"))
+                && out.contains("senior title credit: yes (423 of 365 days, 0 missing)"),
+            "{out}"
+        );
+        let (status, body) = http_get(&format!(
+            "{http}/api/v1/city/teachers/T1/eligibility?as_of=2026-01-01"
+        ));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["combined"]["senior_title"]["days_served"], 423);
+        assert_eq!(v["parts"][0]["source"]["origin"], A);
+        let (status, body) = http_get(&format!("{http}/api/v1/city/teachers/T404/history"));
+        assert_eq!(status, 404, "{body}");
+
+        // District A's primary goes away: its part is still answered from the verified
+        // copy, flagged stale; B's part goes on.
+        pa.kill();
+        let more = vec![teacher("T2", "S7", "2025-09-01")];
+        let size_b2 = append(&cb, "b-2", more).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = sources(&city).await;
+            let status: Vec<String> = s
+                .iter()
+                .map(|s| s.mirror.clone().unwrap_or_default().status)
+                .collect();
+            let b_size = s[1].checkpoint.as_ref().map_or(0, |c| c.size);
+            if status[0] == "stale" && b_size == size_b2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{status:?} {b_size}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let h = history(&city, "T1").await.unwrap();
+        assert_eq!(h.parts.len(), 2);
+        let a = h.parts[0].source.as_ref().unwrap();
+        assert_eq!(a.mirror.as_ref().unwrap().status, "stale");
+        assert_eq!(a.checkpoint.as_ref().unwrap().size, size_a);
+
+        // The city view restarts from its copies, and answers before A is back.
+        let _ = city_proc.kill();
+        let _ = city_proc.wait();
+        let (mut again, url, _) =
+            start_with_http(&city_dir, &["--follow", &pa.url, "--follow", &pb.url]);
+        let city = Connect {
+            server: url,
+            ..city
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let h = loop {
+            match history(&city, "T1").await {
+                Ok(h) => break h,
+                Err(e) => assert!(Instant::now() < deadline, "{e:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(h.parts.len(), 2);
+        let _ = again.kill();
+        let _ = again.wait();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_districts_under_one_origin_are_refused_rather_than_mixed() {
+    bounded(120, async {
+        let root = tempfile::tempdir().unwrap();
+        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
+        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", A]);
+        pa.ready().await;
+        pb.ready().await;
+        let size_a = append(&pa.connect(), "a", vec![teacher_free_school("S1")]).await;
+        let size_b = append(&pb.connect(), "b", vec![teacher_free_school("S2")]).await;
+        let (mut p, url, _) = start_with_http(
+            &root.path().join("city"),
+            &["--follow", &pa.url, "--follow", &pb.url],
+        );
+        let city = Connect {
+            server: url,
+            token: None,
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        };
+        sources_at(&city, &[size_a, size_b], "following", 60).await;
+        let e = history(&city, "T1").await.unwrap_err();
+        assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        assert!(e.message().contains("the same origin"), "{e:?}");
+
+        // The same address twice is refused at start.
+        let (code, _, err) = run_bin(vec![
+            "serve".into(),
+            "--data".into(),
+            root.path().join("city2").display().to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--http".into(),
+            "off".into(),
+            "--follow".into(),
+            pa.url.clone(),
+            "--follow".into(),
+            format!("{}/", pa.url),
+        ])
+        .await;
+        assert_ne!(code, 0);
+        assert!(err.contains("name the same log"), "{err}");
+        let _ = p.kill();
+        let _ = p.wait();
+    })
+    .await;
+}
+
+fn teacher_free_school(id: &str) -> String {
+    school(id, "strong")
+}
