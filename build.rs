@@ -57,6 +57,7 @@ const QUERY_MESSAGES: &[&str] = &[
     "CertificateRequest",
     "CertificateResponse",
     "CitySource",
+    "CrossDistrictSchool",
     "CitySourcesResponse",
     "CityHistoryPart",
     "CityTeacherHistoryResponse",

@@ -214,13 +214,25 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         pb.ready().await;
         let (ca, cb) = (pa.connect(), pb.connect());
 
-        // District A: T1's home from 2010, a support stint at weak W1 of 242 days.
+        // District A: T1's home from 2010, a support stint at weak W1 of 242 days, and one
+        // across the district line at B's S7 of 122 days, which A registered as weak under
+        // its qualified id (B calls S7 strong). T3 goes to B's W7, weak on both sides.
+        let (s7, w7) = (format!("S7@{B}"), format!("W7@{B}"));
         let mut ev = vec![
             school("S1", "strong"),
             school("W1", "weak"),
+            school(&s7, "weak"),
+            school(&w7, "weak"),
             teacher("T1", "S1", "2010-09-01"),
+            teacher("T3", "S1", "2012-09-01"),
         ];
         ev.extend(stint("D1", "S1", "W1", "2022-09-01", "2023-05-01"));
+        ev.extend(stint("D2", "S1", &s7, "2023-09-01", "2024-01-01"));
+        ev.extend(
+            stint("D3", "S1", &w7, "2023-09-01", "2024-01-01")
+                .into_iter()
+                .map(|e| e.replace("\"T1\"", "\"T3\"")),
+        );
         let size_a = append(&ca, "a-1", ev).await;
         // District B: T1 (the same city HR id) moved there in 2024, a stint at weak W7 of
         // 181 days; and a teacher of B's own.
@@ -322,14 +334,14 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
                 (s.met, s.days_served, s.days_required)
             })
             .collect();
-        assert_eq!(days, [(false, 242, 365), (false, 181, 365)]);
+        assert_eq!(days, [(false, 364, 365), (false, 181, 365)]);
         assert_eq!(e.parts[1].home_school, "S7");
         assert_eq!(e.parts[1].home_since, "2024-08-01");
-        let c = e.combined.unwrap();
+        let c = e.combined.clone().unwrap();
         assert_eq!(c.home_origin, B);
         let st = c.senior_title.unwrap();
         assert!(
-            st.met && st.days_served == 423 && st.days_missing == 0,
+            st.met && st.days_served == 545 && st.days_missing == 0,
             "{st:?}"
         );
         assert_eq!(
@@ -339,9 +351,33 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
                 .collect::<Vec<_>>(),
             [
                 (format!("D1@{A}").as_str(), 242),
+                (format!("D2@{A}").as_str(), 122),
                 (format!("D7@{B}").as_str(), 181)
             ]
         );
+        // The days at S7 rest on A's word that S7 is weak; B, S7's own district, says strong,
+        // and the answer says so beside the part.
+        let cross = &e.parts[0].schools;
+        assert_eq!(cross.len(), 1, "{cross:?}");
+        assert_eq!(
+            (
+                cross[0].dispatch.as_str(),
+                cross[0].school.as_str(),
+                cross[0].origin.as_str(),
+                cross[0].found,
+                cross[0].standing_here.as_str(),
+                cross[0].standing_there.as_str(),
+                cross[0].agrees
+            ),
+            ("D2", s7.as_str(), B, true, "weak", "strong", false)
+        );
+        assert!(e.parts[1].schools.is_empty());
+        assert_eq!(c.disputed, [format!("D2@{A}")]);
+        let t3 = history(&city, "T3").await.unwrap();
+        assert_eq!(t3.parts.len(), 1);
+        let cross = &t3.parts[0].schools;
+        assert_eq!(cross.len(), 1);
+        assert!(cross[0].agrees && cross[0].standing_there == "weak", "{cross:?}");
         assert!(!c.rotation_met, "support stints give no rotation credit");
 
         // A teacher of one district only: one part. Nobody: NOT_FOUND. A bad id: the field.
@@ -366,7 +402,13 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         assert_eq!(code, 0, "{err}");
         assert!(
             out.contains(&format!("requirements of {B}, the home log"))
-                && out.contains("senior title credit: yes (423 of 365 days, 0 missing)"),
+                && out.contains("senior title credit: yes (545 of 365 days, 0 missing)")
+                && out.contains(&format!(
+                    "counted, but the receiving school's own district disagrees: D2@{A}"
+                ))
+                && out.contains(&format!(
+                    "{s7} (dispatch D2 from 2023-09-01): weak here, strong in its own log: they disagree"
+                )),
             "{out}"
         );
         let (status, body) = http_get(&format!(
@@ -374,7 +416,8 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         ));
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["combined"]["senior_title"]["days_served"], 423);
+        assert_eq!(v["combined"]["senior_title"]["days_served"], 545);
+        assert_eq!(v["parts"][0]["schools"][0]["agrees"], false);
         assert_eq!(v["parts"][0]["source"]["origin"], A);
         let (status, body) = http_get(&format!("{http}/api/v1/city/teachers/T404/history"));
         assert_eq!(status, 404, "{body}");
@@ -479,4 +522,77 @@ async fn two_districts_under_one_origin_are_refused_rather_than_mixed() {
 
 fn teacher_free_school(id: &str) -> String {
     school(id, "strong")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_schools_only() {
+    bounded(120, async {
+        let root = tempfile::tempdir().unwrap();
+        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
+        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
+        pa.ready().await;
+        pb.ready().await;
+        let a = vec![school("S1", "strong"), teacher("T1", "S1", "2010-09-01")];
+        let b = vec![school("S7", "strong"), teacher("T1", "S7", "2024-08-01")];
+        let sizes = [
+            append(&pa.connect(), "a", a).await,
+            append(&pb.connect(), "b", b).await,
+        ];
+        let s7 = format!("S7@{B}");
+        let access = crate::util::access_text(&[
+            ("bureau", "admin", "", "tok-admin"),
+            ("head-s7", "principal", &s7, "tok-s7"),
+            ("head-bare", "principal", "S7", "tok-bare"),
+            ("t1", "teacher", "", "tok-t1"),
+        ])
+        .replace(
+            "name = \"t1\"\nrole = \"teacher\"\n",
+            "name = \"t1\"\nrole = \"teacher\"\nteacher = \"T1\"\n",
+        );
+        let config = crate::util::write_access_file(root.path(), &access);
+        let (mut p, url, _) = start_with_http(
+            &root.path().join("city"),
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--follow",
+                &pa.url,
+                "--follow",
+                &pb.url,
+            ],
+        );
+        let as_token = |t: &str| Connect {
+            server: url.clone(),
+            token: Some(t.into()),
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        };
+        sources_at(&as_token("tok-admin"), &sizes, "following", 60).await;
+        let origins = |h: &proto::CityTeacherHistoryResponse| {
+            h.parts
+                .iter()
+                .map(|p| p.source.as_ref().unwrap().origin.clone())
+                .collect::<Vec<_>>()
+        };
+        let h = history(&as_token("tok-admin"), "T1").await.unwrap();
+        assert_eq!(origins(&h), [A, B]);
+        // S7@B's principal: B's part only.
+        let h = history(&as_token("tok-s7"), "T1").await.unwrap();
+        assert_eq!(origins(&h), [B]);
+        // "S7" names no district's school here: nothing, refused as out of scope.
+        let e = history(&as_token("tok-bare"), "T1").await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        // The teacher sees their own parts, and no one else.
+        let h = history(&as_token("tok-t1"), "T1").await.unwrap();
+        assert_eq!(origins(&h), [A, B]);
+        let e = history(&as_token("tok-t1"), "T404").await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        // No token: refused.
+        let e = history(&as_token(""), "T1").await.unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        let _ = p.kill();
+        let _ = p.wait();
+    })
+    .await;
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use tonic::{Request, Status};
 
+use crate::domain::vocab::Vocabulary as _;
 use crate::grpc::auth::{Access, Caller, Permission, Role};
 use crate::grpc::convert;
 use crate::grpc::query_convert as qc;
@@ -176,23 +177,33 @@ impl City {
         caller: &Caller,
         teacher: &str,
         as_of: NaiveDate,
-        mut part: impl FnMut(&Source, &str, &Caller, &View) -> Result<T, Status>,
+        mut part: impl FnMut(&Source, &str, &View, &Logs<'_>) -> Result<T, Status>,
     ) -> Result<Vec<T>, Status> {
         let origins = self.origins()?;
+        let views = self
+            .sources
+            .iter()
+            .map(|s| {
+                s.ledger.check_integrity()?;
+                Ok(s.ledger.view(None)?)
+            })
+            .collect::<Result<Vec<View>, Status>>()?;
+        let logs = Logs {
+            origins: &origins,
+            views: &views,
+        };
         let mut parts = Vec::new();
         let mut recorded = false;
-        for (s, origin) in self.sources.iter().zip(&origins) {
-            s.ledger.check_integrity()?;
-            let view = s.ledger.view(None)?;
+        for ((s, origin), view) in self.sources.iter().zip(&origins).zip(&views) {
             if !view.has_teacher(teacher) {
                 continue;
             }
             recorded = true;
             let here = caller_in(caller, origin);
-            if !teacher_visible(&here, &view, teacher, as_of) {
+            if !teacher_visible(&here, view, teacher, as_of) {
                 continue;
             }
-            parts.push(part(s, origin, &here, &view)?);
+            parts.push(part(s, origin, view, &logs)?);
         }
         if parts.is_empty() {
             // As the Query service: an admin is told the teacher is unknown; anyone else gets
@@ -217,8 +228,9 @@ impl City {
         let req = request.into_inner();
         let teacher = parse_id("teacher", &req.teacher)?;
         let as_of = as_of(&req.as_of)?;
-        let parts = self.each_part(&caller, &teacher, as_of, |s, origin, _, view| {
+        let parts = self.each_part(&caller, &teacher, as_of, |s, origin, view, logs| {
             let h = view.teacher_history(&teacher, as_of)?;
+            let schools = logs.cross_schools(origin, view, h.summary.as_ref());
             let size = view.size();
             let mut entries: Vec<proto::HistoryEntry> =
                 h.entries.iter().map(qc::history_entry).collect();
@@ -243,6 +255,7 @@ impl City {
                     checkpoint: source.checkpoint.clone(),
                 }),
                 source: Some(source),
+                schools,
             })
         })?;
         Ok(proto::CityTeacherHistoryResponse {
@@ -260,46 +273,121 @@ impl City {
         let req = request.into_inner();
         let teacher = parse_id("teacher", &req.teacher)?;
         let as_of = as_of(&req.as_of)?;
-        let judged = self.each_part(&caller, &teacher, as_of, |s, origin, _, view| {
+        let judged = self.each_part(&caller, &teacher, as_of, |s, origin, view, logs| {
             let e = view.eligibility(&teacher, as_of)?;
-            let home = view
-                .teacher_history(&teacher, as_of)?
-                .summary
-                .and_then(|h| h.home_school.zip(h.home_since));
+            let summary = view.teacher_history(&teacher, as_of)?.summary;
+            let schools = logs.cross_schools(origin, view, summary.as_ref());
+            let home = summary.and_then(|h| h.home_school.zip(h.home_since));
             let source = self.source(s, origin, Some(view.size()))?;
-            Ok((origin.to_owned(), home, e, source, position(view, as_of)))
+            Ok(Judged {
+                origin: origin.to_owned(),
+                home,
+                eligibility: e,
+                source,
+                position: position(view, as_of),
+                schools,
+            })
         })?;
         let parts: Vec<combine::Part<'_>> = judged
             .iter()
-            .map(|(origin, home, e, _, _)| combine::Part {
-                origin,
-                home_since: home.as_ref().map(|(_, since)| *since),
-                eligibility: e,
+            .map(|j| combine::Part {
+                origin: &j.origin,
+                home_since: j.home.as_ref().map(|(_, since)| *since),
+                eligibility: &j.eligibility,
             })
             .collect();
-        let combined = combine::combine(&parts).map(|c| city_credits(&c));
+        let combined = combine::combine(&parts).map(|c| {
+            let mut credits = city_credits(&c);
+            credits.disputed = disputed(&judged, &c);
+            credits
+        });
         Ok(proto::CityEligibilityResponse {
             teacher: teacher.to_string(),
             as_of: qc::date(as_of),
             combined,
             parts: judged
                 .into_iter()
-                .map(
-                    |(_, home, e, source, position)| proto::CityEligibilityPart {
-                        source: Some(source),
-                        home_school: home
-                            .as_ref()
-                            .map(|(s, _)| s.to_string())
-                            .unwrap_or_default(),
-                        home_since: home.map(|(_, d)| qc::date(d)).unwrap_or_default(),
-                        eligibility: Some(proto::EligibilityResponse {
-                            position: Some(position),
-                            eligibility: Some(qc::eligibility(&e)),
-                        }),
-                    },
-                )
+                .map(|j| proto::CityEligibilityPart {
+                    source: Some(j.source),
+                    home_school: j
+                        .home
+                        .as_ref()
+                        .map(|(s, _)| s.to_string())
+                        .unwrap_or_default(),
+                    home_since: j.home.map(|(_, d)| qc::date(d)).unwrap_or_default(),
+                    eligibility: Some(proto::EligibilityResponse {
+                        position: Some(j.position),
+                        eligibility: Some(qc::eligibility(&j.eligibility)),
+                    }),
+                    schools: j.schools,
+                })
                 .collect(),
         })
+    }
+}
+
+/// One log's judgement of the teacher, on its way into an answer.
+struct Judged {
+    origin: String,
+    home: Option<(crate::domain::id::Id, NaiveDate)>,
+    eligibility: crate::domain::eligibility::Eligibility,
+    source: proto::CitySource,
+    position: proto::Position,
+    schools: Vec<proto::CrossDistrictSchool>,
+}
+
+/// Every followed log's origin and state, as one question sees them.
+struct Logs<'a> {
+    origins: &'a [String],
+    views: &'a [View],
+}
+
+impl Logs<'_> {
+    /// The schools of other logs that the dispatches of `summary` (in the log `origin`, whose
+    /// state is `here`) go to, each checked against its own log on the dispatch's start date.
+    fn cross_schools(
+        &self,
+        origin: &str,
+        here: &View,
+        summary: Option<&crate::domain::history::TeacherSummary>,
+    ) -> Vec<proto::CrossDistrictSchool> {
+        let Some(summary) = summary else {
+            return Vec::new();
+        };
+        let word = |s: Option<crate::domain::vocab::Standing>| {
+            s.map(|s| s.as_str().to_owned()).unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        for t in &summary.dispatches {
+            let Some((i, id)) = self.origins.iter().enumerate().find_map(|(i, o)| {
+                (!o.is_empty() && o != origin)
+                    .then(|| t.to_school.strip_suffix(&format!("@{o}")))
+                    .flatten()
+                    .map(|id| (i, id))
+            }) else {
+                continue;
+            };
+            let (standing_here, rural_here) = here
+                .school_at(&t.to_school, t.start_date)
+                .unwrap_or((None, false));
+            let there = self.views[i].school_at(id, t.start_date);
+            let (standing_there, rural_there) = there.unwrap_or((None, false));
+            out.push(proto::CrossDistrictSchool {
+                dispatch: t.dispatch.to_string(),
+                start_date: qc::date(t.start_date),
+                school: t.to_school.to_string(),
+                origin: self.origins[i].clone(),
+                found: there.is_some(),
+                standing_here: word(standing_here),
+                rural_here,
+                standing_there: word(standing_there),
+                rural_there,
+                agrees: there.is_some()
+                    && standing_here == standing_there
+                    && rural_here == rural_there,
+            });
+        }
+        out
     }
 }
 
@@ -337,6 +425,29 @@ fn summed(s: &combine::Summed) -> proto::ServiceCredit {
     }
 }
 
+/// The counted dispatches (`id@origin`) whose receiving school's own log disagrees with the
+/// log that counted them.
+fn disputed(judged: &[Judged], c: &combine::CityCredits) -> Vec<String> {
+    let counted: std::collections::BTreeSet<&str> = c
+        .leadership
+        .counted
+        .iter()
+        .chain(&c.senior_title.counted)
+        .map(|(d, _)| d.as_str())
+        .chain(c.rotation_dispatches.iter().map(String::as_str))
+        .collect();
+    judged
+        .iter()
+        .flat_map(|j| {
+            j.schools
+                .iter()
+                .filter(|s| !s.agrees)
+                .map(|s| combine::qualified(&s.dispatch, &j.origin))
+        })
+        .filter(|d| counted.contains(d.as_str()))
+        .collect()
+}
+
 fn city_credits(c: &combine::CityCredits) -> proto::CityCredits {
     proto::CityCredits {
         home_origin: c.home_origin.clone(),
@@ -345,5 +456,6 @@ fn city_credits(c: &combine::CityCredits) -> proto::CityCredits {
         leadership: Some(summed(&c.leadership)),
         returning_mentor_met: c.returning_mentor_met,
         senior_title: Some(summed(&c.senior_title)),
+        disputed: Vec::new(),
     }
 }

@@ -72,6 +72,36 @@ fn heading(s: &Option<proto::CitySource>) -> String {
     out
 }
 
+/// The schools of other districts a part's dispatches go to, and whether their own logs
+/// agree with this one about them.
+fn cross_schools(schools: &[proto::CrossDistrictSchool]) -> String {
+    let mut out = String::new();
+    let word = |s: &str, rural: bool| {
+        let s = if s.is_empty() { "not registered" } else { s };
+        if rural {
+            format!("{s}, rural")
+        } else {
+            s.to_owned()
+        }
+    };
+    for c in schools {
+        let there = if c.found {
+            word(&c.standing_there, c.rural_there)
+        } else {
+            "unknown".to_owned()
+        };
+        out.push_str(&format!(
+            "school of another district {} (dispatch {} from {}): {} here, {there} in its own log: {}\n",
+            c.school,
+            c.dispatch,
+            c.start_date,
+            word(&c.standing_here, c.rural_here),
+            if c.agrees { "they agree" } else { "they disagree" }
+        ));
+    }
+    out
+}
+
 impl CityCommand {
     /// Runs the subcommand.
     pub fn run(self) -> Result<Outcome, CliError> {
@@ -118,6 +148,7 @@ impl CityCommand {
                         if let Some(h) = &p.history {
                             out.push_str(&history_text(h));
                         }
+                        out.push_str(&cross_schools(&p.schools));
                     }
                     out
                 })
@@ -142,6 +173,7 @@ impl CityCommand {
                         if let Some(e) = &p.eligibility {
                             out.push_str(&eligibility_text(e));
                         }
+                        out.push_str(&cross_schools(&p.schools));
                     }
                     if let Some(c) = &r.combined {
                         out.push_str(&format!(
@@ -171,6 +203,12 @@ impl CityCommand {
                             "returning-mentor credit: {}\n",
                             yes(c.returning_mentor_met)
                         ));
+                        if !c.disputed.is_empty() {
+                            out.push_str(&format!(
+                                "counted, but the receiving school's own district disagrees: {}\n",
+                                c.disputed.join(" ")
+                            ));
+                        }
                     }
                     out
                 })

@@ -182,6 +182,18 @@ impl View {
         self.s().school(school).map(|s| s.name.clone())
     }
 
+    /// A registered school's standing on `date` (None before its registration) and whether
+    /// it is rural; None for a school the log does not hold.
+    pub fn school_at(
+        &self,
+        school: &str,
+        date: NaiveDate,
+    ) -> Option<(Option<crate::domain::vocab::Standing>, bool)> {
+        self.s()
+            .school(school)
+            .map(|s| (s.standing.at(date).copied(), s.rural))
+    }
+
     /// Whether a school is registered.
     pub fn has_school(&self, school: &str) -> bool {
         self.s().school(school).is_some()
