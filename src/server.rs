@@ -150,6 +150,9 @@ pub enum ServerError {
     /// The listener or the transport failed.
     #[error("transport: {0}")]
     Transport(String),
+    /// The options given cannot be served as they are.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Serves on `listener` until `shutdown` completes, then shuts down gracefully.

@@ -15,8 +15,22 @@ use tonic::Code;
 
 use crate::util::{ServeProc, bin, bounded, run_bin};
 
+/// The districts' `--origin`s; their checkpoints' origin is this, with `/gm` after it on a gm
+/// ledger (read back with [`origin_of`]).
 const A: &str = "district-a.example/rotaledger";
 const B: &str = "district-b.example/rotaledger";
+
+/// The origin a primary's checkpoints carry.
+async fn origin_of(c: &Connect) -> String {
+    c.audit()
+        .await
+        .unwrap()
+        .get_public_key(proto::GetPublicKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .origin
+}
 
 fn school(id: &str, standing: &str) -> String {
     format!(
@@ -213,11 +227,14 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         pa.ready().await;
         pb.ready().await;
         let (ca, cb) = (pa.connect(), pb.connect());
+        let (oa, ob) = (origin_of(&ca).await, origin_of(&cb).await);
+        let (oa, ob) = (oa.as_str(), ob.as_str());
+        assert!(oa.starts_with(A) && ob.starts_with(B), "{oa} {ob}");
 
         // District A: T1's home from 2010, a support stint at weak W1 of 242 days, and one
         // across the district line at B's S7 of 122 days, which A registered as weak under
         // its qualified id (B calls S7 strong). T3 goes to B's W7, weak on both sides.
-        let (s7, w7) = (format!("S7@{B}"), format!("W7@{B}"));
+        let (s7, w7) = (format!("S7@{ob}"), format!("W7@{ob}"));
         let mut ev = vec![
             school("S1", "strong"),
             school("W1", "weak"),
@@ -233,17 +250,24 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
                 .into_iter()
                 .map(|e| e.replace("\"T1\"", "\"T3\"")),
         );
-        let size_a = append(&ca, "a-1", ev).await;
+        append(&ca, "a-1", ev).await;
         // District B: T1 (the same city HR id) moved there in 2024, a stint at weak W7 of
-        // 181 days; and a teacher of B's own.
+        // 181 days; and a teacher of B's own. T6 is registered in both, voided in A.
         let mut ev = vec![
             school("S7", "strong"),
             school("W7", "weak"),
             teacher("T1", "S7", "2024-08-01"),
             teacher("T9", "S7", "2015-09-01"),
+            teacher("T6", "S7", "2016-09-01"),
         ];
         ev.extend(stint("D7", "S7", "W7", "2024-09-01", "2025-03-01"));
         let size_b = append(&cb, "b-1", ev).await;
+        let t6 = append(&ca, "a-t6", vec![teacher("T6", "S1", "2016-09-01")]).await;
+        let void = format!(
+            r#"{{"type":"entry_voided","version":1,"seq":{},"reason":"registered in the wrong district"}}"#,
+            t6 - 1
+        );
+        let size_a = append(&ca, "a-void", vec![void]).await;
 
         let city_dir = root.path().join("city");
         let (mut city_proc, url, http) =
@@ -259,7 +283,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         let listed = sources(&city).await;
         assert_eq!(
             listed.iter().map(|s| s.origin.as_str()).collect::<Vec<_>>(),
-            [A, B]
+            [oa, ob]
         );
         assert_eq!(listed[0].url, pa.url);
         assert!(
@@ -270,7 +294,8 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         // History: one part per district, each the district's own answer, each signed by it.
         let h = history(&city, "T1").await.unwrap();
         assert_eq!(h.parts.len(), 2);
-        for (part, (primary, origin)) in h.parts.iter().zip([(&ca, A), (&cb, B)]) {
+        let hasher = crate::util::profile();
+        for (part, (primary, origin)) in h.parts.iter().zip([(&ca, oa), (&cb, ob)]) {
             let own = own_history(primary).await;
             let got = part.history.as_ref().unwrap();
             let hashes = |h: &proto::TeacherHistoryResponse| {
@@ -293,12 +318,25 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
             assert_eq!(signed.checkpoint.origin, origin);
             signed.verify(&key_of(primary).await).unwrap();
             // The other district's key does not verify it.
-            let other = if origin == A { &cb } else { &ca };
+            let other = if origin == oa { &cb } else { &ca };
             assert!(signed.verify(&key_of(other).await).is_err());
             // Each entry is proven in that checkpoint.
+            use rotaledger::merkle::hasher::TreeHasher as _;
+            let root: [u8; 32] = cp.root.as_slice().try_into().unwrap();
+            assert_eq!(signed.checkpoint.root, root);
             for e in &got.entries {
                 let p = e.proof.as_ref().unwrap();
                 assert_eq!(p.size, cp.size);
+                let path: Vec<[u8; 32]> = p
+                    .hashes
+                    .iter()
+                    .map(|h| h.as_slice().try_into().unwrap())
+                    .collect();
+                let leaf = hasher.hash_leaf(&e.hash);
+                rotaledger::merkle::proof::verify_inclusion(
+                    &hasher, p.seq, p.size, &leaf, &path, &root,
+                )
+                .unwrap();
             }
         }
 
@@ -338,7 +376,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         assert_eq!(e.parts[1].home_school, "S7");
         assert_eq!(e.parts[1].home_since, "2024-08-01");
         let c = e.combined.clone().unwrap();
-        assert_eq!(c.home_origin, B);
+        assert_eq!(c.home_origin, ob);
         let st = c.senior_title.unwrap();
         assert!(
             st.met && st.days_served == 545 && st.days_missing == 0,
@@ -350,9 +388,9 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
                 .map(|d| (d.dispatch.as_str(), d.days))
                 .collect::<Vec<_>>(),
             [
-                (format!("D1@{A}").as_str(), 242),
-                (format!("D2@{A}").as_str(), 122),
-                (format!("D7@{B}").as_str(), 181)
+                (format!("D1@{oa}").as_str(), 242),
+                (format!("D2@{oa}").as_str(), 122),
+                (format!("D7@{ob}").as_str(), 181)
             ]
         );
         // The days at S7 rest on A's word that S7 is weak; B, S7's own district, says strong,
@@ -369,16 +407,42 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
                 cross[0].standing_there.as_str(),
                 cross[0].agrees
             ),
-            ("D2", s7.as_str(), B, true, "weak", "strong", false)
+            ("D2", s7.as_str(), ob, true, "weak", "strong", false)
         );
         assert!(e.parts[1].schools.is_empty());
-        assert_eq!(c.disputed, [format!("D2@{A}")]);
+        assert_eq!(c.disputed, [format!("D2@{oa}")]);
+        // The facts taken from B rest on a checkpoint of B's.
+        let there = cross[0].checkpoint_there.as_ref().unwrap();
+        SignedCheckpoint::parse(&there.text)
+            .unwrap()
+            .verify(&key_of(&cb).await)
+            .unwrap();
         let t3 = history(&city, "T3").await.unwrap();
         assert_eq!(t3.parts.len(), 1);
         let cross = &t3.parts[0].schools;
         assert_eq!(cross.len(), 1);
         assert!(cross[0].agrees && cross[0].standing_there == "weak", "{cross:?}");
         assert!(!c.rotation_met, "support stints give no rotation credit");
+
+        // A registration voided in A leaves B's part alone, for eligibility as for history.
+        let e6 = city
+            .city()
+            .await
+            .unwrap()
+            .eligibility(proto::CityEligibilityRequest {
+                teacher: "T6".into(),
+                as_of: "2026-01-01".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let six: Vec<&str> = e6
+            .parts
+            .iter()
+            .map(|p| p.source.as_ref().unwrap().origin.as_str())
+            .collect();
+        assert_eq!(six, [ob]);
+        assert_eq!(e6.combined.unwrap().home_origin, ob);
 
         // A teacher of one district only: one part. Nobody: NOT_FOUND. A bad id: the field.
         assert_eq!(history(&city, "T9").await.unwrap().parts.len(), 1);
@@ -401,10 +465,10 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         .await;
         assert_eq!(code, 0, "{err}");
         assert!(
-            out.contains(&format!("requirements of {B}, the home log"))
+            out.contains(&format!("requirements of {ob}, the home log"))
                 && out.contains("senior title credit: yes (545 of 365 days, 0 missing)")
                 && out.contains(&format!(
-                    "counted, but the receiving school's own district disagrees: D2@{A}"
+                    "counted, but the receiving school's own district disagrees: D2@{oa}"
                 ))
                 && out.contains(&format!(
                     "{s7} (dispatch D2 from 2023-09-01): weak here, strong in its own log: they disagree"
@@ -418,7 +482,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["combined"]["senior_title"]["days_served"], 545);
         assert_eq!(v["parts"][0]["schools"][0]["agrees"], false);
-        assert_eq!(v["parts"][0]["source"]["origin"], A);
+        assert_eq!(v["parts"][0]["source"]["origin"], oa);
         let (status, body) = http_get(&format!("{http}/api/v1/city/teachers/T404/history"));
         assert_eq!(status, 404, "{body}");
 
@@ -532,13 +596,24 @@ async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_school
         let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
         pa.ready().await;
         pb.ready().await;
-        let a = vec![school("S1", "strong"), teacher("T1", "S1", "2010-09-01")];
+        let (oa, ob) = (origin_of(&pa.connect()).await, origin_of(&pb.connect()).await);
+        let s7 = format!("S7@{ob}");
+        // T1's home is S1 in A and S7 in B; T2 of A is sent across the line to S7 (which A
+        // registers under its qualified id) and serves there on the date asked.
+        let mut a = vec![
+            school("S1", "strong"),
+            school(&s7, "strong"),
+            teacher("T1", "S1", "2010-09-01"),
+            teacher("T2", "S1", "2011-09-01"),
+        ];
+        a.push(format!(
+            r#"{{"type":"teacher_dispatched","version":1,"dispatch":"D9","teacher":"T2","from_school":"S1","to_school":"{s7}","start_date":"2025-09-01","kind":"support"}}"#
+        ));
         let b = vec![school("S7", "strong"), teacher("T1", "S7", "2024-08-01")];
         let sizes = [
             append(&pa.connect(), "a", a).await,
             append(&pb.connect(), "b", b).await,
         ];
-        let s7 = format!("S7@{B}");
         let access = crate::util::access_text(&[
             ("bureau", "admin", "", "tok-admin"),
             ("head-s7", "principal", &s7, "tok-s7"),
@@ -576,17 +651,34 @@ async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_school
                 .collect::<Vec<_>>()
         };
         let h = history(&as_token("tok-admin"), "T1").await.unwrap();
-        assert_eq!(origins(&h), [A, B]);
-        // S7@B's principal: B's part only.
+        assert_eq!(origins(&h), [oa.clone(), ob.clone()]);
+        // S7@B's principal: T1's part in B (home S7), not in A; and T2's part in A, where
+        // T2 serves at S7@B.
         let h = history(&as_token("tok-s7"), "T1").await.unwrap();
-        assert_eq!(origins(&h), [B]);
-        // "S7" names no district's school here: nothing, refused as out of scope.
+        assert_eq!(origins(&h), [ob.as_str()]);
+        let h = history(&as_token("tok-s7"), "T2").await.unwrap();
+        assert_eq!(origins(&h), [oa.as_str()]);
+        // "S7" names no district's school here: nothing, refused as out of scope, in the
+        // same words as for a teacher no district records (no oracle).
         let e = history(&as_token("tok-bare"), "T1").await.unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
-        // The teacher sees their own parts, and no one else.
+        let unknown = history(&as_token("tok-bare"), "T404").await.unwrap_err();
+        assert_eq!(
+            (unknown.code(), unknown.message().replace("T404", "T1")),
+            (e.code(), e.message().to_owned())
+        );
+        // The teacher sees their own parts, and no one else; and not the list of logs.
         let h = history(&as_token("tok-t1"), "T1").await.unwrap();
-        assert_eq!(origins(&h), [A, B]);
+        assert_eq!(origins(&h), [oa.clone(), ob.clone()]);
         let e = history(&as_token("tok-t1"), "T404").await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        let e = as_token("tok-t1")
+            .city()
+            .await
+            .unwrap()
+            .sources(proto::CitySourcesRequest {})
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
         // No token: refused.
         let e = history(&as_token(""), "T1").await.unwrap_err();

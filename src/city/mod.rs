@@ -69,23 +69,30 @@ pub struct City {
     access: Arc<Access>,
 }
 
-/// The origin of a copy: the first line of the checkpoints it holds (empty before any).
-fn origin_of(ledger: &Ledger) -> Result<String, LedgerError> {
-    if ledger.head().size == 0 {
+/// The origin of a copy at `size` (one of its committed sizes): the first line of its
+/// checkpoint there; empty for an empty copy.
+fn origin_at(ledger: &Ledger, size: u64) -> Result<String, LedgerError> {
+    if size == 0 {
         return Ok(String::new());
     }
-    Ok(ledger.latest_checkpoint()?.checkpoint.origin)
+    Ok(ledger.checkpoint_at(size)?.checkpoint.origin)
 }
 
-/// The caller as one log sees it: a principal's schools of that log (written
-/// `school@origin` in the city view's access file), with the suffix taken off.
+/// The caller as one log sees it. A principal's schools are written `school@origin` in the
+/// city view's access file: those of this log with the suffix taken off, and those of other
+/// logs as they are written (a log names a school of another district by that qualified id,
+/// and its own scope rules then show the teachers it sends there). An unqualified school
+/// names no log's school.
 fn caller_in(caller: &Caller, origin: &str) -> Caller {
     let suffix = format!("@{origin}");
     Caller {
         schools: caller
             .schools
             .iter()
-            .filter_map(|s| s.strip_suffix(&suffix).map(str::to_owned))
+            .filter_map(|s| match s.strip_suffix(&suffix) {
+                Some(own) => Some(own.to_owned()),
+                None => s.contains('@').then(|| s.clone()),
+            })
             .collect(),
         ..caller.clone()
     }
@@ -133,33 +140,47 @@ impl City {
         })
     }
 
-    /// Each log's origin, refused when two logs show the same one (their ids could not be
-    /// kept apart).
-    fn origins(&self) -> Result<Vec<String>, Status> {
-        let origins = self
-            .sources
-            .iter()
-            .map(|s| origin_of(&s.ledger))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (i, o) in origins.iter().enumerate() {
-            if let Some(j) = origins[..i].iter().position(|p| !o.is_empty() && p == o) {
-                return Err(Status::failed_precondition(format!(
-                    "the logs at {} and {} have the same origin {o:?}: their ids cannot be told \
-                     apart; give each district's primary its own --origin (docs/CITY.md)",
-                    self.sources[j].url, self.sources[i].url
-                )));
+    /// Each log's state now and its origin at that state's size, refused when two logs show
+    /// the same origin (their ids could not be kept apart).
+    fn states(&self) -> Result<(Vec<View>, Vec<String>), Status> {
+        let mut views = Vec::with_capacity(self.sources.len());
+        let mut origins: Vec<String> = Vec::with_capacity(self.sources.len());
+        for s in &self.sources {
+            s.ledger.check_integrity()?;
+            let view = s.ledger.view(None)?;
+            let origin = origin_at(&s.ledger, view.size())?;
+            if let Some(j) = origins
+                .iter()
+                .position(|p| !origin.is_empty() && *p == origin)
+            {
+                return Err(crate::grpc::status::same_origin(
+                    &origin,
+                    &self.sources[j].url,
+                    &s.url,
+                ));
             }
+            views.push(view);
+            origins.push(origin);
         }
-        Ok(origins)
+        Ok((views, origins))
     }
 
-    /// `City.Sources`.
+    /// `City.Sources` (not for a teacher's token: it shows every district's address and how
+    /// its copy stands).
     pub fn list<T>(&self, request: &Request<T>) -> Result<proto::CitySourcesResponse, Status> {
-        self.access.authorize(request, Permission::Query)?;
+        crate::grpc::wire::reached(request);
+        let caller = self.access.authorize(request, Permission::Query)?;
+        if caller.role == Role::Teacher {
+            return Err(crate::grpc::status::permission_denied(
+                &caller.name,
+                caller.role.as_str(),
+                "list the followed logs (a teacher's token asks only about the teacher)",
+            ));
+        }
         let origins = self
             .sources
             .iter()
-            .map(|s| origin_of(&s.ledger))
+            .map(|s| origin_at(&s.ledger, s.ledger.head().size))
             .collect::<Result<Vec<_>, _>>()?;
         let sources = self
             .sources
@@ -170,25 +191,18 @@ impl City {
         Ok(proto::CitySourcesResponse { sources })
     }
 
-    /// Checks the caller and the request's fields; runs `part` on every log that records the
-    /// teacher and shows them to the caller, with that log's view and origin.
+    /// Runs `part` on every log that records the teacher and shows them to the caller, with
+    /// that log's view and origin; a part that has nothing to say (`None`) is left out.
     fn each_part<T>(
         &self,
         caller: &Caller,
         teacher: &str,
         as_of: NaiveDate,
-        mut part: impl FnMut(&Source, &str, &View, &Logs<'_>) -> Result<T, Status>,
+        mut part: impl FnMut(&Source, &str, &View, &Logs<'_>) -> Result<Option<T>, Status>,
     ) -> Result<Vec<T>, Status> {
-        let origins = self.origins()?;
-        let views = self
-            .sources
-            .iter()
-            .map(|s| {
-                s.ledger.check_integrity()?;
-                Ok(s.ledger.view(None)?)
-            })
-            .collect::<Result<Vec<View>, Status>>()?;
+        let (views, origins) = self.states()?;
         let logs = Logs {
+            sources: &self.sources,
             origins: &origins,
             views: &views,
         };
@@ -203,16 +217,22 @@ impl City {
             if !teacher_visible(&here, view, teacher, as_of) {
                 continue;
             }
-            parts.push(part(s, origin, view, &logs)?);
+            if let Some(p) = part(s, origin, view, &logs)? {
+                parts.push(p);
+            }
         }
         if parts.is_empty() {
             // As the Query service: an admin is told the teacher is unknown; anyone else gets
             // the same refusal whether or not some district records the teacher.
-            if caller.role == Role::Admin && !recorded {
-                return Err(Status::not_found(format!(
-                    "teacher {teacher} is in none of the {} followed logs",
-                    self.sources.len()
-                )));
+            if caller.role == Role::Admin {
+                return Err(Status::from(LedgerError::NotFound(if recorded {
+                    format!("no followed log holds a standing registration of teacher {teacher}")
+                } else {
+                    format!(
+                        "teacher {teacher} is in none of the {} followed logs",
+                        self.sources.len()
+                    )
+                })));
             }
             return Err(deny_teacher(caller, teacher));
         }
@@ -224,6 +244,7 @@ impl City {
         &self,
         request: Request<proto::CityTeacherHistoryRequest>,
     ) -> Result<proto::CityTeacherHistoryResponse, Status> {
+        crate::grpc::wire::reached(&request);
         let caller = self.access.authorize(&request, Permission::Query)?;
         let req = request.into_inner();
         let teacher = parse_id("teacher", &req.teacher)?;
@@ -241,7 +262,7 @@ impl City {
                 }
             }
             let source = self.source(s, origin, Some(size))?;
-            Ok(proto::CityHistoryPart {
+            Ok(Some(proto::CityHistoryPart {
                 history: Some(proto::TeacherHistoryResponse {
                     position: Some(position(view, as_of)),
                     teacher: h.teacher.to_string(),
@@ -256,7 +277,7 @@ impl City {
                 }),
                 source: Some(source),
                 schools,
-            })
+            }))
         })?;
         Ok(proto::CityTeacherHistoryResponse {
             teacher: teacher.to_string(),
@@ -269,24 +290,29 @@ impl City {
         &self,
         request: Request<proto::CityEligibilityRequest>,
     ) -> Result<proto::CityEligibilityResponse, Status> {
+        crate::grpc::wire::reached(&request);
         let caller = self.access.authorize(&request, Permission::Query)?;
         let req = request.into_inner();
         let teacher = parse_id("teacher", &req.teacher)?;
         let as_of = as_of(&req.as_of)?;
         let judged = self.each_part(&caller, &teacher, as_of, |s, origin, view, logs| {
-            let e = view.eligibility(&teacher, as_of)?;
+            // A log that holds only a voided registration of the teacher judges nothing.
+            let e = match view.eligibility(&teacher, as_of) {
+                Err(LedgerError::NotFound(_)) => return Ok(None),
+                e => e?,
+            };
             let summary = view.teacher_history(&teacher, as_of)?.summary;
             let schools = logs.cross_schools(origin, view, summary.as_ref());
             let home = summary.and_then(|h| h.home_school.zip(h.home_since));
             let source = self.source(s, origin, Some(view.size()))?;
-            Ok(Judged {
+            Ok(Some(Judged {
                 origin: origin.to_owned(),
                 home,
                 eligibility: e,
                 source,
                 position: position(view, as_of),
                 schools,
-            })
+            }))
         })?;
         let parts: Vec<combine::Part<'_>> = judged
             .iter()
@@ -338,6 +364,7 @@ struct Judged {
 
 /// Every followed log's origin and state, as one question sees them.
 struct Logs<'a> {
+    sources: &'a [Source],
     origins: &'a [String],
     views: &'a [View],
 }
@@ -370,7 +397,14 @@ impl Logs<'_> {
             let (standing_here, rural_here) = here
                 .school_at(&t.to_school, t.start_date)
                 .unwrap_or((None, false));
-            let there = self.views[i].school_at(id, t.start_date);
+            let view_there = &self.views[i];
+            let there = view_there.school_at(id, t.start_date);
+            // The checkpoint of the other log that the facts taken from it rest on.
+            let checkpoint_there = self.sources[i]
+                .ledger
+                .checkpoint_at(view_there.size())
+                .ok()
+                .map(|c| convert::checkpoint(&c));
             let (standing_there, rural_there) = there.unwrap_or((None, false));
             out.push(proto::CrossDistrictSchool {
                 dispatch: t.dispatch.to_string(),
@@ -385,6 +419,7 @@ impl Logs<'_> {
                 agrees: there.is_some()
                     && standing_here == standing_there
                     && rural_here == rural_there,
+                checkpoint_there,
             });
         }
         out

@@ -91,12 +91,12 @@ pub struct ServeArgs {
     /// Given more than once, the server is a city view (docs/CITY.md): it follows every
     /// log so, each copied and verified in <data>/sources/<host_port>/, and answers the City
     /// service (a teacher's history and eligibility across the districts) instead of one
-    /// ledger's services.
+    /// ledger's services; how each copy stands is in City.Sources, /readyz and the logs.
     #[arg(long, value_name = "URL", conflicts_with = "demo")]
     pub follow: Vec<String>,
     /// A file holding the token the mirror reads the primary with (an auditor's, from
-    /// `rotaledger token new --role auditor` on the primary). For a city view: once for
-    /// every log, or once per --follow, in the same order.
+    /// `rotaledger token new --role auditor` on the primary). For a city view: once per
+    /// --follow, in the same order; or once, and the same token is sent to every district.
     #[arg(long, value_name = "FILE", requires = "follow")]
     pub follow_token: Vec<PathBuf>,
     /// The CA certificate (PEM) of an https:// primary (once, or once per --follow).

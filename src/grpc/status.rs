@@ -50,6 +50,8 @@ pub mod reason {
     /// A cosignature the log does not keep: not by a witness it is configured with, or for
     /// another checkpoint of a size already being cosigned.
     pub const WITNESS: &str = "WITNESS";
+    /// A city view follows two logs under one origin: their ids cannot be told apart.
+    pub const SAME_ORIGIN: &str = "SAME_ORIGIN";
     /// A request message larger than the server accepts.
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
 }
@@ -280,6 +282,25 @@ pub fn out_of_scope(name: &str, what: &str, why: &str) -> Status {
         info(
             reason::OUT_OF_SCOPE,
             &[("token", name.to_owned()), ("subject", what.to_owned())],
+        ),
+    )
+}
+
+/// A city view asked while two of its logs show the same origin (docs/CITY.md).
+pub fn same_origin(origin: &str, first: &str, second: &str) -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        format!(
+            "the logs at {first} and {second} have the same origin {origin:?}: their ids cannot \
+             be told apart; give each district's primary its own --origin (docs/CITY.md)"
+        ),
+        info(
+            reason::SAME_ORIGIN,
+            &[
+                ("origin", origin.to_owned()),
+                ("first", first.to_owned()),
+                ("second", second.to_owned()),
+            ],
         ),
     )
 }

@@ -238,7 +238,7 @@ impl Face {
 }
 
 /// The answer of every path but `/healthz` while the ledger opens.
-fn opening() -> Response {
+pub(crate) fn opening() -> Response {
     let mut e = error::ApiError::plain(
         StatusCode::SERVICE_UNAVAILABLE,
         tonic::Code::Unavailable,
