@@ -684,7 +684,155 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
         );
         let again = append(&writer, "a", 0, 4).await;
         assert!(again.duplicate);
+        // The data keys go to mirror tokens only; none were made here (no sealed field).
+        let read_keys = |token: &'static str| {
+            let c = s.connect(Some(token));
+            async move {
+                c.audit()
+                    .await
+                    .unwrap()
+                    .read_data_keys(proto::ReadDataKeysRequest { from: 0 })
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let e = read_keys("tok-auditor").await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        let keys = read_keys("tok-mirror").await.unwrap();
+        assert_eq!((keys.records.len(), keys.total), (0, 0));
+        assert_eq!(keys.master_key_id.len(), 16);
         s.stop().await;
+    })
+    .await;
+}
+
+/// A standby mirror given the primary's master key copies the personal-data keys with the
+/// entries (an erasure destroys its copy too), so that after the primary's disk is lost the
+/// mirror, promoted by hand, opens the sealed names; a mirror with a master key of its own
+/// copies none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_standby_with_the_master_key_holds_the_data_keys_and_is_promoted_with_the_names() {
+    bounded(180, async {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let (pd, sd, od) = (
+            root.path().join("primary"),
+            root.path().join("standby"),
+            root.path().join("other"),
+        );
+        let master = root.path().join("master.key");
+        std::fs::write(&master, format!("{}\n", "4d".repeat(32))).unwrap();
+        std::fs::set_permissions(&master, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let m = master.to_str().unwrap();
+        let primary = ServeProc::start_with(&pd, &["--master-key", m]);
+        primary.ready().await;
+        let p = primary.connect();
+        let standby = ServeProc::start_with(&sd, &["--follow", &primary.url, "--master-key", m]);
+        let other = mirror_at(&od, "127.0.0.1:0", &primary.url);
+        standby.ready().await;
+        other.ready().await;
+
+        let teachers: Vec<String> = (0..3)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"teacher_registered","version":1,"teacher":"T{i}","name":"王老师{i}","school":"S10000","subject":"mathematics","title":"intermediate","key_level":"none","employed_date":"2005-09-01","date":"2024-09-01"}}"#
+                )
+            })
+            .collect();
+        append(&p, "school", 10_000, 10_001).await;
+        let r = p
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: teachers,
+                request_id: "teachers".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let size = r.head.unwrap().size;
+        caught_up(&standby.connect(), size, 30).await;
+        caught_up(&other.connect(), size, 30).await;
+
+        // The standby's key store becomes the primary's, byte for byte.
+        let keys = |d: &Path| std::fs::read(d.join("data-keys")).unwrap();
+        let same_keys = |secs: u64| {
+            let (pd, sd) = (pd.clone(), sd.clone());
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(secs);
+                while keys(&pd) != keys(&sd) {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the standby's data keys are not the primary's after {secs} s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        same_keys(30).await;
+        assert_eq!(keys(&pd).len(), 4 * 256, "a header and three keys");
+        assert_eq!(keys(&od).len(), 256, "the other mirror holds no key");
+
+        // An erasure on the primary destroys the standby's copy too.
+        let erase = r#"{"type":"personal_data_erased","version":1,"teacher":"T1","basis":"test: request 1","date":"2024-10-01"}"#;
+        let r = p
+            .ledger()
+            .await
+            .unwrap()
+            .append(proto::AppendRequest {
+                events: vec![erase.into()],
+                request_id: "erase".into(),
+                expected_size: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        caught_up(&standby.connect(), r.head.unwrap().size, 30).await;
+        same_keys(30).await;
+        assert!(
+            !keys(&sd).windows(2).any(|w| w == b"T1"),
+            "nothing of T1's key is left on the standby"
+        );
+
+        // The primary's disk is lost; its checkpoint key was kept apart (RELIABILITY.md).
+        let kept = root.path().join("checkpoint.key.kept");
+        std::fs::copy(pd.join("checkpoint.key"), &kept).unwrap();
+        drop(primary);
+        std::fs::remove_dir_all(&pd).unwrap();
+        // Promotion by hand: stop the standby, give it the log's checkpoint key, start it
+        // without --follow (MIRRORS.md).
+        drop(standby);
+        std::fs::copy(&kept, sd.join("checkpoint.key")).unwrap();
+        let promoted = ServeProc::start_with(&sd, &["--master-key", m]);
+        promoted.ready().await;
+        let n = promoted.connect();
+        let name = |teacher: &'static str| {
+            let n = n.clone();
+            async move {
+                n.query()
+                    .await
+                    .unwrap()
+                    .teacher_history(proto::TeacherHistoryRequest {
+                        teacher: teacher.into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .summary
+                    .unwrap()
+            }
+        };
+        assert_eq!(name("T0").await.name.as_deref(), Some("王老师0"));
+        assert_eq!(name("T2").await.name.as_deref(), Some("王老师2"));
+        let t1 = name("T1").await;
+        assert_eq!(t1.name, None);
+        assert!(t1.personal_data_erased_on.is_some());
+        // And it takes appends as the primary.
+        append(&n, "after", 20_000, 20_002).await;
+        drop(other);
     })
     .await;
 }

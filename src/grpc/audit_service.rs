@@ -352,6 +352,23 @@ impl Audit for AuditService {
         }))
     }
 
+    async fn read_data_keys(
+        &self,
+        request: Request<proto::ReadDataKeysRequest>,
+    ) -> Result<Response<proto::ReadDataKeysResponse>, Status> {
+        self.shared.authorize(&request, Permission::Replicate)?;
+        let from = request.into_inner().from;
+        let ledger = self.shared.ledger.clone();
+        let r = tokio::task::spawn_blocking(move || ledger.data_key_records(from))
+            .await
+            .map_err(|e| Status::internal(format!("reading the data keys: {e}")))??;
+        Ok(Response::new(proto::ReadDataKeysResponse {
+            master_key_id: r.master_key_id.to_vec(),
+            records: r.records.iter().map(|x| x.to_vec()).collect(),
+            total: r.total,
+        }))
+    }
+
     async fn add_cosignature(
         &self,
         request: Request<proto::AddCosignatureRequest>,

@@ -165,6 +165,8 @@ async fn readyz(State(h): State<Health>) -> Response {
             "reason": reason,
             "evidence": evidence,
             "primary_size": m.primary_size(),
+            "data_keys": ledger.data_keys_held(),
+            "data_keys_not_copied": m.keys_not_copied(),
         });
     }
     // A primary with --sync-mirrors serves reads while appends wait for mirrors: ready, with

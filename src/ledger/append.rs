@@ -152,6 +152,11 @@ impl Sequencer for LedgerSequencer {
         }
         let event = Event::decode_stored(&body.payload).ok().map(|(e, _)| e);
         let form = form_of(event.as_ref(), &body.payload);
+        // A mirror that holds its primary's data keys destroys an erased teacher's copy once
+        // the erasure is durable here, as the primary does.
+        if let Some(Event::PersonalDataErased(x)) = &event {
+            self.erasing.push(x.teacher.clone());
+        }
         self.pending.apply_decoded(
             Meta {
                 seq: entry.seq,

@@ -89,6 +89,8 @@ pub struct Mirror {
     id: String,
     /// The primary refused the last report (logged once, not at every part).
     report_refused: std::sync::atomic::AtomicBool,
+    /// Why the primary's data keys are not being copied (None: copied, or not tried yet).
+    keys_note: std::sync::Mutex<Option<String>>,
 }
 
 /// The mirror's id: read from [`MIRROR_ID_FILE`], or made (16 random hex digits) and written
@@ -154,6 +156,7 @@ impl Mirror {
             primary_size: AtomicU64::new(0),
             id: mirror_id(dir)?,
             report_refused: std::sync::atomic::AtomicBool::new(false),
+            keys_note: std::sync::Mutex::new(None),
         })
     }
 
@@ -166,6 +169,23 @@ impl Mirror {
     /// first refusal after an accepted report), so it is logged once.
     pub fn report_refused(&self, refused: bool) -> bool {
         self.report_refused.swap(refused, Ordering::Relaxed) != refused && refused
+    }
+
+    /// Records why the primary's data keys are not copied (`None`: they are); true when the
+    /// reason changed to a new one (for saying it once).
+    pub fn keys_note(&self, why: Option<String>) -> bool {
+        let mut note = self.keys_note.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = *note != why && why.is_some();
+        *note = why;
+        changed
+    }
+
+    /// Why the primary's data keys are not being copied, if they are not.
+    pub fn keys_not_copied(&self) -> Option<String> {
+        self.keys_note
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The primary's checkpoint key, once pinned.

@@ -53,7 +53,7 @@ pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
 pub use mirror::{MIRROR_ID_FILE, Mirror, MirrorStatus, PRIMARY_KEY_FILE};
-pub use personal::{Field, Reader};
+pub use personal::{DATA_KEY_RECORDS_PER_ANSWER, DataKeyRecords, Field, Reader};
 pub use sync::{DEFAULT_SYNC_TIMEOUT, MirrorConfirmation, SyncConfig};
 pub use view::View;
 pub use witness::{Cosigned, DEFAULT_WITNESS_INTERVAL, WitnessConfig};

@@ -188,10 +188,13 @@ impl Ledger {
                 p.display()
             );
         }
-        // A mirror's key store holds no key: the teachers' keys stay with the primary.
-        if mirror.is_none() {
-            opened.erasures_finished = settle_keys(&privacy, &state, &sealed)?;
-        }
+        // A mirror holds the teachers' keys only when it copies them from its primary (given
+        // the primary's master key): none is required, but an erased teacher's copy goes too.
+        opened.erasures_finished = if mirror.is_none() {
+            settle_keys(&privacy, &state, &sealed)?
+        } else {
+            finish_erasures(&privacy, &state)?
+        };
         let privacy = Arc::new(privacy);
         if state.unreadable() > 0 {
             tracing::warn!(
@@ -423,6 +426,12 @@ fn settle_keys(
         };
         return Err(StorageError::new(StorageKind::Corrupt, "personal data keys", e).into());
     }
+    finish_erasures(privacy, state)
+}
+
+/// Destroys the key of every erased teacher still in the key store (an erasure cut by a
+/// crash after its entry was durable). Returns how many were destroyed.
+fn finish_erasures(privacy: &crate::privacy::Privacy, state: &State) -> Result<usize, LedgerError> {
     let mut finished = 0;
     for t in state.erased_teachers() {
         let had = privacy.keys.erase(&t).map_err(|e| {

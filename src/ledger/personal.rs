@@ -93,3 +93,91 @@ impl Ledger {
         self.privacy.access.all().map_err(access_error)
     }
 }
+
+/// Most key-store records one `Audit.ReadDataKeys` answer carries (1 MiB).
+pub const DATA_KEY_RECORDS_PER_ANSWER: usize = 4096;
+
+/// Records of the key store, as a standby copies them (`Audit.ReadDataKeys`).
+#[derive(Debug, Clone)]
+pub struct DataKeyRecords {
+    /// The id of the master key that wraps them (the key store header's bytes 16..32).
+    pub master_key_id: [u8; 16],
+    /// The index of the first record.
+    pub from: u64,
+    /// The records, exactly as stored (zeros where a key was erased).
+    pub records: Vec<[u8; crate::privacy::keystore::RECORD]>,
+    /// The records the store holds in all.
+    pub total: u64,
+}
+
+fn keys_error(what: &str, e: crate::privacy::KeyStoreError) -> LedgerError {
+    let kind = match &e {
+        crate::privacy::KeyStoreError::Io { source, .. } => io_kind(source),
+        _ => StorageKind::Corrupt,
+    };
+    LedgerError::Storage(StorageError::new(kind, what.to_owned(), e))
+}
+
+impl Ledger {
+    /// Up to [`DATA_KEY_RECORDS_PER_ANSWER`] durable records of the primary's key store from
+    /// index `from` on, for a standby mirror that holds the same master key (docs/MIRRORS.md,
+    /// "Personal-data keys on a standby"). Each is wrapped by the master key: without it they
+    /// open nothing.
+    pub fn data_key_records(&self, from: u64) -> Result<DataKeyRecords, LedgerError> {
+        self.primary_only("read the data keys on the primary")?;
+        let keys = &self.privacy.keys;
+        let total = keys.slots();
+        let records = keys
+            .records(from, DATA_KEY_RECORDS_PER_ANSWER)
+            .map_err(|e| keys_error("reading the data keys", e))?;
+        Ok(DataKeyRecords {
+            master_key_id: keys.master_id(),
+            from,
+            records,
+            total,
+        })
+    }
+
+    /// The id of the master key this ledger's key store is wrapped by.
+    pub fn data_key_master_id(&self) -> [u8; 16] {
+        self.privacy.keys.master_id()
+    }
+
+    /// Records this ledger's key store holds (live or erased).
+    pub fn data_key_slots(&self) -> u64 {
+        self.privacy.keys.slots()
+    }
+
+    /// Keys held in this ledger's key store.
+    pub fn data_keys_held(&self) -> usize {
+        self.privacy.keys.len()
+    }
+
+    /// A mirror's copy of its primary's key-store records from index `from` on, wrapped by the
+    /// master key this mirror holds too: each checked (it must unwrap), appended and synced.
+    /// A copied key of a teacher whose erasure this mirror already holds is destroyed at once
+    /// (the primary destroys its own a moment after the erasure is durable; a copy taken in
+    /// that moment must not outlive it). Returns how many keys were added.
+    pub fn copy_data_keys(&self, from: u64, records: &[Vec<u8>]) -> Result<usize, LedgerError> {
+        if self.mirror.is_none() {
+            return Err(LedgerError::Unavailable(
+                "only a mirror copies another ledger's data keys".into(),
+            ));
+        }
+        let keys = &self.privacy.keys;
+        let added = keys
+            .append_copied(from, records)
+            .map_err(|e| keys_error("copying the primary's data keys", e))?;
+        if !added.is_empty() {
+            let erased = self.snapshot().state.erased_teachers();
+            for t in added
+                .iter()
+                .filter(|t| erased.iter().any(|e| e.as_str() == t.as_str()))
+            {
+                keys.erase(t)
+                    .map_err(|e| keys_error("erasing a copied data key", e))?;
+            }
+        }
+        Ok(added.len())
+    }
+}

@@ -208,7 +208,7 @@ async fn checkpoint(
 }
 
 /// One session with the primary; returns why it ended.
-async fn session(ledger: &Ledger, mirror: &Mirror, cfg: &FollowConfig) -> Stop {
+async fn session(ledger: &Arc<Ledger>, mirror: &Mirror, cfg: &FollowConfig) -> Stop {
     match follow_once(ledger, mirror, cfg).await {
         Ok(never) => match never {},
         Err(stop) => stop,
@@ -216,7 +216,7 @@ async fn session(ledger: &Ledger, mirror: &Mirror, cfg: &FollowConfig) -> Stop {
 }
 
 async fn follow_once(
-    ledger: &Ledger,
+    ledger: &Arc<Ledger>,
     mirror: &Mirror,
     cfg: &FollowConfig,
 ) -> Result<std::convert::Infallible, Stop> {
@@ -250,6 +250,7 @@ async fn follow_once(
     // The primary keeps what mirrors hold in memory only: a restarted primary (or one that
     // missed a report) learns it again now, so an append retried there is not left waiting
     // for the next part.
+    copy_keys(ledger, mirror, &mut audit).await;
     report(mirror, &mut audit, &ledger.head()).await;
     tracing::info!(
         primary = %mirror.primary,
@@ -321,6 +322,7 @@ async fn follow_once(
                     mirror.seen_primary(asked.checkpoint.size);
                     consistent(ledger, mirror, &mut audit, &asked).await?;
                     // Again while idle, in case the last report was lost.
+                    copy_keys(ledger, mirror, &mut audit).await;
                     report(mirror, &mut audit, &ledger.head()).await;
                     let end = ledger.head().size + part.len() as u64;
                     if asked.checkpoint.size > end {
@@ -402,10 +404,75 @@ async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head) {
     }
 }
 
+/// Copies the primary's new personal-data key records when this mirror holds the same master
+/// key (a standby that may be promoted, docs/MIRRORS.md): before each report, so that a
+/// primary with `--sync-mirrors` counts an append only once the keys its sealed fields need
+/// are here too. A refusal (a token without the mirror role, an older primary) or records
+/// under another master key are said once (logs, `/readyz`); the mirror goes on copying
+/// entries either way.
+async fn copy_keys(ledger: &Arc<Ledger>, mirror: &Mirror, audit: &mut Audit) {
+    loop {
+        let from = ledger.data_key_slots();
+        let asked = tokio::time::timeout(
+            IDLE_CHECK,
+            audit.read_data_keys(call(proto::ReadDataKeysRequest { from })),
+        )
+        .await
+        .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
+        let r = match asked {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                let why = format!(
+                    "the primary did not give its data keys ({}): a token of the mirror role \
+                     is needed to copy them",
+                    describe(&s)
+                );
+                if mirror.keys_note(Some(why.clone())) {
+                    tracing::warn!(primary = %mirror.primary, "mirror: {why}");
+                }
+                return;
+            }
+        };
+        let own = ledger.data_key_master_id();
+        if r.master_key_id != own {
+            let why = format!(
+                "the primary's data keys are wrapped by master key {}, this mirror's key store \
+                 by {}: not copied, so this mirror could not open sealed names if promoted; \
+                 give it the primary's master key (--master-key)",
+                hex::encode(&r.master_key_id),
+                hex::encode(own)
+            );
+            if mirror.keys_note(Some(why.clone())) {
+                tracing::info!(primary = %mirror.primary, "mirror: {why}");
+            }
+            return;
+        }
+        let n = r.records.len() as u64;
+        if n > 0 {
+            let l = ledger.clone();
+            let copied = tokio::task::spawn_blocking(move || l.copy_data_keys(from, &r.records))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.map_err(|e| e.to_string()));
+            if let Err(e) = copied {
+                let why = format!("copying the primary's data keys failed: {e}");
+                if mirror.keys_note(Some(why.clone())) {
+                    tracing::error!(primary = %mirror.primary, "mirror: {why}");
+                }
+                return;
+            }
+        }
+        mirror.keys_note(None);
+        if n == 0 || from + n >= r.total {
+            return;
+        }
+    }
+}
+
 /// Returns true when entries are left waiting for a checkpoint the primary has not published
 /// yet (it publishes its checkpoint a moment after its subscribers see the entries).
 async fn commit_part(
-    ledger: &Ledger,
+    ledger: &Arc<Ledger>,
     mirror: &Mirror,
     audit: &mut Audit,
     key: &VerifierKey,
@@ -449,6 +516,7 @@ async fn commit_part(
     match ledger.replicate(entries, &cp).await {
         Ok(head) => {
             tracing::debug!(entries = head.size, "mirror: copied");
+            copy_keys(ledger, mirror, audit).await;
             report(mirror, audit, &head).await;
             // What is left past the checkpoint waits for the next one, unless more is coming.
             Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)

@@ -111,6 +111,8 @@ struct FileSide {
 pub struct KeyStore {
     path: PathBuf,
     profile: Profile,
+    /// The id of the master key that wraps the records (the header's bytes 16..32).
+    master_id: [u8; 16],
     wrap: Aead,
     live: RwLock<HashMap<String, Live>>,
     side: Mutex<FileSide>,
@@ -315,9 +317,12 @@ impl KeyStore {
             file.set_len(end).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
+        let mut master_id = [0u8; 16];
+        master_id.copy_from_slice(&bytes[16..32]);
         Ok(KeyStore {
             path: path.to_owned(),
             profile: found,
+            master_id,
             wrap,
             live: RwLock::new(live),
             side: Mutex::new(FileSide {
@@ -344,6 +349,119 @@ impl KeyStore {
 
     fn side(&self) -> std::sync::MutexGuard<'_, FileSide> {
         self.side.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The id of the master key that wraps this store's records.
+    pub fn master_id(&self) -> [u8; 16] {
+        self.master_id
+    }
+
+    /// Durable records after the header (live or erased): the index the next one takes.
+    pub fn slots(&self) -> u64 {
+        self.side().slots
+    }
+
+    /// Up to `max` durable records from index `from` on, exactly as stored (a live record, or
+    /// zeros where a key was erased): what a standby copies (FORMAT.md §1.13).
+    pub fn records(&self, from: u64, max: usize) -> Result<Vec<[u8; RECORD]>, KeyStoreError> {
+        let side = self.side();
+        let end = side.slots.min(from.saturating_add(max as u64));
+        let mut out = Vec::new();
+        for i in from..end {
+            let mut r = [0u8; RECORD];
+            side.file
+                .read_exact_at(&mut r, RECORD as u64 * (1 + i))
+                .map_err(|source| KeyStoreError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Appends records copied from another store wrapped by the same master key, starting at
+    /// index `from` (records this store already holds are skipped), each checked as a start
+    /// checks it (checksum, a key that unwraps, no second key of a teacher), then synced.
+    /// Returns the teachers whose keys were added.
+    pub fn append_copied(
+        &self,
+        from: u64,
+        records: &[Vec<u8>],
+    ) -> Result<Vec<String>, KeyStoreError> {
+        let damaged = |problem: String| KeyStoreError::Damaged {
+            path: self.path.clone(),
+            problem,
+        };
+        let mut side = self.side();
+        if from > side.slots {
+            return Err(damaged(format!(
+                "copied records start at {from}, past this store's {} records",
+                side.slots
+            )));
+        }
+        let skip = usize::try_from(side.slots - from).unwrap_or(usize::MAX);
+        let new = records.get(skip..).unwrap_or_default();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut buf = Vec::with_capacity(new.len() * RECORD);
+        let mut added: Vec<(String, DataKey)> = Vec::new();
+        {
+            let live = self.live();
+            for (i, rec) in new.iter().enumerate() {
+                let at = side.slots + i as u64;
+                if rec.len() != RECORD {
+                    return Err(damaged(format!(
+                        "copied record {at} is {} bytes, not {RECORD}",
+                        rec.len()
+                    )));
+                }
+                match read_record(&self.wrap, rec) {
+                    Ok(None) => {}
+                    Ok(Some((teacher, key))) => {
+                        if live.contains_key(&teacher) || added.iter().any(|(t, _)| *t == teacher) {
+                            return Err(damaged(format!(
+                                "copied record {at}: a second key of {teacher}"
+                            )));
+                        }
+                        added.push((teacher, key));
+                    }
+                    Err(problem) => return Err(damaged(format!("copied record {at}: {problem}"))),
+                }
+                buf.extend_from_slice(rec);
+            }
+        }
+        let io = |source| KeyStoreError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let first = side.slots;
+        side.file
+            .write_all_at(&buf, RECORD as u64 * (1 + first))
+            .map_err(io)?;
+        side.file.sync_data().map_err(io)?;
+        side.slots += new.len() as u64;
+        // The slots of the live records among the new ones, in order.
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = added.iter();
+        let mut teachers = Vec::with_capacity(added.len());
+        for (i, rec) in new.iter().enumerate() {
+            if rec.iter().all(|&b| b == 0) {
+                continue;
+            }
+            if let Some((teacher, key)) = next.next() {
+                live.insert(
+                    teacher.clone(),
+                    Live {
+                        slot: first + i as u64,
+                        key: *key,
+                    },
+                );
+                teachers.push(teacher.clone());
+            }
+        }
+        Ok(teachers)
     }
 
     /// The durable key of `teacher`, if it has one (none: never made, or erased).
@@ -557,5 +675,64 @@ mod tests {
         let ks = KeyStore::open(&p, &master(3), None).unwrap();
         assert_eq!(ks.key("T1"), Some(a));
         assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn a_copy_under_the_same_master_is_the_same_file_and_refuses_another_master() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, q, r) = (
+            dir.path().join("primary"),
+            dir.path().join("standby"),
+            dir.path().join("other"),
+        );
+        let primary = KeyStore::open(&p, &master(1), None).unwrap();
+        let a = primary.key_or_new("T1").unwrap();
+        primary.key_or_new("T2").unwrap();
+        primary.key_or_new("T3").unwrap();
+        primary.flush().unwrap();
+        primary.erase("T2").unwrap();
+        let standby = KeyStore::open(&q, &master(1), None).unwrap();
+        assert_eq!(standby.master_id(), primary.master_id());
+        // In two pieces, the second overlapping the first.
+        let first: Vec<Vec<u8>> = primary
+            .records(0, 2)
+            .unwrap()
+            .iter()
+            .map(|r| r.to_vec())
+            .collect();
+        assert_eq!(standby.append_copied(0, &first).unwrap(), ["T1"]);
+        let all: Vec<Vec<u8>> = primary
+            .records(0, 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.to_vec())
+            .collect();
+        assert_eq!(all.len(), 3);
+        assert_eq!(standby.append_copied(0, &all).unwrap(), ["T3"]);
+        assert_eq!(standby.append_copied(3, &[]).unwrap(), Vec::<String>::new());
+        assert_eq!(standby.slots(), 3);
+        assert_eq!(standby.key("T1"), Some(a));
+        assert_eq!(
+            standby.key("T2"),
+            None,
+            "an erased record is copied as zeros"
+        );
+        drop(standby);
+        assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&q).unwrap());
+        // It opens again, whole.
+        let standby = KeyStore::open(&q, &master(1), None).unwrap();
+        assert_eq!(standby.len(), 2);
+        // A gap, a second key of a teacher, or another master's records are refused, and
+        // nothing of them is written.
+        assert!(standby.append_copied(5, &all).is_err());
+        let other = KeyStore::open(&r, &master(2), None).unwrap();
+        let e = other.append_copied(0, &all).unwrap_err();
+        assert!(e.to_string().contains("does not unwrap"), "{e}");
+        assert_eq!(other.slots(), 0);
+        let mut twice = all.clone();
+        twice.push(all[0].clone());
+        let e = standby.append_copied(0, &twice).unwrap_err();
+        assert!(e.to_string().contains("a second key of T1"), "{e}");
+        assert_eq!(standby.slots(), 3);
     }
 }
