@@ -688,3 +688,133 @@ async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_school
     })
     .await;
 }
+
+/// The city view's console in a real browser: an admin of the city signs in, sees the
+/// districts' ledgers, finds a teacher and reads the city's totals and the disagreement
+/// about a receiving school of another district, in Chinese. Screenshots as the console's
+/// browser test takes them (`ROTALEDGER_SCREENSHOTS`, docs/console/city-*.png).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_city_clerk_reads_a_teacher_across_districts_in_a_real_browser() {
+    let Some(browser) = crate::console_browser::chromium_or_skip("city_browser") else {
+        return;
+    };
+    bounded(240, async {
+        let root = tempfile::tempdir().unwrap();
+        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
+        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
+        pa.ready().await;
+        pb.ready().await;
+        let (ca, cb) = (pa.connect(), pb.connect());
+        let (oa, ob) = (origin_of(&ca).await, origin_of(&cb).await);
+        let s7 = format!("S7@{ob}");
+        let mut ev = vec![
+            school("S1", "strong"),
+            school("W1", "weak"),
+            school(&s7, "weak"),
+            teacher("T1", "S1", "2010-09-01"),
+        ];
+        ev.extend(stint("D1", "S1", "W1", "2022-09-01", "2023-05-01"));
+        ev.extend(stint("D2", "S1", &s7, "2023-09-01", "2024-01-01"));
+        let size_a = append(&ca, "a", ev).await;
+        let mut ev = vec![
+            school("S7", "strong"),
+            school("W7", "weak"),
+            teacher("T1", "S7", "2024-08-01"),
+        ];
+        ev.extend(stint("D7", "S7", "W7", "2024-09-01", "2025-03-01"));
+        let size_b = append(&cb, "b", ev).await;
+        let access = crate::util::access_text(&[("city-clerk", "admin", "", "tok-city")]);
+        let config = crate::util::write_access_file(root.path(), &access);
+        let (mut p, url, http) = start_with_http(
+            &root.path().join("city"),
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--follow",
+                &pa.url,
+                "--follow",
+                &pb.url,
+            ],
+        );
+        let city = Connect {
+            server: url,
+            token: Some("tok-city".into()),
+            token_file: None,
+            tls_ca: None,
+            json: false,
+        };
+        sources_at(&city, &[size_a, size_b], "following", 60).await;
+        let shots = match std::env::var_os("ROTALEDGER_SCREENSHOTS") {
+            Some(d) => std::path::PathBuf::from(d),
+            None => root.path().join("shots"),
+        };
+        std::fs::create_dir_all(&shots).unwrap();
+        let profile = root.path().join("profile");
+        tokio::task::spawn_blocking(move || {
+            use crate::console_browser::{
+                full_page_png, goto, js, launch, save, sign_in, visible_text, wait_for_text,
+                wait_for_url,
+            };
+            let b = launch(browser, &profile, Duration::from_secs(120));
+            let tab = b.new_tab().unwrap();
+            // Signed out: to the sign-in page, in Chinese.
+            tab.navigate_to(&format!("{http}/")).unwrap();
+            let at = wait_for_url(&tab, |u| u.contains("/login"));
+            assert!(at.contains("/login"), "{at}");
+            sign_in(&tab, &http, "tok-city");
+            wait_for_text(&tab, "市级视图：跨区查询");
+            let home = visible_text(&tab);
+            for want in [
+                oa.as_str(),
+                ob.as_str(),
+                "同步中",
+                "各区台账",
+                "按教师编号查找",
+            ] {
+                assert!(home.contains(want), "{want} not on the home page: {home}");
+            }
+            save(&shots, "city-home.png", &full_page_png(&tab));
+            // Find T1 with the search box, as a clerk does.
+            tab.wait_for_element("input[name=teacher]")
+                .unwrap()
+                .click()
+                .unwrap();
+            tab.type_str("T1").unwrap();
+            tab.press_key("Enter").unwrap();
+            wait_for_url(&tab, |u| u.contains("/teachers/T1"));
+            goto(&tab, &format!("{http}/teachers/T1?as_of=2026-01-01"));
+            wait_for_text(&tab, "全市汇总");
+            let page = visible_text(&tab);
+            for want in [
+                "跨区交流经历",
+                "545 / 365",
+                "以此区的要求为准",
+                "外区接收学校核对",
+                "该校所在区记录",
+                "不一致",
+                "薄弱校",
+                "优质校",
+                "以下计入的交流所依据的学校状态",
+                &format!("D2@{oa}"),
+                "S7",
+                "2024-08-01",
+            ] {
+                assert!(
+                    page.contains(want),
+                    "{want} not on the teacher page: {page}"
+                );
+            }
+            assert_eq!(js(&tab, "document.documentElement.lang"), "zh-CN");
+            save(&shots, "city-teacher.png", &full_page_png(&tab));
+            // An unknown teacher: the designed page, not a bare error.
+            goto(&tab, &format!("{http}/teachers/T404"));
+            let missing = visible_text(&tab);
+            assert!(!missing.contains("全市汇总"), "{missing}");
+        })
+        .await
+        .unwrap();
+        let _ = p.kill();
+        let _ = p.wait();
+    })
+    .await;
+}

@@ -56,7 +56,7 @@ pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
 }
 
 /// The whole page as PNG (not just the window).
-fn full_page_png(tab: &Tab) -> Vec<u8> {
+pub fn full_page_png(tab: &Tab) -> Vec<u8> {
     let height = tab
         .evaluate("document.documentElement.scrollHeight", false)
         .unwrap()
@@ -115,7 +115,7 @@ fn page_png(tab: &Tab, width: f64) -> Vec<u8> {
         .unwrap()
 }
 
-fn save(dir: &Path, name: &str, png: &[u8]) {
+pub fn save(dir: &Path, name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     std::fs::write(dir.join(name), png).unwrap();
 }
@@ -372,7 +372,7 @@ fn sheets_walk(tab: &Tab, base: &str, shots: &Path) {
 }
 
 /// Waits (at most 20 s) until the page's visible text holds `want`.
-fn wait_for_text(tab: &Tab, want: &str) {
+pub fn wait_for_text(tab: &Tab, want: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
         if js(tab, "document.readyState") == "complete" && visible_text(tab).contains(want) {
@@ -475,7 +475,7 @@ pub fn launch(browser_path: PathBuf, profile: &Path, idle: Duration) -> Browser 
 
 /// Waits (at most 20 s) until the tab's URL satisfies `arrived`: a click or a key starts
 /// its navigation asynchronously, so the next step must not read the page being left.
-fn wait_for_url(tab: &Tab, arrived: impl Fn(&str) -> bool) -> String {
+pub fn wait_for_url(tab: &Tab, arrived: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !arrived(&tab.get_url()) && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -485,7 +485,7 @@ fn wait_for_url(tab: &Tab, arrived: impl Fn(&str) -> bool) -> String {
 
 /// Opens `url` and waits until its new document has loaded (polled: a navigation's events
 /// can be missed by the time the wait starts).
-fn goto(tab: &Tab, url: &str) {
+pub fn goto(tab: &Tab, url: &str) {
     // Marks the page being left, so its own "complete" is not taken for the new one's.
     tab.evaluate("window.leaving = 1", false).unwrap();
     tab.navigate_to(url).unwrap();
@@ -504,7 +504,7 @@ fn goto(tab: &Tab, url: &str) {
     }
 }
 
-fn sign_in(tab: &Tab, base: &str, token: &str) {
+pub fn sign_in(tab: &Tab, base: &str, token: &str) {
     goto(tab, &format!("{base}/login?lang=zh"));
     tab.wait_for_element("input[name=token]")
         .unwrap()
@@ -517,7 +517,7 @@ fn sign_in(tab: &Tab, base: &str, token: &str) {
 }
 
 /// The value of a JavaScript expression as a string.
-fn js(tab: &Tab, expr: &str) -> String {
+pub fn js(tab: &Tab, expr: &str) -> String {
     tab.evaluate(expr, false)
         .unwrap()
         .value

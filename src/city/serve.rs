@@ -201,8 +201,12 @@ pub async fn run(
         if let Ok(a) = h.listener.local_addr() {
             tracing::info!(addr = %a, tls = h.tls.is_some(), "serving HTTP");
         }
-        let app =
-            crate::http::city::router(opened.clone(), stopping.clone(), config.max_message_bytes);
+        let app = crate::http::city::router(
+            opened.clone(),
+            Arc::new(config.access.clone()),
+            stopping.clone(),
+            config.max_message_bytes,
+        );
         let stopping = stopping.clone();
         tokio::spawn(async move {
             match h.tls {

@@ -143,25 +143,39 @@ async fn readyz(State(face): State<CityFace>) -> Response {
     (code, Json(json!({ "status": word, "logs": logs }))).into_response()
 }
 
-/// The city view's routes, answering from `city` once it is set (`503 OPENING` before);
-/// bodies above `max_body` bytes are refused (413).
+/// The city view's routes, answering from `city` once it is set (`503 OPENING` before):
+/// health, the JSON API and the console (signed in against `access`); bodies above
+/// `max_body` bytes are refused (413).
 pub fn router(
     city: Arc<OnceLock<Arc<City>>>,
+    access: Arc<crate::grpc::auth::Access>,
     stopping: watch::Receiver<bool>,
     max_body: usize,
 ) -> Router {
+    // One set of sessions: the console's pages, and the JSON API a signed-in page calls.
+    let sessions = Arc::new(super::console::session::Sessions::default());
+    let console = super::console::city::routes(super::console::city::CityConsole {
+        city: city.clone(),
+        access,
+        sessions: sessions.clone(),
+    });
     let face = CityFace { city, stopping };
     let api = Router::new()
         .route("/city/sources", get(sources))
         .route("/city/teachers/{id}/history", get(teacher_history))
         .route("/city/teachers/{id}/eligibility", get(eligibility))
         .fallback(super::not_an_endpoint)
-        .with_state(face.clone());
+        .with_state(face.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            super::console::session::bearer_from_session,
+        ));
     Router::new()
         .route("/healthz", get(super::healthz))
         .route("/readyz", get(readyz))
         .with_state(face)
         .nest("/api/v1", api)
+        .merge(console)
         .fallback(super::not_an_endpoint)
         .layer(DefaultBodyLimit::max(max_body))
 }

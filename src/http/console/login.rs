@@ -13,14 +13,14 @@ use axum::response::Response;
 use super::html::{Frame, enc, esc, school_link};
 use super::messages::{Lang, M};
 use super::session::{self, Session, Sessions, SignedIn};
-use super::{Console, Problem, add_cookie, html, lang_of, param, problem_page, see_other};
+use super::{Console, Doors, Problem, add_cookie, html, lang_of, param, problem_page, see_other};
 use crate::grpc::auth::{Permission, Role};
 
 type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
 
 /// The session of the request, signed in or not.
-fn current(c: &Console, headers: &HeaderMap) -> Option<Session> {
-    session::cookie(headers, session::COOKIE_NAME).and_then(|id| c.sessions.get(id))
+fn current<D: Doors>(c: &D, headers: &HeaderMap) -> Option<Session> {
+    session::cookie(headers, session::COOKIE_NAME).and_then(|id| c.sessions().get(id))
 }
 
 /// The sign-in page, with `message` above the form when there is one.
@@ -62,13 +62,13 @@ fn internal(lang: Lang, here: &str) -> Response {
 }
 
 /// `GET /login`: the form (or home, when already signed in).
-pub async fn form(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn form<D: Doors>(State(c): State<D>, headers: HeaderMap, uri: Uri) -> Response {
     let (lang, switched) = lang_of(&headers, &uri);
     let here = uri.path_and_query().map_or("/login", |p| p.as_str());
     let mut r = match current(&c, &headers) {
         Some(s) if s.signed_in.is_some() => see_other("/"),
         Some(s) => login_page(lang, &s, here, None, StatusCode::OK),
-        None => match c.sessions.create(None, None) {
+        None => match c.sessions().create(None, None) {
             Ok(s) => login_page(lang, &s, here, None, StatusCode::OK),
             Err(_) => internal(lang, here),
         },
@@ -80,8 +80,8 @@ pub async fn form(State(c): State<Console>, headers: HeaderMap, uri: Uri) -> Res
 }
 
 /// `POST /login` (`token`, `csrf`): signs in, or shows the form again with why not.
-pub async fn sign_in(
-    State(c): State<Console>,
+pub async fn sign_in<D: Doors>(
+    State(c): State<D>,
     headers: HeaderMap,
     uri: Uri,
     fields: Fields,
@@ -95,7 +95,7 @@ pub async fn sign_in(
         Some(s) if Sessions::check_csrf(&s, &csrf) => s,
         // No session, or a form from elsewhere: a fresh form, nothing signed in.
         _ => {
-            return match c.sessions.create(None, None) {
+            return match c.sessions().create(None, None) {
                 Ok(s) => login_page(lang, &s, here, Some(M::FormExpired), StatusCode::FORBIDDEN),
                 Err(_) => internal(lang, here),
             };
@@ -111,7 +111,7 @@ pub async fn sign_in(
             StatusCode::UNAUTHORIZED,
         );
     };
-    let caller = match c.access.authorize(&req, Permission::ReadHead) {
+    let caller = match c.access().authorize(&req, Permission::ReadHead) {
         Ok(caller) => caller,
         Err(_) => {
             return login_page(
@@ -124,7 +124,7 @@ pub async fn sign_in(
         }
     };
     match c
-        .sessions
+        .sessions()
         .create(Some(&s.id), Some(SignedIn { token, caller }))
     {
         Ok(new) => {
@@ -137,8 +137,8 @@ pub async fn sign_in(
 }
 
 /// `POST /logout` (`csrf`): ends the session.
-pub async fn sign_out(
-    State(c): State<Console>,
+pub async fn sign_out<D: Doors>(
+    State(c): State<D>,
     headers: HeaderMap,
     uri: Uri,
     fields: Fields,
@@ -148,7 +148,7 @@ pub async fn sign_out(
     let csrf = param(&fields, "csrf").unwrap_or_default();
     match current(&c, &headers) {
         Some(s) if Sessions::check_csrf(&s, &csrf) => {
-            c.sessions.remove(&s.id);
+            c.sessions().remove(&s.id);
             let mut r = see_other("/login");
             add_cookie(&mut r, &session::clear_cookie());
             r

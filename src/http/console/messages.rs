@@ -158,6 +158,26 @@ catalogue! {
     // Teacher page.
     Teacher => "教师", "Teacher";
     Profile => "基本信息", "Profile";
+    CityHome => "市级视图：跨区查询", "City view: across the districts";
+    CityIntro => "本视图逐条核验并汇总以下各区台账的副本，按教师编号查询其在各区的交流经历与晋升资格。每一部分均来自该区台账本身，并附该区签名的检查点。", "This view keeps a verified copy of each district's ledger below and answers for a teacher across them. Every part comes from that district's own ledger, with the checkpoint the district signed.";
+    CitySources => "各区台账", "The districts' ledgers";
+    Origin => "台账（来源）", "Ledger (origin)";
+    Address => "地址", "Address";
+    Entries => "条目数", "Entries";
+    CityTeacher => "跨区交流经历", "Across the districts";
+    CityTotals => "全市汇总", "Across the city";
+    CityTotalsHelp => "各区按本区政策认定本区记录的交流；全市汇总把各区计入的天数相加，所需天数以教师最近人事关系所在区为准。", "Each district judges the dispatches it recorded under its own policy; the city adds up the days each counts, against the requirement of the district the teacher most recently belongs to.";
+    HomeDistrict => "以此区的要求为准", "Requirements of";
+    Disputed => "以下计入的交流所依据的学校状态，与该校所在区台账的记录不一致：", "These counted dispatches rest on a school standing that the school's own district records differently:";
+    CrossSchools => "外区接收学校核对", "Receiving schools of other districts";
+    HereRecord => "本区记录", "Recorded here";
+    ThereRecord => "该校所在区记录", "In its own district";
+    Agreement => "核对", "Check";
+    Agrees => "一致", "agree";
+    Disagrees => "不一致", "disagree";
+    NotThere => "该区未登记", "not registered there";
+    CheckpointSize => "检查点条目数", "Checkpoint at";
+    CityDays => "天数", "Days";
     Name => "姓名", "Name";
     Erased => "已删除", "erased";
     ErasedOn => "个人信息已删除", "personal data erased";

@@ -33,6 +33,7 @@
 
 pub mod audit;
 pub mod certificate;
+pub mod city;
 pub mod district;
 pub mod download;
 pub mod group;
@@ -62,6 +63,24 @@ use crate::grpc::status::reason;
 use html::{Frame, esc};
 use messages::{Lang, M};
 use session::{LANG_COOKIE, Session, Sessions};
+
+/// What signing in and out needs, whichever console it is (a ledger's, or a city view's:
+/// `crate::http::city`): the sessions and the access file tokens are checked against.
+pub trait Doors: Clone + Send + Sync + 'static {
+    /// The sessions of this process.
+    fn sessions(&self) -> &Sessions;
+    /// The access configuration.
+    fn access(&self) -> &Access;
+}
+
+impl Doors for Console {
+    fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+    fn access(&self) -> &Access {
+        &self.access
+    }
+}
 
 /// What the console's handlers share.
 #[derive(Clone)]
@@ -93,8 +112,11 @@ pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) 
     }
     router
         .route("/", get(login::home))
-        .route("/login", get(login::form).post(login::sign_in))
-        .route("/logout", axum::routing::post(login::sign_out))
+        .route(
+            "/login",
+            get(login::form::<Console>).post(login::sign_in::<Console>),
+        )
+        .route("/logout", axum::routing::post(login::sign_out::<Console>))
         .route("/find", get(login::find))
         .route("/teachers/{id}", get(teacher::page))
         .route("/teachers/{id}/certificate", get(certificate::page))
@@ -114,7 +136,7 @@ pub fn routes(services: Services, access: Arc<Access>, sessions: Arc<Sessions>) 
 }
 
 /// The stylesheet, embedded in the binary (no CDN, no build step).
-async fn css() -> Response {
+pub(crate) async fn css() -> Response {
     (
         [
             (CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -295,9 +317,49 @@ pub fn see_other(to: &str) -> Response {
 impl Console {
     /// The signed-in context of a request, or the redirect to `/login`.
     pub fn enter(&self, headers: &HeaderMap, uri: &Uri) -> Result<Ctx, Box<Response>> {
+        enter(self, headers, uri)
+    }
+
+    /// A page's or a download's whole answer: the session entered (or the sign-in page),
+    /// `draw` run with it, and what it returns finished ([`Console::finish`]: a problem
+    /// drawn as its designed page).
+    pub async fn answer(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        draw: impl AsyncFnOnce(&Ctx) -> Result<Response, Problem>,
+    ) -> Response {
+        answer(self, headers, uri, draw).await
+    }
+
+    /// The answer for a page: the page, or its problem's page; either way not cached (pages
+    /// carry personal data) and with the language cookie when the request switched it.
+    pub fn finish(&self, ctx: &Ctx, r: Result<Response, Problem>) -> Response {
+        finish(self, ctx, r)
+    }
+}
+
+/// [`Console::answer`] for any console.
+pub async fn answer<D: Doors>(
+    d: &D,
+    headers: &HeaderMap,
+    uri: &Uri,
+    draw: impl AsyncFnOnce(&Ctx) -> Result<Response, Problem>,
+) -> Response {
+    let ctx = match enter(d, headers, uri) {
+        Ok(ctx) => ctx,
+        Err(r) => return *r,
+    };
+    let r = draw(&ctx).await;
+    finish(d, &ctx, r)
+}
+
+/// [`Console::enter`] for any console.
+pub fn enter<D: Doors>(d: &D, headers: &HeaderMap, uri: &Uri) -> Result<Ctx, Box<Response>> {
+    {
         let (lang, lang_switched) = lang_of(headers, uri);
         let session = session::cookie(headers, session::COOKIE_NAME)
-            .and_then(|id| self.sessions.get(id))
+            .and_then(|id| d.sessions().get(id))
             .filter(|s| s.signed_in.is_some());
         let Some(session) = session else {
             let mut r = see_other("/login");
@@ -315,44 +377,26 @@ impl Console {
                 .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
         })
     }
+}
 
-    /// A page's or a download's whole answer: the session entered (or the sign-in page),
-    /// `draw` run with it, and what it returns finished ([`Console::finish`]: a problem
-    /// drawn as its designed page).
-    pub async fn answer(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        draw: impl AsyncFnOnce(&Ctx) -> Result<Response, Problem>,
-    ) -> Response {
-        let ctx = match self.enter(headers, uri) {
-            Ok(ctx) => ctx,
-            Err(r) => return *r,
-        };
-        let r = draw(&ctx).await;
-        self.finish(&ctx, r)
-    }
-
-    /// The answer for a page: the page, or its problem's page; either way not cached (pages
-    /// carry personal data) and with the language cookie when the request switched it.
-    pub fn finish(&self, ctx: &Ctx, r: Result<Response, Problem>) -> Response {
-        let mut resp = match r {
-            Ok(resp) => resp,
-            Err(Problem::SignedOut) => {
-                self.sessions.remove(&ctx.session.id);
-                let mut r = see_other("/login");
-                add_cookie(&mut r, &session::clear_cookie());
-                r
-            }
-            Err(p) => problem_page(ctx.lang, Some(&ctx.session), &ctx.here, &p),
-        };
-        resp.headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if ctx.lang_switched {
-            add_cookie(&mut resp, &lang_cookie(ctx.lang));
+/// [`Console::finish`] for any console.
+pub fn finish<D: Doors>(d: &D, ctx: &Ctx, r: Result<Response, Problem>) -> Response {
+    let mut resp = match r {
+        Ok(resp) => resp,
+        Err(Problem::SignedOut) => {
+            d.sessions().remove(&ctx.session.id);
+            let mut r = see_other("/login");
+            add_cookie(&mut r, &session::clear_cookie());
+            r
         }
-        resp
+        Err(p) => problem_page(ctx.lang, Some(&ctx.session), &ctx.here, &p),
+    };
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if ctx.lang_switched {
+        add_cookie(&mut resp, &lang_cookie(ctx.lang));
     }
+    resp
 }
 
 /// Appends a `Set-Cookie` header.
