@@ -564,15 +564,7 @@ where
         Opening::Pending(open) => Err(open),
     };
 
-    // Nagle's algorithm on the accepted sockets holds a small response back until the
-    // client's delayed ACK (~40 ms on Linux): every unary answer would take that long.
-    // `Server::tcp_nodelay` only applies to listeners tonic binds itself, so set it here.
-    let incoming = TcpListenerStream::new(listener).map(|conn| {
-        conn.and_then(|stream| {
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        })
-    });
+    let incoming = incoming(listener);
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
     let mut transport = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = close_rx.await;
@@ -585,23 +577,7 @@ where
     if let Ok((_, shared)) = &served_or_opening {
         face.serving(shared.clone(), config.max_message_bytes);
     }
-    let http = http_listener.map(|h| {
-        if let Ok(a) = h.listener.local_addr() {
-            tracing::info!(addr = %a, tls = h.tls.is_some(), "serving HTTP");
-        }
-        let app = face.app();
-        let stopping = serving.stopping.clone();
-        tokio::spawn(async move {
-            match h.tls {
-                Some(tls) => crate::http::tls::serve(h.listener, app, tls, stopping).await,
-                None => {
-                    if let Err(e) = crate::http::serve(h.listener, app, stopping).await {
-                        tracing::error!(error = %e, "the HTTP face stopped");
-                    }
-                }
-            }
-        })
-    });
+    let http = http_listener.map(|h| spawn_http(h, face.app(), serving.stopping.clone()));
 
     let (ledger, shared) = match served_or_opening {
         Ok(served) => served,
@@ -683,6 +659,42 @@ where
     }
     tracing::warn!("ledger still referenced after shutdown; closing when the last reader ends");
     served
+}
+
+/// The accepted connections of `listener`, each with Nagle's algorithm off: it holds a small
+/// response back until the client's delayed ACK (~40 ms on Linux), so every unary answer
+/// would take that long. `Server::tcp_nodelay` only applies to listeners tonic binds itself,
+/// so it is set here.
+pub(crate) fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|conn| {
+        conn.and_then(|stream| {
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    })
+}
+
+/// Serves `app` on the HTTP face `h` (with its TLS, if any) until `stopping` turns true.
+pub(crate) fn spawn_http(
+    h: HttpFace,
+    app: axum::Router,
+    stopping: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    if let Ok(a) = h.listener.local_addr() {
+        tracing::info!(addr = %a, tls = h.tls.is_some(), "serving HTTP");
+    }
+    tokio::spawn(async move {
+        match h.tls {
+            Some(tls) => crate::http::tls::serve(h.listener, app, tls, stopping).await,
+            None => {
+                if let Err(e) = crate::http::serve(h.listener, app, stopping).await {
+                    tracing::error!(error = %e, "the HTTP face stopped");
+                }
+            }
+        }
+    })
 }
 
 /// The transport task's outcome.

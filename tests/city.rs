@@ -148,6 +148,31 @@ async fn history(
         .map(|r| r.into_inner())
 }
 
+/// `City.Eligibility` of `teacher` as of 2026-01-01, which must be answered.
+async fn eligibility(c: &Connect, teacher: &str) -> proto::CityEligibilityResponse {
+    c.city()
+        .await
+        .unwrap()
+        .eligibility(proto::CityEligibilityRequest {
+            teacher: teacher.into(),
+            as_of: "2026-01-01".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Connection settings for the city view at `server`, with `token` if any.
+fn city_at(server: String, token: Option<&str>) -> Connect {
+    Connect {
+        server,
+        token: token.map(str::to_owned),
+        token_file: None,
+        tls_ca: None,
+        json: false,
+    }
+}
+
 async fn own_history(c: &Connect) -> proto::TeacherHistoryResponse {
     c.query()
         .await
@@ -272,13 +297,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         let city_dir = root.path().join("city");
         let (mut city_proc, url, http) =
             start_with_http(&city_dir, &["--follow", &pa.url, "--follow", &pb.url]);
-        let city = Connect {
-            server: url,
-            token: None,
-            token_file: None,
-            tls_ca: None,
-            json: false,
-        };
+        let city = city_at(url, None);
         sources_at(&city, &[size_a, size_b], "following", 60).await;
         let listed = sources(&city).await;
         assert_eq!(
@@ -343,17 +362,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         // Eligibility: neither district alone gives the senior-title precondition (365 days
         // at weak or rural schools); the city's sum does, against the home district's (B's)
         // requirement, and names each dispatch with its origin.
-        let e = city
-            .city()
-            .await
-            .unwrap()
-            .eligibility(proto::CityEligibilityRequest {
-                teacher: "T1".into(),
-                as_of: "2026-01-01".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e = eligibility(&city, "T1").await;
         assert_eq!(e.parts.len(), 2);
         let days: Vec<(bool, i64, i64)> = e
             .parts
@@ -425,17 +434,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         assert!(!c.rotation_met, "support stints give no rotation credit");
 
         // A registration voided in A leaves B's part alone, for eligibility as for history.
-        let e6 = city
-            .city()
-            .await
-            .unwrap()
-            .eligibility(proto::CityEligibilityRequest {
-                teacher: "T6".into(),
-                as_of: "2026-01-01".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e6 = eligibility(&city, "T6").await;
         let six: Vec<&str> = e6
             .parts
             .iter()
@@ -511,7 +510,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         assert_eq!(a.mirror.as_ref().unwrap().status, "stale");
         assert_eq!(a.checkpoint.as_ref().unwrap().size, size_a);
 
-        // The city view restarts from its copies, and answers before A is back.
+        // The city view restarts from its copies and answers while A is still away.
         let _ = city_proc.kill();
         let _ = city_proc.wait();
         let (mut again, url, _) =
@@ -549,13 +548,7 @@ async fn two_districts_under_one_origin_are_refused_rather_than_mixed() {
             &root.path().join("city"),
             &["--follow", &pa.url, "--follow", &pb.url],
         );
-        let city = Connect {
-            server: url,
-            token: None,
-            token_file: None,
-            tls_ca: None,
-            json: false,
-        };
+        let city = city_at(url, None);
         sources_at(&city, &[size_a, size_b], "following", 60).await;
         let e = history(&city, "T1").await.unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
@@ -636,13 +629,7 @@ async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_school
                 &pb.url,
             ],
         );
-        let as_token = |t: &str| Connect {
-            server: url.clone(),
-            token: Some(t.into()),
-            token_file: None,
-            tls_ca: None,
-            json: false,
-        };
+        let as_token = |t: &str| city_at(url.clone(), Some(t));
         sources_at(&as_token("tok-admin"), &sizes, "following", 60).await;
         let origins = |h: &proto::CityTeacherHistoryResponse| {
             h.parts
@@ -736,13 +723,7 @@ async fn a_city_clerk_reads_a_teacher_across_districts_in_a_real_browser() {
                 &pb.url,
             ],
         );
-        let city = Connect {
-            server: url,
-            token: Some("tok-city".into()),
-            token_file: None,
-            tls_ca: None,
-            json: false,
-        };
+        let city = city_at(url, Some("tok-city"));
         sources_at(&city, &[size_a, size_b], "following", 60).await;
         let shots = match std::env::var_os("ROTALEDGER_SCREENSHOTS") {
             Some(d) => std::path::PathBuf::from(d),

@@ -124,18 +124,7 @@ impl City {
         Ok(proto::CitySource {
             url: s.url.clone(),
             origin: origin.to_owned(),
-            mirror: s.ledger.mirror().map(|m| {
-                let status = m.status();
-                proto::MirrorState {
-                    primary: m.primary.clone(),
-                    status: status.word().into(),
-                    reason: status
-                        .reason()
-                        .map(|(r, _)| r.to_owned())
-                        .unwrap_or_default(),
-                    primary_size: m.primary_size(),
-                }
-            }),
+            mirror: s.ledger.mirror().map(convert::mirror_state),
             checkpoint,
         })
     }
@@ -444,20 +433,11 @@ fn position(view: &View, as_of: NaiveDate) -> proto::Position {
 }
 
 fn summed(s: &combine::Summed) -> proto::ServiceCredit {
-    proto::ServiceCredit {
-        met: s.met,
-        days_served: s.days_served,
-        days_required: s.days_required,
-        days_missing: s.days_missing,
-        counted: s
-            .counted
-            .iter()
-            .map(|(dispatch, days)| proto::DispatchDays {
-                dispatch: dispatch.clone(),
-                days: *days,
-            })
-            .collect(),
-    }
+    qc::service_credit(
+        s.met,
+        (s.days_served, s.days_required, s.days_missing),
+        s.counted.iter().cloned(),
+    )
 }
 
 /// The counted dispatches (`id@origin`) whose receiving school's own log disagrees with the

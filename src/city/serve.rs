@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -198,33 +196,15 @@ pub async fn run(
     let (stop_tx, stopping) = watch::channel(false);
     let opened: Arc<OnceLock<Arc<City>>> = Arc::default();
     let http = http_listener.map(|h| {
-        if let Ok(a) = h.listener.local_addr() {
-            tracing::info!(addr = %a, tls = h.tls.is_some(), "serving HTTP");
-        }
         let app = crate::http::city::router(
             opened.clone(),
             Arc::new(config.access.clone()),
             stopping.clone(),
             config.max_message_bytes,
         );
-        let stopping = stopping.clone();
-        tokio::spawn(async move {
-            match h.tls {
-                Some(tls) => crate::http::tls::serve(h.listener, app, tls, stopping).await,
-                None => {
-                    if let Err(e) = crate::http::serve(h.listener, app, stopping).await {
-                        tracing::error!(error = %e, "the HTTP face stopped");
-                    }
-                }
-            }
-        })
+        crate::server::spawn_http(h, app, stopping.clone())
     });
-    let incoming = TcpListenerStream::new(listener).map(|conn| {
-        conn.and_then(|stream| {
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        })
-    });
+    let incoming = crate::server::incoming(listener);
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
     let mut transport = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = close_rx.await;

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 
 use super::client::{Connect, call, status_err};
-use super::query::{date_arg, eligibility_text, history_text, show, table, yes};
+use super::query::{credit_lines, date_arg, eligibility_text, history_text, show, table, yes};
 use super::{CliError, Outcome};
 use crate::proto;
 
@@ -185,20 +185,7 @@ impl CityCommand {
                             yes(c.rotation_met),
                             c.rotation_dispatches.join(" ")
                         ));
-                        for (name, s) in [
-                            ("leadership", &c.leadership),
-                            ("senior title", &c.senior_title),
-                        ] {
-                            if let Some(s) = s {
-                                out.push_str(&format!(
-                                    "{name} credit: {} ({} of {} days, {} missing)\n",
-                                    yes(s.met),
-                                    s.days_served,
-                                    s.days_required,
-                                    s.days_missing
-                                ));
-                            }
-                        }
+                        out.push_str(&credit_lines(&c.leadership, &c.senior_title));
                         out.push_str(&format!(
                             "returning-mentor credit: {}\n",
                             yes(c.returning_mentor_met)

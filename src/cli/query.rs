@@ -326,6 +326,26 @@ pub fn eligibility(c: &Connect, teacher: &str, at: &AsOf) -> Result<Outcome, Cli
     show(c, &r, eligibility_text)
 }
 
+/// The leadership and senior-title lines of an eligibility: days served of days required.
+pub(crate) fn credit_lines(
+    leadership: &Option<proto::ServiceCredit>,
+    senior_title: &Option<proto::ServiceCredit>,
+) -> String {
+    let mut out = String::new();
+    for (name, s) in [("leadership", leadership), ("senior title", senior_title)] {
+        if let Some(s) = s {
+            out.push_str(&format!(
+                "{name} credit: {} ({} of {} days, {} missing)\n",
+                yes(s.met),
+                s.days_served,
+                s.days_required,
+                s.days_missing
+            ));
+        }
+    }
+    out
+}
+
 /// A teacher's eligibility as `rotaledger eligibility` prints it.
 pub(crate) fn eligibility_text(r: &proto::EligibilityResponse) -> String {
     let mut out = position(&r.position);
@@ -373,20 +393,7 @@ pub(crate) fn eligibility_text(r: &proto::EligibilityResponse) -> String {
             &rows,
         ));
     }
-    for (name, s) in [
-        ("leadership", &e.leadership),
-        ("senior title", &e.senior_title),
-    ] {
-        if let Some(s) = s {
-            out.push_str(&format!(
-                "{name} credit: {} ({} of {} days, {} missing)\n",
-                yes(s.met),
-                s.days_served,
-                s.days_required,
-                s.days_missing
-            ));
-        }
-    }
+    out.push_str(&credit_lines(&e.leadership, &e.senior_title));
     if let Some(m) = &e.returning_mentor {
         out.push_str(&format!(
             "returning-mentor credit: {} ({} training dispatches)\n",

@@ -24,6 +24,20 @@ pub fn checkpoint(c: &SignedCheckpoint) -> proto::Checkpoint {
     }
 }
 
+/// How a mirror stands with its primary, as sent on the wire.
+pub fn mirror_state(m: &crate::ledger::Mirror) -> proto::MirrorState {
+    let status = m.status();
+    proto::MirrorState {
+        primary: m.primary.clone(),
+        status: status.word().into(),
+        reason: status
+            .reason()
+            .map(|(r, _)| r.to_owned())
+            .unwrap_or_default(),
+        primary_size: m.primary_size(),
+    }
+}
+
 /// An inclusion proof as sent on the wire.
 pub fn inclusion(
     seq: u64,

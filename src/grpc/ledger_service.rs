@@ -83,18 +83,7 @@ impl Ledger for LedgerService {
         Ok(Response::new(proto::GetHeadResponse {
             head: Some(convert::head(&self.shared.ledger.head())),
             crypto: self.shared.ledger.profile().name().into(),
-            mirror: self.shared.ledger.mirror().map(|m| {
-                let status = m.status();
-                proto::MirrorState {
-                    primary: m.primary.clone(),
-                    status: status.word().into(),
-                    reason: status
-                        .reason()
-                        .map(|(r, _)| r.to_owned())
-                        .unwrap_or_default(),
-                    primary_size: m.primary_size(),
-                }
-            }),
+            mirror: self.shared.ledger.mirror().map(convert::mirror_state),
         }))
     }
 

@@ -183,18 +183,28 @@ fn rotation(r: &RotationCredit) -> proto::RotationCredit {
 }
 
 fn service(s: &ServiceCredit) -> proto::ServiceCredit {
+    service_credit(
+        s.met,
+        (s.days_served, s.days_required, s.days_missing),
+        s.counted.iter().map(|(d, n)| (d.to_string(), *n)),
+    )
+}
+
+/// A credit measured in days as sent on the wire: whether met, (served, required, missing),
+/// and the dispatches counted with their days.
+pub fn service_credit(
+    met: bool,
+    (days_served, days_required, days_missing): (i64, i64, i64),
+    counted: impl IntoIterator<Item = (String, i64)>,
+) -> proto::ServiceCredit {
     proto::ServiceCredit {
-        met: s.met,
-        days_served: s.days_served,
-        days_required: s.days_required,
-        days_missing: s.days_missing,
-        counted: s
-            .counted
-            .iter()
-            .map(|(d, n)| proto::DispatchDays {
-                dispatch: d.to_string(),
-                days: *n,
-            })
+        met,
+        days_served,
+        days_required,
+        days_missing,
+        counted: counted
+            .into_iter()
+            .map(|(dispatch, days)| proto::DispatchDays { dispatch, days })
             .collect(),
     }
 }
