@@ -266,17 +266,23 @@ pub fn open_ledger(
         tokio::task::spawn_blocking(move || Ledger::open(&data, opts))
             .await
             .map_err(|e| ServerError::Transport(format!("opening the ledger: {e}")))?
-            .map_err(|source| match source {
-                LedgerError::Corrupt(f) => ServerError::Corrupt {
-                    data: shown.clone(),
-                    seq: f.seq,
-                    problem: f.problem.to_string(),
-                },
-                source => ServerError::Ledger {
-                    data: shown.clone(),
-                    source,
-                },
-            })
+            .map_err(|source| not_opened(&shown, source))
+    }
+}
+
+/// Why the ledger in `data` could not be opened: a log that does not verify names its first
+/// bad entry.
+pub(crate) fn not_opened(data: &str, source: LedgerError) -> ServerError {
+    match source {
+        LedgerError::Corrupt(f) => ServerError::Corrupt {
+            data: data.to_owned(),
+            seq: f.seq,
+            problem: f.problem.to_string(),
+        },
+        source => ServerError::Ledger {
+            data: data.to_owned(),
+            source,
+        },
     }
 }
 

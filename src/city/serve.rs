@@ -70,17 +70,7 @@ async fn open_source(config: &ServerConfig, f: &FollowConfig) -> Result<Source, 
     })
     .await
     .map_err(|e| ServerError::Transport(format!("opening {shown}: {e}")))?
-    .map_err(|source| match source {
-        LedgerError::Corrupt(f) => ServerError::Corrupt {
-            data: shown.clone(),
-            seq: f.seq,
-            problem: f.problem.to_string(),
-        },
-        source => ServerError::Ledger {
-            data: shown.clone(),
-            source,
-        },
-    })?;
+    .map_err(|source| crate::server::not_opened(&shown, source))?;
     tracing::info!(%url, data = %shown, entries = ledger.head().size, "city view: copy open");
     Ok(Source {
         url,
