@@ -691,7 +691,10 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
                 c.audit()
                     .await
                     .unwrap()
-                    .read_data_keys(proto::ReadDataKeysRequest { from: 0 })
+                    .read_data_keys(proto::ReadDataKeysRequest {
+                        from: 0,
+                        master_key_id: Vec::new(),
+                    })
                     .await
                     .map(|r| r.into_inner())
             }
@@ -724,14 +727,64 @@ async fn a_standby_with_the_master_key_holds_the_data_keys_and_is_promoted_with_
         std::fs::write(&master, format!("{}\n", "4d".repeat(32))).unwrap();
         std::fs::set_permissions(&master, std::fs::Permissions::from_mode(0o600)).unwrap();
         let m = master.to_str().unwrap();
-        let primary = ServeProc::start_with(&pd, &["--master-key", m]);
-        primary.ready().await;
-        let p = primary.connect();
-        let standby = ServeProc::start_with(&sd, &["--follow", &primary.url, "--master-key", m]);
-        let other = mirror_at(&od, "127.0.0.1:0", &primary.url);
+        // The standby reads with a mirror's token, the other mirror with an auditor's; the
+        // primary acknowledges an append only once one mirror holds it (with its keys).
+        let access = crate::util::write_access_file(
+            root.path(),
+            &crate::util::access_text(&[
+                ("bureau", "admin", "", "tok-admin"),
+                ("standby", "mirror", "", "tok-standby"),
+                ("outside", "auditor", "", "tok-outside"),
+            ]),
+        );
+        let token_file = |name: &str, token: &str| {
+            let f = root.path().join(name);
+            std::fs::write(&f, token).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            f
+        };
+        let (st, ot) = (
+            token_file("standby.token", "tok-standby"),
+            token_file("outside.token", "tok-outside"),
+        );
+        let primary = ServeProc::start_with(
+            &pd,
+            &[
+                "--master-key",
+                m,
+                "--config",
+                access.to_str().unwrap(),
+                "--sync-mirrors",
+                "1",
+                "--sync-timeout",
+                "20",
+            ],
+        );
+        let p = Connect {
+            token: Some("tok-admin".into()),
+            ..primary.connect()
+        };
+        let standby = ServeProc::start_with(
+            &sd,
+            &[
+                "--follow",
+                &primary.url,
+                "--follow-token",
+                st.to_str().unwrap(),
+                "--master-key",
+                m,
+            ],
+        );
+        let other = ServeProc::start_with(
+            &od,
+            &["--follow", &primary.url, "--follow-token", ot.to_str().unwrap()],
+        );
+        p.wait_serving(Duration::from_secs(30)).await.unwrap();
         standby.ready().await;
         other.ready().await;
 
+        let keys = |d: &Path| std::fs::read(d.join("data-keys")).unwrap();
+        let keys_len = |d: &Path| keys(d).len();
         let teachers: Vec<String> = (0..3)
             .map(|i| {
                 format!(
@@ -753,11 +806,13 @@ async fn a_standby_with_the_master_key_holds_the_data_keys_and_is_promoted_with_
             .unwrap()
             .into_inner();
         let size = r.head.unwrap().size;
+        // Acknowledged: the standby already holds the three keys (it copies them before it
+        // reports what it holds, and the primary waits for that report).
+        assert_eq!(keys_len(&sd), 4 * 256, "the keys were on the standby at the acknowledgement");
         caught_up(&standby.connect(), size, 30).await;
         caught_up(&other.connect(), size, 30).await;
 
         // The standby's key store becomes the primary's, byte for byte.
-        let keys = |d: &Path| std::fs::read(d.join("data-keys")).unwrap();
         let same_keys = |secs: u64| {
             let (pd, sd) = (pd.clone(), sd.clone());
             async move {

@@ -357,11 +357,13 @@ impl Audit for AuditService {
         request: Request<proto::ReadDataKeysRequest>,
     ) -> Result<Response<proto::ReadDataKeysResponse>, Status> {
         self.shared.authorize(&request, Permission::Replicate)?;
-        let from = request.into_inner().from;
+        let req = request.into_inner();
         let ledger = self.shared.ledger.clone();
-        let r = tokio::task::spawn_blocking(move || ledger.data_key_records(from))
-            .await
-            .map_err(|e| Status::internal(format!("reading the data keys: {e}")))??;
+        let r = tokio::task::spawn_blocking(move || {
+            ledger.data_key_records(req.from, Some(req.master_key_id.as_slice()))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("reading the data keys: {e}")))??;
         Ok(Response::new(proto::ReadDataKeysResponse {
             master_key_id: r.master_key_id.to_vec(),
             records: r.records.iter().map(|x| x.to_vec()).collect(),

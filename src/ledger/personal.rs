@@ -123,13 +123,23 @@ impl Ledger {
     /// index `from` on, for a standby mirror that holds the same master key (docs/MIRRORS.md,
     /// "Personal-data keys on a standby"). Each is wrapped by the master key: without it they
     /// open nothing.
-    pub fn data_key_records(&self, from: u64) -> Result<DataKeyRecords, LedgerError> {
+    /// With `asker_master` (the asker's own master key id, when it says it), no record is
+    /// sent to an asker whose master key is another: they would open nothing there.
+    pub fn data_key_records(
+        &self,
+        from: u64,
+        asker_master: Option<&[u8]>,
+    ) -> Result<DataKeyRecords, LedgerError> {
         self.primary_only("read the data keys on the primary")?;
         let keys = &self.privacy.keys;
         let total = keys.slots();
-        let records = keys
-            .records(from, DATA_KEY_RECORDS_PER_ANSWER)
-            .map_err(|e| keys_error("reading the data keys", e))?;
+        let other = asker_master.is_some_and(|m| !m.is_empty() && m != keys.master_id());
+        let records = if other {
+            Vec::new()
+        } else {
+            keys.records(from, DATA_KEY_RECORDS_PER_ANSWER)
+                .map_err(|e| keys_error("reading the data keys", e))?
+        };
         Ok(DataKeyRecords {
             master_key_id: keys.master_id(),
             from,

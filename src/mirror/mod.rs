@@ -250,8 +250,9 @@ async fn follow_once(
     // The primary keeps what mirrors hold in memory only: a restarted primary (or one that
     // missed a report) learns it again now, so an append retried there is not left waiting
     // for the next part.
-    copy_keys(ledger, mirror, &mut audit).await;
-    report(mirror, &mut audit, &ledger.head()).await;
+    if copy_keys(ledger, mirror, &mut audit).await == Keys::Settled {
+        report(mirror, &mut audit, &ledger.head()).await;
+    }
     tracing::info!(
         primary = %mirror.primary,
         entries = ledger.head().size,
@@ -322,8 +323,9 @@ async fn follow_once(
                     mirror.seen_primary(asked.checkpoint.size);
                     consistent(ledger, mirror, &mut audit, &asked).await?;
                     // Again while idle, in case the last report was lost.
-                    copy_keys(ledger, mirror, &mut audit).await;
-                    report(mirror, &mut audit, &ledger.head()).await;
+                    if copy_keys(ledger, mirror, &mut audit).await == Keys::Settled {
+                        report(mirror, &mut audit, &ledger.head()).await;
+                    }
                     let end = ledger.head().size + part.len() as u64;
                     if asked.checkpoint.size > end {
                         return Err(Stop::Retry(format!(
@@ -404,48 +406,110 @@ async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head) {
     }
 }
 
+/// What [`copy_keys`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// Every record the primary holds is here (or this mirror is no standby: another master
+    /// key, or a token the primary does not give keys to). The report may go.
+    Settled,
+    /// A standby that could not copy them: the report must not go, or a primary with
+    /// `--sync-mirrors` would acknowledge appends whose keys are not here.
+    Failed,
+}
+
+/// Says `why` once (until it changes) at the level `warn` or `error`.
+fn keys_note(mirror: &Mirror, why: String, error: bool) {
+    if mirror.keys_note(Some(why.clone())) {
+        if error {
+            tracing::error!(primary = %mirror.primary, "mirror: {why}");
+        } else {
+            tracing::warn!(primary = %mirror.primary, "mirror: {why}");
+        }
+    }
+}
+
 /// Copies the primary's new personal-data key records when this mirror holds the same master
 /// key (a standby that may be promoted, docs/MIRRORS.md): before each report, so that a
 /// primary with `--sync-mirrors` counts an append only once the keys its sealed fields need
-/// are here too. A refusal (a token without the mirror role, an older primary) or records
-/// under another master key are said once (logs, `/readyz`); the mirror goes on copying
-/// entries either way.
-async fn copy_keys(ledger: &Arc<Ledger>, mirror: &Mirror, audit: &mut Audit) {
+/// are here too. A mirror with another master key, or whose token the primary gives no keys
+/// to, is no standby: said once (logs, `/readyz`), and it reports as before. A standby that
+/// cannot copy (the primary unreachable, a store that no longer lines up with the primary's,
+/// a disk error) says why and does not report until it can.
+async fn copy_keys(ledger: &Arc<Ledger>, mirror: &Mirror, audit: &mut Audit) -> Keys {
+    let own = ledger.data_key_master_id();
     loop {
-        let from = ledger.data_key_slots();
+        let held = ledger.data_key_slots();
+        // One record back, so that the two stores are seen to line up.
+        let from = held.saturating_sub(1);
         let asked = tokio::time::timeout(
             IDLE_CHECK,
-            audit.read_data_keys(call(proto::ReadDataKeysRequest { from })),
+            audit.read_data_keys(call(proto::ReadDataKeysRequest {
+                from,
+                master_key_id: own.to_vec(),
+            })),
         )
         .await
         .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer in time")));
         let r = match asked {
             Ok(r) => r.into_inner(),
-            Err(s) => {
-                let why = format!(
-                    "the primary did not give its data keys ({}): a token of the mirror role \
-                     is needed to copy them",
-                    describe(&s)
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::PermissionDenied
+                        | tonic::Code::Unimplemented
+                        | tonic::Code::FailedPrecondition
+                ) =>
+            {
+                keys_note(
+                    mirror,
+                    format!(
+                        "the primary gives this mirror no data keys ({}): it is no standby; a \
+                         standby needs a token of the mirror role and the primary's master key",
+                        describe(&s)
+                    ),
+                    false,
                 );
-                if mirror.keys_note(Some(why.clone())) {
-                    tracing::warn!(primary = %mirror.primary, "mirror: {why}");
-                }
-                return;
+                return Keys::Settled;
+            }
+            Err(s) => {
+                keys_note(
+                    mirror,
+                    format!(
+                        "the primary's data keys could not be read: {}",
+                        describe(&s)
+                    ),
+                    true,
+                );
+                return Keys::Failed;
             }
         };
-        let own = ledger.data_key_master_id();
         if r.master_key_id != own {
-            let why = format!(
-                "the primary's data keys are wrapped by master key {}, this mirror's key store \
-                 by {}: not copied, so this mirror could not open sealed names if promoted; \
-                 give it the primary's master key (--master-key)",
-                hex::encode(&r.master_key_id),
-                hex::encode(own)
+            keys_note(
+                mirror,
+                format!(
+                    "the primary's data keys are wrapped by master key {}, this mirror's key \
+                     store by {}: none copied, so this mirror could not open sealed names if \
+                     promoted; to make it a standby, give it the primary's master key \
+                     (--master-key; MIRRORS.md)",
+                    hex::encode(&r.master_key_id),
+                    hex::encode(own)
+                ),
+                false,
             );
-            if mirror.keys_note(Some(why.clone())) {
-                tracing::info!(primary = %mirror.primary, "mirror: {why}");
-            }
-            return;
+            return Keys::Settled;
+        }
+        if r.total < held {
+            keys_note(
+                mirror,
+                format!(
+                    "the primary's key store holds {} records, this standby's {held}: it was \
+                     rewritten (keys rotate) or restored, and the copy no longer lines up; stop \
+                     this mirror, remove its data-keys and start it again (MIRRORS.md)",
+                    r.total
+                ),
+                true,
+            );
+            return Keys::Failed;
         }
         let n = r.records.len() as u64;
         if n > 0 {
@@ -455,16 +519,17 @@ async fn copy_keys(ledger: &Arc<Ledger>, mirror: &Mirror, audit: &mut Audit) {
                 .map_err(|e| e.to_string())
                 .and_then(|c| c.map_err(|e| e.to_string()));
             if let Err(e) = copied {
-                let why = format!("copying the primary's data keys failed: {e}");
-                if mirror.keys_note(Some(why.clone())) {
-                    tracing::error!(primary = %mirror.primary, "mirror: {why}");
-                }
-                return;
+                keys_note(
+                    mirror,
+                    format!("copying the primary's data keys failed: {e}"),
+                    true,
+                );
+                return Keys::Failed;
             }
         }
-        mirror.keys_note(None);
         if n == 0 || from + n >= r.total {
-            return;
+            mirror.keys_note(None);
+            return Keys::Settled;
         }
     }
 }
@@ -516,8 +581,9 @@ async fn commit_part(
     match ledger.replicate(entries, &cp).await {
         Ok(head) => {
             tracing::debug!(entries = head.size, "mirror: copied");
-            copy_keys(ledger, mirror, audit).await;
-            report(mirror, audit, &head).await;
+            if copy_keys(ledger, mirror, audit).await == Keys::Settled {
+                report(mirror, audit, &head).await;
+            }
             // What is left past the checkpoint waits for the next one, unless more is coming.
             Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)
         }

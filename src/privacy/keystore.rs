@@ -364,26 +364,38 @@ impl KeyStore {
     /// Up to `max` durable records from index `from` on, exactly as stored (a live record, or
     /// zeros where a key was erased): what a standby copies (FORMAT.md §1.13).
     pub fn records(&self, from: u64, max: usize) -> Result<Vec<[u8; RECORD]>, KeyStoreError> {
-        let side = self.side();
-        let end = side.slots.min(from.saturating_add(max as u64));
-        let mut out = Vec::new();
-        for i in from..end {
-            let mut r = [0u8; RECORD];
+        // One read under the lock (the writer's flush waits on it before each commit).
+        let mut buf = {
+            let side = self.side();
+            let end = side.slots.min(from.saturating_add(max as u64));
+            let n = usize::try_from(end.saturating_sub(from)).unwrap_or(0);
+            let mut buf = vec![0u8; n * RECORD];
             side.file
-                .read_exact_at(&mut r, RECORD as u64 * (1 + i))
+                .read_exact_at(&mut buf, RECORD as u64 * (1 + from))
                 .map_err(|source| KeyStoreError::Io {
                     path: self.path.clone(),
                     source,
                 })?;
-            out.push(r);
-        }
-        Ok(out)
+            buf
+        };
+        Ok(buf
+            .chunks_exact_mut(RECORD)
+            .map(|c| {
+                let mut r = [0u8; RECORD];
+                r.copy_from_slice(c);
+                r
+            })
+            .collect())
     }
 
     /// Appends records copied from another store wrapped by the same master key, starting at
-    /// index `from` (records this store already holds are skipped), each checked as a start
-    /// checks it (checksum, a key that unwraps, no second key of a teacher), then synced.
-    /// Returns the teachers whose keys were added.
+    /// index `from`, each checked as a start checks it (checksum, a key that unwraps, no
+    /// second key of a teacher), then synced. Records this store already holds must be the
+    /// same, or erased on either side (each store erases a key once it holds the erasure's
+    /// entry, not at the same moment): any
+    /// other difference means the two stores no longer line up (the other was rewritten by a
+    /// master key rotation, or restored), and is refused. Returns the teachers whose keys
+    /// were added.
     pub fn append_copied(
         &self,
         from: u64,
@@ -401,6 +413,23 @@ impl KeyStore {
             )));
         }
         let skip = usize::try_from(side.slots - from).unwrap_or(usize::MAX);
+        for (i, theirs) in records.iter().take(skip).enumerate() {
+            let at = from + i as u64;
+            let mut ours = [0u8; RECORD];
+            side.file
+                .read_exact_at(&mut ours, RECORD as u64 * (1 + at))
+                .map_err(|source| KeyStoreError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            let erased = |r: &[u8]| r.iter().all(|&b| b == 0);
+            if theirs.as_slice() != ours && !erased(theirs) && !erased(&ours) {
+                return Err(damaged(format!(
+                    "copied record {at} is not the record this store holds there: the two key \
+                     stores no longer line up (the other was rewritten or restored)"
+                )));
+            }
+        }
         let new = records.get(skip..).unwrap_or_default();
         if new.is_empty() {
             return Ok(Vec::new());
@@ -734,5 +763,20 @@ mod tests {
         let e = standby.append_copied(0, &twice).unwrap_err();
         assert!(e.to_string().contains("a second key of T1"), "{e}");
         assert_eq!(standby.slots(), 3);
+        // A primary rewritten since (its records renumbered) no longer lines up: refused.
+        drop(primary);
+        KeyStore::rewrap(&p, &master(1), &master(1)).unwrap();
+        let rewritten = KeyStore::open(&p, &master(1), None).unwrap();
+        let now: Vec<Vec<u8>> = rewritten
+            .records(0, 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.to_vec())
+            .collect();
+        assert_eq!(now.len(), 2, "the erased record left out");
+        let e = standby.append_copied(0, &now).unwrap_err();
+        assert!(e.to_string().contains("no longer line up"), "{e}");
+        drop(standby);
+        assert_eq!(std::fs::metadata(&q).unwrap().len(), 4 * RECORD as u64);
     }
 }
