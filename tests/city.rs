@@ -22,14 +22,7 @@ const B: &str = "district-b.example/rotaledger";
 
 /// The origin a primary's checkpoints carry.
 async fn origin_of(c: &Connect) -> String {
-    c.audit()
-        .await
-        .unwrap()
-        .get_public_key(proto::GetPublicKeyRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .origin
+    crate::util::public_key(c).await.origin
 }
 
 fn school(id: &str, standing: &str) -> String {
@@ -74,13 +67,8 @@ async fn append(c: &Connect, id: &str, events: Vec<String>) -> u64 {
 }
 
 async fn key_of(c: &Connect) -> VerifierKey {
-    c.audit()
+    crate::util::public_key(c)
         .await
-        .unwrap()
-        .get_public_key(proto::GetPublicKeyRequest {})
-        .await
-        .unwrap()
-        .into_inner()
         .verifier_key
         .parse()
         .unwrap()
@@ -224,6 +212,28 @@ fn start_with_http(data: &Path, args: &[&str]) -> (std::process::Child, String, 
     (child, format!("http://{grpc}"), format!("http://{http}"))
 }
 
+/// Two districts' primaries in `root/a` and `root/b` under the `--origin`s given, ready.
+async fn districts(root: &Path, origins: [&str; 2]) -> (ServeProc, ServeProc) {
+    let pa = ServeProc::start_with(&root.join("a"), &["--origin", origins[0]]);
+    let pb = ServeProc::start_with(&root.join("b"), &["--origin", origins[1]]);
+    pa.ready().await;
+    pb.ready().await;
+    (pa, pb)
+}
+
+/// A city view in `root/city` following `pa` then `pb`, with `args` besides: the process,
+/// its gRPC and its HTTP addresses.
+fn city_of(
+    root: &Path,
+    pa: &ServeProc,
+    pb: &ServeProc,
+    args: &[&str],
+) -> (std::process::Child, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--follow", pa.url.as_str(), "--follow", pb.url.as_str()]);
+    start_with_http(&root.join("city"), &all)
+}
+
 /// `GET url` (HTTP/1.1, no body sent): status and body.
 fn http_get(url: &str) -> (u16, String) {
     use std::io::{Read, Write};
@@ -247,10 +257,7 @@ fn http_get(url: &str) -> (u16, String) {
 async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_its_district() {
     bounded(180, async {
         let root = tempfile::tempdir().unwrap();
-        let mut pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
-        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
-        pa.ready().await;
-        pb.ready().await;
+        let (mut pa, pb) = districts(root.path(), [A, B]).await;
         let (ca, cb) = (pa.connect(), pb.connect());
         let (oa, ob) = (origin_of(&ca).await, origin_of(&cb).await);
         let (oa, ob) = (oa.as_str(), ob.as_str());
@@ -296,7 +303,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
 
         let city_dir = root.path().join("city");
         let (mut city_proc, url, http) =
-            start_with_http(&city_dir, &["--follow", &pa.url, "--follow", &pb.url]);
+            city_of(root.path(), &pa, &pb, &[]);
         let city = city_at(url, None);
         sources_at(&city, &[size_a, size_b], "following", 60).await;
         let listed = sources(&city).await;
@@ -514,7 +521,7 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
         let _ = city_proc.kill();
         let _ = city_proc.wait();
         let (mut again, url, _) =
-            start_with_http(&city_dir, &["--follow", &pa.url, "--follow", &pb.url]);
+            city_of(root.path(), &pa, &pb, &[]);
         let city = Connect {
             server: url,
             ..city
@@ -538,16 +545,10 @@ async fn a_city_view_answers_for_a_teacher_across_districts_each_part_signed_by_
 async fn two_districts_under_one_origin_are_refused_rather_than_mixed() {
     bounded(120, async {
         let root = tempfile::tempdir().unwrap();
-        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
-        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", A]);
-        pa.ready().await;
-        pb.ready().await;
+        let (pa, pb) = districts(root.path(), [A, A]).await;
         let size_a = append(&pa.connect(), "a", vec![teacher_free_school("S1")]).await;
         let size_b = append(&pb.connect(), "b", vec![teacher_free_school("S2")]).await;
-        let (mut p, url, _) = start_with_http(
-            &root.path().join("city"),
-            &["--follow", &pa.url, "--follow", &pb.url],
-        );
+        let (mut p, url, _) = city_of(root.path(), &pa, &pb, &[]);
         let city = city_at(url, None);
         sources_at(&city, &[size_a, size_b], "following", 60).await;
         let e = history(&city, "T1").await.unwrap_err();
@@ -585,10 +586,7 @@ fn teacher_free_school(id: &str) -> String {
 async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_schools_only() {
     bounded(120, async {
         let root = tempfile::tempdir().unwrap();
-        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
-        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
-        pa.ready().await;
-        pb.ready().await;
+        let (pa, pb) = districts(root.path(), [A, B]).await;
         let (oa, ob) = (origin_of(&pa.connect()).await, origin_of(&pb.connect()).await);
         let s7 = format!("S7@{ob}");
         // T1's home is S1 in A and S7 in B; T2 of A is sent across the line to S7 (which A
@@ -618,17 +616,7 @@ async fn a_principal_of_the_city_view_sees_the_districts_of_its_qualified_school
             "name = \"t1\"\nrole = \"teacher\"\nteacher = \"T1\"\n",
         );
         let config = crate::util::write_access_file(root.path(), &access);
-        let (mut p, url, _) = start_with_http(
-            &root.path().join("city"),
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--follow",
-                &pa.url,
-                "--follow",
-                &pb.url,
-            ],
-        );
+        let (mut p, url, _) = city_of(root.path(), &pa, &pb, &["--config", config.to_str().unwrap()]);
         let as_token = |t: &str| city_at(url.clone(), Some(t));
         sources_at(&as_token("tok-admin"), &sizes, "following", 60).await;
         let origins = |h: &proto::CityTeacherHistoryResponse| {
@@ -687,10 +675,7 @@ async fn a_city_clerk_reads_a_teacher_across_districts_in_a_real_browser() {
     };
     bounded(240, async {
         let root = tempfile::tempdir().unwrap();
-        let pa = ServeProc::start_with(&root.path().join("a"), &["--origin", A]);
-        let pb = ServeProc::start_with(&root.path().join("b"), &["--origin", B]);
-        pa.ready().await;
-        pb.ready().await;
+        let (pa, pb) = districts(root.path(), [A, B]).await;
         let (ca, cb) = (pa.connect(), pb.connect());
         let (oa, ob) = (origin_of(&ca).await, origin_of(&cb).await);
         let s7 = format!("S7@{ob}");
@@ -712,16 +697,11 @@ async fn a_city_clerk_reads_a_teacher_across_districts_in_a_real_browser() {
         let size_b = append(&cb, "b", ev).await;
         let access = crate::util::access_text(&[("city-clerk", "admin", "", "tok-city")]);
         let config = crate::util::write_access_file(root.path(), &access);
-        let (mut p, url, http) = start_with_http(
-            &root.path().join("city"),
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--follow",
-                &pa.url,
-                "--follow",
-                &pb.url,
-            ],
+        let (mut p, url, http) = city_of(
+            root.path(),
+            &pa,
+            &pb,
+            &["--config", config.to_str().unwrap()],
         );
         let city = city_at(url, Some("tok-city"));
         sources_at(&city, &[size_a, size_b], "following", 60).await;

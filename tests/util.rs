@@ -452,6 +452,19 @@ pub async fn append_to(
     try_append(c, request_id, from, to).await.unwrap()
 }
 
+/// `Audit.GetPublicKey` through `c`: the log's verifier key line and origin.
+pub async fn public_key(
+    c: &rotaledger::cli::client::Connect,
+) -> rotaledger::proto::GetPublicKeyResponse {
+    c.audit()
+        .await
+        .unwrap()
+        .get_public_key(rotaledger::proto::GetPublicKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// `Audit.GetCheckpoint` with `req` through `c`: the checkpoint, or the refusal.
 pub async fn get_checkpoint(
     c: &rotaledger::cli::client::Connect,

@@ -205,14 +205,8 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
             "the witnesses met only after the load: {}",
             cp.checkpoint.size
         );
-        let head_key: rotaledger::merkle::VerifierKey = p
-            .audit()
+        let head_key: rotaledger::merkle::VerifierKey = crate::util::public_key(&p)
             .await
-            .unwrap()
-            .get_public_key(proto::GetPublicKeyRequest {})
-            .await
-            .unwrap()
-            .into_inner()
             .verifier_key
             .parse()
             .unwrap();

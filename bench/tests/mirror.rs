@@ -2,15 +2,13 @@
 //! mirror, then two fresh pairs (an asynchronous and a `--sync-mirrors 1` primary, each with a
 //! mirror); every appended entry reached its mirror and the filled pair ended the same.
 
-use std::process::Command;
-
-use crate::util::{bench_bin, server_bin};
+use crate::util::bench_json;
 
 #[test]
 fn mirror_bench_runs_both_pairs_and_loses_nothing() {
     let parent = tempfile::tempdir().unwrap();
-    let out = Command::new(bench_bin())
-        .args([
+    let r = bench_json(
+        &[
             "mirror",
             "--entries",
             "2000",
@@ -19,21 +17,9 @@ fn mirror_bench_runs_both_pairs_and_loses_nothing() {
             "--queries",
             "20",
             "--json",
-        ])
-        .arg("--dir")
-        .arg(parent.path())
-        .arg("--server-bin")
-        .arg(server_bin())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        parent.path(),
     );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["entries"], 2000, "{r}");
     assert_eq!(r["same_head"], true, "{r}");
     assert_eq!(r["lag_missing"], 0, "{r}");

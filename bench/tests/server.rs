@@ -4,27 +4,12 @@
 
 use std::process::Command;
 
-use crate::util::{bench_bin, server_bin};
+use crate::util::{bench_bin, bench_json};
 
 #[test]
 fn server_bench_drives_a_real_serve_process_through_every_scenario() {
     let parent = tempfile::tempdir().unwrap();
-    let out = Command::new(bench_bin())
-        .args(["server", "--seconds", "1", "--json"])
-        .arg("--dir")
-        .arg(parent.path())
-        .arg("--server-bin")
-        .arg(server_bin())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let r = bench_json(&["server", "--seconds", "1", "--json"], parent.path());
     let scenarios = r["scenarios"].as_array().unwrap();
     let names: Vec<&str> = scenarios
         .iter()

@@ -3,29 +3,17 @@
 
 use std::process::Command;
 
-use crate::util::{bench_bin, server_bin};
+use crate::util::{bench_bin, bench_json};
 
 /// A three-second soak: exit 0, the JSON verdict and each of its parts hold, every operation
 /// kind ran, subscribers received every entry, and the temporary store is gone afterwards.
 #[test]
 fn short_soak_passes_and_reports_every_operation() {
     let parent = tempfile::tempdir().unwrap();
-    let out = Command::new(bench_bin())
-        .args(["soak", "--seconds", "3", "--teachers", "200", "--json"])
-        .arg("--dir")
-        .arg(parent.path())
-        .arg("--server-bin")
-        .arg(server_bin())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let r = bench_json(
+        &["soak", "--seconds", "3", "--teachers", "200", "--json"],
+        parent.path(),
     );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["verdict"], true);
     assert_eq!(r["errors"], 0);
     assert_eq!(r["subscribers_in_order"], true);

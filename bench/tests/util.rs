@@ -52,3 +52,24 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 pub fn run_rotaledger(args: &[&str]) -> (i32, String, String) {
     run_program(&server_bin(), args)
 }
+
+/// Runs `rotaledger-bench ARGS... --dir DIR --server-bin <the product binary>`, which must
+/// exit 0 (else its output is shown), and returns the JSON it printed (`ARGS` ask `--json`).
+pub fn bench_json(args: &[&str], dir: &std::path::Path) -> serde_json::Value {
+    let out = Command::new(bench_bin())
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .arg("--server-bin")
+        .arg(server_bin())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
