@@ -168,5 +168,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "#[serde(serialize_with = \"crate::grpc::query_convert::quota_status_name\")]",
     );
     cfg.compile_fds(fds)?;
+    // etcd's v3 API, a client only (failover, docs/FAILOVER.md); kept out of the descriptor
+    // set reflection serves, since this server does not answer it.
+    let etcd = "proto/etcd/etcd.proto";
+    println!("cargo:rerun-if-changed={etcd}");
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_fds(protox::compile([etcd], ["proto"])?)?;
     Ok(())
 }

@@ -48,6 +48,7 @@ pub mod city;
 pub mod cli;
 pub mod crypto;
 pub mod domain;
+pub mod failover;
 pub mod generate;
 pub mod grpc;
 pub mod http;

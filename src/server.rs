@@ -65,6 +65,14 @@ impl HttpListener {
         HttpListener(Arc::new(std::sync::Mutex::new(Some(l))))
     }
 
+    /// The address it listens on (`None` once taken by a server).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().and_then(|l| l.local_addr().ok()))
+    }
+
     pub(crate) fn take(&self) -> Option<std::net::TcpListener> {
         self.0.lock().ok().and_then(|mut l| l.take())
     }
@@ -91,6 +99,9 @@ pub struct ServerConfig {
     /// Follow a primary as its mirror (`serve --follow`; the ledger must be opened with
     /// [`LedgerOptions::mirror_of`]).
     pub follow: Option<crate::mirror::FollowConfig>,
+    /// Where the ledger is shown, once open, to whoever watches it without keeping it open
+    /// (the failover coordinator reads its size and how it follows).
+    pub opened: Option<crate::failover::LedgerCell>,
 }
 
 impl ServerConfig {
@@ -105,6 +116,7 @@ impl ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             http: None,
             follow: None,
+            opened: None,
         }
     }
 }
@@ -490,6 +502,11 @@ impl Serving<'_> {
                 follow.clone(),
                 self.stopping.clone(),
             ));
+        }
+        if let Some(cell) = &self.config.opened
+            && let Ok(mut c) = cell.lock()
+        {
+            *c = Arc::downgrade(&ledger);
         }
         if let Some(m) = ledger.mirror() {
             tokio::spawn(mirror_health(m.watch_status(), self.health.clone()));

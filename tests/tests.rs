@@ -37,6 +37,10 @@ mod crypto_profile;
 mod demo_walk;
 // A full disk through the real server (a small tmpfs).
 mod disk_full;
+/// Failover through a real etcd: three `serve --etcd` nodes, the primary SIGKILLed under
+/// load, a standby elected, nothing acknowledged lost, the old primary rejoining, a primary
+/// cut off from etcd fenced.
+mod failover;
 /// FORMAT.md's worked example against a real server: the documented bodies are what it stores.
 mod format_doc;
 /// The generator: every generated append accepted by a real ledger, determinism, projections.

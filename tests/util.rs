@@ -271,6 +271,11 @@ impl ServeProc {
         ServeProc::spawn(data, listen, &[], None)
     }
 
+    /// [`ServeProc::start_at`], its info-level log written to `log`.
+    pub fn start_logged_at(data: &Path, listen: &str, args: &[&str], log: &Path) -> ServeProc {
+        ServeProc::spawn(data, listen, args, Some(log))
+    }
+
     /// `rotaledger serve --data DATA --listen LISTEN ARGS...`.
     pub fn start_at(data: &Path, listen: &str, args: &[&str]) -> ServeProc {
         ServeProc::spawn(data, listen, args, None)

@@ -36,6 +36,25 @@ pub enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         new_master_key: Option<PathBuf>,
     },
+    /// Make the keys every node of an elected group shares (docs/FAILOVER.md): a checkpoint
+    /// signing key and a master key, each in a new file readable by its owner only. Give
+    /// every node the same two files (`serve --checkpoint-key --master-key`). Refuses to
+    /// overwrite a file. Exit 0 made, 2 could not.
+    NewShared {
+        /// The checkpoint signing key file to make.
+        #[arg(long, value_name = "FILE")]
+        checkpoint_key: PathBuf,
+        /// The master key file to make (64 hex digits).
+        #[arg(long, value_name = "FILE")]
+        master_key: PathBuf,
+        /// The log's name in checkpoints, as the nodes' --origin.
+        #[arg(long, default_value = "rotaledger")]
+        origin: String,
+        /// The crypto profile of the log (blake3 or gm), as the nodes' --crypto; default
+        /// $ROTALEDGER_CRYPTO, else blake3.
+        #[arg(long, value_enum)]
+        crypto: Option<crate::crypto::Profile>,
+    },
 }
 
 impl KeysCommand {
@@ -59,6 +78,35 @@ impl KeysCommand {
                     "re-wrapped {n} data keys under the master key {}; keep it as safe as the old one and destroy the old one",
                     at.display()
                 );
+                Ok(Outcome::Ok)
+            }
+            KeysCommand::NewShared {
+                checkpoint_key,
+                master_key,
+                origin,
+                crypto,
+            } => {
+                for p in [&checkpoint_key, &master_key] {
+                    if p.exists() {
+                        return Err(CliError(format!(
+                            "{} exists already: not overwritten",
+                            p.display()
+                        )));
+                    }
+                }
+                let crypto = crate::crypto::Profile::for_new_store(crypto)
+                    .map_err(|e| CliError(e.to_string()))?;
+                let key = crate::merkle::CheckpointKey::generate_for(
+                    crypto,
+                    &crypto.checkpoint_origin(&origin),
+                )
+                .and_then(|k| k.save(&checkpoint_key).map(|_| k))
+                .map_err(|e| CliError(format!("{}: {e}", checkpoint_key.display())))?;
+                crate::privacy::MasterKey::create(&master_key)
+                    .map_err(|e| CliError(format!("{}: {e}", master_key.display())))?;
+                println!("checkpoint key {}", checkpoint_key.display());
+                println!("verifier key {}", key.verifier());
+                println!("master key {}", master_key.display());
                 Ok(Outcome::Ok)
             }
         }

@@ -97,10 +97,12 @@ pub struct ServeArgs {
     /// A file holding the token the mirror reads the primary with (an auditor's, from
     /// `rotaledger token new --role auditor` on the primary). For a city view: once per
     /// --follow, in the same order; or once, and the same token is sent to every district.
-    #[arg(long, value_name = "FILE", requires = "follow")]
+    /// With --etcd: the token (of the mirror role) a standby reads the elected primary with.
+    #[arg(long, value_name = "FILE")]
     pub follow_token: Vec<PathBuf>,
-    /// The CA certificate (PEM) of an https:// primary (once, or once per --follow).
-    #[arg(long, value_name = "FILE", requires = "follow")]
+    /// The CA certificate (PEM) of an https:// primary (once, or once per --follow; with
+    /// --etcd, of every node).
+    #[arg(long, value_name = "FILE")]
     pub follow_tls_ca: Vec<PathBuf>,
     /// The primary's checkpoint key (its verifier key line, as `rotaledger checkpoint
     /// --json` or the primary's log at start shows it), pinned in <data>/primary.pub. Without
@@ -130,6 +132,29 @@ pub struct ServeArgs {
     /// How long an append waits for the mirrors --sync-mirrors requires.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::ledger::DEFAULT_SYNC_TIMEOUT.as_secs_f64())]
     pub sync_timeout: f64,
+    /// Elect the primary through etcd (docs/FAILOVER.md): every node of the log runs
+    /// `serve` with the same --etcd, --checkpoint-key, --master-key and access file and its
+    /// own --advertise; the node etcd's leader key names is the primary, the others follow
+    /// it as standbys, and when its lease lapses the standby holding the longest log takes
+    /// over. Repeat for each etcd endpoint (`http://host:2379`).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["follow", "demo"])]
+    pub etcd: Vec<String>,
+    /// The URL other nodes and clients reach this node's gRPC at (with --etcd); it names the
+    /// node. Default: http:// and the --listen address, when that is not a wildcard.
+    #[arg(long, value_name = "URL", requires = "etcd")]
+    pub advertise: Option<String>,
+    /// The etcd keys of this log live under it (with --etcd). Default: /rotaledger/ and
+    /// the --origin.
+    #[arg(long, value_name = "PREFIX", requires = "etcd")]
+    pub etcd_prefix: Option<String>,
+    /// How long an elected primary stays primary without renewing its lease in etcd; the
+    /// longest a failover waits before a standby takes over.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::failover::DEFAULT_LEASE_TTL.as_secs(), requires = "etcd")]
+    pub lease_ttl: u64,
+    /// The checkpoint signing key file (default <data>/checkpoint.key, made on the first
+    /// start). With --etcd every node must sign with the same key: give each the same file.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint_key: Option<PathBuf>,
 }
 
 /// The HTTP face's default address.
@@ -301,9 +326,94 @@ fn follow_configs(args: &ServeArgs) -> Result<Vec<crate::mirror::FollowConfig>, 
         .collect()
 }
 
+/// The election of `--etcd`, and how a standby reads the elected primary; `None` without
+/// `--etcd`.
+fn election_of(
+    args: &ServeArgs,
+) -> Result<Option<(crate::failover::Election, crate::failover::role::Peers)>, CliError> {
+    if args.etcd.is_empty() {
+        if args.follow.is_empty() {
+            for (given, flag) in [
+                (!args.follow_token.is_empty(), "--follow-token"),
+                (!args.follow_tls_ca.is_empty(), "--follow-tls-ca"),
+            ] {
+                if given {
+                    return Err(CliError(format!("{flag} needs --follow or --etcd")));
+                }
+            }
+        }
+        return Ok(None);
+    }
+    if args.follow_token.len() > 1 || args.follow_tls_ca.len() > 1 {
+        return Err(CliError(
+            "with --etcd, give --follow-token and --follow-tls-ca at most once (every primary is read alike)"
+                .into(),
+        ));
+    }
+    let Some(key_file) = &args.checkpoint_key else {
+        return Err(CliError(
+            "--etcd needs --checkpoint-key: every node signs with the same key (make it and a \
+             master key with `rotaledger keys new-shared`, docs/FAILOVER.md)"
+                .into(),
+        ));
+    };
+    if args.master_key.is_none() && std::env::var_os(crate::privacy::MASTER_KEY_VAR).is_none() {
+        return Err(CliError(
+            "--etcd needs --master-key: every node holds the same master key, so that the \
+             standby elected holds the teachers' data keys (docs/FAILOVER.md)"
+                .into(),
+        ));
+    }
+    let key = crate::merkle::CheckpointKey::load(key_file)
+        .map_err(|e| CliError(format!("--checkpoint-key {}: {e}", key_file.display())))?;
+    let advertise = match &args.advertise {
+        Some(a) => a.clone(),
+        None => match args.listen.parse::<std::net::SocketAddr>() {
+            Ok(a) if !a.ip().is_unspecified() && a.port() != 0 => format!("http://{a}"),
+            _ => {
+                return Err(CliError(format!(
+                    "--etcd needs --advertise URL: the address other nodes reach this one at \
+                     (--listen {} does not say)",
+                    args.listen
+                )));
+            }
+        },
+    };
+    let ttl = std::time::Duration::from_secs(args.lease_ttl);
+    if args.lease_ttl < 2 {
+        return Err(CliError(format!(
+            "--lease-ttl {}: at least 2 seconds",
+            args.lease_ttl
+        )));
+    }
+    let election = crate::failover::Election {
+        endpoints: args.etcd.clone(),
+        prefix: args
+            .etcd_prefix
+            .clone()
+            .unwrap_or_else(|| format!("/rotaledger/{}", args.origin))
+            .trim_end_matches('/')
+            .to_owned(),
+        advertise,
+        ttl,
+    };
+    let peers = crate::failover::role::Peers {
+        connect: crate::cli::client::Connect {
+            server: String::new(),
+            token: None,
+            token_file: args.follow_token.first().cloned(),
+            tls_ca: args.follow_tls_ca.first().cloned(),
+            json: false,
+        },
+        key: key.verifier(),
+    };
+    Ok(Some((election, peers)))
+}
+
 /// `rotaledger serve`.
 pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
     init_logs();
+    let election = election_of(&args)?;
     let mut follows = follow_configs(&args)?;
     let access = match &args.config {
         Some(p) => Access::load(p).map_err(|e| CliError(e.to_string()))?,
@@ -340,7 +450,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
         ledger: LedgerOptions {
             origin: args.origin,
             crypto: args.crypto,
-            key_file: None,
+            key_file: args.checkpoint_key.clone(),
             max_events_per_append: args.max_events,
             full_check: args.full_check,
             snapshot_every: args.snapshot_every,
@@ -363,12 +473,14 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
                         ))
                     })?,
             },
+            lease: None,
         },
         access,
         tls,
         max_message_bytes: args.max_message_bytes,
         shutdown_grace: crate::server::DEFAULT_SHUTDOWN_GRACE,
         http: None,
+        opened: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -414,6 +526,11 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, CliError> {
             // answers from now on; the ledger serves once `ready` is logged.
             say(&format!("listening on {addr}"));
             announce();
+            if let Some((election, peers)) = election {
+                return crate::failover::role::run(listener, config, election, peers, stop)
+                    .await
+                    .map_err(|e| CliError(e.to_string()));
+            }
             if city {
                 return crate::city::serve::run(listener, config, follows, stop)
                     .await

@@ -16,7 +16,7 @@ use super::{CliError, Outcome};
 #[derive(Subcommand, Debug, Clone)]
 pub enum ServiceCommand {
     /// Run the gRPC server (Ledger, Audit, health, reflection) until SIGINT/SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Append the events of a JSON Lines file, in order.
     ///
     /// A line is either one event (docs/EVENTS.md; consecutive event lines are sent in
@@ -179,7 +179,7 @@ impl ServiceCommand {
     /// Runs the command.
     pub fn run(self) -> Result<Outcome, CliError> {
         match self {
-            ServiceCommand::Serve(args) => serve::serve(args),
+            ServiceCommand::Serve(args) => serve::serve(*args),
             ServiceCommand::Append {
                 connect,
                 file,

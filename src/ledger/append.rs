@@ -307,17 +307,22 @@ impl Ledger {
         expected_size: Option<u64>,
         events: Vec<String>,
     ) -> Result<Receipt, LedgerError> {
-        let r = match self
-            .append_counted(actor, request_id, expected_size, events)
-            .await
-        {
-            // Durable here; acknowledged once the mirrors `serve --sync-mirrors` asks for
-            // hold it too (a retry waits for them again).
-            Ok(receipt) => self
-                .wait_for_mirrors(receipt.head.size)
+        let r = match self.fenced("append there") {
+            Err(e) => Err(e),
+            Ok(()) => match self
+                .append_counted(actor, request_id, expected_size, events)
                 .await
-                .map(|()| receipt),
-            e => e,
+            {
+                // Durable here; acknowledged once the mirrors `serve --sync-mirrors` asks for
+                // hold it too (a retry waits for them again), and only while this node is
+                // still the elected primary.
+                Ok(receipt) => self
+                    .wait_for_mirrors(receipt.head.size)
+                    .await
+                    .and_then(|()| self.fenced("retry there with the same request id"))
+                    .map(|()| receipt),
+                e => e,
+            },
         };
         match &r {
             Err(LedgerError::Rejected { rule, .. }) => self.metrics.rejected(rule),
@@ -329,6 +334,20 @@ impl Ledger {
             _ => {}
         }
         r
+    }
+
+    /// Refuses when this node was elected primary through etcd and its lease no longer holds
+    /// (deposed, or cut off from etcd): an append committed before is durable here but not
+    /// acknowledged, as when mirrors do not confirm it in time.
+    fn fenced(&self, what: &str) -> Result<(), LedgerError> {
+        match &self.lease {
+            Some(l) if l.held().is_none() => Err(LedgerError::Unavailable(format!(
+                "this node's lease as the elected primary does not hold (it lost etcd, or \
+                 another node was elected): not the primary now; find the primary in etcd or \
+                 from a mirror's refusal, and {what}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// [`Ledger::append`] before its refusals are counted.

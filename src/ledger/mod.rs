@@ -11,7 +11,8 @@
 //! - [`witness`](witness.rs): the checkpoint offered to witnesses, the cosignatures they hand
 //!   back, the witnessed checkpoints served;
 //! - [`sync`](sync.rs): what mirrors confirm holding, and the wait of `--sync-mirrors`;
-//! - [`mirror`](mirror.rs): a mirror's side (the primary's key, status, replicated parts).
+//! - [`mirror`](mirror.rs): a mirror's side (the primary's key, status, replicated parts);
+//! - [`lease`](lease.rs): the fence of a primary elected through etcd.
 //!
 //! An append's events are decoded (strictly, `domain::event`) before they reach the writer;
 //! on the writer thread each is checked by the domain rules against the state left by the
@@ -39,6 +40,7 @@ mod append;
 mod certificate;
 mod check;
 mod error;
+mod lease;
 mod mirror;
 mod open;
 mod personal;
@@ -52,6 +54,7 @@ pub use append::fingerprint_form;
 pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
+pub use lease::Lease;
 pub use mirror::{MIRROR_ID_FILE, Mirror, MirrorStatus, PRIMARY_KEY_FILE};
 pub use personal::{DATA_KEY_RECORDS_PER_ANSWER, DataKeyRecords, Field, Reader};
 pub use sync::{DEFAULT_SYNC_TIMEOUT, MirrorConfirmation, SyncConfig};
@@ -108,6 +111,9 @@ pub struct LedgerOptions {
     /// Mirrors that must hold an append durably before it is acknowledged
     /// (`serve --sync-mirrors`).
     pub sync: SyncConfig,
+    /// The lease of a primary elected through etcd (`serve --etcd`): no append is committed
+    /// or acknowledged once it no longer holds. `None`: no election, appends as always.
+    pub lease: Option<Lease>,
 }
 
 /// Default of [`LedgerOptions::snapshot_every`]: at 1M entries a snapshot takes a few seconds
@@ -129,6 +135,7 @@ impl Default for LedgerOptions {
             mirror_of: None,
             witnesses: WitnessConfig::default(),
             sync: SyncConfig::default(),
+            lease: None,
         }
     }
 }
@@ -237,6 +244,8 @@ pub struct Ledger {
     witnesses: witness::Witnesses,
     /// What the mirrors confirmed holding (synchronous mirroring).
     sync: sync::Confirmations,
+    /// The fence of an elected primary ([`LedgerOptions::lease`]).
+    lease: Option<Lease>,
 }
 
 impl Ledger {

@@ -258,6 +258,7 @@ impl Ledger {
             mirror,
             witnesses: super::witness::Witnesses::new(opts.witnesses),
             sync: super::sync::Confirmations::new(opts.sync),
+            lease: opts.lease.clone(),
         })
     }
     /// How open rebuilt the state: from a snapshot or not, and how many entries it replayed.
