@@ -676,7 +676,46 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
             sync(before),
             serde_json::json!({"mirrors_required": 1, "confirmed_size": 0, "unconfirmed_entries": 4, "mirrors": []})
         );
+        // Unconfirmed entries: a checkpoint over them goes to a mirror (it copies by it),
+        // never to a reader or a witness, so that a failover cannot leave a second history
+        // signed in anyone's hands.
+        let checkpoint_size = |token: &'static str, size: Option<u64>| {
+            let c = s.connect(Some(token));
+            async move {
+                crate::util::get_checkpoint(
+                    &c,
+                    proto::GetCheckpointRequest {
+                        size,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(|cp| cp.size)
+            }
+        };
+        assert_eq!(checkpoint_size("tok-auditor", None).await.unwrap(), 0);
+        assert_eq!(checkpoint_size("tok-mirror", None).await.unwrap(), 4);
+        assert_eq!(checkpoint_size("tok-mirror", Some(3)).await.unwrap(), 3);
+        let e = checkpoint_size("tok-auditor", Some(3)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+        assert!(e.message().contains("not yet held by the mirrors"), "{e:?}");
+        let proof = |token: &'static str| {
+            let c = s.connect(Some(token));
+            async move {
+                c.audit()
+                    .await
+                    .unwrap()
+                    .get_inclusion_proof(proto::GetInclusionProofRequest { seq: 1, size: None })
+                    .await
+                    .map(|r| r.into_inner().checkpoint.unwrap().size)
+            }
+        };
+        let e = proof("tok-auditor").await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+        assert_eq!(proof("tok-mirror").await.unwrap(), 4);
         assert_eq!(report("tok-mirror", 4, h.root.clone()).await.unwrap(), 4);
+        assert_eq!(checkpoint_size("tok-auditor", None).await.unwrap(), 4);
+        assert_eq!(proof("tok-auditor").await.unwrap(), 4);
         let after: serde_json::Value = reqwest::get(&readyz).await.unwrap().json().await.unwrap();
         assert_eq!(
             sync(after),

@@ -246,7 +246,8 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetCheckpointRequest>,
     ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
-        self.shared.authorize(&request, Permission::Audit)?;
+        let caller = self.shared.authorize(&request, Permission::Audit)?;
+        let mirror = caller.role.allows(Permission::Replicate);
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
         if (req.for_witness || req.min_cosignatures > 0) && req.size.is_some() {
@@ -271,8 +272,19 @@ impl Audit for AuditService {
                     .await
                     .map_err(|e| Status::internal(format!("GetCheckpoint: {e}")))??
             }
-            None => ledger.latest_checkpoint()?,
-            Some(size) => ledger.checkpoint_at(size)?,
+            // A mirror copies by the checkpoint over the head; anyone else is given one over
+            // what the mirrors `--sync-mirrors` requires hold (`Ledger::readable_size`).
+            None if mirror => ledger.latest_checkpoint()?,
+            None => match ledger.readable_size() {
+                r if r == ledger.head().size => ledger.latest_checkpoint()?,
+                r => ledger.checkpoint_at(r)?,
+            },
+            Some(size) => {
+                if !mirror {
+                    ledger.check_readable(size)?;
+                }
+                ledger.checkpoint_at(size)?
+            }
         };
         Ok(Response::new(proto::GetCheckpointResponse {
             checkpoint: Some(convert::checkpoint(&cp)),
@@ -283,10 +295,26 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetInclusionProofRequest>,
     ) -> Result<Response<proto::GetInclusionProofResponse>, Status> {
-        self.shared.authorize(&request, Permission::Audit)?;
+        let caller = self.shared.authorize(&request, Permission::Audit)?;
+        let mirror = caller.role.allows(Permission::Replicate);
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
-        let size = req.size.unwrap_or_else(|| ledger.head().size);
+        let size = match req.size {
+            Some(size) => size,
+            None if mirror => ledger.head().size,
+            // A reader's default: what the mirrors hold (`Ledger::readable_size`); an entry
+            // beyond it is refused as not held yet, not as beyond the log.
+            None => {
+                let readable = ledger.readable_size();
+                if req.seq >= readable {
+                    ledger.check_readable(req.seq + 1)?;
+                }
+                readable
+            }
+        };
+        if !mirror {
+            ledger.check_readable(size)?;
+        }
         let hashes = ledger.inclusion_proof(req.seq, size)?;
         let entry = ledger.entry(req.seq)?;
         let cp = ledger.checkpoint_at(size)?;
@@ -300,10 +328,17 @@ impl Audit for AuditService {
         &self,
         request: Request<proto::GetConsistencyProofRequest>,
     ) -> Result<Response<proto::GetConsistencyProofResponse>, Status> {
-        self.shared.authorize(&request, Permission::Audit)?;
+        let caller = self.shared.authorize(&request, Permission::Audit)?;
+        let mirror = caller.role.allows(Permission::Replicate);
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
-        let new_size = req.new_size.unwrap_or_else(|| ledger.head().size);
+        let new_size = if mirror {
+            req.new_size.unwrap_or_else(|| ledger.head().size)
+        } else {
+            let size = req.new_size.unwrap_or_else(|| ledger.readable_size());
+            ledger.check_readable(size)?;
+            size
+        };
         let hashes = ledger.consistency_proof(req.old_size, new_size)?;
         let old = ledger.checkpoint_at(req.old_size)?;
         let new = ledger.checkpoint_at(new_size)?;

@@ -371,6 +371,10 @@ impl Query for QueryService {
         &self,
         request: Request<proto::TeacherHistoryRequest>,
     ) -> Result<Response<proto::TeacherHistoryResponse>, Status> {
+        // A checkpoint goes with the answer: over what the mirrors hold (sync.rs).
+        if request.get_ref().with_proofs {
+            self.shared.ledger.wait_readable().await;
+        }
         self.answer(
             "teacher_history",
             request,
@@ -385,6 +389,7 @@ impl Query for QueryService {
                 let mut checkpoint = None;
                 if req.with_proofs {
                     let size = at.view.size();
+                    ledger.check_readable(size)?;
                     checkpoint = Some(convert::checkpoint(&ledger.checkpoint_at(size)?));
                     for (e, d) in entries.iter_mut().zip(&h.entries) {
                         let hashes = ledger.inclusion_proof(d.seq, size)?;
@@ -766,6 +771,8 @@ impl Query for QueryService {
         &self,
         request: Request<proto::CertificateRequest>,
     ) -> Result<Response<proto::CertificateResponse>, Status> {
+        // A checkpoint goes with the answer: over what the mirrors hold (sync.rs).
+        self.shared.ledger.wait_readable().await;
         self.answer(
             "certificate",
             request,

@@ -37,6 +37,7 @@ impl Ledger {
     ) -> Result<Certificate, LedgerError> {
         self.primary_only("a certificate is signed by the primary; ask it there")?;
         let size = view.size();
+        self.check_readable(size)?;
         let history = view.teacher_history(teacher, as_of)?;
         let Some(last) = history.entries.last() else {
             return Err(LedgerError::NotFound(format!(

@@ -101,6 +101,49 @@ impl Ledger {
         *self.sync.confirmed.borrow()
     }
 
+    /// The largest size over which a signed checkpoint is handed to anyone but a mirror:
+    /// with `--sync-mirrors`, what the mirrors confirmed; else the head. Entries beyond it are
+    /// durable here but may be lost with this machine, and a primary replaced through a
+    /// failover (docs/FAILOVER.md) never had them acknowledged: a checkpoint over them in a
+    /// reader's or a witness's hands would, after the failover, be a second history signed
+    /// with the log's key. Mirrors are given them, since they copy by them.
+    pub fn readable_size(&self) -> u64 {
+        self.readable_within(self.head().size)
+    }
+
+    /// [`Ledger::readable_size`] of a log of `head` entries (a head read once by the caller).
+    pub(super) fn readable_within(&self, head: u64) -> u64 {
+        if self.sync_mirrors() == 0 {
+            head
+        } else {
+            self.confirmed_size().min(head)
+        }
+    }
+
+    /// Refuses a checkpoint over `size` to a reader when `size` is beyond
+    /// [`Ledger::readable_size`].
+    pub fn check_readable(&self, size: u64) -> Result<(), LedgerError> {
+        let readable = self.readable_size();
+        if size <= readable || size > self.head().size {
+            // Beyond the head: the caller's own error, said by whoever reads it.
+            return Ok(());
+        }
+        Err(LedgerError::Unavailable(format!(
+            "entries {readable}..{size} are not yet held by the mirrors serve --sync-mirrors \
+             requires, and no checkpoint over them is given out before: ask for a size up to \
+             {readable}, or again shortly"
+        )))
+    }
+
+    /// Waits (at most the sync timeout) until the mirrors hold the head, so that an answer
+    /// carrying a checkpoint over it can be given to a reader ([`Ledger::check_readable`]
+    /// refuses it otherwise). At once without `--sync-mirrors`.
+    pub async fn wait_readable(&self) {
+        if self.sync_mirrors() > 0 {
+            let _ = self.wait_for_mirrors(self.head().size).await;
+        }
+    }
+
     /// Every mirror's last confirmation, by name.
     pub fn mirror_confirmations(&self) -> Vec<MirrorConfirmation> {
         let held = match self.sync.held.lock() {

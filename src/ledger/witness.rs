@@ -119,6 +119,8 @@ impl Ledger {
         self.primary_for_witnesses()?;
         self.check_integrity()?;
         let head = self.head();
+        // With --sync-mirrors, only what the mirrors hold (sync.rs, `readable_size`).
+        let readable = self.readable_within(head.size);
         let mut offer = self
             .witnesses
             .offer
@@ -134,18 +136,19 @@ impl Ledger {
             };
             // At the head, the offer stays, unless another checkpoint of that size has been
             // cosigned meanwhile: then that one is offered, so every witness can add to it.
-            if (size == head.size && same_stored()) || (size < head.size && !everyone && !waited) {
+            if (size == readable && same_stored()) || (size < readable && !everyone && !waited) {
                 return Ok(o.checkpoint.clone());
             }
         }
         // After a restart the head may be one already cosigned: offer that very checkpoint
         // again so the witnesses' cosignatures add to it.
-        let (checkpoint, cosigned) = match self.stored_witnessed(head.size)? {
+        let (checkpoint, cosigned) = match self.stored_witnessed(readable)? {
             Some(cp) => {
                 let n = cosigners(&cp, &self.witnesses.config.keys).len();
                 (without_cosignatures(&cp, self), n)
             }
-            None => (self.checkpoint_of(head)?, 0),
+            None if readable == head.size => (self.checkpoint_of(head)?, 0),
+            None => (self.checkpoint_at(readable)?, 0),
         };
         *offer = Some(Offer {
             checkpoint: checkpoint.clone(),
