@@ -294,7 +294,13 @@ impl ServeProc {
             .arg("serve")
             .arg("--data")
             .arg(data)
-            .args(["--listen", listen, "--http", "off"])
+            .args(["--listen", listen])
+            // The HTTP face only where a test asks for it.
+            .args(if args.contains(&"--http") {
+                &[][..]
+            } else {
+                &["--http", "off"][..]
+            })
             .args(args)
             .env("RUST_LOG", level)
             .env("NO_COLOR", "1")

@@ -321,6 +321,7 @@ fn follow_configs(args: &ServeArgs) -> Result<Vec<crate::mirror::FollowConfig>, 
                     })
                     .transpose()?,
                 retry: crate::mirror::DEFAULT_RETRY,
+                term: None,
             })
         })
         .collect()
@@ -364,6 +365,27 @@ fn election_of(
                 .into(),
         ));
     }
+    // A deposed node sets its data directory aside whole: the keys every node shares must
+    // live elsewhere.
+    let inside = |p: &std::path::Path| {
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        abs(p).starts_with(abs(&args.data))
+    };
+    for (given, flag) in [
+        (Some(key_file.as_path()), "--checkpoint-key"),
+        (args.master_key.as_deref(), "--master-key"),
+    ] {
+        if let Some(p) = given
+            && inside(p)
+        {
+            return Err(CliError(format!(
+                "with --etcd, {flag} {} must not be inside --data {}: a node deposed with an \
+                 unacknowledged tail sets its data directory aside whole",
+                p.display(),
+                args.data.display()
+            )));
+        }
+    }
     let key = crate::merkle::CheckpointKey::load(key_file)
         .map_err(|e| CliError(format!("--checkpoint-key {}: {e}", key_file.display())))?;
     let advertise = match &args.advertise {
@@ -396,6 +418,7 @@ fn election_of(
             .to_owned(),
         advertise,
         ttl,
+        sync_mirrors: args.sync_mirrors,
     };
     let peers = crate::failover::role::Peers {
         connect: crate::cli::client::Connect {

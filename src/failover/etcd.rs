@@ -48,6 +48,8 @@ pub struct Key {
     /// The revision of the key's creation: a term number for a leader key, since a key
     /// deleted and created again gets a larger one.
     pub create_revision: i64,
+    /// The revision of the key's last change.
+    pub mod_revision: i64,
     /// The lease the key lives by (0: none).
     pub lease: i64,
 }
@@ -58,6 +60,7 @@ impl From<pb::KeyValue> for Key {
             key: kv.key,
             value: kv.value,
             create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
             lease: kv.lease,
         }
     }
@@ -130,15 +133,16 @@ impl Etcd {
         }
     }
 
-    /// The key `key`, if it exists.
-    pub async fn get(&self, key: &[u8]) -> Result<Option<Key>, EtcdError> {
+    /// The key `key`, if it exists, and the store's revision when it was read.
+    pub async fn get(&self, key: &[u8]) -> Result<(Option<Key>, i64), EtcdError> {
         let mut kv = self.kv.clone();
         let req = pb::RangeRequest {
             key: key.to_vec(),
             ..Default::default()
         };
         let r = self.bounded("Range", kv.range(req)).await?;
-        Ok(r.kvs.into_iter().next().map(Key::from))
+        let revision = r.header.as_ref().map(|h| h.revision).unwrap_or_default();
+        Ok((r.kvs.into_iter().next().map(Key::from), revision))
     }
 
     /// Every key under `prefix`.

@@ -25,13 +25,14 @@
 pub mod etcd;
 pub mod role;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::ledger::{Lease, Ledger, MirrorStatus};
+use crate::ledger::{Lease, Ledger, MirrorStatus, clock_ms};
 use etcd::{Etcd, EtcdError};
 
 /// Default `--lease-ttl`: how long a primary that stopped renewing its lease stays primary.
@@ -52,6 +53,9 @@ pub struct Election {
     pub advertise: String,
     /// The lease's time to live.
     pub ttl: Duration,
+    /// The nodes' `--sync-mirrors`: how many standbys hold every acknowledged append, so
+    /// how many of the others an election must hear from ([`choose`]).
+    pub sync_mirrors: usize,
 }
 
 impl Election {
@@ -70,6 +74,14 @@ impl Election {
 
     fn node_key(&self) -> Vec<u8> {
         format!("{}/nodes/{}", self.prefix, self.advertise).into_bytes()
+    }
+
+    fn members_prefix(&self) -> Vec<u8> {
+        format!("{}/members/", self.prefix).into_bytes()
+    }
+
+    fn member_key(&self) -> Vec<u8> {
+        format!("{}/members/{}", self.prefix, self.advertise).into_bytes()
     }
 }
 
@@ -118,13 +130,17 @@ impl Role {
     }
 }
 
-/// A node's record under `<prefix>/nodes/`.
+/// A node's record under `<prefix>/nodes/`, living by its lease.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NodeRecord {
     /// Its `--advertise` URL.
     pub url: String,
     /// The entries its log holds; `None` while its ledger opens.
     pub size: Option<u64>,
+    /// The last term its log is known to be a prefix of ([`NodeState::term`]).
+    pub term: i64,
+    /// Whether it can serve as primary: not a log whose integrity check failed.
+    pub ready: bool,
 }
 
 /// The value of `<prefix>/leader`.
@@ -144,37 +160,100 @@ fn current(cell: &LedgerCell) -> Option<Arc<Ledger>> {
     cell.lock().ok().and_then(|w| w.upgrade())
 }
 
-/// The file, in the data directory, that records the terms this node was elected for: a
-/// node that finds a newer primary and a log forked from it knows by it that the entries
-/// only it holds are its own unacknowledged tail, not a primary's lie.
-pub const ELECTED_FILE: &str = "elected.json";
+/// The file, in the data directory, that keeps what this node knows of the terms
+/// ([`NodeState`]).
+pub const STATE_FILE: &str = "failover.json";
 
-/// What [`ELECTED_FILE`] holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Elected {
-    /// The last term this node was primary for.
-    pub epoch: i64,
+/// What [`STATE_FILE`] holds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeState {
+    /// The last term whose log this node's log is a prefix of: the term it was elected for,
+    /// or the term of a primary it verified it follows (recorded before it reports holding
+    /// anything to that primary, so no append of that term is acknowledged on its word
+    /// while it claims an older term). Elections prefer the latest term, then the longest
+    /// log: a longer log of an older term holds entries never acknowledged.
+    pub term: i64,
+    /// The last term this node was primary for (0: never): a node that finds a newer
+    /// primary and a log forked from it knows by it that the entries only it holds are its
+    /// own unacknowledged tail, not a primary's lie.
+    pub elected: i64,
 }
 
-/// The last term the node whose data is in `dir` was primary for (0: never).
-pub fn elected_epoch(dir: &std::path::Path) -> i64 {
-    std::fs::read(dir.join(ELECTED_FILE))
+/// What the node whose data is in `dir` knows of the terms (all zero: nothing).
+pub fn node_state(dir: &Path) -> NodeState {
+    std::fs::read(dir.join(STATE_FILE))
         .ok()
-        .and_then(|b| serde_json::from_slice::<Elected>(&b).ok())
-        .map(|e| e.epoch)
-        .unwrap_or(0)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
-/// Who should be primary among `nodes` (the longest log; ties to the smallest URL), or
-/// `None` while a live node's size is not known yet (its ledger is still opening: it may
-/// hold the longest log).
-pub fn choose(nodes: &[NodeRecord]) -> Option<&NodeRecord> {
-    if nodes.iter().any(|n| n.size.is_none()) {
-        return None;
+fn write_state(dir: &Path, state: NodeState) -> Result<(), String> {
+    let file =
+        crate::atomic::AtomicFile::create(&dir.join(STATE_FILE)).map_err(|e| e.to_string())?;
+    let body = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+    std::fs::write(file.tmp(), body).map_err(|e| e.to_string())?;
+    file.commit().map_err(|e| e.to_string())
+}
+
+/// Records, durably, that the log in `dir` is a prefix of term `term`'s (never lowers it).
+pub fn record_term(dir: &Path, term: i64) -> Result<(), String> {
+    let state = node_state(dir);
+    if state.term >= term {
+        return Ok(());
     }
-    nodes
+    write_state(
+        dir,
+        NodeState {
+            term,
+            elected: state.elected,
+        },
+    )
+}
+
+/// Records, durably, that this node is primary for term `epoch`.
+pub fn record_elected(dir: &Path, epoch: i64) -> Result<(), String> {
+    let state = node_state(dir);
+    write_state(
+        dir,
+        NodeState {
+            term: state.term.max(epoch),
+            elected: state.elected.max(epoch),
+        },
+    )
+}
+
+/// Who should be primary, of the nodes heard from since the leader key was found gone
+/// (`fresh`), among `members` nodes in all, with `sync_mirrors` standbys holding every
+/// acknowledged append; or why not yet.
+///
+/// - At least `members - max(sync_mirrors, 1)` nodes must have been heard from: then at
+///   least one of them holds every acknowledged append (the old primary among the absent).
+/// - None of them may still be opening (its size unknown): it may hold the most.
+/// - Of those ready, the latest term wins, then the longest log, then the smallest URL.
+pub fn choose(
+    fresh: &[NodeRecord],
+    members: usize,
+    sync_mirrors: usize,
+) -> Result<&NodeRecord, String> {
+    let need = members.saturating_sub(sync_mirrors.max(1)).max(1);
+    if fresh.len() < need {
+        return Err(format!(
+            "heard from {} of {members} nodes; an election needs {need} (--sync-mirrors {sync_mirrors})",
+            fresh.len()
+        ));
+    }
+    if let Some(n) = fresh.iter().find(|n| n.size.is_none()) {
+        return Err(format!("{} is still opening its ledger", n.url));
+    }
+    fresh
         .iter()
-        .max_by(|a, b| a.size.cmp(&b.size).then_with(|| b.url.cmp(&a.url)))
+        .filter(|n| n.ready)
+        .max_by(|a, b| {
+            (a.term, a.size)
+                .cmp(&(b.term, b.size))
+                .then_with(|| b.url.cmp(&a.url))
+        })
+        .ok_or_else(|| "no node heard from can serve as primary yet".to_owned())
 }
 
 /// The coordinator: renews this node's lease, publishes its record, reads the leader key,
@@ -184,7 +263,7 @@ pub fn choose(nodes: &[NodeRecord]) -> Option<&NodeRecord> {
 pub async fn coordinate(
     election: Election,
     etcd: Etcd,
-    data: std::path::PathBuf,
+    data: PathBuf,
     ledger: LedgerCell,
     lease: Lease,
     role: watch::Sender<Role>,
@@ -199,10 +278,22 @@ pub async fn coordinate(
         role,
         id: None,
         said: None,
+        published: None,
+        member: false,
+        absent_since: None,
     };
     loop {
-        if let Err(e) = node.tick().await {
-            node.say(format!("etcd unreachable: {e}"), true);
+        let tick = async {
+            if let Err(e) = node.tick().await {
+                node.say(format!("etcd: {e}"), true);
+            }
+        };
+        tokio::select! {
+            () = tick => {}
+            r = stopping.wait_for(|s| *s) => {
+                let _ = r;
+                break;
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(node.election.tick()) => {}
@@ -219,7 +310,7 @@ pub async fn coordinate(
 struct Node {
     election: Election,
     etcd: Etcd,
-    data: std::path::PathBuf,
+    data: PathBuf,
     ledger: LedgerCell,
     lease: Lease,
     role: watch::Sender<Role>,
@@ -227,7 +318,18 @@ struct Node {
     id: Option<i64>,
     /// The last thing said about etcd (said again only when it changes).
     said: Option<String>,
+    /// The record last put, and how many ticks ago.
+    published: Option<(NodeRecord, u32)>,
+    /// Whether this node's member key is in etcd.
+    member: bool,
+    /// The store's revision when the leader key was first found gone, this time: records
+    /// put after it are current (none can grow without a primary).
+    absent_since: Option<i64>,
 }
+
+/// A record not changed is put again after this many ticks anyway (and at every tick while
+/// no primary holds the leader key, so that an election hears from every node afresh).
+const REPUBLISH_TICKS: u32 = 15;
 
 impl Node {
     fn say(&mut self, what: String, warn: bool) {
@@ -252,23 +354,63 @@ impl Node {
         });
     }
 
-    /// One round: the lease, the record, the leader key. The lease time it gains counts
-    /// from before the renewal was sent.
-    async fn tick(&mut self) -> Result<(), EtcdError> {
-        let sent = Instant::now();
-        let ttl = self.renew().await?;
-        let until = sent + ttl.saturating_sub(MARGIN);
-        let id = self.id.unwrap_or_default();
-        let open = current(&self.ledger);
-        let size = open.as_ref().map(|l| l.head().size);
+    /// This node's record now (the ledger is looked at, not kept open).
+    fn record(&self) -> (NodeRecord, bool) {
+        let (size, forked, ready) = match current(&self.ledger) {
+            Some(l) => {
+                let forked = l
+                    .mirror()
+                    .is_some_and(|m| matches!(m.status(), MirrorStatus::Stale { fork: true, .. }));
+                let ready = !matches!(l.integrity(), crate::ledger::Integrity::Failed(_));
+                (Some(l.head().size), forked, ready)
+            }
+            None => (None, false, false),
+        };
         let record = NodeRecord {
             url: self.election.advertise.clone(),
             size,
+            term: node_state(&self.data).term,
+            ready,
         };
-        let value = serde_json::to_vec(&record).unwrap_or_default();
-        self.etcd.put(&self.election.node_key(), &value, id).await?;
+        (record, forked)
+    }
+
+    /// One round: the lease, the leader key, the record; then the role. The lease time it
+    /// gains counts from before the renewal was sent.
+    async fn tick(&mut self) -> Result<(), EtcdError> {
+        let sent = clock_ms();
+        let ttl = self.renew().await?;
+        let until = sent + (ttl.saturating_sub(MARGIN)).as_millis() as u64;
+        let id = self.id.unwrap_or_default();
+        // The leader key lives by this lease: while the lease is renewed, a key this node
+        // held is still its own (only this node deletes it, at shutdown).
+        if let Role::Primary { epoch } = *self.role.borrow() {
+            self.lease.hold_until(until, epoch);
+        }
+        if !self.member {
+            self.etcd.put(&self.election.member_key(), b"", 0).await?;
+            self.member = true;
+        }
         let key = self.election.leader_key();
-        let leader = self.etcd.get(&key).await?;
+        let (leader, revision) = self.etcd.get(&key).await?;
+        let absent_since = match (&leader, self.absent_since) {
+            (Some(_), _) => None,
+            (None, Some(r)) => Some(r),
+            (None, None) => Some(revision),
+        };
+        self.absent_since = absent_since;
+        let (record, forked) = self.record();
+        let stale = match &self.published {
+            Some((r, ticks)) => *r != record || *ticks >= REPUBLISH_TICKS,
+            None => true,
+        };
+        if stale || leader.is_none() {
+            let value = serde_json::to_vec(&record).unwrap_or_default();
+            self.etcd.put(&self.election.node_key(), &value, id).await?;
+            self.published = Some((record.clone(), 0));
+        } else if let Some((_, ticks)) = &mut self.published {
+            *ticks += 1;
+        }
         match leader {
             Some(k) if k.lease == id => {
                 self.lease.hold_until(until, k.create_revision);
@@ -298,12 +440,8 @@ impl Node {
                 }
                 self.said = None;
                 let epoch = k.create_revision;
-                let forked = open
-                    .as_ref()
-                    .and_then(|l| l.mirror())
-                    .is_some_and(|m| matches!(m.status(), MirrorStatus::Stale { fork: true, .. }));
-                let mine = elected_epoch(&self.data);
-                let role = if forked && mine > 0 && mine < epoch {
+                let elected = node_state(&self.data).elected;
+                let role = if forked && elected > 0 && elected < epoch {
                     Role::Deposed {
                         leader: l.url,
                         epoch,
@@ -317,8 +455,15 @@ impl Node {
                 self.set_role(role);
             }
             None => {
+                // No primary. A node still serving as primary stops at once; a mirror
+                // keeps serving what it holds (following a primary that is gone is
+                // harmless) until the election's outcome.
                 self.lease.release();
-                self.campaign(id, size, until).await?;
+                if matches!(*self.role.borrow(), Role::Primary { .. }) {
+                    self.set_role(Role::Undecided);
+                }
+                self.campaign(id, &record, absent_since.unwrap_or(revision), until)
+                    .await?;
             }
         }
         Ok(())
@@ -332,6 +477,7 @@ impl Node {
                 return Ok(Duration::from_secs(left as u64));
             }
             self.lease.release();
+            self.published = None;
             self.say("this node's lease lapsed; taking a new one".into(), true);
         }
         let (id, ttl) = self
@@ -339,40 +485,49 @@ impl Node {
             .grant(self.election.ttl.as_secs().max(1) as i64)
             .await?;
         self.id = Some(id);
+        self.published = None;
         Ok(Duration::from_secs(ttl.max(0) as u64))
     }
 
-    /// No primary: takes the leader key if this node holds the longest log of the live
-    /// nodes.
+    /// No primary: takes the leader key if this node should hold it ([`choose`]), judged
+    /// on the records put since the key was found gone (at `revision`).
     async fn campaign(
         &mut self,
         id: i64,
-        size: Option<u64>,
-        until: Instant,
+        mine: &NodeRecord,
+        revision: i64,
+        until: u64,
     ) -> Result<(), EtcdError> {
-        self.set_role(Role::Undecided);
-        let Some(size) = size else {
+        let Some(size) = mine.size else {
             return Ok(());
         };
-        let nodes: Vec<NodeRecord> = self
+        let members = self
+            .etcd
+            .prefixed(&self.election.members_prefix())
+            .await?
+            .len()
+            .max(1);
+        let fresh: Vec<NodeRecord> = self
             .etcd
             .prefixed(&self.election.nodes_prefix())
             .await?
             .into_iter()
+            .filter(|k| k.mod_revision > revision)
             .filter_map(|k| serde_json::from_slice(&k.value).ok())
             .collect();
-        let Some(best) = choose(&nodes) else {
-            self.say(
-                "no primary; waiting for every node to publish the size of its log".into(),
-                false,
-            );
-            return Ok(());
+        let best = match choose(&fresh, members, self.election.sync_mirrors) {
+            Ok(best) => best,
+            Err(why) => {
+                self.say(format!("no primary; {why}"), false);
+                return Ok(());
+            }
         };
         if best.url != self.election.advertise {
             self.say(
                 format!(
-                    "no primary; {} holds the longest log ({} entries) and should take it",
+                    "no primary; {} holds the latest log (term {}, {} entries) and should take it",
                     best.url,
+                    best.term,
                     best.size.unwrap_or_default()
                 ),
                 false,
@@ -421,22 +576,55 @@ impl Node {
 mod tests {
     use super::*;
 
-    fn n(url: &str, size: Option<u64>) -> NodeRecord {
+    fn n(url: &str, term: i64, size: Option<u64>) -> NodeRecord {
         NodeRecord {
             url: url.into(),
             size,
+            term,
+            ready: true,
         }
     }
 
+    fn chosen(nodes: &[NodeRecord], members: usize, sync: usize) -> Result<&str, String> {
+        choose(nodes, members, sync).map(|n| n.url.as_str())
+    }
+
     #[test]
-    fn the_longest_log_is_chosen_and_ties_go_to_the_smallest_url() {
-        let nodes = [n("http://b", Some(10)), n("http://a", Some(9))];
-        assert_eq!(choose(&nodes).map(|n| n.url.as_str()), Some("http://b"));
-        let nodes = [n("http://b", Some(10)), n("http://a", Some(10))];
-        assert_eq!(choose(&nodes).map(|n| n.url.as_str()), Some("http://a"));
-        let nodes = [n("http://b", Some(10)), n("http://a", None)];
-        assert_eq!(choose(&nodes), None, "a node still opening may hold more");
-        assert_eq!(choose(&[]), None);
+    fn the_latest_term_then_the_longest_log_is_chosen_and_ties_go_to_the_smallest_url() {
+        let nodes = [n("http://b", 4, Some(10)), n("http://a", 4, Some(9))];
+        assert_eq!(chosen(&nodes, 3, 1), Ok("http://b"));
+        let nodes = [n("http://b", 4, Some(10)), n("http://a", 4, Some(10))];
+        assert_eq!(chosen(&nodes, 3, 1), Ok("http://a"));
+        // A longer log of an older term holds what was never acknowledged.
+        let nodes = [n("http://old", 3, Some(105)), n("http://a", 4, Some(103))];
+        assert_eq!(chosen(&nodes, 3, 1), Ok("http://a"));
+        let mut not_ready = n("http://b", 4, Some(200));
+        not_ready.ready = false;
+        let nodes = [not_ready, n("http://a", 4, Some(10))];
+        assert_eq!(chosen(&nodes, 3, 1), Ok("http://a"));
+    }
+
+    #[test]
+    fn an_election_waits_for_enough_nodes_and_for_those_still_opening() {
+        // Three nodes, one standby confirming: both others must be heard from.
+        let one = [n("http://a", 4, Some(10))];
+        assert!(
+            chosen(&one, 3, 1)
+                .unwrap_err()
+                .contains("heard from 1 of 3")
+        );
+        // Two confirming standbys of four: two others suffice.
+        let two = [n("http://a", 4, Some(10)), n("http://b", 4, Some(11))];
+        assert_eq!(chosen(&two, 4, 2), Ok("http://b"));
+        let opening = [n("http://a", 4, Some(10)), n("http://b", 4, None)];
+        assert!(
+            chosen(&opening, 3, 1)
+                .unwrap_err()
+                .contains("still opening")
+        );
+        // A single node elects itself.
+        assert_eq!(chosen(&one, 1, 0), Ok("http://a"));
+        assert!(chosen(&[], 1, 0).is_err());
     }
 
     #[test]

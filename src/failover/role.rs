@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::{ELECTED_FILE, Elected, Election, LedgerCell, Role, coordinate, etcd::Etcd};
+use super::{Election, LedgerCell, Role, coordinate, etcd::Etcd};
 use crate::ledger::{Lease, LedgerOptions};
 use crate::mirror::FollowConfig;
 use crate::server::{self, HttpListener, ServerConfig, ServerError};
@@ -50,109 +50,202 @@ pub async fn run(
     )
     .map_err(|e| ServerError::Config(e.to_string()))?;
     let (stop_tx, stopping) = watch::channel(false);
-    let (role_tx, mut roles) = watch::channel(Role::Undecided);
+    let (role_tx, roles) = watch::channel(Role::Undecided);
     let lease = Lease::default();
     let cell: LedgerCell = Arc::new(Mutex::new(Weak::new()));
     let coordinator = tokio::spawn(coordinate(
-        election.clone(),
+        election,
         etcd,
         config.data.clone(),
         cell.clone(),
         lease.clone(),
         role_tx,
-        stopping.clone(),
+        stopping,
     ));
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut first = Some((listener, config.http.clone()));
-    let mut result = Ok(());
-    loop {
-        let role = roles.borrow_and_update().clone();
-        if let Role::Deposed { leader, epoch } = &role {
-            set_aside(&config.data, *epoch, leader)?;
-        }
-        let (listener, http) = match first.take() {
-            Some(l) => l,
-            None => rebind(addr, http_addr).await?,
-        };
-        let run_config = for_role(&config, &role, &peers, &lease, &cell, http);
-        if let Role::Primary { epoch } = role {
-            record_election(&config.data, epoch)?;
-        }
-        tracing::info!(?role, "failover: serving in this role");
-        let mut stopped = false;
-        let ended = {
-            let roles = &mut roles;
-            let stopped = &mut stopped;
-            let shutdown = &mut shutdown;
-            let role = role.clone();
-            server::run(listener, run_config, async move {
-                tokio::select! {
-                    () = shutdown => *stopped = true,
-                    _ = roles.wait_for(|r| !role.same_run(r)) => {}
-                }
-            })
-            .await
-        };
-        if let Err(e) = ended {
-            result = Err(e);
-            break;
-        }
-        if stopped {
-            break;
-        }
-    }
+    let runs = Runs {
+        config,
+        peers,
+        lease,
+        cell,
+        addr,
+        http_addr,
+    };
+    let result = runs.serve(listener, roles, shutdown).await;
+    // Whatever ended the runs: no more appends here, and the coordinator lets the lease go,
+    // so a successor is elected at once.
+    runs.lease.release();
     let _ = stop_tx.send(true);
-    // The coordinator lets the lease go, so a successor is elected at once.
     let _ = tokio::time::timeout(Duration::from_secs(5), coordinator).await;
     result
 }
 
-/// The server's configuration for one run in `role`.
-fn for_role(
-    base: &ServerConfig,
-    role: &Role,
-    peers: &Peers,
-    lease: &Lease,
-    cell: &LedgerCell,
-    http: Option<HttpListener>,
-) -> ServerConfig {
-    let (follow, mirror_of, fence) = match role {
-        Role::Primary { .. } => (None, None, Some(lease.clone())),
-        Role::Mirror { leader, .. } | Role::Deposed { leader, .. } => {
-            let mut connect = peers.connect.clone();
-            connect.server = leader.clone();
-            let follow = FollowConfig {
-                connect,
-                key: Some(peers.key.clone()),
-                retry: crate::mirror::DEFAULT_RETRY,
+/// What every run shares.
+struct Runs {
+    config: ServerConfig,
+    peers: Peers,
+    lease: Lease,
+    cell: LedgerCell,
+    addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+}
+
+impl Runs {
+    /// Runs the server in each role in turn until `shutdown`.
+    async fn serve(
+        &self,
+        listener: TcpListener,
+        mut roles: watch::Receiver<Role>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut first = Some((listener, self.config.http.clone()));
+        loop {
+            let role = roles.borrow_and_update().clone();
+            if let Role::Deposed { leader, epoch } = &role {
+                self.set_aside(*epoch, leader).await?;
+            }
+            if let Role::Primary { epoch } = role {
+                let data = self.config.data.clone();
+                tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+                    super::record_elected(&data, epoch)
+                })
+                .await
+                .map_err(|e| ServerError::Config(e.to_string()))?
+                .map_err(|e| {
+                    ServerError::Config(format!(
+                        "recording the election in {}: {e}",
+                        self.config.data.display()
+                    ))
+                })?;
+            }
+            let (listener, http) = match first.take() {
+                Some(l) => l,
+                None => rebind(self.addr, self.http_addr).await?,
             };
-            (Some(follow), Some(leader.clone()), None)
+            let run_config = self.for_role(&role, http);
+            tracing::info!(?role, "failover: serving in this role");
+            let mut stopped = false;
+            let ended = {
+                let roles = &mut roles;
+                let stopped = &mut stopped;
+                let shutdown = &mut shutdown;
+                let role = role.clone();
+                server::run(listener, run_config, async move {
+                    tokio::select! {
+                        () = shutdown => *stopped = true,
+                        _ = roles.wait_for(|r| !role.same_run(r)) => {}
+                    }
+                })
+                .await
+            };
+            // The coordinator no longer looks at that run's ledger.
+            if let Ok(mut c) = self.cell.lock() {
+                *c = Weak::new();
+            }
+            ended?;
+            if stopped {
+                return Ok(());
+            }
         }
-        Role::Undecided => (None, Some(UNDECIDED.to_owned()), None),
-    };
-    ServerConfig {
-        data: base.data.clone(),
-        ledger: LedgerOptions {
-            // A mirror waits for no mirror of its own.
-            sync: if mirror_of.is_some() {
-                crate::ledger::SyncConfig {
-                    mirrors: 0,
-                    ..base.ledger.sync.clone()
-                }
+    }
+
+    /// Moves a deposed node's data directory aside, whole (its unacknowledged tail, its fork
+    /// evidence, everything), so that it copies the log of the primary of `epoch` from
+    /// nothing. Nothing is deleted: an operator may read what only this node held. Waits
+    /// until the last run's ledger is closed.
+    async fn set_aside(&self, epoch: i64, leader: &str) -> Result<(), ServerError> {
+        let data = &self.config.data;
+        let to = set_aside_dir(data, epoch);
+        for _ in 0..100 {
+            let open = self
+                .cell
+                .lock()
+                .map(|c| c.strong_count() > 0)
+                .unwrap_or(false);
+            if !open {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if to.exists() {
+            return Err(ServerError::Config(format!(
+                "{} holds entries the primary {leader} does not, and {} (where it would be set \
+                 aside) exists already: move one of them away",
+                data.display(),
+                to.display()
+            )));
+        }
+        std::fs::rename(data, &to)
+            .and_then(|()| std::fs::create_dir_all(data))
+            .map_err(|e| {
+                ServerError::Config(format!(
+                    "setting {} aside as {}: {e}",
+                    data.display(),
+                    to.display()
+                ))
+            })?;
+        if let Some(parent) = data.parent() {
+            let _ = crate::atomic::sync_dir(if parent.as_os_str().is_empty() {
+                Path::new(".")
             } else {
-                base.ledger.sync.clone()
+                parent
+            });
+        }
+        tracing::error!(
+            data = %data.display(),
+            set_aside = %to.display(),
+            primary = %leader,
+            epoch,
+            "failover: this node was primary in an earlier term and holds entries the primary \
+             does not (appended, never acknowledged): its data directory is set aside whole, \
+             and the log is copied again from the primary"
+        );
+        Ok(())
+    }
+
+    /// The server's configuration for one run in `role`.
+    fn for_role(&self, role: &Role, http: Option<HttpListener>) -> ServerConfig {
+        let base = &self.config;
+        let (follow, mirror_of, fence) = match role {
+            Role::Primary { .. } => (None, None, Some(self.lease.clone())),
+            Role::Mirror { leader, epoch } | Role::Deposed { leader, epoch } => {
+                let mut connect = self.peers.connect.clone();
+                connect.server = leader.clone();
+                let follow = FollowConfig {
+                    connect,
+                    key: Some(self.peers.key.clone()),
+                    retry: crate::mirror::DEFAULT_RETRY,
+                    term: Some(*epoch),
+                };
+                (Some(follow), Some(leader.clone()), None)
+            }
+            Role::Undecided => (None, Some(UNDECIDED.to_owned()), None),
+        };
+        ServerConfig {
+            data: base.data.clone(),
+            ledger: LedgerOptions {
+                // A mirror waits for no mirror of its own.
+                sync: if mirror_of.is_some() {
+                    crate::ledger::SyncConfig {
+                        mirrors: 0,
+                        ..base.ledger.sync.clone()
+                    }
+                } else {
+                    base.ledger.sync.clone()
+                },
+                mirror_of,
+                lease: fence,
+                ..base.ledger.clone()
             },
-            mirror_of,
-            lease: fence,
-            ..base.ledger.clone()
-        },
-        access: base.access.clone(),
-        tls: base.tls.clone(),
-        max_message_bytes: base.max_message_bytes,
-        shutdown_grace: base.shutdown_grace,
-        http,
-        follow,
-        opened: Some(cell.clone()),
+            access: base.access.clone(),
+            tls: base.tls.clone(),
+            max_message_bytes: base.max_message_bytes,
+            shutdown_grace: base.shutdown_grace,
+            http,
+            follow,
+            opened: Some(self.cell.clone()),
+        }
     }
 }
 
@@ -189,19 +282,6 @@ async fn rebind(
     }
 }
 
-/// Records, durably, that this node is primary for term `epoch` ([`ELECTED_FILE`]).
-fn record_election(data: &Path, epoch: i64) -> Result<(), ServerError> {
-    let fail = |e: String| {
-        ServerError::Config(format!("recording the election in {}: {e}", data.display()))
-    };
-    std::fs::create_dir_all(data).map_err(|e| fail(e.to_string()))?;
-    let file = crate::atomic::AtomicFile::create(&data.join(ELECTED_FILE))
-        .map_err(|e| fail(e.to_string()))?;
-    let body = serde_json::to_vec(&Elected { epoch }).map_err(|e| fail(e.to_string()))?;
-    std::fs::write(file.tmp(), body).map_err(|e| fail(e.to_string()))?;
-    file.commit().map_err(|e| fail(e.to_string()))
-}
-
 /// Where a deposed node's data directory is set aside for the term `epoch`.
 pub fn set_aside_dir(data: &Path, epoch: i64) -> PathBuf {
     let name = data
@@ -209,45 +289,4 @@ pub fn set_aside_dir(data: &Path, epoch: i64) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
     data.with_file_name(format!("{name}.deposed-{epoch}"))
-}
-
-/// Moves a deposed node's data directory aside, whole (its unacknowledged tail, its fork
-/// evidence, everything), so that it copies the log of the primary of `epoch` from nothing.
-/// Nothing is deleted: an operator may read what only this node held.
-fn set_aside(data: &Path, epoch: i64, leader: &str) -> Result<(), ServerError> {
-    let to = set_aside_dir(data, epoch);
-    if to.exists() {
-        return Err(ServerError::Config(format!(
-            "{} holds entries the primary {leader} does not, and {} (where it would be set \
-             aside) exists already: move one of them away",
-            data.display(),
-            to.display()
-        )));
-    }
-    std::fs::rename(data, &to)
-        .and_then(|()| std::fs::create_dir_all(data))
-        .map_err(|e| {
-            ServerError::Config(format!(
-                "setting {} aside as {}: {e}",
-                data.display(),
-                to.display()
-            ))
-        })?;
-    if let Some(parent) = data.parent() {
-        let _ = crate::atomic::sync_dir(if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        });
-    }
-    tracing::error!(
-        data = %data.display(),
-        set_aside = %to.display(),
-        primary = %leader,
-        epoch,
-        "failover: this node was primary in an earlier term and holds entries the primary \
-         does not (appended, never acknowledged): its data directory is set aside whole, \
-         and the log is copied again from the primary"
-    );
-    Ok(())
 }

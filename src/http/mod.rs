@@ -169,6 +169,16 @@ async fn readyz(State(h): State<Health>) -> Response {
             "data_keys_not_copied": m.keys_not_copied(),
         });
     }
+    // A primary elected through etcd (serve --etcd): its term and how long its lease holds
+    // (0: fenced, taking no append until it renews it or another node is elected).
+    if let Some(l) = ledger.lease() {
+        body["election"] = json!({
+            "role": "primary",
+            "epoch": l.epoch(),
+            "lease_holds": l.held().is_some(),
+            "lease_remaining_ms": l.remaining().as_millis() as u64,
+        });
+    }
     // A primary with --sync-mirrors serves reads while appends wait for mirrors: ready, with
     // how far the mirrors have confirmed beside.
     let required = ledger.sync_mirrors();

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use super::Lease;
+
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
@@ -50,7 +52,15 @@ pub(super) struct LedgerSequencer {
     /// The actor of the last replicated entry (appends by one actor follow each other:
     /// one allocation of the name).
     pub(super) actor: Arc<str>,
+    /// The fence of a primary elected through etcd: checked again as each append is
+    /// sequenced, so that one queued while the lease held is not committed after it lapsed.
+    pub(super) lease: Option<Lease>,
 }
+
+/// The refusal of a node whose lease as the elected primary does not hold.
+const NOT_PRIMARY: &str = "this node's lease as the elected primary does not hold (it lost \
+     etcd, or another node was elected): not the primary now; find the primary in etcd or \
+     from a mirror's refusal, and {what}";
 
 /// Events of one append, already decoded.
 pub struct Events(Vec<Arc<Event>>);
@@ -60,6 +70,13 @@ impl Sequencer for LedgerSequencer {
     type Rejection = LedgerError;
 
     fn sequence(&mut self, input: &Events, chain: &mut Chain<'_>) -> Result<(), LedgerError> {
+        if let Some(l) = &self.lease
+            && l.held().is_none()
+        {
+            return Err(LedgerError::Unavailable(
+                NOT_PRIMARY.replace("{what}", "retry there"),
+            ));
+        }
         let today = Utc::now().date_naive();
         let limit = self
             .max_events
@@ -336,16 +353,19 @@ impl Ledger {
         r
     }
 
+    /// The fence of a primary elected through etcd (`None`: no election, or a mirror).
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
     /// Refuses when this node was elected primary through etcd and its lease no longer holds
     /// (deposed, or cut off from etcd): an append committed before is durable here but not
     /// acknowledged, as when mirrors do not confirm it in time.
     fn fenced(&self, what: &str) -> Result<(), LedgerError> {
         match &self.lease {
-            Some(l) if l.held().is_none() => Err(LedgerError::Unavailable(format!(
-                "this node's lease as the elected primary does not hold (it lost etcd, or \
-                 another node was elected): not the primary now; find the primary in etcd or \
-                 from a mirror's refusal, and {what}"
-            ))),
+            Some(l) if l.held().is_none() => Err(LedgerError::Unavailable(
+                NOT_PRIMARY.replace("{what}", what),
+            )),
             _ => Ok(()),
         }
     }

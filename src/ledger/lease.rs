@@ -11,37 +11,49 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// Milliseconds on a clock that keeps counting while the machine is suspended (Linux's
+/// `CLOCK_BOOTTIME`): a primary whose host slept through its lease must find it lapsed on
+/// waking, which the monotonic clock behind `Instant` would not show.
+pub fn clock_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_BOOTTIME exists on every Linux
+        // this builds for.
+        if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
+            return ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000;
+        }
+    }
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
 
 /// Until when this node may act as the primary. Clones share one fence.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Lease(Arc<Inner>);
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Inner {
-    /// The origin of `until_ms` (an `Instant` has no integer form of its own).
-    base: Instant,
-    /// Milliseconds after `base` until which the lease holds; 0: not held.
+    /// [`clock_ms`] until which the lease holds; 0: not held.
     until_ms: AtomicU64,
     /// The leader key's create revision in etcd: the term this node is primary for.
     epoch: AtomicI64,
 }
 
-impl Default for Lease {
-    fn default() -> Self {
-        Lease(Arc::new(Inner {
-            base: Instant::now(),
-            until_ms: AtomicU64::new(0),
-            epoch: AtomicI64::new(0),
-        }))
-    }
-}
-
 impl Lease {
-    /// Holds the lease of term `epoch` until `until` (never moved back within one term).
-    pub fn hold_until(&self, until: Instant, epoch: i64) {
-        let ms = until.saturating_duration_since(self.0.base).as_millis() as u64;
-        let ms = ms.max(1);
+    /// Holds the lease of term `epoch` until `until_ms` on [`clock_ms`] (never moved back
+    /// within one term).
+    pub fn hold_until(&self, until_ms: u64, epoch: i64) {
+        let ms = until_ms.max(1);
         if self.0.epoch.swap(epoch, Ordering::AcqRel) == epoch {
             self.0.until_ms.fetch_max(ms, Ordering::AcqRel);
         } else {
@@ -57,14 +69,18 @@ impl Lease {
     /// The term held, if the lease still holds now.
     pub fn held(&self) -> Option<i64> {
         let until = self.0.until_ms.load(Ordering::Acquire);
-        let now = self.0.base.elapsed().as_millis() as u64;
-        (until != 0 && now < until).then(|| self.0.epoch.load(Ordering::Acquire))
+        (until != 0 && clock_ms() < until).then(|| self.0.epoch.load(Ordering::Acquire))
+    }
+
+    /// The last term held (0: none yet).
+    pub fn epoch(&self) -> i64 {
+        self.0.epoch.load(Ordering::Acquire)
     }
 
     /// How long the lease still holds (zero: not held).
     pub fn remaining(&self) -> Duration {
         let until = self.0.until_ms.load(Ordering::Acquire);
-        Duration::from_millis(until.saturating_sub(self.0.base.elapsed().as_millis() as u64))
+        Duration::from_millis(until.saturating_sub(clock_ms()))
     }
 }
 
@@ -74,17 +90,18 @@ mod tests {
 
     #[test]
     fn a_lease_holds_until_its_time_and_not_after() {
+        let now = clock_ms;
         let l = Lease::default();
         assert_eq!(l.held(), None, "a new fence holds nothing");
-        l.hold_until(Instant::now() + Duration::from_secs(60), 7);
+        l.hold_until(now() + 60_000, 7);
         assert_eq!(l.held(), Some(7));
         assert!(l.remaining() > Duration::from_secs(50));
         // Within a term the time only moves forward.
-        l.hold_until(Instant::now() + Duration::from_secs(1), 7);
+        l.hold_until(now() + 1000, 7);
         assert!(l.remaining() > Duration::from_secs(50));
-        l.hold_until(Instant::now(), 8);
+        l.hold_until(now(), 8);
         assert_eq!(l.held(), None, "a new term starts from its own time");
-        l.hold_until(Instant::now() + Duration::from_secs(60), 8);
+        l.hold_until(now() + 60_000, 8);
         assert_eq!(l.held(), Some(8));
         l.release();
         assert_eq!(l.held(), None);

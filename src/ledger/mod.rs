@@ -54,7 +54,7 @@ pub use append::fingerprint_form;
 pub use certificate::CertificateAnswer;
 pub use check::{CheckAppend, CheckReport, Checked, MAX_CHECK_EVENTS};
 pub use error::{LedgerError, StorageError, StorageKind, io_kind, store_kind};
-pub use lease::Lease;
+pub use lease::{Lease, clock_ms};
 pub use mirror::{MIRROR_ID_FILE, Mirror, MirrorStatus, PRIMARY_KEY_FILE};
 pub use personal::{DATA_KEY_RECORDS_PER_ANSWER, DataKeyRecords, Field, Reader};
 pub use sync::{DEFAULT_SYNC_TIMEOUT, MirrorConfirmation, SyncConfig};

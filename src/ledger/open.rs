@@ -241,6 +241,7 @@ impl Ledger {
             erasing: Vec::new(),
             mirror: mirror.is_some(),
             actor: Arc::from(""),
+            lease: opts.lease.clone(),
         };
         let writer = Writer::start(store, head, seq)?;
         Ok(Ledger {

@@ -56,6 +56,10 @@ pub struct FollowConfig {
     /// Pause before the next session after a failed one (doubling, up to [`MAX_RETRY`],
     /// while the primary stays away).
     pub retry: Duration,
+    /// The term of the primary in an election through etcd (`serve --etcd`): recorded in
+    /// the data directory once the copy is found to be a prefix of the primary's log, and
+    /// before anything is reported to it (docs/FAILOVER.md). `None`: no election.
+    pub term: Option<i64>,
 }
 
 /// Why a session with the primary ended.
@@ -246,6 +250,15 @@ async fn follow_once(
     let latest = checkpoint(&mut audit, None, &key).await?;
     consistent(ledger, mirror, &mut audit, &latest).await?;
     mirror.seen_primary(latest.checkpoint.size);
+    // The copy is a prefix of this primary's log: an election may count it as of its term
+    // from now on, and not before, since reports below let the primary acknowledge appends.
+    if let Some(term) = cfg.term {
+        let dir = ledger.store().dir().to_path_buf();
+        tokio::task::spawn_blocking(move || crate::failover::record_term(&dir, term))
+            .await
+            .map_err(|e| Stop::Retry(format!("recording the term: {e}")))?
+            .map_err(|e| Stop::Retry(format!("recording the term {term}: {e}")))?;
+    }
     mirror.set_status(MirrorStatus::Following);
     // The primary keeps what mirrors hold in memory only: a restarted primary (or one that
     // missed a report) learns it again now, so an append retried there is not left waiting
