@@ -140,7 +140,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", conflicts_with_all = ["follow", "demo"])]
     pub etcd: Vec<String>,
     /// The URL other nodes and clients reach this node's gRPC at (with --etcd); it names the
-    /// node. Default: http:// and the --listen address, when that is not a wildcard.
+    /// node. Default: http:// (https:// with --tls-cert) and the --listen address, when that
+    /// is not a wildcard.
     #[arg(long, value_name = "URL", requires = "etcd")]
     pub advertise: Option<String>,
     /// The etcd keys of this log live under it (with --etcd). Default: /rotaledger/ and
@@ -391,7 +392,14 @@ fn election_of(
     let advertise = match &args.advertise {
         Some(a) => a.clone(),
         None => match args.listen.parse::<std::net::SocketAddr>() {
-            Ok(a) if !a.ip().is_unspecified() && a.port() != 0 => format!("http://{a}"),
+            Ok(a) if !a.ip().is_unspecified() && a.port() != 0 => {
+                let scheme = if args.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{a}")
+            }
             _ => {
                 return Err(CliError(format!(
                     "--etcd needs --advertise URL: the address other nodes reach this one at \
