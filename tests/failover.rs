@@ -183,6 +183,8 @@ impl Group {
             "3",
             "--http",
             &self.http[i],
+            "--witness-key",
+            &r("w1.pub"),
         ];
         ServeProc::start_logged_at(
             &self.data(i),
@@ -448,6 +450,12 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
         ])
         .await;
         assert_eq!(code, 0, "{out}{err}");
+        // The log's verifier key, which the witness pins from the start.
+        let log_key = out
+            .lines()
+            .find_map(|l| l.strip_prefix("verifier key "))
+            .unwrap_or_else(|| panic!("no verifier key line in {out}"))
+            .to_owned();
         let mut tokens = vec![
             ("hr", "writer", "", "tok-writer"),
             ("auditor", "auditor", "", "tok-auditor"),
@@ -465,9 +473,50 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
             .unwrap();
         }
         crate::util::write_access_file(&g.root, &crate::util::access_text(&tokens));
+        // A witness run by another office, told every node's address.
+        let (code, out, err) = crate::util::run_bin(vec![
+            "witness".into(),
+            "new-key".into(),
+            "--name".into(),
+            "witness.example/w1".into(),
+            "--out".into(),
+            g.root.join("w1.key").display().to_string(),
+        ])
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        std::fs::write(g.root.join("w1.pub"), &out).unwrap();
+        let witness_token = g.root.join("witness.token");
+        std::fs::write(&witness_token, "tok-auditor").unwrap();
+        std::fs::set_permissions(
+            &witness_token,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+        )
+        .unwrap();
 
         let mut nodes: Vec<Option<ServeProc>> = (0..3).map(|i| Some(g.start(i))).collect();
         let first = primary(&g, "tok-writer", 60).await;
+        let mut witness = std::process::Command::new(crate::util::bin())
+            .args(["witness", "run", "--interval", "1", "--server", &g.url(0)])
+            .args([
+                "--also",
+                &g.url(1),
+                "--also",
+                &g.url(2),
+                "--log-key",
+                &log_key,
+            ])
+            .arg("--token-file")
+            .arg(&witness_token)
+            .arg("--key")
+            .arg(g.root.join("w1.key"))
+            .arg("--state")
+            .arg(g.root.join("w1.state.json"))
+            .env_remove("ROTALEDGER_TOKEN")
+            .env_remove("ROTALEDGER_SERVER")
+            .stdout(std::fs::File::create(g.root.join("witness.out")).unwrap())
+            .stderr(std::fs::File::create(g.root.join("witness.err")).unwrap())
+            .spawn()
+            .unwrap();
         for i in (0..3).filter(|i| *i != first) {
             following(&g.client(i, "tok-auditor"), 0, 60).await;
         }
@@ -590,6 +639,46 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
         all.extend(load.stop().await);
         nothing_lost(&g, fourth, &all).await;
         eprintln!("{} appends acknowledged in all", all.len());
+        // The witness followed the log across the three failovers and cosigned what the
+        // last primary holds: it was never shown two histories.
+        let size = entries(&g.client(fourth, "tok-auditor")).await.len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let witnessed = loop {
+            let asked = g
+                .client(fourth, "tok-auditor")
+                .audit()
+                .await
+                .unwrap()
+                .get_checkpoint(proto::GetCheckpointRequest {
+                    min_cosignatures: 1,
+                    ..Default::default()
+                })
+                .await;
+            if let Ok(r) = asked {
+                let cp = r.into_inner().checkpoint.unwrap();
+                if cp.size >= size {
+                    break cp;
+                }
+            }
+            let said = std::fs::read_to_string(g.root.join("witness.out")).unwrap_or_default()
+                + &std::fs::read_to_string(g.root.join("witness.err")).unwrap_or_default();
+            assert!(
+                witness.try_wait().unwrap().is_none(),
+                "the witness stopped: {said}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint of {size} entries cosigned within 60 s: {said}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(
+            witnessed.text.contains("— witness.example/w1 "),
+            "{}",
+            witnessed.text
+        );
+        let said = std::fs::read_to_string(g.root.join("witness.out")).unwrap();
+        assert!(!said.contains("FORK"), "{said}");
 
         // 4. The primary cut off from etcd stops taking appends within its lease.
         let p = g.client(fourth, "tok-writer");
@@ -639,6 +728,8 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
                 }
             }
         }
+        let _ = witness.kill();
+        let _ = witness.wait();
         drop(nodes);
     })
     .await;

@@ -65,6 +65,16 @@ impl WitnessProc {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the witness.
+    fn signal(&self, signal: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal}");
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -369,7 +379,12 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         );
 
         // Another history under the same key, where the primary was: both witnesses catch
-        // it, keep the evidence, exit 1 and cosign nothing of it.
+        // it, keep the evidence, exit 1 and cosign nothing of it. They are paused while it
+        // starts, so that they first see it holding the forged entries (an empty log in
+        // between would be caught too, as a rollback).
+        for w in [&w1, &w2] {
+            w.signal("STOP");
+        }
         let other = dir.join("other");
         std::fs::create_dir_all(&other).unwrap();
         std::fs::copy(pd.join("checkpoint.key"), other.join("checkpoint.key")).unwrap();
@@ -387,6 +402,9 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         );
         forged.ready().await;
         append(&forged.connect(), "fork", 9000, 9400).await;
+        for w in [&w1, &w2] {
+            w.signal("CONT");
+        }
         for (mut w, state) in [(w1, &s1), (w2, &s2)] {
             assert_eq!(w.exit_within(30).await, 1, "{}", w.output());
             let out = w.output();

@@ -162,6 +162,10 @@ pub enum AuditCommand {
         /// Stop after one good round.
         #[arg(long)]
         once: bool,
+        /// Another node of the log (its standbys under an election, docs/FAILOVER.md): asked
+        /// when --server does not answer. Repeat for each.
+        #[arg(long, value_name = "URL")]
+        also: Vec<String>,
     },
     /// Write a proof file from a store no server holds.
     Prove {
@@ -366,6 +370,7 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             key,
             interval,
             once,
+            also,
         } => super::watch::run(super::watch::WatchOptions {
             connect,
             state,
@@ -373,6 +378,7 @@ pub fn run(cmd: AuditCommand) -> Result<Outcome, CliError> {
             interval,
             once,
             witness: None,
+            also,
         }),
         AuditCommand::Prove { what } => match what {
             ProveCommand::Inclusion {

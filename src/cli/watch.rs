@@ -53,6 +53,11 @@ pub struct WatchOptions {
     pub once: bool,
     /// Cosign each checkpoint that passes with this key (`rotaledger witness run`).
     pub witness: Option<crate::merkle::WitnessKey>,
+    /// The log's other nodes (`--also`): a primary and its standbys under an election
+    /// (docs/FAILOVER.md). When the server does not answer, the next is asked; when it is a
+    /// mirror, the primary it names. Every checkpoint is still checked against the pinned
+    /// key and the last one that passed, whichever node serves it.
+    pub also: Vec<String>,
 }
 
 /// How one round ended.
@@ -74,6 +79,9 @@ enum Failure {
     /// with this witness, or cosigning another checkpoint of the size); the next round
     /// tries again.
     Refused(CliError),
+    /// The server is a mirror of the primary at this URL (FAILED_PRECONDITION, reason
+    /// `MIRROR`): ask there.
+    Moved(CliError, String),
     /// Anything else.
     Fatal(CliError),
 }
@@ -88,6 +96,20 @@ impl Failure {
     /// A failed call, classified by its status code.
     fn rpc(name: &str, s: &tonic::Status) -> Failure {
         let e = CliError(format!("{name}: {}", describe(s)));
+        if s.code() == tonic::Code::FailedPrecondition {
+            use tonic_types::StatusExt;
+            if let Some(info) = s.get_details_error_info()
+                && info.reason == "MIRROR"
+                && let Some(primary) = info.metadata.get("primary")
+            {
+                return Failure::Moved(e, primary.clone());
+            }
+        }
+        // A connection lost mid-call (the node killed, or restarting in another role)
+        // comes back as `Unknown` carrying the transport's error, not the server's.
+        if s.code() == tonic::Code::Unknown && std::error::Error::source(s).is_some() {
+            return Failure::Unreachable(e);
+        }
         match s.code() {
             tonic::Code::Unavailable
             | tonic::Code::DeadlineExceeded
@@ -101,7 +123,10 @@ impl Failure {
 
     fn into_error(self) -> CliError {
         match self {
-            Failure::Unreachable(e) | Failure::Refused(e) | Failure::Fatal(e) => e,
+            Failure::Unreachable(e)
+            | Failure::Refused(e)
+            | Failure::Moved(e, _)
+            | Failure::Fatal(e) => e,
         }
     }
 }
@@ -226,15 +251,39 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
     // refusal printed (printed once, not every round).
     let mut handed: Option<String> = None;
     let mut refused: Option<String> = None;
+    let mut nodes = Nodes::new(&opts);
     loop {
         match round(&mut client, &key, state.checkpoint.as_deref(), offered).await {
             Err(Failure::Unreachable(e)) if !opts.once => {
                 // The channel reconnects by itself; the saved checkpoint is unchanged, so
-                // the next good round is checked against the last one that passed.
-                eprintln!(
-                    "round failed, the server did not answer: {e}; next round in {} s",
-                    opts.interval
-                );
+                // the next good round is checked against the last one that passed. With
+                // other nodes of the log (--also), the next one is asked.
+                match nodes.next() {
+                    Some(to) => {
+                        eprintln!("round failed, the server did not answer: {e}; asking {to}");
+                        if let Ok(c) = nodes.connect(&opts, &to).await {
+                            client = c;
+                            continue;
+                        }
+                    }
+                    None => eprintln!(
+                        "round failed, the server did not answer: {e}; next round in {} s",
+                        opts.interval
+                    ),
+                }
+            }
+            Err(Failure::Moved(e, primary)) if !opts.once || nodes.moved < 3 => {
+                // A mirror names its primary: ask there (the key and the last checkpoint
+                // still judge what it serves).
+                nodes.moved += 1;
+                eprintln!("{e}; asking the primary it names, {primary}");
+                match nodes.connect(&opts, &primary).await {
+                    Ok(c) => {
+                        client = c;
+                        continue;
+                    }
+                    Err(e) => eprintln!("{e}; next round in {} s", opts.interval),
+                }
             }
             Err(f) => return Err(f.into_error()),
             Ok(Round::Bad(evidence)) => {
@@ -250,6 +299,7 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
                 return Ok(Outcome::Problem);
             }
             Ok(Round::Good(text)) => {
+                nodes.moved = 0;
                 let cp = SignedCheckpoint::parse(&text)
                     .map_err(CliError::ctx("the checkpoint"))?
                     .checkpoint;
@@ -294,6 +344,56 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
         if !wait_interval(opts.interval, &mut terminate).await {
             return Ok(Outcome::Ok);
         }
+    }
+}
+
+/// The nodes of the log a watch may ask: `--server` and `--also`.
+struct Nodes {
+    all: Vec<String>,
+    at: usize,
+    /// Redirections followed in a row (a `--once` run follows a few, not a loop).
+    moved: u32,
+}
+
+impl Nodes {
+    fn new(opts: &WatchOptions) -> Nodes {
+        let mut all = vec![opts.connect.server.clone()];
+        all.extend(
+            opts.also
+                .iter()
+                .filter(|u| **u != opts.connect.server)
+                .cloned(),
+        );
+        Nodes {
+            all,
+            at: 0,
+            moved: 0,
+        }
+    }
+
+    /// The next node to ask after one that did not answer (`None`: no other).
+    fn next(&mut self) -> Option<String> {
+        if self.all.len() < 2 {
+            return None;
+        }
+        self.at = (self.at + 1) % self.all.len();
+        self.all.get(self.at).cloned()
+    }
+
+    /// A client of `server`, with the token and CA of `--server`.
+    async fn connect(
+        &mut self,
+        opts: &WatchOptions,
+        server: &str,
+    ) -> Result<crate::cli::client::Audit, CliError> {
+        if let Some(i) = self.all.iter().position(|u| u == server) {
+            self.at = i;
+        }
+        let connect = Connect {
+            server: server.to_owned(),
+            ..opts.connect.clone()
+        };
+        connect.audit().await
     }
 }
 

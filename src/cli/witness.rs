@@ -59,6 +59,11 @@ pub enum WitnessCommand {
         /// Stop after one good round.
         #[arg(long)]
         once: bool,
+        /// Another node of the log (its standbys under an election, docs/FAILOVER.md): asked
+        /// when --server does not answer; a standby's refusal names the primary, which is
+        /// asked then. Repeat for each.
+        #[arg(long, value_name = "URL")]
+        also: Vec<String>,
     },
 }
 
@@ -85,6 +90,7 @@ impl WitnessCommand {
                 log_key,
                 interval,
                 once,
+                also,
             } => {
                 let witness = WitnessKey::load(&key).map_err(|e| CliError(e.to_string()))?;
                 eprintln!(
@@ -100,6 +106,7 @@ impl WitnessCommand {
                     interval: interval.max(1),
                     once,
                     witness: Some(witness),
+                    also,
                 })
             }
         }

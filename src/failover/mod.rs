@@ -188,10 +188,11 @@ pub fn node_state(dir: &Path) -> NodeState {
 }
 
 fn write_state(dir: &Path, state: NodeState) -> Result<(), String> {
-    let file =
+    use std::io::Write as _;
+    let mut file =
         crate::atomic::AtomicFile::create(&dir.join(STATE_FILE)).map_err(|e| e.to_string())?;
     let body = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
-    std::fs::write(file.tmp(), body).map_err(|e| e.to_string())?;
+    file.write_all(&body).map_err(|e| e.to_string())?;
     file.commit().map_err(|e| e.to_string())
 }
 
@@ -625,6 +626,33 @@ mod tests {
         // A single node elects itself.
         assert_eq!(chosen(&one, 1, 0), Ok("http://a"));
         assert!(chosen(&[], 1, 0).is_err());
+    }
+
+    #[test]
+    fn the_terms_recorded_never_go_back_and_survive_a_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(node_state(dir.path()), NodeState::default());
+        record_term(dir.path(), 5).unwrap();
+        record_term(dir.path(), 3).unwrap();
+        assert_eq!(
+            node_state(dir.path()),
+            NodeState {
+                term: 5,
+                elected: 0
+            }
+        );
+        record_elected(dir.path(), 7).unwrap();
+        record_term(dir.path(), 6).unwrap();
+        assert_eq!(
+            node_state(dir.path()),
+            NodeState {
+                term: 7,
+                elected: 7
+            }
+        );
+        // A damaged file reads as nothing known (never as a later term).
+        std::fs::write(dir.path().join(STATE_FILE), b"{").unwrap();
+        assert_eq!(node_state(dir.path()), NodeState::default());
     }
 
     #[test]

@@ -275,7 +275,7 @@ impl Audit for AuditService {
             // A mirror copies by the checkpoint over the head; anyone else is given one over
             // what the mirrors `--sync-mirrors` requires hold (`Ledger::readable_size`).
             None if mirror => ledger.latest_checkpoint()?,
-            None => match ledger.readable_size() {
+            None => match ledger.readable_size()? {
                 r if r == ledger.head().size => ledger.latest_checkpoint()?,
                 r => ledger.checkpoint_at(r)?,
             },
@@ -305,7 +305,7 @@ impl Audit for AuditService {
             // A reader's default: what the mirrors hold (`Ledger::readable_size`); an entry
             // beyond it is refused as not held yet, not as beyond the log.
             None => {
-                let readable = ledger.readable_size();
+                let readable = ledger.readable_size()?;
                 if req.seq >= readable {
                     ledger.check_readable(req.seq + 1)?;
                 }
@@ -335,7 +335,10 @@ impl Audit for AuditService {
         let new_size = if mirror {
             req.new_size.unwrap_or_else(|| ledger.head().size)
         } else {
-            let size = req.new_size.unwrap_or_else(|| ledger.readable_size());
+            let size = match req.new_size {
+                Some(size) => size,
+                None => ledger.readable_size()?,
+            };
             ledger.check_readable(size)?;
             size
         };

@@ -258,7 +258,7 @@ impl Ledger {
             metrics: Arc::new(Metrics::default()),
             mirror,
             witnesses: super::witness::Witnesses::new(opts.witnesses),
-            sync: super::sync::Confirmations::new(opts.sync),
+            sync: super::sync::Confirmations::new(opts.sync, head.size),
             lease: opts.lease.clone(),
         })
     }

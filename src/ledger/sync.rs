@@ -55,14 +55,20 @@ pub(super) struct Confirmations {
     held: Mutex<HashMap<String, (String, u64)>>,
     /// The largest size at least `config.mirrors` mirrors hold.
     confirmed: watch::Sender<u64>,
+    /// The log's size when this ledger opened: checkpoints over up to this many entries may
+    /// have been handed out before (by this node's previous run, or by the primary it was
+    /// elected to replace), and the mirrors' reports are not known yet. Until they confirm
+    /// it, readers get no checkpoint rather than one smaller than what they may hold.
+    floor: u64,
 }
 
 impl Confirmations {
-    pub(super) fn new(config: SyncConfig) -> Self {
+    pub(super) fn new(config: SyncConfig, opened_at: u64) -> Self {
         Confirmations {
             config,
             held: Mutex::new(HashMap::new()),
             confirmed: watch::Sender::new(0),
+            floor: opened_at,
         }
     }
 }
@@ -106,26 +112,40 @@ impl Ledger {
     /// durable here but may be lost with this machine, and a primary replaced through a
     /// failover (docs/FAILOVER.md) never had them acknowledged: a checkpoint over them in a
     /// reader's or a witness's hands would, after the failover, be a second history signed
-    /// with the log's key. Mirrors are given them, since they copy by them.
-    pub fn readable_size(&self) -> u64 {
+    /// with the log's key. Mirrors are given them, since they copy by them. Refused
+    /// (`UNAVAILABLE`, for a moment) until the mirrors have confirmed the size this ledger
+    /// opened with: a smaller checkpoint would look like a rollback to whoever holds one over
+    /// that size.
+    pub fn readable_size(&self) -> Result<u64, LedgerError> {
         self.readable_within(self.head().size)
     }
 
     /// [`Ledger::readable_size`] of a log of `head` entries (a head read once by the caller).
-    pub(super) fn readable_within(&self, head: u64) -> u64 {
+    pub(super) fn readable_within(&self, head: u64) -> Result<u64, LedgerError> {
         if self.sync_mirrors() == 0 {
-            head
-        } else {
-            self.confirmed_size().min(head)
+            return Ok(head);
         }
+        let confirmed = self.confirmed_size().min(head);
+        let floor = self.sync.floor.min(head);
+        if confirmed < floor {
+            return Err(LedgerError::Unavailable(format!(
+                "the mirrors serve --sync-mirrors requires have not yet confirmed holding the \
+                 {floor} entries this primary opened with (they hold {confirmed}); no \
+                 checkpoint is given out before: ask again shortly"
+            )));
+        }
+        Ok(confirmed)
     }
 
     /// Refuses a checkpoint over `size` to a reader when `size` is beyond
     /// [`Ledger::readable_size`].
     pub fn check_readable(&self, size: u64) -> Result<(), LedgerError> {
-        let readable = self.readable_size();
-        if size <= readable || size > self.head().size {
+        if size > self.head().size {
             // Beyond the head: the caller's own error, said by whoever reads it.
+            return Ok(());
+        }
+        let readable = self.readable_size()?;
+        if size <= readable {
             return Ok(());
         }
         Err(LedgerError::Unavailable(format!(

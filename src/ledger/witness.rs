@@ -120,7 +120,7 @@ impl Ledger {
         self.check_integrity()?;
         let head = self.head();
         // With --sync-mirrors, only what the mirrors hold (sync.rs, `readable_size`).
-        let readable = self.readable_within(head.size);
+        let readable = self.readable_within(head.size)?;
         let mut offer = self
             .witnesses
             .offer
