@@ -654,6 +654,7 @@ async fn a_primary_counts_only_true_reports_of_mirror_tokens() {
                         mirror_id: "m1".into(),
                         size,
                         root,
+                        term: 0,
                     })
                     .await
                     .map(|r| r.into_inner().confirmed_size)

@@ -375,13 +375,25 @@ fn election_of(
     for (given, flag) in [
         (Some(key_file.as_path()), "--checkpoint-key"),
         (args.master_key.as_deref(), "--master-key"),
+        (
+            args.follow_token.first().map(|p| p.as_path()),
+            "--follow-token",
+        ),
+        (
+            args.follow_tls_ca.first().map(|p| p.as_path()),
+            "--follow-tls-ca",
+        ),
+        (args.config.as_deref(), "--config"),
+        (args.tls_cert.as_deref(), "--tls-cert"),
+        (args.tls_key.as_deref(), "--tls-key"),
     ] {
         if let Some(p) = given
             && inside(p)
         {
             return Err(CliError(format!(
                 "with --etcd, {flag} {} must not be inside --data {}: a node deposed with an \
-                 unacknowledged tail sets its data directory aside whole",
+                 unacknowledged tail sets its data directory aside whole, and the next run \
+                 needs it",
                 p.display(),
                 args.data.display()
             )));

@@ -258,31 +258,47 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
                 // The channel reconnects by itself; the saved checkpoint is unchanged, so
                 // the next good round is checked against the last one that passed. With
                 // other nodes of the log (--also), the next one is asked.
+                // Each node is asked once before the watch waits for the next round.
                 match nodes.next() {
-                    Some(to) => {
+                    Some(to) if nodes.hop() => {
                         eprintln!("round failed, the server did not answer: {e}; asking {to}");
                         if let Ok(c) = nodes.connect(&opts, &to).await {
                             client = c;
                             continue;
                         }
                     }
-                    None => eprintln!(
-                        "round failed, the server did not answer: {e}; next round in {} s",
-                        opts.interval
-                    ),
+                    _ => {
+                        nodes.hops = 0;
+                        eprintln!(
+                            "round failed, the server did not answer: {e}; next round in {} s",
+                            opts.interval
+                        );
+                    }
                 }
             }
             Err(Failure::Moved(e, primary)) if !opts.once || nodes.moved < 3 => {
-                // A mirror names its primary: ask there (the key and the last checkpoint
-                // still judge what it serves).
+                // A mirror names its primary: ask there if it is one of the nodes this watch
+                // was given (its token goes nowhere else); the key and the last checkpoint
+                // still judge what it serves.
                 nodes.moved += 1;
-                eprintln!("{e}; asking the primary it names, {primary}");
-                match nodes.connect(&opts, &primary).await {
-                    Ok(c) => {
-                        client = c;
-                        continue;
+                if !nodes.all.contains(&primary) {
+                    eprintln!(
+                        "{e}; the primary it names, {primary}, is not among --server and --also: \
+                         not asked (add it with --also); next round in {} s",
+                        opts.interval
+                    );
+                } else if nodes.hop() {
+                    eprintln!("{e}; asking the primary it names, {primary}");
+                    match nodes.connect(&opts, &primary).await {
+                        Ok(c) => {
+                            client = c;
+                            continue;
+                        }
+                        Err(e) => eprintln!("{e}; next round in {} s", opts.interval),
                     }
-                    Err(e) => eprintln!("{e}; next round in {} s", opts.interval),
+                } else {
+                    nodes.hops = 0;
+                    eprintln!("{e}; next round in {} s", opts.interval);
                 }
             }
             Err(f) => return Err(f.into_error()),
@@ -300,6 +316,7 @@ async fn watch(opts: WatchOptions) -> Result<Outcome, CliError> {
             }
             Ok(Round::Good(text)) => {
                 nodes.moved = 0;
+                nodes.hops = 0;
                 let cp = SignedCheckpoint::parse(&text)
                     .map_err(CliError::ctx("the checkpoint"))?
                     .checkpoint;
@@ -353,6 +370,9 @@ struct Nodes {
     at: usize,
     /// Redirections followed in a row (a `--once` run follows a few, not a loop).
     moved: u32,
+    /// Nodes asked since the last wait: after as many as there are nodes (and one more, for
+    /// a redirection), the watch waits for its next round.
+    hops: usize,
 }
 
 impl Nodes {
@@ -368,7 +388,14 @@ impl Nodes {
             all,
             at: 0,
             moved: 0,
+            hops: 0,
         }
+    }
+
+    /// Counts one more node asked in this round; false once every node has been.
+    fn hop(&mut self) -> bool {
+        self.hops += 1;
+        self.hops <= self.all.len()
     }
 
     /// The next node to ask after one that did not answer (`None`: no other).

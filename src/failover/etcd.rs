@@ -168,13 +168,15 @@ impl Etcd {
         self.bounded("Put", kv.put(req)).await.map(|_| ())
     }
 
-    /// Creates `key` with `value` under `lease` only if no such key exists, in one
-    /// transaction: the revision it was created at, or `None` when another holds it.
+    /// Creates `key` with `value` under `lease` only if no such key exists, and in the same
+    /// transaction sets `also` (a key and value, no lease): the revision it was created at,
+    /// or `None` when another holds it.
     pub async fn create(
         &self,
         key: &[u8],
         value: &[u8],
         lease: i64,
+        also: (&[u8], &[u8]),
     ) -> Result<Option<i64>, EtcdError> {
         let mut kv = self.kv.clone();
         let req = pb::TxnRequest {
@@ -184,17 +186,26 @@ impl Etcd {
                 key: key.to_vec(),
                 target_union: Some(TargetUnion::CreateRevision(0)),
             }],
-            success: vec![pb::RequestOp {
-                request: Some(Request::RequestPut(pb::PutRequest {
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                    lease,
-                })),
-            }],
+            success: vec![
+                pb::RequestOp {
+                    request: Some(Request::RequestPut(pb::PutRequest {
+                        key: key.to_vec(),
+                        value: value.to_vec(),
+                        lease,
+                    })),
+                },
+                pb::RequestOp {
+                    request: Some(Request::RequestPut(pb::PutRequest {
+                        key: also.0.to_vec(),
+                        value: also.1.to_vec(),
+                        lease: 0,
+                    })),
+                },
+            ],
             failure: vec![],
         };
         let r = self.bounded("Txn", kv.txn(req)).await?;
-        // The put is the transaction's only change: its revision is the header's.
+        // One transaction, one revision: the header's is the key's create revision.
         Ok(r.succeeded
             .then(|| r.header.map(|h| h.revision).unwrap_or_default()))
     }

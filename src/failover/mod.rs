@@ -76,6 +76,13 @@ impl Election {
         format!("{}/nodes/{}", self.prefix, self.advertise).into_bytes()
     }
 
+    /// Not leased: the last term elected, rewritten by each election in the same
+    /// transaction as the leader key, so that a node that missed a whole term still knows a
+    /// term began after it last found the key gone.
+    fn last_term_key(&self) -> Vec<u8> {
+        format!("{}/last-term", self.prefix).into_bytes()
+    }
+
     fn members_prefix(&self) -> Vec<u8> {
         format!("{}/members/", self.prefix).into_bytes()
     }
@@ -380,13 +387,23 @@ impl Node {
     /// gains counts from before the renewal was sent.
     async fn tick(&mut self) -> Result<(), EtcdError> {
         let sent = clock_ms();
-        let ttl = self.renew().await?;
+        let (ttl, renewed) = self.renew().await?;
         let until = sent + (ttl.saturating_sub(MARGIN)).as_millis() as u64;
         let id = self.id.unwrap_or_default();
-        // The leader key lives by this lease: while the lease is renewed, a key this node
-        // held is still its own (only this node deletes it, at shutdown).
-        if let Role::Primary { epoch } = *self.role.borrow() {
-            self.lease.hold_until(until, epoch);
+        // The leader key lives by this lease: while the same lease is renewed, a key this
+        // node held is still its own (only this node deletes it, at shutdown). A new lease
+        // holds no key: a primary whose lease lapsed is primary no more.
+        let primary = match *self.role.borrow() {
+            Role::Primary { epoch } => Some(epoch),
+            _ => None,
+        };
+        match primary {
+            Some(epoch) if renewed => self.lease.hold_until(until, epoch),
+            Some(_) => {
+                self.lease.release();
+                self.set_role(Role::Undecided);
+            }
+            None => {}
         }
         if !self.member {
             self.etcd.put(&self.election.member_key(), b"", 0).await?;
@@ -401,8 +418,19 @@ impl Node {
         };
         self.absent_since = absent_since;
         let (record, forked) = self.record();
+        // The size matters only to an election: while a primary holds the key it changes
+        // with every commit and is not put for that alone.
         let stale = match &self.published {
-            Some((r, ticks)) => *r != record || *ticks >= REPUBLISH_TICKS,
+            Some((r, ticks)) => {
+                (&r.url, r.term, r.ready, r.size.is_some())
+                    != (
+                        &record.url,
+                        record.term,
+                        record.ready,
+                        record.size.is_some(),
+                    )
+                    || *ticks >= REPUBLISH_TICKS
+            }
             None => true,
         };
         if stale || leader.is_none() {
@@ -470,12 +498,13 @@ impl Node {
         Ok(())
     }
 
-    /// Renews this node's lease, or takes a new one if it lapsed: its time to live.
-    async fn renew(&mut self) -> Result<Duration, EtcdError> {
+    /// Renews this node's lease, or takes a new one if it lapsed: its time to live, and
+    /// whether it is the same lease as before.
+    async fn renew(&mut self) -> Result<(Duration, bool), EtcdError> {
         if let Some(id) = self.id {
             let left = self.etcd.keep_alive(id).await?;
             if left > 0 {
-                return Ok(Duration::from_secs(left as u64));
+                return Ok((Duration::from_secs(left as u64), true));
             }
             self.lease.release();
             self.published = None;
@@ -487,7 +516,7 @@ impl Node {
             .await?;
         self.id = Some(id);
         self.published = None;
-        Ok(Duration::from_secs(ttl.max(0) as u64))
+        Ok((Duration::from_secs(ttl.max(0) as u64), false))
     }
 
     /// No primary: takes the leader key if this node should hold it ([`choose`]), judged
@@ -502,6 +531,13 @@ impl Node {
         let Some(size) = mine.size else {
             return Ok(());
         };
+        // A term began and ended since the key was first found gone (this node missed it):
+        // the records put before then are not current. Count afresh from now.
+        let (last, now) = self.etcd.get(&self.election.last_term_key()).await?;
+        if last.is_some_and(|k| k.mod_revision > revision) {
+            self.absent_since = Some(now);
+            return Ok(());
+        }
         let members = self
             .etcd
             .prefixed(&self.election.members_prefix())
@@ -540,9 +576,10 @@ impl Node {
             size,
         })
         .unwrap_or_default();
+        let last = self.election.last_term_key();
         if let Some(epoch) = self
             .etcd
-            .create(&self.election.leader_key(), &value, id)
+            .create(&self.election.leader_key(), &value, id, (&last, b""))
             .await?
         {
             tracing::info!(

@@ -99,10 +99,12 @@ impl Runs {
     ) -> Result<(), ServerError> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut first = Some((listener, self.config.http.clone()));
+        // The last run's ledger, until it is closed.
+        let mut last: Weak<crate::ledger::Ledger> = Weak::new();
         loop {
             let role = roles.borrow_and_update().clone();
             if let Role::Deposed { leader, epoch } = &role {
-                self.set_aside(*epoch, leader).await?;
+                self.set_aside(*epoch, leader, &last).await?;
             }
             if let Role::Primary { epoch } = role {
                 let data = self.config.data.clone();
@@ -126,26 +128,33 @@ impl Runs {
             let run_config = self.for_role(&role, http);
             tracing::info!(?role, "failover: serving in this role");
             let mut stopped = false;
+            let mut coordinator_gone = false;
             let ended = {
                 let roles = &mut roles;
                 let stopped = &mut stopped;
+                let gone = &mut coordinator_gone;
                 let shutdown = &mut shutdown;
                 let role = role.clone();
                 server::run(listener, run_config, async move {
                     tokio::select! {
                         () = shutdown => *stopped = true,
-                        _ = roles.wait_for(|r| !role.same_run(r)) => {}
+                        r = roles.wait_for(|r| !role.same_run(r)) => *gone = r.is_err(),
                     }
                 })
                 .await
             };
             // The coordinator no longer looks at that run's ledger.
             if let Ok(mut c) = self.cell.lock() {
-                *c = Weak::new();
+                last = std::mem::take(&mut *c);
             }
             ended?;
             if stopped {
                 return Ok(());
+            }
+            if coordinator_gone {
+                return Err(ServerError::Config(
+                    "the failover coordinator stopped; not serving without it".into(),
+                ));
             }
         }
     }
@@ -154,19 +163,25 @@ impl Runs {
     /// evidence, everything), so that it copies the log of the primary of `epoch` from
     /// nothing. Nothing is deleted: an operator may read what only this node held. Waits
     /// until the last run's ledger is closed.
-    async fn set_aside(&self, epoch: i64, leader: &str) -> Result<(), ServerError> {
+    async fn set_aside(
+        &self,
+        epoch: i64,
+        leader: &str,
+        last: &Weak<crate::ledger::Ledger>,
+    ) -> Result<(), ServerError> {
         let data = &self.config.data;
         let to = set_aside_dir(data, epoch);
         for _ in 0..100 {
-            let open = self
-                .cell
-                .lock()
-                .map(|c| c.strong_count() > 0)
-                .unwrap_or(false);
-            if !open {
+            if last.strong_count() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if last.strong_count() > 0 {
+            return Err(ServerError::Config(format!(
+                "{} is still open 10 s after its run ended; not setting it aside",
+                data.display()
+            )));
         }
         if to.exists() {
             return Err(ServerError::Config(format!(
@@ -208,7 +223,7 @@ impl Runs {
     fn for_role(&self, role: &Role, http: Option<HttpListener>) -> ServerConfig {
         let base = &self.config;
         let (follow, mirror_of, fence) = match role {
-            Role::Primary { .. } => (None, None, Some(self.lease.clone())),
+            Role::Primary { epoch } => (None, None, Some(self.lease.for_term(*epoch))),
             Role::Mirror { leader, epoch } | Role::Deposed { leader, epoch } => {
                 let mut connect = self.peers.connect.clone();
                 connect.server = leader.clone();

@@ -272,15 +272,24 @@ impl Audit for AuditService {
                     .await
                     .map_err(|e| Status::internal(format!("GetCheckpoint: {e}")))??
             }
-            // A mirror copies by the checkpoint over the head; anyone else is given one over
-            // what the mirrors `--sync-mirrors` requires hold (`Ledger::readable_size`).
-            None if mirror => ledger.latest_checkpoint()?,
-            None => match ledger.readable_size()? {
-                r if r == ledger.head().size => ledger.latest_checkpoint()?,
-                r => ledger.checkpoint_at(r)?,
-            },
+            // A mirror copies by the checkpoint over the head (not from a deposed primary);
+            // anyone else is given one over what the mirrors `--sync-mirrors` requires hold
+            // (`Ledger::readable_size`).
+            None if mirror => {
+                ledger.lease_holds()?;
+                ledger.latest_checkpoint()?
+            }
+            None => {
+                let r = ledger.readable_size()?;
+                match ledger.latest_checkpoint()? {
+                    latest if latest.checkpoint.size == r => latest,
+                    _ => ledger.checkpoint_at(r)?,
+                }
+            }
             Some(size) => {
-                if !mirror {
+                if mirror {
+                    ledger.lease_holds()?;
+                } else {
                     ledger.check_readable(size)?;
                 }
                 ledger.checkpoint_at(size)?
@@ -312,7 +321,9 @@ impl Audit for AuditService {
                 readable
             }
         };
-        if !mirror {
+        if mirror {
+            ledger.lease_holds()?;
+        } else {
             ledger.check_readable(size)?;
         }
         let hashes = ledger.inclusion_proof(req.seq, size)?;
@@ -333,6 +344,7 @@ impl Audit for AuditService {
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
         let new_size = if mirror {
+            ledger.lease_holds()?;
             req.new_size.unwrap_or_else(|| ledger.head().size)
         } else {
             let size = match req.new_size {
@@ -381,7 +393,7 @@ impl Audit for AuditService {
         let ledger = self.shared.ledger.clone();
         // The root at the size reads the store: off the async workers.
         let confirmed = tokio::task::spawn_blocking(move || {
-            ledger.report_replicated(&caller.name, &req.mirror_id, req.size, root)
+            ledger.report_replicated(&caller.name, &req.mirror_id, req.size, root, req.term)
         })
         .await
         .map_err(|e| Status::internal(format!("a mirror's report: {e}")))??;

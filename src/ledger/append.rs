@@ -358,6 +358,14 @@ impl Ledger {
         self.lease.as_ref()
     }
 
+    /// Refuses, once this node's lease as the elected primary no longer holds, what lets
+    /// others take its entries as the log's: a checkpoint (to a mirror, a reader or a
+    /// witness) and a mirror's report. A standby copies nothing more from a deposed primary,
+    /// so what an election heard from it stays true.
+    pub fn lease_holds(&self) -> Result<(), LedgerError> {
+        self.fenced("ask the primary etcd names")
+    }
+
     /// Refuses when this node was elected primary through etcd and its lease no longer holds
     /// (deposed, or cut off from etcd): an append committed before is durable here but not
     /// acknowledged, as when mirrors do not confirm it in time.

@@ -37,9 +37,12 @@ pub fn clock_ms() -> u64 {
         + 1
 }
 
-/// Until when this node may act as the primary. Clones share one fence.
+/// Until when this node may act as the primary. Clones share one fence; a clone made for
+/// one term ([`Lease::for_term`]) holds only while the fence holds for that very term, so a
+/// run of the server as primary of an earlier term, still finishing, takes nothing under a
+/// later one.
 #[derive(Debug, Clone, Default)]
-pub struct Lease(Arc<Inner>);
+pub struct Lease(Arc<Inner>, Option<i64>);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -50,6 +53,11 @@ struct Inner {
 }
 
 impl Lease {
+    /// The same fence, holding only for term `epoch`.
+    pub fn for_term(&self, epoch: i64) -> Lease {
+        Lease(self.0.clone(), Some(epoch))
+    }
+
     /// Holds the lease of term `epoch` until `until_ms` on [`clock_ms`] (never moved back
     /// within one term).
     pub fn hold_until(&self, until_ms: u64, epoch: i64) {
@@ -69,7 +77,8 @@ impl Lease {
     /// The term held, if the lease still holds now.
     pub fn held(&self) -> Option<i64> {
         let until = self.0.until_ms.load(Ordering::Acquire);
-        (until != 0 && clock_ms() < until).then(|| self.0.epoch.load(Ordering::Acquire))
+        let epoch = self.0.epoch.load(Ordering::Acquire);
+        (until != 0 && clock_ms() < until && self.1.is_none_or(|t| t == epoch)).then_some(epoch)
     }
 
     /// The last term held (0: none yet).
@@ -103,6 +112,15 @@ mod tests {
         assert_eq!(l.held(), None, "a new term starts from its own time");
         l.hold_until(now() + 60_000, 8);
         assert_eq!(l.held(), Some(8));
+        let run = l.for_term(8);
+        assert_eq!(run.held(), Some(8));
+        l.hold_until(now() + 60_000, 9);
+        assert_eq!(
+            run.held(),
+            None,
+            "a run of term 8 takes nothing under term 9"
+        );
+        assert_eq!(l.held(), Some(9));
         l.release();
         assert_eq!(l.held(), None);
         assert_eq!(l.remaining(), Duration::ZERO);

@@ -122,6 +122,7 @@ impl Ledger {
 
     /// [`Ledger::readable_size`] of a log of `head` entries (a head read once by the caller).
     pub(super) fn readable_within(&self, head: u64) -> Result<u64, LedgerError> {
+        self.lease_holds()?;
         if self.sync_mirrors() == 0 {
             return Ok(head);
         }
@@ -191,8 +192,25 @@ impl Ledger {
         mirror_id: &str,
         size: u64,
         root: Digest,
+        term: i64,
     ) -> Result<u64, LedgerError> {
         self.primary_only("report to the primary")?;
+        self.lease_holds()?;
+        // An elected primary counts only a mirror that recorded its term (docs/FAILOVER.md):
+        // a report under an older one would let it acknowledge appends on the word of a node
+        // an election may rank below one of its own term.
+        if let Some(own) = self.lease.as_ref().and_then(|l| l.held())
+            && term != own
+        {
+            return Err(LedgerError::Input {
+                index: None,
+                field: "term".into(),
+                problem: format!(
+                    "reported under term {term}; this primary's term is {own}: the mirror counts \
+                     once it follows this term"
+                ),
+            });
+        }
         let bad = |problem: String| LedgerError::Input {
             index: None,
             field: "size".into(),

@@ -264,7 +264,7 @@ async fn follow_once(
     // missed a report) learns it again now, so an append retried there is not left waiting
     // for the next part.
     if copy_keys(ledger, mirror, &mut audit).await == Keys::Settled {
-        report(mirror, &mut audit, &ledger.head()).await;
+        report(mirror, &mut audit, &ledger.head(), cfg.term).await;
     }
     tracing::info!(
         primary = %mirror.primary,
@@ -311,9 +311,10 @@ async fn follow_once(
             match tokio::time::timeout(Duration::from_millis(20), rx.recv()).await {
                 Ok(n) => n,
                 Err(_) => {
-                    ask_again =
-                        commit_part(ledger, mirror, &mut audit, &key, &mut part, &mut known)
-                            .await?;
+                    ask_again = commit_part(
+                        ledger, mirror, &mut audit, &key, &mut part, &mut known, cfg.term,
+                    )
+                    .await?;
                     continue;
                 }
             }
@@ -337,7 +338,7 @@ async fn follow_once(
                     consistent(ledger, mirror, &mut audit, &asked).await?;
                     // Again while idle, in case the last report was lost.
                     if copy_keys(ledger, mirror, &mut audit).await == Keys::Settled {
-                        report(mirror, &mut audit, &ledger.head()).await;
+                        report(mirror, &mut audit, &ledger.head(), cfg.term).await;
                     }
                     let end = ledger.head().size + part.len() as u64;
                     if asked.checkpoint.size > end {
@@ -367,8 +368,10 @@ async fn follow_once(
         // A full part is committed at its last change of append (looked for again at each
         // further PART_ENTRIES while one append fills it).
         if part.len().is_multiple_of(PART_ENTRIES) || (rx.is_empty() && end + 1 >= known) {
-            ask_again =
-                commit_part(ledger, mirror, &mut audit, &key, &mut part, &mut known).await?;
+            ask_again = commit_part(
+                ledger, mirror, &mut audit, &key, &mut part, &mut known, cfg.term,
+            )
+            .await?;
         }
     }
 }
@@ -394,11 +397,12 @@ fn append_of(e: &Entry) -> Option<(String, String)> {
 /// with `serve --sync-mirrors` can acknowledge the appends it covers. A refusal (a token
 /// without the mirror role, an older primary) is logged once and changes nothing else: the
 /// mirror goes on copying.
-async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head) {
+async fn report(mirror: &Mirror, audit: &mut Audit, head: &crate::log::Head, term: Option<i64>) {
     let req = proto::ReportReplicatedRequest {
         mirror_id: mirror.id().to_owned(),
         size: head.size,
         root: head.root.to_vec(),
+        term: term.unwrap_or(0),
     };
     // Bounded: a primary that stopped answering is noticed by the idle check, not here.
     let answer = tokio::time::timeout(IDLE_CHECK, audit.report_replicated(call(req)))
@@ -556,6 +560,7 @@ async fn commit_part(
     key: &VerifierKey,
     part: &mut Vec<Entry>,
     known: &mut u64,
+    term: Option<i64>,
 ) -> Result<bool, Stop> {
     if part.is_empty() {
         return Ok(false);
@@ -590,12 +595,20 @@ async fn commit_part(
             _ => return Ok(true),
         }
     };
+    // Under an election a standby may be made primary with what it holds: the data keys of
+    // a part's teachers are copied before the part (the primary made them durable before
+    // it committed the entries), so it never holds a sealed field it cannot open.
+    if term.is_some() && copy_keys(ledger, mirror, audit).await == Keys::Failed {
+        return Err(Stop::Retry(
+            "the primary's data keys could not be copied; the entries wait for them".into(),
+        ));
+    }
     let entries: Vec<Entry> = part.drain(..(cut - at) as usize).collect();
     match ledger.replicate(entries, &cp).await {
         Ok(head) => {
             tracing::debug!(entries = head.size, "mirror: copied");
-            if copy_keys(ledger, mirror, audit).await == Keys::Settled {
-                report(mirror, audit, &head).await;
+            if term.is_some() || copy_keys(ledger, mirror, audit).await == Keys::Settled {
+                report(mirror, audit, &head, term).await;
             }
             // What is left past the checkpoint waits for the next one, unless more is coming.
             Ok(!part.is_empty() && head.size + part.len() as u64 >= *known)
