@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rotaledger::cli::client::Connect;
 use rotaledger::proto;
 
-use crate::util::{ServeProc, bounded, school_events};
+use crate::util::{ServeProc, bounded, school_events, served_entries as entries, signal};
 
 /// One append of `school_event(i)` for `i` in `from..to` to the node `c` names: the answer,
 /// or why not (a node that cannot be reached: `UNAVAILABLE`).
@@ -238,26 +238,6 @@ async fn primary(g: &Group, token: &str, secs: u64) -> usize {
     }
 }
 
-/// Every entry node `c` serves.
-async fn entries(c: &Connect) -> Vec<proto::Entry> {
-    let mut s = c
-        .audit()
-        .await
-        .unwrap()
-        .read_entries(proto::ReadEntriesRequest {
-            from_seq: 0,
-            to_seq: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(m) = s.message().await.unwrap() {
-        out.push(m.entry.unwrap());
-    }
-    out
-}
-
 /// Waits until node `c` is a mirror following with at least `size` entries.
 async fn following(c: &Connect, size: u64, secs: u64) -> proto::GetHeadResponse {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -401,16 +381,6 @@ async fn successor(g: &Group, old: usize) -> usize {
         assert!(Instant::now() < deadline, "node {old} is still the primary");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Sends `signal` to a node's process.
-fn signal(node: &ServeProc, signal: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &node.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{signal}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -592,11 +562,11 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
         let load = Load::start(&g, 2);
         tokio::time::sleep(Duration::from_secs(2)).await;
         let at = Instant::now();
-        signal(nodes[second].as_ref().unwrap(), "STOP");
+        signal(&nodes[second].as_ref().unwrap().child, "STOP");
         let third = successor(&g, second).await;
         let taken = load.taken_over(second, at).await;
         eprintln!("SIGSTOP: node {third} acknowledged {taken:?} after the freeze");
-        signal(nodes[second].as_ref().unwrap(), "CONT");
+        signal(&nodes[second].as_ref().unwrap().child, "CONT");
         let thawed = try_append(
             &g.client(second, "tok-writer"),
             "thawed",
@@ -623,7 +593,7 @@ async fn a_lost_primary_is_replaced_through_etcd_and_no_acknowledged_append_is_l
         let load = Load::start(&g, 3);
         tokio::time::sleep(Duration::from_secs(2)).await;
         let at = Instant::now();
-        signal(nodes[third].as_ref().unwrap(), "TERM");
+        signal(&nodes[third].as_ref().unwrap().child, "TERM");
         let fourth = successor(&g, third).await;
         let taken = load.taken_over(third, at).await;
         eprintln!("SIGTERM: node {fourth} acknowledged {taken:?} after the stop");

@@ -12,7 +12,9 @@ use rotaledger::proto;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::util::{ServeProc, append_to as append, bounded, school_events, try_append};
+use crate::util::{
+    ServeProc, append_to as append, bounded, school_events, served_entries as entries, try_append,
+};
 
 /// `serve --follow URL` on `data`, at `listen`.
 fn mirror_at(data: &Path, listen: &str, primary: &str) -> ServeProc {
@@ -27,26 +29,6 @@ async fn head(c: &Connect) -> proto::GetHeadResponse {
         .await
         .unwrap()
         .into_inner()
-}
-
-/// Every entry, as served.
-async fn entries(c: &Connect) -> Vec<proto::Entry> {
-    let mut s = c
-        .audit()
-        .await
-        .unwrap()
-        .read_entries(proto::ReadEntriesRequest {
-            from_seq: 0,
-            to_seq: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(m) = s.message().await.unwrap() {
-        out.push(m.entry.unwrap());
-    }
-    out
 }
 
 async fn checkpoint(c: &Connect) -> proto::Checkpoint {

@@ -369,6 +369,36 @@ impl Drop for ServeProc {
     }
 }
 
+/// Every entry the server at `c` serves (`Audit.ReadEntries` from 0).
+pub async fn served_entries(c: &rotaledger::cli::client::Connect) -> Vec<rotaledger::proto::Entry> {
+    let mut s = c
+        .audit()
+        .await
+        .unwrap()
+        .read_entries(rotaledger::proto::ReadEntriesRequest {
+            from_seq: 0,
+            to_seq: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = s.message().await.unwrap() {
+        out.push(m.entry.unwrap());
+    }
+    out
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `TERM`) to a child process.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal}");
+}
+
 /// Runs `rotaledger serve ARGS...` on `data` and expects it to stop on its own within 20 s;
 /// returns its exit code and stderr (code -1 and a note if it had to be killed).
 pub fn serve_until_exit_with(data: &Path, args: &[&str]) -> (i32, String) {

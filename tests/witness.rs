@@ -65,16 +65,6 @@ impl WitnessProc {
         }
     }
 
-    /// Sends `signal` (`STOP`, `CONT`) to the witness.
-    fn signal(&self, signal: &str) {
-        let ok = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{signal}");
-    }
-
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -383,7 +373,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         // starts, so that they first see it holding the forged entries (an empty log in
         // between would be caught too, as a rollback).
         for w in [&w1, &w2] {
-            w.signal("STOP");
+            crate::util::signal(&w.child, "STOP");
         }
         let other = dir.join("other");
         std::fs::create_dir_all(&other).unwrap();
@@ -403,7 +393,7 @@ async fn two_witnesses_cosign_under_appends_survive_a_kill_and_refuse_a_fork() {
         forged.ready().await;
         append(&forged.connect(), "fork", 9000, 9400).await;
         for w in [&w1, &w2] {
-            w.signal("CONT");
+            crate::util::signal(&w.child, "CONT");
         }
         for (mut w, state) in [(w1, &s1), (w2, &s2)] {
             assert_eq!(w.exit_within(30).await, 1, "{}", w.output());

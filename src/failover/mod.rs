@@ -64,31 +64,36 @@ impl Election {
         (self.ttl / 3).max(Duration::from_millis(200))
     }
 
+    /// The etcd key `<prefix>/<tail>`.
+    fn key(&self, tail: &str) -> Vec<u8> {
+        format!("{}/{tail}", self.prefix).into_bytes()
+    }
+
     fn leader_key(&self) -> Vec<u8> {
-        format!("{}/leader", self.prefix).into_bytes()
+        self.key("leader")
     }
 
     fn nodes_prefix(&self) -> Vec<u8> {
-        format!("{}/nodes/", self.prefix).into_bytes()
+        self.key("nodes/")
     }
 
     fn node_key(&self) -> Vec<u8> {
-        format!("{}/nodes/{}", self.prefix, self.advertise).into_bytes()
+        self.key(&format!("nodes/{}", self.advertise))
     }
 
     /// Not leased: the last term elected, rewritten by each election in the same
     /// transaction as the leader key, so that a node that missed a whole term still knows a
     /// term began after it last found the key gone.
     fn last_term_key(&self) -> Vec<u8> {
-        format!("{}/last-term", self.prefix).into_bytes()
+        self.key("last-term")
     }
 
     fn members_prefix(&self) -> Vec<u8> {
-        format!("{}/members/", self.prefix).into_bytes()
+        self.key("members/")
     }
 
     fn member_key(&self) -> Vec<u8> {
-        format!("{}/members/{}", self.prefix, self.advertise).into_bytes()
+        self.key(&format!("members/{}", self.advertise))
     }
 }
 
