@@ -295,10 +295,20 @@ pub async fn coordinate(
         member: false,
         absent_since: None,
     };
+    // Each round starts one tick after the last one started, and a round that etcd keeps
+    // waiting is cut at one tick: the lease (renewed first thing in a round) is renewed at
+    // least every two ticks, two thirds of its time to live, however slow the other calls.
+    let every = node.election.tick();
     loop {
+        let started = tokio::time::Instant::now();
         let tick = async {
-            if let Err(e) = node.tick().await {
-                node.say(format!("etcd: {e}"), true);
+            match tokio::time::timeout(every, node.tick()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => node.say(format!("etcd: {e}"), true),
+                Err(_) => node.say(
+                    format!("etcd: a round took longer than {every:?}; cut short"),
+                    true,
+                ),
             }
         };
         tokio::select! {
@@ -309,7 +319,7 @@ pub async fn coordinate(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(node.election.tick()) => {}
+            _ = tokio::time::sleep_until(started + every) => {}
             r = stopping.wait_for(|s| *s) => {
                 let _ = r;
                 break;
