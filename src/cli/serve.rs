@@ -135,8 +135,9 @@ pub struct ServeArgs {
     /// Elect the primary through etcd (docs/FAILOVER.md): every node of the log runs
     /// `serve` with the same --etcd, --checkpoint-key, --master-key and access file and its
     /// own --advertise; the node etcd's leader key names is the primary, the others follow
-    /// it as standbys, and when its lease lapses the standby holding the longest log takes
-    /// over. Repeat for each etcd endpoint (`http://host:2379`).
+    /// it as standbys, and when its lease lapses the standby holding every acknowledged
+    /// append (the latest term, then the longest log) takes over. Repeat for each etcd
+    /// endpoint (`http://host:2379`).
     #[arg(long, value_name = "URL", conflicts_with_all = ["follow", "demo"])]
     pub etcd: Vec<String>,
     /// The URL other nodes and clients reach this node's gRPC at (with --etcd); it names the
@@ -149,7 +150,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PREFIX", requires = "etcd")]
     pub etcd_prefix: Option<String>,
     /// How long an elected primary stays primary without renewing its lease in etcd; the
-    /// longest a failover waits before a standby takes over.
+    /// longest a failover waits before a standby takes over. At least 2.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::failover::DEFAULT_LEASE_TTL.as_secs(), requires = "etcd")]
     pub lease_ttl: u64,
     /// The checkpoint signing key file (default <data>/checkpoint.key, made on the first
