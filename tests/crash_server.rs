@@ -33,18 +33,8 @@ fn digest(b: &[u8]) -> [u8; 32] {
 
 /// Everything in the log: seq -> (hash, request id).
 async fn read_log(p: &ServeProc) -> Vec<(Vec<u8>, String)> {
-    let mut a = p.connect().audit().await.unwrap();
-    let mut s = a
-        .read_entries(proto::ReadEntriesRequest {
-            from_seq: 0,
-            to_seq: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut out = Vec::new();
-    while let Some(r) = s.message().await.unwrap() {
-        let e = r.entry.unwrap();
+    for e in crate::util::served_entries(&p.connect()).await {
         assert_eq!(e.seq, out.len() as u64);
         let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
         out.push((e.hash, body["request_id"].as_str().unwrap().to_owned()));

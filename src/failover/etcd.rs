@@ -80,6 +80,17 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
+/// A put, as one operation of a transaction.
+fn put_op(key: &[u8], value: &[u8], lease: i64) -> pb::RequestOp {
+    pb::RequestOp {
+        request: Some(Request::RequestPut(pb::PutRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            lease,
+        })),
+    }
+}
+
 /// A connection to an etcd cluster (one or more endpoints, balanced by the channel).
 #[derive(Clone)]
 pub struct Etcd {
@@ -186,22 +197,7 @@ impl Etcd {
                 key: key.to_vec(),
                 target_union: Some(TargetUnion::CreateRevision(0)),
             }],
-            success: vec![
-                pb::RequestOp {
-                    request: Some(Request::RequestPut(pb::PutRequest {
-                        key: key.to_vec(),
-                        value: value.to_vec(),
-                        lease,
-                    })),
-                },
-                pb::RequestOp {
-                    request: Some(Request::RequestPut(pb::PutRequest {
-                        key: also.0.to_vec(),
-                        value: also.1.to_vec(),
-                        lease: 0,
-                    })),
-                },
-            ],
+            success: vec![put_op(key, value, lease), put_op(also.0, also.1, 0)],
             failure: vec![],
         };
         let r = self.bounded("Txn", kv.txn(req)).await?;

@@ -274,24 +274,16 @@ impl Audit for AuditService {
             }
             // A mirror copies by the checkpoint over the head (not from a deposed primary);
             // anyone else is given one over what the mirrors `--sync-mirrors` requires hold
-            // (`Ledger::readable_size`).
-            None if mirror => {
-                ledger.lease_holds()?;
-                ledger.latest_checkpoint()?
-            }
+            // (`Ledger::default_size_for`).
             None => {
-                let r = ledger.readable_size()?;
+                let r = ledger.default_size_for(mirror)?;
                 match ledger.latest_checkpoint()? {
                     latest if latest.checkpoint.size == r => latest,
                     _ => ledger.checkpoint_at(r)?,
                 }
             }
             Some(size) => {
-                if mirror {
-                    ledger.lease_holds()?;
-                } else {
-                    ledger.check_readable(size)?;
-                }
+                ledger.check_checkpoint_for(size, mirror)?;
                 ledger.checkpoint_at(size)?
             }
         };
@@ -310,22 +302,17 @@ impl Audit for AuditService {
         let ledger = &self.shared.ledger;
         let size = match req.size {
             Some(size) => size,
-            None if mirror => ledger.head().size,
-            // A reader's default: what the mirrors hold (`Ledger::readable_size`); an entry
-            // beyond it is refused as not held yet, not as beyond the log.
             None => {
-                let readable = ledger.readable_size()?;
-                if req.seq >= readable {
-                    ledger.check_readable(req.seq + 1)?;
+                let size = ledger.default_size_for(mirror)?;
+                // A reader's entry beyond what the mirrors hold is refused as not held yet,
+                // not as beyond the log.
+                if req.seq >= size {
+                    ledger.check_checkpoint_for(req.seq + 1, mirror)?;
                 }
-                readable
+                size
             }
         };
-        if mirror {
-            ledger.lease_holds()?;
-        } else {
-            ledger.check_readable(size)?;
-        }
+        ledger.check_checkpoint_for(size, mirror)?;
         let hashes = ledger.inclusion_proof(req.seq, size)?;
         let entry = ledger.entry(req.seq)?;
         let cp = ledger.checkpoint_at(size)?;
@@ -343,17 +330,11 @@ impl Audit for AuditService {
         let mirror = caller.role.allows(Permission::Replicate);
         let req = request.into_inner();
         let ledger = &self.shared.ledger;
-        let new_size = if mirror {
-            ledger.lease_holds()?;
-            req.new_size.unwrap_or_else(|| ledger.head().size)
-        } else {
-            let size = match req.new_size {
-                Some(size) => size,
-                None => ledger.readable_size()?,
-            };
-            ledger.check_readable(size)?;
-            size
+        let new_size = match req.new_size {
+            Some(size) => size,
+            None => ledger.default_size_for(mirror)?,
         };
+        ledger.check_checkpoint_for(new_size, mirror)?;
         let hashes = ledger.consistency_proof(req.old_size, new_size)?;
         let old = ledger.checkpoint_at(req.old_size)?;
         let new = ledger.checkpoint_at(new_size)?;

@@ -156,6 +156,29 @@ impl Ledger {
         )))
     }
 
+    /// The size a checkpoint or proof is given at when the caller names none: the head to a
+    /// mirror (it copies by it), [`Ledger::readable_size`] to anyone else. Nothing to anyone
+    /// from a primary whose lease no longer holds.
+    pub fn default_size_for(&self, mirror: bool) -> Result<u64, LedgerError> {
+        if mirror {
+            self.lease_holds()?;
+            Ok(self.head().size)
+        } else {
+            self.readable_size()
+        }
+    }
+
+    /// Refuses a checkpoint over `size` that this caller may not be given: any, to a mirror,
+    /// from a primary whose lease no longer holds; one beyond [`Ledger::readable_size`] to
+    /// anyone else ([`Ledger::check_readable`]).
+    pub fn check_checkpoint_for(&self, size: u64, mirror: bool) -> Result<(), LedgerError> {
+        if mirror {
+            self.lease_holds()
+        } else {
+            self.check_readable(size)
+        }
+    }
+
     /// Waits (at most the sync timeout) until the mirrors hold the head, so that an answer
     /// carrying a checkpoint over it can be given to a reader ([`Ledger::check_readable`]
     /// refuses it otherwise). At once without `--sync-mirrors`.
