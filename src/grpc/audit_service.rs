@@ -307,7 +307,7 @@ impl Audit for AuditService {
                 // A reader's entry beyond what the mirrors hold is refused as not held yet,
                 // not as beyond the log.
                 if req.seq >= size {
-                    ledger.check_checkpoint_for(req.seq + 1, mirror)?;
+                    ledger.check_checkpoint_for(req.seq.saturating_add(1), mirror)?;
                 }
                 size
             }
