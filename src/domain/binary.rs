@@ -41,8 +41,9 @@ thread_local! {
 /// Why: ids are most of what a state holds by count (every record, index and timeline names
 /// some), and reading them back as text meant validating, hashing and comparing a string per
 /// occurrence, the larger part of a restart's decoding. A number is a vector index, and
-/// every occurrence of an id comes back as one shared allocation, as in the state that was
-/// written (which shares its ids: `State::school_id`).
+/// every occurrence of an id longer than `id::INLINE_ID_LEN` comes back as one shared
+/// allocation, as in the state that was written (which shares its ids: `State::school_id`);
+/// a shorter id is held inline and has no allocation to share.
 pub fn writing_snapshot<R>(f: impl FnOnce() -> R) -> R {
     let _restore = Scoped::enter(&IDS_WRITTEN, HashMap::new());
     positional(f)
@@ -366,8 +367,13 @@ mod tests {
         assert_eq!(example, [3, 0, 2, 0x53, 0x31, 0, 2, 0x53, 0x32, 1, 0]);
         let back: Vec<Id> = reading_snapshot(|| postcard::from_bytes(&table)).unwrap();
         assert_eq!(back, ids);
-        assert!(Arc::ptr_eq(&back[0].as_arc(), &back[2].as_arc()));
-        assert!(Arc::ptr_eq(&back[0].as_arc(), &back[3].as_arc()));
+        // An id too long to be held inline comes back as one shared allocation.
+        let long = Id::new(&"S".repeat(super::super::id::INLINE_ID_LEN + 1)).unwrap();
+        let longs = vec![long.clone(), Id::new("S1").unwrap(), long];
+        let bytes = writing_snapshot(|| postcard::to_allocvec(&longs)).unwrap();
+        let back_long: Vec<Id> = reading_snapshot(|| postcard::from_bytes(&bytes)).unwrap();
+        assert_eq!(back_long, longs);
+        assert!(back_long[0].shares_text_with(&back_long[2]));
         // Outside the scope, ids are their text both ways.
         assert_eq!(postcard::from_bytes::<Vec<Id>>(&plain).unwrap(), ids);
         assert!(postcard::from_bytes::<Vec<Id>>(&table).is_err());

@@ -464,7 +464,7 @@ impl State {
     /// The state's own copy of school id `id` (its record's key) when the school is
     /// registered, else `id`. Records keep these copies so that an id named by many events
     /// (a school by every teacher homed or dispatched there) is one shared allocation, not
-    /// one per event that named it.
+    /// one per event that named it (for an id too long to be held inline: `id::Id`).
     fn school_id(&self, id: &Id) -> Id {
         self.schools
             .get_key_value(id)
