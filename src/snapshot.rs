@@ -428,22 +428,53 @@ pub struct Decoded<S> {
 
 /// Reads `<dir>/state.snapshot`, checks its header and keyed checksum, and decodes the state
 /// (the checks that need no store). [`Decoded::at`] does the rest.
+///
+/// The file is mapped, not copied: its bytes are checked and decoded where the page cache
+/// holds them. Why: a copy is a buffer as large as the file, in fresh memory the kernel must
+/// zero before the copy fills it, held until the state is decoded beside it. At 30M entries
+/// that was 4.8 GiB of a restart's 17 GiB peak, and zeroing first-touched pages was 73 % of
+/// the restart's samples (docs/BENCHMARKS.md, "30M entries"); mapped pages are the page
+/// cache's own, which the kernel can reclaim.
 pub fn read<S: DeserializeOwned>(
     dir: &Path,
     key: &SnapshotKey,
 ) -> Result<Decoded<S>, SnapshotError> {
-    let p = path(dir);
-    let bytes = match std::fs::read(&p) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Absent),
-        Err(source) => return Err(FileError { path: p, source }.into()),
-    };
+    let bytes = mapped(dir)?;
     let parsed = parse(&bytes, key)?;
     Ok(Decoded {
         position: parsed.position,
         state: decode(parsed.state),
         bytes: bytes.len() as u64,
     })
+}
+
+/// The bytes of `<dir>/state.snapshot`, mapped as [`read`] reads them (`Absent` when there is
+/// no snapshot).
+pub fn mapped(dir: &Path) -> Result<memmap2::Mmap, SnapshotError> {
+    let p = path(dir);
+    let file = match std::fs::File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Absent),
+        Err(source) => return Err(FileError { path: p, source }.into()),
+    };
+    map(&file).map_err(|source| FileError { path: p, source }.into())
+}
+
+/// `file` mapped read-only, its pages read in ahead of use (it is read once, front to back,
+/// by the checksum and then by the decoder).
+fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: a mapping is sound while no one changes the file under it. This file is only
+    // ever replaced whole: every snapshot is written to a temporary file and renamed over
+    // the old one (`AtomicFile`), which leaves the inode mapped here untouched; nothing in
+    // rotaledger writes a snapshot in place or truncates one. Whoever changes it in place
+    // anyway (with the rights to write the data directory) can at worst make the bytes read
+    // here change, which the keyed checksum and the decoder's checks reject, or, by
+    // truncating it, end the process with SIGBUS during a start: no worse than what those
+    // rights allow already (deleting the store).
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(file)? };
+    // Advice only: a kernel that ignores it reads the file as it is touched.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(map)
 }
 
 impl<S> Decoded<S> {

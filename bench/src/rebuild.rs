@@ -361,7 +361,8 @@ fn measure_restart(dir: &Path) -> Result<Outcome, CliError> {
         return Ok(Outcome::Ok);
     }
     let t = Instant::now();
-    let raw = std::fs::read(rotaledger::snapshot::path(dir)).map_err(CliError::ctx("snapshot"))?;
+    // Mapped, as the restart reads it.
+    let raw = rotaledger::snapshot::mapped(dir).map_err(CliError::ctx("snapshot"))?;
     let read = t.elapsed();
     let t = Instant::now();
     let key = rotaledger::merkle::CheckpointKey::load(&dir.join(rotaledger::ledger::KEY_FILE))
