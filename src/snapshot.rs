@@ -448,16 +448,40 @@ pub fn read<S: DeserializeOwned>(
     })
 }
 
-/// The bytes of `<dir>/state.snapshot`, mapped as [`read`] reads them (`Absent` when there is
-/// no snapshot).
-pub fn mapped(dir: &Path) -> Result<memmap2::Mmap, SnapshotError> {
+/// The bytes of `<dir>/state.snapshot` as [`read`] reads them: mapped, or read into memory
+/// on a filesystem that cannot map files (`Absent` when there is no snapshot).
+pub fn mapped(dir: &Path) -> Result<SnapshotBytes, SnapshotError> {
     let p = path(dir);
     let file = match std::fs::File::open(&p) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Absent),
         Err(source) => return Err(FileError { path: p, source }.into()),
     };
-    map(&file).map_err(|source| FileError { path: p, source }.into())
+    match map(&file) {
+        Ok(m) => Ok(SnapshotBytes::Mapped(m)),
+        // Some filesystems (a FUSE one with direct I/O, for one) refuse to map: read it.
+        Err(_) => std::fs::read(&p)
+            .map(SnapshotBytes::Read)
+            .map_err(|source| FileError { path: p, source }.into()),
+    }
+}
+
+/// A snapshot file's bytes: mapped, or (where the filesystem cannot map) read.
+pub enum SnapshotBytes {
+    /// Mapped read-only.
+    Mapped(memmap2::Mmap),
+    /// Read into memory.
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for SnapshotBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SnapshotBytes::Mapped(m) => m,
+            SnapshotBytes::Read(v) => v,
+        }
+    }
 }
 
 /// `file` mapped read-only, its pages read in ahead of use (it is read once, front to back,
@@ -782,6 +806,25 @@ mod tests {
         let back: Vec<Id> = decode(&bytes).unwrap();
         assert_eq!(back, ids);
         assert!(back[0].shares_text_with(&back[1]));
+    }
+
+    #[test]
+    fn mapped_bytes_are_the_file_and_a_missing_file_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(mapped(dir.path()), Err(SnapshotError::Absent)));
+        std::fs::write(path(dir.path()), b"").unwrap();
+        assert!(
+            mapped(dir.path()).unwrap().is_empty(),
+            "an empty file maps to no bytes"
+        );
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(path(dir.path()), &bytes).unwrap();
+        let m = mapped(dir.path()).unwrap();
+        assert!(
+            matches!(m, SnapshotBytes::Mapped(_)),
+            "a local file is mapped"
+        );
+        assert_eq!(&m[..], &bytes[..]);
     }
 
     #[test]
