@@ -291,15 +291,22 @@ impl Load {
                         }
                         Ok(Err(s)) => {
                             // A node killed or changing role mid-call resets the connection
-                            // (`Unknown`, a transport error).
+                            // (`Unknown`, a transport error), or closes it under a call just
+                            // sent (HTTP/2 GOAWAY, which tonic reports as `Internal` with
+                            // the transport error as its source): the connection failed,
+                            // the server said nothing.
+                            let transport = std::error::Error::source(&s).is_some_and(|e| {
+                                e.downcast_ref::<tonic::transport::Error>().is_some()
+                            });
                             assert!(
-                                matches!(
-                                    s.code(),
-                                    tonic::Code::Unavailable
-                                        | tonic::Code::FailedPrecondition
-                                        | tonic::Code::Cancelled
-                                        | tonic::Code::Unknown
-                                ),
+                                transport
+                                    || matches!(
+                                        s.code(),
+                                        tonic::Code::Unavailable
+                                            | tonic::Code::FailedPrecondition
+                                            | tonic::Code::Cancelled
+                                            | tonic::Code::Unknown
+                                    ),
                                 "client {c}: {s:?}"
                             );
                             node = primary(&g, "tok-writer", 60).await;
