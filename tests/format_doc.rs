@@ -4,7 +4,7 @@
 
 use rotaledger::grpc::auth::{Access, hash_token};
 use rotaledger::log::store::request_key;
-use rotaledger::proto::{self, AppendRequest};
+use rotaledger::proto::AppendRequest;
 
 use crate::util::{TestServer, bounded, open_store, write_access_file};
 
@@ -90,18 +90,8 @@ async fn the_server_stores_the_documented_bodies() {
             .into_inner();
         assert!(retry.duplicate);
 
-        let mut a = s.connect(Some("tok-audit")).audit().await.unwrap();
-        let mut stream = a
-            .read_entries(proto::ReadEntriesRequest {
-                from_seq: 0,
-                to_seq: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
         let mut stored = Vec::new();
-        while let Some(m) = stream.message().await.unwrap() {
-            let e = m.entry.unwrap();
+        for e in crate::util::served_entries(&s.connect(Some("tok-audit"))).await {
             stored.push((String::from_utf8(e.body).unwrap(), hex::encode(e.hash)));
         }
         let documented = documented_bodies();

@@ -112,18 +112,8 @@ async fn append_and_idempotent_retry() {
         assert_eq!(head.hash, second.entry_hashes[0]);
 
         // The stored entries are the ones acknowledged, recorded as the local actor.
-        let mut a = s.audit().await;
-        let mut stream = a
-            .read_entries(proto::ReadEntriesRequest {
-                from_seq: 0,
-                to_seq: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
         let mut seen = Vec::new();
-        while let Some(m) = stream.message().await.unwrap() {
-            let e = m.entry.unwrap();
+        for e in crate::util::served_entries(&s.connect(None)).await {
             let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
             assert_eq!(body["actor"], "local");
             seen.push(e.hash);
