@@ -67,9 +67,7 @@ impl Id {
         match &self.0 {
             // The bytes are a whole `&str` copied in (`Id::new`), so they are UTF-8 and the
             // fallback is never taken.
-            Repr::Inline(len, bytes) => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
+            Repr::Inline(..) => std::str::from_utf8(self.bytes()).unwrap_or_default(),
             Repr::Shared(s) => s,
         }
     }
