@@ -19,6 +19,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
+use indexmap::IndexMap;
+
 use super::master::MasterKey;
 use super::seal::{DataKey, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::crypto::{Aead, Profile};
@@ -104,7 +106,8 @@ struct FileSide {
     file: File,
     /// Records after the header.
     slots: u64,
-    pending: Vec<(String, DataKey)>,
+    /// Keys made since the last flush, by teacher, in the order they were made.
+    pending: IndexMap<String, DataKey>,
 }
 
 /// The open key store.
@@ -164,7 +167,7 @@ fn record(wrap: &Aead, teacher: &str, key: &DataKey) -> Result<[u8; RECORD], Key
     }
     let mut nonce = [0u8; NONCE_LEN];
     let nonce = &mut nonce[..wrap.nonce_len()];
-    getrandom::fill(nonce).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
+    super::entropy::fill(nonce).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
     let a = aad(teacher);
     let wrapped = wrap
         .encrypt(nonce, key, &a)
@@ -328,7 +331,7 @@ impl KeyStore {
             side: Mutex::new(FileSide {
                 file,
                 slots,
-                pending: Vec::new(),
+                pending: IndexMap::new(),
             }),
         })
     }
@@ -523,12 +526,12 @@ impl KeyStore {
             return Err(KeyStoreError::LongId(teacher.to_owned()));
         }
         let mut side = self.side();
-        if let Some((_, k)) = side.pending.iter().find(|(t, _)| t == teacher) {
+        if let Some(k) = side.pending.get(teacher) {
             return Ok(*k);
         }
         let mut key = [0u8; KEY_LEN];
-        getrandom::fill(&mut key).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
-        side.pending.push((teacher.to_owned(), key));
+        super::entropy::fill(&mut key).map_err(|e| KeyStoreError::Randomness(e.to_string()))?;
+        side.pending.insert(teacher.to_owned(), key);
         Ok(key)
     }
 
@@ -575,9 +578,7 @@ impl KeyStore {
             source,
         };
         let mut side = self.side();
-        let before = side.pending.len();
-        side.pending.retain(|(t, _)| t != teacher);
-        let mut had = side.pending.len() != before;
+        let mut had = side.pending.shift_remove(teacher).is_some();
         let slot = self.live().get(teacher).map(|l| l.slot);
         if let Some(slot) = slot {
             let at = RECORD as u64 * (1 + slot);

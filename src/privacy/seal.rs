@@ -67,7 +67,7 @@ pub fn seal(
     let cipher = Aead::new(profile, key);
     let mut nonce = [0u8; NONCE_LEN];
     let nonce = &mut nonce[..cipher.nonce_len()];
-    getrandom::fill(nonce).map_err(|e| SealError::Randomness(e.to_string()))?;
+    super::entropy::fill(nonce).map_err(|e| SealError::Randomness(e.to_string()))?;
     seal_with_nonce(&cipher, place, text, nonce)
 }
 
