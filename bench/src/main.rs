@@ -305,6 +305,11 @@ fn run(cmd: BenchCommand) -> Result<Outcome, CliError> {
     }
 }
 
+/// The product binary's allocator (see its `src/main.rs`), so that what this process measures
+/// in itself (the state, a restart, a replay) is what the server would see.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.which) {
