@@ -4,8 +4,13 @@
 //! field (about 80 bytes in three draws). One `getrandom` system call per draw was 6 % of the
 //! writer thread's time under batched registrations. The bytes handed out are still the
 //! operating system's own, unchanged: one call fills a block of [`BLOCK`] bytes, each byte is
-//! handed out once, and it is zeroed in the block as it is, so none is given twice or left
-//! behind in the block.
+//! handed out once, and it is zeroed in the block as it is, so none is given twice, and none
+//! handed out stays behind in the block.
+//!
+//! What the block holds not yet handed out is drawn ahead of time: a copy of the process made
+//! without `exec` (a fork) or a virtual machine's snapshot restored twice would hand the same
+//! bytes to both copies, where a direct system call would have been reseeded. The ledger
+//! forks nowhere; a deployment that clones running machines should know it.
 
 use std::sync::Mutex;
 

@@ -7,13 +7,13 @@
 //! - [`keystore`]: the data keys, one per teacher, in a file beside the log where an erased
 //!   key is overwritten in place;
 //! - [`access`]: the hash-chained record of who was shown which personal fields;
-//! - [`entropy`]: the random bytes keys and nonces are made of.
+//! - `entropy`: the random bytes keys and nonces are made of.
 //!
 //! The domain never opens a sealed value (no rule depends on one); the ledger seals on the
 //! writer thread before an entry is hashed, and the services open when they answer.
 
 pub mod access;
-pub mod entropy;
+pub(crate) mod entropy;
 pub mod keystore;
 pub mod master;
 pub mod seal;
