@@ -181,8 +181,8 @@ enum Command {
 
 /// mimalloc rather than the system allocator: the domain state is millions of small
 /// allocations made on one thread (a restart's snapshot decode, a replay), which glibc's
-/// malloc served at half the speed (docs/BENCHMARKS.md, "mimalloc"). Only the binaries choose
-/// it; the library leaves the allocator to whoever links it.
+/// malloc served at half the speed (docs/BENCHMARKS.md, "mimalloc, and 10M again"). Only the
+/// binaries choose it; the library leaves the allocator to whoever links it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -60,7 +60,12 @@ mod tests {
         for i in 0..600 {
             let mut b = vec![0u8; [32, 24, 12, 2000][i % 4]];
             fill(&mut b).unwrap();
-            assert!(b.iter().any(|&x| x != 0), "draw {i} is all zeros");
+            // A byte handed out before is zero in the pool: a draw that overlapped an earlier
+            // one would hold a run of zeros (eight random zero bytes in a row: 2^-64).
+            assert!(
+                b.windows(8).all(|w| w.iter().any(|&x| x != 0)),
+                "draw {i} holds eight zero bytes in a row"
+            );
             assert!(seen.insert(b), "draw {i} repeats an earlier one");
         }
         let pool = POOL.lock().unwrap();
