@@ -333,11 +333,14 @@ impl Ledger {
                 // Durable here; acknowledged once the mirrors `serve --sync-mirrors` asks for
                 // hold it too (a retry waits for them again), and only while this node is
                 // still the elected primary.
-                Ok(receipt) => self
-                    .wait_for_mirrors(receipt.head.size)
-                    .await
-                    .and_then(|()| self.fenced("retry there with the same request id"))
-                    .map(|()| receipt),
+                Ok(receipt) => {
+                    let mirrored = self.wait_for_mirrors(receipt.head.size).await;
+                    // The lease first: a node whose lease lapsed while it waited is not the
+                    // primary now, whatever its mirrors did, and says so.
+                    self.fenced("retry there with the same request id")
+                        .and(mirrored)
+                        .map(|()| receipt)
+                }
                 e => e,
             },
         };

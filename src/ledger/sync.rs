@@ -9,7 +9,8 @@
 //! at least N mirrors hold. An append waits, after its own durable commit, until the
 //! confirmed size covers it, at most [`SyncConfig::timeout`]; past that it is answered
 //! `UNAVAILABLE`: durable here, not yet confirmed, to be retried with the same request id
-//! (which answers the same receipt once the mirrors have it).
+//! (which answers the same receipt once the mirrors have it). A primary elected through etcd
+//! stops waiting as soon as its lease lapses, and refuses the append for the lease.
 //!
 //! A mirror is counted by the name of its token: one token, one mirror, however many ids it
 //! reports under (the id it keeps in its data directory, `mirror.id`, names it in logs and
@@ -288,24 +289,44 @@ impl Ledger {
             return Ok(());
         }
         let mut rx = self.sync.confirmed.subscribe();
-        let waited = tokio::time::timeout(self.sync.config.timeout, rx.wait_for(|c| *c >= size));
-        match waited.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(LedgerError::Unavailable("the ledger is stopping".into())),
-            Err(_) => {
-                let holding = self
-                    .mirror_confirmations()
-                    .iter()
-                    .filter(|m| m.size >= size)
-                    .count();
-                Err(LedgerError::Unavailable(format!(
-                    "the append is durable on this primary but {holding} of the {need} mirrors \
-                     required (serve --sync-mirrors) confirmed holding it within {} s; it is not \
-                     acknowledged",
-                    self.sync.config.timeout.as_secs_f64()
-                )))
+        let deadline = tokio::time::Instant::now() + self.sync.config.timeout;
+        loop {
+            // A primary elected through etcd stops waiting once its lease lapses: from then on
+            // it takes no mirror's report, so nothing could confirm the append, and the reason
+            // to give is that it is not the primary now.
+            let until = match &self.lease {
+                Some(l) if l.held().is_none() => {
+                    return Err(LedgerError::Unavailable(
+                        "this node's lease as the elected primary lapsed while the append \
+                         waited for its mirrors: it is not acknowledged; retry at the primary \
+                         with the same request id"
+                            .into(),
+                    ));
+                }
+                Some(l) => deadline.min(tokio::time::Instant::now() + l.remaining()),
+                None => deadline,
+            };
+            match tokio::time::timeout_at(until, rx.wait_for(|c| *c >= size)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(_)) => {
+                    return Err(LedgerError::Unavailable("the ledger is stopping".into()));
+                }
+                // The lease's time was up: looked at again above (renewed, or lapsed).
+                Err(_) if tokio::time::Instant::now() < deadline => {}
+                Err(_) => break,
             }
         }
+        let holding = self
+            .mirror_confirmations()
+            .iter()
+            .filter(|m| m.size >= size)
+            .count();
+        Err(LedgerError::Unavailable(format!(
+            "the append is durable on this primary but {holding} of the {need} mirrors \
+             required (serve --sync-mirrors) confirmed holding it within {} s; it is not \
+             acknowledged",
+            self.sync.config.timeout.as_secs_f64()
+        )))
     }
 }
 
