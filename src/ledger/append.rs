@@ -58,7 +58,7 @@ pub(super) struct LedgerSequencer {
 }
 
 /// The refusal of a node whose lease as the elected primary does not hold.
-const NOT_PRIMARY: &str = "this node's lease as the elected primary does not hold (it lost \
+pub(super) const NOT_PRIMARY: &str = "this node's lease as the elected primary does not hold (it lost \
      etcd, or another node was elected): not the primary now; find the primary in etcd or \
      from a mirror's refusal, and {what}";
 

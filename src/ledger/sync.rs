@@ -297,10 +297,8 @@ impl Ledger {
             let until = match &self.lease {
                 Some(l) if l.held().is_none() => {
                     return Err(LedgerError::Unavailable(
-                        "this node's lease as the elected primary lapsed while the append \
-                         waited for its mirrors: it is not acknowledged; retry at the primary \
-                         with the same request id"
-                            .into(),
+                        super::append::NOT_PRIMARY
+                            .replace("{what}", "retry there with the same request id"),
                     ));
                 }
                 Some(l) => deadline.min(tokio::time::Instant::now() + l.remaining()),
