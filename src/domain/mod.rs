@@ -36,6 +36,7 @@ pub mod group_summary;
 pub mod history;
 pub mod id;
 pub mod json;
+pub mod numbered;
 pub mod owed;
 pub mod personal;
 pub mod policy;

@@ -136,8 +136,9 @@ pub struct Teacher {
     pub retirement: Timeline<Option<NaiveDate>>,
     /// Home school over time (registration from the employment date, then transfers).
     pub home: Timeline<HomePost>,
-    /// The teacher's dispatches.
-    pub dispatches: SmallSet<Id>,
+    /// The teacher's dispatches, by their number in the state (`super::numbered`; read them
+    /// with `State::dispatches_of_record`).
+    pub dispatches: SmallSet<u32>,
     /// The teacher's promotions (by entry).
     pub promotions: SmallSet<u64>,
     /// The `personal_data_erased` entry, once the teacher's personal data was erased.

@@ -23,6 +23,7 @@ use super::calendar::add_years;
 use super::entry_log::EntryLog;
 use super::event::{EntryLink, Event};
 use super::id::Id;
+use super::numbered::Numbered;
 use super::policy::Policy;
 pub use super::records::{
     Dispatch, EntryRecord, Evaluation, Group, HomePost, Promotion, Return, School, Teacher, Team,
@@ -54,11 +55,11 @@ pub struct State {
     entries: EntryLog,
     schools: OrdMap<Id, School>,
     groups: OrdMap<Id, Group>,
-    /// Records behind an `Arc`: a map node then holds pointers, not 176-byte records, and a
-    /// change copies one record, not a node of them (the persistent maps fill their nodes
-    /// about half when ids arrive in order: inline records cost twice their size).
-    teachers: OrdMap<Id, Arc<Teacher>>,
-    dispatches: OrdMap<Id, Arc<Dispatch>>,
+    /// Records by number (`super::numbered`), each behind an `Arc`: a change copies one
+    /// record, not a node of them, and the indexes below reach a record by its number without
+    /// a walk down the map of ids.
+    teachers: Numbered<Teacher>,
+    dispatches: Numbered<Dispatch>,
     teams: OrdMap<Id, Team>,
     promotions: OrdMap<u64, Promotion>,
     policies: Timeline<Arc<Policy>>,
@@ -70,30 +71,31 @@ pub struct State {
     /// school's own teachers rather than every teacher of the jurisdiction. Exact: a void
     /// that removes a teacher's last post at a school removes them here too, so the index is
     /// a function of the records alone. Persistent sets, not `SmallSet`s: a school's set
-    /// holds hundreds of ids, and a `SmallSet` shared with the published state would be
-    /// copied whole by the first change after each commit. (The snapshot encodes both as the
-    /// same sequence of ids.)
-    homed: OrdMap<Id, OrdSet<Id>>,
+    /// holds hundreds of teachers, and a `SmallSet` shared with the published state would be
+    /// copied whole by the first change after each commit. The teachers by number
+    /// (`super::numbered`): a walk of the school reaches each record without looking its id
+    /// up, and a number is 4 bytes where an id is 24.
+    homed: OrdMap<Id, OrdSet<u32>>,
     /// Per school, the dispatches from or to it (quota outflow, terms by school, group
-    /// summaries). Exact, like `homed`.
-    by_school: OrdMap<Id, OrdSet<Id>>,
+    /// summaries), by number. Exact, like `homed`.
+    by_school: OrdMap<Id, OrdSet<u32>>,
     unreadable: u64,
 }
 
-/// Adds `v` to the set under `k`.
-fn index_add(index: &mut OrdMap<Id, OrdSet<Id>>, k: &Id, v: &Id) {
+/// Adds number `v` to the set under `k`.
+fn index_add(index: &mut OrdMap<Id, OrdSet<u32>>, k: &Id, v: u32) {
     match index.get_mut(k) {
         Some(set) => {
-            set.insert(v.clone());
+            set.insert(v);
         }
         None => {
-            index.insert(k.clone(), OrdSet::unit(v.clone()));
+            index.insert(k.clone(), OrdSet::unit(v));
         }
     }
 }
 
-/// Removes `v` from the set under `k` (and the set, once empty).
-fn index_remove(index: &mut OrdMap<Id, OrdSet<Id>>, k: &Id, v: &Id) {
+/// Removes number `v` from the set under `k` (and the set, once empty).
+fn index_remove(index: &mut OrdMap<Id, OrdSet<u32>>, k: &Id, v: &u32) {
     if let Some(set) = index.get_mut(k) {
         set.remove(v);
         if set.is_empty() {
@@ -197,12 +199,12 @@ impl State {
 
     /// A teacher.
     pub fn teacher(&self, id: &str) -> Option<&Teacher> {
-        self.teachers.get(id).map(|t| &**t)
+        self.teachers.get(id)
     }
 
     /// Every teacher, by id.
     pub fn teachers(&self) -> impl Iterator<Item = &Teacher> {
-        self.teachers.values().map(|t| &**t)
+        self.teachers.values()
     }
 
     /// The teachers whose personal data the log holds sealed and who were not erased: each
@@ -215,7 +217,7 @@ impl State {
                 t.name.changes().any(|(_, _, n)| n.is_sealed())
                     || t.dispatches.iter().any(|d| {
                         self.dispatches
-                            .get(d)
+                            .at(*d)
                             .and_then(|d| d.returned.as_ref())
                             .and_then(|r| r.reason_text.as_ref())
                             .is_some_and(|p| p.is_sealed())
@@ -241,7 +243,7 @@ impl State {
 
     /// A dispatch.
     pub fn dispatch(&self, id: &str) -> Option<&Dispatch> {
-        self.dispatches.get(id).map(|d| &**d)
+        self.dispatches.get(id)
     }
 
     /// A dispatch's minimum end (`min_end`, SPEC 4.1): the start plus the policy's
@@ -253,7 +255,7 @@ impl State {
 
     /// Every dispatch, by id.
     pub fn dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.dispatches.values().map(|d| &**d)
+        self.dispatches.values()
     }
 
     /// A teacher's dispatches, by start date.
@@ -261,46 +263,49 @@ impl State {
         let mut v: Vec<&Dispatch> = self
             .teachers
             .get(teacher)
-            .map(|t| {
-                t.dispatches
-                    .iter()
-                    .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
-                    .collect()
-            })
+            .map(|t| self.dispatches_of_record(t).collect())
             .unwrap_or_default();
         v.sort_by_key(|d| (d.start_date, d.seq));
         v
     }
 
-    /// The dispatches of a teacher record (as [`State::dispatches_of`], by dispatch id, not
-    /// sorted): for a caller already holding the record, without looking it up again.
+    /// The dispatches of a teacher record (as [`State::dispatches_of`], in the order they
+    /// were first recorded, not sorted): for a caller already holding the record, without
+    /// looking it up again.
     pub fn dispatches_of_record<'a>(
         &'a self,
         t: &'a Teacher,
     ) -> impl Iterator<Item = &'a Dispatch> {
-        t.dispatches
-            .iter()
-            .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
+        t.dispatches.iter().filter_map(|d| self.dispatches.at(*d))
     }
 
     /// The teachers with a home post at `school` on some date (registration or transfer),
     /// by id: a superset of its teachers on any one date, which callers filter with
     /// `home.at(date)`.
     pub fn teachers_homed_at(&self, school: &str) -> impl Iterator<Item = &Teacher> {
-        self.homed
+        let mut v: Vec<&Teacher> = self
+            .homed
             .get(school)
             .into_iter()
             .flat_map(|set| set.iter())
-            .filter_map(|t| self.teachers.get(t).map(|t| &**t))
+            .filter_map(|t| self.teachers.at(*t))
+            .collect();
+        // The set is by number (the order of registration); callers list by id.
+        v.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        v.into_iter()
     }
 
     /// The dispatches from or to `school`, by dispatch id.
     pub fn dispatches_at(&self, school: &str) -> impl Iterator<Item = &Dispatch> {
-        self.by_school
+        let mut v: Vec<&Dispatch> = self
+            .by_school
             .get(school)
             .into_iter()
             .flat_map(|set| set.iter())
-            .filter_map(|d| self.dispatches.get(d).map(|d| &**d))
+            .filter_map(|d| self.dispatches.at(*d))
+            .collect();
+        v.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        v.into_iter()
     }
 
     /// The teacher's open dispatch (no return recorded), if any.
@@ -473,9 +478,7 @@ impl State {
 
     /// The state's own copy of teacher id `id`, as [`State::school_id`].
     fn teacher_id(&self, id: &Id) -> Id {
-        self.teachers
-            .get_key_value(id)
-            .map_or_else(|| id.clone(), |(k, _)| k.clone())
+        self.teachers.key(id).unwrap_or(id).clone()
     }
 
     fn fold(&mut self, seq: u64, event: &Event) {
@@ -530,12 +533,12 @@ impl State {
                 }
             }
             Event::TeacherRegistered(e) => {
-                if !self.teachers.contains_key(&e.teacher) {
+                if !self.teachers.contains(&e.teacher) {
                     let school = self.school_id(&e.school);
-                    index_add(&mut self.homed, &school, &e.teacher);
-                    self.teachers.insert(
-                        e.teacher.clone(),
-                        Arc::new(Teacher {
+                    let id = self.teacher_id(&e.teacher);
+                    let put = self.teachers.put(
+                        &id,
+                        Teacher {
                             id: e.teacher.clone(),
                             registered: seq,
                             date: e.date,
@@ -555,19 +558,22 @@ impl State {
                                 e.employed_date.min(e.date),
                                 seq,
                                 HomePost {
-                                    school,
+                                    school: school.clone(),
                                     since: e.employed_date,
                                 },
                             ),
                             dispatches: SmallSet::new(),
                             promotions: SmallSet::new(),
                             erased: None,
-                        }),
+                        },
                     );
+                    if let Some(n) = put {
+                        index_add(&mut self.homed, &school, n);
+                    }
                 }
             }
             Event::TeacherProfileUpdated(e) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     if let Some(n) = &e.name {
                         t.name.set(e.date, seq, n.clone());
                     }
@@ -594,8 +600,8 @@ impl State {
             }
             Event::TeacherTransferred(e) => {
                 let school = self.school_id(&e.school);
-                let teacher = self.teacher_id(&e.teacher);
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
+                let n = self.teachers.number(&e.teacher);
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.home.set(
                         e.date,
                         seq,
@@ -604,7 +610,9 @@ impl State {
                             since: e.date,
                         },
                     );
-                    index_add(&mut self.homed, &school, &teacher);
+                    if let Some(n) = n {
+                        index_add(&mut self.homed, &school, n);
+                    }
                 }
             }
             Event::PolicyAdopted(e) => {
@@ -616,9 +624,7 @@ impl State {
                     .set(e.date, seq, Arc::new(base.with(&e.parameters)));
             }
             Event::TeacherDispatched(e) => {
-                if self.dispatches.contains_key(&e.dispatch)
-                    || !self.teachers.contains_key(&e.teacher)
-                {
+                if self.dispatches.contains(&e.dispatch) || !self.teachers.contains(&e.teacher) {
                     return;
                 }
                 let teacher = self.teacher_id(&e.teacher);
@@ -643,29 +649,36 @@ impl State {
                         }
                     }
                 }
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
-                    t.dispatches.insert(e.dispatch.clone());
-                }
-                index_add(&mut self.by_school, &from_school, &e.dispatch);
-                index_add(&mut self.by_school, &to_school, &e.dispatch);
-                self.dispatches.insert(
-                    e.dispatch.clone(),
-                    Arc::new(Dispatch {
-                        id: e.dispatch.clone(),
+                let id = self
+                    .dispatches
+                    .key(&e.dispatch)
+                    .unwrap_or(&e.dispatch)
+                    .clone();
+                let put = self.dispatches.put(
+                    &id,
+                    Dispatch {
+                        id: id.clone(),
                         seq,
                         teacher,
-                        from_school,
-                        to_school,
+                        from_school: from_school.clone(),
+                        to_school: to_school.clone(),
                         start_date: e.start_date,
                         kind: e.kind,
                         team: e.team.clone(),
                         returned: None,
                         evaluations: SmallMap::new(),
-                    }),
+                    },
                 );
+                if let Some(n) = put {
+                    if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                        t.dispatches.insert(n);
+                    }
+                    index_add(&mut self.by_school, &from_school, n);
+                    index_add(&mut self.by_school, &to_school, n);
+                }
             }
             Event::TeacherReturned(e) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
                     && d.returned.is_none()
                 {
                     d.returned = Some(Return {
@@ -678,7 +691,7 @@ impl State {
             }
             Event::TeacherEvaluated(e) => {
                 let school = self.school_id(&e.school);
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
                     && !d.evaluations.contains_key(&e.school_year)
                 {
                     d.evaluations.insert(
@@ -695,7 +708,7 @@ impl State {
             }
             Event::TeacherPromoted(e) => {
                 let teacher = self.teacher_id(&e.teacher);
-                let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) else {
+                let Some(t) = self.teachers.get_mut(&e.teacher) else {
                     return;
                 };
                 t.promotions.insert(seq);
@@ -723,7 +736,7 @@ impl State {
             }
             Event::EntryVoided(v) => self.void(seq, v.seq),
             Event::PersonalDataErased(e) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.erased
                         .get_or_insert(super::records::Erasure { seq, date: e.date });
                 }
@@ -789,15 +802,16 @@ impl State {
                     .teachers
                     .get(&e.teacher)
                     .is_some_and(|t| t.registered == target)
+                    && let Some(n) = self.teachers.number(&e.teacher)
                     && let Some(t) = self.teachers.remove(&e.teacher)
                 {
                     for (_, _, post) in t.home.changes() {
-                        index_remove(&mut self.homed, &post.school, &e.teacher);
+                        index_remove(&mut self.homed, &post.school, &n);
                     }
                 }
             }
             Some(Event::TeacherProfileUpdated(e)) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.name.unset(e.date, target);
                     t.subject.unset(e.date, target);
                     t.title.unset(e.date, target);
@@ -806,10 +820,13 @@ impl State {
                 }
             }
             Some(Event::TeacherTransferred(e)) => {
-                if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
+                let n = self.teachers.number(&e.teacher);
+                if let Some(t) = self.teachers.get_mut(&e.teacher) {
                     t.home.unset(e.date, target);
-                    if !t.home.changes().any(|(_, _, p)| p.school == e.school) {
-                        index_remove(&mut self.homed, &e.school, &e.teacher);
+                    if !t.home.changes().any(|(_, _, p)| p.school == e.school)
+                        && let Some(n) = n
+                    {
+                        index_remove(&mut self.homed, &e.school, &n);
                     }
                 }
             }
@@ -822,12 +839,15 @@ impl State {
                     .get(&e.dispatch)
                     .is_some_and(|d| d.seq == target)
                 {
+                    let n = self.dispatches.number(&e.dispatch);
                     self.dispatches.remove(&e.dispatch);
-                    if let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut) {
-                        t.dispatches.remove(&e.dispatch);
+                    if let Some(n) = n {
+                        if let Some(t) = self.teachers.get_mut(&e.teacher) {
+                            t.dispatches.remove(&n);
+                        }
+                        index_remove(&mut self.by_school, &e.from_school, &n);
+                        index_remove(&mut self.by_school, &e.to_school, &n);
                     }
-                    index_remove(&mut self.by_school, &e.from_school, &e.dispatch);
-                    index_remove(&mut self.by_school, &e.to_school, &e.dispatch);
                     if let Some(team_id) = &e.team
                         && let Some(team) = self.teams.get_mut(team_id)
                     {
@@ -839,14 +859,14 @@ impl State {
                 }
             }
             Some(Event::TeacherReturned(e)) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
                     && d.returned.as_ref().is_some_and(|r| r.seq == target)
                 {
                     d.returned = None;
                 }
             }
             Some(Event::TeacherEvaluated(e)) => {
-                if let Some(d) = self.dispatches.get_mut(&e.dispatch).map(Arc::make_mut)
+                if let Some(d) = self.dispatches.get_mut(&e.dispatch)
                     && d.evaluations
                         .get(&e.school_year)
                         .is_some_and(|ev| ev.seq == target)
@@ -856,7 +876,7 @@ impl State {
             }
             Some(Event::TeacherPromoted(e)) => {
                 if self.promotions.remove(&target).is_some()
-                    && let Some(t) = self.teachers.get_mut(&e.teacher).map(Arc::make_mut)
+                    && let Some(t) = self.teachers.get_mut(&e.teacher)
                 {
                     t.promotions.remove(&target);
                     t.title.unset(e.date, target);
