@@ -390,8 +390,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            7,
-            "33e4ba1fcac0e265bf9ff72733552362f2dde8939913be8c2faf565ded8c6f57"
+            8,
+            "c844f95c0704fc81ec79c58fd5e8be4f3a134b181fc8537512a6dc8120484546"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,
