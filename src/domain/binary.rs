@@ -20,7 +20,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::id::Id;
 
@@ -303,7 +302,7 @@ pub mod timeline {
     use super::*;
 
     /// What a timeline holds.
-    type Changes<T> = Arc<[((NaiveDate, u64), T)]>;
+    type Changes<T> = [((NaiveDate, u64), T)];
 
     /// Serializes the changes.
     pub fn serialize<S: Serializer, T: Serialize>(v: &Changes<T>, s: S) -> Result<S::Ok, S::Error> {
@@ -315,12 +314,47 @@ pub mod timeline {
         seq.end()
     }
 
+    /// The changes as read: exactly one, or any other number.
+    pub enum Read<T> {
+        /// One change (a timeline holds it inline: read without a vector).
+        One(((NaiveDate, u64), T)),
+        /// None, or two and more.
+        Many(Vec<((NaiveDate, u64), T)>),
+    }
+
     /// Deserializes the changes.
     pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
         d: D,
-    ) -> Result<Changes<T>, D::Error> {
-        let v = Vec::<(Date, u64, T)>::deserialize(d)?;
-        Ok(v.into_iter().map(|(Date(d), n, t)| ((d, n), t)).collect())
+    ) -> Result<Read<T>, D::Error> {
+        d.deserialize_seq(ChangesVisitor(std::marker::PhantomData))
+    }
+
+    struct ChangesVisitor<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ChangesVisitor<T> {
+        type Value = Read<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a timeline's changes")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Read<T>, A::Error> {
+            let Some((Date(d), n, t)) = seq.next_element::<(Date, u64, T)>()? else {
+                return Ok(Read::Many(Vec::new()));
+            };
+            let Some((Date(d2), n2, t2)) = seq.next_element::<(Date, u64, T)>()? else {
+                return Ok(Read::One(((d, n), t)));
+            };
+            // The length is the file's word: a bound on what is reserved ahead.
+            let ahead = seq.size_hint().unwrap_or(0).min(64);
+            let mut v = Vec::with_capacity(2 + ahead);
+            v.push(((d, n), t));
+            v.push(((d2, n2), t2));
+            while let Some((Date(d), n, t)) = seq.next_element::<(Date, u64, T)>()? {
+                v.push(((d, n), t));
+            }
+            Ok(Read::Many(v))
+        }
     }
 }
 
