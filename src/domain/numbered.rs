@@ -6,8 +6,9 @@
 //! step was a walk down a persistent B-tree of every teacher of the jurisdiction, comparing
 //! 24-byte keys at every level (three per teacher of the school, most of a quota's time). By
 //! number it is a walk down an array's tree by index arithmetic, without a comparison. The
-//! ids stay the way in from outside (a query names a teacher), and the order of every
-//! listing (by id) is unchanged.
+//! ids stay the way in from outside (a query names a teacher), and every listing by id is
+//! still by id (`State` sorts what a walk of a school collects); only what holds numbers
+//! (a teacher's dispatches) is in the order the numbers were given.
 //!
 //! A number is never given back: a voided registration leaves its number with no record, and
 //! a later record of the same id takes the same number again. Numbers are given in the order
@@ -99,7 +100,7 @@ impl<T: Clone> Numbered<T> {
         };
         let slot = self.records.get_mut(usize::try_from(n).ok()?)?;
         if slot.is_none() {
-            self.live += 1;
+            self.live = self.live.saturating_add(1);
         }
         *slot = Some(Arc::new(record));
         Some(n)
@@ -110,7 +111,9 @@ impl<T: Clone> Numbered<T> {
         let n = self.number(id)?;
         let gone = self.records.get_mut(usize::try_from(n).ok()?)?.take();
         if gone.is_some() {
-            self.live -= 1;
+            // Saturating: `live` read from a snapshot is trusted as far as its keyed checksum
+            // goes, and a count must not wrap whatever it says.
+            self.live = self.live.saturating_sub(1);
         }
         gone
     }

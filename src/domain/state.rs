@@ -70,7 +70,7 @@ pub struct State {
     /// transfer): the candidates of a school's quota and duty, so those questions read the
     /// school's own teachers rather than every teacher of the jurisdiction. Exact: a void
     /// that removes a teacher's last post at a school removes them here too, so the index is
-    /// a function of the records alone. Persistent sets, not `SmallSet`s: a school's set
+    /// a function of the records (and their numbers) alone. Persistent sets, not `SmallSet`s: a school's set
     /// holds hundreds of teachers, and a `SmallSet` shared with the published state would be
     /// copied whole by the first change after each commit. The teachers by number
     /// (`super::numbered`): a walk of the school reaches each record without looking its id
@@ -269,8 +269,8 @@ impl State {
         v
     }
 
-    /// The dispatches of a teacher record (as [`State::dispatches_of`], in the order they
-    /// were first recorded, not sorted): for a caller already holding the record, without
+    /// The dispatches of a teacher record (as [`State::dispatches_of`], in the order their
+    /// ids were first recorded, not sorted): for a caller already holding the record, without
     /// looking it up again.
     pub fn dispatches_of_record<'a>(
         &'a self,
@@ -290,7 +290,7 @@ impl State {
             .flat_map(|set| set.iter())
             .filter_map(|t| self.teachers.at(*t))
             .collect();
-        // The set is by number (the order of registration); callers list by id.
+        // The set is by number (the order each id was first registered); callers list by id.
         v.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         v.into_iter()
     }
@@ -630,25 +630,6 @@ impl State {
                 let teacher = self.teacher_id(&e.teacher);
                 let from_school = self.school_id(&e.from_school);
                 let to_school = self.school_id(&e.to_school);
-                if let Some(team) = &e.team {
-                    match self.teams.get_mut(team) {
-                        Some(t) => {
-                            t.members.insert(e.dispatch.clone());
-                        }
-                        None => {
-                            self.teams.insert(
-                                team.clone(),
-                                Team {
-                                    id: team.clone(),
-                                    school: to_school.clone(),
-                                    start_date: e.start_date,
-                                    created: seq,
-                                    members: SmallSet::unit(e.dispatch.clone()),
-                                },
-                            );
-                        }
-                    }
-                }
                 let id = self
                     .dispatches
                     .key(&e.dispatch)
@@ -670,6 +651,25 @@ impl State {
                     },
                 );
                 if let Some(n) = put {
+                    if let Some(team) = &e.team {
+                        match self.teams.get_mut(team) {
+                            Some(t) => {
+                                t.members.insert(e.dispatch.clone());
+                            }
+                            None => {
+                                self.teams.insert(
+                                    team.clone(),
+                                    Team {
+                                        id: team.clone(),
+                                        school: to_school.clone(),
+                                        start_date: e.start_date,
+                                        created: seq,
+                                        members: SmallSet::unit(e.dispatch.clone()),
+                                    },
+                                );
+                            }
+                        }
+                    }
                     if let Some(t) = self.teachers.get_mut(&e.teacher) {
                         t.dispatches.insert(n);
                     }
