@@ -70,11 +70,11 @@ pub struct State {
     /// transfer): the candidates of a school's quota and duty, so those questions read the
     /// school's own teachers rather than every teacher of the jurisdiction. Exact: a void
     /// that removes a teacher's last post at a school removes them here too, so the index is
-    /// a function of the records (and their numbers) alone. Persistent sets, not `SmallSet`s: a school's set
-    /// holds hundreds of teachers, and a `SmallSet` shared with the published state would be
-    /// copied whole by the first change after each commit. The teachers by number
-    /// (`super::numbered`): a walk of the school reaches each record without looking its id
-    /// up, and a number is 4 bytes where an id is 24.
+    /// a function of the records (and their numbers) alone. Persistent sets, not
+    /// `SmallSet`s: a school's set holds hundreds of teachers, and a `SmallSet` shared with
+    /// the published state would be copied whole by the first change after each commit. The
+    /// teachers by number (`super::numbered`): a walk of the school reaches each record
+    /// without looking its id up, and a number is 4 bytes where an id is 24.
     homed: OrdMap<Id, OrdSet<u32>>,
     /// Per school, the dispatches from or to it (quota outflow, terms by school, group
     /// summaries), by number. Exact, like `homed`.
