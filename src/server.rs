@@ -473,10 +473,14 @@ struct Serving<'a> {
     tls: bool,
     /// Read by [`MirrorHeader`] on every answer.
     mirror_header: MirrorCell,
+    /// The HTTP face, which answers with the services from the same moment the gates open.
+    face: &'a crate::http::Face,
 }
 
 impl Serving<'_> {
-    /// Opens the gates to services over `ledger`, turns health `SERVING` and logs `ready`.
+    /// Opens the gates to services over `ledger` and the HTTP face's routes, turns health
+    /// `SERVING` and logs `ready`: whoever sees either of the last two is served on both
+    /// faces.
     async fn start(&self, ledger: Ledger) -> (Arc<Ledger>, Shared) {
         let ledger = Arc::new(ledger);
         let head = ledger.head();
@@ -495,6 +499,8 @@ impl Serving<'_> {
         };
         // Gates first: once health says SERVING, every call is served.
         self.gates.open(&shared, self.config.max_message_bytes);
+        self.face
+            .serving(shared.clone(), self.config.max_message_bytes);
         set_health(self.health, ServingStatus::Serving).await;
         if let Some(follow) = &self.config.follow {
             tokio::spawn(crate::mirror::follow(
@@ -570,6 +576,9 @@ where
         .add_service(gates.query.clone());
 
     let (stop_tx, stopping) = watch::channel(false);
+    // The HTTP face answers from the moment it listens: `/healthz` at once, the rest once the
+    // ledger serves (503 `opening` before).
+    let face = crate::http::Face::default();
     let serving = Serving {
         config: &config,
         gates: &gates,
@@ -578,6 +587,7 @@ where
         addr,
         tls: tls_on,
         mirror_header: mirror_header.0.clone(),
+        face: &face,
     };
     // An open ledger is served before the first connection is accepted, so no call ever
     // sees the gates closed.
@@ -594,12 +604,6 @@ where
     }));
     let grace = config.shutdown_grace;
     let mut shutdown = std::pin::pin!(shutdown);
-    // The HTTP face answers from now on too: `/healthz` at once, the rest once the ledger
-    // serves (503 `opening` before).
-    let face = crate::http::Face::default();
-    if let Ok((_, shared)) = &served_or_opening {
-        face.serving(shared.clone(), config.max_message_bytes);
-    }
     let http = http_listener.map(|h| spawn_http(h, face.app(), serving.stopping.clone()));
 
     let (ledger, shared) = match served_or_opening {
@@ -633,8 +637,6 @@ where
         }
     };
 
-    // From now on the HTTP face answers with the services.
-    face.serving(shared.clone(), config.max_message_bytes);
     let served = tokio::select! {
         () = &mut shutdown => {
             tracing::info!("shutting down: no new connections; finishing in-flight requests");
