@@ -56,7 +56,7 @@ impl<'de, T: Clone + serde::Deserialize<'de>> serde::Deserialize<'de> for Timeli
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match super::binary::timeline::deserialize(d)? {
             super::binary::timeline::Read::One(c) => Timeline(Repr::One(c)),
-            super::binary::timeline::Read::Many(v) => Timeline::from_changes(v),
+            super::binary::timeline::Read::Many(v) => Timeline::held(v.into()),
         })
     }
 }
@@ -68,13 +68,10 @@ impl<T: Clone> Timeline<T> {
     }
 
     /// The timeline of `changes` (in key order), held as its count says.
-    fn from_changes(mut changes: Vec<Change<T>>) -> Timeline<T> {
-        match changes.len() {
-            1 => match changes.pop() {
-                Some(c) => Timeline(Repr::One(c)),
-                None => Timeline::default(),
-            },
-            _ => Timeline(Repr::Shared(changes.into())),
+    fn held(changes: Arc<[Change<T>]>) -> Timeline<T> {
+        match &*changes {
+            [one] => Timeline(Repr::One(one.clone())),
+            _ => Timeline(Repr::Shared(changes)),
         }
     }
 
@@ -94,14 +91,7 @@ impl<T: Clone> Timeline<T> {
                 Repr::One(c) => c.1 = v,
                 Repr::Shared(s) => Arc::make_mut(s)[i].1 = v,
             },
-            Err(i) => {
-                let next = super::small::inserted(self.slice(), i, (key, v));
-                // Two or more now, or (from none) one, held inline.
-                *self = match &*next {
-                    [one] => Timeline(Repr::One(one.clone())),
-                    _ => Timeline(Repr::Shared(next)),
-                };
-            }
+            Err(i) => *self = Timeline::held(super::small::inserted(self.slice(), i, (key, v))),
         }
     }
 
@@ -111,13 +101,7 @@ impl<T: Clone> Timeline<T> {
         let changes = self.slice();
         let i = changes.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
         let v = changes[i].1.clone();
-        let rest: Vec<Change<T>> = changes
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, c)| c.clone())
-            .collect();
-        *self = Timeline::from_changes(rest);
+        *self = Timeline::held(super::small::removed(changes, i));
         Some(v)
     }
 
