@@ -58,7 +58,7 @@ pub(super) struct LedgerSequencer {
 }
 
 /// The refusal of a node whose lease as the elected primary does not hold.
-pub(super) const NOT_PRIMARY: &str = "this node's lease as the elected primary does not hold (it lost \
+const NOT_PRIMARY: &str = "this node's lease as the elected primary does not hold (it lost \
      etcd, or another node was elected): not the primary now; find the primary in etcd or \
      from a mirror's refusal, and {what}";
 
@@ -372,7 +372,7 @@ impl Ledger {
     /// Refuses when this node was elected primary through etcd and its lease no longer holds
     /// (deposed, or cut off from etcd): an append committed before is durable here but not
     /// acknowledged, as when mirrors do not confirm it in time.
-    fn fenced(&self, what: &str) -> Result<(), LedgerError> {
+    pub(super) fn fenced(&self, what: &str) -> Result<(), LedgerError> {
         match &self.lease {
             Some(l) if l.held().is_none() => Err(LedgerError::Unavailable(
                 NOT_PRIMARY.replace("{what}", what),

@@ -294,13 +294,8 @@ impl Ledger {
             // A primary elected through etcd stops waiting once its lease lapses: from then on
             // it takes no mirror's report, so nothing could confirm the append, and the reason
             // to give is that it is not the primary now.
+            self.fenced("retry there with the same request id")?;
             let until = match &self.lease {
-                Some(l) if l.held().is_none() => {
-                    return Err(LedgerError::Unavailable(
-                        super::append::NOT_PRIMARY
-                            .replace("{what}", "retry there with the same request id"),
-                    ));
-                }
                 Some(l) => deadline.min(tokio::time::Instant::now() + l.remaining()),
                 None => deadline,
             };
