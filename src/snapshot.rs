@@ -52,7 +52,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// differently: an older snapshot would then decode into the wrong fields or hold a state the
 /// new code would not have built. `snapshot_schema_guard` in `tests/snapshot.rs` fails when
 /// the encoding of a reference state changes, as a reminder.
-pub const STATE_SCHEMA: u32 = 8;
+pub const STATE_SCHEMA: u32 = 9;
 
 /// Bytes before the frontier: magic, format, schema, size, hash, root, frontier length.
 const FIXED_HEADER: usize = 8 + 4 + 4 + 8 + 32 + 32 + 1;

@@ -390,8 +390,8 @@ fn snapshot_schema_guard() {
     assert_eq!(
         (STATE_SCHEMA, digest.as_str()),
         (
-            8,
-            "c844f95c0704fc81ec79c58fd5e8be4f3a134b181fc8537512a6dc8120484546"
+            9,
+            "28ea951a5eb19e3f64b26401250893f4bbce6bd8163e084e0823af95f3ddd599"
         ),
         "the state's binary form changed ({} entries, {} bytes): bump STATE_SCHEMA",
         seq,

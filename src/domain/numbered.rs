@@ -32,8 +32,6 @@ pub struct Numbered<T: Clone> {
     numbers: OrdMap<Id, u32>,
     /// The records at their numbers (`None`: the record was removed).
     records: Vector<Option<Arc<T>>>,
-    /// Records present (not removed).
-    live: u64,
 }
 
 impl<T: Clone> Default for Numbered<T> {
@@ -41,7 +39,6 @@ impl<T: Clone> Default for Numbered<T> {
         Numbered {
             numbers: OrdMap::new(),
             records: Vector::new(),
-            live: 0,
         }
     }
 }
@@ -98,39 +95,19 @@ impl<T: Clone> Numbered<T> {
                 n
             }
         };
-        let slot = self.records.get_mut(usize::try_from(n).ok()?)?;
-        if slot.is_none() {
-            self.live = self.live.saturating_add(1);
-        }
-        *slot = Some(Arc::new(record));
+        *self.records.get_mut(usize::try_from(n).ok()?)? = Some(Arc::new(record));
         Some(n)
     }
 
     /// Removes the record of `id` (its number stays `id`'s) and answers it.
     pub fn remove(&mut self, id: &str) -> Option<Arc<T>> {
         let n = self.number(id)?;
-        let gone = self.records.get_mut(usize::try_from(n).ok()?)?.take();
-        if gone.is_some() {
-            // Saturating: `live` read from a snapshot is trusted as far as its keyed checksum
-            // goes, and a count must not wrap whatever it says.
-            self.live = self.live.saturating_sub(1);
-        }
-        gone
+        self.records.get_mut(usize::try_from(n).ok()?)?.take()
     }
 
     /// Every record, by id.
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.numbers.values().filter_map(|n| self.at(*n))
-    }
-
-    /// Records present.
-    pub fn len(&self) -> u64 {
-        self.live
-    }
-
-    /// Whether no record is present.
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
     }
 }
 
@@ -150,7 +127,6 @@ mod tests {
         // Listed by id, whatever the numbers.
         assert_eq!(m.values().cloned().collect::<Vec<_>>(), ["one", "two"]);
         assert_eq!(m.at(1).map(String::as_str), Some("one"));
-        assert_eq!(m.len(), 2);
 
         let shared = m.clone();
         m.get_mut("T1").unwrap().push('!');
@@ -164,12 +140,11 @@ mod tests {
         assert_eq!(m.remove("T2").as_deref().map(String::as_str), Some("two"));
         assert_eq!(m.remove("T2"), None);
         assert!(!m.contains("T2"));
-        assert_eq!(m.len(), 1);
         assert_eq!(m.values().count(), 1);
         // The same id again takes its old number; a new id the next one.
         assert_eq!(m.put(&id("T2"), "again".into()), Some(0));
         assert_eq!(m.put(&id("T3"), "three".into()), Some(2));
-        assert_eq!(m.len(), 3);
+        assert_eq!(m.values().count(), 3);
         assert_eq!(m.number("T9"), None);
         assert_eq!(m.get_mut("T9"), None);
     }
